@@ -1,0 +1,268 @@
+"""Quality and speed of answering on the public SQuAD subset (a benchmark, not a test).
+
+Reads ../shared/data/squad1-train-subset.json (or --data). Each article becomes one
+document, its paragraphs separated by a blank line. Prints, for this pipeline and for
+BM25-only and dense-only rankings over the same sentences: Hit@1, Hit@3, MRR@10 (a hit
+is a sentence of the gold document whose span contains the gold answer span), off-topic
+AUROC, abstention rates at the default threshold, build seconds and query latency.
+
+Off-topic questions: each article's questions asked of an index built without that
+article (for each article in turn), plus the seed article's questions asked of the
+SQuAD index.
+
+    python benchmarks/squad.py [--data PATH] [--encoder onnx-int8|torch-fp32] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag import Config, build_index  # noqa: E402
+from rag.config import EmbeddingConfig  # noqa: E402
+from rag.embedding import load_embedder  # noqa: E402
+from rag.lexical import tokenize  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad1-train-subset.json"
+SEED_QUESTIONS = ROOT / "tests" / "data" / "seed-questions.jsonl"
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    doc_id: str
+    paragraph: int
+    answer_start: int  # within the paragraph
+    answer_end: int
+
+
+class CachingEmbedder:
+    """Wraps an embedder so the four builds of this benchmark encode each sentence once."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001
+        self.inner, self.name, self.dim, self.max_tokens = inner, inner.name, inner.dim, inner.max_tokens
+        self.cache: dict[str, np.ndarray] = {}
+        self.encode_seconds = 0.0
+
+    def encode(self, texts, *, show_progress: bool = False) -> np.ndarray:  # noqa: ANN001
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            started = time.perf_counter()
+            for text, vector in zip(missing, self.inner.encode(missing, show_progress=show_progress), strict=True):
+                self.cache[text] = vector
+            self.encode_seconds += time.perf_counter() - started
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.cache[t] for t in texts])
+
+    def count_tokens(self, texts):  # noqa: ANN001, ANN201
+        return self.inner.count_tokens(texts)
+
+
+def load_squad(path: Path) -> tuple[dict[str, tuple[str, list[str]]], list[Question]]:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    articles, questions = {}, []
+    for article in data:
+        doc_id = f"{article['title']}.txt"
+        paragraphs = [p["context"].strip() for p in article["paragraphs"]]
+        articles[doc_id] = (article["title"].replace("_", " "), paragraphs)
+        for number, paragraph in enumerate(article["paragraphs"]):
+            offset = len(paragraph["context"]) - len(paragraph["context"].lstrip())
+            for qa in paragraph["qas"]:
+                if not qa.get("answers"):
+                    continue
+                answer = qa["answers"][0]
+                start = answer["answer_start"] - offset
+                questions.append(Question(qa["question"], doc_id, number, start, start + len(answer["text"])))
+    return articles, questions
+
+
+def write_corpus(folder: Path, articles: dict[str, tuple[str, list[str]]], leave_out: str | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for doc_id, (title, paragraphs) in articles.items():
+        if doc_id != leave_out:
+            body = "\n\n".join(paragraphs)
+            (folder / doc_id).write_text(
+                f"---\ntitle: {title}\nsource: Wikipedia (SQuAD 1.1)\n---\n{body}\n", encoding="utf-8"
+            )
+
+
+def gold_span(index, question: Question, articles) -> tuple[int, int]:  # noqa: ANN001
+    text = index.document(question.doc_id).text
+    paragraph = articles[question.doc_id][1][question.paragraph]
+    at = text.find(paragraph)
+    return at + question.answer_start, at + question.answer_end
+
+
+def hit_rank(spans: list[tuple[str, int, int]], doc_id: str, gold: tuple[int, int]) -> int | None:
+    """1-based rank of the first span in the gold document that contains the gold answer."""
+    for rank, (span_doc, start, end) in enumerate(spans, start=1):
+        if span_doc == doc_id and start <= gold[0] and gold[1] <= end:
+            return rank
+    return None
+
+
+def auroc(positives: list[float], negatives: list[float]) -> float:
+    """Probability that a random answerable question outscores a random off-topic one."""
+    pos, neg = np.asarray(positives), np.asarray(negatives)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def quality(ranks: list[int | None]) -> dict[str, float]:
+    n = len(ranks)
+    return {
+        "hit@1": sum(r == 1 for r in ranks) / n,
+        "hit@3": sum(r is not None and r <= 3 for r in ranks) / n,
+        "mrr@10": sum(1 / r for r in ranks if r is not None and r <= 10) / n,
+    }
+
+
+def rank_baselines(index, questions, articles) -> dict[str, list[int | None]]:  # noqa: ANN001
+    """BM25-only and dense-only sentence rankings from the same index."""
+    indexes = index._indexes  # a benchmark may look inside; the product does not
+    ranks: dict[str, list[int | None]] = {"bm25 sentences": [], "dense sentences": []}
+    vectors = index.embedder.encode([q.text for q in questions])
+    for question, vector in zip(questions, vectors, strict=True):
+        gold = gold_span(index, question, articles)
+        lexical_rows, _ = indexes.sentence_lexical.search(tokenize(question.text), 10)
+        dense_rows, _ = indexes.dense.search(vector, 10)
+        for name, rows in (("bm25 sentences", lexical_rows), ("dense sentences", dense_rows)):
+            records = indexes.store.sentences(rows.tolist())
+            spans = [
+                (records[r].sentence.doc_id, records[r].sentence.start, records[r].sentence.end) for r in rows.tolist()
+            ]
+            ranks[name].append(hit_rank(spans, question.doc_id, gold))
+    return ranks
+
+
+def baseline_confidences(index, texts: list[str]) -> dict[str, list[float]]:  # noqa: ANN001
+    indexes = index._indexes
+    scores: dict[str, list[float]] = {"bm25 sentences": [], "dense sentences": []}
+    for text, vector in zip(texts, index.embedder.encode(texts), strict=True):
+        _, lexical = indexes.sentence_lexical.search(tokenize(text), 1)
+        _, dense = indexes.dense.search(vector, 1)
+        scores["bm25 sentences"].append(float(lexical[0]) if len(lexical) else 0.0)
+        scores["dense sentences"].append(float(dense[0]) if len(dense) else 0.0)
+    return scores
+
+
+def run(data: Path, encoder: str) -> dict:
+    articles, questions = load_squad(data)
+    seed = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines() if line.strip()]
+    config = Config(embedding=EmbeddingConfig(encoder=encoder))
+    embedder = CachingEmbedder(load_embedder(None, encoder))
+    work = Path(tempfile.mkdtemp(prefix="rag-squad-"))
+    write_corpus(work / "corpus", articles)
+    started = time.perf_counter()
+    index = build_index(work / "corpus", work / "index", config, embedder=embedder)
+    build_seconds = time.perf_counter() - started
+    k = 10
+    ranks, positives, latencies, answered = [], [], [], 0
+    for question in questions:
+        began = time.perf_counter()
+        answer = index.ask(question.text, k=k)
+        latencies.append((time.perf_counter() - began) * 1000)
+        spans = [(c.doc_id, c.start, c.end) for c in answer.candidates]
+        ranks.append(hit_rank(spans, question.doc_id, gold_span(index, question, articles)))
+        positives.append(answer.confidence)
+        answered += not answer.abstained
+    negatives, abstained = [], 0
+    offtopic_texts: list[tuple[object, str]] = [(index, q) for q in seed]
+    for doc_id in articles:
+        write_corpus(work / f"without-{doc_id}", articles, leave_out=doc_id)
+        held_out = build_index(work / f"without-{doc_id}", work / f"index-without-{doc_id}", config, embedder=embedder)
+        offtopic_texts += [(held_out, q.text) for q in questions if q.doc_id == doc_id]
+    baseline_negatives: dict[str, list[float]] = {"bm25 sentences": [], "dense sentences": []}
+    for target, text in offtopic_texts:
+        answer = target.ask(text)
+        negatives.append(answer.confidence)
+        abstained += answer.abstained
+        for name, values in baseline_confidences(target, [text]).items():
+            baseline_negatives[name] += values
+    baseline_positives = baseline_confidences(index, [q.text for q in questions])
+    rows = {"rag (hybrid, sentence scoring)": {**quality(ranks), "auroc": auroc(positives, negatives)}}
+    for name, name_ranks in rank_baselines(index, questions, articles).items():
+        rows[name] = {**quality(name_ranks), "auroc": auroc(baseline_positives[name], baseline_negatives[name])}
+    threshold = index.config.answer.threshold
+    return {
+        "machine": machine(),
+        "encoder": embedder.name,
+        "answerable": len(questions),
+        "offtopic": len(negatives),
+        "rows": rows,
+        "threshold": threshold,
+        "answered_rate": answered / len(questions),
+        "offtopic_abstain_rate": abstained / len(negatives),
+        "threshold_keeping_95pct": float(np.quantile(positives, 0.05)),
+        "offtopic_max_confidence_pct": {p: float(np.quantile(negatives, p / 100)) for p in (50, 95, 99)},
+        "sentences": index.manifest["counts"]["sentences"],
+        "build_seconds": round(build_seconds, 2),
+        "encode_seconds_all_builds": round(embedder.encode_seconds, 2),
+        "query_ms_p50": round(statistics.median(latencies), 2),
+        "query_ms_p95": round(float(np.percentile(latencies, 95)), 2),
+    }
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
+    return f"{model or platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
+
+
+def print_table(result: dict) -> None:
+    print(f"machine: {result['machine']}; encoder: {result['encoder']}")
+    print(
+        f"{result['answerable']} answerable questions, {result['offtopic']} off-topic; {result['sentences']} sentences"
+    )
+    print(f"{'ranking':34} {'Hit@1':>6} {'Hit@3':>6} {'MRR@10':>7} {'AUROC':>6}")
+    for name, row in result["rows"].items():
+        print(f"{name:34} {row['hit@1']:6.3f} {row['hit@3']:6.3f} {row['mrr@10']:7.3f} {row['auroc']:6.3f}")
+    print(
+        f"default threshold {result['threshold']:.2f}: answered {result['answered_rate']:.1%} of answerable, "
+        f"abstained on {result['offtopic_abstain_rate']:.1%} of off-topic"
+    )
+    pct = result["offtopic_max_confidence_pct"]
+    print(
+        f"calibration: 95% of answerable score >= {result['threshold_keeping_95pct']:.3f}; "
+        f"off-topic confidence p50 {pct[50]:.3f}, p95 {pct[95]:.3f}, p99 {pct[99]:.3f}"
+    )
+    print(
+        f"build {result['build_seconds']} s (encoding, all builds: {result['encode_seconds_all_builds']} s); "
+        f"query p50 {result['query_ms_p50']} ms, p95 {result['query_ms_p95']} ms"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--encoder", default="onnx-int8", choices=["onnx-int8", "torch-fp32"])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not args.data.is_file():
+        print(f"SQuAD data not found at {args.data}: this benchmark needs ../shared/data/squad1-train-subset.json "
+              "(or pass --data PATH); nothing was measured.", file=sys.stderr)  # fmt: skip
+        return 1
+    result = run(args.data, args.encoder)
+    print(json.dumps(result, indent=2) if args.json else "", end="")
+    if not args.json:
+        print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Hits -> an Answer: cited sentences quoted verbatim, or an abstention that says why."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rag.config import AnswerConfig
+from rag.lexical import fold
+from rag.store import SentenceRecord
+from rag.types import Answer, Citation, Hit, Passage, Source, page_number
+
+# Reads document text: (doc_id, start, end) -> document.text[start:end].
+SpanReader = Callable[[str, int, int], str]
+
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A citation together with where its sentence sits, for merging neighbours."""
+
+    citation: Citation
+    paragraph: int
+    first: int
+    last: int
+
+
+def text_key(text: str) -> str:
+    """The same sentence up to case, accents, quote style and spacing (syndicated copies)."""
+    return _SPACE.sub(" ", fold(text)).strip()
+
+
+def make_candidate(hit: Hit, record: SentenceRecord, passage: Passage, header: Mapping[str, Any]) -> Candidate:
+    """The citation of one scored sentence, its passage as context."""
+    sentence = record.sentence
+    citation = Citation(
+        text=sentence.text,
+        doc_id=sentence.doc_id,
+        title=header["title"],
+        source=header["source"],
+        start=sentence.start,
+        end=sentence.end,
+        score=round(hit.score, 4),
+        context=passage.text,
+        context_start=passage.start,
+        url=header["url"],
+        date=header["date"],
+        page=page_number(json.loads(header["pages"]), sentence.start),
+        content_hash=header["content_hash"],
+        scores={name: round(value, 4) for name, value in hit.scores.items()},
+    )
+    return Candidate(citation, sentence.paragraph, sentence.position, sentence.position)
+
+
+def fold_syndicated(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Keep the best-ranked copy of each sentence; list the other documents holding it."""
+    kept: dict[str, Candidate] = {}
+    for candidate in candidates:
+        key = text_key(candidate.citation.text)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = candidate
+        elif candidate.citation.doc_id != first.citation.doc_id:
+            c = candidate.citation
+            also = (*first.citation.also_in, Source(c.doc_id, c.title, c.source, c.start, c.end))
+            kept[key] = replace(first, citation=replace(first.citation, also_in=also))
+    return list(kept.values())
+
+
+def _adjacent(a: Candidate, b: Candidate) -> bool:
+    return (
+        a.citation.doc_id == b.citation.doc_id
+        and a.paragraph == b.paragraph
+        and (a.last + 1 == b.first or b.last + 1 == a.first)
+    )
+
+
+def _merge(a: Candidate, b: Candidate, read: SpanReader) -> Candidate:
+    first, second = (a, b) if a.first < b.first else (b, a)
+    x, y = first.citation, second.citation
+    context_start = min(x.context_start, y.context_start)
+    context_end = max(x.context_end, y.context_end)
+    merged = replace(
+        x,
+        text=read(x.doc_id, x.start, y.end),
+        end=y.end,
+        score=max(x.score, y.score),
+        context=read(x.doc_id, context_start, context_end),
+        context_start=context_start,
+        scores=a.citation.scores if a.citation.score >= b.citation.score else b.citation.scores,
+        also_in=(),  # a merged quote is a new span; copies elsewhere were of single sentences
+    )
+    return Candidate(merged, first.paragraph, first.first, second.last)
+
+
+def _absorb(quotes: list[Candidate], candidate: Candidate, read: SpanReader) -> list[Candidate]:
+    for i, existing in enumerate(quotes):
+        if _adjacent(existing, candidate):
+            # The joined quote may now touch a third one, so it is absorbed again.
+            return _absorb(quotes[:i] + quotes[i + 1 :], _merge(existing, candidate, read), read)
+    return [*quotes, candidate]
+
+
+def merge_adjacent(selected: Sequence[Candidate], read: SpanReader) -> list[Candidate]:
+    """Join cited sentences that follow each other in one paragraph into one quote, best first."""
+    quotes: list[Candidate] = []
+    for candidate in selected:
+        quotes = _absorb(quotes, candidate, read)
+    return sorted(quotes, key=lambda q: -q.citation.score)
+
+
+def select_citations(
+    candidates: Sequence[Candidate], threshold: float, config: AnswerConfig, k: int
+) -> list[Candidate]:
+    """Up to ``k`` distinct sentences scoring above the threshold and near the best."""
+    if not candidates:
+        return []
+    best = candidates[0].citation.score
+    floor = max(threshold, best * config.relative_cutoff)
+    return [c for c in candidates if c.citation.score >= floor][:k]
+
+
+def decide(
+    question: str,
+    candidates: Sequence[Candidate],
+    *,
+    threshold: float,
+    k: int,
+    config: AnswerConfig,
+    read: SpanReader,
+) -> Answer:
+    """Answer with the best cited sentences, or abstain when the best one is too weak.
+
+    Args:
+        question: The question as asked.
+        candidates: Scored sentences, best first.
+        threshold: The score below which the answer abstains.
+        k: The most citations to give.
+        config: Answer settings (the relative cut-off for further citations).
+        read: Reads document text for merged quotes.
+    """
+    distinct = fold_syndicated(candidates)
+    shown = tuple(c.citation for c in distinct[:k])
+    if not distinct:
+        return Answer(question, True, "the index holds no sentence related to the question", 0.0, threshold, (), ())
+    confidence = distinct[0].citation.score
+    if confidence < threshold:
+        reason = (
+            f"the sources do not answer this: the best sentence scored {confidence:.2f}, "
+            f"below the threshold {threshold:.2f}"
+        )
+        return Answer(question, True, reason, confidence, threshold, (), shown)
+    chosen = merge_adjacent(select_citations(distinct, threshold, config, k), read)
+    reason = f"best sentence scored {confidence:.2f}, at or above the threshold {threshold:.2f}"
+    return Answer(question, False, reason, confidence, threshold, tuple(c.citation for c in chosen), shown)

@@ -1,0 +1,213 @@
+"""The `rag` command line: a thin shell over the public API, and the only module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rag import __version__
+from rag.errors import IndexNotFoundError, RagError
+from rag.pipeline import BuildReport, Index, build_index, load_index
+from rag.types import Answer, Citation, Match
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_INDEX = ".rag-index"
+
+
+def default_index() -> str:
+    return os.environ.get("RAG_INDEX") or DEFAULT_INDEX
+
+
+def _quote(text: str) -> str:
+    return f"\u201c{' '.join(text.split())}\u201d"
+
+
+def _where(citation: Citation) -> str:
+    page = f", p. {citation.page}" if citation.page else ""
+    source = f" ({citation.source})" if citation.source else ""
+    return f"{citation.title}{source} \u2014 {citation.doc_id}{page}, characters {citation.start}\u2013{citation.end}"
+
+
+def _print_citation(number: int, citation: Citation, context: bool) -> None:
+    print(f"[{number}] {_quote(citation.text)}")
+    print(f"    {_where(citation)}, score {citation.score:.2f}")
+    for other in citation.also_in:
+        print(f"    also in: {other.title} ({other.source or other.doc_id}), characters {other.start}\u2013{other.end}")
+    if context and citation.context:
+        print(f"    context: {' '.join(citation.context.split())}")
+
+
+def print_answer(answer: Answer, context: bool) -> None:
+    if answer.abstained:
+        print("The sources do not answer this question.")
+        print(f"Reason: {answer.reason}.")
+        return
+    for number, citation in enumerate(answer.citations, start=1):
+        _print_citation(number, citation, context)
+    print(f"confidence {answer.confidence:.2f} (threshold {answer.threshold:.2f})")
+
+
+def print_matches(matches: Sequence[Match]) -> None:
+    for number, match in enumerate(matches, start=1):
+        print(f"{number}. {_quote(match.query)}")
+        if match.citation is None:
+            nearest = f"; nearest: {_quote(match.nearest.text)}" if match.nearest else ""
+            print(f"   unsupported (best score {match.score:.2f}){nearest}")
+            continue
+        print(f"   {match.kind} (score {match.score:.2f}): {_quote(match.citation.text)}")
+        print(f"   {_where(match.citation)}")
+
+
+def print_report(report: BuildReport, index_dir: str) -> None:
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}")
+    print(
+        f"Indexed {report.documents} documents, {report.sentences} sentences, {report.passages} passages "
+        f"in {report.seconds:.1f} s into {index_dir} ({len(report.skipped)} skipped; encoder {report.encoder})"
+    )
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _open_index(args: argparse.Namespace) -> Index:
+    """Load the index, building it from the default corpus first when there is none yet."""
+    try:
+        return load_index(args.index)
+    except IndexNotFoundError:
+        if args.index != default_index() or not Path(DEFAULT_CORPUS).is_dir():
+            raise IndexNotFoundError(
+                f"no index at {args.index}: build one first with: rag index CORPUS --index {args.index}"
+            ) from None
+    print(f"No index at {args.index} yet: building it from {DEFAULT_CORPUS}/ first.", file=sys.stderr)
+    return build_index(DEFAULT_CORPUS, args.index, progress=True)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    index = build_index(args.corpus, args.index, progress=not args.json)
+    report = index.build_report
+    assert report is not None
+    if args.json:
+        print(_to_json(asdict(report)))
+    else:
+        print_report(report, args.index)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    answer = _open_index(args).ask(args.question, k=args.k, threshold=args.threshold)
+    if args.json:
+        print(_to_json(asdict(answer)))
+    else:
+        print_answer(answer, args.context)
+    return 0
+
+
+def _read_lookup_text(text: str) -> str:
+    return sys.stdin.read() if text == "-" else text
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    index = _open_index(args)
+    matches = index.lookup(_read_lookup_text(args.text), threshold=args.threshold)
+    if args.json:
+        print(_to_json([asdict(m) for m in matches]))
+    else:
+        print_matches(matches)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = load_index(args.index, verify=True if args.verify else None).info()
+    if args.json:
+        print(_to_json(info))
+        return 0
+    counts = info.get("counts", {})
+    size = info["size_bytes"] / 1e6
+    print(f"index:      {info['path']} ({size:.1f} MB, format {info['format_version']}, rag {info['package_version']})")
+    print(f"built:      {info['built_at']} from {info['corpus']} in {info.get('build_seconds', 0):.1f} s")
+    print(
+        f"contents:   {counts.get('documents')} documents, {counts.get('sentences')} sentences, "
+        f"{counts.get('passages')} passages, {counts.get('skipped')} files skipped"
+    )
+    print(f"model:      {info['model']}")
+    print(f"encoder:    {info['encoder']} ({info['dimension']} dimensions)")
+    print(f"dense:      FAISS {info.get('dense_index', 'flat')}, inner product over unit vectors (cosine)")
+    answer, lookup = info["settings"]["answer"], info["settings"]["lookup"]
+    print(f"answering:  threshold {answer['threshold']}, k {answer['k']}")
+    print(f"lookup:     paraphrase threshold {lookup['paraphrase_threshold']}")
+    print(f"fingerprint {info['corpus_fingerprint'][:16]}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import ui  # the Gradio app ships beside the package (pyproject: py-modules = ["ui"])
+
+    argv = ["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)]
+    return ui.main(argv + (["--auth", args.auth] if args.auth else []))
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", default=default_index(), help="index directory (default: $RAG_INDEX or .rag-index)")
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Answers made only of sentences quoted from your documents."
+    )
+    parser.add_argument("--version", action="version", version=f"rag {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", parents=[common], help="build the index of a corpus folder")
+    index.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS, help="folder of documents (default: corpus)")
+    index.set_defaults(run=cmd_index)
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question with quoted sentences")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=None, help="most citations to give (default 3)")
+    ask.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
+    ask.add_argument("--context", action="store_true", help="show the passage around each quote")
+    ask.set_defaults(run=cmd_ask)
+
+    lookup = commands.add_parser("lookup", parents=[common], help="find where each sentence of a text comes from")
+    lookup.add_argument("text", help="a quote, claim or paragraph; '-' reads standard input")
+    lookup.add_argument("--threshold", type=float, default=None, help="score a paraphrase must reach (0..1)")
+    lookup.set_defaults(run=cmd_lookup)
+
+    info = commands.add_parser("info", parents=[common], help="show what is indexed and how")
+    info.add_argument("--verify", action="store_true", help="check every file's checksum")
+    info.set_defaults(run=cmd_info)
+
+    serve = commands.add_parser("serve", parents=[common], help="start the browser app (same as python ui.py)")
+    serve.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus folder (default: corpus)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--auth", default=None, help="USER:PASSWORD, required to listen beyond loopback")
+    serve.set_defaults(run=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `rag` command; returns the exit code (0 ok, 1 user error, 2 usage)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except RagError as error:
+        print(f"rag: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

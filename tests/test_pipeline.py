@@ -1,0 +1,262 @@
+"""Build, load, ask and look up through the public API, with a deterministic fake embedder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import rag.pipeline
+from rag import Config, build_index, load_index
+from rag.errors import CorpusError, IndexLockedError, IndexMismatchError, IndexNotFoundError, QueryError, RagError
+from rag.store import write_lock
+from tests.fakes import FakeEmbedder
+from tests.helpers import assert_offsets
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "seed-article.md"
+
+OTHER = """---
+title: Tea harvest
+source: example.org
+---
+The tea harvest in Yunnan began early this year. Farmers picked leaves in March.
+
+Prices for green tea rose by 3.5% at the spring auction.
+"""
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "seed-article.md")
+    (folder / "news").mkdir()
+    (folder / "news" / "tea.md").write_text(OTHER, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture()
+def index(corpus: Path, tmp_path: Path):
+    return build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+
+
+def _check_citations(index, citations) -> None:
+    for citation in citations:
+        assert_offsets(index.document(citation.doc_id).text, [citation])
+        context = index.document(citation.doc_id).text[citation.context_start : citation.context_end]
+        assert context == citation.context
+
+
+def test_build_reports_counts_and_stores_exact_offsets(index) -> None:
+    report = index.build_report
+    assert report.documents == 2 and report.sentences > 20 and report.passages >= report.documents
+    assert [d["doc_id"] for d in index.documents()] == ["news/tea.md", "seed-article.md"]
+    for header in index.documents():
+        document = index.document(header["doc_id"])
+        sentences = index.sentences(header["doc_id"])
+        assert len(sentences) == header["sentences"]
+        assert_offsets(document.text, sentences)
+        assert_offsets(document.text, index.passages(header["doc_id"]))
+
+
+def test_seed_document_has_title_and_source(index) -> None:
+    document = index.document("seed-article.md")
+    assert document.source == "cgtn.com"
+    assert "chip fund" in document.title
+
+
+def test_ask_cites_verbatim_sentences_with_scores(index) -> None:
+    answer = index.ask("How much money does the new chip fund aim to raise?")
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert "$40 billion" in first.text
+    assert first.doc_id == "seed-article.md" and first.source == "cgtn.com"
+    assert set(first.scores) >= {"dense", "lexical", "dense_passage", "lexical_passage", "score"}
+    _check_citations(index, answer.citations)
+    _check_citations(index, answer.candidates)
+
+
+def test_threshold_can_be_changed_per_call(index) -> None:
+    question = "How much money does the new chip fund aim to raise?"
+    assert index.ask(question, threshold=1.0).abstained
+    answer = index.ask(question, threshold=0.0, k=1)
+    assert not answer.abstained and len(answer.citations) == 1
+
+
+def test_load_index_answers_like_the_built_one(index, tmp_path: Path) -> None:
+    loaded = load_index(tmp_path / "index", embedder=FakeEmbedder())
+    question = "Which companies did Li Qiang visit?"
+    assert loaded.ask(question) == index.ask(question)
+    assert loaded.info()["counts"] == index.info()["counts"]
+
+
+def test_lookup_finds_every_sentence_of_a_pasted_article(index) -> None:
+    document = index.document("seed-article.md")
+    paragraph = document.text.split("\n")[3]
+    matches = index.lookup(paragraph)
+    assert len(matches) >= 3
+    for match in matches:
+        assert match.kind == "exact"
+        assert paragraph[match.query_start : match.query_end] == match.query
+        assert_offsets(document.text, [match.citation])
+
+
+def test_syndicated_copy_is_cited_once(corpus: Path, tmp_path: Path) -> None:
+    shutil.copy(corpus / "news" / "tea.md", corpus / "tea-copy.md")
+    index = build_index(corpus, tmp_path / "syndicated", embedder=FakeEmbedder())
+    answer = index.ask("When did the tea harvest in Yunnan begin?", k=3)
+    first = answer.citations[0]
+    assert "tea harvest" in first.text
+    assert {first.doc_id, *(s.doc_id for s in first.also_in)} == {"news/tea.md", "tea-copy.md"}
+    assert sum("tea harvest" in c.text for c in answer.citations) == 1
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t"])
+def test_empty_question_is_refused(index, question: str) -> None:
+    with pytest.raises(QueryError, match="empty"):
+        index.ask(question)
+
+
+def test_huge_question_is_refused(index) -> None:
+    with pytest.raises(QueryError, match="limit"):
+        index.ask("chip fund " * 10_000)
+
+
+@pytest.mark.parametrize(("options", "message"), [({"k": 0}, "k must"), ({"threshold": 2.0}, "threshold")])
+def test_bad_options_are_refused(index, options, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        index.ask("chip fund", **options)
+
+
+def test_unknown_document_is_a_clear_error(index) -> None:
+    with pytest.raises(RagError, match="no document 'nope.md'"):
+        index.document("nope.md")
+
+
+def test_missing_corpus_folder(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="does not exist"):
+        build_index(tmp_path / "missing", tmp_path / "index", embedder=FakeEmbedder())
+
+
+def test_empty_corpus(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="no readable documents"):
+        build_index(tmp_path / "empty", tmp_path / "index", embedder=FakeEmbedder())
+    assert not (tmp_path / "index" / "manifest.json").exists()
+
+
+def test_corpus_of_only_unreadable_files_names_the_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    with pytest.raises(CorpusError, match="image.txt"):
+        build_index(folder, tmp_path / "index", embedder=FakeEmbedder())
+
+
+def test_unreadable_files_are_skipped_with_reasons(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "empty.txt").write_text("")
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 prices rose in Paris.".encode("cp1252"))
+    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    skipped = {s.path: s.reason for s in index.build_report.skipped}
+    assert "empty.txt" in skipped
+    assert index.document("latin1.txt").text.startswith("Café")
+
+
+def test_failed_build_leaves_the_previous_index_working(index, corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    question = "Which companies did Li Qiang visit?"
+    before = index.ask(question)
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(rag.pipeline, "_write_generation", explode)
+    (corpus / "news" / "tea.md").unlink()
+    with pytest.raises(OSError, match="disk full"):
+        build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    after = load_index(tmp_path / "index", embedder=FakeEmbedder())
+    assert after.ask(question) == before
+    assert after.info()["counts"]["documents"] == 2
+    assert [p.name for p in (tmp_path / "index").glob("gen-*")] == [after.manifest["generation"]]
+
+
+def test_rebuild_replaces_the_index(index, corpus: Path, tmp_path: Path) -> None:
+    (corpus / "news" / "tea.md").unlink()
+    rebuilt = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert rebuilt.info()["counts"]["documents"] == 1
+    assert len(list((tmp_path / "index").glob("gen-*"))) == 1
+
+
+def test_missing_index_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="rag index"):
+        load_index(tmp_path / "nothing")
+
+
+def test_format_mismatch_says_how_to_rebuild(index, tmp_path: Path) -> None:
+    manifest_path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 999
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="rebuild it with: rag index"):
+        load_index(tmp_path / "index", embedder=FakeEmbedder())
+
+
+def test_another_encoder_is_refused(index, tmp_path: Path) -> None:
+    other = FakeEmbedder()
+    other.name = "another-encoder"
+    with pytest.raises(IndexMismatchError, match="built with encoder"):
+        load_index(tmp_path / "index", embedder=other)
+
+
+@pytest.mark.parametrize("victim", ["sentence_vectors.npy", "meta.sqlite", "sentences.faiss"])
+def test_damaged_files_are_detected(index, tmp_path: Path, victim: str) -> None:
+    path = tmp_path / "index" / index.manifest["generation"] / victim
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexMismatchError, match="checksum"):
+        load_index(tmp_path / "index", embedder=FakeEmbedder())
+
+
+def test_truncated_file_is_detected(index, tmp_path: Path) -> None:
+    path = tmp_path / "index" / index.manifest["generation"] / "passage_vectors.npy"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(IndexMismatchError, match="wrong size"):
+        load_index(tmp_path / "index", embedder=FakeEmbedder(), verify=False)
+
+
+def test_second_writer_is_refused(corpus: Path, tmp_path: Path) -> None:
+    with write_lock(tmp_path / "index"), pytest.raises(IndexLockedError, match="another process"):
+        build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+
+
+def test_settings_are_saved_and_used_after_load(corpus: Path, tmp_path: Path) -> None:
+    config = Config().with_threshold(0.99)
+    build_index(corpus, tmp_path / "strict", config, embedder=FakeEmbedder())
+    loaded = load_index(tmp_path / "strict", embedder=FakeEmbedder())
+    assert loaded.config.answer.threshold == 0.99
+    assert loaded.ask("Which companies did Li Qiang visit?").abstained
+
+
+def test_add_and_remove_documents(index, tmp_path: Path) -> None:
+    new = tmp_path / "volcano.md"
+    new.write_text("# Volcano\n\nThe volcano erupted on Tuesday. Ash covered the town.\n", encoding="utf-8")
+    updated = index.add_files([new], folder="uploads")
+    assert "uploads/volcano.md" in [d["doc_id"] for d in updated.documents()]
+    answer = updated.ask("When did the volcano erupt?")
+    assert answer.citations[0].doc_id == "uploads/volcano.md"
+    _check_citations(updated, answer.citations)
+    removed = updated.remove(["uploads/volcano.md"])
+    assert "uploads/volcano.md" not in [d["doc_id"] for d in removed.documents()]
+    assert list((index.corpus / ".rag-removed").rglob("volcano.md")), "a removed file is kept aside, not deleted"
+    with pytest.raises(RagError, match="no document"):
+        removed.remove(["uploads/volcano.md"])
+
+
+def test_add_refuses_names_that_escape_the_corpus(index, tmp_path: Path) -> None:
+    new = tmp_path / "x.md"
+    new.write_text("Some text here.")
+    with pytest.raises(RagError, match="plain, visible file name"):
+        index.add_files([new], names=[".hidden.md"])

@@ -1,0 +1,984 @@
+"""The browser app: a Gradio shell over rag's public API (ask, look up, manage documents).
+
+Every piece of document text is untrusted: it reaches the page only through ``html_text``
+(HTML components) or ``markdown_text`` (the chat, which renders Markdown), so it shows as
+the characters it is and never as markup, links or images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import ipaddress
+import json
+import logging
+import os
+import re
+import shutil
+import string
+import sys
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag import SUPPORTED_SUFFIXES, Answer, Citation, Document, Index, Match, RagError, build_index, load_index
+from rag.errors import IndexNotFoundError
+
+logger = logging.getLogger("rag.ui")
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_INDEX = ".rag-index"
+UPLOAD_FOLDER = "uploads"
+MAX_UPLOAD_BYTES = 5_000_000
+MAX_UPLOAD_FILES = 20
+EXAMPLE_QUESTIONS = (
+    "How much money does the new chip fund aim to raise?",
+    "Which companies did Li Qiang visit?",
+    "Which technologies are described as dual-use?",
+)
+EXAMPLE_LOOKUPS = (
+    "China wants to be a world leader in technology.",
+    "In response, China is launching a new state-backed investment fund aiming to raise over $40 billion for "
+    "its semiconductor sector, according to Reuters. The fund was announced on the moon.",
+)
+KIND_BADGES = {
+    "exact": "\u2714 exact",
+    "near-exact": "\u2248 near-exact",
+    "paraphrase": "~ paraphrase",
+    "unsupported": "\u2717 unsupported",
+}
+NEAREST_SHOWN = 2
+
+# --- escaping: the only ways document text reaches the page ----------------------------
+
+_SPACES = re.compile(r"\s+")
+# Every ASCII punctuation mark as a numeric character reference: a Markdown renderer finds
+# no emphasis, link, image, HTML tag, autolink or math in it, and the browser shows the mark.
+_INERT = {ord(mark): f"&#{ord(mark)};" for mark in string.punctuation}
+_MARKDOWN_EXPORT = re.compile(r"([\\`*_\[\]()<>!|~&$#])")
+
+
+def html_text(text: str) -> str:
+    """``text`` escaped for HTML: shown as written, never parsed as markup."""
+    return html.escape(text, quote=True)
+
+
+def markdown_text(text: str) -> str:
+    """``text`` for a Markdown renderer, on one line, with no character able to act as markup."""
+    return _SPACES.sub(" ", text).translate(_INERT)
+
+
+def markdown_export_text(text: str) -> str:
+    """``text`` on one line with Markdown's special characters backslash-escaped (for exported files)."""
+    return _MARKDOWN_EXPORT.sub(r"\\\1", " ".join(text.split()))
+
+
+def highlight_html(text: str, start: int, end: int, *, mark_id: str = "") -> str:
+    """HTML of ``text`` with ``text[start:end]`` in a <mark>; every piece escaped.
+
+    Raises:
+        ValueError: The span does not lie within the text.
+    """
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span {start}:{end} lies outside a text of {len(text)} characters")
+    anchor = f' id="{html_text(mark_id)}"' if mark_id else ""
+    return (
+        f"{html_text(text[:start])}<mark class=\"rag-hl\"{anchor}>{html_text(text[start:end])}</mark>"
+        f"{html_text(text[end:])}"
+    )
+
+
+def highlight_markdown(text: str, start: int, end: int) -> str:
+    """``highlight_html`` for the chat's Markdown: the same <mark>, the text made inert."""
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span {start}:{end} lies outside a text of {len(text)} characters")
+    before, quote, after = (_SPACES.sub(" ", part) for part in (text[:start], text[start:end], text[end:]))
+    return f"{before.translate(_INERT)}<mark>{quote.translate(_INERT)}</mark>{after.translate(_INERT)}".strip()
+
+
+def _safe_link(url: str) -> str:
+    """An http(s) address as a link that opens elsewhere, or the address as plain text."""
+    if not re.match(r"https?://[^\s\"'<>]+$", url, re.I):
+        return html_text(url)
+    return f'<a href="{html_text(url)}" target="_blank" rel="noopener noreferrer nofollow">{html_text(url)}</a>'
+
+
+# --- the current index, swapped whole when documents change ------------------------------
+
+
+class IndexHolder:
+    """The app's current Index: read by every request, replaced when documents change."""
+
+    def __init__(self, index: Index | None = None) -> None:
+        self._index = index
+        self._changing = threading.Lock()  # one change of the corpus at a time
+        self._swap = threading.Lock()
+
+    @property
+    def index(self) -> Index:
+        with self._swap:
+            if self._index is None:
+                raise RagError("the index is not loaded yet; start the app with `python ui.py`")
+            return self._index
+
+    def set(self, index: Index) -> None:
+        with self._swap:
+            self._index = index
+
+    def change(self, update: Callable[[Index], Index]) -> Index:
+        """Apply ``update`` (e.g. ``lambda i: i.remove([...])``) and make its result current."""
+        with self._changing:
+            updated = update(self.index)
+            self.set(updated)
+            return updated
+
+
+STATE = IndexHolder()
+STAGING: dict[str, Path] = {}  # "dir": where uploads wait, under content-hash names
+
+
+# --- answers ---------------------------------------------------------------------------
+
+
+def _where(citation: Citation) -> str:
+    page = f", p. {citation.page}" if citation.page else ""
+    return f"{citation.doc_id}{page}, characters {citation.start}\u2013{citation.end}"
+
+
+def _title_line(citation: Citation) -> str:
+    source = f" \u00b7 {markdown_text(citation.source)}" if citation.source else ""
+    return f"*{markdown_text(citation.title)}*{source}"
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat reply: the quoted sentences numbered [1]..[k], each with its document's title and source."""
+    if answer.abstained:
+        return (
+            "**The documents do not answer this question.**\n\n"
+            f"Reason: {markdown_text(answer.reason)}."
+        )
+    lines = [
+        f"**[{number}]** \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
+        for number, citation in enumerate(answer.citations, start=1)
+    ]
+    lines.append(f"*confidence {answer.confidence:.2f} (abstains below {answer.threshold:.2f})*")
+    return "\n\n".join(lines)
+
+
+def _source_markdown(label: str, citation: Citation) -> str:
+    inner = citation.start - citation.context_start
+    passage = highlight_markdown(citation.context, inner, inner + len(citation.text)) if citation.context else (
+        f"<mark>{markdown_text(citation.text)}</mark>"
+    )
+    also = "".join(
+        f"<br>also in: *{markdown_text(other.title)}* {markdown_text(other.source)}" for other in citation.also_in
+    )
+    return (
+        f"**{label}** {_title_line(citation)} \u00b7 score {citation.score:.2f} \u00b7 "
+        f"{markdown_text(_where(citation))}{also}\n\n{passage}"
+    )
+
+
+def sources_markdown(answer: Answer) -> str:
+    """The Sources area under a reply: each citation's passage with the cited sentence highlighted."""
+    if answer.abstained:
+        nearest = answer.candidates[:NEAREST_SHOWN]
+        if not nearest:
+            return "Nothing in the documents comes close."
+        parts = [_source_markdown(f"Nearest {n} (NOT an answer)", c) for n, c in enumerate(nearest, start=1)]
+        return "\n\n---\n\n".join(parts)
+    return "\n\n---\n\n".join(_source_markdown(f"[{n}]", c) for n, c in enumerate(answer.citations, start=1))
+
+
+def citation_key(citation: Citation) -> str:
+    """A citation's place as the value of a choice: its document and span, as JSON."""
+    return json.dumps([citation.doc_id, citation.start, citation.end])
+
+
+def parse_citation_key(key: str) -> tuple[str, int, int]:
+    doc_id, start, end = json.loads(key)
+    return str(doc_id), int(start), int(end)
+
+
+def answer_messages(answer: Answer, number: int) -> list[dict[str, Any]]:
+    """The assistant messages of one answer: the reply, then its Sources (with buttons to open each)."""
+    if answer.abstained:
+        title = "Nearest passages \u2014 NOT an answer"
+        options = []
+    else:
+        title = f"Sources ({len(answer.citations)})"
+        options = [
+            {"value": citation_key(c), "label": f"Open [{n}] in its document"}
+            for n, c in enumerate(answer.citations, start=1)
+        ]
+    sources: dict[str, Any] = {"role": "assistant", "content": sources_markdown(answer), "metadata": {"title": title}}
+    if options:
+        sources["options"] = options
+    return [{"role": "assistant", "content": answer_markdown(answer)}, sources]
+
+
+def citation_choices(answer: Answer, number: int) -> list[tuple[str, str]]:
+    """The citations of answer ``number`` as (label, value) choices for the document viewer."""
+    return [
+        (f"Q{number} [{n}] {_clip(c.title, 70)} \u2014 {_clip(c.text, 60)}", citation_key(c))
+        for n, c in enumerate(answer.citations, start=1)
+    ]
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def ask_api(question: str) -> dict[str, Any]:
+    """Answer a question with sentences quoted from the documents, or abstain with a reason.
+
+    Args:
+        question: A question in plain words.
+
+    Returns:
+        The Answer as JSON: question, abstained, reason, confidence, threshold, citations, candidates.
+    """
+    try:
+        return asdict(STATE.index.ask(question))
+    except RagError as error:
+        raise gr.Error(str(error)) from None
+
+
+def lookup_api(text: str) -> list[dict[str, Any]]:
+    """Find where each sentence of a quote, claim or paragraph comes from.
+
+    Args:
+        text: A quote, a claim, or whole paragraphs.
+
+    Returns:
+        One Match per sentence as JSON: query, kind (exact / near-exact / paraphrase / unsupported), score,
+        citation (None when unsupported) and nearest.
+    """
+    try:
+        return [asdict(match) for match in STATE.index.lookup(text)]
+    except RagError as error:
+        raise gr.Error(str(error)) from None
+
+
+# --- documents -------------------------------------------------------------------------
+
+
+def document_header_html(document: Document, sentences: int | None = None) -> str:
+    parts = [f'<div class="rag-doc-title">{html_text(document.title)}</div><div class="rag-meta">']
+    details = [html_text(document.source)] if document.source else []
+    details += [html_text(document.date)] if document.date else []
+    details.append(f"<code>{html_text(document.doc_id)}</code>")
+    details += [f"{sentences} sentences"] if sentences is not None else []
+    details += [_safe_link(document.url)] if document.url else []
+    parts.append(" \u00b7 ".join(details))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def document_html(document: Document, start: int | None = None, end: int | None = None, *, sentences: int | None = None) -> str:
+    """The whole document as HTML; with a span, that span highlighted (the viewer scrolls to it)."""
+    if start is None or end is None:
+        body = html_text(document.text)
+    else:
+        body = highlight_html(document.text, start, end, mark_id="rag-focus")
+    return f'<div class="rag-card">{document_header_html(document, sentences)}<div class="rag-doc">{body}</div></div>'
+
+
+def placeholder_html(message: str) -> str:
+    return f'<div class="rag-empty">{html_text(message)}</div>'
+
+
+def view_citation(index: Index, key: str | None) -> str:
+    """The document viewer for the citation ``key`` (see ``citation_key``)."""
+    if not key:
+        return placeholder_html("Open a citation to read it in its document.")
+    doc_id, start, end = parse_citation_key(key)
+    try:
+        document = index.document(doc_id)
+    except RagError:
+        return placeholder_html(f"{doc_id} is no longer in the index.")
+    if end > len(document.text):
+        return placeholder_html(f"{doc_id} has changed since this answer; ask again.")
+    return document_html(document, start, end)
+
+
+def document_rows(index: Index) -> tuple[list[list[Any]], list[str]]:
+    """The documents table (title, source, sentences, date added) and the id of each row."""
+    headers = index.documents()
+    rows = [
+        [d["title"], d["source"], d["sentences"], (d.get("added_at") or "").replace("T", " ").rstrip("Z")]
+        for d in headers
+    ]
+    return rows, [d["doc_id"] for d in headers]
+
+
+def index_summary(index: Index) -> str:
+    documents = index.documents()
+    sentences = sum(int(d["sentences"]) for d in documents)
+    plural = "" if len(documents) == 1 else "s"
+    return f"{len(documents)} document{plural} \u00b7 {sentences} sentences indexed"
+
+
+# --- lookup ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupView:
+    """Everything the Lookup tab shows for one text."""
+
+    rows: list[list[Any]]
+    details: list[str]
+    markdown: str
+    json: str
+    matches: list[Match] = field(default_factory=list)
+
+
+def kind_badge(kind: str) -> str:
+    return f'<span class="rag-kind rag-kind-{html_text(kind)}">{html_text(KIND_BADGES.get(kind, kind))}</span>'
+
+
+def lookup_rows(matches: Sequence[Match]) -> list[list[Any]]:
+    """One table row per input sentence: #, input, matched source sentence, kind badge, score, document, source."""
+    rows = []
+    for number, match in enumerate(matches, start=1):
+        cited = match.citation
+        rows.append([
+            number,
+            match.query,
+            cited.text if cited else "",
+            kind_badge(match.kind),
+            round(match.score, 2),
+            cited.title if cited else "",
+            cited.source if cited else "",
+        ])
+    return rows
+
+
+def passage_html(citation: Citation, label: str) -> str:
+    """A citation's passage with its sentence highlighted, under a line saying where it is."""
+    if citation.context:
+        inner = citation.start - citation.context_start
+        passage = highlight_html(citation.context, inner, inner + len(citation.text))
+    else:
+        passage = highlight_html(citation.text, 0, len(citation.text))
+    meta = (
+        f"{html_text(label)} \u00b7 <b>{html_text(citation.title)}</b>"
+        + (f" \u00b7 {html_text(citation.source)}" if citation.source else "")
+        + f" \u00b7 <code>{html_text(_where(citation))}</code> \u00b7 score {citation.score:.2f}"
+    )
+    return f'<div class="rag-card"><div class="rag-meta">{meta}</div><div class="rag-passage">{passage}</div></div>'
+
+
+def match_detail_html(match: Match) -> str:
+    """What a selected lookup row shows: the source sentence highlighted in its passage."""
+    heading = f'<div class="rag-query">{kind_badge(match.kind)} \u201c{html_text(match.query)}\u201d</div>'
+    if match.citation is not None:
+        return heading + passage_html(match.citation, f"{match.kind}, score {match.score:.2f}")
+    if match.nearest is not None:
+        return heading + passage_html(match.nearest, "Nearest sentence \u2014 NOT a match")
+    return heading + placeholder_html("No source sentence comes close.")
+
+
+def matches_markdown(text: str, matches: Sequence[Match]) -> str:
+    """The looked-up text with a Markdown footnote after each sentence saying where it comes from."""
+    body, notes, position = [], [], 0
+    for number, match in enumerate(matches, start=1):
+        body.append(text[position : match.query_end])
+        body.append(f"[^{number}]")
+        position = match.query_end
+        cited = match.citation
+        if cited is None:
+            notes.append(f"[^{number}]: Unsupported: no source sentence found (best score {match.score:.2f}).")
+            continue
+        source = f", {markdown_export_text(cited.source)}" if cited.source else ""
+        notes.append(
+            f"[^{number}]: {match.kind.capitalize()} (score {match.score:.2f}): "
+            f"\u201c{markdown_export_text(cited.text)}\u201d \u2014 *{markdown_export_text(cited.title)}*{source}, "
+            f"{markdown_export_text(_where(cited))}."
+        )
+    body.append(text[position:])
+    return "".join(body).strip() + "\n\n" + "\n".join(notes) + "\n"
+
+
+def matches_json(matches: Sequence[Match]) -> str:
+    return json.dumps([asdict(m) for m in matches], indent=2, ensure_ascii=False)
+
+
+def lookup_view(index: Index, text: str) -> LookupView:
+    """Look ``text`` up and build the table, the row details and both exports."""
+    matches = index.lookup(text)
+    return LookupView(
+        rows=lookup_rows(matches),
+        details=[match_detail_html(m) for m in matches],
+        markdown=matches_markdown(text, matches),
+        json=matches_json(matches),
+        matches=list(matches),
+    )
+
+
+# --- uploads ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An uploaded file accepted for indexing: its staged copy and the name it gets in the corpus."""
+
+    original: str
+    path: Path
+    name: str
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_BINARY_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"%PDF-", b"\x7fELF", b"\x1f\x8b", b"MZ")
+
+
+def safe_file_name(original: str, digest: str) -> str:
+    """A plain, visible file name made from an uploaded file's name (any path and odd characters dropped)."""
+    base = re.split(r"[\\/]", original)[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = _UNSAFE_NAME.sub("-", stem).strip(" .-_")[:80] or f"upload-{digest[:12]}"
+    suffix = suffix.lower()
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def check_upload(name: str, data: bytes) -> str:
+    """Why an upload is refused ("" when it is acceptable): its size, type and content are checked."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        allowed = " ".join(SUPPORTED_SUFFIXES)
+        return f"unsupported file type {suffix or '(no extension)'}; accepted: {allowed}"
+    if len(data) > MAX_UPLOAD_BYTES:
+        return f"too large ({len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:g} MB)"
+    if not data.strip():
+        return "empty file"
+    if suffix == ".pdf":
+        return "" if data.startswith(b"%PDF-") else "not a PDF (it does not start with %PDF-)"
+    if any(data.startswith(magic) for magic in _BINARY_MAGIC):
+        return f"binary content in a {suffix} file"
+    if b"\x00" in data[:65536] and not data.startswith(_BOMS):
+        return f"binary content (NUL bytes) in a {suffix} file"
+    return ""
+
+
+def stage_uploads(files: Sequence[str | Path], staging: Path) -> tuple[list[Staged], list[tuple[str, str]]]:
+    """Check uploaded files and copy the acceptable ones to ``staging`` under content-hash names.
+
+    Returns:
+        The staged files, and (original name, reason) for every file refused.
+    """
+    staged: list[Staged] = []
+    refused: list[tuple[str, str]] = []
+    staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+    names: set[str] = set()
+    for file in files:
+        path = Path(file)
+        original = path.name
+        try:
+            if path.stat().st_size > MAX_UPLOAD_BYTES:  # refuse before reading a huge file into memory
+                refused.append((original, f"too large (the limit is {MAX_UPLOAD_BYTES / 1e6:g} MB)"))
+                continue
+            data = path.read_bytes()
+        except OSError as error:
+            refused.append((original, f"cannot be read ({error.strerror})"))
+            continue
+        reason = check_upload(original, data)
+        if reason:
+            refused.append((original, reason))
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        name = safe_file_name(original, digest)
+        if name.lower() in names:
+            refused.append((original, f"another file in this upload is also named {name}"))
+            continue
+        names.add(name.lower())
+        target = staging / f"{digest}{Path(name).suffix}"
+        target.write_bytes(data)
+        staged.append(Staged(original, target, name))
+    return staged, refused
+
+
+def upload_summary(staged: Sequence[Staged], refused: Sequence[tuple[str, str]], index: Index | None, existed: set[str]) -> str:
+    """HTML saying what was added (with sentence counts), replaced or skipped, and why."""
+    items = [f"<li>\u2717 <b>{html_text(name)}</b> skipped: {html_text(reason)}</li>" for name, reason in refused]
+    if index is not None:
+        skipped = {s.path: s.reason for s in (index.build_report.skipped if index.build_report else ())}
+        counts = {d["doc_id"]: d["sentences"] for d in index.documents()}
+        for item in staged:
+            doc_id = f"{UPLOAD_FOLDER}/{item.name}"
+            label = html_text(item.original) + (f" (as {html_text(item.name)})" if item.name != item.original else "")
+            if doc_id in counts:
+                verb = "replaced" if doc_id in existed else "added"
+                items.append(f"<li>\u2714 <b>{label}</b> {verb}: {counts[doc_id]} sentences</li>")
+            else:
+                reason = skipped.get(doc_id, "no text could be read from it")
+                items.append(f"<li>\u2717 <b>{label}</b> skipped: {html_text(reason)}</li>")
+    if not items:
+        return placeholder_html("No files were chosen.")
+    return f'<ul class="rag-summary">{"".join(items)}</ul>'
+
+
+def add_uploads(holder: IndexHolder, files: Sequence[str | Path], staging: Path, progress: Any = None) -> str:
+    """Check, stage and index uploaded files; the holder's index is replaced by the updated one."""
+    report = progress or (lambda *args, **kwargs: None)
+    files = list(files)[:MAX_UPLOAD_FILES]
+    report(0.1, desc=f"Checking {len(files)} file(s)")
+    staged, refused = stage_uploads(files, staging)
+    if not staged:
+        return upload_summary(staged, refused, None, set())
+    existed = {d["doc_id"] for d in holder.index.documents()}
+    report(0.4, desc=f"Indexing {len(staged)} new file(s) with the corpus")
+    try:
+        index = holder.change(
+            lambda current: current.add_files(
+                [s.path for s in staged], folder=UPLOAD_FOLDER, names=[s.name for s in staged]
+            )
+        )
+    finally:
+        for item in staged:
+            item.path.unlink(missing_ok=True)
+    report(1.0, desc="Done")
+    return upload_summary(staged, refused, index, existed)
+
+
+def remove_document(holder: IndexHolder, doc_id: str) -> str:
+    """Take one document out of the corpus and the index; returns a one-line message."""
+    index = holder.index
+    document = index.document(doc_id)
+    if len(index.documents()) <= 1:
+        raise RagError("this is the last document; the index needs at least one")
+    holder.change(lambda current: current.remove([doc_id]))
+    return f"Deleted {document.title} ({doc_id}); its file was moved to the corpus's .rag-removed folder."
+
+
+# --- event handlers: Gradio in, the functions above, Gradio out --------------------------
+
+
+def _user_error(error: RagError) -> gr.Error:
+    return gr.Error(str(error))
+
+
+def on_ask(question: str, history: list[dict[str, Any]], choices: list[Any]) -> tuple[Any, ...]:
+    question = (question or "").strip()
+    if not question:
+        return gr.update(), history, choices, gr.update(), gr.update()
+    index = STATE.index
+    try:
+        answer = index.ask(question)
+    except RagError as error:
+        raise _user_error(error) from None
+    number = sum(1 for message in history if message.get("role") == "user") + 1
+    history = [*history, {"role": "user", "content": markdown_text(question)}, *answer_messages(answer, number)]
+    new_choices = citation_choices(answer, number)
+    choices = [*choices, *[list(choice) for choice in new_choices]]
+    selected = new_choices[0][1] if new_choices else None
+    viewer = view_citation(index, selected) if selected else placeholder_html(
+        "No citation to open: the documents do not answer this question."
+    )
+    dropdown = gr.update(choices=[tuple(c) for c in choices], value=selected)
+    return "", history, choices, dropdown, viewer
+
+
+def on_open_option(event: gr.SelectData) -> str:
+    return str(event.value)
+
+
+def on_view_citation(key: str | None) -> str:
+    return view_citation(STATE.index, key)
+
+
+def on_clear() -> tuple[Any, ...]:
+    return [], [], gr.update(choices=[], value=None), view_citation(STATE.index, None)
+
+
+def on_lookup(text: str) -> tuple[Any, ...]:
+    try:
+        view = lookup_view(STATE.index, text or "")
+    except RagError as error:
+        raise _user_error(error) from None
+    export_dir = Path(tempfile.mkdtemp(prefix="rag-lookup-"))
+    markdown_file = export_dir / "rag-lookup.md"
+    json_file = export_dir / "rag-lookup.json"
+    markdown_file.write_text(view.markdown, encoding="utf-8")
+    json_file.write_text(view.json, encoding="utf-8")
+    first = view.details[0] if view.details else placeholder_html("No sentences found in the text.")
+    return (
+        view.rows,
+        view.details,
+        first,
+        view.markdown,
+        view.json,
+        gr.update(value=str(markdown_file), interactive=True),
+        gr.update(value=str(json_file), interactive=True),
+    )
+
+
+def on_select_row(details: list[str], event: gr.SelectData) -> str:
+    row = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    if not isinstance(row, int) or not 0 <= row < len(details):
+        return gr.update()
+    return details[row]
+
+
+def on_refresh_documents() -> tuple[Any, ...]:
+    index = STATE.index
+    rows, doc_ids = document_rows(index)
+    return rows, doc_ids, index_summary(index)
+
+
+def on_select_document(doc_ids: list[str], event: gr.SelectData) -> tuple[Any, ...]:
+    row = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    if not isinstance(row, int) or not 0 <= row < len(doc_ids):
+        return gr.update(), None, gr.update(interactive=False)
+    index = STATE.index
+    doc_id = doc_ids[row]
+    try:
+        document = index.document(doc_id)
+    except RagError as error:
+        return placeholder_html(str(error)), None, gr.update(interactive=False)
+    sentences = len(index.sentences(doc_id))
+    return document_html(document, sentences=sentences), doc_id, gr.update(interactive=True)
+
+
+def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    try:
+        summary = add_uploads(STATE, files or [], STAGING["dir"], progress)
+    except RagError as error:
+        summary = placeholder_html(f"Nothing was added: {error}")
+    return (None, summary, *on_refresh_documents())
+
+
+def on_ask_delete(doc_id: str | None) -> tuple[Any, ...]:
+    if not doc_id:
+        return gr.update(), gr.update(visible=False)
+    title = STATE.index.document(doc_id).title
+    return gr.update(value=f"Delete \u201c{_clip(title, 60)}\u201d?"), gr.update(visible=True)
+
+
+def on_delete(doc_id: str | None) -> tuple[Any, ...]:
+    if not doc_id:
+        message = placeholder_html("Select a document in the table first.")
+    else:
+        try:
+            message = placeholder_html(remove_document(STATE, doc_id))
+        except RagError as error:
+            message = placeholder_html(f"Not deleted: {error}")
+    rows, doc_ids, summary = on_refresh_documents()
+    hidden = gr.update(visible=False)
+    return message, rows, doc_ids, summary, None, placeholder_html("Select a document to read it."), hidden
+
+
+# --- layout ----------------------------------------------------------------------------
+
+CSS = """
+.rag-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 12px 14px; margin: 0 0 10px; }
+.rag-doc-title { font-size: 1.15em; font-weight: 650; margin-bottom: 2px; overflow-wrap: anywhere; }
+.rag-meta { color: var(--body-text-color-subdued); font-size: 0.88em; margin-bottom: 8px; overflow-wrap: anywhere; }
+.rag-doc { white-space: pre-wrap; overflow-wrap: anywhere; max-height: 480px; overflow-y: auto; position: relative;
+  line-height: 1.6; padding-right: 6px; }
+.rag-passage { line-height: 1.6; overflow-wrap: anywhere; }
+.rag-query { margin: 4px 0 10px; font-weight: 550; overflow-wrap: anywhere; }
+mark, mark.rag-hl { background: #fde68a; color: #1f2937; padding: 1px 2px; border-radius: 3px; }
+.rag-empty { color: var(--body-text-color-subdued); padding: 18px 6px; }
+.rag-kind { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 0.85em; font-weight: 650;
+  white-space: nowrap; }
+.rag-kind-exact { background: #dcfce7; color: #166534; }
+.rag-kind-near-exact { background: #dbeafe; color: #1e40af; }
+.rag-kind-paraphrase { background: #fef3c7; color: #92400e; }
+.rag-kind-unsupported { background: #fee2e2; color: #991b1b; }
+.rag-summary { margin: 4px 0; padding-left: 18px; overflow-wrap: anywhere; }
+#rag-examples button { font-weight: 450; }
+#rag-documents table, #rag-lookup-table table { font-family: var(--font); }
+.rag-small p { font-size: 0.9em; margin: 0; color: var(--body-text-color-subdued); }
+"""
+
+# System fonts only: the default themes fetch Google Fonts, a request to a third party on every page view.
+THEME = gr.themes.Soft(font=("ui-sans-serif", "system-ui", "sans-serif"), font_mono=("ui-monospace", "monospace"))
+
+# Scroll the document viewer (not the page) so the highlighted sentence sits in view.
+SCROLL_TO_MARK = """() => { setTimeout(() => {
+  for (const mark of document.querySelectorAll('#rag-focus')) {
+    const box = mark.closest('.rag-doc');
+    if (box) box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  }
+}, 80); }"""
+
+INTRO = (
+    "# rag \u2014 answers quoted from your documents\n"
+    "Every answer is made only of sentences copied verbatim from the documents, each with its source. "
+    "When the documents do not answer, it says so."
+)
+
+
+def _ask_tab() -> None:
+    choices = gr.State([])
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=6):
+            chatbot = gr.Chatbot(
+                label="Questions and cited answers",
+                show_label=False,
+                height=560,
+                latex_delimiters=[],
+                feedback_options=None,
+                buttons=[],
+                group_consecutive_messages=True,
+                placeholder="Ask a question about the documents. Every answer quotes them, with sources.",
+                elem_id="rag-chat",
+            )
+            with gr.Row(equal_height=True):
+                question = gr.Textbox(
+                    placeholder="Ask a question about the documents",
+                    show_label=False,
+                    scale=8,
+                    lines=1,
+                    max_length=2000,
+                    elem_id="rag-question",
+                    submit_btn=False,
+                )
+                ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-ask")
+                clear = gr.Button("Clear", scale=1, min_width=80)
+            gr.Markdown("**Example questions** (one click asks them)", elem_classes=["rag-small"])
+            with gr.Row(elem_id="rag-examples"):
+                example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLE_QUESTIONS]
+        with gr.Column(scale=5):
+            opened = gr.Dropdown(
+                label="Source document \u2014 pick a citation to read it in context",
+                choices=[],
+                value=None,
+                interactive=True,
+                elem_id="rag-citation",
+            )
+            viewer = gr.HTML(placeholder_html("Ask a question; its first citation opens here."), elem_id="rag-viewer")
+    outputs = [question, chatbot, choices, opened, viewer]
+    events = [
+        ask.click(on_ask, [question, chatbot, choices], outputs, api_visibility="private"),
+        question.submit(on_ask, [question, chatbot, choices], outputs, api_visibility="private"),
+    ]
+    for button, text in zip(example_buttons, EXAMPLE_QUESTIONS, strict=True):
+        events.append(
+            button.click(lambda h, c, t=text: on_ask(t, h, c), [chatbot, choices], outputs, api_visibility="private")
+        )
+    for event in events:
+        event.then(None, js=SCROLL_TO_MARK)
+    chatbot.option_select(on_open_option, None, opened, api_visibility="private")
+    opened.change(on_view_citation, opened, viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
+    clear.click(on_clear, None, [chatbot, choices, opened, viewer], api_visibility="private")
+
+
+def _lookup_tab() -> None:
+    details = gr.State([])
+    gr.Markdown("Paste a quote, a claim or a whole draft paragraph: each sentence is traced to its source.")
+    text = gr.Textbox(
+        label="Text to look up", lines=5, max_lines=14, placeholder="Paste text here", elem_id="rag-lookup-text"
+    )
+    with gr.Row():
+        run = gr.Button("Find sources", variant="primary", elem_id="rag-lookup-run", scale=0, min_width=160)
+        gr.Examples([[e] for e in EXAMPLE_LOOKUPS], inputs=[text], label="Examples")
+    table = gr.Dataframe(
+        headers=["#", "Input sentence", "Source sentence", "Match", "Score", "Document", "Source"],
+        datatype=["number", "str", "str", "html", "number", "str", "str"],
+        column_widths=["4%", "27%", "31%", "12%", "7%", "12%", "7%"],
+        interactive=False,
+        wrap=True,
+        label="Sentences and their sources (select a row to see the passage)",
+        elem_id="rag-lookup-table",
+    )
+    detail = gr.HTML(placeholder_html("Select a row to see its source sentence in its passage."), elem_id="rag-lookup-detail")
+    with gr.Accordion("Export: Markdown footnotes and JSON", open=False):
+        with gr.Row():
+            markdown_file = gr.DownloadButton("Download Markdown", interactive=False, size="sm")
+            json_file = gr.DownloadButton("Download JSON", interactive=False, size="sm")
+        with gr.Row():
+            markdown = gr.Code(label="Markdown footnotes", language="markdown", interactive=False, buttons=["copy"])
+            as_json = gr.Code(label="JSON", language="json", interactive=False, buttons=["copy"], max_lines=20)
+    outputs = [table, details, detail, markdown, as_json, markdown_file, json_file]
+    run.click(on_lookup, text, outputs, api_visibility="private")
+    table.select(on_select_row, details, detail, api_visibility="private")
+
+
+def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State]:
+    doc_ids = gr.State([])
+    selected = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            table = gr.Dataframe(
+                headers=["Title", "Source", "Sentences", "Added (UTC)"],
+                datatype=["str", "str", "number", "str"],
+                column_widths=["50%", "20%", "12%", "18%"],
+                interactive=False,
+                wrap=True,
+                label="Documents (select one to read it)",
+                elem_id="rag-documents",
+            )
+            with gr.Row():
+                delete = gr.Button("Delete selected document", variant="stop", interactive=False, size="sm")
+                confirm = gr.Button("Confirm", variant="stop", visible=False, size="sm", elem_id="rag-confirm")
+            deleted = gr.HTML("")
+            upload = gr.File(
+                label=f"Add documents ({' '.join(SUPPORTED_SUFFIXES)}; up to {MAX_UPLOAD_BYTES / 1e6:g} MB each)",
+                file_count="multiple",
+                file_types=list(SUPPORTED_SUFFIXES),
+                elem_id="rag-upload",
+            )
+            add = gr.Button("Add to the index", variant="primary", elem_id="rag-add")
+            added = gr.HTML("", elem_id="rag-upload-summary")
+        with gr.Column(scale=6):
+            viewer = gr.HTML(placeholder_html("Select a document to read it."), elem_id="rag-document-view")
+    refresh_outputs = [table, doc_ids, summary]
+    table.select(on_select_document, doc_ids, [viewer, selected, delete], api_visibility="private")
+    add.click(on_upload, upload, [upload, added, *refresh_outputs], api_visibility="private")
+    delete.click(on_ask_delete, selected, [confirm, confirm], api_visibility="private")
+    confirm.click(
+        on_delete, selected, [deleted, *refresh_outputs, selected, viewer, confirm], api_visibility="private"
+    ).then(lambda: gr.update(interactive=False), None, delete, api_visibility="private")
+    return table, doc_ids
+
+
+def build_demo() -> gr.Blocks:
+    """The app's layout and events; it reads the index from ``STATE`` at each request."""
+    with gr.Blocks(title="rag \u2014 cited answers", analytics_enabled=False) as app:
+        gr.Markdown(INTRO)
+        summary = gr.Markdown("", elem_id="rag-summary")
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                _ask_tab()
+            with gr.Tab("Lookup", id="lookup"):
+                _lookup_tab()
+            with gr.Tab("Documents", id="documents") as documents_tab:
+                table, doc_ids = _documents_tab(summary)
+        app.load(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
+        documents_tab.select(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
+        gr.api(ask_api, api_name="ask")
+        gr.api(lookup_api, api_name="lookup")
+    return app
+
+
+demo = build_demo()
+
+
+# --- starting the server ---------------------------------------------------------------
+
+
+class UsageError(Exception):
+    """A command-line mistake; the message is printed as one line."""
+
+
+def default_index() -> str:
+    return os.environ.get("RAG_INDEX") or DEFAULT_INDEX
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str | None, host: str) -> tuple[str, str] | None:
+    """The (user, password) pair from ``USER:PASSWORD``; required to listen beyond loopback."""
+    if value is None:
+        if not is_loopback(host):
+            raise UsageError(f"refusing to listen on {host} without --auth USER:PASSWORD (only loopback is open)")
+        return None
+    user, colon, password = value.partition(":")
+    if not (colon and user and password):
+        raise UsageError("--auth must look like USER:PASSWORD")
+    return user, password
+
+
+def open_index(corpus: str, index_dir: str) -> Index:
+    """Load the index once; build it from ``corpus`` first when there is none yet (progress on the terminal)."""
+    try:
+        index = load_index(index_dir)
+    except IndexNotFoundError:
+        print(f"No index at {index_dir} yet: building it from {corpus}/ first.", file=sys.stderr)
+        index = build_index(corpus, index_dir, progress=True)
+        report = index.build_report
+        if report is not None:
+            print(f"Indexed {report.documents} documents, {report.sentences} sentences.", file=sys.stderr)
+        return index
+    if Path(corpus).resolve() != index.corpus.resolve():
+        print(f"note: {index_dir} was built from {index.corpus}, not {corpus}; serving it as it is.", file=sys.stderr)
+    return index
+
+
+def _warm_up(index: Index) -> None:
+    """Load the embedding model in the background so the first question does not wait for it."""
+    try:
+        index.embedder.encode(["warm up"])
+    except Exception:  # the first question will report it properly
+        logger.exception("the embedding model could not be loaded in advance")
+
+
+def launch(index: Index, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
+           block: bool = True) -> None:
+    """Serve ``demo`` over ``index``: no share link, no served folders, uploads capped."""
+    STATE.set(index)
+    STAGING["dir"] = Path(tempfile.mkdtemp(prefix="rag-staging-"))
+    private = [str(index.corpus), str(index.path), str(STAGING["dir"]), os.getcwd()]
+    demo.queue(default_concurrency_limit=2)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        auth=auth,
+        max_file_size=MAX_UPLOAD_BYTES,
+        allowed_paths=[],
+        blocked_paths=private,
+        show_error=True,
+        css=CSS,
+        theme=THEME,
+        footer_links=["api"],
+        run_history=False,
+        prevent_thread_lock=True,
+    )
+    threading.Thread(target=_warm_up, args=(index,), daemon=True).start()
+    if block:
+        demo.block_thread()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ui.py", description="The rag browser app: ask, look up, manage documents.")
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus folder (default: corpus)")
+    parser.add_argument("--index", default=default_index(), help="index directory (default: $RAG_INDEX or .rag-index)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument("--auth", default=None, help="USER:PASSWORD, required to listen beyond loopback")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the app; returns the exit code (0 after a clean stop, 1 on a user error)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        auth = parse_auth(args.auth, args.host)
+        index = open_index(args.corpus, args.index)
+    except (UsageError, RagError) as error:
+        print(f"rag serve: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        launch(index, host=args.host, port=args.port, auth=auth)
+    except KeyboardInterrupt:
+        return 0
+    except OSError as error:
+        print(f"rag serve: error: cannot listen on {args.host}:{args.port} ({error})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
