@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import string
 import sys
 import tempfile
@@ -120,6 +119,14 @@ class IndexHolder:
         self._index = index
         self._changing = threading.Lock()  # one change of the corpus at a time
         self._swap = threading.Lock()
+        self._staging: Path | None = None
+
+    def staging(self) -> Path:
+        """The private folder where uploads wait (content-hash names) before they join the corpus."""
+        with self._swap:
+            if self._staging is None:
+                self._staging = Path(tempfile.mkdtemp(prefix="rag-staging-"))
+            return self._staging
 
     @property
     def index(self) -> Index:
@@ -141,7 +148,6 @@ class IndexHolder:
 
 
 STATE = IndexHolder()
-STAGING: dict[str, Path] = {}  # "dir": where uploads wait, under content-hash names
 
 
 # --- answers ---------------------------------------------------------------------------
@@ -162,7 +168,7 @@ def answer_markdown(answer: Answer) -> str:
     if answer.abstained:
         return (
             "**The documents do not answer this question.**\n\n"
-            f"Reason: {markdown_text(answer.reason)}."
+            f"Reason: {markdown_text(answer.reason.rstrip('.'))}."
         )
     lines = [
         f"**[{number}]** \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
@@ -207,7 +213,7 @@ def parse_citation_key(key: str) -> tuple[str, int, int]:
     return str(doc_id), int(start), int(end)
 
 
-def answer_messages(answer: Answer, number: int) -> list[dict[str, Any]]:
+def answer_messages(answer: Answer) -> list[dict[str, Any]]:
     """The assistant messages of one answer: the reply, then its Sources (with buttons to open each)."""
     if answer.abstained:
         title = "Nearest passages \u2014 NOT an answer"
@@ -283,7 +289,9 @@ def document_header_html(document: Document, sentences: int | None = None) -> st
     return "".join(parts)
 
 
-def document_html(document: Document, start: int | None = None, end: int | None = None, *, sentences: int | None = None) -> str:
+def document_html(
+    document: Document, start: int | None = None, end: int | None = None, *, sentences: int | None = None
+) -> str:
     """The whole document as HTML; with a span, that span highlighted (the viewer scrolls to it)."""
     if start is None or end is None:
         body = html_text(document.text)
@@ -355,7 +363,7 @@ def lookup_rows(matches: Sequence[Match]) -> list[list[Any]]:
             match.query,
             cited.text if cited else "",
             kind_badge(match.kind),
-            round(match.score, 2),
+            f"{match.score:.2f}",
             cited.title if cited else "",
             cited.source if cited else "",
         ])
@@ -509,7 +517,9 @@ def stage_uploads(files: Sequence[str | Path], staging: Path) -> tuple[list[Stag
     return staged, refused
 
 
-def upload_summary(staged: Sequence[Staged], refused: Sequence[tuple[str, str]], index: Index | None, existed: set[str]) -> str:
+def upload_summary(
+    staged: Sequence[Staged], refused: Sequence[tuple[str, str]], index: Index | None, existed: set[str]
+) -> str:
     """HTML saying what was added (with sentence counts), replaced or skipped, and why."""
     items = [f"<li>\u2717 <b>{html_text(name)}</b> skipped: {html_text(reason)}</li>" for name, reason in refused]
     if index is not None:
@@ -579,7 +589,7 @@ def on_ask(question: str, history: list[dict[str, Any]], choices: list[Any]) -> 
     except RagError as error:
         raise _user_error(error) from None
     number = sum(1 for message in history if message.get("role") == "user") + 1
-    history = [*history, {"role": "user", "content": markdown_text(question)}, *answer_messages(answer, number)]
+    history = [*history, {"role": "user", "content": markdown_text(question)}, *answer_messages(answer)]
     new_choices = citation_choices(answer, number)
     choices = [*choices, *[list(choice) for choice in new_choices]]
     selected = new_choices[0][1] if new_choices else None
@@ -590,8 +600,9 @@ def on_ask(question: str, history: list[dict[str, Any]], choices: list[Any]) -> 
     return "", history, choices, dropdown, viewer
 
 
-def on_open_option(event: gr.SelectData) -> str:
-    return str(event.value)
+def on_open_option(event: gr.SelectData) -> tuple[Any, ...]:
+    key = str(event.value)
+    return gr.update(value=key), view_citation(STATE.index, key)
 
 
 def on_view_citation(key: str | None) -> str:
@@ -653,17 +664,24 @@ def on_select_document(doc_ids: list[str], event: gr.SelectData) -> tuple[Any, .
 
 def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     try:
-        summary = add_uploads(STATE, files or [], STAGING["dir"], progress)
+        summary = add_uploads(STATE, files or [], STATE.staging(), progress)
     except RagError as error:
         summary = placeholder_html(f"Nothing was added: {error}")
+    finally:
+        for file in files or []:  # Gradio's own copy of the upload: not kept, so never served back
+            Path(file).unlink(missing_ok=True)
     return (None, summary, *on_refresh_documents())
 
 
 def on_ask_delete(doc_id: str | None) -> tuple[Any, ...]:
     if not doc_id:
-        return gr.update(), gr.update(visible=False)
-    title = STATE.index.document(doc_id).title
-    return gr.update(value=f"Delete \u201c{_clip(title, 60)}\u201d?"), gr.update(visible=True)
+        return placeholder_html("Select a document in the table first."), gr.update(visible=False)
+    try:
+        title = STATE.index.document(doc_id).title
+    except RagError as error:
+        return placeholder_html(str(error)), gr.update(visible=False)
+    question = f"Delete \u201c{title}\u201d ({doc_id})? Its file moves to the corpus's .rag-removed folder."
+    return placeholder_html(question), gr.update(visible=True)
 
 
 def on_delete(doc_id: str | None) -> tuple[Any, ...]:
@@ -699,7 +717,8 @@ mark, mark.rag-hl { background: #fde68a; color: #1f2937; padding: 1px 2px; borde
 .rag-kind-unsupported { background: #fee2e2; color: #991b1b; }
 .rag-summary { margin: 4px 0; padding-left: 18px; overflow-wrap: anywhere; }
 #rag-examples button { font-weight: 450; }
-#rag-documents table, #rag-lookup-table table { font-family: var(--font); }
+#rag-documents .cell-wrap, #rag-documents .cell-wrap *, #rag-lookup-table .cell-wrap, #rag-lookup-table .cell-wrap * {
+  font-family: var(--font) !important; }
 .rag-small p { font-size: 0.9em; margin: 0; color: var(--body-text-color-subdued); }
 """
 
@@ -771,8 +790,9 @@ def _ask_tab() -> None:
         )
     for event in events:
         event.then(None, js=SCROLL_TO_MARK)
-    chatbot.option_select(on_open_option, None, opened, api_visibility="private")
-    opened.change(on_view_citation, opened, viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
+    opening = chatbot.option_select(on_open_option, None, [opened, viewer], api_visibility="private")
+    opening.then(None, js=SCROLL_TO_MARK)
+    opened.input(on_view_citation, opened, viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
     clear.click(on_clear, None, [chatbot, choices, opened, viewer], api_visibility="private")
 
 
@@ -787,14 +807,16 @@ def _lookup_tab() -> None:
         gr.Examples([[e] for e in EXAMPLE_LOOKUPS], inputs=[text], label="Examples")
     table = gr.Dataframe(
         headers=["#", "Input sentence", "Source sentence", "Match", "Score", "Document", "Source"],
-        datatype=["number", "str", "str", "html", "number", "str", "str"],
+        datatype=["number", "str", "str", "html", "str", "str", "str"],
         column_widths=["4%", "27%", "31%", "12%", "7%", "12%", "7%"],
         interactive=False,
         wrap=True,
         label="Sentences and their sources (select a row to see the passage)",
         elem_id="rag-lookup-table",
     )
-    detail = gr.HTML(placeholder_html("Select a row to see its source sentence in its passage."), elem_id="rag-lookup-detail")
+    detail = gr.HTML(
+        placeholder_html("Select a row to see its source sentence in its passage."), elem_id="rag-lookup-detail"
+    )
     with gr.Accordion("Export: Markdown footnotes and JSON", open=False):
         with gr.Row():
             markdown_file = gr.DownloadButton("Download Markdown", interactive=False, size="sm")
@@ -838,7 +860,7 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State]:
     refresh_outputs = [table, doc_ids, summary]
     table.select(on_select_document, doc_ids, [viewer, selected, delete], api_visibility="private")
     add.click(on_upload, upload, [upload, added, *refresh_outputs], api_visibility="private")
-    delete.click(on_ask_delete, selected, [confirm, confirm], api_visibility="private")
+    delete.click(on_ask_delete, selected, [deleted, confirm], api_visibility="private")
     confirm.click(
         on_delete, selected, [deleted, *refresh_outputs, selected, viewer, confirm], api_visibility="private"
     ).then(lambda: gr.update(interactive=False), None, delete, api_visibility="private")
@@ -915,6 +937,16 @@ def open_index(corpus: str, index_dir: str) -> Index:
     return index
 
 
+def private_paths(index: Index, staging: Path) -> list[str]:
+    """Folders Gradio must never serve: the corpus, the index, the staging folder, and the working
+    directory unless Gradio's own file cache lies inside it."""
+    paths = [index.corpus, index.path, staging]
+    cache, here = Path(gr.utils.get_upload_folder()).resolve(), Path.cwd().resolve()
+    if not cache.is_relative_to(here):
+        paths.append(here)
+    return [str(Path(p).resolve()) for p in paths]
+
+
 def _warm_up(index: Index) -> None:
     """Load the embedding model in the background so the first question does not wait for it."""
     try:
@@ -927,8 +959,6 @@ def launch(index: Index, *, host: str = "127.0.0.1", port: int = 7860, auth: tup
            block: bool = True) -> None:
     """Serve ``demo`` over ``index``: no share link, no served folders, uploads capped."""
     STATE.set(index)
-    STAGING["dir"] = Path(tempfile.mkdtemp(prefix="rag-staging-"))
-    private = [str(index.corpus), str(index.path), str(STAGING["dir"]), os.getcwd()]
     demo.queue(default_concurrency_limit=2)
     demo.launch(
         server_name=host,
@@ -937,7 +967,7 @@ def launch(index: Index, *, host: str = "127.0.0.1", port: int = 7860, auth: tup
         auth=auth,
         max_file_size=MAX_UPLOAD_BYTES,
         allowed_paths=[],
-        blocked_paths=private,
+        blocked_paths=private_paths(index, STATE.staging()),
         show_error=True,
         css=CSS,
         theme=THEME,

@@ -12,10 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rag import __version__
+from rag import Answer, BuildReport, Citation, Index, Match, __version__, build_index, load_index
 from rag.errors import IndexNotFoundError, RagError
-from rag.pipeline import BuildReport, Index, build_index, load_index
-from rag.types import Answer, Citation, Match
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = ".rag-index"

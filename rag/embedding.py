@@ -63,6 +63,10 @@ QUANTIZATION = {
     "op_types": ["MatMul"],
 }
 POOLING_MODES = ("mean", "cls")
+# Word pieces per batch (texts x padded length). Measured on 2 cores: int8 MatMuls run
+# fastest while a batch's activations stay in cache; 512 gave 379 sentences/s and 90
+# 4-sentence passages/s against 314 and 53 for plain batches of 64.
+BATCH_TOKENS = 512
 # An export whose vectors fall below this cosine to the original model is refused.
 MIN_EXPORT_COSINE = 0.95
 _CHECK_TEXTS = (
@@ -224,15 +228,21 @@ class OnnxEmbedder:
         self._counter: Tokenizer | None = None
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        """Embeds texts; see :class:`Embedder`. Batches texts of similar length together."""
+        """Embeds texts; see :class:`Embedder`.
+
+        Texts are sorted by length and batched so that padding is minimal; a batch holds
+        at most ``batch_size`` texts and, past its first text, :data:`BATCH_TOKENS` padded
+        word pieces. Int8 activations are scaled per batch, so a text's vector varies
+        slightly (cosine about 0.99) with the texts it is batched with.
+        """
         texts = _as_list(texts)
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts) if texts else []
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
         with _progress(len(texts), show_progress) as bar:
-            for start in range(0, len(texts), self.batch_size):
-                rows = order[start : start + self.batch_size]
+            for rows in _batches(lengths[order], self.batch_size):
+                rows = order[rows]
                 vectors[rows] = self._encode_batch([encodings[i].ids for i in rows], lengths[rows])
                 bar.update(len(rows))
         return _normalise(vectors)
@@ -300,6 +310,17 @@ def _as_list(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("encode() takes a sequence of texts, not a single str: wrap it in a list")
     return list(texts)
+
+
+def _batches(sorted_lengths: np.ndarray, batch_size: int) -> Iterator[slice]:
+    """Slices of consecutive texts (sorted by length) that fill a batch."""
+    start, count = 0, len(sorted_lengths)
+    while start < count:
+        end = start + 1
+        while end < count and end - start < batch_size and (end - start + 1) * sorted_lengths[end] <= BATCH_TOKENS:
+            end += 1
+        yield slice(start, end)
+        start = end
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:

@@ -142,10 +142,34 @@ class LexicalIndex:
         return top.astype(np.int64), scores[top]
 
 
-def coverage(query_idf: dict[str, float], tokens: Sequence[str]) -> float:
-    """The IDF-weighted share of the query's distinct terms present in ``tokens`` (0..1)."""
-    total = sum(query_idf.values())
-    if total <= 0:
-        return 0.0
+# A run of two or more capitalised words: a name such as "Li Qiang" or "Henry Cavendish".
+_NAME = re.compile(r"\b[A-Z][\w'\u2019-]*(?:\s+[A-Z][\w'\u2019-]*)+")
+
+
+def name_groups(text: str) -> list[tuple[str, ...]]:
+    """The tokens of each multi-word name in ``text``, one tuple per name."""
+    groups = [tuple(tokenize(m.group(0))) for m in _NAME.finditer(text)]
+    return [g for g in groups if len(g) > 1]
+
+
+def coverage(query_idf: dict[str, float], tokens: Sequence[str], names: Sequence[tuple[str, ...]] = ()) -> float:
+    """The IDF-weighted share of the query's distinct terms present in ``tokens`` (0..1).
+
+    A multi-word name counts once, at the weight of its rarest part, and is present when
+    any part is: news names a person in full once ("Premier Li Qiang") and then in part ("Li").
+    """
     present = set(tokens)
-    return sum(w for t, w in query_idf.items() if t in present) / total
+    total = found = 0.0
+    named: set[str] = set()
+    for group in names:
+        parts = [t for t in group if t in query_idf]
+        if parts:
+            weight = max(query_idf[t] for t in parts)
+            total += weight
+            found += weight if any(t in present for t in parts) else 0.0
+            named.update(parts)
+    for term, weight in query_idf.items():
+        if term not in named:
+            total += weight
+            found += weight if term in present else 0.0
+    return found / total if total > 0 else 0.0

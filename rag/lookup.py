@@ -6,7 +6,8 @@ Kinds, strongest first:
 - ``near-exact``: the same words in the same order up to case, accents, punctuation,
   quote style and spacing; the citation spans those words in the source;
 - ``paraphrase``: no such span, but the best source sentence scores at or above the
-  paraphrase threshold (the same 0..1 score as answers);
+  paraphrase threshold (the same 0..1 score as answers) and holds every number the
+  input states (a claim of "$90 billion" is not supported by a source saying "$40 billion");
 - ``unsupported``: nothing scores that high; the nearest sentence is still reported.
 """
 
@@ -21,6 +22,13 @@ from rag.lexical import fold
 from rag.types import Citation, Match
 
 _WORD = re.compile(r"[^\W_]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers_missing(query: str, source: str) -> list[str]:
+    """Numbers stated in ``query`` that ``source`` does not contain ("1,000" matches "1000")."""
+    have = {n.replace(",", "") for n in _NUMBER.findall(source)}
+    return [n for n in _NUMBER.findall(query) if n.replace(",", "") not in have]
 
 
 def _words(text: str) -> list[tuple[str, int, int]]:
@@ -71,6 +79,6 @@ def match_sentence(
     if not candidates:
         return Match(query, query_start, end, "unsupported", 0.0, None)
     best = candidates[0].citation
-    if best.score >= paraphrase_threshold:
+    if best.score >= paraphrase_threshold and not numbers_missing(query, best.text):
         return Match(query, query_start, end, "paraphrase", best.score, best)
     return Match(query, query_start, end, "unsupported", best.score, None, nearest=best)

@@ -25,7 +25,7 @@ import numpy as np
 
 from rag.config import RetrievalConfig
 from rag.dense import DenseIndex
-from rag.lexical import LexicalIndex, coverage, tokenize
+from rag.lexical import LexicalIndex, coverage, name_groups, tokenize
 from rag.store import MetadataStore, SentenceRecord
 from rag.types import Hit
 
@@ -52,6 +52,7 @@ class Query:
     vector: np.ndarray
     tokens: tuple[str, ...]
     idf: dict[str, float]
+    names: tuple[tuple[str, ...], ...]
     wants_number: bool
 
 
@@ -74,6 +75,7 @@ def prepare_query(text: str, vector: np.ndarray, lexical: LexicalIndex) -> Query
         vector=np.asarray(vector, dtype=np.float32).reshape(-1),
         tokens=tokens,
         idf=lexical.idf(tokens),
+        names=tuple(name_groups(text)),
         wants_number=bool(_WANTS_NUMBER.search(text)),
     )
 
@@ -111,8 +113,8 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
         signals = {
             "dense": float(dense[i]),
             "dense_passage": float(dense_passage[i]),
-            "lexical": coverage(query.idf, record.tokens),
-            "lexical_passage": coverage(query.idf, passage_tokens[record.passage]),
+            "lexical": coverage(query.idf, record.tokens, query.names),
+            "lexical_passage": coverage(query.idf, passage_tokens[record.passage], query.names),
         }
         bonus = _number_bonus(query, record)
         score = sum(WEIGHTS[name] * max(value, 0.0) for name, value in signals.items()) / total_weight + bonus

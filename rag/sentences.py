@@ -14,10 +14,11 @@ _OPENERS = "\"'“‘«([{"
 # ("[12]", Wikipedia page references ":2–10:79"); inside a line, followed by the
 # whitespace a boundary would cut or, for text glued together by HTML extraction, by
 # a capitalised word.
-_SENTENCE_END = r"([.!?…]+)([\"'”’»)\]}]*)((?:\[[^\]\s][^\]\n]{0,19}\]|:\d[\d–\-]*)*)"
-_CANDIDATE = re.compile(_SENTENCE_END + r"(?:\s+|(?=[A-Z][a-z]))")
+# The lookbehind and possessive quantifiers keep the search linear on runs like "....".
+_SENTENCE_END = r"([.!?…]++)([\"'”’»)\]}]*+)((?:\[[^\]\s][^\]\n]{0,19}\]|:\d[\d–\-]*+)*+)"
+_CANDIDATE = re.compile(r"(?<![.!?…])" + _SENTENCE_END + r"(?:\s+|(?=[A-Z][a-z]))")
 # The same, ending a line; the colon counts there ("Reference(s):").
-_LINE_END = re.compile(_SENTENCE_END.replace("[.!?…]", "[.!?…:]", 1) + "$")
+_LINE_END = re.compile(r"(?<![.!?…:])" + _SENTENCE_END.replace("[.!?…]++", "[.!?…]*+:|[.!?…]++", 1) + "$")
 # A word that may end a sentence glued to the next one ("as well).Cisco").
 _GLUED_WORD = re.compile(r"[a-z]{2,}[)\]\"”’]?")
 _LINE = re.compile(r"[^\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")

@@ -48,3 +48,11 @@ def test_paraphrase_above_threshold_and_unsupported_below() -> None:
     assert weak.kind == "unsupported" and weak.citation is None
     assert weak.nearest is not None and weak.score == 0.3
     assert match_sentence(query, 0, [], paraphrase_threshold=0.5).kind == "unsupported"
+
+
+def test_a_changed_number_is_not_a_paraphrase() -> None:
+    text = "The fund aims to raise over $40 billion for chips."
+    citation = Citation(text=text, doc_id="d.md", title="D", source="", start=0, end=len(text), score=0.8)
+    candidate = Candidate(citation, 0, 0, 0)
+    assert match_sentence("The fund will raise $90 billion.", 0, [candidate], paraphrase_threshold=0.5).kind == "unsupported"
+    assert match_sentence("The fund will raise 40 billion.", 0, [candidate], paraphrase_threshold=0.5).kind == "paraphrase"

@@ -1,0 +1,151 @@
+"""The `rag` command through main([...]): output, --json schemas, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from tests.helpers import assert_offsets
+
+GOLD = "In response, China is launching a new state-backed investment fund aiming to raise over $40 billion"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_index_prints_a_summary(capsys, seed_corpus: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "index", str(seed_corpus), "--index", str(tmp_path / "idx"))
+    assert code == 0, err
+    assert "Indexed 1 documents" in out and "sentences" in out and "passages" in out
+    assert (tmp_path / "idx" / "manifest.json").is_file()
+
+
+def test_index_json(capsys, seed_corpus: Path, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "index", str(seed_corpus), "--index", str(tmp_path / "idx"), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["documents"] == 1 and report["sentences"] > 10
+    assert set(report) >= {"corpus", "documents", "sentences", "passages", "seconds", "skipped", "encoder"}
+
+
+def test_ask_prints_the_cited_sentence(capsys, real_index) -> None:
+    code, out, _ = run(capsys, "ask", "How much money will the new chip fund raise?", "--index", str(real_index.path))
+    assert code == 0
+    assert GOLD in out
+    assert "cgtn.com" in out and "seed-article.md" in out and "characters" in out and "score" in out
+
+
+def test_ask_context_shows_the_passage(capsys, real_index) -> None:
+    _, out, _ = run(capsys, "ask", "Which companies did Li Qiang visit?", "--context", "--index", str(real_index.path))
+    assert "context:" in out and "These visits signal" in out
+
+
+def test_ask_json_schema(capsys, real_index) -> None:
+    code, out, _ = run(capsys, "ask", "How much money will the new chip fund raise?", "--json", "-k", "2",
+                       "--index", str(real_index.path))  # fmt: skip
+    answer = json.loads(out)
+    assert code == 0
+    assert set(answer) == {"question", "abstained", "reason", "confidence", "threshold", "citations", "candidates"}
+    first = answer["citations"][0]
+    assert set(first) >= {"text", "doc_id", "title", "source", "start", "end", "score", "context", "scores", "also_in"}
+    assert len(answer["citations"]) <= 2
+    text = real_index.document(first["doc_id"]).text
+    assert text[first["start"] : first["end"]] == first["text"]
+
+
+def test_offtopic_question_says_the_sources_do_not_answer(capsys, real_index) -> None:
+    code, out, _ = run(capsys, "ask", "Who won the 2022 World Cup?", "--index", str(real_index.path))
+    assert code == 0
+    assert "do not answer" in out and "below the threshold" in out
+    assert "[1]" not in out
+
+
+def test_lookup_text_and_json(capsys, real_index) -> None:
+    code, out, _ = run(capsys, "lookup", "innovation is the soul of these companies", "--index", str(real_index.path))
+    assert code == 0 and "innovation serves as the soul" in out
+    code, out, _ = run(capsys, "lookup", "The moon is cheese.", "--json", "--index", str(real_index.path))
+    (match,) = json.loads(out)
+    assert match["kind"] == "unsupported" and match["citation"] is None
+    assert set(match) == {"query", "query_start", "query_end", "kind", "score", "citation", "nearest"}
+
+
+def test_lookup_reads_stdin(capsys, real_index, monkeypatch) -> None:
+    paragraph = real_index.document("seed-article.md").text.split("\n")[3]
+    monkeypatch.setattr("sys.stdin", io.StringIO(paragraph))
+    code, out, _ = run(capsys, "lookup", "-", "--json", "--index", str(real_index.path))
+    matches = json.loads(out)
+    assert code == 0 and len(matches) >= 3 and {m["kind"] for m in matches} == {"exact"}
+    document = real_index.document("seed-article.md")
+    for match in matches:
+        citation = match["citation"]
+        assert document.text[citation["start"] : citation["end"]] == citation["text"]
+        assert paragraph[match["query_start"] : match["query_end"]] == match["query"]
+
+
+def test_info(capsys, real_index) -> None:
+    code, out, _ = run(capsys, "info", "--index", str(real_index.path))
+    assert code == 0 and "onnx-int8" in out and "1 documents" in out and "threshold" in out
+    code, out, _ = run(capsys, "info", "--json", "--verify", "--index", str(real_index.path))
+    info = json.loads(out)
+    assert info["counts"]["documents"] == 1 and info["dimension"] == 384 and "files" not in info
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask", "chip fund", "--index", "{tmp}/none"], "rag index"),
+        (["lookup", "a quote", "--index", "{tmp}/none"], "rag index"),
+        (["info", "--index", "{tmp}/none"], "no index at"),
+        (["index", "{tmp}/no-such-corpus", "--index", "{tmp}/idx"], "does not exist"),
+        (["ask", "   ", "--index", "{real}"], "empty"),
+        (["ask", "x" * 100_000, "--index", "{real}"], "limit"),
+        (["ask", "chip fund", "-k", "0", "--index", "{real}"], "k must"),
+        (["ask", "chip fund", "--threshold", "7", "--index", "{real}"], "threshold"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(capsys, real_index, tmp_path: Path, argv, message) -> None:
+    argv = [a.format(tmp=tmp_path, real=real_index.path) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 1
+    assert err.startswith("rag: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_empty_corpus_is_an_error(capsys, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "index", str(tmp_path / "empty"), "--index", str(tmp_path / "idx"))
+    assert code == 1 and "no readable documents" in err
+
+
+def test_usage_errors_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ask"])
+    assert exit_info.value.code == 2
+
+
+def test_ask_without_an_index_builds_the_default_corpus_first(capsys, seed_corpus: Path, monkeypatch) -> None:
+    monkeypatch.chdir(seed_corpus.parent)
+    monkeypatch.delenv("RAG_INDEX", raising=False)
+    code, out, err = run(capsys, "ask", "Which technologies are described as dual-use?")
+    assert code == 0, err
+    assert "building it from corpus/" in err
+    assert "advanced microchips and supercomputers" in out
+    assert (seed_corpus.parent / ".rag-index" / "manifest.json").is_file()
+
+
+def test_citations_in_json_hold_the_offsets_contract(capsys, real_index) -> None:
+    _, out, _ = run(capsys, "ask", "Which technologies are described as dual-use?", "--json", "--index", str(real_index.path))
+    answer = json.loads(out)
+    for citation in answer["citations"] + answer["candidates"]:
+        document = real_index.document(citation["doc_id"])
+
+        class Span:
+            start, end, text = citation["start"], citation["end"], citation["text"]
+
+        assert_offsets(document.text, [Span])

@@ -1,0 +1,99 @@
+"""End to end with the real packaged model on the seed corpus (cases from seed-questions.jsonl)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag import load_index
+from tests.helpers import assert_offsets
+
+CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "seed-questions.jsonl").read_text().splitlines()]
+ANSWERABLE = [c for c in CASES if c["kind"] == "answerable"]
+OFFTOPIC = [c for c in CASES if c["kind"] == "offtopic"]
+LOOKUP = [c for c in CASES if c["kind"] == "lookup"]
+GOLD_FUND = (
+    "In response, China is launching a new state-backed investment fund aiming to raise over $40 billion "
+    "for its semiconductor sector, according to Reuters."
+)
+
+
+def _check(index, citations) -> None:
+    for citation in citations:
+        document = index.document(citation.doc_id)
+        assert_offsets(document.text, [citation])
+        assert document.text[citation.context_start : citation.context_end] == citation.context
+
+
+@pytest.mark.parametrize("case", ANSWERABLE, ids=[c["question"] for c in ANSWERABLE])
+def test_answerable_question_cites_its_gold_sentence_first(real_index, case) -> None:
+    answer = real_index.ask(case["question"])
+    assert not answer.abstained, answer.reason
+    assert case["gold"] in answer.citations[0].text
+    assert answer.citations[0].source == "cgtn.com"
+    _check(real_index, answer.citations)
+    _check(real_index, answer.candidates)
+
+
+@pytest.mark.parametrize("case", OFFTOPIC, ids=[c["question"] for c in OFFTOPIC])
+def test_offtopic_question_abstains_with_a_reason(real_index, case) -> None:
+    answer = real_index.ask(case["question"])
+    assert answer.abstained and answer.citations == ()
+    assert "below the threshold" in answer.reason
+    assert answer.confidence < answer.threshold
+    _check(real_index, answer.candidates)
+
+
+@pytest.mark.parametrize("case", LOOKUP, ids=[c["question"] for c in LOOKUP])
+def test_lookup_finds_the_paraphrased_sentence(real_index, case) -> None:
+    (match,) = real_index.lookup(case["question"])
+    assert match.kind == "paraphrase"
+    assert case["gold"] in match.citation.text
+    _check(real_index, [match.citation])
+
+
+def test_the_issue_examples(real_index) -> None:
+    answer = real_index.ask("How much money will the new chip fund raise?")
+    assert answer.citations[0].text == GOLD_FUND
+    assert real_index.ask("Who won the 2022 World Cup?").abstained
+    (match,) = real_index.lookup("innovation is the soul of these companies")
+    assert match.kind in ("paraphrase", "near-exact")
+    assert "innovation serves as the soul" in match.citation.text
+
+
+def test_lookup_kinds_on_a_mixed_paragraph(real_index) -> None:
+    text = (
+        "Premier Li underscored that “innovation serves as the soul” of these enterprises. "
+        "PREMIER LI underscored that innovation serves as the soul of these enterprises! "
+        "The moon is made of green cheese."
+    )
+    matches = real_index.lookup(text)
+    assert [m.kind for m in matches] == ["exact", "near-exact", "unsupported"]
+    for match in matches:
+        assert text[match.query_start : match.query_end] == match.query
+    _check(real_index, [m.citation for m in matches if m.citation])
+    assert matches[2].nearest is not None
+
+
+def test_a_whole_pasted_article_is_found_sentence_by_sentence(real_index) -> None:
+    document = real_index.document("seed-article.md")
+    matches = real_index.lookup(document.text)
+    assert len(matches) == len(real_index.sentences("seed-article.md"))
+    assert all(m.kind == "exact" for m in matches)
+    _check(real_index, [m.citation for m in matches])
+
+
+def test_adjacent_sentences_merge_into_one_quote(real_index) -> None:
+    answer = real_index.ask("What did the 20th CPC National Congress declare and what does it reflect?", k=3)
+    _check(real_index, answer.citations)
+    for citation in answer.citations:
+        assert citation.text == real_index.document(citation.doc_id).text[citation.start : citation.end]
+
+
+def test_reloaded_index_loads_the_same_encoder_and_answers_alike(real_index) -> None:
+    loaded = load_index(real_index.path)
+    question = "Which technologies are described as dual-use?"
+    assert loaded.ask(question) == real_index.ask(question)
+    assert loaded.embedder.name == real_index.manifest["encoder"]

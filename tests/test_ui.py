@@ -1,0 +1,497 @@
+"""The browser app's handlers, without a browser: answers, lookups, documents, uploads, escaping.
+
+The last tests start the real app (``python ui.py``, packaged model) in a subprocess and call its
+``ask`` and ``lookup`` endpoints with gradio_client.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+import ui
+from rag import Index, build_index
+from rag.errors import QueryError, RagError
+from tests.fakes import FakeEmbedder
+from tests.helpers import assert_offsets
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+HOSTILE_MD = DATA / "hostile.md"
+HOSTILE_TXT = DATA / "ui" / "hostile-plain.txt"
+GOLD = (
+    "In response, China is launching a new state-backed investment fund aiming to raise over $40 billion "
+    "for its semiconductor sector, according to Reuters."
+)
+CHIP_QUESTION = "How much money does the new chip fund aim to raise?"
+OFF_TOPIC = "Who won the 2022 FIFA World Cup?"
+HOSTILE = (
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "![x](http://127.0.0.1:9/beacon)",
+    "[click](javascript:alert(1))",
+)
+LEAFLET = (
+    "The union leaflet said <script>alert(1)</script> and <img src=x onerror=alert(1)> and "
+    "![x](http://127.0.0.1:9/beacon) and [click](javascript:alert(1)) in one line."
+)
+# The only tags our HTML and Markdown builders write themselves.
+OWN_TAGS = re.compile(r"</?(?:mark|br|b|code|div|span|ul|li|a)\b[^<>]*>")
+
+
+def make_corpus(folder: Path, *, hostile: bool = True) -> Path:
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "corpus" / "seed-article.md", folder / "seed-article.md")
+    if hostile:
+        (folder / "news").mkdir()
+        shutil.copy(HOSTILE_MD, folder / "news" / "hostile.md")
+        shutil.copy(HOSTILE_TXT, folder / "news" / "hostile-plain.txt")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    root = tmp_path_factory.mktemp("ui-index")
+    return build_index(make_corpus(root / "corpus"), root / "index", embedder=FakeEmbedder())
+
+
+@pytest.fixture()
+def holder(tmp_path: Path) -> ui.IndexHolder:
+    """A holder over an index of its own, for tests that change the corpus."""
+    corpus = make_corpus(tmp_path / "corpus", hostile=False)
+    return ui.IndexHolder(build_index(corpus, tmp_path / "index", embedder=FakeEmbedder()))
+
+
+def check_citations(index: Index, citations) -> None:
+    """The offsets contract for every citation a handler shows, and its passage."""
+    for citation in citations:
+        document = index.document(citation.doc_id)
+        assert_offsets(document.text, [citation])
+        assert document.text[citation.context_start : citation.context_end] == citation.context
+
+
+def inert(markup: str) -> str:
+    """``markup`` without the tags we write ourselves: what is left must be escaped text."""
+    return OWN_TAGS.sub("", markup)
+
+
+def assert_no_live_html(markup: str) -> None:
+    """HTML components: no tag but ours (Markdown syntax is inert there: nothing renders it)."""
+    rest = inert(markup)
+    assert "<" not in rest and ">" not in rest, rest
+
+
+def assert_no_live_markup(markdown: str) -> None:
+    """The chat renders Markdown: no tag but ours, and no image, link, autolink or emphasis syntax either."""
+    assert_no_live_html(markdown)
+    rest = re.sub(r"\*\*\[\d+\]\*\*|\*[^*]*\*", "", inert(markdown))  # our own bold numbers and italics
+    assert "](" not in rest and "![" not in rest and "://" not in rest, rest
+    assert "javascript:" not in rest.lower(), rest
+
+
+def marked(markup: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(r"<mark[^>]*>(.*?)</mark>", markup, re.S)]
+
+
+# --- escaping ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, LEAFLET, "$$x^2$$ www.example.com http://a.b/c *b* _i_ `c` # h"])
+def test_markdown_text_leaves_no_markup_and_reads_back_literally(text: str) -> None:
+    made = ui.markdown_text(text)
+    without_entities = re.sub(r"&#\d+;", "", made)
+    assert not set(without_entities) & set(string.punctuation), made
+    assert html.unescape(made) == " ".join(text.split())
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, LEAFLET])
+def test_html_text_escapes_every_hostile_string(text: str) -> None:
+    made = ui.html_text(text)
+    assert "<" not in made and ">" not in made and '"' not in made
+    assert html.unescape(made) == text
+
+
+def test_highlight_html_marks_exactly_the_span_and_escapes_the_rest() -> None:
+    text = f"Before {HOSTILE[0]}. {LEAFLET} After {HOSTILE[1]}."
+    start = text.index(LEAFLET)
+    made = ui.highlight_html(text, start, start + len(LEAFLET), mark_id="rag-focus")
+    assert marked(made) == [LEAFLET]
+    assert html.unescape(re.sub(r"</?mark[^>]*>", "", made)) == text
+    assert_no_live_html(made)
+    with pytest.raises(ValueError, match="outside"):
+        ui.highlight_html(text, 5, len(text) + 1)
+
+
+def test_highlight_markdown_marks_the_span_in_inert_text() -> None:
+    text = f"{HOSTILE[2]} then {LEAFLET} and {HOSTILE[3]}"
+    start = text.index(LEAFLET)
+    made = ui.highlight_markdown(text, start, start + len(LEAFLET))
+    assert marked(made) == [LEAFLET]
+    assert_no_live_markup(made)
+
+
+def test_markdown_export_escapes_images_links_and_tags() -> None:
+    made = ui.markdown_export_text(LEAFLET)
+    assert "\\!\\[x\\]\\(http" in made and "\\<script\\>" in made and "\\[click\\]" in made
+
+
+def test_links_only_for_http_addresses() -> None:
+    assert ui._safe_link("https://example.com/a?b=1").startswith('<a href="https://example.com/a?b=1"')
+    assert "<a" not in ui._safe_link("javascript:alert(1)")
+    assert "<a" not in ui._safe_link('https://x.org/"onmouseover=alert(1)')
+
+
+# --- ask -----------------------------------------------------------------------------------
+
+
+def test_answer_messages_quote_number_and_source_each_citation(index: Index) -> None:
+    answer = index.ask(CHIP_QUESTION)
+    assert not answer.abstained
+    check_citations(index, answer.citations)
+    reply, sources = ui.answer_messages(answer)
+    assert reply["role"] == sources["role"] == "assistant"
+    assert sources["metadata"]["title"].startswith("Sources")
+    assert html.unescape(reply["content"]).count("[1]") == 1
+    for number, citation in enumerate(answer.citations, start=1):
+        assert f"**[{number}]**" in reply["content"]
+        assert " ".join(citation.text.split()) in html.unescape(reply["content"])
+        assert html.unescape(ui.markdown_text(citation.title)) in html.unescape(reply["content"])
+    assert "cgtn.com" in html.unescape(reply["content"])
+    assert marked(sources["content"]) == [" ".join(c.text.split()) for c in answer.citations]
+    assert [o["label"] for o in sources["options"]] == [
+        f"Open [{n}] in its document" for n in range(1, len(answer.citations) + 1)
+    ]
+
+
+def test_abstention_says_the_documents_do_not_answer_and_labels_nearest(index: Index) -> None:
+    answer = index.ask(OFF_TOPIC)
+    assert answer.abstained
+    check_citations(index, answer.candidates)
+    reply, nearest = ui.answer_messages(answer)
+    assert "do not answer" in reply["content"] and "Reason:" in reply["content"]
+    assert "NOT an answer" in nearest["metadata"]["title"]
+    assert "NOT an answer" in nearest["content"]
+    assert "options" not in nearest
+    assert ui.citation_choices(answer, 1) == []
+
+
+def test_hostile_citations_render_as_text_in_chat(index: Index) -> None:
+    answer = index.ask("What did the union leaflet say in one line?")
+    assert not answer.abstained
+    check_citations(index, answer.citations)
+    texts = [c.text for c in answer.citations]
+    assert LEAFLET in texts
+    for message in ui.answer_messages(answer):
+        assert_no_live_markup(message["content"])
+    readable = html.unescape(inert(ui.answer_messages(answer)[0]["content"]))
+    assert LEAFLET in readable and "Dockside notes <img src=x onerror=alert(1)>" in readable
+
+
+def test_view_citation_highlights_the_cited_span_in_the_whole_document(index: Index) -> None:
+    answer = index.ask(CHIP_QUESTION)
+    citation = answer.citations[0]
+    key = ui.citation_choices(answer, 1)[0][1]
+    assert ui.parse_citation_key(key) == (citation.doc_id, citation.start, citation.end)
+    view = ui.view_citation(index, key)
+    assert marked(view) == [citation.text] == [index.document(citation.doc_id).text[citation.start : citation.end]]
+    assert 'id="rag-focus"' in view
+    assert "no longer in the index" in ui.view_citation(index, json.dumps(["gone.md", 0, 1]))
+    assert "Open a citation" in ui.view_citation(index, None)
+
+
+def test_on_ask_appends_to_history_and_opens_the_first_citation(index: Index, monkeypatch) -> None:
+    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
+    box, history, choices, dropdown, viewer = ui.on_ask(CHIP_QUESTION, [], [])
+    assert box == "" and [m["role"] for m in history] == ["user", "assistant", "assistant"]
+    assert dropdown["value"] == choices[0][1] and marked(viewer) == [GOLD]
+    _, history, choices, dropdown, viewer = ui.on_ask(OFF_TOPIC, history, choices)
+    assert len(history) == 6 and len(choices) == len(dropdown["choices"]) >= 1
+    assert dropdown["value"] is None and "do not answer" in viewer
+
+
+# --- lookup --------------------------------------------------------------------------------
+
+
+def test_lookup_view_rows_details_and_exports(index: Index) -> None:
+    text = f"{GOLD}\n\n{GOLD.upper().replace(',', '')}\n\nThe moon is made of green cheese and nobody disputes it."
+    view = ui.lookup_view(index, text)
+    kinds = [m.kind for m in view.matches]
+    assert kinds[:2] == ["exact", "near-exact"] and kinds[2] == "unsupported"
+    check_citations(index, [m.citation for m in view.matches if m.citation])
+    check_citations(index, [m.nearest for m in view.matches if m.nearest])
+    assert len(view.rows) == len(view.details) == 3
+    assert [row[1] for row in view.rows] == [m.query for m in view.matches]
+    assert view.rows[0][2] == GOLD and view.rows[0][6] == "cgtn.com"
+    assert "rag-kind-exact" in view.rows[0][3] and "rag-kind-unsupported" in view.rows[2][3]
+    assert marked(view.details[0]) == [GOLD]
+    assert json.loads(view.json) == json.loads(json.dumps([asdict(m) for m in view.matches]))
+    assert view.markdown.count("[^1]") == 2 and "[^3]: Unsupported" in view.markdown
+    assert view.markdown.startswith(GOLD + "[^1]\n\n")
+
+
+def test_lookup_of_hostile_sentence_is_escaped_in_detail_and_export(index: Index) -> None:
+    view = ui.lookup_view(index, LEAFLET)
+    (match,) = view.matches
+    assert match.kind == "exact" and match.citation.text == LEAFLET
+    check_citations(index, [match.citation])
+    assert_no_live_html(view.details[0])
+    assert marked(view.details[0]) == [LEAFLET]
+    footnote = view.markdown.split("[^1]: ", 1)[1]
+    assert "![x](" not in footnote and "<script>" not in footnote
+
+
+def test_unsupported_row_shows_nearest_as_not_a_match() -> None:
+    from rag import Citation, Match
+
+    near = Citation(text="b c.", doc_id="d.md", title="T", source="", start=2, end=6, score=0.2,
+                    context="a b c. d", context_start=0)  # fmt: skip
+    detail = ui.match_detail_html(Match("x y", 0, 3, "unsupported", 0.2, None, nearest=near))
+    assert "NOT a match" in detail and marked(detail) == ["b c."]
+
+
+def test_empty_lookup_is_a_user_error(index: Index) -> None:
+    with pytest.raises(QueryError):
+        ui.lookup_view(index, "   ")
+
+
+# --- documents and uploads -----------------------------------------------------------------
+
+
+def test_document_rows_and_view(index: Index) -> None:
+    rows, doc_ids = ui.document_rows(index)
+    assert doc_ids == [d["doc_id"] for d in index.documents()]
+    seed = rows[doc_ids.index("seed-article.md")]
+    assert seed[1] == "cgtn.com" and seed[2] == len(index.sentences("seed-article.md")) and seed[3]
+    hostile = index.document("news/hostile.md")
+    view = ui.document_html(hostile, sentences=3)
+    assert_no_live_html(view)
+    shown = html.unescape(inert(view))
+    for text in HOSTILE:
+        assert text in shown  # title and source hold all four, literally
+    assert hostile.text in shown
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("report.md", "report.md"),
+        ("../../etc/passwd.TXT", "passwd.txt"),
+        ("C:\\Users\\x\\Notes 2024.html", "Notes 2024.html"),
+        (".hidden.md", "hidden.md"),
+        ("<img src=x onerror=alert(1)>.md", "img src-x onerror-alert-1.md"),
+        ("\u00e9t\u00e9.txt", "ete.txt"),
+        ("\u65b0\u95fb.txt", "upload-abcdef012345.txt"),
+    ],
+)
+def test_safe_file_name(name: str, expected: str) -> None:
+    assert ui.safe_file_name(name, "abcdef0123456789") == expected
+
+
+def test_stage_uploads_checks_type_size_and_content(tmp_path: Path) -> None:
+    files = {
+        "good.md": b"# A\n\nA sentence here.",
+        "tool.exe": b"MZ\x90\x00",
+        "image.txt": b"\x89PNG\r\n\x1a\nxxxx",
+        "nul.html": b"<p>a\x00b</p>",
+        "fake.pdf": b"hello, not a pdf",
+        "empty.txt": b"   \n",
+        "big.txt": b"a" * (ui.MAX_UPLOAD_BYTES + 1),
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(tmp_path / name)
+    staged, refused = ui.stage_uploads(paths, tmp_path / "staging")
+    assert [s.name for s in staged] == ["good.md"]
+    assert staged[0].path.parent == tmp_path / "staging"
+    assert re.fullmatch(r"[0-9a-f]{64}\.md", staged[0].path.name)  # content-hash name
+    reasons = dict(refused)
+    assert "unsupported file type .exe" in reasons["tool.exe"]
+    assert "binary" in reasons["image.txt"] and "NUL" in reasons["nul.html"]
+    assert "not a PDF" in reasons["fake.pdf"] and reasons["empty.txt"] == "empty file"
+    assert "too large" in reasons["big.txt"]
+
+
+def test_add_uploads_swaps_the_index_and_summarises(holder: ui.IndexHolder, tmp_path: Path) -> None:
+    before = holder.index
+    bad = tmp_path / "bad.exe"
+    bad.write_bytes(b"MZ")
+    summary = ui.add_uploads(holder, [HOSTILE_MD, HOSTILE_TXT, bad], tmp_path / "staging")
+    after = holder.index
+    assert after is not before
+    doc_ids = {d["doc_id"] for d in after.documents()}
+    assert {"uploads/hostile.md", "uploads/hostile-plain.txt", "seed-article.md"} <= doc_ids
+    assert "hostile.md</b> added" in summary and "bad.exe</b> skipped" in summary
+    assert list((tmp_path / "staging").iterdir()) == []  # staged copies do not linger
+    answer = after.ask("What did the union leaflet say in one line?")  # answers reflect the upload at once
+    assert LEAFLET in [c.text for c in answer.citations]
+    assert before.ask(CHIP_QUESTION).citations  # the old index keeps working for requests in flight
+
+    message = ui.remove_document(holder, "uploads/hostile-plain.txt")
+    assert "Deleted" in message
+    assert "uploads/hostile-plain.txt" not in {d["doc_id"] for d in holder.index.documents()}
+    with pytest.raises(RagError):
+        ui.remove_document(holder, "no-such.md")
+
+
+def test_the_last_document_cannot_be_deleted(holder: ui.IndexHolder) -> None:
+    with pytest.raises(RagError, match="last document"):
+        ui.remove_document(holder, "seed-article.md")
+
+
+# --- serving -------------------------------------------------------------------------------
+
+
+def test_loopback_and_auth_rules() -> None:
+    assert ui.is_loopback("127.0.0.1") and ui.is_loopback("::1") and ui.is_loopback("localhost")
+    assert not ui.is_loopback("0.0.0.0") and not ui.is_loopback("192.168.1.2")
+    assert ui.parse_auth(None, "127.0.0.1") is None
+    assert ui.parse_auth("ann:s3cr:et", "0.0.0.0") == ("ann", "s3cr:et")
+    with pytest.raises(ui.UsageError, match="without --auth"):
+        ui.parse_auth(None, "0.0.0.0")
+    with pytest.raises(ui.UsageError, match="USER:PASSWORD"):
+        ui.parse_auth("ann", "127.0.0.1")
+
+
+def test_main_refuses_a_public_address_without_auth(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ui.main(["--host", "0.0.0.0", "--index", "/nonexistent"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("rag serve: error: refusing to listen on 0.0.0.0 without --auth USER:PASSWORD")
+    assert "\n" not in error
+
+
+def test_private_paths_cover_corpus_index_and_staging(index: Index, tmp_path: Path) -> None:
+    paths = ui.private_paths(index, tmp_path)
+    assert str(index.corpus.resolve()) in paths and str(index.path.resolve()) in paths
+    assert str(tmp_path.resolve()) in paths
+
+
+def test_api_endpoints_raise_user_errors_for_empty_input(index: Index, monkeypatch) -> None:
+    import gradio as gr
+
+    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
+    assert ui.ask_api(CHIP_QUESTION)["citations"][0]["text"] == GOLD
+    assert [m["kind"] for m in ui.lookup_api(GOLD)] == ["exact"]
+    with pytest.raises(gr.Error):
+        ui.ask_api("  ")
+
+
+# --- the running app, through gradio_client (real packaged model) ---------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> float:
+    """Seconds until ``port`` accepts connections; fails if the process exits first."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return time.monotonic() - started
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"the app did not answer on port {port} within {timeout:.0f} s")
+
+
+def start_app(root: Path, log_name: str = "app.log") -> tuple[subprocess.Popen, str, Path]:
+    """``python ui.py`` over a fresh copy of the corpus (index built on start) on a free loopback port."""
+    corpus = make_corpus(root / "corpus", hostile=False)
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    log = root / log_name
+    command = [sys.executable, str(ROOT / "ui.py"), "--corpus", str(corpus), "--index", str(root / "index"),
+               "--port", str(port)]  # fmt: skip
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, timeout=240)
+    except Exception:
+        stop_app(process)
+        raise RuntimeError(f"the app did not start:\n{log.read_text()[-3000:]}") from None
+    return process, f"http://127.0.0.1:{port}/", corpus
+
+
+def stop_app(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    process, url, corpus = start_app(tmp_path_factory.mktemp("ui-app"))
+    yield url, corpus
+    stop_app(process)
+
+
+@pytest.fixture(scope="module")
+def client(app: tuple[str, Path]):
+    from gradio_client import Client
+
+    return Client(app[0], verbose=False)
+
+
+def test_client_ask_returns_the_gold_sentence(client) -> None:
+    result = client.predict(CHIP_QUESTION, api_name="/ask")
+    assert result["abstained"] is False
+    assert result["citations"][0]["text"] == GOLD
+    assert result["citations"][0]["source"] == "cgtn.com"
+
+
+def test_client_ask_abstains_off_topic(client) -> None:
+    result = client.predict(OFF_TOPIC, api_name="/ask")
+    assert result["abstained"] is True and result["reason"] and result["citations"] == []
+
+
+def test_client_lookup_returns_the_kinds(client) -> None:
+    text = (
+        f"{GOLD} {GOLD.upper()} China wants to be a world leader in technology. "
+        "The Eiffel Tower was painted green by a committee of pigeons."
+    )
+    matches = client.predict(text, api_name="/lookup")
+    assert [m["kind"] for m in matches] == ["exact", "near-exact", "paraphrase", "unsupported"]
+    assert matches[0]["citation"]["text"] == GOLD and matches[3]["citation"] is None
+    assert "global leader in technology" in matches[2]["citation"]["text"]
+
+
+def test_app_serves_no_corpus_file_and_caps_uploads(app: tuple[str, Path]) -> None:
+    url, corpus = app
+    for path in (corpus / "seed-article.md", ROOT / "ui.py"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10)
+        assert refused.value.code in (403, 404)
+    boundary = "ragtestboundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n"
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode() + b"a" * (ui.MAX_UPLOAD_BYTES + 1024) + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        f"{url}gradio_api/upload", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as too_big:
+        urllib.request.urlopen(request, timeout=30)
+    assert too_big.value.code == 413
