@@ -149,10 +149,7 @@ def decide(
         return Answer(question, True, "the index holds no sentence related to the question", 0.0, threshold, (), ())
     confidence = distinct[0].citation.score
     if confidence < threshold:
-        reason = (
-            f"the sources do not answer this: the best sentence scored {confidence:.2f}, "
-            f"below the threshold {threshold:.2f}"
-        )
+        reason = f"the best sentence scored {confidence:.2f}, below the threshold {threshold:.2f}"
         return Answer(question, True, reason, confidence, threshold, (), shown)
     chosen = merge_adjacent(select_citations(distinct, threshold, config, k), read)
     reason = f"best sentence scored {confidence:.2f}, at or above the threshold {threshold:.2f}"

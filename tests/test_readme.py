@@ -1,0 +1,51 @@
+"""The README's examples run as written: its Python blocks and its `sh` command blocks."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+@pytest.fixture()
+def in_a_fresh_folder(tmp_path: Path, monkeypatch) -> Path:
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RAG_INDEX", raising=False)
+    return tmp_path
+
+
+def test_the_readme_has_examples() -> None:
+    assert _blocks("python") and _blocks("sh")
+    assert "python -m pytest -q" in README and 'pip install -e ".[test]"' in README
+
+
+@pytest.mark.parametrize("number", range(len(_blocks("python"))))
+def test_python_block_runs(in_a_fresh_folder: Path, number: int, capsys) -> None:
+    exec(compile(_blocks("python")[number], f"README.md python block {number}", "exec"), {})
+    assert capsys.readouterr().out
+
+
+def test_command_blocks_run(in_a_fresh_folder: Path, capsys) -> None:
+    for block in _blocks("sh"):
+        for line in block.splitlines():
+            argv = shlex.split(line, comments=True)
+            if not argv:
+                continue
+            assert argv[0] == "rag", f"unexpected command in README: {line}"
+            assert main(argv[1:]) == 0, f"README command failed: {line}\n{capsys.readouterr().err}"
+    out = capsys.readouterr().out
+    assert "In response, China is launching a new state-backed investment fund" in out
+    assert "The sources do not answer this question." in out
