@@ -66,10 +66,14 @@ def print_matches(matches: Sequence[Match]) -> None:
 def print_report(report: BuildReport, index_dir: str) -> None:
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}")
+    for change in ("added", "updated", "removed"):
+        for doc_id in getattr(report, change):
+            print(f"{change} {doc_id}")
     print(
         f"Indexed {report.documents} documents, {report.sentences} sentences, {report.passages} passages "
         f"in {report.seconds:.1f} s into {index_dir} ({len(report.skipped)} skipped; encoder {report.encoder})"
     )
+    print(f"{report.embedded} sentences embedded, {report.sentences - report.embedded} reused from the previous index")
 
 
 def _to_json(value: Any) -> str:

@@ -7,6 +7,7 @@ import logging
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,10 @@ class BuildReport:
     seconds: float
     skipped: tuple[Skipped, ...] = ()
     encoder: str = ""
+    embedded: int = 0  # sentences encoded in this build; the others reused unchanged vectors
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -100,6 +105,64 @@ def passage_vectors(sentence_vectors: np.ndarray, sentence_passage: Sequence[int
     return as_unit_rows(sums)
 
 
+@dataclass(frozen=True, slots=True)
+class _Previous:
+    """The live index's documents (id -> content hash) and its vectors by document content."""
+
+    documents: dict[str, str]
+    rows: dict[str, np.ndarray]
+    vectors: np.ndarray
+
+
+def _previous_index(index_dir: Path, encoder: str) -> _Previous | None:
+    """What the live index holds, if it can be reused: same format and the same encoder."""
+    try:
+        manifest = read_manifest(index_dir)
+        generation = verify_files(index_dir, manifest, full=False)
+        if manifest.get("encoder") != encoder:
+            return None
+        store = MetadataStore.open(generation / DATABASE)
+        try:
+            documents, rows = store.rows_by_content()
+        finally:
+            store.close()
+        vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+    except (RagError, OSError, ValueError):
+        return None  # nothing usable: embed everything afresh
+    return _Previous(documents, rows, vectors)
+
+
+def _embed(parsed: _Parsed, previous: _Previous | None, embedder: Embedder, progress: bool) -> tuple[np.ndarray, int]:
+    """Vectors for every sentence, reusing those of documents whose text has not changed."""
+    source_rows = np.full(len(parsed.sentences), -1, dtype=np.int64)
+    if previous is not None:
+        counts = Counter(s.doc_id for s in parsed.sentences)
+        offset = 0
+        for document in parsed.documents:
+            count = counts[document.doc_id]
+            rows = previous.rows.get(document.content_hash)
+            if rows is not None and len(rows) == count:  # same text splits into the same sentences
+                source_rows[offset : offset + count] = rows
+            offset += count
+    vectors = np.zeros((len(parsed.sentences), embedder.dim), dtype=np.float32)
+    kept, missing = np.flatnonzero(source_rows >= 0), np.flatnonzero(source_rows < 0)
+    if len(kept):
+        vectors[kept] = previous.vectors[source_rows[kept]]
+    if len(missing):
+        vectors[missing] = embedder.encode([parsed.sentences[i].text for i in missing], show_progress=progress)
+    return vectors, len(kept)
+
+
+def _changes(previous: _Previous | None, documents: Sequence[Document]) -> dict[str, tuple[str, ...]]:
+    before = previous.documents if previous else {}
+    now = {d.doc_id: d.content_hash for d in documents}
+    return {
+        "added": tuple(sorted(set(now) - set(before))),
+        "updated": tuple(sorted(d for d in now if d in before and before[d] != now[d])),
+        "removed": tuple(sorted(set(before) - set(now))),
+    }
+
+
 def corpus_fingerprint(documents: Sequence[Document]) -> str:
     digest = hashlib.sha256()
     for document in sorted(documents, key=lambda d: d.doc_id):
@@ -110,9 +173,7 @@ def corpus_fingerprint(documents: Sequence[Document]) -> str:
 def _write_generation(folder: Path, parsed: _Parsed, vectors: np.ndarray, config: Config) -> dict[str, str]:
     store = MetadataStore.create(folder / DATABASE)
     added_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    counts: dict[str, int] = {}
-    for sentence in parsed.sentences:
-        counts[sentence.doc_id] = counts.get(sentence.doc_id, 0) + 1
+    counts = Counter(s.doc_id for s in parsed.sentences)
     for document in parsed.documents:
         store.add_document(document, counts[document.doc_id], added_at)
     sentence_tokens = [tokenize(s.text) for s in parsed.sentences]
@@ -174,17 +235,18 @@ def build_index(
     started = time.perf_counter()
     config = config or Config()
     corpus, index_dir = Path(corpus), Path(index_dir)
-    documents, skipped = load_corpus(corpus)
-    parsed = _parse_corpus(documents, config)
-    parsed.skipped[:0] = skipped
-    if not parsed.documents:
-        reasons = "; ".join(f"{s.path}: {s.reason}" for s in parsed.skipped[:5])
-        raise CorpusError(
-            f"no readable documents in {corpus}" + (f" (skipped {reasons})" if reasons else " (it is empty)")
-        )
-    embedder = embedder or _embedder_for(config)
-    vectors = embedder.encode([s.text for s in parsed.sentences], show_progress=progress)
     with write_lock(index_dir):
+        documents, skipped = load_corpus(corpus)
+        parsed = _parse_corpus(documents, config)
+        parsed.skipped[:0] = skipped
+        if not parsed.documents:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in parsed.skipped[:5])
+            raise CorpusError(
+                f"no readable documents in {corpus}" + (f" (skipped {reasons})" if reasons else " (it is empty)")
+            )
+        embedder = embedder or _embedder_for(config)
+        previous = _previous_index(index_dir, embedder.name)
+        vectors, reused = _embed(parsed, previous, embedder, progress)
         folder = new_generation(index_dir)
         try:
             extra = _write_generation(folder, parsed, vectors, config)
@@ -196,6 +258,8 @@ def build_index(
                 seconds=round(time.perf_counter() - started, 3),
                 skipped=tuple(parsed.skipped),
                 encoder=embedder.name,
+                embedded=len(parsed.sentences) - reused,
+                **_changes(previous, parsed.documents),
             )
             commit_generation(index_dir, folder, _manifest(report, parsed, config, embedder, extra))
         except BaseException:

@@ -13,12 +13,12 @@ _OPENERS = "\"'“‘«([{"
 # A possible sentence end: a terminator run, the closers glued to it and footnote marks
 # ("[12]", Wikipedia page references ":2–10:79"); inside a line, followed by the
 # whitespace a boundary would cut or, for text glued together by HTML extraction, by
-# a capitalised word.
-# The lookbehind and possessive quantifiers keep the search linear on runs like "....".
-_SENTENCE_END = r"([.!?…]++)([\"'”’»)\]}]*+)((?:\[[^\]\s][^\]\n]{0,19}\]|:\d[\d–\-]*+)*+)"
-_CANDIDATE = re.compile(r"(?<![.!?…])" + _SENTENCE_END + r"(?:\s+|(?=[A-Z][a-z]))")
-# The same, ending a line; the colon counts there ("Reference(s):").
-_LINE_END = re.compile(r"(?<![.!?…:])" + _SENTENCE_END.replace("[.!?…]++", "[.!?…]*+:|[.!?…]++", 1) + "$")
+# a capitalised word. A run starts only where no terminator precedes it, and the
+# quantifiers are possessive, so the search stays linear on runs such as "......".
+_CLOSERS_AND_FOOTNOTES = r"([\"'”’»)\]}]*+)((?:\[[^\]\s][^\]\n]{0,19}\]|:\d[\d–\-]*+)*+)"
+_CANDIDATE = re.compile(r"([.!?…](?<![.!?…]{2})[.!?…]*+)" + _CLOSERS_AND_FOOTNOTES + r"(?:\s+|(?=[A-Z][a-z]))")
+# The same at the end of a line, where a colon ends a line too ("Reference(s):").
+_LINE_END = re.compile(r"([.!?…:](?<![.!?…:]{2})(?:[.!?…]*+:|[.!?…]*+))" + _CLOSERS_AND_FOOTNOTES + "$")
 # A word that may end a sentence glued to the next one ("as well).Cisco").
 _GLUED_WORD = re.compile(r"[a-z]{2,}[)\]\"”’]?")
 _LINE = re.compile(r"[^\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
 from rag.types import Document, Passage, Sentence
 
@@ -267,6 +269,17 @@ class MetadataStore:
             (doc_id, position),
         ).fetchone()
         return _sentence_record(row) if row else None
+
+    def rows_by_content(self) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+        """Document id -> content hash, and content hash -> that document's sentence rows in order."""
+        hashes = dict(self._db.execute("SELECT doc_id, content_hash FROM documents"))
+        by_document: dict[str, list[int]] = {}
+        for doc_id, row in self._db.execute("SELECT doc_id, row FROM sentences ORDER BY doc_id, position"):
+            by_document.setdefault(doc_id, []).append(row)
+        rows: dict[str, np.ndarray] = {}
+        for doc_id, document_rows in by_document.items():
+            rows.setdefault(hashes[doc_id], np.asarray(document_rows, dtype=np.int64))  # copies share vectors
+        return hashes, rows
 
     def sentences_of(self, doc_id: str) -> list[Sentence]:
         """Every sentence of one document, in order."""

@@ -140,7 +140,9 @@ def test_ask_without_an_index_builds_the_default_corpus_first(capsys, seed_corpu
 
 
 def test_citations_in_json_hold_the_offsets_contract(capsys, real_index) -> None:
-    _, out, _ = run(capsys, "ask", "Which technologies are described as dual-use?", "--json", "--index", str(real_index.path))
+    _, out, _ = run(
+        capsys, "ask", "Which technologies are described as dual-use?", "--json", "--index", str(real_index.path)
+    )
     answer = json.loads(out)
     for citation in answer["citations"] + answer["candidates"]:
         document = real_index.document(citation["doc_id"])

@@ -10,7 +10,9 @@ import pytest
 from rag import load_index
 from tests.helpers import assert_offsets
 
-CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "seed-questions.jsonl").read_text().splitlines()]
+CASES = [
+    json.loads(line) for line in (Path(__file__).parent / "data" / "seed-questions.jsonl").read_text().splitlines()
+]
 ANSWERABLE = [c for c in CASES if c["kind"] == "answerable"]
 OFFTOPIC = [c for c in CASES if c["kind"] == "offtopic"]
 LOOKUP = [c for c in CASES if c["kind"] == "lookup"]

@@ -54,5 +54,10 @@ def test_a_changed_number_is_not_a_paraphrase() -> None:
     text = "The fund aims to raise over $40 billion for chips."
     citation = Citation(text=text, doc_id="d.md", title="D", source="", start=0, end=len(text), score=0.8)
     candidate = Candidate(citation, 0, 0, 0)
-    assert match_sentence("The fund will raise $90 billion.", 0, [candidate], paraphrase_threshold=0.5).kind == "unsupported"
-    assert match_sentence("The fund will raise 40 billion.", 0, [candidate], paraphrase_threshold=0.5).kind == "paraphrase"
+    assert (
+        match_sentence("The fund will raise $90 billion.", 0, [candidate], paraphrase_threshold=0.5).kind
+        == "unsupported"
+    )
+    assert (
+        match_sentence("The fund will raise 40 billion.", 0, [candidate], paraphrase_threshold=0.5).kind == "paraphrase"
+    )

@@ -260,3 +260,45 @@ def test_add_refuses_names_that_escape_the_corpus(index, tmp_path: Path) -> None
     new.write_text("Some text here.")
     with pytest.raises(RagError, match="plain, visible file name"):
         index.add_files([new], names=[".hidden.md"])
+
+
+class CountingEmbedder(FakeEmbedder):
+    def __init__(self) -> None:
+        self.encoded = 0
+
+    def encode(self, texts, *, show_progress: bool = False):
+        self.encoded += len(texts)
+        return super().encode(texts)
+
+
+QUESTIONS = ["Which companies did Li Qiang visit?", "When did the tea harvest begin?", "What did the volcano do?"]
+
+
+def test_rebuild_embeds_only_what_changed_and_equals_a_fresh_build(corpus: Path, tmp_path: Path) -> None:
+    embedder = CountingEmbedder()
+    first = build_index(corpus, tmp_path / "index", embedder=embedder)
+    assert first.build_report.embedded == first.build_report.sentences
+    (corpus / "volcano.md").write_text("# Volcano\n\nThe volcano erupted on Tuesday. Ash fell.\n", encoding="utf-8")
+    (corpus / "news" / "tea.md").write_text(OTHER.replace("early", "late"), encoding="utf-8")
+    (corpus / "seed-article.md").rename(corpus / "renamed.md")
+    embedder.encoded = 0
+    updated = build_index(corpus, tmp_path / "index", embedder=embedder)
+    report = updated.build_report
+    assert report.added == ("renamed.md", "volcano.md")
+    assert report.updated == ("news/tea.md",)
+    assert report.removed == ("seed-article.md",)
+    tea_and_volcano = len(updated.sentences("news/tea.md")) + len(updated.sentences("volcano.md"))
+    assert embedder.encoded == report.embedded == tea_and_volcano, "the renamed article reuses its vectors"
+    fresh = build_index(corpus, tmp_path / "fresh", embedder=FakeEmbedder())
+    for question in QUESTIONS:
+        assert updated.ask(question) == fresh.ask(question)
+    for header in updated.documents():
+        assert updated.sentences(header["doc_id"]) == fresh.sentences(header["doc_id"])
+
+
+def test_an_encoder_change_embeds_everything_again(corpus: Path, tmp_path: Path) -> None:
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    other = CountingEmbedder()
+    other.name = "another-encoder"
+    rebuilt = build_index(corpus, tmp_path / "index", embedder=other)
+    assert other.encoded == rebuilt.build_report.sentences

@@ -12,10 +12,7 @@ from rag.sentences import sentence_spans, split_paragraphs, split_sentences
 from rag.types import Sentence
 from tests.helpers import assert_offsets
 
-SEED_CANDIDATES = (
-    Path(__file__).resolve().parents[1] / "corpus" / "seed-article.txt",
-    Path("/work/shared/corpus/seed-article.txt"),
-)
+SEED_ARTICLE = Path(__file__).resolve().parents[1] / "corpus" / "seed-article.md"
 SYMPOSIUM = (
     "During a recent symposium following visits to three “little giants”—small to "
     "medium-sized high-tech companies in strategically significant sectors—Premier Li "
@@ -31,10 +28,11 @@ def sentences_of(text: str) -> list[str]:
 
 
 def seed_article() -> str:
-    for path in SEED_CANDIDATES:
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    pytest.skip("seed-article.txt not found in corpus/ or /work/shared/corpus/")
+    """The seed article's body, without the front matter the ingester strips."""
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
+    if text.startswith("---\n"):
+        text = text.split("\n---\n", 1)[1]
+    return text
 
 
 # --- the seed article ---------------------------------------------------------------
@@ -129,6 +127,13 @@ def test_single_newline_after_final_punctuation_separates_paragraphs(
         (0, first_line),
         (1, "The next paragraph starts here."),
     ]
+
+
+def test_single_newline_after_a_full_stop_separates_paragraphs_before_lowercase() -> None:
+    text = "Sales of the phone fell.\niPhone sales rose."
+    sentences = split_sentences(text)
+    assert_offsets(text, sentences)
+    assert [(s.paragraph, s.text) for s in sentences] == [(0, "Sales of the phone fell."), (1, "iPhone sales rose.")]
 
 
 def test_hard_wrapped_lines_join_into_one_sentence() -> None:
@@ -340,8 +345,8 @@ def test_seed_sentence_with_quotes_and_em_dashes_is_one_sentence() -> None:
 
 @pytest.mark.parametrize("dash", ["—", " — ", "–", " - ", "--"])
 def test_dashes_inside_a_sentence_never_split(dash: str) -> None:
-    sentence = f"Small firms{dash}the little giants{dash}lead. Others follow."
-    assert len(sentences_of(sentence)) == 2
+    text = f"Small firms{dash}the little giants{dash}lead. Others follow."
+    assert sentences_of(text) == [f"Small firms{dash}the little giants{dash}lead.", "Others follow."]
 
 
 # --- ellipses ----------------------------------------------------------------------------

@@ -1,0 +1,218 @@
+"""The embedder: both encoders of the packaged model, the int8 export cache, and the fake."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from rag import embedding
+from rag.embedding import ENCODERS, Embedder, OnnxEmbedder, default_model_path, load_embedder, prepare_encoder
+from rag.errors import ModelError
+from tests.fakes import FakeEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTENCES = [
+    "The United Methodist Church was formed in 1968.",
+    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
+    "Genghis Khan's grandson Möngke became Great Khan in 1251.",
+    "The treaty was signed in Paris.",
+    "Antigenic variation lets the parasite evade the immune system.",
+    "ok",
+    "",
+    "Shares of the chip maker rose 4% after the company raised its forecast for the year.",
+]
+QUESTIONS = ["When was the United Methodist Church formed?", "Who became Great Khan in 1251?"]
+LONG_TEXT = "The committee reviewed the annual budget and the minutes of the previous meeting. " * 40
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("encoders")
+
+
+@pytest.fixture(scope="session")
+def export_dir(cache_dir: Path) -> Path:
+    return prepare_encoder(cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(export_dir: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(export_dir)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Embedder:
+    return load_embedder(encoder="torch-fp32")
+
+
+@pytest.fixture(params=ENCODERS)
+def any_embedder(request: pytest.FixtureRequest) -> Embedder:
+    return request.getfixturevalue("onnx_embedder" if request.param == "onnx-int8" else "torch_embedder")
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)
+
+
+def test_embedders_describe_the_packaged_model(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
+    assert onnx_embedder.name.startswith("onnx-int8:all-MiniLM-L6-v2:") and len(onnx_embedder.name.split(":")[2]) == 12
+    assert torch_embedder.name == "st-fp32:all-MiniLM-L6-v2"
+    for embedder in (onnx_embedder, torch_embedder):
+        assert isinstance(embedder, Embedder)
+        assert (embedder.dim, embedder.max_tokens) == (384, 256)
+
+
+def test_vectors_are_contiguous_unit_float32_rows(any_embedder: Embedder) -> None:
+    vectors = any_embedder.encode(SENTENCES)
+    assert vectors.shape == (len(SENTENCES), any_embedder.dim)
+    assert vectors.dtype == np.float32 and vectors.flags.c_contiguous
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_empty_input_gives_an_empty_matrix(any_embedder: Embedder) -> None:
+    vectors = any_embedder.encode([])
+    assert vectors.shape == (0, any_embedder.dim) and vectors.dtype == np.float32
+    assert any_embedder.count_tokens([]) == []
+
+
+def test_a_bare_string_is_refused(any_embedder: Embedder) -> None:
+    with pytest.raises(TypeError, match="not a single str"):
+        any_embedder.encode("a question")  # type: ignore[arg-type]
+
+
+def test_length_sorting_keeps_each_vector_on_its_text(export_dir: Path) -> None:
+    # batch_size 3 so the sorted texts cross several batch boundaries.
+    embedder = OnnxEmbedder(export_dir, batch_size=3)
+    texts = [*SENTENCES, LONG_TEXT, *QUESTIONS]
+    together = embedder.encode(texts)
+    alone = np.vstack([embedder.encode([text]) for text in texts])
+    similarity = together @ alone.T
+    assert list(similarity.argmax(axis=1)) == list(range(len(texts)))
+    # Int8 activations are scaled per batch, so batch mates move a vector a little.
+    assert _cosines(together, alone).min() > 0.98
+
+
+def test_torch_encoder_keeps_order_exactly(torch_embedder: Embedder) -> None:
+    together = torch_embedder.encode(SENTENCES)
+    alone = np.vstack([torch_embedder.encode([text]) for text in SENTENCES])
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+
+
+def test_int8_vectors_agree_with_the_fp32_model(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
+    texts = [*SENTENCES, *QUESTIONS, LONG_TEXT]
+    assert _cosines(onnx_embedder.encode(texts), torch_embedder.encode(texts)).min() > 0.98
+    # and they retrieve the same sentence for each question
+    nearest = [(e.encode(QUESTIONS) @ e.encode(SENTENCES).T).argmax(axis=1) for e in (onnx_embedder, torch_embedder)]
+    assert list(nearest[0]) == list(nearest[1]) == [0, 2]
+
+
+def test_count_tokens_matches_the_model_tokenizer(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
+    tokenizer = Tokenizer.from_file(str(Path(default_model_path()) / "tokenizer.json"))
+    tokenizer.no_truncation()
+    texts = [*SENTENCES, LONG_TEXT]
+    expected = [len(e.ids) for e in tokenizer.encode_batch(texts)]
+    assert onnx_embedder.count_tokens(texts) == expected
+    assert torch_embedder.count_tokens(texts) == expected
+    assert expected[SENTENCES.index("")] == 2  # [CLS] [SEP]
+
+
+def test_text_past_the_window_is_truncated(any_embedder: Embedder) -> None:
+    assert any_embedder.count_tokens([LONG_TEXT])[0] > 2 * any_embedder.max_tokens
+    longer = LONG_TEXT + " This sentence lies beyond the window and cannot change the vector."
+    vectors = any_embedder.encode([LONG_TEXT, longer])
+    assert _cosines(vectors[:1], vectors[1:])[0] > 0.9999
+
+
+def test_a_missing_model_folder_is_a_model_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-model")
+    for encoder in ENCODERS:
+        with pytest.raises(ModelError, match="no-such-model") as raised:
+            load_embedder(missing, encoder, cache_dir=tmp_path / "cache")
+        assert "\n" not in str(raised.value)
+
+
+@pytest.mark.skipif(os.environ.get("HF_HUB_OFFLINE") != "1", reason="needs the offline default")
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_an_uncached_hub_model_is_a_model_error_offline(tmp_path: Path, encoder: str) -> None:
+    with pytest.raises(ModelError, match="no-such-org/no-such-model.*HF_HUB_OFFLINE=0") as raised:
+        load_embedder("no-such-org/no-such-model", encoder, cache_dir=tmp_path)  # type: ignore[arg-type]
+    assert "\n" not in str(raised.value)
+    assert not list(tmp_path.iterdir()), "a failed export must leave nothing behind"
+
+
+def test_the_export_is_reused(export_dir: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    onnx_file = export_dir / embedding.ONNX_FILE
+    before = onnx_file.stat().st_mtime_ns
+
+    def no_export(*args: object) -> None:
+        raise AssertionError("the cached export should have been used")
+
+    monkeypatch.setattr(embedding, "_export_int8", no_export)
+    assert prepare_encoder(cache_dir=cache_dir) == export_dir
+    assert load_embedder(cache_dir=cache_dir).name == OnnxEmbedder(export_dir).name
+    assert onnx_file.stat().st_mtime_ns == before
+
+
+def test_a_crashed_export_leaves_no_partial_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(source: str, label: str, folder: Path) -> None:
+        (folder / embedding.ONNX_FILE).write_bytes(b"half a model")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(embedding, "_export_int8", crash)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_encoder(cache_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_loading_the_cached_export_imports_neither_torch_nor_sentence_transformers(cache_dir: Path) -> None:
+    script = (
+        "import sys; from pathlib import Path; from rag.embedding import load_embedder\n"
+        f"load_embedder(cache_dir=Path({str(cache_dir)!r})).encode(['a question'])\n"
+        "heavy = sorted({'torch', 'sentence_transformers', 'transformers'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_damaged_export_says_how_to_recover(export_dir: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(export_dir, damaged)
+    (damaged / embedding.ONNX_FILE).write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="delete that folder"):
+        OnnxEmbedder(damaged)
+
+
+def test_models_beyond_transformer_and_pooling_are_refused(tmp_path: Path, torch_embedder: Embedder) -> None:
+    model = tmp_path / "max-pooled"
+    shutil.copytree(default_model_path(), model)
+    pooling = model / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+    pooling.write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="use the torch-fp32 encoder"):
+        prepare_encoder(str(model), cache_dir=tmp_path / "cache")
+
+
+def test_bad_arguments_are_value_errors() -> None:
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        load_embedder(encoder="gpu-fp16")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="threads"):
+        load_embedder(threads=0)
+
+
+def test_the_fake_embedder_fits_the_protocol() -> None:
+    fake = FakeEmbedder()
+    assert isinstance(fake, Embedder) and fake.name == "fake-hash-64"
+    vectors = fake.encode(["the treaty of Paris", "Paris treaty signed", "photosynthesis makes sugar"])
+    assert vectors.shape == (3, 64) and vectors.dtype == np.float32 and vectors.flags.c_contiguous
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
