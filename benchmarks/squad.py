@@ -11,6 +11,7 @@ article (for each article in turn), plus the seed article's questions asked of t
 SQuAD index.
 
     python benchmarks/squad.py [--data PATH] [--encoder onnx-int8|torch-fp32] [--json]
+    python benchmarks/squad.py --write-corpus DIR   # the articles as documents, for `rag eval`
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from rag import Config, build_index  # noqa: E402
 from rag.config import EmbeddingConfig  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
+from rag.evaluation import auroc, ranking_quality  # noqa: E402
 from rag.lexical import tokenize  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad1-train-subset.json"
@@ -115,24 +117,6 @@ def hit_rank(spans: list[tuple[str, int, int]], doc_id: str, gold: tuple[int, in
     return None
 
 
-def auroc(positives: list[float], negatives: list[float]) -> float:
-    """Probability that a random answerable question outscores a random off-topic one."""
-    pos, neg = np.asarray(positives), np.asarray(negatives)
-    if not len(pos) or not len(neg):
-        return float("nan")
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(pos) * len(neg)))
-
-
-def quality(ranks: list[int | None]) -> dict[str, float]:
-    n = len(ranks)
-    return {
-        "hit@1": sum(r == 1 for r in ranks) / n,
-        "hit@3": sum(r is not None and r <= 3 for r in ranks) / n,
-        "mrr@10": sum(1 / r for r in ranks if r is not None and r <= 10) / n,
-    }
-
-
 def rank_baselines(index, questions, articles) -> dict[str, list[int | None]]:  # noqa: ANN001
     """BM25-only and dense-only sentence rankings from the same index."""
     indexes = index._indexes  # a benchmark may look inside; the product does not
@@ -196,9 +180,9 @@ def run(data: Path, encoder: str) -> dict:
         for name, values in baseline_confidences(target, [text]).items():
             baseline_negatives[name] += values
     baseline_positives = baseline_confidences(index, [q.text for q in questions])
-    rows = {"rag (hybrid, sentence scoring)": {**quality(ranks), "auroc": auroc(positives, negatives)}}
+    rows = {"rag (hybrid, sentence scoring)": {**ranking_quality(ranks), "auroc": auroc(positives, negatives)}}
     for name, name_ranks in rank_baselines(index, questions, articles).items():
-        rows[name] = {**quality(name_ranks), "auroc": auroc(baseline_positives[name], baseline_negatives[name])}
+        rows[name] = {**ranking_quality(name_ranks), "auroc": auroc(baseline_positives[name], baseline_negatives[name])}
     threshold = index.config.answer.threshold
     return {
         "machine": machine(),
@@ -252,11 +236,18 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--encoder", default="onnx-int8", choices=["onnx-int8", "torch-fp32"])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--write-corpus", type=Path, metavar="DIR", help="only write the articles as documents into DIR"
+    )
     args = parser.parse_args()
     if not args.data.is_file():
         print(f"SQuAD data not found at {args.data}: this benchmark needs ../shared/data/squad1-train-subset.json "
               "(or pass --data PATH); nothing was measured.", file=sys.stderr)  # fmt: skip
         return 1
+    if args.write_corpus:
+        write_corpus(args.write_corpus, load_squad(args.data)[0])
+        print(f"wrote the SQuAD articles to {args.write_corpus}")
+        return 0
     result = run(args.data, args.encoder)
     print(json.dumps(result, indent=2) if args.json else "", end="")
     if not args.json:

@@ -157,6 +157,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return ui.main(argv + (["--auth", args.auth] if args.auth else []))
 
 
+def _plain(value: Any) -> Any:
+    return None if isinstance(value, float) and value != value else value  # NaN is not JSON
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluation import evaluate, load_questions
+
+    questions = load_questions(args.file)
+    result = evaluate(_open_index(args), questions, threshold=args.threshold)
+    if args.json:
+        print(_to_json({k: _plain(v) for k, v in result.items()}))
+        return 0
+
+    def show(value: float) -> str:
+        return "n/a" if value != value else f"{value:.3f}"
+
+    print(
+        f"{result['questions']} questions: {result['answerable']} answerable, {result['should_abstain']} should abstain"
+    )
+    print(f"Hit@1 {show(result['hit@1'])}  Hit@3 {show(result['hit@3'])}  MRR@10 {show(result['mrr@10'])}")
+    print(
+        f"at threshold {result['threshold']:.2f}: answered {show(result['answered_rate'])} of answerable; "
+        f"abstention precision {show(result['abstention_precision'])}, recall {show(result['abstention_recall'])}"
+    )
+    print(f"AUROC (answerable vs should-abstain confidence) {show(result['auroc'])}")
+    print(f"threshold that keeps 95% of answerable questions answered: {show(result['threshold_keeping_95pct'])}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", default=default_index(), help="index directory (default: $RAG_INDEX or .rag-index)")
@@ -187,6 +216,11 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", parents=[common], help="show what is indexed and how")
     info.add_argument("--verify", action="store_true", help="check every file's checksum")
     info.set_defaults(run=cmd_info)
+
+    evaluation = commands.add_parser("eval", parents=[common], help="measure the index on your labelled questions")
+    evaluation.add_argument("file", help='SQuAD-format JSON, or JSONL of {"question": ..., "answer": ... or null}')
+    evaluation.add_argument("--threshold", type=float, default=None, help="abstention threshold to evaluate at")
+    evaluation.set_defaults(run=cmd_eval)
 
     serve = commands.add_parser("serve", parents=[common], help="start the browser app (same as python ui.py)")
     serve.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus folder (default: corpus)")

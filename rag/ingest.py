@@ -620,6 +620,7 @@ _BLOCK_TAGS |= {"header", "hgroup", "hr", "li", "main", "nav", "ol", "p", "pre",
 _BLOCK_TAGS |= {"tr", "ul", "body", "html"}
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+_COMMENT_CLOSE = re.compile(r"--\s*>")  # what html.parser accepts as the end of a comment
 _META_FIELDS = {
     "source": ("og:site_name", "author"),
     "date": ("article:published_time", "date"),
@@ -716,7 +717,7 @@ def _hides(values: dict[str, str]) -> bool:
 def _read_html(data: bytes, path: Path) -> _Extracted:
     parser = _VisibleText()
     try:
-        parser.feed(_decode_text(data, path))
+        parser.feed(_defuse_unclosed_markup(_decode_text(data, path)))
         parser.close()
     except (AssertionError, ValueError) as err:  # html.parser's reaction to some broken markup
         raise IngestError(f"HTML could not be parsed ({_one_line(str(err))})") from err
@@ -728,6 +729,23 @@ def _read_html(data: bytes, path: Path) -> _Extracted:
         url=_clean_field(parser.canonical) or _meta_field(parser, "url"),
         date=_meta_field(parser, "date"),
     )
+
+
+def _defuse_unclosed_markup(text: str) -> str:
+    """Rewrite markup that never closes, on which html.parser spends quadratic time.
+
+    As in a browser: ``<![`` opens a bogus comment, an unclosed ``<!--`` hides the rest of the
+    page, and a ``<`` after the last ``>`` can open no tag, so it is text.
+    """
+    text = text.replace("<![", "<! [")
+    last_close = 0
+    for match in _COMMENT_CLOSE.finditer(text):
+        last_close = match.end()
+    unclosed = text.find("<!--", last_close)
+    if unclosed >= 0:
+        text = text[:unclosed]
+    last_gt = text.rfind(">") + 1
+    return text[:last_gt] + text[last_gt:].replace("<", "&lt;")
 
 
 def _meta_field(parser: _VisibleText, field: str) -> str:

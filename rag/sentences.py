@@ -75,7 +75,9 @@ def split_sentences(text: str, doc_id: str = "") -> list[Sentence]:
     (``U.S.``, ``Inc.``, ``etc.``) it does so only when a common sentence starter
     follows (``The``, ``It``, ``But``...). An ellipsis ends a sentence only before a
     capital; ``?`` and ``!`` always do, except inside a quotation that continues in
-    lowercase (``“Why?” he asked``).
+    lowercase (``“Why?” he asked``). Footnote marks after the terminator (``[12]``,
+    ``:2–10``) stay with the sentence, and a lowercase word glued to a capitalised one
+    by HTML extraction (``as well).Cisco``) is split there.
 
     Args:
         text: The document text; any line endings, any whitespace.

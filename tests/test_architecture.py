@@ -10,11 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = [
     "types", "errors", "config", "ingest", "sentences", "chunking", "embedding", "dense",
-    "lexical", "store", "retrieval", "answer", "lookup", "pipeline", "cli",
+    "lexical", "store", "retrieval", "answer", "lookup", "pipeline", "evaluation", "cli",
 ]  # fmt: skip
 HEAVY = {"sentence_transformers": "embedding", "torch": "embedding", "onnxruntime": "embedding",
          "faiss": "dense", "bm25s": "lexical", "Stemmer": "lexical", "gradio": None}  # fmt: skip
-PUBLIC = {"rag", "rag.errors"}
+PUBLIC = {"rag", "rag.errors", "rag.evaluation"}
 
 
 def _imports(path: Path) -> set[str]:

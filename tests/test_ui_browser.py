@@ -210,6 +210,16 @@ def test_hostile_upload_executes_nothing_and_shows_text_literally(page: tuple[Pa
     assert LEAFLET in page.locator("#rag-lookup-detail").inner_text()
     shot(page, "08-hostile-lookup.png")
 
+    page.get_by_role("tab", name="Documents").click()  # delete one of them again
+    visible(page.locator("#rag-documents .cell-wrap").filter(has_text="Dockside notes")).click()
+    page.get_by_role("button", name="Delete selected document").click()
+    page.locator("#rag-confirm").click()
+    page.wait_for_function(
+        "() => !document.querySelector('#rag-documents').innerText.includes('Dockside notes')", timeout=WAIT_MS
+    )
+    assert "Deleted Dockside notes <img src=x onerror=alert(1)>" in page.locator("body").inner_text()
+    shot(page, "09-document-deleted.png")
+
     page.wait_for_timeout(1000)  # time for any injected image or script to fire
     assert page.locator("img[src='x'], img[src*='beacon'], a[href^='javascript:' i]").count() == 0
     assert page.evaluate("() => [...document.scripts].filter(s => s.textContent.includes('alert(1)')).length") == 0

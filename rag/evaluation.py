@@ -1,0 +1,130 @@
+"""Measure an index on labelled questions: ranking quality, abstention and its threshold."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import RagError
+from rag.lexical import fold
+from rag.pipeline import Index
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledQuestion:
+    """A question and the answer text a cited sentence must contain (None: should abstain)."""
+
+    question: str
+    answer: str | None
+
+
+def load_questions(path: str | Path) -> list[LabelledQuestion]:
+    """Read SQuAD-format JSON or JSONL lines of ``{"question", "answer"}``.
+
+    In SQuAD files a question without answers (or marked ``is_impossible``) should abstain.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RagError(f"cannot read {path}: {error}") from None
+    if path.suffix == ".jsonl":
+        return _from_jsonl(text, path)
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise RagError(f"{path} is not JSON ({error}); expected SQuAD format or a .jsonl file") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise RagError(f"{path} is not in SQuAD format (no top-level 'data' list)")
+    return _from_squad(data)
+
+
+def _from_jsonl(text: str, path: Path) -> list[LabelledQuestion]:
+    questions = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            questions.append(LabelledQuestion(str(item["question"]), item["answer"]))
+        except (ValueError, KeyError, TypeError):
+            raise RagError(f'{path}:{number}: expected {{"question": ..., "answer": ... or null}}') from None
+    return questions
+
+
+def _from_squad(data: dict[str, Any]) -> list[LabelledQuestion]:
+    questions = []
+    for article in data["data"]:
+        for paragraph in article.get("paragraphs", []):
+            for qa in paragraph.get("qas", []):
+                answers = [] if qa.get("is_impossible") else qa.get("answers") or []
+                questions.append(LabelledQuestion(qa["question"], answers[0]["text"] if answers else None))
+    return questions
+
+
+def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """The chance a random positive scores above a random negative (ties count half); NaN if a side is empty."""
+    pos, neg = np.asarray(positives, dtype=float), np.asarray(negatives, dtype=float)
+    if not len(pos) or not len(neg):
+        return math.nan
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def ranking_quality(ranks: Sequence[int | None]) -> dict[str, float]:
+    """Hit@1, Hit@3 and MRR@10 from the 1-based rank of the first hit (None: no hit)."""
+    count = len(ranks) or 1
+    return {
+        "hit@1": sum(r == 1 for r in ranks) / count,
+        "hit@3": sum(r is not None and r <= 3 for r in ranks) / count,
+        "mrr@10": sum(1 / r for r in ranks if r is not None and r <= 10) / count,
+    }
+
+
+def _first_hit(texts: Sequence[str], answer: str) -> int | None:
+    wanted = " ".join(fold(answer).split())
+    for rank, text in enumerate(texts, start=1):
+        if wanted in " ".join(fold(text).split()):
+            return rank
+    return None
+
+
+def evaluate(index: Index, questions: Sequence[LabelledQuestion], *, threshold: float | None = None) -> dict[str, Any]:
+    """Ask every question and measure ranking, abstention and calibration.
+
+    A question counts as a hit at rank r when the r-th ranked sentence contains its answer
+    text (compared case-, accent- and quote-insensitively).
+    """
+    if not questions:
+        raise RagError("no questions to evaluate")
+    ranks, answerable, unanswerable = [], [], []
+    abstained_right = abstained_wrong = 0
+    for item in questions:
+        answer = index.ask(item.question, k=10, threshold=threshold)
+        if item.answer is None:
+            unanswerable.append(answer.confidence)
+            abstained_right += answer.abstained
+        else:
+            answerable.append(answer.confidence)
+            abstained_wrong += answer.abstained
+            ranks.append(_first_hit([c.text for c in answer.candidates], item.answer))
+    abstained = abstained_right + abstained_wrong
+    used = index.config.answer.threshold if threshold is None else threshold
+    return {
+        "questions": len(questions),
+        "answerable": len(answerable),
+        "should_abstain": len(unanswerable),
+        **ranking_quality(ranks),
+        "threshold": used,
+        "answered_rate": (len(answerable) - abstained_wrong) / len(answerable) if answerable else math.nan,
+        "abstention_precision": abstained_right / abstained if abstained else math.nan,
+        "abstention_recall": abstained_right / len(unanswerable) if unanswerable else math.nan,
+        "auroc": auroc(answerable, unanswerable),
+        "threshold_keeping_95pct": float(np.quantile(answerable, 0.05)) if answerable else math.nan,
+    }
