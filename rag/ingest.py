@@ -153,7 +153,7 @@ def load_corpus(root: Path) -> tuple[list[Document], list[Skipped]]:
             skipped.append(Skipped(doc_id, f"unexpected error while reading ({type(err).__name__})"))
     skipped.sort(key=lambda item: item.path)
     for item in skipped:
-        logger.warning("skipped %s: %s", item.path, item.reason)
+        logger.info("skipped %s: %s", item.path, item.reason)
     return documents, skipped
 
 
@@ -321,7 +321,7 @@ _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
 # Declared charsets left to the cp1252 fallback (as browsers do for latin-1), or not real charsets.
 _UNDECLARABLE = {"utf-8", "iso8859-1", "ascii", "cp1252", "idna", "punycode", "undefined"}
-_UNDECLARABLE |= {"raw-unicode-escape", "unicode-escape", "utf-16", "utf-16-le", "utf-16-be", "utf-32"}
+_UNDECLARABLE |= {"raw-unicode-escape", "unicode-escape", "utf-7", "utf-16", "utf-16-le", "utf-16-be", "utf-32"}
 _LEGACY_ERRORS = "rag.ingest.legacy"
 
 
@@ -372,12 +372,13 @@ def _decode_bytes(data: bytes, path: Path) -> str:
     if declared:
         try:
             return _require_text(data.decode(declared), binary)
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, LookupError):  # LookupError: a codec that is not a charset
             logger.info("%s: not valid in its declared charset %s", path, declared)
     # Mostly-UTF-8 files with stray Windows bytes read correctly; pure cp1252 files too.
-    logger.warning("%s: not valid UTF-8; reading the invalid bytes as cp1252 (latin-1 if undefined)", path)
     text = data.decode("utf-8", errors=_LEGACY_ERRORS)
-    return _require_text(text, "not valid UTF-8 and not a recognised legacy encoding")
+    text = _require_text(text, "not valid UTF-8 and not a recognised legacy encoding")
+    logger.warning("%s: not valid UTF-8; read its invalid bytes as cp1252 (latin-1 where undefined)", path)
+    return text
 
 
 def _decode_strict(data: bytes, codec: str, label: str) -> str:
@@ -520,18 +521,18 @@ def _read_plain(data: bytes, path: Path) -> _Extracted:
 
 def _read_markdown(data: bytes, path: Path) -> _Extracted:
     fields, body = _split_front_matter(_decode_text(data, path))
-    return _with_fields(_markdown_to_text(body), fields, title=_markdown_title(body))
+    markdown = _drop_html_blocks(body)
+    return _with_fields(_markdown_to_text(markdown), fields, title=_markdown_title(markdown))
 
 
 _MD_HTML_BLOCK = re.compile(r"<!--|<(script|style|noscript|template)\b[^<>]*>", re.I)
 _MD_HTML_BLOCK_END = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "noscript", "template")}
 _MD_REFERENCE = re.compile(r" {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*\S.*")
-_MD_TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*")
+_MD_TABLE_RULE_CHARS = frozenset("|-: \t")
 _MD_FENCE = re.compile(r" {0,3}(?:```|~~~)")
 _MD_RULE = re.compile(r" {0,3}([-*_=])(?:[ \t]*\1){2,}[ \t]*")
 _MD_QUOTE = re.compile(r" {0,3}(?:>[ \t]?)+")
-_MD_HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
-_MD_TITLE = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
+_MD_HEADING_MARK = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)")
 _MD_BRACKETS = r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
 _MD_TARGET = r"(?:\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)|\[[^\]\n]*\])"
 _MD_INLINE: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -555,8 +556,8 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 def _markdown_to_text(markdown: str) -> str:
-    """Plain text of light Markdown: markup gone, link text kept, images dropped, paragraphs kept."""
-    lines = (_markdown_line(line) for line in _drop_html_blocks(markdown).split("\n"))
+    """Plain text of light Markdown (without HTML comments and scripts): link text kept, images dropped."""
+    lines = (_markdown_line(line) for line in markdown.split("\n"))
     text = _markdown_inline("\n".join(line for line in lines if line is not None))
     text = _EDGE_SPACE.sub("", text)  # also what removed markup leaves at line starts
     return _BLANK_RUNS.sub("\n\n", text).strip("\n")
@@ -564,15 +565,35 @@ def _markdown_to_text(markdown: str) -> str:
 
 def _markdown_line(line: str) -> str | None:
     """One line without its block markup; None drops the line, "" leaves a paragraph break."""
-    if _MD_REFERENCE.fullmatch(line) or _MD_TABLE_RULE.fullmatch(line):
+    if _MD_REFERENCE.fullmatch(line) or _is_table_rule(line):
         return None
     if _MD_FENCE.match(line) or _MD_RULE.fullmatch(line):
         return ""
     quote = _MD_QUOTE.match(line)
     if quote:
         line = line[quote.end() :]
-    heading = _MD_HEADING.fullmatch(line)
-    return (heading[1] or "") if heading else line
+    heading = _heading(line)
+    return heading[1] if heading else line
+
+
+def _is_table_rule(line: str) -> bool:
+    """A table's header separator, such as ``|---|:--:|``."""
+    return "|" in line and "-" in line and set(line) <= _MD_TABLE_RULE_CHARS
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """The level and text of an ATX heading line such as ``## Text ##``, else None.
+
+    Written out rather than as one regular expression, which takes quadratic time on long runs of spaces.
+    """
+    mark = _MD_HEADING_MARK.match(line)
+    if mark is None:
+        return None
+    text = line[mark.end() :].strip(" \t")
+    unclosed = text.rstrip("#")
+    if unclosed != text and (not unclosed or unclosed[-1] in " \t"):
+        text = unclosed.rstrip(" \t")
+    return len(mark[1]), text
 
 
 def _markdown_inline(text: str) -> str:
@@ -605,8 +626,12 @@ def _drop_html_blocks(text: str) -> str:
 
 
 def _markdown_title(markdown: str) -> str:
-    match = _MD_TITLE.search(markdown)
-    return _clean_field(_markdown_inline(match[1])) if match else ""
+    """The text of the first level-1 heading, else ""."""
+    for line in markdown.split("\n"):
+        heading = _heading(line)
+        if heading and heading[0] == 1 and heading[1]:
+            return _clean_field(_markdown_inline(heading[1]))
+    return ""
 
 
 # --- HTML --------------------------------------------------------------------------------
@@ -726,7 +751,7 @@ def _read_html(data: bytes, path: Path) -> _Extracted:
         text=text,
         title=parser.title or parser.first_h1,
         source=_meta_field(parser, "source") or _trailing_source(text),
-        url=_clean_field(parser.canonical) or _meta_field(parser, "url"),
+        url=next(filter(_safe_url, (_clean_field(parser.canonical), _meta_field(parser, "url"))), ""),
         date=_meta_field(parser, "date"),
     )
 
@@ -737,7 +762,6 @@ def _defuse_unclosed_markup(text: str) -> str:
     As in a browser: ``<![`` opens a bogus comment, an unclosed ``<!--`` hides the rest of the
     page, and a ``<`` after the last ``>`` can open no tag, so it is text.
     """
-    text = text.replace("<![", "<! [")
     last_close = 0
     for match in _COMMENT_CLOSE.finditer(text):
         last_close = match.end()
@@ -745,7 +769,7 @@ def _defuse_unclosed_markup(text: str) -> str:
     if unclosed >= 0:
         text = text[:unclosed]
     last_gt = text.rfind(">") + 1
-    return text[:last_gt] + text[last_gt:].replace("<", "&lt;")
+    return text[:last_gt].replace("<![", "<! [") + text[last_gt:].replace("<", "&lt;")
 
 
 def _meta_field(parser: _VisibleText, field: str) -> str:
@@ -880,7 +904,24 @@ def _extract_pdf(data: bytes) -> tuple[list[str], str]:
         raise _PdfProblem("PDF is encrypted (password required)")
     if len(reader.pages) == 0:
         raise _PdfProblem("PDF has no pages")
-    return [page.extract_text() or "" for page in reader.pages], _pdf_title(reader)
+    return _page_texts(reader), _pdf_title(reader)
+
+
+def _page_texts(reader: PdfReader) -> list[str]:
+    """The text of every page; a damaged page costs only its own text, unless no page has any."""
+    texts: list[str] = []
+    failures: list[Exception] = []
+    for page in reader.pages:
+        try:
+            texts.append(page.extract_text() or "")
+        except MemoryError:
+            raise
+        except Exception as err:
+            failures.append(err)
+            texts.append("")
+    if failures and not any(text.strip() for text in texts):
+        raise failures[0]
+    return texts
 
 
 def _decrypt(reader: PdfReader) -> bool:

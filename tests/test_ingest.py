@@ -7,6 +7,8 @@ import io
 import json
 import os
 import string
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from rag import ingest
 from rag.errors import CorpusError, IngestError
 from rag.ingest import Skipped, content_hash, doc_id_for, load_corpus, read_document, scan_corpus
+from rag.types import Document
 
 TESTS = Path(__file__).parent
 BAD_INPUTS = TESTS / "bad_inputs"
@@ -92,7 +95,7 @@ def write(folder: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
-def read(folder: Path, name: str, content: str | bytes) -> ingest.Document:
+def read(folder: Path, name: str, content: str | bytes) -> Document:
     return read_document(write(folder, name, content), name)
 
 
@@ -217,6 +220,11 @@ def test_load_corpus_never_raises_for_bad_files_and_reports_each(tmp_path: Path)
     assert result["broken.pdf"].startswith("PDF is damaged or truncated")
 
 
+def test_missing_file_raises_ingest_error(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match=r"cannot open file \(No such file or directory\)"):
+        read_document(tmp_path / "gone.txt", "gone.txt")
+
+
 def test_unexpected_errors_become_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, "a.txt", "text")
 
@@ -320,6 +328,10 @@ def test_markdown_markup_becomes_plain_text(tmp_path: Path) -> None:
         "- item one\n"
         "* item two\n"
         "\n"
+        "| a | b |\n"
+        "|---|:-:|\n"
+        "| 1 | 2 |\n"
+        "\n"
         "---\n"
         "\n"
         "```python\n"
@@ -337,6 +349,9 @@ def test_markdown_markup_becomes_plain_text(tmp_path: Path) -> None:
         "\n"
         "- item one\n"
         "* item two\n"
+        "\n"
+        "| a | b |\n"
+        "| 1 | 2 |\n"
         "\n"
         "x = 1"
     )
@@ -436,6 +451,14 @@ def test_html_metadata(tmp_path: Path) -> None:
         '<meta property="og:url" content="https://news.example/other"><p>Text.</p>',
     )
     assert (fallback.source, fallback.date, fallback.url) == ("Jane Doe", "2024-01-02", "https://news.example/other")
+    relative = read(
+        tmp_path,
+        "relative.html",
+        '<link rel="canonical" href="/chips"><meta property="og:url" content="https://news.example/chips"><p>T.</p>',
+    )
+    assert relative.url == "https://news.example/chips"
+    unsafe = read(tmp_path, "unsafe.html", '<link rel="canonical" href="javascript:alert(1)"><p>T.</p>')
+    assert unsafe.url == ""
 
 
 def test_html_title_falls_back_to_first_h1_then_file_name(tmp_path: Path) -> None:
@@ -448,9 +471,40 @@ def test_html_unclosed_head_and_script(tmp_path: Path) -> None:
     assert read(tmp_path, "b.html", "<p>Visible.</p><script>never closed <p>hidden").text == "Visible."
 
 
+def test_html_comments_and_marked_sections(tmp_path: Path) -> None:
+    assert read(tmp_path, "a.html", "<p>Kept.</p><![CDATA[hidden]]><p>Also kept.</p><![").text == (
+        "Kept.\n\nAlso kept.\n\n<!["
+    )
+    assert read(tmp_path, "b.html", "<p>Kept.</p><!-- never closed <p>hidden").text == "Kept."
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("tags.html", "<a " * 20_000),
+        ("quotes.html", "<a x='" * 20_000),
+        ("comments.html", "<p>x</p>" + "<!-- " * 20_000),
+        ("sections.html", "<![CDATA[" * 20_000),
+        ("heading.md", "# a" + " " * 100_000 + "b\n"),
+        ("table.md", "|---|---" + " " * 100_000 + "x\n"),
+    ],
+)
+def test_hostile_markup_is_read_in_linear_time(tmp_path: Path, name: str, content: str) -> None:
+    # Each of these took html.parser or a naive regular expression minutes, not milliseconds.
+    started = time.perf_counter()
+    try:
+        read(tmp_path, name, content)
+    except IngestError:
+        pass
+    assert time.perf_counter() - started < 5
+
+
 def test_html_meta_charset_is_used_when_not_utf8(tmp_path: Path) -> None:
     page = '<html><head><meta charset="windows-1251"></head><body><p>Привет, мир.</p></body></html>'
     assert read(tmp_path, "ru.html", page.encode("cp1251")).text == "Привет, мир."
+    for not_a_charset in ("rot13", "utf-7", "x-unknown"):
+        page = f'<meta charset="{not_a_charset}"><p>café</p>'
+        assert read(tmp_path, "fr.html", page.encode("cp1252")).text == "café"
 
 
 def test_html_with_only_hidden_content_leaves_no_text(tmp_path: Path) -> None:
@@ -576,6 +630,7 @@ def test_pdf_worker_that_dies_is_reported(tmp_path: Path, monkeypatch: pytest.Mo
     assert reason_for(tmp_path, "a.pdf", make_pdf([["Text."]])) == "PDF parser crashed (exit code 3)"
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux")
 def test_pdf_worker_runs_under_a_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The real worker entry point, with a 50 MB budget and an extraction that wants 1 GB.
     command = (

@@ -206,11 +206,14 @@ def test_view_citation_highlights_the_cited_span_in_the_whole_document(index: In
     answer = index.ask(CHIP_QUESTION)
     citation = answer.citations[0]
     key = ui.citation_choices(answer, 1)[0][1]
-    assert ui.parse_citation_key(key) == (citation.doc_id, citation.start, citation.end)
+    assert ui.parse_citation_key(key) == (citation.doc_id, citation.start, citation.end, citation.content_hash)
     view = ui.view_citation(index, key)
     assert marked(view) == [citation.text] == [index.document(citation.doc_id).text[citation.start : citation.end]]
     assert 'id="rag-focus"' in view
-    assert "no longer in the index" in ui.view_citation(index, json.dumps(["gone.md", 0, 1]))
+    assert "no longer in the index" in ui.view_citation(index, json.dumps(["gone.md", 0, 1, ""]))
+    changed = json.dumps([citation.doc_id, citation.start, citation.end, "another-hash"])
+    assert "has changed" in ui.view_citation(index, changed)
+    assert "not a citation" in ui.view_citation(index, '{"doc_id": "<x>"}')
     assert "Open a citation" in ui.view_citation(index, None)
 
 
@@ -486,9 +489,13 @@ def test_app_serves_no_corpus_file_and_caps_uploads(app: tuple[str, Path]) -> No
         assert refused.value.code in (403, 404)
     boundary = "ragtestboundary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n"
-        "Content-Type: text/plain\r\n\r\n"
-    ).encode() + b"a" * (ui.MAX_UPLOAD_BYTES + 1024) + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + b"a" * (ui.MAX_UPLOAD_BYTES + 1024)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     request = urllib.request.Request(
         f"{url}gradio_api/upload", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )

@@ -6,6 +6,7 @@ Screenshots of each screen go to test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,7 +123,8 @@ def test_ask_shows_cited_sentence_source_and_opens_citations(page: tuple[Page, W
     page.locator("#rag-citation input").click()  # reopen the first answer's citation from the list
     visible(page.get_by_role("option", name=re.compile(r"^Q1 \[1\]"))).click()
     page.wait_for_function(
-        "(gold) => document.querySelector('#rag-viewer mark#rag-focus')?.textContent === gold", arg=GOLD,
+        "(gold) => document.querySelector('#rag-viewer mark#rag-focus')?.textContent === gold",
+        arg=GOLD,
         timeout=WAIT_MS,
     )
 
@@ -164,6 +166,15 @@ def test_lookup_table_row_detail_and_exports(page: tuple[Page, Watch]) -> None:
     page.get_by_text("Export: Markdown footnotes and JSON").click()
     visible(page.get_by_text("[^1]:", exact=False)).wait_for(timeout=WAIT_MS)
     shot(page, "04-lookup.png")
+    with page.expect_download() as markdown_download:
+        page.get_by_role("button", name="Download Markdown").click()
+    footnotes = Path(markdown_download.value.path()).read_text(encoding="utf-8")
+    assert markdown_download.value.suggested_filename == "rag-lookup.md"
+    assert footnotes.startswith(GOLD + "[^1]") and "[^3]: Unsupported" in footnotes
+    with page.expect_download() as json_download:
+        page.get_by_role("button", name="Download JSON").click()
+    kinds = [m["kind"] for m in json.loads(Path(json_download.value.path()).read_text(encoding="utf-8"))]
+    assert kinds == ["exact", "paraphrase", "unsupported"]
     watch.assert_clean()
 
 
