@@ -89,7 +89,7 @@ def highlight_html(text: str, start: int, end: int, *, mark_id: str = "") -> str
         raise ValueError(f"span {start}:{end} lies outside a text of {len(text)} characters")
     anchor = f' id="{html_text(mark_id)}"' if mark_id else ""
     return (
-        f"{html_text(text[:start])}<mark class=\"rag-hl\"{anchor}>{html_text(text[start:end])}</mark>"
+        f'{html_text(text[:start])}<mark class="rag-hl"{anchor}>{html_text(text[start:end])}</mark>'
         f"{html_text(text[end:])}"
     )
 
@@ -119,14 +119,15 @@ class IndexHolder:
         self._index = index
         self._changing = threading.Lock()  # one change of the corpus at a time
         self._swap = threading.Lock()
-        self._staging: Path | None = None
+        self._folders: dict[str, Path] = {}
 
-    def staging(self) -> Path:
-        """The private folder where uploads wait (content-hash names) before they join the corpus."""
+    def folder(self, purpose: str) -> Path:
+        """A private temporary folder of this app, made on first use: "staging" (uploads waiting to join
+        the corpus, under content-hash names) or "exports" (lookup downloads)."""
         with self._swap:
-            if self._staging is None:
-                self._staging = Path(tempfile.mkdtemp(prefix="rag-staging-"))
-            return self._staging
+            if purpose not in self._folders:
+                self._folders[purpose] = Path(tempfile.mkdtemp(prefix=f"rag-{purpose}-"))
+            return self._folders[purpose]
 
     @property
     def index(self) -> Index:
@@ -166,10 +167,7 @@ def _title_line(citation: Citation) -> str:
 def answer_markdown(answer: Answer) -> str:
     """The chat reply: the quoted sentences numbered [1]..[k], each with its document's title and source."""
     if answer.abstained:
-        return (
-            "**The documents do not answer this question.**\n\n"
-            f"Reason: {markdown_text(answer.reason.rstrip('.'))}."
-        )
+        return f"**The documents do not answer this question.**\n\nReason: {markdown_text(answer.reason.rstrip('.'))}."
     lines = [
         f"**[{number}]** \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
         for number, citation in enumerate(answer.citations, start=1)
@@ -180,8 +178,10 @@ def answer_markdown(answer: Answer) -> str:
 
 def _source_markdown(label: str, citation: Citation) -> str:
     inner = citation.start - citation.context_start
-    passage = highlight_markdown(citation.context, inner, inner + len(citation.text)) if citation.context else (
-        f"<mark>{markdown_text(citation.text)}</mark>"
+    passage = (
+        highlight_markdown(citation.context, inner, inner + len(citation.text))
+        if citation.context
+        else f"<mark>{markdown_text(citation.text)}</mark>"
     )
     also = "".join(
         f"<br>also in: *{markdown_text(other.title)}* {markdown_text(other.source)}" for other in citation.also_in
@@ -204,13 +204,17 @@ def sources_markdown(answer: Answer) -> str:
 
 
 def citation_key(citation: Citation) -> str:
-    """A citation's place as the value of a choice: its document and span, as JSON."""
-    return json.dumps([citation.doc_id, citation.start, citation.end])
+    """A citation's place as the value of a choice: its document, span and the text's hash, as JSON."""
+    return json.dumps([citation.doc_id, citation.start, citation.end, citation.content_hash])
 
 
-def parse_citation_key(key: str) -> tuple[str, int, int]:
-    doc_id, start, end = json.loads(key)
-    return str(doc_id), int(start), int(end)
+def parse_citation_key(key: str) -> tuple[str, int, int, str]:
+    """The (doc_id, start, end, content_hash) of ``citation_key``; ValueError when it is not one."""
+    try:
+        doc_id, start, end, content_hash = json.loads(key)
+        return str(doc_id), int(start), int(end), str(content_hash)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"not a citation key: {key!r}") from error
 
 
 def answer_messages(answer: Answer) -> list[dict[str, Any]]:
@@ -233,7 +237,7 @@ def answer_messages(answer: Answer) -> list[dict[str, Any]]:
 def citation_choices(answer: Answer, number: int) -> list[tuple[str, str]]:
     """The citations of answer ``number`` as (label, value) choices for the document viewer."""
     return [
-        (f"Q{number} [{n}] {_clip(c.title, 70)} \u2014 {_clip(c.text, 60)}", citation_key(c))
+        (f"Q{number} [{n}] \u201c{_clip(c.text, 70)}\u201d \u2014 {_clip(c.title, 50)}", citation_key(c))
         for n, c in enumerate(answer.citations, start=1)
     ]
 
@@ -308,13 +312,16 @@ def view_citation(index: Index, key: str | None) -> str:
     """The document viewer for the citation ``key`` (see ``citation_key``)."""
     if not key:
         return placeholder_html("Open a citation to read it in its document.")
-    doc_id, start, end = parse_citation_key(key)
+    try:
+        doc_id, start, end, content_hash = parse_citation_key(key)
+    except ValueError:
+        return placeholder_html("That is not a citation of this conversation.")
     try:
         document = index.document(doc_id)
     except RagError:
         return placeholder_html(f"{doc_id} is no longer in the index.")
-    if end > len(document.text):
-        return placeholder_html(f"{doc_id} has changed since this answer; ask again.")
+    if document.content_hash != content_hash or not 0 <= start <= end <= len(document.text):
+        return placeholder_html(f"{doc_id} has changed since this answer; ask the question again.")
     return document_html(document, start, end)
 
 
@@ -358,15 +365,17 @@ def lookup_rows(matches: Sequence[Match]) -> list[list[Any]]:
     rows = []
     for number, match in enumerate(matches, start=1):
         cited = match.citation
-        rows.append([
-            number,
-            match.query,
-            cited.text if cited else "",
-            kind_badge(match.kind),
-            f"{match.score:.2f}",
-            cited.title if cited else "",
-            cited.source if cited else "",
-        ])
+        rows.append(
+            [
+                number,
+                match.query,
+                cited.text if cited else "",
+                kind_badge(match.kind),
+                f"{match.score:.2f}",
+                cited.title if cited else "",
+                cited.source if cited else "",
+            ]
+        )
     return rows
 
 
@@ -457,7 +466,7 @@ def safe_file_name(original: str, digest: str) -> str:
     if not dot:
         stem, suffix = base, ""
     stem = _UNSAFE_NAME.sub("-", stem).strip(" .-_")[:80] or f"upload-{digest[:12]}"
-    suffix = suffix.lower()
+    suffix = _UNSAFE_NAME.sub("", suffix).lower()
     return f"{stem}.{suffix}" if suffix else stem
 
 
@@ -593,8 +602,10 @@ def on_ask(question: str, history: list[dict[str, Any]], choices: list[Any]) -> 
     new_choices = citation_choices(answer, number)
     choices = [*choices, *[list(choice) for choice in new_choices]]
     selected = new_choices[0][1] if new_choices else None
-    viewer = view_citation(index, selected) if selected else placeholder_html(
-        "No citation to open: the documents do not answer this question."
+    viewer = (
+        view_citation(index, selected)
+        if selected
+        else placeholder_html("No citation to open: the documents do not answer this question.")
     )
     dropdown = gr.update(choices=[tuple(c) for c in choices], value=selected)
     return "", history, choices, dropdown, viewer
@@ -618,7 +629,9 @@ def on_lookup(text: str) -> tuple[Any, ...]:
         view = lookup_view(STATE.index, text or "")
     except RagError as error:
         raise _user_error(error) from None
-    export_dir = Path(tempfile.mkdtemp(prefix="rag-lookup-"))
+    # One folder per result (by its hash), so the same lookup twice writes nothing new.
+    export_dir = STATE.folder("exports") / hashlib.sha256(view.json.encode()).hexdigest()[:24]
+    export_dir.mkdir(exist_ok=True)
     markdown_file = export_dir / "rag-lookup.md"
     json_file = export_dir / "rag-lookup.json"
     markdown_file.write_text(view.markdown, encoding="utf-8")
@@ -664,12 +677,14 @@ def on_select_document(doc_ids: list[str], event: gr.SelectData) -> tuple[Any, .
 
 def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     try:
-        summary = add_uploads(STATE, files or [], STATE.staging(), progress)
+        summary = add_uploads(STATE, files or [], STATE.folder("staging"), progress)
     except RagError as error:
         summary = placeholder_html(f"Nothing was added: {error}")
     finally:
+        cache = Path(gr.utils.get_upload_folder()).resolve()
         for file in files or []:  # Gradio's own copy of the upload: not kept, so never served back
-            Path(file).unlink(missing_ok=True)
+            if Path(file).resolve().is_relative_to(cache):
+                Path(file).unlink(missing_ok=True)
     return (None, summary, *on_refresh_documents())
 
 
@@ -794,6 +809,7 @@ def _ask_tab() -> None:
     opening.then(None, js=SCROLL_TO_MARK)
     opened.input(on_view_citation, opened, viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
     clear.click(on_clear, None, [chatbot, choices, opened, viewer], api_visibility="private")
+    chatbot.clear(on_clear, None, [chatbot, choices, opened, viewer], api_visibility="private")
 
 
 def _lookup_tab() -> None:
@@ -822,7 +838,9 @@ def _lookup_tab() -> None:
             markdown_file = gr.DownloadButton("Download Markdown", interactive=False, size="sm")
             json_file = gr.DownloadButton("Download JSON", interactive=False, size="sm")
         with gr.Row():
-            markdown = gr.Code(label="Markdown footnotes", language="markdown", interactive=False, buttons=["copy"])
+            markdown = gr.Code(
+                label="Markdown footnotes", language="markdown", interactive=False, buttons=["copy"], wrap_lines=True
+            )
             as_json = gr.Code(label="JSON", language="json", interactive=False, buttons=["copy"], max_lines=20)
     outputs = [table, details, detail, markdown, as_json, markdown_file, json_file]
     run.click(on_lookup, text, outputs, api_visibility="private")
@@ -833,11 +851,11 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State]:
     doc_ids = gr.State([])
     selected = gr.State(None)
     with gr.Row(equal_height=False):
-        with gr.Column(scale=5):
+        with gr.Column(scale=6):
             table = gr.Dataframe(
                 headers=["Title", "Source", "Sentences", "Added (UTC)"],
                 datatype=["str", "str", "number", "str"],
-                column_widths=["50%", "20%", "12%", "18%"],
+                column_widths=["40%", "19%", "18%", "23%"],
                 interactive=False,
                 wrap=True,
                 label="Documents (select one to read it)",
@@ -855,7 +873,7 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State]:
             )
             add = gr.Button("Add to the index", variant="primary", elem_id="rag-add")
             added = gr.HTML("", elem_id="rag-upload-summary")
-        with gr.Column(scale=6):
+        with gr.Column(scale=5):
             viewer = gr.HTML(placeholder_html("Select a document to read it."), elem_id="rag-document-view")
     refresh_outputs = [table, doc_ids, summary]
     table.select(on_select_document, doc_ids, [viewer, selected, delete], api_visibility="private")
@@ -869,7 +887,8 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State]:
 
 def build_demo() -> gr.Blocks:
     """The app's layout and events; it reads the index from ``STATE`` at each request."""
-    with gr.Blocks(title="rag \u2014 cited answers", analytics_enabled=False) as app:
+    # delete_cache: Gradio's copies of downloads and uploads go after a day (checked hourly).
+    with gr.Blocks(title="rag \u2014 cited answers", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         gr.Markdown(INTRO)
         summary = gr.Markdown("", elem_id="rag-summary")
         with gr.Tabs():
@@ -955,8 +974,9 @@ def _warm_up(index: Index) -> None:
         logger.exception("the embedding model could not be loaded in advance")
 
 
-def launch(index: Index, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
-           block: bool = True) -> None:
+def launch(
+    index: Index, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None, block: bool = True
+) -> None:
     """Serve ``demo`` over ``index``: no share link, no served folders, uploads capped."""
     STATE.set(index)
     demo.queue(default_concurrency_limit=2)
@@ -967,8 +987,8 @@ def launch(index: Index, *, host: str = "127.0.0.1", port: int = 7860, auth: tup
         auth=auth,
         max_file_size=MAX_UPLOAD_BYTES,
         allowed_paths=[],
-        blocked_paths=private_paths(index, STATE.staging()),
-        show_error=True,
+        blocked_paths=private_paths(index, STATE.folder("staging")),
+        show_error=False,  # unexpected errors stay in the terminal; user errors (gr.Error) still show
         css=CSS,
         theme=THEME,
         footer_links=["api"],

@@ -53,7 +53,10 @@ TOKENIZER_FILE = "tokenizer.json"
 # optimum's "avx512_vnni" preset, the one sentence-transformers ships int8 files with:
 # int8 symmetric per-channel weights, uint8 dynamic activations, full 8-bit range
 # (reduce_range is only needed on x86 CPUs without VNNI). Only MatMuls with constant
-# weights are quantised; the embedding tables stay float32 for quality.
+# weights are quantised; the embedding tables stay float32. One MatMul stays float32:
+# the first layer's FFN down-projection, whose inputs carry BERT's largest activation
+# outliers. Measured on the SQuAD sentences: mean cosine to fp32 0.9934 -> 0.9949, worst
+# 0.973 -> 0.986, question top-1 agreement 93.7% -> 96.2%, for 7% less throughput.
 QUANTIZATION = {
     "preset": "avx512_vnni",
     "method": "onnxruntime.quantization.quantize_dynamic",
@@ -61,6 +64,7 @@ QUANTIZATION = {
     "per_channel": True,
     "reduce_range": False,
     "op_types": ["MatMul"],
+    "fp32_nodes": r"layer\.0/output/dense/MatMul$",
 }
 POOLING_MODES = ("mean", "cls")
 # Word pieces per batch (texts x padded length). Measured on 2 cores: int8 MatMuls run
@@ -382,6 +386,10 @@ def _onnx_session(path: Path, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    if threads > 1:
+        # Spinning workers steal the core other jobs need: on a shared 2-core machine
+        # 2 spinning threads ran 200 sentences/s against 380 without spinning.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -449,7 +457,7 @@ def _export_int8(source: str, label: str, folder: Path) -> None:
     spec = _model_spec(st_model, source)
     fp32_path = folder / "model_fp32.onnx"
     input_names = _export_fp32(st_model, fp32_path)
-    _quantise(fp32_path, folder / ONNX_FILE)
+    kept_fp32 = _quantise(fp32_path, folder / ONNX_FILE)
     fp32_path.unlink()
     st_model.tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
     with open(folder / ONNX_FILE, "rb") as handle:
@@ -463,6 +471,7 @@ def _export_int8(source: str, label: str, folder: Path) -> None:
         "sha256": sha256,
         "inputs": input_names,
         "quantization": QUANTIZATION,
+        "kept_fp32": kept_fp32,
         "versions": _versions(),
     }
     (folder / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -523,11 +532,15 @@ def _export_fp32(st_model: Any, path: Path) -> list[str]:
     return input_names
 
 
-def _quantise(fp32_path: Path, int8_path: Path) -> None:
+def _quantise(fp32_path: Path, int8_path: Path) -> list[str]:
+    """Quantises the float32 export; returns the MatMuls kept in float32."""
     try:
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
         raise ModelError(f"exporting the int8 encoder needs the onnx package ({exc}): pip install onnx") from exc
+    graph = onnx.load(str(fp32_path)).graph
+    kept = [node.name for node in graph.node if re.search(QUANTIZATION["fp32_nodes"], node.name)]
     with _without_preprocessing_hint():
         quantize_dynamic(
             str(fp32_path),
@@ -536,7 +549,9 @@ def _quantise(fp32_path: Path, int8_path: Path) -> None:
             per_channel=QUANTIZATION["per_channel"],
             reduce_range=QUANTIZATION["reduce_range"],
             op_types_to_quantize=QUANTIZATION["op_types"],
+            nodes_to_exclude=kept,
         )
+    return kept
 
 
 class _DropPreprocessingHint(logging.Filter):

@@ -33,3 +33,7 @@ class ModelError(RagError):
 
 class IndexLockedError(RagError):
     """Another process is writing this index."""
+
+
+class DocumentNotFoundError(RagError):
+    """No document with that id is in the index."""

@@ -20,7 +20,7 @@ from rag.answer import Candidate, decide, make_candidate
 from rag.chunking import chunk_passages
 from rag.config import Config
 from rag.dense import DenseIndex, as_unit_rows
-from rag.errors import CorpusError, IndexMismatchError, QueryError, RagError
+from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, QueryError, RagError
 from rag.ingest import Skipped, load_corpus
 from rag.lexical import LexicalIndex, tokenize
 from rag.lookup import match_sentence
@@ -112,6 +112,7 @@ class _Previous:
     documents: dict[str, str]
     rows: dict[str, np.ndarray]
     vectors: np.ndarray
+    added_at: dict[str, str]
 
 
 def _previous_index(index_dir: Path, encoder: str) -> _Previous | None:
@@ -124,12 +125,13 @@ def _previous_index(index_dir: Path, encoder: str) -> _Previous | None:
         store = MetadataStore.open(generation / DATABASE)
         try:
             documents, rows = store.rows_by_content()
+            added_at = {h["doc_id"]: h["added_at"] for h in store.document_headers()}
         finally:
             store.close()
         vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
     except (RagError, OSError, ValueError):
         return None  # nothing usable: embed everything afresh
-    return _Previous(documents, rows, vectors)
+    return _Previous(documents, rows, vectors, added_at)
 
 
 def _embed(parsed: _Parsed, previous: _Previous | None, embedder: Embedder, progress: bool) -> tuple[np.ndarray, int]:
@@ -170,12 +172,14 @@ def corpus_fingerprint(documents: Sequence[Document]) -> str:
     return digest.hexdigest()
 
 
-def _write_generation(folder: Path, parsed: _Parsed, vectors: np.ndarray, config: Config) -> dict[str, str]:
+def _write_generation(
+    folder: Path, parsed: _Parsed, vectors: np.ndarray, config: Config, added_before: dict[str, str]
+) -> dict[str, str]:
     store = MetadataStore.create(folder / DATABASE)
-    added_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     counts = Counter(s.doc_id for s in parsed.sentences)
     for document in parsed.documents:
-        store.add_document(document, counts[document.doc_id], added_at)
+        store.add_document(document, counts[document.doc_id], added_before.get(document.doc_id, now))
     sentence_tokens = [tokenize(s.text) for s in parsed.sentences]
     store.add_sentences(0, parsed.sentences, parsed.sentence_passage, sentence_tokens)
     store.add_passages(0, parsed.passages)
@@ -249,7 +253,7 @@ def build_index(
         vectors, reused = _embed(parsed, previous, embedder, progress)
         folder = new_generation(index_dir)
         try:
-            extra = _write_generation(folder, parsed, vectors, config)
+            extra = _write_generation(folder, parsed, vectors, config, previous.added_at if previous else {})
             report = BuildReport(
                 corpus=str(corpus),
                 documents=len(parsed.documents),
@@ -423,7 +427,7 @@ class Index:
         with self._lock:
             document = self._indexes.store.document(doc_id)
         if document is None:
-            raise RagError(f"no document {doc_id!r} in the index at {self.path}")
+            raise DocumentNotFoundError(f"no document {doc_id!r} in the index at {self.path}")
         return document
 
     def sentences(self, doc_id: str) -> list[Sentence]:
@@ -473,6 +477,8 @@ class Index:
         """
         for doc_id in doc_ids:
             self.document(doc_id)
+        if {d["doc_id"] for d in self.documents()} <= set(doc_ids):
+            raise RagError("cannot remove every document: an index needs at least one; add another first")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for doc_id in doc_ids:
             source = self.corpus / doc_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,18 @@ def test_an_encoder_change_embeds_everything_again(corpus: Path, tmp_path: Path)
     other.name = "another-encoder"
     rebuilt = build_index(corpus, tmp_path / "index", embedder=other)
     assert other.encoded == rebuilt.build_report.sentences
+
+
+def test_date_added_survives_rebuilds_and_the_last_document_cannot_be_removed(index, tmp_path: Path) -> None:
+    added = {d["doc_id"]: d["added_at"] for d in index.documents()}
+    time.sleep(1.1)  # dates have one-second resolution
+    new = tmp_path / "later.md"
+    new.write_text("A later note arrived today.", encoding="utf-8")
+    updated = index.add_files([new])
+    for header in updated.documents():
+        if header["doc_id"] in added:
+            assert header["added_at"] == added[header["doc_id"]]
+    everything = [d["doc_id"] for d in updated.documents()]
+    with pytest.raises(RagError, match="at least one"):
+        updated.remove(everything)
+    assert all((updated.corpus / doc_id).exists() for doc_id in everything), "nothing moved when refused"
