@@ -46,7 +46,7 @@ class ChunkingConfig:
 class RetrievalConfig:
     """How many candidates each retriever contributes before sentence scoring."""
 
-    candidates: int = 30
+    candidates: int = 20
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
 
@@ -61,7 +61,7 @@ class AnswerConfig:
 
     ``threshold`` is on the combined sentence score (0..1); below it the answer abstains.
     Calibrated with benchmarks/squad.py: off-topic questions scored at most 0.30 (99th
-    percentile 0.27) and 95% of answerable ones scored 0.525 or more; 0.40 sits between.
+    percentile 0.25) and 95% of answerable ones scored 0.50 or more; 0.40 sits between.
     ``relative_cutoff``: further citations must score at least this fraction of the best.
     """
 

@@ -144,6 +144,7 @@ class LexicalIndex:
 
 # A run of two or more capitalised words: a name such as "Li Qiang" or "Henry Cavendish".
 _NAME = re.compile(r"\b[A-Z][\w'\u2019-]*(?:\s+[A-Z][\w'\u2019-]*)+")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'\u2019-]*")
 
 
 def name_groups(text: str) -> list[tuple[str, ...]]:
@@ -152,11 +153,23 @@ def name_groups(text: str) -> list[tuple[str, ...]]:
     return [g for g in groups if len(g) > 1]
 
 
-def coverage(query_idf: dict[str, float], tokens: Sequence[str], names: Sequence[tuple[str, ...]] = ()) -> float:
+def capitalised_tokens(text: str) -> frozenset[str]:
+    """Tokens of the capitalised words of ``text``: where a part of a name can be mentioned."""
+    return frozenset(tokenize(" ".join(_CAPITALISED.findall(text))))
+
+
+def coverage(
+    query_idf: dict[str, float],
+    tokens: Sequence[str],
+    names: Sequence[tuple[str, ...]] = (),
+    name_mentions: frozenset[str] = frozenset(),
+) -> float:
     """The IDF-weighted share of the query's distinct terms present in ``tokens`` (0..1).
 
-    A multi-word name counts once, at the weight of its rarest part, and is present when
-    any part is: news names a person in full once ("Premier Li Qiang") and then in part ("Li").
+    A multi-word name of the query counts once, at the weight of its rarest part, and is
+    present when any part appears capitalised in the text (``name_mentions``): news names
+    a person in full once ("Premier Li Qiang") and then in part ("Li"), while "united" in
+    lower case is no mention of the "United Methodist Church".
     """
     present = set(tokens)
     total = found = 0.0
@@ -166,7 +179,7 @@ def coverage(query_idf: dict[str, float], tokens: Sequence[str], names: Sequence
         if parts:
             weight = max(query_idf[t] for t in parts)
             total += weight
-            found += weight if any(t in present for t in parts) else 0.0
+            found += weight if any(t in name_mentions for t in parts) else 0.0
             named.update(parts)
     for term, weight in query_idf.items():
         if term not in named:

@@ -1,18 +1,20 @@
 """Hybrid search: dense and BM25 candidates, then every candidate sentence scored directly.
 
-A sentence's score is the mean of four signals, each between 0 and 1 (an absolute
+A sentence's score is the weighted mean of five signals, each between 0 and 1 (an absolute
 scale, so one threshold means the same thing for every question):
 
 - ``dense``: cosine between the question and the sentence;
 - ``dense_passage``: cosine to the sentence's passage (mean of its sentences' vectors);
-- ``lexical``: IDF-weighted share of the question's terms that the sentence holds;
+- ``lexical``: IDF-weighted share of the question's terms that the sentence holds (a
+  sentence opening with "It", "This", "They"... is read with the sentence before it);
 - ``lexical_passage``: the same share over the whole passage;
+- ``phrase``: the share of the question's adjacent term pairs adjacent in the sentence;
 
-with the passage signals at half weight (context helps, but the sentence is what gets
-quoted), plus a small bonus when a "when / how many" question meets a sentence holding a
-number the question does not. RETRIEVAL-NOTES.md explains the choice: word overlap is the
-strongest selector, dense similarity recognises off-topic questions, and both work best
-at sentence level.
+with the passage signals at half weight and the phrase signal at a quarter (context
+helps, but the sentence is what gets quoted), plus a small bonus when a "when / how
+many" question meets a sentence holding a number the question does not.
+RETRIEVAL-NOTES.md explains the choice: word overlap is the strongest selector, dense
+similarity recognises off-topic questions, and both work best at sentence level.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ import numpy as np
 
 from rag.config import RetrievalConfig
 from rag.dense import DenseIndex
-from rag.lexical import LexicalIndex, coverage, name_groups, tokenize
+from rag.lexical import LexicalIndex, capitalised_tokens, coverage, name_groups, tokenize
 from rag.store import MetadataStore, SentenceRecord
 from rag.types import Hit
 
-WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5}
+WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5, "phrase": 0.25}
 NUMBER_BONUS = 0.03
 
 _WANTS_NUMBER = re.compile(
@@ -37,9 +39,12 @@ _WANTS_NUMBER = re.compile(
     r"|what (percentage|percent|date|time|number|amount|age))\b",
     re.IGNORECASE,
 )
+# "It consists of nine members": such a sentence is about what the sentence before it names.
+_REFERS_BACK = re.compile(r"^(?:It|Its|This|These|That|Those|They|Their|He|His|She|Her|Such|Thus)\b")
 _NUMBER = re.compile(
     r"\d|\b(january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|century|hundred|thousand|million|billion|trillion)\b",
+    r"|century|hundred|thousand|million|billion|trillion|dozen|one|two|three|four|five|six|seven|eight|nine|ten"
+    r"|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b",
     re.IGNORECASE,
 )
 
@@ -53,6 +58,7 @@ class Query:
     tokens: tuple[str, ...]
     idf: dict[str, float]
     names: tuple[tuple[str, ...], ...]
+    bigrams: frozenset[tuple[str, str]]
     wants_number: bool
 
 
@@ -76,8 +82,20 @@ def prepare_query(text: str, vector: np.ndarray, lexical: LexicalIndex) -> Query
         tokens=tokens,
         idf=lexical.idf(tokens),
         names=tuple(name_groups(text)),
+        bigrams=bigrams(tokens),
         wants_number=bool(_WANTS_NUMBER.search(text)),
     )
+
+
+def bigrams(tokens: Sequence[str]) -> frozenset[tuple[str, str]]:
+    return frozenset(zip(tokens, tokens[1:], strict=False))
+
+
+def phrase_overlap(query_bigrams: frozenset[tuple[str, str]], tokens: Sequence[str]) -> float:
+    """The share of the question's adjacent term pairs that are adjacent in the sentence too."""
+    if not query_bigrams:
+        return 0.0
+    return len(query_bigrams & bigrams(tokens)) / len(query_bigrams)
 
 
 def candidate_rows(query: Query, indexes: SearchIndexes, config: RetrievalConfig) -> list[int]:
@@ -98,6 +116,29 @@ def _number_bonus(query: Query, record: SentenceRecord) -> float:
     return NUMBER_BONUS if numbers - in_question else 0.0
 
 
+def _antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> dict[int, SentenceRecord]:
+    """For each sentence that opens by referring back, the sentence before it in its paragraph."""
+    referring = {r.row: r for r in records if _REFERS_BACK.match(r.sentence.text)}
+    before = indexes.store.sentences(row - 1 for row in referring)
+    return {
+        row: before[row - 1]
+        for row, record in referring.items()
+        if row - 1 in before
+        and before[row - 1].sentence.doc_id == record.sentence.doc_id
+        and before[row - 1].sentence.paragraph == record.sentence.paragraph
+    }
+
+
+def _lexical(query: Query, record: SentenceRecord, antecedent: SentenceRecord | None) -> float:
+    """Term coverage of the sentence, read together with its antecedent when it refers back."""
+    own = coverage(query.idf, record.tokens, query.names, capitalised_tokens(record.sentence.text))
+    if antecedent is None:
+        return own
+    tokens = (*antecedent.tokens, *record.tokens)
+    mentions = capitalised_tokens(f"{antecedent.sentence.text} {record.sentence.text}")
+    return max(own, coverage(query.idf, tokens, query.names, mentions))
+
+
 def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: SearchIndexes) -> list[Hit]:
     """Score each record on the four signals and the number bonus; best first."""
     if not records:
@@ -107,14 +148,16 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
     dense = np.asarray(indexes.sentence_vectors[rows]) @ query.vector
     dense_passage = np.asarray(indexes.passage_vectors[passages]) @ query.vector
     passage_tokens = indexes.store.passage_tokens(passages.tolist())
+    antecedents = _antecedents(records, indexes)
     total_weight = sum(WEIGHTS.values())
     hits = []
     for i, record in enumerate(records):
         signals = {
             "dense": float(dense[i]),
             "dense_passage": float(dense_passage[i]),
-            "lexical": coverage(query.idf, record.tokens, query.names),
-            "lexical_passage": coverage(query.idf, passage_tokens[record.passage], query.names),
+            "lexical": _lexical(query, record, antecedents.get(record.row)),
+            "lexical_passage": coverage(query.idf, passage_tokens[record.passage]),
+            "phrase": phrase_overlap(query.bigrams, record.tokens),
         }
         bonus = _number_bonus(query, record)
         score = sum(WEIGHTS[name] * max(value, 0.0) for name, value in signals.items()) / total_weight + bonus

@@ -97,3 +97,17 @@ def test_coverage_is_idf_weighted_share() -> None:
     assert coverage(weights, ["b", "x"]) == pytest.approx(0.75)
     assert coverage(weights, []) == 0.0
     assert coverage({}, ["a"]) == 0.0
+
+
+def test_a_name_counts_once_and_is_present_when_a_part_is_mentioned_capitalised() -> None:
+    from rag.lexical import capitalised_tokens, name_groups
+
+    question = "Which companies did Li Qiang visit?"
+    names = name_groups(question)
+    assert names == [("li", "qiang")]
+    weights = {"compani": 1.0, "li": 1.0, "qiang": 3.0, "visit": 1.0}
+    surname_only = "Li's visits to companies"
+    assert coverage(weights, tokenize(surname_only), names, capitalised_tokens(surname_only)) == 1.0
+    assert coverage(weights, tokenize(surname_only)) == pytest.approx(3 / 6)
+    lower_case = "they visited li companies"
+    assert coverage(weights, tokenize(lower_case), names, capitalised_tokens(lower_case)) == pytest.approx(2 / 5)
