@@ -35,7 +35,8 @@ WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage"
 NUMBER_BONUS = 0.03
 
 _WANTS_NUMBER = re.compile(
-    r"^\s*(when|what year|which year|in what year|how (many|much|long|old|far|large|big|tall|often|fast|high|heavy|deep|wide|hot|cold)"
+    r"^\s*(when|what year|which year|in what year"
+    r"|how (many|much|long|old|far|large|big|tall|often|fast|high|heavy|deep|wide|hot|cold)"
     r"|what (percentage|percent|date|time|number|amount|age))\b",
     re.IGNORECASE,
 )
