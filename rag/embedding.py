@@ -122,7 +122,10 @@ def default_model_path() -> str:
 
 
 def default_cache_dir() -> Path:
-    """Where encoder exports are cached: ``$RAG_CACHE_DIR/encoders``, else ``~/.cache/rag/encoders``."""
+    """Where encoder exports are cached.
+
+    ``$RAG_CACHE_DIR/encoders``, else ``$XDG_CACHE_HOME/rag/encoders``, else ``~/.cache/rag/encoders``.
+    """
     root = os.environ.get("RAG_CACHE_DIR")
     if root:
         return Path(root).expanduser() / "encoders"
@@ -143,7 +146,7 @@ def load_embedder(
     Args:
         model: a local sentence-transformers folder or a Hugging Face hub name
             (downloaded only when ``HF_HUB_OFFLINE=0``); None for the packaged model.
-        encoder: ``"onnx-int8"`` (fast; exports the model on first use, about 30 s,
+        encoder: ``"onnx-int8"`` (fast; exports the model on first use, 10-20 s,
             then reuses the export) or ``"torch-fp32"`` (the reference).
         cache_dir: folder of ONNX exports; default :func:`default_cache_dir`.
         threads: CPU threads for the model. One is fastest when anything else runs.
@@ -190,11 +193,15 @@ def prepare_encoder(model: str | None = None, *, cache_dir: Path | None = None) 
     if (target / EXPORT_MANIFEST).is_file():
         return target
     _check_local_path(source)
-    logger.info("exporting %s to int8 ONNX in %s (once; about 30 s)", label, target)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
+    logger.info("exporting %s to int8 ONNX in %s (once; 10-20 s)", label, target)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
+    except OSError as exc:
+        raise ModelError(f"cannot write the encoder cache in {root} ({_first_line(exc)}); set RAG_CACHE_DIR") from exc
     try:
         _export_int8(source, label, staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; a shared RAG_CACHE_DIR needs it readable
         try:
             os.rename(staging, target)
         except OSError:
@@ -217,17 +224,18 @@ class OnnxEmbedder:
         """
         try:
             manifest = json.loads((export_dir / EXPORT_MANIFEST).read_text(encoding="utf-8"))
+            self.name = f"onnx-int8:{manifest['model']}:{manifest['sha256'][:12]}"
+            self.dim = int(manifest["dim"])
+            self.max_tokens = int(manifest["max_tokens"])
+            self._pooling = str(manifest["pooling"])
             self._session = _onnx_session(export_dir / manifest["onnx_file"], threads)
-            self._tokenizer = _load_tokenizer(export_dir / TOKENIZER_FILE, manifest["max_tokens"])
+            self._tokenizer = _load_tokenizer(export_dir / TOKENIZER_FILE, self.max_tokens)
         except Exception as exc:  # any failure here means the same thing to the user
             raise ModelError(
-                f"the cached encoder in {export_dir} cannot be loaded ({exc}); delete that folder to export it again"
+                f"the cached encoder in {export_dir} cannot be loaded ({_first_line(exc)}); "
+                "delete that folder to export it again"
             ) from exc
-        self.name = f"onnx-int8:{manifest['model']}:{manifest['sha256'][:12]}"
-        self.dim = int(manifest["dim"])
-        self.max_tokens = int(manifest["max_tokens"])
         self.batch_size = batch_size
-        self._pooling = manifest["pooling"]
         self._input_names = [node.name for node in self._session.get_inputs()]
         self._counter: Tokenizer | None = None
 
@@ -277,10 +285,10 @@ class SentenceTransformerEmbedder:
         Raises:
             ModelError: the model cannot be loaded.
         """
-        import torch
+        self._model = _load_sentence_transformer(model)
+        import torch  # importable: sentence-transformers has just loaded it
 
         torch.set_num_threads(threads)
-        self._model = _load_sentence_transformer(model)
         self.name = f"st-fp32:{_model_label(model)}"
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
@@ -307,6 +315,14 @@ class SentenceTransformerEmbedder:
 
 
 # --- shared helpers -------------------------------------------------------------------
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """A one-line reason for an error message; library errors often span many lines."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _as_list(texts: Sequence[str]) -> list[str]:
@@ -448,7 +464,7 @@ def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
             if offline
             else "configure a local sentence-transformers folder or a valid hub name"
         )
-        raise ModelError(f"cannot load embedding model {source!r} ({type(exc).__name__}); {hint}") from exc
+        raise ModelError(f"cannot load embedding model {source!r} ({_first_line(exc)}); {hint}") from exc
 
 
 def _export_int8(source: str, label: str, folder: Path) -> None:
@@ -563,9 +579,9 @@ class _DropPreprocessingHint(logging.Filter):
 def _without_preprocessing_hint() -> Iterator[None]:
     """Silences quantize_dynamic's advice to run quant_pre_process.
 
-    That pre-processing fails on BERT graphs (incomplete symbolic shape inference) and
-    the quantised model is as fast without it. The hint goes through ``logging.warning``,
-    which would also install a root handler if none exists: the NullHandler prevents that.
+    That pre-processing fails on this exported graph (incomplete symbolic shape
+    inference), so the hint is noise. It goes through ``logging.warning``, which would
+    also install a root handler if none exists: the NullHandler prevents that.
     """
     root = logging.getLogger()
     hint_filter, guard = _DropPreprocessingHint(), logging.NullHandler()

@@ -23,8 +23,8 @@ class FakeEmbedder:
         for row, text in enumerate(texts):
             for word in _WORD.findall(text.lower()):
                 vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.ascontiguousarray(vectors / np.where(norms == 0, 1, norms))
+        vectors[~vectors.any(axis=1), 0] = 1.0  # a text without words still gets a unit vector
+        return np.ascontiguousarray(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(text.split()) + 2 for text in texts]

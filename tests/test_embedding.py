@@ -88,6 +88,20 @@ def test_a_bare_string_is_refused(any_embedder: Embedder) -> None:
         any_embedder.encode("a question")  # type: ignore[arg-type]
 
 
+def test_progress_bar_on_request(onnx_embedder: Embedder, capsys: pytest.CaptureFixture[str]) -> None:
+    onnx_embedder.encode(SENTENCES)
+    assert "Embedding" not in capsys.readouterr().err
+    assert onnx_embedder.encode(SENTENCES, show_progress=True).shape == (len(SENTENCES), 384)
+    assert "Embedding" in capsys.readouterr().err
+
+
+def test_an_unwritable_cache_is_a_model_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ModelError, match="RAG_CACHE_DIR"):
+        prepare_encoder(cache_dir=blocker / "encoders")
+
+
 def test_length_sorting_keeps_each_vector_on_its_text(export_dir: Path) -> None:
     # batch_size 3 so the sorted texts cross several batch boundaries.
     embedder = OnnxEmbedder(export_dir, batch_size=3)
