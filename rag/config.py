@@ -20,12 +20,15 @@ class EmbeddingConfig:
     encoder: Encoder = "onnx-int8"
     batch_size: int = 64
     threads: int = 1
+    # Batches encoded at once while indexing, each on `threads` threads: two single-threaded
+    # workers use both cores of a 2-core machine (a single question runs on one).
+    workers: int = 2
 
     def __post_init__(self) -> None:
         if self.encoder not in ("onnx-int8", "torch-fp32"):
             raise ValueError(f"embedding.encoder must be 'onnx-int8' or 'torch-fp32', got {self.encoder!r}")
-        if self.batch_size < 1 or self.threads < 1:
-            raise ValueError("embedding.batch_size and embedding.threads must be at least 1")
+        if self.batch_size < 1 or self.threads < 1 or self.workers < 1:
+            raise ValueError("embedding.batch_size, embedding.threads and embedding.workers must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,7 +206,13 @@ def _embedder_for(config: Config) -> Embedder:
     from rag.embedding import load_embedder  # the model's libraries load only when a model is needed
 
     settings = config.embedding
-    return load_embedder(settings.model, settings.encoder, threads=settings.threads, batch_size=settings.batch_size)
+    return load_embedder(
+        settings.model,
+        settings.encoder,
+        threads=settings.threads,
+        batch_size=settings.batch_size,
+        workers=settings.workers,
+    )
 
 
 def build_index(

@@ -235,3 +235,12 @@ def test_the_fake_embedder_fits_the_protocol() -> None:
     vectors = fake.encode(["the treaty of Paris", "Paris treaty signed", "photosynthesis makes sugar"])
     assert vectors.shape == (3, 64) and vectors.dtype == np.float32 and vectors.flags.c_contiguous
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_two_workers_give_the_same_vectors_as_one() -> None:
+    from rag.embedding import load_embedder
+
+    texts = [f"Sentence number {i} about chips, funds and {'innovation ' * (i % 7)}policy." for i in range(300)]
+    one = load_embedder(None, "onnx-int8", workers=1, batch_size=16).encode(texts)
+    two = load_embedder(None, "onnx-int8", workers=2, batch_size=16).encode(texts)
+    np.testing.assert_allclose(one, two, atol=1e-6)
