@@ -14,7 +14,6 @@ This is the only module that imports sentence_transformers, torch and onnxruntim
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
