@@ -116,12 +116,27 @@ def merge_adjacent(selected: Sequence[Candidate], read: SpanReader) -> list[Cand
 def select_citations(
     candidates: Sequence[Candidate], threshold: float, config: AnswerConfig, k: int
 ) -> list[Candidate]:
-    """Up to ``k`` distinct sentences scoring above the threshold and near the best."""
+    """Up to ``k`` distinct sentences scoring above the threshold and near the best.
+
+    A sentence that scored with words borrowed from the sentence before it ("This
+    initiative...") is judged on its own words when that sentence is cited already.
+    """
     if not candidates:
         return []
-    best = candidates[0].citation.score
-    floor = max(threshold, best * config.relative_cutoff)
-    return [c for c in candidates if c.citation.score >= floor][:k]
+    floor = max(threshold, candidates[0].citation.score * config.relative_cutoff)
+    chosen: list[Candidate] = []
+    for candidate in candidates:
+        score = candidate.citation.score
+        if any(_follows(candidate, c) for c in chosen):
+            score = candidate.citation.scores.get("score_alone", score)
+        if score >= floor and len(chosen) < k:
+            chosen.append(candidate)
+    return chosen
+
+
+def _follows(later: Candidate, earlier: Candidate) -> bool:
+    c, e = later.citation, earlier.citation
+    return c.doc_id == e.doc_id and later.paragraph == earlier.paragraph and later.first == earlier.last + 1
 
 
 def decide(

@@ -130,14 +130,14 @@ def _antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> d
     }
 
 
-def _lexical(query: Query, record: SentenceRecord, antecedent: SentenceRecord | None) -> float:
-    """Term coverage of the sentence, read together with its antecedent when it refers back."""
+def _lexical(query: Query, record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[float, float]:
+    """Term coverage of the sentence on its own, and read with its antecedent when it refers back."""
     own = coverage(query.idf, record.tokens, query.names, capitalised_tokens(record.sentence.text))
     if antecedent is None:
-        return own
+        return own, own
     tokens = (*antecedent.tokens, *record.tokens)
     mentions = capitalised_tokens(f"{antecedent.sentence.text} {record.sentence.text}")
-    return max(own, coverage(query.idf, tokens, query.names, mentions))
+    return own, max(own, coverage(query.idf, tokens, query.names, mentions))
 
 
 def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: SearchIndexes) -> list[Hit]:
@@ -153,16 +153,22 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
     total_weight = sum(WEIGHTS.values())
     hits = []
     for i, record in enumerate(records):
+        own_lexical, lexical = _lexical(query, record, antecedents.get(record.row))
         signals = {
             "dense": float(dense[i]),
             "dense_passage": float(dense_passage[i]),
-            "lexical": _lexical(query, record, antecedents.get(record.row)),
+            "lexical": lexical,
             "lexical_passage": coverage(query.idf, passage_tokens[record.passage]),
             "phrase": phrase_overlap(query.bigrams, record.tokens),
         }
         bonus = _number_bonus(query, record)
         score = sum(WEIGHTS[name] * max(value, 0.0) for name, value in signals.items()) / total_weight + bonus
-        hits.append(Hit(row=record.row, score=score, scores={**signals, "number_bonus": bonus, "score": score}))
+        scores = {**signals, "number_bonus": bonus, "score": score}
+        if lexical > own_lexical:
+            # What the sentence scores without the words it borrows from the one before it,
+            # for judging it as a second quote beside that one.
+            scores["score_alone"] = score - WEIGHTS["lexical"] * (lexical - own_lexical) / total_weight
+        hits.append(Hit(row=record.row, score=score, scores=scores))
     hits.sort(key=lambda h: (-h.score, h.row))
     return hits
 

@@ -1,5 +1,7 @@
 """Choosing what to cite: threshold, relative cut-off, syndicated copies, merged neighbours."""
 
+from dataclasses import replace
+
 from rag.answer import Candidate, decide, fold_syndicated, merge_adjacent, text_key
 from rag.config import AnswerConfig
 from rag.types import Citation
@@ -65,3 +67,16 @@ def test_syndicated_copies_are_cited_once_with_the_others_listed() -> None:
     assert [c.citation.doc_id for c in folded] == ["a.txt", "a.txt"]
     assert [s.doc_id for s in folded[0].citation.also_in] == ["b.txt"]
     assert text_key("Alpha  is “first”.") == text_key('alpha is "first".')
+
+
+def test_a_sentence_that_borrows_words_from_a_cited_one_is_judged_on_its_own() -> None:
+    first = _candidate(0, 0.9)
+    borrowed = _candidate(1, 0.85)
+    borrowed = Candidate(
+        replace(borrowed.citation, scores={"score": 0.85, "score_alone": 0.5}), borrowed.paragraph, 1, 1
+    )
+    answer = decide("q?", [first, borrowed], threshold=0.3, k=3, config=AnswerConfig(), read=_read)
+    assert [c.text for c in answer.citations] == ["Alpha is first."]
+    alone = Candidate(replace(borrowed.citation, scores={"score": 0.85}), borrowed.paragraph, 1, 1)
+    answer = decide("q?", [first, alone], threshold=0.3, k=3, config=AnswerConfig(), read=_read)
+    assert [c.text for c in answer.citations] == [TEXT[0:32]], "without borrowing, the neighbours merge"

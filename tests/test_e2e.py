@@ -58,7 +58,7 @@ def test_lookup_finds_the_paraphrased_sentence(real_index, case) -> None:
 
 def test_the_issue_examples(real_index) -> None:
     answer = real_index.ask("How much money will the new chip fund raise?")
-    assert GOLD_FUND in answer.citations[0].text  # with "This initiative..." merged in when cited too
+    assert answer.citations[0].text == GOLD_FUND
     assert real_index.ask("Who won the 2022 World Cup?").abstained
     (match,) = real_index.lookup("innovation is the soul of these companies")
     assert match.kind in ("paraphrase", "near-exact")
