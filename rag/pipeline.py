@@ -146,10 +146,11 @@ def _embed(parsed: _Parsed, previous: _Previous | None, embedder: Embedder, prog
             if rows is not None and len(rows) == count:  # same text splits into the same sentences
                 source_rows[offset : offset + count] = rows
             offset += count
-    vectors = np.zeros((len(parsed.sentences), embedder.dim), dtype=np.float32)
     kept, missing = np.flatnonzero(source_rows >= 0), np.flatnonzero(source_rows < 0)
-    if len(kept):
-        vectors[kept] = previous.vectors[source_rows[kept]]
+    if not len(kept):  # nothing to reuse: the encoder's own array, not a second copy
+        return embedder.encode([s.text for s in parsed.sentences], show_progress=progress), 0
+    vectors = np.zeros((len(parsed.sentences), embedder.dim), dtype=np.float32)
+    vectors[kept] = previous.vectors[source_rows[kept]]
     if len(missing):
         vectors[missing] = embedder.encode([parsed.sentences[i].text for i in missing], show_progress=progress)
     return vectors, len(kept)

@@ -83,3 +83,13 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     assert loaded.count == 50 and loaded.kind == "flat"
     rows, _ = loaded.search(vectors[17], 1)
     assert rows.tolist() == [17]
+
+
+def test_search_leaves_a_read_only_query_untouched(tmp_path) -> None:
+    vectors = _vectors(20)
+    np.save(tmp_path / "v.npy", vectors)
+    mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
+    index = DenseIndex.build(mapped)
+    rows, _ = index.search(mapped[3], 1)
+    assert rows.tolist() == [3]
+    np.testing.assert_array_equal(np.load(tmp_path / "v.npy"), vectors)
