@@ -63,7 +63,7 @@ class AnswerConfig:
     """When to answer and what to cite.
 
     ``threshold`` is on the combined sentence score (0..1); below it the answer abstains.
-    Calibrated with benchmarks/squad.py: off-topic questions scored at most 0.30 (99th
+    Calibrated with benchmarks/squad.py: off-topic questions scored at most 0.27 (99th
     percentile 0.25) and 95% of answerable ones scored 0.50 or more; 0.40 sits between.
     ``relative_cutoff``: further citations must score at least this fraction of the best.
     """
