@@ -166,12 +166,15 @@ def run(data: Path, encoder: str) -> dict:
         ranks.append(hit_rank(spans, question.doc_id, gold_span(index, question, articles)))
         positives.append(answer.confidence)
         answered += not answer.abstained
-    negatives, abstained = [], 0
+    negatives, abstained, lookup_scores = [], 0, []
     offtopic_texts: list[tuple[object, str]] = [(index, q) for q in seed]
     for doc_id in articles:
         write_corpus(work / f"without-{doc_id}", articles, leave_out=doc_id)
         held_out = build_index(work / f"without-{doc_id}", work / f"index-without-{doc_id}", config, embedder=embedder)
         offtopic_texts += [(held_out, q.text) for q in questions if q.doc_id == doc_id]
+        # Lookup calibration: the held-out article's own text, which this index cannot support.
+        article = index.document(doc_id).text
+        lookup_scores += [m.score for m in held_out.lookup(article) if m.kind != "exact"]
     baseline_negatives: dict[str, list[float]] = {"bm25 sentences": [], "dense sentences": []}
     for target, text in offtopic_texts:
         answer = target.ask(text)
@@ -200,6 +203,11 @@ def run(data: Path, encoder: str) -> dict:
         "encode_seconds_all_builds": round(embedder.encode_seconds, 2),
         "query_ms_p50": round(statistics.median(latencies), 2),
         "query_ms_p95": round(float(np.percentile(latencies, 95)), 2),
+        "unsupported_lookups": len(lookup_scores),
+        "unsupported_lookup_score_p99": float(np.quantile(lookup_scores, 0.99)),
+        "unsupported_lookup_score_max": float(max(lookup_scores)),
+        "paraphrase_threshold": index.config.lookup.paraphrase_threshold,
+        "false_paraphrase_rate": float(np.mean(np.asarray(lookup_scores) >= index.config.lookup.paraphrase_threshold)),
     }
 
 
@@ -224,6 +232,11 @@ def print_table(result: dict) -> None:
     print(
         f"calibration: 95% of answerable score >= {result['threshold_keeping_95pct']:.3f}; "
         f"off-topic confidence p50 {pct[50]:.3f}, p95 {pct[95]:.3f}, p99 {pct[99]:.3f}"
+    )
+    print(
+        f"lookup calibration: {result['unsupported_lookups']} sentences looked up in an index without their article "
+        f"scored p99 {result['unsupported_lookup_score_p99']:.3f}, max {result['unsupported_lookup_score_max']:.3f}; "
+        f"{result['false_paraphrase_rate']:.1%} would count as paraphrase at {result['paraphrase_threshold']:.2f}"
     )
     print(
         f"build {result['build_seconds']} s (encoding, all builds: {result['encode_seconds_all_builds']} s); "
