@@ -30,6 +30,7 @@ from rag.store import (
     DATABASE,
     MetadataStore,
     commit_generation,
+    live_generation,
     new_generation,
     read_manifest,
     rebuild_hint,
@@ -46,6 +47,13 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2_000
 MAX_LOOKUP_CHARS = 500_000
 LOOKUP_CANDIDATES = 5
+# A build that commits while an index is being loaded deletes the generation being opened;
+# loading then starts again from the new manifest, a few times at most.
+LOAD_ATTEMPTS = 5
+# numpy parses every .npy header with ast.literal_eval, and on CPython 3.11 building ASTs in
+# two threads at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905): index files (ours and bm25s's) are opened one load at a time.
+_OPEN_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +127,7 @@ def _previous_index(index_dir: Path, encoder: str) -> _Previous | None:
     """What the live index holds, if it can be reused: same format and the same encoder."""
     try:
         manifest = read_manifest(index_dir)
-        generation = verify_files(index_dir, manifest, full=False)
+        generation = verify_files(index_dir, manifest)  # hashed (below the limit): never reuse damaged vectors
         if manifest.get("encoder") != encoder:
             return None
         store = MetadataStore.open(generation / DATABASE)
@@ -128,7 +136,8 @@ def _previous_index(index_dir: Path, encoder: str) -> _Previous | None:
             added_at = {h["doc_id"]: h["added_at"] for h in store.document_headers()}
         finally:
             store.close()
-        vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        with _OPEN_LOCK:
+            vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
     except (RagError, OSError, ValueError):
         return None  # nothing usable: embed everything afresh
     return _Previous(documents, rows, vectors, added_at)
@@ -176,16 +185,30 @@ def corpus_fingerprint(documents: Sequence[Document]) -> str:
 def _write_generation(
     folder: Path, parsed: _Parsed, vectors: np.ndarray, config: Config, added_before: dict[str, str]
 ) -> dict[str, str]:
-    store = MetadataStore.create(folder / DATABASE)
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    counts = Counter(s.doc_id for s in parsed.sentences)
-    for document in parsed.documents:
-        store.add_document(document, counts[document.doc_id], added_before.get(document.doc_id, now))
     sentence_tokens = [tokenize(s.text) for s in parsed.sentences]
-    store.add_sentences(0, parsed.sentences, parsed.sentence_passage, sentence_tokens)
-    store.add_passages(0, parsed.passages)
-    store.commit()
-    store.close()
+    _write_metadata(folder, parsed, sentence_tokens, added_before)
+    return _write_search_files(folder, parsed, sentence_tokens, vectors, config)
+
+
+def _write_metadata(
+    folder: Path, parsed: _Parsed, sentence_tokens: list[list[str]], added_before: dict[str, str]
+) -> None:
+    store = MetadataStore.create(folder / DATABASE)
+    try:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        counts = Counter(s.doc_id for s in parsed.sentences)
+        for document in parsed.documents:
+            store.add_document(document, counts[document.doc_id], added_before.get(document.doc_id, now))
+        store.add_sentences(0, parsed.sentences, parsed.sentence_passage, sentence_tokens)
+        store.add_passages(0, parsed.passages)
+        store.commit()
+    finally:
+        store.close()
+
+
+def _write_search_files(
+    folder: Path, parsed: _Parsed, sentence_tokens: list[list[str]], vectors: np.ndarray, config: Config
+) -> dict[str, str]:
     passage_tokens: list[list[str]] = [[] for _ in parsed.passages]
     for tokens, passage in zip(sentence_tokens, parsed.sentence_passage, strict=True):
         passage_tokens[passage].extend(tokens)
@@ -319,7 +342,22 @@ def load_index(index_dir: str | Path, *, embedder: Embedder | None = None, verif
         IndexMismatchError: The index is damaged or from another format; the message says how to rebuild.
     """
     index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
+    attempts = LOAD_ATTEMPTS
+    while True:
+        manifest = read_manifest(index_dir)
+        try:
+            return _open_index(index_dir, manifest, embedder, verify)
+        except IndexMismatchError:
+            # Between reading the manifest and opening the generation it names, a build may
+            # have committed and deleted that generation: then open the new one. When the
+            # generation is still live, it is damaged, and that error stands.
+            attempts -= 1
+            if attempts == 0 or live_generation(index_dir) == manifest["generation"]:
+                raise
+
+
+def _open_index(index_dir: Path, manifest: dict[str, Any], embedder: Embedder | None, verify: bool | None) -> Index:
+    """The index of the generation ``manifest`` names (IndexMismatchError when it cannot be read)."""
     generation = verify_files(index_dir, manifest, full=verify)
     if embedder is not None and embedder.name != manifest["encoder"]:
         raise IndexMismatchError(
@@ -327,14 +365,15 @@ def load_index(index_dir: str | Path, *, embedder: Embedder | None = None, verif
             f"{rebuild_hint(index_dir)}"
         )
     try:
-        indexes = SearchIndexes(
-            dense=DenseIndex.load(generation / "sentences.faiss"),
-            sentence_vectors=np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False),
-            passage_vectors=np.load(generation / "passage_vectors.npy", mmap_mode="r", allow_pickle=False),
-            sentence_lexical=LexicalIndex.load(generation / "bm25-sentences"),
-            passage_lexical=LexicalIndex.load(generation / "bm25-passages"),
-            store=MetadataStore.open(generation / DATABASE),
-        )
+        with _OPEN_LOCK:
+            indexes = SearchIndexes(
+                dense=DenseIndex.load(generation / "sentences.faiss"),
+                sentence_vectors=np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False),
+                passage_vectors=np.load(generation / "passage_vectors.npy", mmap_mode="r", allow_pickle=False),
+                sentence_lexical=LexicalIndex.load(generation / "bm25-sentences"),
+                passage_lexical=LexicalIndex.load(generation / "bm25-passages"),
+                store=MetadataStore.open(generation / DATABASE),
+            )
     except (OSError, ValueError, RuntimeError) as error:
         raise IndexMismatchError(
             f"the index at {index_dir} cannot be read ({error}); {rebuild_hint(index_dir)}"

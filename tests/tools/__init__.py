@@ -1,0 +1,1 @@
+"""Helpers the crash-safety and concurrency tests run in child processes (fake embedder, no model)."""
