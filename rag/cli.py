@@ -94,7 +94,10 @@ def _open_index(args: argparse.Namespace) -> Index:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    index = build_index(args.corpus, args.index, progress=not args.json)
+    return _show_report(build_index(args.corpus, args.index, progress=not args.json), args)
+
+
+def _show_report(index: Index, args: argparse.Namespace) -> int:
     report = index.build_report
     assert report is not None
     if args.json:
@@ -102,6 +105,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     else:
         print_report(report, args.index)
     return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    return _show_report(load_index(args.index).add_files(args.files, folder=args.folder), args)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    return _show_report(load_index(args.index).remove(args.doc_ids), args)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -200,6 +211,15 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", parents=[common], help="build the index of a corpus folder")
     index.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS, help="folder of documents (default: corpus)")
     index.set_defaults(run=cmd_index)
+
+    add = commands.add_parser("add", parents=[common], help="copy files into the corpus and index them")
+    add.add_argument("files", nargs="+", help="documents to add")
+    add.add_argument("--folder", default="", help="sub-folder of the corpus to put them in")
+    add.set_defaults(run=cmd_add)
+
+    remove = commands.add_parser("remove", parents=[common], help="take documents out of the corpus and index")
+    remove.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="document ids (paths relative to the corpus)")
+    remove.set_defaults(run=cmd_remove)
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with quoted sentences")
     ask.add_argument("question")

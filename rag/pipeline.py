@@ -37,7 +37,7 @@ from rag.store import (
     verify_files,
     write_lock,
 )
-from rag.types import Answer, Document, Match, Passage, Sentence
+from rag.types import Answer, Citation, Document, Match, Passage, Sentence
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
@@ -475,6 +475,22 @@ class Index:
         if document is None:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index at {self.path}")
         return document
+
+    def stale_reason(self, citation: Citation) -> str | None:
+        """Why ``citation`` no longer matches the indexed sources, or None when it still does.
+
+        A citation records the content hash of the document version it quotes; when that
+        document has changed or gone, its offsets may point at other text.
+        """
+        with self._lock:
+            document = self._indexes.store.document(citation.doc_id)
+        if document is None:
+            return f"{citation.doc_id} is no longer in the index"
+        if citation.content_hash and document.content_hash != citation.content_hash:
+            return f"{citation.doc_id} has changed since this citation was made"
+        if document.text[citation.start : citation.end] != citation.text:
+            return f"{citation.doc_id} no longer holds the quoted text at characters {citation.start}-{citation.end}"
+        return None
 
     def sentences(self, doc_id: str) -> list[Sentence]:
         """The sentences of document ``doc_id`` as indexed, in order (offsets into its text)."""

@@ -151,3 +151,25 @@ def test_citations_in_json_hold_the_offsets_contract(capsys, real_index) -> None
             start, end, text = citation["start"], citation["end"], citation["text"]
 
         assert_offsets(document.text, [Span])
+
+
+def test_add_and_remove_commands(capsys, seed_corpus: Path, tmp_path: Path) -> None:
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seed_corpus, corpus)
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", str(corpus), "--index", index_dir)[0] == 0
+    note = tmp_path / "note.md"
+    note.write_text("# Port note\n\nThe harbour of Valparaiso handled a record 12 million tonnes of cargo.\n")
+    code, out, err = run(capsys, "add", str(note), "--folder", "notes", "--index", index_dir)
+    assert code == 0, err
+    assert "added notes/note.md" in out and "reused from the previous index" in out
+    code, out, _ = run(capsys, "ask", "How much cargo did the harbour of Valparaiso handle?", "--index", index_dir)
+    assert "12 million tonnes" in out
+    code, out, _ = run(capsys, "remove", "notes/note.md", "--index", index_dir, "--json")
+    assert code == 0 and json.loads(out)["removed"] == ["notes/note.md"]
+    code, _, err = run(capsys, "remove", "notes/note.md", "--index", index_dir)
+    assert code == 1 and "no document 'notes/note.md'" in err
+    code, _, err = run(capsys, "add", str(tmp_path / "missing.md"), "--index", index_dir)
+    assert code == 1 and "no such file" in err

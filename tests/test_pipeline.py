@@ -318,3 +318,13 @@ def test_date_added_survives_rebuilds_and_the_last_document_cannot_be_removed(in
     with pytest.raises(RagError, match="at least one"):
         updated.remove(everything)
     assert all((updated.corpus / doc_id).exists() for doc_id in everything), "nothing moved when refused"
+
+
+def test_stale_citations_are_detected(index, corpus: Path, tmp_path: Path) -> None:
+    citation = index.ask("When did the tea harvest in Yunnan begin?").citations[0]
+    assert citation.doc_id == "news/tea.md" and index.stale_reason(citation) is None
+    (corpus / "news" / "tea.md").write_text(OTHER.replace("The tea harvest", "Early on, the tea harvest"))
+    changed = index.rebuild()
+    assert "has changed" in changed.stale_reason(citation)
+    removed = changed.remove(["news/tea.md"])
+    assert "no longer in the index" in removed.stale_reason(citation)
