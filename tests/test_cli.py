@@ -173,3 +173,8 @@ def test_add_and_remove_commands(capsys, seed_corpus: Path, tmp_path: Path) -> N
     assert code == 1 and "no document 'notes/note.md'" in err
     code, _, err = run(capsys, "add", str(tmp_path / "missing.md"), "--index", index_dir)
     assert code == 1 and "no such file" in err
+
+
+def test_serve_goes_through_the_app_and_refuses_a_public_address_without_auth(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "serve", "--host", "0.0.0.0", "--index", str(tmp_path / "idx"))
+    assert code == 1 and "without --auth" in err
