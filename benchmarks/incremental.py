@@ -7,7 +7,6 @@ python benchmarks/incremental.py --documents 1000 --sentences-per-document 10 --
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -26,7 +25,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from latency import base_paragraphs, distinct_variant  # noqa: E402
-from throughput import DEFAULT_DATA, Stopwatch, machine, machine_line, squad_articles, swap_vocabulary  # noqa: E402
+from throughput import (  # noqa: E402
+    DEFAULT_DATA,
+    Stopwatch,
+    data_missing,
+    emit,
+    machine,
+    machine_line,
+    squad_articles,
+    swap_vocabulary,
+)
 
 from rag import build_index  # noqa: E402
 from rag import ingest as rag_ingest  # noqa: E402
@@ -384,21 +392,12 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, metavar="DIR", help="work in DIR and keep the corpus and index")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
-    if not args.data.is_file():
-        print(
-            f"SQuAD data not found at {args.data}: this benchmark needs ../shared/data/squad1-train-subset.json "
-            "(or pass --data PATH); nothing was measured.",
-            file=sys.stderr,
-        )
+    if data_missing(args.data):
         return 1
     if not args.json:
         print(machine_line(machine()), flush=True)
     result = run(args.data, args.documents, args.sentences_per_document, args.article_words, args.keep)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
-    return 0
+    return emit(result, args.json, print_report)
 
 
 if __name__ == "__main__":

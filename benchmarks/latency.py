@@ -32,6 +32,8 @@ from throughput import (  # noqa: E402
     BUILD_STAGES,
     DEFAULT_DATA,
     Stopwatch,
+    data_missing,
+    emit,
     machine,
     machine_line,
     squad_articles,
@@ -607,12 +609,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.data.is_file():
-        print(
-            f"SQuAD data not found at {args.data}: this benchmark needs ../shared/data/squad1-train-subset.json "
-            "(or pass --data PATH); nothing was measured.",
-            file=sys.stderr,
-        )
+    if data_missing(args.data):
         return 1
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     if args.child:
@@ -628,11 +625,7 @@ def main() -> int:
     if not args.json:
         print(machine_line(machine()), flush=True)
     result = run(sizes, args.data, args.keep, profile_size)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
-    return 0
+    return emit(result, args.json, print_report)
 
 
 if __name__ == "__main__":

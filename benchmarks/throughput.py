@@ -333,6 +333,27 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"load average at end {load}")
 
 
+def data_missing(path: Path) -> bool:
+    """Say on stderr that the SQuAD file is absent (nothing is measured then); True when it is."""
+    if path.is_file():
+        return False
+    print(
+        f"SQuAD data not found at {path}: this benchmark needs ../shared/data/squad1-train-subset.json "
+        "(or pass --data PATH); nothing was measured.",
+        file=sys.stderr,
+    )
+    return True
+
+
+def emit(result: dict, as_json: bool, report) -> int:  # noqa: ANN001 - the script's print_report
+    """Print the result as JSON or as the script's report; the exit code."""
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        report(result)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], epilog=METHOD, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -343,21 +364,12 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, metavar="DIR", help="work in DIR and keep the corpus and indexes")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
-    if not args.data.is_file():
-        print(
-            f"SQuAD data not found at {args.data}: this benchmark needs ../shared/data/squad1-train-subset.json "
-            "(or pass --data PATH); nothing was measured.",
-            file=sys.stderr,
-        )
+    if data_missing(args.data):
         return 1
     if not args.json:
         print(machine_line(machine()), flush=True)
     result = run(args.data, args.sentences, max(1, args.repeats), args.keep)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
-    return 0
+    return emit(result, args.json, print_report)
 
 
 if __name__ == "__main__":
