@@ -406,12 +406,6 @@ class MetadataStore:
         found = self._rows(f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE row IN ({marks})", wanted)
         return {r[0]: _sentence_record(r) for r in found}
 
-    def sentence_at(self, doc_id: str, position: int) -> SentenceRecord | None:
-        rows = self._rows(
-            f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE doc_id = ? AND position = ?", (doc_id, position)
-        )
-        return _sentence_record(rows[0]) if rows else None
-
     def rows_by_content(self) -> tuple[dict[str, str], dict[str, np.ndarray]]:
         """Document id -> content hash, and content hash -> that document's sentence rows in order.
 
