@@ -35,6 +35,33 @@ def as_unit_rows(vectors: np.ndarray) -> np.ndarray:
     return array
 
 
+def _cells(count: int) -> int:
+    return int(4 * math.sqrt(count))
+
+
+def _reusable(centroids: np.ndarray | None, count: int, dim: int) -> np.ndarray | None:
+    if centroids is None or centroids.ndim != 2 or centroids.shape[1] != dim:
+        return None
+    wanted = _cells(count)
+    return centroids if wanted / 2 <= len(centroids) <= wanted * 2 else None
+
+
+def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # noqa: ANN001, ANN202 - faiss objects
+    """An empty IVF index over ``array``'s space: trained on a sample, or on given cells."""
+    count, dim = array.shape
+    quantizer = faiss.IndexFlatIP(dim)
+    if centroids is None:
+        nlist = _cells(count)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(array[np.random.default_rng(0).choice(count, min(count, nlist * 64), replace=False)])
+    else:
+        quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
+        index = faiss.IndexIVFFlat(quantizer, dim, len(centroids), faiss.METRIC_INNER_PRODUCT)
+        index.is_trained = True  # an IVFFlat is trained once its quantizer holds the cells
+    index.nprobe = IVF_NPROBE
+    return index  # faiss's wrapper keeps the quantizer alive as long as the index
+
+
 class DenseIndex:
     """Inner-product search, so scores are cosines; exact below EXACT_LIMIT, IVF above."""
 
@@ -51,22 +78,34 @@ class DenseIndex:
         return "ivf" if isinstance(self._index, _faiss().IndexIVF) else "flat"
 
     @classmethod
-    def build(cls, vectors: np.ndarray, *, exact_limit: int = EXACT_LIMIT) -> DenseIndex:
-        """Index ``vectors`` (row i gets id i)."""
+    def build(
+        cls, vectors: np.ndarray, *, exact_limit: int | None = None, centroids: np.ndarray | None = None
+    ) -> DenseIndex:
+        """Index ``vectors`` (row i gets id i).
+
+        Args:
+            vectors: One row per sentence.
+            exact_limit: Up to this many rows the search is exact; above, IVF (default EXACT_LIMIT).
+            centroids: The IVF cells of a previous build of the same corpus. They are reused
+                while the corpus has not grown or shrunk by more than half, which spares the
+                k-means training (most of an update's time on a large corpus).
+        """
         faiss = _faiss()
         array = as_unit_rows(vectors)
         count, dim = array.shape
-        if count <= exact_limit:
+        if count <= (EXACT_LIMIT if exact_limit is None else exact_limit):
             index = faiss.IndexFlatIP(dim)
         else:
-            nlist = int(4 * math.sqrt(count))
-            quantizer = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-            sample = array[np.random.default_rng(0).choice(count, min(count, nlist * 64), replace=False)]
-            index.train(sample)
-            index.nprobe = IVF_NPROBE
+            index = _ivf(faiss, array, _reusable(centroids, count, dim))
         index.add(array)
         return cls(index, dim)
+
+    def centroids(self) -> np.ndarray | None:
+        """The IVF cells' centres, for a later build to reuse; None for an exact index."""
+        if self.kind != "ivf":
+            return None
+        quantizer = _faiss().downcast_index(self._index.quantizer)
+        return quantizer.reconstruct_n(0, quantizer.ntotal)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest rows to one query vector, best first: (rows, cosines).

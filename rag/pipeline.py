@@ -50,6 +50,7 @@ LOOKUP_CANDIDATES = 5
 # A build that commits while an index is being loaded deletes the generation being opened;
 # loading then starts again from the new manifest, a few times at most.
 LOAD_ATTEMPTS = 5
+IVF_CENTROIDS = "ivf_centroids.npy"
 # numpy parses every .npy header with ast.literal_eval, and on CPython 3.11 building ASTs in
 # two threads at once can fail with "SystemError: AST constructor recursion depth mismatch"
 # (python/cpython#106905): index files (ours and bm25s's) are opened one load at a time.
@@ -121,6 +122,7 @@ class _Previous:
     rows: dict[str, np.ndarray]
     vectors: np.ndarray
     added_at: dict[str, str]
+    centroids: np.ndarray | None  # IVF cells, reused while the corpus keeps its size
 
 
 def _previous_index(index_dir: Path, encoder: str) -> _Previous | None:
@@ -138,9 +140,11 @@ def _previous_index(index_dir: Path, encoder: str) -> _Previous | None:
             store.close()
         with _OPEN_LOCK:
             vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+            cells = generation / IVF_CENTROIDS
+            centroids = np.load(cells, allow_pickle=False) if cells.is_file() else None
     except (RagError, OSError, ValueError):
         return None  # nothing usable: embed everything afresh
-    return _Previous(documents, rows, vectors, added_at)
+    return _Previous(documents, rows, vectors, added_at, centroids)
 
 
 def _embed(parsed: _Parsed, previous: _Previous | None, embedder: Embedder, progress: bool) -> tuple[np.ndarray, int]:
@@ -183,11 +187,12 @@ def corpus_fingerprint(documents: Sequence[Document]) -> str:
 
 
 def _write_generation(
-    folder: Path, parsed: _Parsed, vectors: np.ndarray, config: Config, added_before: dict[str, str]
+    folder: Path, parsed: _Parsed, vectors: np.ndarray, config: Config, previous: _Previous | None
 ) -> dict[str, str]:
     sentence_tokens = [tokenize(s.text) for s in parsed.sentences]
-    _write_metadata(folder, parsed, sentence_tokens, added_before)
-    return _write_search_files(folder, parsed, sentence_tokens, vectors, config)
+    _write_metadata(folder, parsed, sentence_tokens, previous.added_at if previous else {})
+    centroids = previous.centroids if previous else None
+    return _write_search_files(folder, parsed, sentence_tokens, vectors, config, centroids)
 
 
 def _write_metadata(
@@ -207,7 +212,12 @@ def _write_metadata(
 
 
 def _write_search_files(
-    folder: Path, parsed: _Parsed, sentence_tokens: list[list[str]], vectors: np.ndarray, config: Config
+    folder: Path,
+    parsed: _Parsed,
+    sentence_tokens: list[list[str]],
+    vectors: np.ndarray,
+    config: Config,
+    centroids: np.ndarray | None,
 ) -> dict[str, str]:
     passage_tokens: list[list[str]] = [[] for _ in parsed.passages]
     for tokens, passage in zip(sentence_tokens, parsed.sentence_passage, strict=True):
@@ -215,8 +225,11 @@ def _write_search_files(
     retrieval = config.retrieval
     LexicalIndex.build(sentence_tokens, k1=retrieval.bm25_k1, b=retrieval.bm25_b).save(folder / "bm25-sentences")
     LexicalIndex.build(passage_tokens, k1=retrieval.bm25_k1, b=retrieval.bm25_b).save(folder / "bm25-passages")
-    dense = DenseIndex.build(vectors)
+    dense = DenseIndex.build(vectors, centroids=centroids)
     dense.save(folder / "sentences.faiss")
+    cells = dense.centroids()
+    if cells is not None:
+        np.save(folder / IVF_CENTROIDS, cells, allow_pickle=False)
     np.save(folder / "sentence_vectors.npy", vectors, allow_pickle=False)
     np.save(
         folder / "passage_vectors.npy",
@@ -283,7 +296,7 @@ def build_index(
         vectors, reused = _embed(parsed, previous, embedder, progress)
         folder = new_generation(index_dir)
         try:
-            extra = _write_generation(folder, parsed, vectors, config, previous.added_at if previous else {})
+            extra = _write_generation(folder, parsed, vectors, config, previous)
             report = BuildReport(
                 corpus=str(corpus),
                 documents=len(parsed.documents),

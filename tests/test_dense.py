@@ -93,3 +93,30 @@ def test_search_leaves_a_read_only_query_untouched(tmp_path) -> None:
     rows, _ = index.search(mapped[3], 1)
     assert rows.tolist() == [3]
     np.testing.assert_array_equal(np.load(tmp_path / "v.npy"), vectors)
+
+
+def test_ivf_cells_are_reused_for_a_similar_corpus_and_keep_recall() -> None:
+    rng = np.random.default_rng(2)
+    centres = rng.standard_normal((40, 16))
+    vectors = (centres[rng.integers(0, 40, 4000)] + 0.3 * rng.standard_normal((4000, 16))).astype(np.float32)
+    first = DenseIndex.build(vectors, exact_limit=1000)
+    cells = first.centroids()
+    assert cells is not None and cells.shape == (int(4 * np.sqrt(4000)), 16)
+    grown = np.concatenate([vectors, vectors[:500] + 0.01])
+    again = DenseIndex.build(grown, exact_limit=1000, centroids=cells)
+    np.testing.assert_allclose(again.centroids(), cells)
+    recall = []
+    for seed in range(50):
+        query = grown[seed * 7]
+        expected, _ = _brute_force(grown, query, 10)
+        rows, _ = again.search(query, 10)
+        recall.append(len(set(rows.tolist()) & set(expected.tolist())) / 10)
+    assert np.mean(recall) >= 0.9
+    assert DenseIndex.build(vectors[:50]).centroids() is None
+
+
+def test_cells_of_a_very_different_size_are_not_reused() -> None:
+    vectors = _vectors(3000, dim=8)
+    small_cells = DenseIndex.build(vectors[:1200], exact_limit=1000).centroids()
+    rebuilt = DenseIndex.build(vectors, exact_limit=1000, centroids=small_cells[:20])
+    assert len(rebuilt.centroids()) == int(4 * np.sqrt(3000))

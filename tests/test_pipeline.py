@@ -328,3 +328,21 @@ def test_stale_citations_are_detected(index, corpus: Path, tmp_path: Path) -> No
     assert "has changed" in changed.stale_reason(citation)
     removed = changed.remove(["news/tea.md"])
     assert "no longer in the index" in removed.stale_reason(citation)
+
+
+def test_an_update_reuses_the_ivf_cells_of_the_previous_build(corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    import numpy as np
+
+    import rag.dense
+
+    monkeypatch.setattr(rag.dense, "EXACT_LIMIT", 10)
+    first = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert first.info()["dense_index"] == "ivf"
+    cells = np.load(tmp_path / "index" / first.manifest["generation"] / "ivf_centroids.npy")
+    (corpus / "note.md").write_text("The harbour handled a record 12 million tonnes of cargo.", encoding="utf-8")
+    updated = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    reused = np.load(tmp_path / "index" / updated.manifest["generation"] / "ivf_centroids.npy")
+    np.testing.assert_array_equal(reused, cells)
+    answer = updated.ask("How much cargo did the harbour handle?")
+    assert "12 million tonnes" in answer.citations[0].text
+    _check_citations(updated, answer.citations)
