@@ -482,6 +482,8 @@ def check_upload(name: str, data: bytes) -> str:
         return "empty file"
     if suffix == ".pdf":
         return "" if data.startswith(b"%PDF-") else "not a PDF (it does not start with %PDF-)"
+    if suffix == ".docx":  # a DOCX is a ZIP archive: binary by nature, checked when it is read
+        return "" if data.startswith(b"PK\x03\x04") else "not a DOCX (it is not a ZIP archive)"
     if any(data.startswith(magic) for magic in _BINARY_MAGIC):
         return f"binary content in a {suffix} file"
     if b"\x00" in data[:65536] and not data.startswith(_BOMS):

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -25,21 +26,28 @@ from rag.errors import CorpusError, IngestError
 from rag.types import Document
 
 if TYPE_CHECKING:
+    from docx.table import Table
     from pypdf import PdfReader
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 50_000_000
-PDF_TIMEOUT_SECONDS = 20.0
-PDF_MEMORY_BYTES = 1_500_000_000
+# Limits of the child process that parses PDF and DOCX files.
+PARSER_TIMEOUT_SECONDS = 20.0
+PARSER_MEMORY_BYTES = 1_500_000_000
+# Zip-bomb guards, checked on a DOCX's ZIP directory before python-docx sees the file.
+DOCX_MAX_UNCOMPRESSED_BYTES = 100_000_000
+DOCX_MAX_MEMBERS = 10_000
+DOCX_MAX_RATIO = 100
+DOCX_RATIO_MIN_BYTES = 1_000_000
 
 _HTML_SUFFIXES = (".html", ".htm")
 _PAGE_BREAK = "\n\n"
 _MAX_FIELD_CHARS = 300
 _MAX_CONTROL_SHARE = 0.01
 _MAX_FRONT_MATTER_LINES = 60
-_PDF_WORKER_COMMAND = "from rag.ingest import _pdf_worker_main; _pdf_worker_main()"
+_WORKER_COMMAND = "from rag.ingest import _worker_main; _worker_main()"
 
 
 @dataclass(frozen=True, slots=True)
@@ -782,14 +790,14 @@ def _meta_field(parser: _VisibleText, field: str) -> str:
 # --- PDF ---------------------------------------------------------------------------------
 
 
-class _PdfProblem(Exception):
-    """A PDF that cannot be used, raised inside the worker process with the reason to report."""
+class _ParseProblem(Exception):
+    """A file that cannot be used, raised inside the worker process with the reason to report."""
 
 
 def _read_pdf(data: bytes, path: Path) -> _Extracted:
     if b"%PDF-" not in data[:1024]:
         raise IngestError("not a PDF file (no %PDF- header)")
-    raw_pages, title = _extract_pdf_in_child(data)
+    raw_pages, title, _ = _extract_in_child("pdf", data)
     pages = [_normalise_newlines(page).strip() for page in raw_pages]
     if not any(pages):
         raise IngestError("PDF has no text layer (scanned?)")
@@ -801,28 +809,30 @@ def _read_pdf(data: bytes, path: Path) -> _Extracted:
     return _Extracted(text=_PAGE_BREAK.join(pages), title=_clean_field(title), pages=tuple(starts))
 
 
-def _extract_pdf_in_child(data: bytes) -> tuple[list[str], str]:
-    """Page texts and title of a PDF, parsed in a child process under time and memory limits.
+def _extract_in_child(kind: str, data: bytes) -> tuple[list[str], str, str]:
+    """Text parts, title and source of a ``kind`` file ("pdf", "docx"), parsed in a child process
+    under time and memory limits, so that a hostile file can neither hang nor exhaust the caller.
 
     A subprocess rather than multiprocessing: spawn and forkserver re-run the caller's
     ``__main__`` script in the child, which breaks scripts without a ``__main__`` guard.
     """
+    label = _WORKER_LABELS[kind]
     try:
         completed = subprocess.run(
-            [sys.executable, "-c", _PDF_WORKER_COMMAND],
+            [sys.executable, "-c", _WORKER_COMMAND, kind],
             input=data,
             capture_output=True,
-            timeout=PDF_TIMEOUT_SECONDS,
+            timeout=PARSER_TIMEOUT_SECONDS,
             env=_worker_environment(),
             check=False,
         )
     except subprocess.TimeoutExpired as err:  # run() has killed the child
-        raise IngestError(f"PDF parsing timed out after {PDF_TIMEOUT_SECONDS:g} s") from err
+        raise IngestError(f"{label} parsing timed out after {PARSER_TIMEOUT_SECONDS:g} s") from err
     except OSError as err:
-        raise IngestError(f"cannot start the PDF parser ({err.strerror})") from err
+        raise IngestError(f"cannot start the {label} parser ({err.strerror})") from err
     if completed.stderr:
-        logger.debug("PDF worker stderr: %s", completed.stderr.decode("utf-8", "replace")[-2000:])
-    return _parse_pdf_outcome(completed.stdout, completed.returncode)
+        logger.debug("%s worker stderr: %s", label, completed.stderr.decode("utf-8", "replace")[-2000:])
+    return _parse_worker_outcome(label, completed.stdout, completed.returncode)
 
 
 def _worker_environment() -> dict[str, str]:
@@ -832,35 +842,45 @@ def _worker_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _parse_pdf_outcome(output: bytes, exit_code: int) -> tuple[list[str], str]:
+def _parse_worker_outcome(label: str, output: bytes, exit_code: int) -> tuple[list[str], str, str]:
     try:
         outcome = json.loads(output)
     except ValueError:
         outcome = None
     if isinstance(outcome, dict) and isinstance(outcome.get("error"), str):
         raise IngestError(outcome["error"])
-    if not (isinstance(outcome, dict) and _is_str_list(outcome.get("pages")) and isinstance(outcome.get("title"), str)):
-        raise IngestError(f"PDF parser crashed (exit code {exit_code})")
-    return outcome["pages"], outcome["title"]
+    if not (
+        isinstance(outcome, dict)
+        and _is_str_list(outcome.get("parts"))
+        and isinstance(outcome.get("title"), str)
+        and isinstance(outcome.get("source"), str)
+    ):
+        raise IngestError(f"{label} parser crashed (exit code {exit_code})")
+    return outcome["parts"], outcome["title"], outcome["source"]
 
 
 def _is_str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-def _pdf_worker_main() -> None:
-    """Entry point of the PDF worker process: PDF bytes on stdin, a JSON outcome on stdout."""
+def _worker_main() -> None:
+    """Entry point of the parser process: the kind in argv, file bytes on stdin, a JSON outcome on stdout."""
+    kind = sys.argv[1] if len(sys.argv) > 1 else ""
     data = sys.stdin.buffer.read()
+    label = _WORKER_LABELS.get(kind, kind)
     try:
-        _limit_memory(PDF_MEMORY_BYTES)
-        pages, title = _extract_pdf(data)
-        output = json.dumps({"pages": pages, "title": title})
+        # Looked up at call time (not in a table) so that tests can replace an extractor.
+        extract = {"pdf": _extract_pdf, "docx": _extract_docx}[kind]
+        _limit_memory(PARSER_MEMORY_BYTES)
+        parts, title, source = extract(data)
+        output = json.dumps({"parts": parts, "title": title, "source": source})
     except MemoryError:
-        output = json.dumps({"error": f"PDF parsing ran out of memory (limit {PDF_MEMORY_BYTES / 1e9:g} GB)"})
-    except _PdfProblem as err:
+        output = json.dumps({"error": f"{label} parsing ran out of memory (limit {PARSER_MEMORY_BYTES / 1e9:g} GB)"})
+    except _ParseProblem as err:
         output = json.dumps({"error": str(err)})
-    except Exception as err:  # pypdf raises many kinds on malformed input; report, never crash
-        output = json.dumps({"error": _pdf_error_reason(err)})
+    except Exception as err:  # parsers raise many kinds on malformed input; report, never crash
+        reason = _pdf_error_reason(err) if kind == "pdf" else _docx_error_reason(err)
+        output = json.dumps({"error": reason})
     sys.stdout.write(output)
 
 
@@ -880,7 +900,7 @@ def _limit_memory(budget: int) -> None:
     try:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     except (ValueError, OSError):  # the timeout still bounds the worker
-        logger.warning("could not limit the PDF worker's memory")
+        logger.warning("could not limit the parser worker's memory")
 
 
 def _address_space_in_use() -> int:
@@ -891,20 +911,20 @@ def _address_space_in_use() -> int:
         return 0
 
 
-def _extract_pdf(data: bytes) -> tuple[list[str], str]:
+def _extract_pdf(data: bytes) -> tuple[list[str], str, str]:
     try:
         import pypdf  # imported here: only the worker process parses PDFs
     except ImportError as err:
-        raise _PdfProblem("reading PDFs needs the pypdf package (pip install pypdf)") from err
+        raise _ParseProblem("reading PDFs needs the pypdf package (pip install pypdf)") from err
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     warnings.simplefilter("ignore")
     reader = pypdf.PdfReader(io.BytesIO(data))
     if reader.is_encrypted and not _decrypt(reader):
-        raise _PdfProblem("PDF is encrypted (password required)")
+        raise _ParseProblem("PDF is encrypted (password required)")
     if len(reader.pages) == 0:
-        raise _PdfProblem("PDF has no pages")
-    return _page_texts(reader), _pdf_title(reader)
+        raise _ParseProblem("PDF has no pages")
+    return _page_texts(reader), _pdf_title(reader), ""
 
 
 def _page_texts(reader: PdfReader) -> list[str]:
@@ -928,7 +948,7 @@ def _decrypt(reader: PdfReader) -> bool:
     try:
         return bool(reader.decrypt(""))
     except Exception as err:  # e.g. AES without the cryptography package
-        raise _PdfProblem(f"PDF is encrypted and cannot be decrypted ({_one_line(str(err))})") from err
+        raise _ParseProblem(f"PDF is encrypted and cannot be decrypted ({_one_line(str(err))})") from err
 
 
 def _pdf_title(reader: PdfReader) -> str:
@@ -947,7 +967,80 @@ def _pdf_error_reason(err: Exception) -> str:
     return f"PDF could not be parsed ({type(err).__name__}: {detail})"
 
 
+# --- DOCX --------------------------------------------------------------------------------
+
+
+def _read_docx(data: bytes, path: Path) -> _Extracted:
+    _check_docx_archive(data)
+    blocks, title, source = _extract_in_child("docx", data)
+    text = _PAGE_BREAK.join(filter(None, (_normalise_newlines(block).strip() for block in blocks)))
+    return _Extracted(text=text, title=_clean_field(title), source=_clean_field(source))
+
+
+def _check_docx_archive(data: bytes) -> None:
+    """Refuse a DOCX that is not a ZIP archive or looks like a zip bomb, from its ZIP directory alone.
+
+    The declared sizes can be trusted: zipfile never inflates a member beyond its declared size.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as err:
+        raise IngestError("not a DOCX file (not a ZIP archive)") from err
+    if len(members) > DOCX_MAX_MEMBERS:
+        raise IngestError(f"DOCX has too many ZIP members ({len(members)}, limit {DOCX_MAX_MEMBERS})")
+    total = sum(member.file_size for member in members)
+    if total > DOCX_MAX_UNCOMPRESSED_BYTES:
+        raise IngestError(
+            f"possible zip bomb: DOCX expands to {total / 1e6:.1f} MB (limit {DOCX_MAX_UNCOMPRESSED_BYTES / 1e6:g} MB)"
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > DOCX_RATIO_MIN_BYTES and ratio > DOCX_MAX_RATIO:
+            raise IngestError(f"possible zip bomb: a DOCX member expands {ratio:.0f}:1 (limit {DOCX_MAX_RATIO}:1)")
+
+
+def _extract_docx(data: bytes) -> tuple[list[str], str, str]:
+    """Paragraphs and tables (a row per line) in document order, the core title and author."""
+    try:
+        import docx  # imported here: only the worker process parses DOCX files
+    except ImportError as err:
+        raise _ParseProblem("reading DOCX files needs the python-docx package (pip install python-docx)") from err
+    from docx.table import Table as DocxTable
+
+    warnings.simplefilter("ignore")
+    document = docx.Document(io.BytesIO(data))
+    blocks: list[str] = []
+    for item in document.iter_inner_content():
+        blocks.append(_docx_table_text(item) if isinstance(item, DocxTable) else item.text)
+    properties = document.core_properties
+    return blocks, properties.title or "", properties.author or ""
+
+
+def _docx_table_text(table: Table) -> str:
+    rows = []
+    for row in table.rows:
+        cells: list[str] = []
+        seen: list[object] = []
+        for cell in row.cells:
+            if any(cell._tc is element for element in seen):  # a merged cell is listed once per column
+                continue
+            seen.append(cell._tc)
+            if cell.text.strip():
+                cells.append(" ".join(cell.text.split()))
+        if cells:
+            rows.append(" | ".join(cells))
+    return "\n".join(rows)
+
+
+def _docx_error_reason(err: Exception) -> str:
+    detail = _one_line(str(err))[:200]
+    return f"DOCX could not be parsed ({type(err).__name__}: {detail})"
+
+
 # --- dispatch ----------------------------------------------------------------------------
+
+_WORKER_LABELS = {"pdf": "PDF", "docx": "DOCX"}
 
 _READERS: dict[str, Callable[[bytes, Path], _Extracted]] = {
     ".txt": _read_plain,
@@ -956,6 +1049,7 @@ _READERS: dict[str, Callable[[bytes, Path], _Extracted]] = {
     ".html": _read_html,
     ".htm": _read_html,
     ".pdf": _read_pdf,
+    ".docx": _read_docx,
 }
 _FORMAT_NAMES = {
     ".txt": "plain text",
@@ -964,4 +1058,5 @@ _FORMAT_NAMES = {
     ".html": "HTML",
     ".htm": "HTML",
     ".pdf": "PDF",
+    ".docx": "DOCX",
 }

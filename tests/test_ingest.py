@@ -9,6 +9,7 @@ import os
 import string
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -134,17 +135,17 @@ def test_scan_sorts_by_doc_id_and_ignores_hidden_files_and_folders(tmp_path: Pat
 
 
 def test_unsupported_file_types_are_reported_one_line_each(tmp_path: Path) -> None:
-    write(tmp_path, "report.docx", b"PK\x03\x04")
+    write(tmp_path, "report.odt", b"PK\x03\x04")
     write(tmp_path, "README", "no extension")
     write(tmp_path, "keep.TXT", "upper-case suffixes are fine")
     files, skipped = scan_corpus(tmp_path)
     assert [path.name for path in files] == ["keep.TXT"]
     assert skipped == [
         Skipped("README", "unsupported file type (no extension)"),
-        Skipped("report.docx", "unsupported file type .docx"),
+        Skipped("report.odt", "unsupported file type .odt"),
     ]
-    with pytest.raises(IngestError, match=r"unsupported file type \.docx"):
-        read_document(tmp_path / "report.docx", "report.docx")
+    with pytest.raises(IngestError, match=r"unsupported file type \.odt"):
+        read_document(tmp_path / "report.odt", "report.odt")
 
 
 def test_missing_corpus_folder_raises_a_clear_corpus_error(tmp_path: Path) -> None:
@@ -621,12 +622,12 @@ def test_file_that_is_not_a_pdf_is_skipped(tmp_path: Path) -> None:
 
 
 def test_pdf_parsing_that_takes_too_long_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "PDF_TIMEOUT_SECONDS", 0.001)
+    monkeypatch.setattr(ingest, "PARSER_TIMEOUT_SECONDS", 0.001)
     assert reason_for(tmp_path, "slow.pdf", make_pdf([["Text."]])) == "PDF parsing timed out after 0.001 s"
 
 
 def test_pdf_worker_that_dies_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "_PDF_WORKER_COMMAND", "import os; os._exit(3)")
+    monkeypatch.setattr(ingest, "_WORKER_COMMAND", "import os; os._exit(3)")
     assert reason_for(tmp_path, "a.pdf", make_pdf([["Text."]])) == "PDF parser crashed (exit code 3)"
 
 
@@ -634,11 +635,99 @@ def test_pdf_worker_that_dies_is_reported(tmp_path: Path, monkeypatch: pytest.Mo
 def test_pdf_worker_runs_under_a_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The real worker entry point, with a 50 MB budget and an extraction that wants 1 GB.
     command = (
-        "import rag.ingest as i; i.PDF_MEMORY_BYTES = 50_000_000; "
-        "i._extract_pdf = lambda data: ([str(bytearray(10**9))], ''); i._pdf_worker_main()"
+        "import rag.ingest as i; i.PARSER_MEMORY_BYTES = 50_000_000; "
+        "i._extract_pdf = lambda data: ([str(bytearray(10**9))], '', ''); i._worker_main()"
     )
-    monkeypatch.setattr(ingest, "_PDF_WORKER_COMMAND", command)
+    monkeypatch.setattr(ingest, "_WORKER_COMMAND", command)
     assert reason_for(tmp_path, "a.pdf", make_pdf([["Text."]])) == "PDF parsing ran out of memory (limit 0.05 GB)"
+
+
+# --- DOCX --------------------------------------------------------------------------------
+
+
+def make_docx(paragraphs: list[str], title: str = "", author: str = "", table: list[list[str]] | None = None) -> bytes:
+    import docx
+
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for row, values in zip(grid.rows, table, strict=True):
+            for cell, value in zip(row.cells, values, strict=True):
+                cell.text = value
+        document.add_paragraph("After the table.")
+    document.core_properties.title = title
+    document.core_properties.author = author
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def zip_of_zeros(size: int, members: int = 1) -> bytes:
+    """A ZIP of ``members`` members, the first ``size`` bytes of zeros, written in chunks."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("word/document.xml", "w") as member:
+            chunk = bytes(1_000_000)
+            for start in range(0, size, len(chunk)):
+                member.write(chunk[: size - start])
+        for index in range(1, members):
+            archive.writestr(f"part{index}.xml", "<x/>")
+    return buffer.getvalue()
+
+
+def test_docx_text_title_and_offsets(tmp_path: Path) -> None:
+    data = make_docx(["First paragraph of the memo.", "Second paragraph, with a twist."], title="Team Memo")
+    document = read(tmp_path, "memo.docx", data)
+    assert document.title == "Team Memo"
+    assert document.source == ""
+    assert document.text == "First paragraph of the memo.\n\nSecond paragraph, with a twist."
+    assert document.text.index("Second paragraph") == len("First paragraph of the memo.") + 2
+    assert document.pages == ()
+    assert document.content_hash == content_hash(document.text)
+
+
+def test_docx_tables_author_and_file_name_title(tmp_path: Path) -> None:
+    data = make_docx(["Intro."], author="  Jane   Doe ", table=[["Name", "Score"], ["Ada", "10"]])
+    document = read(tmp_path, "quarterly_results.docx", data)
+    assert document.title == "Quarterly results"
+    assert document.source == "Jane Doe"
+    assert document.text == "Intro.\n\nName | Score\nAda | 10\n\nAfter the table."
+
+
+def test_docx_zip_bomb_is_skipped_before_parsing(tmp_path: Path) -> None:
+    bomb = zip_of_zeros(200_000_000)
+    assert len(bomb) < 300_000
+    reason = reason_for(tmp_path, "bomb.docx", bomb)
+    assert reason == "possible zip bomb: DOCX expands to 200.0 MB (limit 100 MB)"
+
+
+def test_docx_member_with_a_huge_compression_ratio_is_skipped(tmp_path: Path) -> None:
+    reason = reason_for(tmp_path, "ratio.docx", zip_of_zeros(5_000_000))
+    assert reason.startswith("possible zip bomb: a DOCX member expands ") and reason.endswith("(limit 100:1)")
+
+
+def test_docx_with_too_many_members_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "DOCX_MAX_MEMBERS", 3)
+    assert (
+        reason_for(tmp_path, "many.docx", zip_of_zeros(10, members=5)) == "DOCX has too many ZIP members (5, limit 3)"
+    )
+
+
+@pytest.mark.parametrize("content", ["just text, not a zip", PNG_BYTES, b"PK\x03\x04 truncated"])
+def test_file_that_is_not_a_zip_named_docx_is_skipped(tmp_path: Path, content: str | bytes) -> None:
+    assert reason_for(tmp_path, "fake.docx", content) == "not a DOCX file (not a ZIP archive)"
+
+
+def test_zip_that_is_not_a_word_document_is_skipped(tmp_path: Path) -> None:
+    reason = reason_for(tmp_path, "other.docx", zip_of_zeros(10))
+    assert reason.startswith("DOCX could not be parsed")
+
+
+def test_docx_is_parsed_in_the_limited_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "PARSER_TIMEOUT_SECONDS", 0.001)
+    assert reason_for(tmp_path, "slow.docx", make_docx(["Text."])) == "DOCX parsing timed out after 0.001 s"
 
 
 # --- checked-in fixtures -----------------------------------------------------------------
