@@ -1,13 +1,77 @@
-"""Shared fixtures: the seed corpus copied aside, and one real-model index per test session."""
+"""Shared fixtures, and the offsets contract checked at the source for every test.
+
+Every sentence, passage, citation and lookup match that rag produces while any test
+runs is checked here: ``document.text[start:end] == text``. The stages that make spans
+(splitting, chunking, Index.ask / lookup / sentences / passages) are wrapped before any
+test module imports them, so no test can produce a span that escapes the check.
+"""
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
 import pytest
 
+import rag.chunking
+import rag.sentences
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _checked(produce, text_of):  # noqa: ANN001, ANN202
+    from tests.helpers import assert_offsets
+
+    @functools.wraps(produce)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        spans = produce(*args, **kwargs)
+        assert_offsets(text_of(*args, **kwargs), spans)
+        return spans
+
+    return wrapper
+
+
+def _check_citation(index, citation) -> None:  # noqa: ANN001
+    from tests.helpers import assert_offsets
+
+    text = index.document(citation.doc_id).text
+    assert_offsets(text, [citation])
+    assert text[citation.context_start : citation.context_end] == citation.context
+
+
+def _install_span_checks() -> None:
+    rag.sentences.split_sentences = _checked(rag.sentences.split_sentences, lambda text, *a, **k: text)
+    rag.chunking.chunk_passages = _checked(rag.chunking.chunk_passages, lambda text, *a, **k: text)
+    from rag import pipeline  # imported after the wrapping, so it binds the checked stages
+
+    index = pipeline.Index
+    ask, lookup = index.ask, index.lookup
+    sentences, passages = index.sentences, index.passages
+
+    @functools.wraps(ask)
+    def checked_ask(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        answer = ask(self, *args, **kwargs)
+        for citation in (*answer.citations, *answer.candidates):
+            _check_citation(self, citation)
+        return answer
+
+    @functools.wraps(lookup)
+    def checked_lookup(self, text, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        matches = lookup(self, text, *args, **kwargs)
+        for match in matches:
+            assert text[match.query_start : match.query_end] == match.query
+            for citation in (match.citation, match.nearest):
+                if citation is not None:
+                    _check_citation(self, citation)
+        return matches
+
+    index.ask, index.lookup = checked_ask, checked_lookup
+    index.sentences = _checked(sentences, lambda self, doc_id: self.document(doc_id).text)
+    index.passages = _checked(passages, lambda self, doc_id: self.document(doc_id).text)
+
+
+_install_span_checks()
 
 
 @pytest.fixture(scope="session")

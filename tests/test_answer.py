@@ -31,6 +31,7 @@ def test_abstains_below_threshold_with_a_reason_and_keeps_candidates() -> None:
     assert answer.abstained and not answer.citations
     assert "0.20" in answer.reason and "0.30" in answer.reason
     assert [c.text for c in answer.candidates] == ["Alpha is first."]
+    assert_offsets(TEXT, answer.candidates)
     assert answer.confidence == 0.2
 
 
@@ -57,6 +58,7 @@ def test_adjacent_sentences_of_a_paragraph_merge_into_one_quote() -> None:
 def test_sentences_of_different_paragraphs_do_not_merge() -> None:
     merged = merge_adjacent([_candidate(2, 0.9), _candidate(3, 0.8)], _read)
     assert len(merged) == 2
+    assert_offsets(TEXT, [m.citation for m in merged])
 
 
 def test_syndicated_copies_are_cited_once_with_the_others_listed() -> None:
@@ -66,6 +68,8 @@ def test_syndicated_copies_are_cited_once_with_the_others_listed() -> None:
     folded = fold_syndicated([first, copy, _candidate(1, 0.5)])
     assert [c.citation.doc_id for c in folded] == ["a.txt", "a.txt"]
     assert [s.doc_id for s in folded[0].citation.also_in] == ["b.txt"]
+    assert_offsets(TEXT, [c.citation for c in folded])
+    assert copy_text[folded[0].citation.also_in[0].start : folded[0].citation.also_in[0].end] == "ALPHA is first."
     assert text_key("Alpha  is “first”.") == text_key('alpha is "first".')
 
 
@@ -80,3 +84,4 @@ def test_a_sentence_that_borrows_words_from_a_cited_one_is_judged_on_its_own() -
     alone = Candidate(replace(borrowed.citation, scores={"score": 0.85}), borrowed.paragraph, 1, 1)
     answer = decide("q?", [first, alone], threshold=0.3, k=3, config=AnswerConfig(), read=_read)
     assert [c.text for c in answer.citations] == [TEXT[0:32]], "without borrowing, the neighbours merge"
+    assert_offsets(TEXT, answer.citations)

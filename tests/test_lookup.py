@@ -47,6 +47,7 @@ def test_paraphrase_above_threshold_and_unsupported_below() -> None:
     weak = match_sentence(query, 0, [_candidate(0.3)], paraphrase_threshold=0.5)
     assert weak.kind == "unsupported" and weak.citation is None
     assert weak.nearest is not None and weak.score == 0.3
+    assert_offsets(TEXT, [weak.nearest, match_sentence(query, 0, [_candidate(0.7)], paraphrase_threshold=0.5).citation])
     assert match_sentence(query, 0, [], paraphrase_threshold=0.5).kind == "unsupported"
 
 
