@@ -73,10 +73,6 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords(words) if words else []
 
 
-def tokenize_many(texts: Sequence[str]) -> list[list[str]]:
-    return [tokenize(t) for t in texts]
-
-
 def idf(document_frequency: np.ndarray | int, count: int) -> np.ndarray | float:
     """BM25 (Lucene) inverse document frequency, never negative."""
     return np.log1p((count - document_frequency + 0.5) / (document_frequency + 0.5))

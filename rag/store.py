@@ -482,24 +482,23 @@ class MetadataStore:
 
     def document_headers(self) -> list[dict[str, Any]]:
         """One row per document without its text: id, title, source, url, date, sentences, added."""
-        found = self._rows(
-            "SELECT doc_id, title, source, url, date, content_hash, sentence_count, added_at, pages "
-            "FROM documents ORDER BY doc_id"
-        )
-        names = ("doc_id", "title", "source", "url", "date", "content_hash", "sentences", "added_at", "pages")
-        return [dict(zip(names, r, strict=True)) for r in found]
+        return self._headers("ORDER BY doc_id")
 
     def headers_for(self, doc_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The headers of the given documents, by id (missing ones are left out)."""
         wanted = sorted(set(doc_ids))
         if not wanted:
             return {}
         marks = ",".join("?" * len(wanted))
-        found = self._rows(
-            f"SELECT doc_id, title, source, url, date, content_hash, pages FROM documents WHERE doc_id IN ({marks})",
-            wanted,
-        )
-        names = ("doc_id", "title", "source", "url", "date", "content_hash", "pages")
-        return {r[0]: dict(zip(names, r, strict=True)) for r in found}
+        return {h["doc_id"]: h for h in self._headers(f"WHERE doc_id IN ({marks})", wanted)}
+
+    def _headers(self, clause: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        columns = "doc_id, title, source, url, date, content_hash, sentence_count, added_at, pages"
+        names = ("doc_id", "title", "source", "url", "date", "content_hash", "sentences", "added_at", "pages")
+        return [
+            dict(zip(names, r, strict=True))
+            for r in self._rows(f"SELECT {columns} FROM documents {clause}", parameters)
+        ]
 
 
 def _sentence_record(row: tuple) -> SentenceRecord:
