@@ -255,8 +255,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the `rag` command; returns the exit code (0 ok, 1 user error, 2 usage)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    if not args.verbose:
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at INFO
     try:
         return args.run(args)
     except RagError as error:

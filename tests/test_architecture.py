@@ -13,7 +13,7 @@ ORDER = [
     "lexical", "store", "retrieval", "answer", "lookup", "pipeline", "evaluation", "cli",
 ]  # fmt: skip
 HEAVY = {"sentence_transformers": "embedding", "torch": "embedding", "onnxruntime": "embedding",
-         "faiss": "dense", "bm25s": "lexical", "Stemmer": "lexical", "gradio": None}  # fmt: skip
+         "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": None}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation"}
 
 
