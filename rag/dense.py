@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +109,14 @@ class DenseIndex:
         quantizer = _faiss().downcast_index(self._index.quantizer)
         return quantizer.reconstruct_n(0, quantizer.ntotal)
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int, *, live: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest rows to one query vector, best first: (rows, cosines).
+
+        Args:
+            query: One vector of the index's dimension.
+            k: How many rows to return at most.
+            live: A bool per row; rows marked False are never returned (deleted documents).
+                FAISS skips them inside the search, so ``k`` live rows come back when there are.
 
         FAISS pads with -1 when it holds fewer than ``k`` vectors; those are dropped.
         """
@@ -117,9 +125,25 @@ class DenseIndex:
         vector = as_unit_rows(np.reshape(query, (1, -1)))
         if vector.shape[1] != self.dim:
             raise ValueError(f"query has dimension {vector.shape[1]}, the index holds {self.dim}")
-        scores, rows = self._index.search(vector, min(k, self.count))
+        params = None
+        if live is not None:
+            if live.shape != (self.count,):
+                raise ValueError(f"live mask has shape {live.shape}, the index holds {self.count} rows")
+            params = self._without(live)
+        scores, rows = self._index.search(vector, min(k, self.count), params=params)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
+
+    def _without(self, live: np.ndarray):  # noqa: ANN202 - faiss search parameters
+        faiss = _faiss()
+        bits = np.packbits(np.asarray(live, dtype=bool), bitorder="little")
+        selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))
+        if self.kind == "ivf":
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=IVF_NPROBE)
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        params.bits = bits  # the selector points into this array: keep it alive with the parameters
+        return params
 
     def save(self, path: Path) -> None:
         _faiss().write_index(self._index, str(path))
@@ -131,3 +155,98 @@ class DenseIndex:
         if isinstance(index, faiss.IndexIVF):
             index.nprobe = IVF_NPROBE
         return cls(index, index.d)
+
+
+@dataclass(frozen=True, slots=True)
+class DensePart:
+    """One segment's vector index, where its rows sit among all rows, and which are live."""
+
+    index: DenseIndex
+    first_row: int
+    live: np.ndarray | None = None  # a bool per row of the segment; None: every row is live
+
+
+class DenseView:
+    """Several segments' vector indexes searched as one; rows not live are never returned."""
+
+    def __init__(self, parts: Sequence[DensePart]) -> None:
+        self.parts = tuple(sorted(parts, key=lambda p: p.first_row))
+        for before, after in zip(self.parts, self.parts[1:], strict=False):
+            if before.first_row + before.index.count > after.first_row:
+                raise ValueError(f"segments overlap at row {after.first_row}")
+        self.dim = self.parts[0].index.dim if self.parts else 0
+
+    @property
+    def count(self) -> int:
+        """Live rows over all segments."""
+        return sum(p.index.count if p.live is None else int(p.live.sum()) for p in self.parts)
+
+    @property
+    def kind(self) -> str:
+        """The kind of the largest segment's index ("flat" or "ivf")."""
+        return max(self.parts, key=lambda p: p.index.count).index.kind if self.parts else "flat"
+
+    def search(self, query: np.ndarray, k: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest live rows over every segment, best first, ties by row: (rows, cosines).
+
+        Args:
+            query: One vector.
+            k: How many rows to return.
+            ties: Also return every row that ties with the k-th. Which of tied rows make
+                the first ``k`` depends on row numbers, and so on the order documents were
+                added in; with the ties the set depends on the scores alone, so an updated
+                index finds what a fresh build of the same corpus finds.
+        """
+        found = [_search_with_ties(p.index, query, k, p.live) if ties else p.index.search(query, k, live=p.live)
+                 for p in self.parts]  # fmt: skip
+        rows = np.concatenate([r + p.first_row for (r, _), p in zip(found, self.parts, strict=True)] or [[]])
+        scores = np.concatenate([s for _, s in found] or [[]]).astype(np.float32)
+        order = np.lexsort((rows, -scores))
+        rows, scores = rows[order].astype(np.int64), scores[order]
+        if k <= 0 or len(rows) <= k:
+            return rows[: max(k, 0)], scores[: max(k, 0)]
+        end = k if not ties else int(np.searchsorted(-scores, -scores[k - 1], side="right"))
+        return rows[:end], scores[:end]
+
+
+def _search_with_ties(
+    index: DenseIndex, query: np.ndarray, k: int, live: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of one index and every row tied with the k-th (asking for more until none is cut off)."""
+    if k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    wanted = k
+    while True:
+        rows, scores = index.search(query, wanted + 1, live=live)
+        if len(rows) <= k:
+            return rows, scores
+        if len(rows) <= wanted or scores[wanted] < scores[k - 1]:  # the last tie is inside what came back
+            end = int(np.searchsorted(-scores, -scores[k - 1], side="right"))
+            return rows[:end], scores[:end]
+        wanted *= 2
+
+
+class VectorParts:
+    """The stored vectors of several segments, read by global row as if one array."""
+
+    def __init__(self, arrays: Sequence[np.ndarray], first_rows: Sequence[int]) -> None:
+        order = np.argsort(np.asarray(first_rows, dtype=np.int64), kind="stable")
+        self._arrays = [arrays[i] for i in order]
+        self._first = np.asarray([first_rows[i] for i in order], dtype=np.int64)
+        self._ends = self._first + np.asarray([len(a) for a in self._arrays], dtype=np.int64)
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of ``rows`` (global row numbers), in the order given."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        part = np.searchsorted(self._first, rows, side="right") - 1
+        if len(rows) and (part.min() < 0 or np.any(rows >= self._ends[np.maximum(part, 0)])):
+            raise IndexError("a row outside every segment")
+        dim = self._arrays[0].shape[1] if self._arrays else 0
+        result = np.empty((len(rows), dim), dtype=np.float32)
+        for number in np.unique(part):
+            where = np.flatnonzero(part == number)
+            result[where] = self._arrays[number][rows[where] - self._first[number]]
+        return result
+
+    def __len__(self) -> int:
+        return int(self._ends.max()) if len(self._ends) else 0

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -149,28 +149,50 @@ def load_corpus(root: Path) -> tuple[list[Document], list[Skipped]]:
         CorpusError: ``root`` does not exist, is not a folder or cannot be listed.
     """
     paths, skipped = scan_corpus(root)
-    documents: list[Document] = []
+    loaded, failed = load_documents(root, paths)
+    skipped = sorted(skipped + failed, key=lambda item: item.path)
+    return [document for document, _ in loaded], skipped
+
+
+def load_documents(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Document, str]], list[Skipped]]:
+    """Read the given files of the corpus at ``root``; a file that cannot be read is skipped, never raised.
+
+    Returns:
+        Each document read, with the sha256 of the file bytes it was read from (in the
+        order given), and every file skipped with its reason.
+    """
+    documents: list[tuple[Document, str]] = []
+    skipped: list[Skipped] = []
     for path in paths:
         doc_id = doc_id_for(root, path)
         try:
-            documents.append(read_document(path, doc_id))
+            data = _read_bytes(path)
+            documents.append((read_document(path, doc_id, data), hashlib.sha256(data).hexdigest()))
         except IngestError as err:
             skipped.append(Skipped(doc_id, _one_line(str(err))))
         except Exception as err:  # one bad file must not stop the whole corpus
             logger.exception("unexpected error while reading %s", doc_id)
             skipped.append(Skipped(doc_id, f"unexpected error while reading ({type(err).__name__})"))
-    skipped.sort(key=lambda item: item.path)
     for item in skipped:
         logger.info("skipped %s: %s", item.path, item.reason)
     return documents, skipped
 
 
-def read_document(path: Path, doc_id: str) -> Document:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes as indexing reads them; "" when it cannot be read (reading it says why)."""
+    try:
+        return hashlib.sha256(_read_bytes(path)).hexdigest()
+    except IngestError:
+        return ""
+
+
+def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Document:
     """Read one file as a Document.
 
     Args:
         path: The file; its suffix chooses the format.
         doc_id: The id to give the document (see ``doc_id_for``).
+        data: The file's bytes, when already read (otherwise they are read from ``path``).
 
     Returns:
         The document, with ``content_hash`` set and, for PDFs, the page start offsets.
@@ -182,7 +204,7 @@ def read_document(path: Path, doc_id: str) -> Document:
     reader = _READERS.get(suffix)
     if reader is None:
         raise IngestError(_unsupported(suffix))
-    extracted = reader(_read_bytes(path), path)
+    extracted = reader(_read_bytes(path) if data is None else data, path)
     if not extracted.text.strip():
         raise IngestError(f"no text after extracting {_FORMAT_NAMES[suffix]}")
     return Document(

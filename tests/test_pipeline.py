@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rag.pipeline
-from rag import Config, build_index, load_index
+from rag import Config, Index, build_index, load_index
 from rag.errors import CorpusError, IndexLockedError, IndexMismatchError, IndexNotFoundError, QueryError, RagError
 from rag.store import write_lock
 from tests.fakes import FakeEmbedder
@@ -173,7 +173,7 @@ def test_failed_build_leaves_the_previous_index_working(index, corpus: Path, tmp
     def explode(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(rag.pipeline, "_write_generation", explode)
+    monkeypatch.setattr(rag.pipeline, "link_segment", explode)  # an update keeps the segment of the other file
     (corpus / "news" / "tea.md").unlink()
     with pytest.raises(OSError, match="disk full"):
         build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
@@ -211,9 +211,14 @@ def test_another_encoder_is_refused(index, tmp_path: Path) -> None:
         load_index(tmp_path / "index", embedder=other)
 
 
+def segment_folder(index: Index) -> Path:
+    """The folder of the index's first segment."""
+    return index.path / index.manifest["generation"] / index.manifest["segments"][0]["name"]
+
+
 @pytest.mark.parametrize("victim", ["sentence_vectors.npy", "meta.sqlite", "sentences.faiss"])
 def test_damaged_files_are_detected(index, tmp_path: Path, victim: str) -> None:
-    path = tmp_path / "index" / index.manifest["generation"] / victim
+    path = segment_folder(index) / victim
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -222,7 +227,7 @@ def test_damaged_files_are_detected(index, tmp_path: Path, victim: str) -> None:
 
 
 def test_truncated_file_is_detected(index, tmp_path: Path) -> None:
-    path = tmp_path / "index" / index.manifest["generation"] / "passage_vectors.npy"
+    path = segment_folder(index) / "passage_vectors.npy"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(IndexMismatchError, match="wrong size"):
         load_index(tmp_path / "index", embedder=FakeEmbedder(), verify=False)
@@ -279,6 +284,7 @@ def test_rebuild_embeds_only_what_changed_and_equals_a_fresh_build(corpus: Path,
     embedder = CountingEmbedder()
     first = build_index(corpus, tmp_path / "index", embedder=embedder)
     assert first.build_report.embedded == first.build_report.sentences
+    tea_before = {s.text for s in first.sentences("news/tea.md")}
     (corpus / "volcano.md").write_text("# Volcano\n\nThe volcano erupted on Tuesday. Ash fell.\n", encoding="utf-8")
     (corpus / "news" / "tea.md").write_text(OTHER.replace("early", "late"), encoding="utf-8")
     (corpus / "seed-article.md").rename(corpus / "renamed.md")
@@ -288,8 +294,10 @@ def test_rebuild_embeds_only_what_changed_and_equals_a_fresh_build(corpus: Path,
     assert report.added == ("renamed.md", "volcano.md")
     assert report.updated == ("news/tea.md",)
     assert report.removed == ("seed-article.md",)
-    tea_and_volcano = len(updated.sentences("news/tea.md")) + len(updated.sentences("volcano.md"))
-    assert embedder.encoded == report.embedded == tea_and_volcano, "the renamed article reuses its vectors"
+    tea_changed = [s for s in updated.sentences("news/tea.md") if s.text not in tea_before]
+    assert 0 < len(tea_changed) < len(updated.sentences("news/tea.md"))
+    changed = len(tea_changed) + len(updated.sentences("volcano.md"))
+    assert embedder.encoded == report.embedded == changed, "renamed and unchanged sentences reuse their vectors"
     fresh = build_index(corpus, tmp_path / "fresh", embedder=FakeEmbedder())
     for question in QUESTIONS:
         assert updated.ask(question) == fresh.ask(question)
@@ -330,7 +338,9 @@ def test_stale_citations_are_detected(index, corpus: Path, tmp_path: Path) -> No
     assert "no longer in the index" in removed.stale_reason(citation)
 
 
-def test_an_update_reuses_the_ivf_cells_of_the_previous_build(corpus: Path, tmp_path: Path, monkeypatch) -> None:
+def test_an_update_keeps_an_ivf_segment_and_a_rewrite_reuses_its_cells(
+    corpus: Path, tmp_path: Path, monkeypatch
+) -> None:
     import numpy as np
 
     import rag.dense
@@ -338,11 +348,21 @@ def test_an_update_reuses_the_ivf_cells_of_the_previous_build(corpus: Path, tmp_
     monkeypatch.setattr(rag.dense, "EXACT_LIMIT", 10)
     first = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     assert first.info()["dense_index"] == "ivf"
-    cells = np.load(tmp_path / "index" / first.manifest["generation"] / "ivf_centroids.npy")
+    cells = np.load(segment_folder(first) / "ivf_centroids.npy")
+    index_bytes = (segment_folder(first) / "sentences.faiss").read_bytes()
     (corpus / "note.md").write_text("The harbour handled a record 12 million tonnes of cargo.", encoding="utf-8")
     updated = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
-    reused = np.load(tmp_path / "index" / updated.manifest["generation"] / "ivf_centroids.npy")
-    np.testing.assert_array_equal(reused, cells)
+    assert [s["dense_index"] for s in updated.manifest["segments"]] == ["ivf", "flat"]
+    kept = segment_folder(updated) / "sentences.faiss"
+    assert kept.read_bytes() == index_bytes, "the first segment is kept, not rebuilt"
     answer = updated.ask("How much cargo did the harbour handle?")
     assert "12 million tonnes" in answer.citations[0].text
     _check_citations(updated, answer.citations)
+    # Changing the seed article takes most rows out of the first segment: everything is rewritten.
+    with open(corpus / "seed-article.md", "a", encoding="utf-8") as handle:
+        handle.write("\nThe fund will be reviewed every year.\n")
+    rewritten = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert len(rewritten.manifest["segments"]) == 1
+    np.testing.assert_array_equal(np.load(segment_folder(rewritten) / "ivf_centroids.npy"), cells)
+    assert rewritten.build_report.embedded == 1, "only the new sentence is encoded"
+    _check_citations(rewritten, rewritten.ask("How much cargo did the harbour handle?").citations)
