@@ -288,8 +288,9 @@ def _reusable_vectors(parsed: _Parsed, previous: _Previous | None) -> tuple[np.n
     return segment, source
 
 
-def _changes(previous: _Previous | None, now: dict[str, str]) -> dict[str, tuple[str, ...]]:
-    before = {d: live.content_hash for d, live in previous.live.items()} if previous else {}
+def _changes(previous: _Previous | None, now: dict[str, tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Documents added, updated (text or file changed: a new title is an update) and removed."""
+    before = {d: (live.content_hash, live.file_sha256) for d, live in previous.live.items()} if previous else {}
     return {
         "added": tuple(sorted(set(now) - set(before))),
         "updated": tuple(sorted(d for d in now if d in before and before[d] != now[d])),
@@ -456,8 +457,11 @@ class _Build:
         loaded, failed = load_documents(self.corpus, plan.read)
         parsed = _parse_corpus(loaded, self.config)
         parsed.skipped = sorted([*skipped, *failed, *parsed.skipped], key=lambda item: item.path)
-        documents = {d: live.content_hash for d, live in plan.unchanged.items()}
-        documents.update((d.doc_id, d.content_hash) for d in parsed.documents)
+        versions = {d: (live.content_hash, live.file_sha256) for d, live in plan.unchanged.items()}
+        versions.update(
+            (d.doc_id, (d.content_hash, sha)) for d, sha in zip(parsed.documents, parsed.file_hashes, strict=True)
+        )
+        documents = {d: content for d, (content, _) in versions.items()}
         if not documents:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in parsed.skipped[:5])
             raise CorpusError(
@@ -476,7 +480,7 @@ class _Build:
                 skipped=tuple(parsed.skipped),
                 encoder=self.embedder.name,
                 embedded=len(parsed.sentences) - reused,
-                **_changes(previous, documents),
+                **_changes(previous, versions),
             )
             manifest = _manifest(report, documents, segments, self.config, self.embedder)
             commit_generation(self.index_dir, folder, manifest, known)

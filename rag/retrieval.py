@@ -127,6 +127,7 @@ def _antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> d
         for row, record in referring.items()
         if row - 1 in before
         and before[row - 1].sentence.doc_id == record.sentence.doc_id
+        and before[row - 1].sentence.position == record.sentence.position - 1  # not a removed older version
         and before[row - 1].sentence.paragraph == record.sentence.paragraph
     }
 
@@ -147,8 +148,11 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
         return []
     rows = np.fromiter((r.row for r in records), dtype=np.int64, count=len(records))
     passages = np.fromiter((r.passage for r in records), dtype=np.int64, count=len(records))
-    dense = np.asarray(indexes.sentence_vectors[rows]) @ query.vector
-    dense_passage = np.asarray(indexes.passage_vectors[passages]) @ query.vector
+    # In float64: a matrix product may round two identical rows differently (by where they
+    # fall in the kernel's blocks), and a syndicated copy must score exactly as its original.
+    query_vector = query.vector.astype(np.float64)
+    dense = indexes.sentence_vectors[rows].astype(np.float64) @ query_vector
+    dense_passage = indexes.passage_vectors[passages].astype(np.float64) @ query_vector
     passage_tokens = indexes.store.passage_tokens(passages.tolist())
     antecedents = _antecedents(records, indexes)
     total_weight = sum(WEIGHTS.values())
@@ -172,8 +176,9 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
         hits.append(Hit(row=record.row, score=score, scores=scores))
     # Ties go by document and position, not by row: rows depend on the order documents
     # were added in, and an updated index must rank as a fresh build of its corpus does.
+    # Scores are compared to 9 decimals, so that rounding noise never outranks that order.
     where = {r.row: (r.sentence.doc_id, r.sentence.position) for r in records}
-    hits.sort(key=lambda h: (-h.score, where[h.row]))
+    hits.sort(key=lambda h: (-round(h.score, 9), where[h.row]))
     return hits
 
 
