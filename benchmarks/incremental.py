@@ -77,7 +77,8 @@ STANDALONE_ENCODES = 5
 # "*" is timed only when not inside another wrapped call (bm25s also calls np.save).
 STAGES: list[tuple[object, str, str]] = [
     (shutil, "copyfile", "copy the article into the corpus"),
-    (rag_ingest, "scan_corpus", "scan corpus folders"),
+    (rag_pipeline, "scan_corpus", "scan corpus folders"),
+    (rag_pipeline, "file_sha256", "sha256 of unchanged files (skip check)"),
     (rag_ingest, "read_document", "read + decode files"),
     (rag_ingest, "content_hash", "sha256 of each document's text"),
     (rag_pipeline, "split_sentences", "split sentences"),
@@ -85,8 +86,10 @@ STAGES: list[tuple[object, str, str]] = [
     (rag_pipeline, "_parse_corpus", "parse (rest)"),
     (rag_pipeline, "_previous_index", "open previous index (manifest, mmap)"),
     (rag_pipeline, "verify_files", "verify index files (previous + new)"),
-    (MetadataStore, "rows_by_content", "SQLite read of previous index"),
-    (MetadataStore, "document_headers", "SQLite read of previous index"),
+    (MetadataStore, "document_index", "SQLite read of previous index"),
+    (MetadataStore, "rows_for_contents", "SQLite read of previous index"),
+    (MetadataStore, "rows_by_text", "SQLite read of previous index"),
+    (MetadataStore, "rows_of_documents", "SQLite read of previous index"),
     (rag_pipeline, "_embed", "reuse unchanged vectors (gather, mmap)"),
     ("EMBEDDER", "encode", "encode (sentences not reused)"),
     (rag_pipeline, "tokenize", "BM25 tokenise (fold, stopwords, stem)"),
@@ -105,6 +108,7 @@ STAGES: list[tuple[object, str, str]] = [
     (rag_pipeline, "passage_vectors", "passage vectors + .npy writes"),
     (np, "save", "passage vectors + .npy writes*"),
     (rag_pipeline, "new_generation", "new generation folder"),
+    (rag_pipeline, "link_segment", "hard-link kept segments"),
     (rag_store, "file_checksums", "sha256 of every new index file"),
     (rag_store, "_fsync_tree", "fsync new generation"),
     (rag_store, "remove_stale_generations", "delete the old generation"),
@@ -112,11 +116,37 @@ STAGES: list[tuple[object, str, str]] = [
     (rag_pipeline, "load_index", "load the new index"),
 ]
 
+# What each stage's work grows with in an add, from reading rag/pipeline.py (run the script at
+# two --documents sizes to see it measured).
 SCALES = {
     "copy the article into the corpus": "article",
-    "encode (sentences not reused)": "changed documents",
+    "scan corpus folders": "files in the corpus (names)",
+    "sha256 of unchanged files (skip check)": "corpus bytes",
+    "read + decode files": "changed files",
+    "sha256 of each document's text": "changed files",
+    "split sentences": "changed files",
+    "chunk passages": "changed files",
+    "parse (rest)": "changed files",
+    "open previous index (manifest, mmap)": "documents (one SQLite row each)",
+    "verify index files (previous + new)": "index bytes to 256 MB, files above",
+    "SQLite read of previous index": "documents (one SQLite row each)",
+    "reuse unchanged vectors (gather, mmap)": "changed documents",
+    "encode (sentences not reused)": "changed sentences",
+    "BM25 tokenise (fold, stopwords, stem)": "new segment",
+    "SQLite write": "new segment",
+    "BM25 build (sentences + passages)": "new segment",
+    "BM25 save": "new segment",
+    "FAISS add vectors": "new segment",
+    "FAISS build (rest: copy, normalise)": "new segment",
+    "FAISS save": "new segment",
+    "passage vectors + .npy writes": "new segment",
     "new generation folder": "-",
-    "commit (rename, manifest)": "documents (manifest)",
+    "hard-link kept segments": "files of kept segments",
+    "sha256 of every new index file": "new segment's files",
+    "fsync new generation": "files of the generation",
+    "delete the old generation": "files of the old generation",
+    "commit (rename, manifest)": "segments",
+    "load the new index": "documents, segments",
     "other (Python between stages, locks)": "-",
 }
 CORPUS_SCALE = "whole corpus"
@@ -350,7 +380,7 @@ def print_report(result: dict[str, Any]) -> None:
         ("encoding the article inside the add", add_encode, "(proportional to the article)"),
         (f"the article's sentences encoded alone (median of {STANDALONE_ENCODES})", standalone, ""),
         (f"the same at the full build's rate ({rate:,.0f} sentences/s)", article["sentences"] / rate, ""),
-        ("everything else in the add", overhead, "(proportional to the corpus)"),
+        ("everything else in the add", overhead, "(per stage below, with what it grows with)"),
         ("everything else in the full rebuild from scratch", scratch_overhead, ""),
     ]
     for label, seconds, note in lines:
