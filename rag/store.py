@@ -54,15 +54,14 @@ DATABASE = "meta.sqlite"
 # Checksums of every file are verified at load below this size; larger indexes check sizes
 # only (hashing gigabytes would dominate start-up) unless a full check is asked for.
 VERIFY_LIMIT_BYTES = 256 * 1024 * 1024
-# The metadata database is written once, by the build that owns its (private) generation
-# folder, and is never written again: the generation/manifest protocol, not SQLite's journal,
-# makes a build atomic. So: a rollback journal (DELETE) with synchronous=FULL while writing,
-# which leaves one self-contained file after the single commit (WAL would make the file
-# depend on -wal/-shm sidecars, created even by read-only readers, outside the manifest's
-# checksums, for no gain: there is never a writer beside the readers). Readers open it
-# read-only and immutable: no locks, no journal probing, no sidecar files, and an open
-# connection keeps working after a later build deletes the generation. The busy timeout only
-# matters should anyone open the file without immutable (e.g. by hand while a build commits).
+# Each segment's metadata database is written once, by the build that owns its (private)
+# generation folder, and is never written again: the generation/manifest protocol, not
+# SQLite's journal, makes a build atomic. It is written in WAL mode with synchronous=FULL
+# (each commit reaches the disk before it returns) and a busy timeout, then checkpointed and
+# closed, which folds the -wal file back and deletes the sidecars: one self-contained file
+# is what the manifest checksums. Readers open it read-only and immutable: no locks, no
+# sidecar files, and an open connection keeps working after a later build deletes the
+# generation. The busy timeout matters should anyone open the file without immutable.
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 _GENERATION_NAME = re.compile(r"gen-[A-Za-z0-9-]+")
 _SEGMENT_NAME = re.compile(r"seg-[a-z0-9]+")
@@ -405,15 +404,18 @@ class MetadataStore:
         self._db = connection
         self._path = path
         self._index_dir: Path | None = None
+        self._writable = False
 
     @classmethod
     def create(cls, path: Path) -> MetadataStore:
         """A new database at ``path``, to be filled and committed once (see SQLITE_BUSY_TIMEOUT_SECONDS)."""
         connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=DELETE")
+        connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
         connection.executescript(_SCHEMA)
-        return cls(connection, path)
+        store = cls(connection, path)
+        store._writable = True
+        return store
 
     @classmethod
     def open(cls, path: Path, index_dir: Path | None = None) -> MetadataStore:
@@ -441,7 +443,19 @@ class MetadataStore:
             raise IndexMismatchError(f"the index database {self._path or ''} is damaged ({error}){hint}") from None
 
     def close(self) -> None:
-        self._db.close()
+        """Close the database; a written one is first checkpointed into its one file (no -wal, no -shm)."""
+        # A failed write leaves a transaction open: that database is discarded, so just close it
+        # (a checkpoint would fail too, and hide the first error).
+        finished = self._writable and not self._db.in_transaction
+        try:
+            if finished:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._db.close()
+        if finished and self._path is not None:
+            left = [p for p in (Path(f"{self._path}-wal"), Path(f"{self._path}-shm")) if p.exists()]
+            if left:
+                raise OSError(f"SQLite left {', '.join(p.name for p in left)} beside {self._path}")
 
     def add_document(self, document: Document, sentence_count: int, added_at: str, file_sha256: str) -> None:
         self._db.execute(

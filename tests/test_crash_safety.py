@@ -604,11 +604,16 @@ def test_metadata_database_is_one_self_contained_file(small_index: Path, tmp_pat
     names = {p.relative_to(segment).as_posix() for p in segment.rglob("*") if p.is_file()}
     assert names == set(SEGMENT_FILES), "no -wal, -shm or -journal beside the database, even with readers"
     header = (segment / DATABASE).read_bytes()[:20]
-    assert header[18:20] == b"\x01\x01", "rollback journal mode (WAL would mark 2) persisted in the file"
+    assert header[18:20] == b"\x02\x02", "WAL mode persisted in the file"
     store = MetadataStore.create(tmp_path / "new.sqlite")
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2, "synchronous=FULL while writing"
-    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    store._db.execute("CREATE TABLE probe (x)")
+    store.commit()
+    assert (tmp_path / "new.sqlite-wal").exists(), "the commit went through the write-ahead log"
+    store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.sqlite"], "checkpointed into one file on close"
     reader = MetadataStore.open(segment / DATABASE)
     assert reader._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
