@@ -73,7 +73,7 @@ def print_report(report: BuildReport, index_dir: str) -> None:
         f"Indexed {report.documents} documents, {report.sentences} sentences, {report.passages} passages "
         f"in {report.seconds:.1f} s into {index_dir} ({len(report.skipped)} skipped; encoder {report.encoder})"
     )
-    print(f"{report.embedded} sentences embedded, {report.sentences - report.embedded} reused from the previous index")
+    print(f"{report.embedded} sentences embedded, {report.sentences - report.embedded} kept from the previous index")
 
 
 def _to_json(value: Any) -> str:
@@ -154,6 +154,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"model:      {info['model']}")
     print(f"encoder:    {info['encoder']} ({info['dimension']} dimensions)")
     print(f"dense:      FAISS {info.get('dense_index', 'flat')}, inner product over unit vectors (cosine)")
+    segments = info.get("segments", [])
+    removed = sum(len(s["removed"]) for s in segments)
+    print(f"segments:   {len(segments)} ({removed} removed document versions awaiting a merge)")
     answer, lookup = info["settings"]["answer"], info["settings"]["lookup"]
     print(f"answering:  threshold {answer['threshold']}, k {answer['k']}")
     print(f"lookup:     paraphrase threshold {lookup['paraphrase_threshold']}")

@@ -164,7 +164,7 @@ def test_add_and_remove_commands(capsys, seed_corpus: Path, tmp_path: Path) -> N
     note.write_text("# Port note\n\nThe harbour of Valparaiso handled a record 12 million tonnes of cargo.\n")
     code, out, err = run(capsys, "add", str(note), "--folder", "notes", "--index", index_dir)
     assert code == 0, err
-    assert "added notes/note.md" in out and "reused from the previous index" in out
+    assert "added notes/note.md" in out and "kept from the previous index" in out
     code, out, _ = run(capsys, "ask", "How much cargo did the harbour of Valparaiso handle?", "--index", index_dir)
     assert "12 million tonnes" in out
     code, out, _ = run(capsys, "remove", "notes/note.md", "--index", index_dir, "--json")
