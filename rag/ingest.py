@@ -13,6 +13,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from rag.errors import CorpusError, IngestError
-from rag.types import Document
+from rag.types import Document, FileVersion
 
 if TYPE_CHECKING:
     from docx.table import Table
@@ -154,20 +155,20 @@ def load_corpus(root: Path) -> tuple[list[Document], list[Skipped]]:
     return [document for document, _ in loaded], skipped
 
 
-def load_documents(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Document, str]], list[Skipped]]:
+def load_documents(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Document, FileVersion]], list[Skipped]]:
     """Read the given files of the corpus at ``root``; a file that cannot be read is skipped, never raised.
 
     Returns:
-        Each document read, with the sha256 of the file bytes it was read from (in the
-        order given), and every file skipped with its reason.
+        Each document read, with the version of the file it was read from (sha256 of its
+        bytes and its stat; in the order given), and every file skipped with its reason.
     """
-    documents: list[tuple[Document, str]] = []
+    documents: list[tuple[Document, FileVersion]] = []
     skipped: list[Skipped] = []
     for path in paths:
         doc_id = doc_id_for(root, path)
         try:
-            data = _read_bytes(path)
-            documents.append((read_document(path, doc_id, data), hashlib.sha256(data).hexdigest()))
+            data, version = _read_file(path)
+            documents.append((read_document(path, doc_id, data), version))
         except IngestError as err:
             skipped.append(Skipped(doc_id, _one_line(str(err))))
         except Exception as err:  # one bad file must not stop the whole corpus
@@ -181,9 +182,35 @@ def load_documents(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Docume
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's bytes as indexing reads them; "" when it cannot be read (reading it says why)."""
     try:
-        return hashlib.sha256(_read_bytes(path)).hexdigest()
+        return _read_file(path)[1].sha256
     except IngestError:
         return ""
+
+
+# A file whose last change came at least this long before it was read, and whose stat is the
+# same now, has not changed since: any later write sets its mtime after the read, and its
+# ctime in any case. Closer to the read, a write in the same clock tick could keep both
+# (git's "racy clean" problem), so such a file is hashed again.
+RACY_SECONDS = 2.0
+
+
+def unchanged_since(path: Path, version: FileVersion) -> bool:
+    """Whether the file at ``path`` still holds the bytes ``version`` was read from.
+
+    Trusted from its stat (size, mtime, ctime and inode all equal, none of them racy),
+    otherwise decided by hashing its bytes again; a file that cannot be read has changed.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    same_stat = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == (
+        version.size, version.mtime_ns, version.ctime_ns, version.inode,
+    )  # fmt: skip
+    settled = max(version.mtime_ns, version.ctime_ns) + RACY_SECONDS * 1e9 < version.read_at_ns
+    if same_stat and settled:
+        return True
+    return bool(version.sha256) and file_sha256(path) == version.sha256
 
 
 def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Document:
@@ -297,6 +324,12 @@ def _unsupported(suffix: str) -> str:
 
 def _read_bytes(path: Path) -> bytes:
     """The bytes of a regular file, refusing FIFOs, devices, empty and oversized files."""
+    return _read_file(path)[0]
+
+
+def _read_file(path: Path) -> tuple[bytes, FileVersion]:
+    """The bytes of a regular file and what it was when read (refusing what ``_read_bytes`` refuses)."""
+    read_at = time.time_ns()
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -316,7 +349,15 @@ def _read_bytes(path: Path) -> bytes:
     _check_size(len(data))
     if not data:
         raise IngestError("empty file")
-    return data
+    version = FileVersion(
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        ctime_ns=info.st_ctime_ns,
+        inode=info.st_ino,
+        read_at_ns=read_at,
+    )
+    return data, version
 
 
 def _check_size(size: int) -> None:

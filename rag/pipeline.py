@@ -22,7 +22,7 @@ from rag.chunking import chunk_passages
 from rag.config import Config
 from rag.dense import DenseIndex, DensePart, DenseView, VectorParts, as_unit_rows
 from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, QueryError, RagError
-from rag.ingest import Skipped, doc_id_for, file_sha256, load_documents, scan_corpus
+from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 from rag.lexical import LexicalIndex, LexicalPart, LexicalView, tokenize
 from rag.lookup import match_sentence
 from rag.retrieval import SearchIndexes, prepare_query, search
@@ -42,7 +42,7 @@ from rag.store import (
     verify_files,
     write_lock,
 )
-from rag.types import Answer, Citation, Document, Match, Passage, Sentence
+from rag.types import Answer, Citation, Document, FileVersion, Match, Passage, Sentence
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
@@ -87,16 +87,16 @@ class BuildReport:
 @dataclass(slots=True)
 class _Parsed:
     documents: list[Document] = field(default_factory=list)
-    file_hashes: list[str] = field(default_factory=list)
+    files: list[FileVersion] = field(default_factory=list)
     sentences: list[Sentence] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     sentence_passage: list[int] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def _parse_corpus(documents: Sequence[tuple[Document, str]], config: Config) -> _Parsed:
+def _parse_corpus(documents: Sequence[tuple[Document, FileVersion]], config: Config) -> _Parsed:
     parsed = _Parsed()
-    for document, file_hash in documents:
+    for document, file in documents:
         sentences = split_sentences(document.text, document.doc_id)
         if not sentences:
             parsed.skipped.append(Skipped(document.doc_id, "no sentences after splitting"))
@@ -112,7 +112,7 @@ def _parse_corpus(documents: Sequence[tuple[Document, str]], config: Config) -> 
         for number, passage in enumerate(passages):
             owner.update(dict.fromkeys(range(passage.first, passage.last + 1), first_passage + number))
         parsed.documents.append(document)
-        parsed.file_hashes.append(file_hash)
+        parsed.files.append(file)
         parsed.sentences.extend(sentences)
         parsed.sentence_passage.extend(owner[s.position] for s in sentences)
         parsed.passages.extend(passages)
@@ -217,7 +217,7 @@ def _plan(corpus: Path, paths: Sequence[Path], previous: _Previous | None) -> _P
     unchanged = {
         doc_id: live
         for doc_id, live in previous.live.items()
-        if doc_id in by_id and live.file_sha256 and file_sha256(by_id[doc_id]) == live.file_sha256
+        if doc_id in by_id and unchanged_since(by_id[doc_id], live.file)
     }
     removed: dict[int, set[str]] = {}
     for doc_id, live in previous.live.items():
@@ -290,7 +290,7 @@ def _reusable_vectors(parsed: _Parsed, previous: _Previous | None) -> tuple[np.n
 
 def _changes(previous: _Previous | None, now: dict[str, tuple[str, str]]) -> dict[str, tuple[str, ...]]:
     """Documents added, updated (text or file changed: a new title is an update) and removed."""
-    before = {d: (live.content_hash, live.file_sha256) for d, live in previous.live.items()} if previous else {}
+    before = {d: (live.content_hash, live.file.sha256) for d, live in previous.live.items()} if previous else {}
     return {
         "added": tuple(sorted(set(now) - set(before))),
         "updated": tuple(sorted(d for d in now if d in before and before[d] != now[d])),
@@ -333,9 +333,9 @@ def _write_metadata(
     try:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         counts = Counter(s.doc_id for s in parsed.sentences)
-        for document, file_hash in zip(parsed.documents, parsed.file_hashes, strict=True):
+        for document, file in zip(parsed.documents, parsed.files, strict=True):
             added_at = added_before.get(document.doc_id, now)
-            store.add_document(document, counts[document.doc_id], added_at, file_hash)
+            store.add_document(document, counts[document.doc_id], added_at, file)
         passages = [first_passage + p for p in parsed.sentence_passage]
         store.add_sentences(first_row, parsed.sentences, passages, sentence_tokens)
         store.add_passages(first_passage, parsed.passages)
@@ -457,9 +457,9 @@ class _Build:
         loaded, failed = load_documents(self.corpus, plan.read)
         parsed = _parse_corpus(loaded, self.config)
         parsed.skipped = sorted([*skipped, *failed, *parsed.skipped], key=lambda item: item.path)
-        versions = {d: (live.content_hash, live.file_sha256) for d, live in plan.unchanged.items()}
+        versions = {d: (live.content_hash, live.file.sha256) for d, live in plan.unchanged.items()}
         versions.update(
-            (d.doc_id, (d.content_hash, sha)) for d, sha in zip(parsed.documents, parsed.file_hashes, strict=True)
+            (d.doc_id, (d.content_hash, f.sha256)) for d, f in zip(parsed.documents, parsed.files, strict=True)
         )
         documents = {d: content for d, (content, _) in versions.items()}
         if not documents:

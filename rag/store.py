@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-from rag.types import Document, Passage, Sentence
+from rag.types import Document, FileVersion, Passage, Sentence
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ _SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, url TEXT NOT NULL,
     date TEXT NOT NULL, content_hash TEXT NOT NULL, text TEXT NOT NULL, pages TEXT NOT NULL,
-    added_at TEXT NOT NULL, sentence_count INTEGER NOT NULL, file_sha256 TEXT NOT NULL
+    added_at TEXT NOT NULL, sentence_count INTEGER NOT NULL, file_sha256 TEXT NOT NULL,
+    file_size INTEGER NOT NULL, file_mtime_ns INTEGER NOT NULL, file_ctime_ns INTEGER NOT NULL,
+    file_inode INTEGER NOT NULL, read_at_ns INTEGER NOT NULL
 );
 CREATE TABLE sentences (
     row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -457,13 +459,13 @@ class MetadataStore:
             if left:
                 raise OSError(f"SQLite left {', '.join(p.name for p in left)} beside {self._path}")
 
-    def add_document(self, document: Document, sentence_count: int, added_at: str, file_sha256: str) -> None:
+    def add_document(self, document: Document, sentence_count: int, added_at: str, file: FileVersion) -> None:
         self._db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 document.doc_id, document.title, document.source, document.url, document.date,
                 document.content_hash, document.text, json.dumps(list(document.pages)), added_at, sentence_count,
-                file_sha256,
+                file.sha256, file.size, file.mtime_ns, file.ctime_ns, file.inode, file.read_at_ns,
             ),
         )  # fmt: skip
 
@@ -516,11 +518,13 @@ class MetadataStore:
         """Sentence text -> its row, for the sentences of one document."""
         return dict(self._rows("SELECT text, row FROM sentences WHERE doc_id = ? ORDER BY position DESC", (doc_id,)))
 
-    def document_index(self) -> list[tuple[str, str, str, str, int]]:
-        """(doc_id, content_hash, file_sha256, added_at, sentence count) of every document held here."""
-        return self._rows(
-            "SELECT doc_id, content_hash, file_sha256, added_at, sentence_count FROM documents ORDER BY doc_id"
+    def document_index(self) -> list[tuple[str, str, str, int, FileVersion]]:
+        """(doc_id, content_hash, added_at, sentence count, file version) of every document held here."""
+        rows = self._rows(
+            "SELECT doc_id, content_hash, added_at, sentence_count, file_sha256, file_size, file_mtime_ns, "
+            "file_ctime_ns, file_inode, read_at_ns FROM documents ORDER BY doc_id"
         )
+        return [(*r[:4], FileVersion(*r[4:])) for r in rows]
 
     def rows_of_documents(self, doc_ids: Iterable[str]) -> tuple[list[int], list[int]]:
         """The sentence rows and the passage rows of the given documents."""
@@ -630,9 +634,9 @@ class LiveDocument:
 
     segment: int  # its segment's number, in manifest order
     content_hash: str
-    file_sha256: str
     added_at: str
     sentences: int
+    file: FileVersion  # the file it was read from
 
 
 @dataclass(frozen=True, slots=True)

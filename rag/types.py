@@ -54,6 +54,18 @@ def page_number(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
+class FileVersion:
+    """A corpus file as it was read: the sha256 of its bytes, and its stat to tell later whether it changed."""
+
+    sha256: str
+    size: int = -1
+    mtime_ns: int = -1
+    ctime_ns: int = -1
+    inode: int = -1
+    read_at_ns: int = -1
+
+
+@dataclass(frozen=True, slots=True)
 class Sentence:
     """A sentence of a document: ``document.text[start:end] == text``."""
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from rag import ingest
 from rag.errors import CorpusError, IngestError
 from rag.ingest import Skipped, content_hash, doc_id_for, load_corpus, read_document, scan_corpus
-from rag.types import Document
+from rag.types import Document, FileVersion
 
 TESTS = Path(__file__).parent
 BAD_INPUTS = TESTS / "bad_inputs"
@@ -808,3 +808,63 @@ def test_any_bytes_load_or_raise_ingest_error(tmp_path: Path, data: bytes, suffi
         return
     assert isinstance(document.text, str) and document.text.strip()
     assert "\r" not in document.text
+
+
+# --- telling whether a file changed since it was read ------------------------------------
+
+
+def _version_of(path: Path, *, read_later_by: float = 0.0) -> FileVersion:
+    info = os.stat(path)
+    return FileVersion(
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        ctime_ns=info.st_ctime_ns,
+        inode=info.st_ino,
+        read_at_ns=max(info.st_mtime_ns, info.st_ctime_ns) + int(read_later_by * 1e9),
+    )
+
+
+def test_a_settled_file_with_the_same_stat_is_not_read_again(tmp_path: Path, monkeypatch) -> None:
+    path = write(tmp_path, "a.txt", "The harbour reopened.")
+    version = _version_of(path, read_later_by=ingest.RACY_SECONDS + 1)
+    monkeypatch.setattr(ingest, "file_sha256", lambda _: pytest.fail("a settled, unchanged file was hashed"))
+    assert ingest.unchanged_since(path, version)
+
+
+def test_a_file_read_right_after_its_last_change_is_hashed_to_decide(tmp_path: Path, monkeypatch) -> None:
+    path = write(tmp_path, "a.txt", "The harbour reopened.")
+    version = _version_of(path, read_later_by=0.5)  # a write in the same clock tick could keep the stat
+    hashed: list[Path] = []
+    real = ingest.file_sha256
+    monkeypatch.setattr(ingest, "file_sha256", lambda p: hashed.append(p) or real(p))
+    assert ingest.unchanged_since(path, version)
+    assert hashed == [path]
+
+
+def test_same_size_and_restored_mtime_is_still_a_change(tmp_path: Path) -> None:
+    """Rewriting a file and setting its mtime back (rsync -t, touch -d) still changes its ctime."""
+    path = write(tmp_path, "a.txt", "The harbour reopened.")
+    version = _version_of(path, read_later_by=ingest.RACY_SECONDS + 1)
+    before = os.stat(path)
+    time.sleep(0.01)
+    path.write_text("The harbour reclosed.", encoding="utf-8")  # same length
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(path).st_size == version.size and os.stat(path).st_mtime_ns == version.mtime_ns
+    assert not ingest.unchanged_since(path, version)
+
+
+def test_a_deleted_or_unreadable_file_has_changed(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.txt", "The harbour reopened.")
+    version = _version_of(path, read_later_by=ingest.RACY_SECONDS + 1)
+    path.unlink()
+    assert not ingest.unchanged_since(path, version)
+
+
+def test_load_documents_records_the_version_it_read(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.txt", "The harbour reopened.")
+    [(document, version)], skipped = ingest.load_documents(tmp_path, [path])
+    assert skipped == []
+    assert version.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (version.size, version.inode) == (os.stat(path).st_size, os.stat(path).st_ino)
+    assert version.read_at_ns >= os.stat(path).st_mtime_ns

@@ -301,7 +301,7 @@ def segment_members(index: Index) -> list[dict[str, int]]:
             rows = store.document_index()
         finally:
             store.close()
-        members.append({doc_id: count for doc_id, *_, count in rows if doc_id not in segment["removed"]})
+        members.append({doc_id: count for doc_id, _, _, count, _ in rows if doc_id not in segment["removed"]})
     return members
 
 
