@@ -34,26 +34,40 @@ def text_key(text: str) -> str:
     return _SPACE.sub(" ", fold(text)).strip()
 
 
-def make_candidate(hit: Hit, record: SentenceRecord, passage: Passage, header: Mapping[str, Any]) -> Candidate:
-    """The citation of one scored sentence, its passage as context."""
+def make_candidate(
+    hit: Hit,
+    record: SentenceRecord,
+    passage: Passage,
+    header: Mapping[str, Any],
+    antecedent: SentenceRecord | None = None,
+    read: SpanReader | None = None,
+) -> Candidate:
+    """The citation of one scored sentence, its passage as context.
+
+    A sentence that opens by referring back ("It has been characterised as...") is quoted
+    together with the sentence it refers to (``antecedent``, read with ``read``): on its
+    own the quote would not say what "it" is, and a question that restates it often asks
+    exactly that.
+    """
     sentence = record.sentence
+    opening = antecedent.sentence if antecedent is not None and read is not None else sentence
     citation = Citation(
-        text=sentence.text,
+        text=sentence.text if opening is sentence else read(sentence.doc_id, opening.start, sentence.end),
         doc_id=sentence.doc_id,
         title=header["title"],
         source=header["source"],
-        start=sentence.start,
+        start=opening.start,
         end=sentence.end,
         score=round(hit.score, 4),
-        context=passage.text,
-        context_start=passage.start,
+        context=passage.text if opening.start >= passage.start else read(sentence.doc_id, opening.start, passage.end),
+        context_start=min(passage.start, opening.start),
         url=header["url"],
         date=header["date"],
         page=page_number(json.loads(header["pages"]), sentence.start),
         content_hash=header["content_hash"],
         scores={name: round(value, 4) for name, value in hit.scores.items()},
     )
-    return Candidate(citation, sentence.paragraph, sentence.position, sentence.position)
+    return Candidate(citation, sentence.paragraph, opening.position, sentence.position)
 
 
 def fold_syndicated(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -72,29 +86,33 @@ def fold_syndicated(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _adjacent(a: Candidate, b: Candidate) -> bool:
+    """Next to each other, or overlapping (a sentence quoted with the one it refers back to)."""
     return (
         a.citation.doc_id == b.citation.doc_id
         and a.paragraph == b.paragraph
-        and (a.last + 1 == b.first or b.last + 1 == a.first)
+        and a.first <= b.last + 1
+        and b.first <= a.last + 1
     )
 
 
 def _merge(a: Candidate, b: Candidate, read: SpanReader) -> Candidate:
     first, second = (a, b) if a.first < b.first else (b, a)
     x, y = first.citation, second.citation
+    start, end = min(x.start, y.start), max(x.end, y.end)
     context_start = min(x.context_start, y.context_start)
     context_end = max(x.context_end, y.context_end)
     merged = replace(
         x,
-        text=read(x.doc_id, x.start, y.end),
-        end=y.end,
+        text=read(x.doc_id, start, end),
+        start=start,
+        end=end,
         score=max(x.score, y.score),
         context=read(x.doc_id, context_start, context_end),
         context_start=context_start,
         scores=a.citation.scores if a.citation.score >= b.citation.score else b.citation.scores,
         also_in=(),  # a merged quote is a new span; copies elsewhere were of single sentences
     )
-    return Candidate(merged, first.paragraph, first.first, second.last)
+    return Candidate(merged, first.paragraph, min(a.first, b.first), max(a.last, b.last))
 
 
 def _absorb(quotes: list[Candidate], candidate: Candidate, read: SpanReader) -> list[Candidate]:
@@ -136,7 +154,10 @@ def select_citations(
 
 def _follows(later: Candidate, earlier: Candidate) -> bool:
     c, e = later.citation, earlier.citation
-    return c.doc_id == e.doc_id and later.paragraph == earlier.paragraph and later.first == earlier.last + 1
+    # Whether the sentence before ``later``'s own (its last) is part of ``earlier``.
+    return (
+        c.doc_id == e.doc_id and later.paragraph == earlier.paragraph and earlier.first < later.last <= earlier.last + 1
+    )
 
 
 def decide(

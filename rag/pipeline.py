@@ -25,7 +25,7 @@ from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, Q
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 from rag.lexical import LexicalIndex, LexicalPart, LexicalView, tokenize
 from rag.lookup import match_sentence
-from rag.retrieval import SearchIndexes, prepare_query, search
+from rag.retrieval import SearchIndexes, antecedents, prepare_query, search
 from rag.sentences import sentence_spans, split_sentences
 from rag.store import (
     DATABASE,
@@ -740,7 +740,7 @@ class Index:
         threshold = self.config.answer.threshold if threshold is None else _check_threshold(threshold)
         vector = self.embedder.encode([question])[0]
         with self._lock:
-            candidates = self._candidates(question, vector, limit=max(k, 10))
+            candidates = self._candidates(question, vector, limit=max(k, 10), with_antecedents=True)
             return decide(question, candidates, threshold=threshold, k=k, config=self.config.answer, read=self._read)
 
     def lookup(self, text: str, *, threshold: float | None = None) -> list[Match]:
@@ -764,7 +764,9 @@ class Index:
                 matches.append(match_sentence(text[start:end], start, candidates, paraphrase_threshold=threshold))
         return matches
 
-    def _candidates(self, text: str, vector: np.ndarray, *, limit: int) -> list[Candidate]:
+    def _candidates(
+        self, text: str, vector: np.ndarray, *, limit: int, with_antecedents: bool = False
+    ) -> list[Candidate]:
         indexes = self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records = search(query, indexes, self.config.retrieval)
@@ -772,8 +774,16 @@ class Index:
         chosen = [records[h.row] for h in hits]
         passages = indexes.store.passages(r.passage for r in chosen)
         headers = indexes.store.headers_for(r.sentence.doc_id for r in chosen)
+        before = antecedents(chosen, indexes) if with_antecedents else {}
         return [
-            make_candidate(hit, record, passages[record.passage], headers[record.sentence.doc_id])
+            make_candidate(
+                hit,
+                record,
+                passages[record.passage],
+                headers[record.sentence.doc_id],
+                before.get(record.row),
+                self._read,
+            )
             for hit, record in zip(hits, chosen, strict=True)
         ]
 

@@ -118,7 +118,7 @@ def _number_bonus(query: Query, record: SentenceRecord) -> float:
     return NUMBER_BONUS if numbers - in_question else 0.0
 
 
-def _antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> dict[int, SentenceRecord]:
+def antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> dict[int, SentenceRecord]:
     """For each sentence that opens by referring back, the sentence before it in its paragraph."""
     referring = {r.row: r for r in records if _REFERS_BACK.match(r.sentence.text)}
     before = indexes.store.sentences(row - 1 for row in referring)
@@ -154,11 +154,11 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
     dense = indexes.sentence_vectors[rows].astype(np.float64) @ query_vector
     dense_passage = indexes.passage_vectors[passages].astype(np.float64) @ query_vector
     passage_tokens = indexes.store.passage_tokens(passages.tolist())
-    antecedents = _antecedents(records, indexes)
+    before = antecedents(records, indexes)
     total_weight = sum(WEIGHTS.values())
     hits = []
     for i, record in enumerate(records):
-        own_lexical, lexical = _lexical(query, record, antecedents.get(record.row))
+        own_lexical, lexical = _lexical(query, record, before.get(record.row))
         signals = {
             "dense": float(dense[i]),
             "dense_passage": float(dense_passage[i]),

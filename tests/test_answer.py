@@ -85,3 +85,54 @@ def test_a_sentence_that_borrows_words_from_a_cited_one_is_judged_on_its_own() -
     answer = decide("q?", [first, alone], threshold=0.3, k=3, config=AnswerConfig(), read=_read)
     assert [c.text for c in answer.citations] == [TEXT[0:32]], "without borrowing, the neighbours merge"
     assert_offsets(TEXT, answer.citations)
+
+
+# --- a sentence that refers back is quoted with the sentence it refers to -----------------
+
+REFERRING = "The council met on Monday. It voted to close the bridge. Traffic was diverted."
+REFERRING_SPANS = [(0, 26), (27, 56), (57, 78)]
+
+
+def _record(position: int):  # noqa: ANN202 - a SentenceRecord
+    from rag.store import SentenceRecord
+    from rag.types import Sentence
+
+    start, end = REFERRING_SPANS[position]
+    sentence = Sentence("b.txt", position, 0, start, end, REFERRING[start:end])
+    return SentenceRecord(row=10 + position, sentence=sentence, passage=0, tokens=())
+
+
+def _read_referring(doc_id: str, start: int, end: int) -> str:
+    return REFERRING[start:end]
+
+
+def _referring_candidate(position: int, score: float, *, with_antecedent: bool) -> Candidate:
+    from rag.answer import make_candidate
+    from rag.types import Hit, Passage
+
+    # The passage holds sentences 1-2: the antecedent of sentence 1 lies outside it.
+    passage = Passage("b.txt", 0, 1, 2, 27, 78, REFERRING[27:78])
+    header = {"title": "B", "source": "", "url": "", "date": "", "pages": "[]", "content_hash": ""}
+    hit = Hit(row=10 + position, score=score, scores={"score": score})
+    antecedent = _record(position - 1) if with_antecedent else None
+    return make_candidate(hit, _record(position), passage, header, antecedent, _read_referring)
+
+
+def test_a_sentence_referring_back_is_quoted_with_its_antecedent() -> None:
+    candidate = _referring_candidate(1, 0.7, with_antecedent=True)
+    assert candidate.citation.text == "The council met on Monday. It voted to close the bridge."
+    assert (candidate.first, candidate.last) == (0, 1)
+    assert_offsets(REFERRING, [candidate.citation])
+    assert candidate.citation.context.startswith(candidate.citation.text), "the context widens to hold the quote"
+    alone = _referring_candidate(1, 0.7, with_antecedent=False)
+    assert alone.citation.text == "It voted to close the bridge." and (alone.first, alone.last) == (1, 1)
+
+
+def test_quotes_that_overlap_or_follow_merge_without_repeating_text() -> None:
+    extended = _referring_candidate(1, 0.7, with_antecedent=True)  # sentences 0-1
+    following = _referring_candidate(2, 0.6, with_antecedent=False)  # sentence 2
+    merged = merge_adjacent([extended, following], _read_referring)
+    assert [q.citation.text for q in merged] == [REFERRING]
+    again = merge_adjacent([extended, _referring_candidate(1, 0.5, with_antecedent=False)], _read_referring)
+    assert [q.citation.text for q in again] == ["The council met on Monday. It voted to close the bridge."]
+    assert_offsets(REFERRING, [q.citation for q in (*merged, *again)])

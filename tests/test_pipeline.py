@@ -366,3 +366,22 @@ def test_an_update_keeps_an_ivf_segment_and_a_rewrite_reuses_its_cells(
     np.testing.assert_array_equal(np.load(segment_folder(rewritten) / "ivf_centroids.npy"), cells)
     assert rewritten.build_report.embedded == 1, "only the new sentence is encoded"
     _check_citations(rewritten, rewritten.ask("How much cargo did the harbour handle?").citations)
+
+
+def test_ask_quotes_a_referring_sentence_with_its_antecedent_and_lookup_does_not(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "church.md").write_text(
+        "# Church\n\nThe church conference is an annual meeting of all the officers of the church. "
+        "This committee has the exclusive power to set pastors' salaries.\n\nOther business follows in spring.\n",
+        encoding="utf-8",
+    )
+    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    answer = index.ask("Which committee has the exclusive power to set pastors' salaries?")
+    first = answer.citations[0]
+    assert first.text.startswith("The church conference is an annual meeting")
+    assert first.text.endswith("to set pastors' salaries.")
+    _check_citations(index, answer.citations)
+    [match] = index.lookup("This committee has the exclusive power to set pastors' salaries.")
+    assert match.kind == "exact"
+    assert match.citation.text == "This committee has the exclusive power to set pastors' salaries."
