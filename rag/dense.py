@@ -235,8 +235,10 @@ class VectorParts:
         self._first = np.asarray([first_rows[i] for i in order], dtype=np.int64)
         self._ends = self._first + np.asarray([len(a) for a in self._arrays], dtype=np.int64)
 
-    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        """The vectors of ``rows`` (global row numbers), in the order given."""
+    def __getitem__(self, rows: np.ndarray | slice) -> np.ndarray:
+        """The vectors of ``rows`` (global row numbers, or a slice of them), in the order given."""
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(len(self)))
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         part = np.searchsorted(self._first, rows, side="right") - 1
         if len(rows) and (part.min() < 0 or np.any(rows >= self._ends[np.maximum(part, 0)])):

@@ -88,6 +88,11 @@ _ARRAYS = ("indptr", "rows", "tf", "lengths")
 _MAX_ROWS = 2**31 - 1
 
 
+# Scores are summed into an array over every row when the query's postings number more than
+# one in this many rows; below that, the postings are sorted and summed (no work per row).
+DENSE_ACCUMULATION_SHARE = 32
+
+
 class LexicalIndex:
     """One segment's postings: term frequencies by term, and each row's length. Immutable.
 
@@ -364,8 +369,15 @@ class LexicalView:
                 found_scores.append(repeats * term_idf * tf / (tf + norm))
         if not found_rows:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        rows, inverse = np.unique(np.concatenate(found_rows), return_inverse=True)
-        return rows, np.bincount(inverse, weights=np.concatenate(found_scores), minlength=len(rows))
+        all_rows, all_scores = np.concatenate(found_rows), np.concatenate(found_scores)
+        if len(all_rows) * DENSE_ACCUMULATION_SHARE > self._row_limit:
+            # Many postings: summing into one slot per row and keeping the non-zero ones is
+            # linear, where sorting the postings is not (3 ms of a 10 ms question at 100k rows).
+            totals = np.bincount(all_rows, weights=all_scores, minlength=self._row_limit)
+            rows = np.flatnonzero(np.bincount(all_rows, minlength=self._row_limit))
+            return rows, totals[rows]
+        rows, inverse = np.unique(all_rows, return_inverse=True)
+        return rows, np.bincount(inverse, weights=all_scores, minlength=len(rows))
 
 
 def _term_postings(term_ids: np.ndarray, lengths: np.ndarray, terms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
