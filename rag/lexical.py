@@ -302,7 +302,7 @@ class LexicalView:
             Token -> IDF; a token in no live row has document frequency 0, so the maximum IDF.
         """
         return {
-            token: float(idf(sum(len(rows) for _, rows, _ in self._live_postings(token)), self.count))
+            token: float(idf(sum(len(rows) for _, rows, _, _ in self._live_postings(token)), self.count))
             for token in dict.fromkeys(tokens)
         }
 
@@ -347,10 +347,10 @@ class LexicalView:
         order = np.lexsort((rows, -scores))
         return (rows[order], scores[order]) if ties else (rows[order[:k]], scores[order[:k]])
 
-    def _live_postings(self, term: str) -> list[tuple[LexicalPart, np.ndarray, np.ndarray]]:
-        """For each part where ``term`` occurs in a live row: the part, those local rows and their tf."""
+    def _live_postings(self, term: str) -> list[tuple[LexicalPart, np.ndarray, np.ndarray, np.ndarray]]:
+        """For each part where ``term`` occurs in a live row: the part, those local rows, their tf, the part's norms."""
         found = []
-        for part, live in zip(self.parts, self._live, strict=True):
+        for part, live, norms in zip(self.parts, self._live, self._norms, strict=True):
             postings = part.index._postings(term)
             if postings is None:
                 continue
@@ -359,7 +359,7 @@ class LexicalView:
                 keep = live[rows]
                 rows, tf = rows[keep], tf[keep]
             if len(rows):
-                found.append((part, rows, tf))
+                found.append((part, rows, tf, norms))
         return found
 
     def _accumulate(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -370,10 +370,10 @@ class LexicalView:
         # A repeated query token adds its term score once per occurrence, as bm25s's get_scores does.
         for term, repeats in Counter(tokens).items():
             postings = self._live_postings(term)
-            term_idf = idf(sum(len(rows) for _, rows, _ in postings), self.count)
-            for part, rows, tf in postings:
+            term_idf = idf(sum(len(rows) for _, rows, _, _ in postings), self.count)
+            for part, rows, tf, norms in postings:
                 tf = tf.astype(np.float64)
-                norm = self._norms[self.parts.index(part)][rows]
+                norm = norms[rows]
                 found_rows.append(rows.astype(np.int64) + part.first_row)
                 found_scores.append(repeats * term_idf * tf / (tf + norm))
         if not found_rows:

@@ -25,7 +25,7 @@ from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, Q
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 from rag.lexical import LexicalIndex, LexicalPart, LexicalView, tokenize
 from rag.lookup import match_sentence
-from rag.retrieval import SearchIndexes, antecedents, prepare_query, search
+from rag.retrieval import SearchIndexes, prepare_query, search
 from rag.sentences import sentence_spans, split_sentences
 from rag.store import (
     DATABASE,
@@ -435,7 +435,8 @@ def build_index(
         finally:
             if previous is not None:
                 previous.store.close()
-    index = load_index(index_dir, embedder=embedder)
+    # Sizes only: this build hashed the files it wrote and verified the segments it kept.
+    index = load_index(index_dir, embedder=embedder, verify=False)
     index.build_report = report
     return index
 
@@ -769,12 +770,12 @@ class Index:
     ) -> list[Candidate]:
         indexes = self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
-        hits, records = search(query, indexes, self.config.retrieval)
+        hits, records, antecedents = search(query, indexes, self.config.retrieval)
         hits = hits[:limit]
         chosen = [records[h.row] for h in hits]
         passages = indexes.store.passages(r.passage for r in chosen)
         headers = indexes.store.headers_for(r.sentence.doc_id for r in chosen)
-        before = antecedents(chosen, indexes) if with_antecedents else {}
+        before = antecedents if with_antecedents else {}
         return [
             make_candidate(
                 hit,

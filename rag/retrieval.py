@@ -142,8 +142,17 @@ def _lexical(query: Query, record: SentenceRecord, antecedent: SentenceRecord | 
     return own, max(own, coverage(query.idf, tokens, query.names, mentions))
 
 
-def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: SearchIndexes) -> list[Hit]:
-    """Score each record on the four signals and the number bonus; best first."""
+def score_sentences(
+    query: Query,
+    records: Sequence[SentenceRecord],
+    indexes: SearchIndexes,
+    before: dict[int, SentenceRecord] | None = None,
+) -> list[Hit]:
+    """Score each record on the four signals and the number bonus; best first.
+
+    ``before`` maps a referring sentence's row to its antecedent (see ``antecedents``);
+    it is looked up when not given.
+    """
     if not records:
         return []
     rows = np.fromiter((r.row for r in records), dtype=np.int64, count=len(records))
@@ -154,7 +163,7 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
     dense = indexes.sentence_vectors[rows].astype(np.float64) @ query_vector
     dense_passage = indexes.passage_vectors[passages].astype(np.float64) @ query_vector
     passage_tokens = indexes.store.passage_tokens(passages.tolist())
-    before = antecedents(records, indexes)
+    before = antecedents(records, indexes) if before is None else before
     total_weight = sum(WEIGHTS.values())
     hits = []
     for i, record in enumerate(records):
@@ -184,8 +193,10 @@ def score_sentences(query: Query, records: Sequence[SentenceRecord], indexes: Se
 
 def search(
     query: Query, indexes: SearchIndexes, config: RetrievalConfig
-) -> tuple[list[Hit], dict[int, SentenceRecord]]:
-    """Ranked sentence hits for a prepared query, with the records they refer to."""
+) -> tuple[list[Hit], dict[int, SentenceRecord], dict[int, SentenceRecord]]:
+    """Ranked sentence hits for a prepared query, the records they refer to, and the antecedents
+    of those that refer back (by row; a quote of such a sentence includes its antecedent)."""
     records = indexes.store.sentences(candidate_rows(query, indexes, config))
-    hits = score_sentences(query, list(records.values()), indexes)
-    return hits, records
+    before = antecedents(list(records.values()), indexes)
+    hits = score_sentences(query, list(records.values()), indexes, before)
+    return hits, records, before

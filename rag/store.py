@@ -493,7 +493,7 @@ class MetadataStore:
         wanted = sorted({int(r) for r in rows})
         if not wanted:
             return {}
-        marks = ",".join("?" * len(wanted))
+        marks = _marks(wanted)
         found = self._rows(f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE row IN ({marks})", wanted)
         return {r[0]: _sentence_record(r) for r in found}
 
@@ -558,7 +558,7 @@ class MetadataStore:
         wanted = sorted({int(p) for p in passages})
         if not wanted:
             return {}
-        marks = ",".join("?" * len(wanted))
+        marks = _marks(wanted)
         result: dict[int, list[str]] = {p: [] for p in wanted}
         for passage, tokens in self._rows(f"SELECT passage, tokens FROM sentences WHERE passage IN ({marks})", wanted):
             result[passage].extend(tokens.split())
@@ -569,14 +569,14 @@ class MetadataStore:
         wanted = sorted({int(p) for p in passages})
         if not wanted:
             return []
-        marks = ",".join("?" * len(wanted))
+        marks = _marks(wanted)
         return [r[0] for r in self._rows(f"SELECT row FROM sentences WHERE passage IN ({marks}) ORDER BY row", wanted)]
 
     def passages(self, rows: Iterable[int]) -> dict[int, Passage]:
         wanted = sorted({int(r) for r in rows})
         if not wanted:
             return {}
-        marks = ",".join("?" * len(wanted))
+        marks = _marks(wanted)
         found = self._rows(
             f'SELECT row, doc_id, position, first, last, start, "end", text FROM passages WHERE row IN ({marks})',
             wanted,
@@ -601,7 +601,7 @@ class MetadataStore:
         wanted = sorted(set(doc_ids))
         if not wanted:
             return {}
-        marks = ",".join("?" * len(wanted))
+        marks = _marks(wanted)
         return {h["doc_id"]: h for h in self._headers(f"WHERE doc_id IN ({marks})", wanted)}
 
     def _headers(self, clause: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
