@@ -37,3 +37,11 @@ class IndexLockedError(RagError):
 
 class DocumentNotFoundError(RagError):
     """No document with that id is in the index."""
+
+
+class IndexLocationError(RagError):
+    """The index folder is not one rag may write into (a file, or a folder holding other data)."""
+
+
+class IndexWriteError(RagError):
+    """The index cannot be written (read-only folder, full disk); the previous index is unchanged."""

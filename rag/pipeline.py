@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import shutil
+import sqlite3
 import threading
 import time
 import uuid
@@ -21,7 +24,14 @@ from rag.answer import Candidate, decide, make_candidate
 from rag.chunking import chunk_passages
 from rag.config import Config
 from rag.dense import DenseIndex, DensePart, DenseView, VectorParts, as_unit_rows
-from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, QueryError, RagError
+from rag.errors import (
+    CorpusError,
+    DocumentNotFoundError,
+    IndexMismatchError,
+    IndexWriteError,
+    QueryError,
+    RagError,
+)
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 from rag.lexical import LexicalIndex, LexicalPart, LexicalView, tokenize
 from rag.lookup import match_sentence
@@ -418,27 +428,38 @@ def build_index(
     config = config or Config()
     corpus, index_dir = Path(corpus), Path(index_dir)
     with write_lock(index_dir):
-        paths, skipped = scan_corpus(corpus)
         embedder = embedder or _embedder_for(config)
-        previous = _previous_index(index_dir, embedder.name, config)
-        build = _Build(corpus, index_dir, config, embedder, progress, started)
-        try:
-            report = build.run(paths, skipped, previous)
-        except IndexMismatchError:
-            if previous is None:
-                raise
-            # The live index broke while being read for the update: build afresh, as from nothing.
-            logger.warning("the index at %s cannot be read; building it again from the corpus", index_dir)
-            previous.store.close()
-            previous = None
-            report = build.run(paths, skipped, None)
-        finally:
-            if previous is not None:
-                previous.store.close()
+        report = _build_locked(corpus, index_dir, config, embedder, progress, started)
+    return _load_built(index_dir, embedder, report)
+
+
+def _load_built(index_dir: Path, embedder: Embedder, report: BuildReport) -> Index:
     # Sizes only: this build hashed the files it wrote and verified the segments it kept.
     index = load_index(index_dir, embedder=embedder, verify=False)
     index.build_report = report
     return index
+
+
+def _build_locked(
+    corpus: Path, index_dir: Path, config: Config, embedder: Embedder, progress: bool, started: float
+) -> BuildReport:
+    """``build_index`` for a caller that holds the index's write lock."""
+    paths, skipped = scan_corpus(corpus)
+    previous = _previous_index(index_dir, embedder.name, config)
+    build = _Build(corpus, index_dir, config, embedder, progress, started)
+    try:
+        return build.run(paths, skipped, previous)
+    except IndexMismatchError:
+        if previous is None:
+            raise
+        # The live index broke while being read for the update: build afresh, as from nothing.
+        logger.warning("the index at %s cannot be read; building it again from the corpus", index_dir)
+        previous.store.close()
+        previous = None
+        return build.run(paths, skipped, None)
+    finally:
+        if previous is not None:
+            previous.store.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +490,27 @@ class _Build:
                 f"no readable documents in {self.corpus}" + (f" (skipped {reasons})" if reasons else " (it is empty)")
             )
         vectors, reused = _embed(parsed, previous, self.embedder, self.progress) if parsed.documents else (None, 0)
+        before = live_generation(self.index_dir)
+        try:
+            return self._write(parsed, versions, documents, vectors, reused, previous, plan)
+        except (OSError, sqlite3.Error) as error:  # a read-only folder, a full disk
+            state = ""
+            if live_generation(self.index_dir) == before:
+                state = "; the previous index is unchanged" if before else "; no index was written"
+            detail = getattr(error, "strerror", None) or str(error)
+            raise IndexWriteError(f"cannot write the index at {self.index_dir} ({detail}){state}") from None
+
+    def _write(
+        self,
+        parsed: _Parsed,
+        versions: dict[str, tuple[str, str]],
+        documents: dict[str, str],
+        vectors: np.ndarray | None,
+        reused: int,
+        previous: _Previous | None,
+        plan: _Plan,
+    ) -> BuildReport:
+        """Write the new generation and commit it; a failure removes it and leaves the live one."""
         folder = new_generation(self.index_dir)
         try:
             segments, known = _keep_segments(folder, previous, plan)
@@ -840,42 +882,83 @@ class Index:
     def add_files(self, files: Sequence[str | Path], *, folder: str = "", names: Sequence[str] | None = None) -> Index:
         """Copy ``files`` into the corpus (under ``folder``) and bring the index up to date.
 
-        An existing document of the same name is replaced. Returns the updated index;
-        ``build_report`` says what was indexed and skipped. This index object stays
-        usable (it reads the previous generation) until it is dropped.
+        An existing document of the same name is replaced; its file is first moved to
+        ``CORPUS/.rag-removed/`` (never overwritten). Nothing is touched unless this process
+        holds the index's write lock, and a failed update puts the corpus back as it was.
+        Returns the updated index; ``build_report`` says what was indexed and skipped. This
+        index object stays usable (it reads the previous generation) until it is dropped.
 
         Args:
             files: Paths of documents to add.
-            folder: A sub-folder of the corpus to put them in.
+            folder: A sub-folder of the corpus to put them in (visible, inside the corpus).
             names: File names to store them under (default: each file's own name).
+
+        Raises:
+            CorpusError: The corpus folder has gone (moved or deleted).
+            RagError: A file is missing, already in the corpus, or a name or folder is not allowed.
+            IndexLockedError: Another process is writing this index (nothing was copied).
         """
-        targets = _corpus_targets(self.corpus, files, folder, names)
-        for source, target in zip(files, targets, strict=True):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-        return self.rebuild()
+        started = time.perf_counter()
+        with write_lock(self.path):
+            corpus = self._existing_corpus()
+            targets = _corpus_targets(corpus, files, folder, names)
+            moves = _CorpusMoves(corpus)
+            try:
+                for target in targets:
+                    if target.exists():
+                        moves.set_aside(target)
+                for source, target in zip(files, targets, strict=True):
+                    moves.copy_in(Path(source), target)
+                report = _build_locked(corpus, self.path, self.config, self.embedder, False, started)
+            except OSError as error:
+                moves.undo()
+                raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
+            except BaseException:
+                moves.undo()
+                raise
+        return _load_built(self.path, self.embedder, report)
 
     def remove(self, doc_ids: Sequence[str]) -> Index:
         """Take documents out of the corpus and the index; returns the updated index.
 
-        Their files are moved to ``CORPUS/.rag-removed/`` (hidden, so not indexed), never deleted.
+        Their files are moved to ``CORPUS/.rag-removed/<time>-<random>/`` (hidden, so not
+        indexed), never deleted and never over another file; a failed update moves them back.
         """
-        for doc_id in doc_ids:
-            self.document(doc_id)
-        if {d["doc_id"] for d in self.documents()} <= set(doc_ids):
-            raise RagError("cannot remove every document: an index needs at least one; add another first")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for doc_id in doc_ids:
-            source = self.corpus / doc_id
-            if source.exists():
-                target = self.corpus / ".rag-removed" / stamp / doc_id
-                target.parent.mkdir(parents=True, exist_ok=True)
-                source.replace(target)
-        return self.rebuild()
+        started = time.perf_counter()
+        with write_lock(self.path):
+            corpus = self._existing_corpus()
+            for doc_id in doc_ids:
+                self.document(doc_id)
+            if {d["doc_id"] for d in self.documents()} <= set(doc_ids):
+                raise RagError("cannot remove every document: an index needs at least one; add another first")
+            moves = _CorpusMoves(corpus)
+            try:
+                for doc_id in doc_ids:
+                    source = corpus / doc_id
+                    if source.exists() or source.is_symlink():
+                        moves.set_aside(source)
+                report = _build_locked(corpus, self.path, self.config, self.embedder, False, started)
+            except OSError as error:
+                moves.undo()
+                raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
+            except BaseException:
+                moves.undo()
+                raise
+        return _load_built(self.path, self.embedder, report)
 
     def rebuild(self) -> Index:
         """Index the corpus folder again with this index's settings and encoder."""
-        return build_index(self.corpus, self.path, self.config, embedder=self.embedder)
+        return build_index(self._existing_corpus(), self.path, self.config, embedder=self.embedder)
+
+    def _existing_corpus(self) -> Path:
+        """The corpus folder, refusing when it has gone: an update would read every document as deleted."""
+        corpus = self.corpus
+        if not corpus.is_dir():
+            raise CorpusError(
+                f"the corpus folder of this index, {corpus}, is missing (moved or deleted?); "
+                f"put it back, or index its new place with: rag index NEW_FOLDER --index {self.path}"
+            )
+        return corpus
 
     def info(self) -> dict[str, Any]:
         """What is indexed and how: the manifest, less per-file checksums."""
@@ -889,16 +972,103 @@ def _corpus_targets(corpus: Path, files: Sequence[str | Path], folder: str, name
     names = list(names) if names is not None else [Path(f).name for f in files]
     if len(names) != len(files):
         raise RagError(f"{len(files)} files but {len(names)} names")
-    base = (corpus / folder).resolve()
-    targets = []
+    base = _corpus_folder(corpus, folder)
+    targets: list[Path] = []
     for file, name in zip(files, names, strict=True):
         if not Path(file).is_file():
             raise RagError(f"cannot add {file}: no such file")
-        target = (base / Path(name).name).resolve()
-        if not target.is_relative_to(corpus.resolve()) or Path(name).name.startswith("."):
+        plain = Path(name).name
+        target = base / plain
+        if not plain or plain.startswith(".") or plain in ("..",):
             raise RagError(f"cannot add {name!r}: the name must be a plain, visible file name")
+        if target in targets:
+            raise RagError(f"cannot add two files named {plain!r} into the same folder")
+        if target.exists() and _same_file(Path(file), target):
+            raise RagError(f"{file} is already in the corpus (as {doc_id_for(corpus, target)}); rag index indexes it")
+        if target.is_dir() or (target.is_symlink() and not target.is_file()):
+            raise RagError(f"cannot add {plain!r}: {target} is a folder or a link, not a document")
         targets.append(target)
     return targets
+
+
+def _corpus_folder(corpus: Path, folder: str) -> Path:
+    """The corpus sub-folder ``folder`` names: relative, visible, inside the corpus (not yet created)."""
+    parts = Path(folder.replace("\\", "/")).parts if folder else ()
+    if Path(folder).is_absolute() or any(p in ("..", "") or p.startswith(".") for p in parts):
+        raise RagError(
+            f"cannot add into folder {folder!r}: give a visible sub-folder of the corpus "
+            "(no leading dot, no '..', not absolute)"
+        )
+    base = corpus.joinpath(*parts)
+    if not base.resolve().is_relative_to(corpus.resolve()):
+        raise RagError(f"cannot add into folder {folder!r}: it leads out of the corpus")
+    return base
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return one.samefile(other)
+    except OSError:
+        return False
+
+
+class _CorpusMoves:
+    """Files put into or moved out of the corpus by one change, so that a failed change can undo them.
+
+    A file taken out goes to a folder of ``.rag-removed`` made for this change alone (its name
+    has the time and a random part), so no earlier removed file is ever overwritten.
+    """
+
+    def __init__(self, corpus: Path) -> None:
+        self.corpus = corpus
+        self._removed_folder: Path | None = None
+        self._set_aside: list[tuple[Path, Path]] = []  # (corpus path, where it went)
+        self._copied: list[Path] = []
+        self._made_folders: list[Path] = []
+
+    def _removed(self) -> Path:
+        if self._removed_folder is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            folder = self.corpus / ".rag-removed" / f"{stamp}-{uuid.uuid4().hex[:8]}"
+            if not folder.parent.exists():
+                folder.parent.mkdir()
+                self._made_folders.append(folder.parent)
+            folder.mkdir()  # never an existing folder: two changes never share one
+            self._removed_folder = folder
+        return self._removed_folder
+
+    def set_aside(self, path: Path) -> None:
+        """Move the corpus file ``path`` into this change's removed folder."""
+        target = self._removed() / path.relative_to(self.corpus)
+        self._make_parents(target)
+        os.rename(path, target)  # the target's folder is new and ours: nothing there to overwrite
+        self._set_aside.append((path, target))
+
+    def copy_in(self, source: Path, target: Path) -> None:
+        """Copy ``source`` to ``target`` in the corpus; never over an existing file."""
+        self._make_parents(target)
+        with open(source, "rb") as reader, open(target, "xb") as writer:
+            self._copied.append(target)
+            shutil.copyfileobj(reader, writer, 1 << 20)
+        shutil.copystat(source, target)
+
+    def _make_parents(self, path: Path) -> None:
+        missing = [p for p in reversed(path.parents) if not p.exists()]
+        for folder in missing:
+            folder.mkdir()
+            self._made_folders.append(folder)
+
+    def undo(self) -> None:
+        """Put the corpus back as it was: remove what was copied in, move back what was set aside."""
+        for path in reversed(self._copied):
+            path.unlink(missing_ok=True)
+        for path, moved in reversed(self._set_aside):
+            if not path.exists() and moved.exists():
+                os.rename(moved, path)
+        folders = [*self._made_folders, *([self._removed_folder] if self._removed_folder else [])]
+        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty again
 
 
 def _check_text(text: str, what: str, limit: int, *, strip: bool = True) -> str:

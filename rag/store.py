@@ -2,6 +2,9 @@
 
 Layout::
 
+    INDEX/.rag-index         marks the folder as a rag index: rag writes only into a new or empty
+                             folder or one holding this marker (or, for indexes made before the
+                             marker, a manifest in rag's format)
     INDEX/manifest.json      names the live generation, its settings, counts and file checksums,
                              and carries the sha256 of its own content
     INDEX/.lock              held by the one process writing this index
@@ -15,7 +18,9 @@ documents it takes out are listed as removed from their segment in the manifest.
 writes a new generation (``gen-<id>.tmp``), fsyncs it, renames it into place and
 then replaces manifest.json atomically, so a crash at any point leaves the previous index
 loadable. What an interrupted build leaves behind (an unfinished or never-committed
-generation, a temporary manifest) is removed by the next build, under the write lock.
+generation, a temporary manifest) is removed by the next build, under the write lock; only
+names rag itself makes are ever removed (``gen-<14 digits>-<8 hex>``, ``.manifest.json.<32 hex>.tmp``),
+so a user's ``gen-reports/`` beside an index is never touched.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexLocationError, IndexLockedError, IndexMismatchError, IndexNotFoundError, IndexWriteError
 from rag.types import Document, FileVersion, Passage, Sentence
 
 logger = logging.getLogger(__name__)
@@ -64,6 +69,13 @@ VERIFY_LIMIT_BYTES = 256 * 1024 * 1024
 # generation. The busy timeout matters should anyone open the file without immutable.
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 _GENERATION_NAME = re.compile(r"gen-[A-Za-z0-9-]+")
+# The exact names rag gives what it writes: the only names it ever deletes.
+_OWN_GENERATION = re.compile(r"gen-\d{14}-[0-9a-f]{8}(?:\.tmp)?")
+_OWN_TEMPORARY_MANIFEST = re.compile(r"\.manifest\.json\.[0-9a-f]{32}\.tmp")
+MARKER = ".rag-index"
+_MARKER_TEXT = "This folder holds an index written by rag; rag deletes only the files it wrote here.\n"
+# What rag may find in a folder it is about to make an index of (left by a first build that failed).
+_OWN_NAMES = {MARKER, ".lock"}
 _SEGMENT_NAME = re.compile(r"seg-[a-z0-9]+")
 
 _SCHEMA = """
@@ -285,16 +297,60 @@ def verify_files(index_dir: Path, manifest: dict[str, Any], *, full: bool | None
     return generation
 
 
+def is_rag_index(index_dir: Path) -> bool:
+    """Whether ``index_dir`` holds a rag index: its marker, or a manifest in rag's format (older indexes)."""
+    if (index_dir / MARKER).is_file():
+        return True
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and isinstance(manifest.get("format_version"), int) and "encoder" in manifest
+
+
+def check_index_folder(index_dir: Path) -> None:
+    """Refuse to write an index anywhere but a new or empty folder or one that holds a rag index.
+
+    Raises:
+        IndexLocationError: ``index_dir`` is a file, or a folder holding something else.
+    """
+    if index_dir.is_symlink() and not index_dir.exists():
+        raise IndexLocationError(f"the index folder {index_dir} is a broken symlink")
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexLocationError(f"--index {index_dir} is a file, not a folder: give a new or empty folder")
+    if not index_dir.exists() or is_rag_index(index_dir):
+        return
+    try:
+        names = {p.name for p in index_dir.iterdir()}
+    except OSError as error:
+        raise IndexLocationError(f"cannot read the index folder {index_dir} ({error.strerror})") from None
+    if names - _OWN_NAMES:
+        raise IndexLocationError(
+            f"refusing to write an index into {index_dir}: it holds other files and no rag index "
+            "(give a new or empty folder)"
+        )
+
+
 @contextlib.contextmanager
 def write_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's write lock; a second writer is refused at once with a clear message.
 
     The lock is an flock on ``INDEX/.lock``: the kernel drops it when its holder dies, even by
     SIGKILL, so a crashed build never blocks the next one. The file itself is never deleted
-    (deleting a lock file lets two writers lock two different files).
+    (deleting a lock file lets two writers lock two different files). Only a new or empty
+    folder or a rag index is locked (``check_index_folder``); the folder is marked as a rag index.
+
+    Raises:
+        IndexLocationError: The folder is not one rag may write into.
+        IndexWriteError: The folder cannot be written (read-only, no space).
+        IndexLockedError: Another process holds the lock.
     """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(index_dir / ".lock", "a+")
+    check_index_folder(index_dir)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / ".lock", "a+")
+    except OSError as error:
+        raise IndexWriteError(f"cannot write the index at {index_dir} ({error.strerror or error})") from None
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -302,9 +358,25 @@ def write_lock(index_dir: Path) -> Iterator[None]:
             raise IndexLockedError(
                 f"another process is writing the index at {index_dir}; try again when it is done"
             ) from None
+        check_index_folder(index_dir)  # again under the lock: another process may have filled it meanwhile
+        _write_marker(index_dir)
         yield
     finally:
         handle.close()
+
+
+def _write_marker(index_dir: Path) -> None:
+    marker = index_dir / MARKER
+    if marker.is_file():
+        return
+    try:
+        with open(marker, "x", encoding="utf-8") as handle:
+            handle.write(_MARKER_TEXT)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        marker.unlink(missing_ok=True)
+        raise IndexWriteError(f"cannot write the index at {index_dir} ({error.strerror or error})") from None
 
 
 def new_generation(index_dir: Path) -> Path:
@@ -313,7 +385,7 @@ def new_generation(index_dir: Path) -> Path:
     First removes what interrupted builds left behind, so crashes never pile up folders.
     """
     remove_leftovers(index_dir)
-    name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    name = f"gen-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     folder = index_dir / f"{name}.tmp"
     folder.mkdir(parents=True)
     return folder
@@ -373,12 +445,27 @@ def commit_generation(
 
 
 def remove_stale_generations(index_dir: Path, keep: str) -> None:
-    """Delete generations that are not live and temporary manifests (left by earlier builds or crashes)."""
+    """Delete generations that are not live and temporary manifests (left by earlier builds or crashes).
+
+    Only what rag wrote goes: names of exactly rag's making, and generation folders that hold
+    nothing but segment folders; anything else, even named ``gen-*``, is left alone.
+    """
     for path in index_dir.glob("gen-*"):
-        if path.is_dir() and path.name != keep:
+        if path.name != keep and _OWN_GENERATION.fullmatch(path.name) and _holds_only_segments(path):
             shutil.rmtree(path, ignore_errors=True)
     for path in index_dir.glob(f".{MANIFEST}.*.tmp"):
-        path.unlink(missing_ok=True)
+        if _OWN_TEMPORARY_MANIFEST.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+
+
+def _holds_only_segments(folder: Path) -> bool:
+    """Whether ``folder`` is a real folder holding only segment folders (what a generation holds)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    try:
+        return all(_SEGMENT_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink() for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 def remove_leftovers(index_dir: Path) -> None:
@@ -390,7 +477,8 @@ def remove_leftovers(index_dir: Path) -> None:
     live = live_generation(index_dir)
     if live is None and (index_dir / MANIFEST).exists():
         for path in index_dir.glob("gen-*.tmp"):
-            shutil.rmtree(path, ignore_errors=True)
+            if _OWN_GENERATION.fullmatch(path.name) and _holds_only_segments(path):
+                shutil.rmtree(path, ignore_errors=True)
         return
     remove_stale_generations(index_dir, keep=live or "")
 

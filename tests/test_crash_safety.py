@@ -29,7 +29,7 @@ import rag.lexical
 import rag.pipeline
 import rag.store
 from rag import build_index, load_index
-from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexMismatchError, IndexNotFoundError, IndexWriteError
 from rag.store import DATABASE, MANIFEST, MetadataStore
 from rag.types import Answer
 from tests.fakes import FakeEmbedder
@@ -317,7 +317,8 @@ def test_disk_full_at_each_write_step_keeps_the_previous_index(references, index
     manifest = (index_dir / MANIFEST).read_bytes()
     with pytest.MonkeyPatch.context() as monkeypatch:
         disk_full(step, monkeypatch, index_dir)
-        with pytest.raises((OSError, sqlite3.Error), match="space left|disk is full"):
+        # One line for the user, and it is true: the previous index is unchanged.
+        with pytest.raises(IndexWriteError, match="(space left|disk is full).*the previous index is unchanged"):
             build_index(corpus, index_dir, embedder=FakeEmbedder())
     assert (index_dir / MANIFEST).read_bytes() == manifest, "the manifest, the commit point, is untouched"
     assert observe(index_dir) == references["a"]
@@ -333,8 +334,9 @@ def test_an_error_after_the_commit_point_leaves_the_new_index(references, index_
         # The second flush of the index folder is the one after manifest.json was replaced.
         predicate = nth_call_for(index_dir, 2)
         monkeypatch.setattr(rag.store, "_fsync_path", failing_on(rag.store._fsync_path, predicate))
-        with pytest.raises(OSError, match="space left"):
+        with pytest.raises(IndexWriteError, match="space left") as raised:
             build_index(corpus, index_dir, embedder=FakeEmbedder())
+        assert "unchanged" not in str(raised.value), "the new index is live: saying otherwise would mislead"
     assert observe(index_dir) == references["b"]
     assert_leftovers_bounded(index_dir)
     build_index(corpus, index_dir, embedder=FakeEmbedder())

@@ -11,7 +11,15 @@ import pytest
 
 import rag.pipeline
 from rag import Config, Index, build_index, load_index
-from rag.errors import CorpusError, IndexLockedError, IndexMismatchError, IndexNotFoundError, QueryError, RagError
+from rag.errors import (
+    CorpusError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexWriteError,
+    QueryError,
+    RagError,
+)
 from rag.store import write_lock
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_offsets
@@ -175,7 +183,7 @@ def test_failed_build_leaves_the_previous_index_working(index, corpus: Path, tmp
 
     monkeypatch.setattr(rag.pipeline, "link_segment", explode)  # an update keeps the segment of the other file
     (corpus / "news" / "tea.md").unlink()
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(IndexWriteError, match="disk full.*the previous index is unchanged"):
         build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     after = load_index(tmp_path / "index", embedder=FakeEmbedder())
     assert after.ask(question) == before
