@@ -15,6 +15,8 @@ import random
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -671,3 +673,44 @@ def test_an_index_folder_with_uri_characters_loads(tmp_path: Path) -> None:
     answer = index.ask(question(1))
     assert not answer.abstained
     assert_offsets(index.document(answer.citations[0].doc_id).text, answer.citations)
+
+
+# --- a real write failure: the kernel refuses to grow files (RLIMIT_FSIZE) ----------------
+
+_LIMITED_BUILD = """
+import resource, signal, sys
+from pathlib import Path
+from rag import build_index
+from rag.errors import RagError
+from tests.fakes import FakeEmbedder
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # then a write past the limit fails with EFBIG
+limit = int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    build_index(Path(sys.argv[1]), Path(sys.argv[2]), embedder=FakeEmbedder())
+except RagError as error:
+    print(type(error).__name__, error)
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("limit", [20_000, 200_000])
+def test_a_real_write_failure_is_one_error_and_keeps_the_previous_index(references, index_at_a, limit: int) -> None:
+    corpus, index_dir = index_at_a
+    manifest = (index_dir / MANIFEST).read_bytes()
+    root = Path(__file__).resolve().parent.parent
+    completed = subprocess.run(
+        [sys.executable, "-c", _LIMITED_BUILD, str(corpus), str(index_dir), str(limit)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert completed.stdout.startswith("IndexWriteError cannot write the index"), completed.stdout
+    assert "the previous index is unchanged" in completed.stdout
+    assert (index_dir / MANIFEST).read_bytes() == manifest
+    assert observe(index_dir) == references["a"]
+    assert_only_live_generation(index_dir)
