@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import Answer, BuildReport, Citation, Index, Match, __version__, build_index, load_index
-from rag.errors import IndexNotFoundError, RagError
+from rag.errors import IndexNotFoundError, QueryError, RagError
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = ".rag-index"
@@ -63,15 +63,24 @@ def print_matches(matches: Sequence[Match]) -> None:
         print(f"   {_where(match.citation)}")
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (newline, escape codes) written as an escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def print_report(report: BuildReport, index_dir: str) -> None:
+    # File names are the user's but may hold newlines or escape codes: one line each, shown escaped.
     for skipped in report.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}")
+        print(f"skipped {printable(skipped.path)}: {printable(skipped.reason)}")
     for change in ("added", "updated", "removed"):
         for doc_id in getattr(report, change):
-            print(f"{change} {doc_id}")
+            print(f"{change} {printable(doc_id)}")
     print(
         f"Indexed {report.documents} documents, {report.sentences} sentences, {report.passages} passages "
-        f"in {report.seconds:.1f} s into {index_dir} ({len(report.skipped)} skipped; encoder {report.encoder})"
+        f"in {report.seconds:.1f} s into {printable(index_dir)} ({len(report.skipped)} skipped; "
+        f"encoder {report.encoder})"
     )
     print(f"{report.embedded} sentences embedded, {report.sentences - report.embedded} kept from the previous index")
 
@@ -125,7 +134,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _read_lookup_text(text: str) -> str:
-    return sys.stdin.read() if text == "-" else text
+    if text != "-":
+        return text
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream put in place of standard input
+        return sys.stdin.read()
+    data = stream.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise QueryError(
+            f"standard input is not valid UTF-8 text (byte {error.start}); convert it first, e.g. with iconv"
+        ) from None
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
@@ -259,13 +279,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()
+        return code
     except RagError as error:
-        print(f"rag: error: {error}", file=sys.stderr)
+        print(f"rag: error: {printable(str(error))}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        _silence_stdout()
+        print("rag: error: the output was closed before everything was written", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's final flush does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it)
+        pass
 
 
 if __name__ == "__main__":

@@ -52,20 +52,52 @@ def _from_jsonl(text: str, path: Path) -> list[LabelledQuestion]:
             continue
         try:
             item = json.loads(line)
-            questions.append(LabelledQuestion(str(item["question"]), item["answer"]))
-        except (ValueError, KeyError, TypeError):
-            raise RagError(f'{path}:{number}: expected {{"question": ..., "answer": ... or null}}') from None
+        except ValueError:
+            item = None
+        question = _labelled(item, f"{path}:{number}")
+        if question is None:
+            raise RagError(
+                f'{path}:{number}: expected {{"question": "text", "answer": "text" or null}}, got {line.strip()[:80]}'
+            )
+        questions.append(question)
     return questions
+
+
+def _labelled(item: Any, where: str) -> LabelledQuestion | None:
+    """The labelled question ``item`` holds, or None when it is not ``{"question": str, "answer": str | None}``."""
+    if not isinstance(item, dict):
+        return None
+    question, answer = item.get("question"), item.get("answer", ...)
+    if not isinstance(question, str) or not question.strip():
+        return None
+    if answer is not None and (not isinstance(answer, str) or not answer.strip()):
+        return None
+    return LabelledQuestion(question, answer)
 
 
 def _from_squad(data: dict[str, Any]) -> list[LabelledQuestion]:
     questions = []
     for article in data["data"]:
-        for paragraph in article.get("paragraphs", []):
-            for qa in paragraph.get("qas", []):
+        paragraphs = article.get("paragraphs", []) if isinstance(article, dict) else None
+        for paragraph in paragraphs if isinstance(paragraphs, list) else _bad_squad("an article"):
+            qas = paragraph.get("qas", []) if isinstance(paragraph, dict) else None
+            for qa in qas if isinstance(qas, list) else _bad_squad("a paragraph"):
+                if not isinstance(qa, dict):
+                    _bad_squad("a question")
                 answers = [] if qa.get("is_impossible") else qa.get("answers") or []
-                questions.append(LabelledQuestion(qa["question"], answers[0]["text"] if answers else None))
+                first = answers[0] if isinstance(answers, list) and answers else None
+                answer = first.get("text") if isinstance(first, dict) else None
+                if (first is not None and answer is None) or (answers and not isinstance(answers, list)):
+                    _bad_squad(f"the answers of question {qa.get('id', qa.get('question'))!r:.60}")
+                labelled = _labelled({"question": qa.get("question"), "answer": answer}, "")
+                if labelled is None:
+                    _bad_squad(f"question {qa.get('id', qa.get('question'))!r:.60}")
+                questions.append(labelled)
     return questions
+
+
+def _bad_squad(what: str) -> Any:
+    raise RagError(f"not in SQuAD format: {what} is not as SQuAD writes it")
 
 
 def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:

@@ -101,6 +101,13 @@ def doc_id_for(root: Path, path: Path) -> str:
     return relative.as_posix()
 
 
+def shown_path(doc_id: str) -> str:
+    """``doc_id`` as text that can be stored and printed: bytes of a name that are not UTF-8 as ``\\xNN``."""
+    if not _SURROGATES.search(doc_id):
+        return doc_id
+    return os.fsencode(doc_id).decode("utf-8", "backslashreplace")
+
+
 def scan_corpus(root: Path) -> tuple[list[Path], list[Skipped]]:
     """Find the candidate files under ``root``, recursively.
 
@@ -126,12 +133,15 @@ def scan_corpus(root: Path) -> tuple[list[Path], list[Skipped]]:
         entries = _list_folder(root, folder, skipped)
         for path in entries:
             kind, reason = _classify(path, real_root)
+            doc_id = doc_id_for(root, path)
+            if kind != "skip" and _SURROGATES.search(doc_id):  # os.fsdecode's stand-ins for undecodable bytes
+                kind, reason = "skip", "its name is not valid UTF-8 (rename it to index it)"
             if kind == "folder":
                 folders.append(path)
             elif kind == "file":
                 files.append(path)
             else:
-                skipped.append(Skipped(doc_id_for(root, path), reason))
+                skipped.append(Skipped(shown_path(doc_id), reason))
     files.sort(key=lambda path: doc_id_for(root, path))
     skipped.sort(key=lambda item: item.path)
     return files, skipped
@@ -264,7 +274,7 @@ def _list_folder(root: Path, folder: Path, skipped: list[Skipped]) -> list[Path]
     except OSError as err:
         if folder == root:
             raise CorpusError(f"corpus folder '{root}' cannot be read ({err.strerror})") from err
-        skipped.append(Skipped(doc_id_for(root, folder) + "/", f"folder cannot be read ({err.strerror})"))
+        skipped.append(Skipped(shown_path(doc_id_for(root, folder)) + "/", f"folder cannot be read ({err.strerror})"))
         return []
     return [folder / name for name in names if not name.startswith(".")]
 
@@ -316,7 +326,11 @@ def _file_kind(mode: int) -> str:
 
 
 def _unsupported(suffix: str) -> str:
-    return f"unsupported file type {suffix}" if suffix else "unsupported file type (no extension)"
+    if not suffix:
+        return "unsupported file type (no extension)"
+    if not suffix.isprintable():  # a reason is one printable line, whatever the file is named
+        suffix = suffix.encode("unicode_escape").decode("ascii")
+    return f"unsupported file type {suffix}"
 
 
 # --- reading bytes -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2_000
 MAX_LOOKUP_CHARS = 500_000
 LOOKUP_CANDIDATES = 5
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # An update adds a segment; past this many, the small ones are merged into one.
 MAX_SEGMENTS = 8
 # When more than this share of the kept segments' rows belong to removed documents,
@@ -1074,6 +1076,12 @@ class _CorpusMoves:
 def _check_text(text: str, what: str, limit: int, *, strip: bool = True) -> str:
     if not isinstance(text, str):
         raise QueryError(f"the {what} must be text, got {type(text).__name__}")
+    invalid = _SURROGATE.search(text)
+    if invalid:  # how Python passes on bytes that are not UTF-8 (argv, surrogateescape); no encoder takes them
+        raise QueryError(
+            f"the {what} is not valid text: character {invalid.start()} is a byte that is not UTF-8 "
+            "or a lone surrogate; convert it to UTF-8 first"
+        )
     if not text.strip():
         raise QueryError(f"the {what} is empty: type some words")
     if len(text) > limit:

@@ -393,3 +393,13 @@ def test_ask_quotes_a_referring_sentence_with_its_antecedent_and_lookup_does_not
     [match] = index.lookup("This committee has the exclusive power to set pastors' salaries.")
     assert match.kind == "exact"
     assert match.citation.text == "This committee has the exclusive power to set pastors' salaries."
+
+
+@pytest.mark.parametrize("text", ["caf\udce9 chip fund?", "lone \ud800 surrogate"])
+def test_text_that_is_not_valid_unicode_is_a_query_error(index, text: str) -> None:
+    # What Python makes of argv bytes that are not UTF-8, or what a JSON client may send: the
+    # encoder's tokenizer would raise a TypeError without a message.
+    with pytest.raises(QueryError, match="not valid text: character"):
+        index.ask(text)
+    with pytest.raises(QueryError, match="not valid text"):
+        index.lookup(text)
