@@ -16,6 +16,7 @@ import sys
 import time
 import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -37,6 +38,11 @@ MAX_FILE_BYTES = 50_000_000
 # Limits of the child process that parses PDF and DOCX files.
 PARSER_TIMEOUT_SECONDS = 20.0
 PARSER_MEMORY_BYTES = 1_500_000_000
+# Text, Markdown and HTML files larger than this are read in that child process too, under
+# the same memory limit and a time limit that grows with their size; smaller ones are read in
+# process (the readers are linear, and a process per small file would dominate indexing).
+IN_PROCESS_MAX_BYTES = 256 * 1024
+MARKUP_SECONDS_PER_MB = 3.0
 # Zip-bomb guards, checked on a DOCX's ZIP directory before python-docx sees the file.
 DOCX_MAX_UNCOMPRESSED_BYTES = 100_000_000
 DOCX_MAX_MEMBERS = 10_000
@@ -44,6 +50,7 @@ DOCX_MAX_RATIO = 100
 DOCX_RATIO_MIN_BYTES = 1_000_000
 
 _HTML_SUFFIXES = (".html", ".htm")
+_MARKUP_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 _PAGE_BREAK = "\n\n"
 _MAX_FIELD_CHARS = 300
 _MAX_CONTROL_SHARE = 0.01
@@ -241,7 +248,11 @@ def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Documen
     reader = _READERS.get(suffix)
     if reader is None:
         raise IngestError(_unsupported(suffix))
-    extracted = reader(_read_bytes(path) if data is None else data, path)
+    data = _read_bytes(path) if data is None else data
+    if suffix in _MARKUP_SUFFIXES and len(data) > IN_PROCESS_MAX_BYTES:
+        extracted = _read_markup_in_child(data, path)
+    else:
+        extracted = reader(data, path)
     if not extracted.text.strip():
         raise IngestError(f"no text after extracting {_FORMAT_NAMES[suffix]}")
     return Document(
@@ -636,7 +647,6 @@ _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~&])")
 _ESCAPE_PLANE = 0xF0000
 _MD_ESCAPED = re.compile("[\U000f0000-\U000f007f]")
 _MD_INNER_SPACES = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
-_EDGE_SPACE = re.compile(r"^[ \t]+|[ \t]+$", re.M)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -644,7 +654,9 @@ def _markdown_to_text(markdown: str) -> str:
     """Plain text of light Markdown (without HTML comments and scripts): link text kept, images dropped."""
     lines = (_markdown_line(line) for line in markdown.split("\n"))
     text = _markdown_inline("\n".join(line for line in lines if line is not None))
-    text = _EDGE_SPACE.sub("", text)  # also what removed markup leaves at line starts
+    # Also what removed markup leaves at line starts. Stripped line by line: a regular expression
+    # for trailing spaces ("[ \t]+$") backtracks over every long run of spaces inside a line.
+    text = "\n".join(line.strip(" \t") for line in text.split("\n"))
     return _BLANK_RUNS.sub("\n\n", text).strip("\n")
 
 
@@ -750,6 +762,7 @@ class _VisibleText(HTMLParser):
         self.first_h1 = ""
         self._parts: list[str] = []
         self._hidden: list[str] = []  # open elements since entering a hidden one
+        self._hidden_open: Counter[str] = Counter()  # how many of each tag ``_hidden`` holds
         self._title_parts: list[str] | None = None
         self._h1_parts: list[str] | None = None
 
@@ -762,21 +775,39 @@ class _VisibleText(HTMLParser):
         self._read_metadata(tag, values)
         if self._hidden and not (self._hidden[0] == "head" and tag in _BLOCK_TAGS):
             if tag not in _VOID_TAGS:
-                self._hidden.append(tag)
+                self._push_hidden(tag)
             return
         self._hidden.clear()  # a body element closes an unclosed <head>
+        self._hidden_open.clear()
         if tag not in _VOID_TAGS and (tag in _HIDDEN_TAGS or _hides(values)):
-            self._hidden.append(tag)
+            self._push_hidden(tag)
             return
         self._open_visible(tag)
+
+    def _push_hidden(self, tag: str) -> None:
+        self._hidden.append(tag)
+        self._hidden_open[tag] += 1
+
+    def _close_hidden(self, tag: str) -> None:
+        """Close the innermost open ``tag`` and what it holds; a stray end tag changes nothing.
+
+        The count of open tags answers "is it open?" at once and each element is popped once,
+        so deeply nested or stray tags cost linear time, not a search of the stack per end tag.
+        """
+        if not self._hidden_open[tag]:
+            return
+        while True:
+            popped = self._hidden.pop()
+            self._hidden_open[popped] -= 1
+            if popped == tag:
+                return
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title" and self._title_parts is not None:
             self.title = _clean_field("".join(self._title_parts))
             self._title_parts = None
         if self._hidden:
-            if tag in self._hidden:
-                del self._hidden[len(self._hidden) - 1 - self._hidden[::-1].index(tag) :]
+            self._close_hidden(tag)
             return
         if tag in _BLOCK_TAGS:
             self._flush()
@@ -894,22 +925,51 @@ def _extract_in_child(kind: str, data: bytes) -> tuple[list[str], str, str]:
     ``__main__`` script in the child, which breaks scripts without a ``__main__`` guard.
     """
     label = _WORKER_LABELS[kind]
+    output, exit_code = _run_worker([kind], data, label, PARSER_TIMEOUT_SECONDS)
+    return _parse_worker_outcome(label, output, exit_code)
+
+
+def _run_worker(arguments: list[str], data: bytes, label: str, timeout: float) -> tuple[bytes, int]:
+    """Run the parser process on ``data``; its standard output and exit code."""
     try:
         completed = subprocess.run(
-            [sys.executable, "-c", _WORKER_COMMAND, kind],
+            [sys.executable, "-c", _WORKER_COMMAND, *arguments],
             input=data,
             capture_output=True,
-            timeout=PARSER_TIMEOUT_SECONDS,
+            timeout=timeout,
             env=_worker_environment(),
             check=False,
         )
     except subprocess.TimeoutExpired as err:  # run() has killed the child
-        raise IngestError(f"{label} parsing timed out after {PARSER_TIMEOUT_SECONDS:g} s") from err
+        raise IngestError(f"{label} parsing timed out after {timeout:g} s") from err
     except OSError as err:
         raise IngestError(f"cannot start the {label} parser ({err.strerror})") from err
     if completed.stderr:
         logger.debug("%s worker stderr: %s", label, completed.stderr.decode("utf-8", "replace")[-2000:])
-    return _parse_worker_outcome(label, completed.stdout, completed.returncode)
+    return completed.stdout, completed.returncode
+
+
+def _read_markup_in_child(data: bytes, path: Path) -> _Extracted:
+    """A large text, Markdown or HTML file read by its reader in the parser process, under its limits.
+
+    The time limit grows with the file, since these readers are linear and a big legitimate file
+    takes a while; what cannot pass is a parser that goes quadratic or swells in memory.
+    """
+    suffix = path.suffix.lower()
+    label = _FORMAT_NAMES[suffix]
+    timeout = PARSER_TIMEOUT_SECONDS + MARKUP_SECONDS_PER_MB * len(data) / 1e6
+    output, exit_code = _run_worker(["markup", suffix], data, label, round(timeout, 1))
+    try:
+        outcome = json.loads(output)
+    except ValueError:
+        outcome = None
+    if isinstance(outcome, dict) and isinstance(outcome.get("error"), str):
+        raise IngestError(outcome["error"])
+    fields = outcome.get("extracted") if isinstance(outcome, dict) else None
+    names = ("text", "title", "source", "url", "date")
+    if not isinstance(fields, dict) or not all(isinstance(fields.get(n), str) for n in names):
+        raise IngestError(f"{label} parser crashed (exit code {exit_code})")
+    return _Extracted(**{n: fields[n] for n in names})
 
 
 def _worker_environment() -> dict[str, str]:
@@ -944,6 +1004,9 @@ def _worker_main() -> None:
     """Entry point of the parser process: the kind in argv, file bytes on stdin, a JSON outcome on stdout."""
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
     data = sys.stdin.buffer.read()
+    if kind == "markup":
+        sys.stdout.write(_markup_worker(data, sys.argv[2] if len(sys.argv) > 2 else ""))
+        return
     label = _WORKER_LABELS.get(kind, kind)
     try:
         # Looked up at call time (not in a table) so that tests can replace an extractor.
@@ -959,6 +1022,21 @@ def _worker_main() -> None:
         reason = _pdf_error_reason(err) if kind == "pdf" else _docx_error_reason(err)
         output = json.dumps({"error": reason})
     sys.stdout.write(output)
+
+
+def _markup_worker(data: bytes, suffix: str) -> str:
+    """The JSON outcome of reading a text, Markdown or HTML file in the parser process."""
+    label = _FORMAT_NAMES.get(suffix, suffix)
+    try:
+        _limit_memory(PARSER_MEMORY_BYTES)
+        extracted = _READERS[suffix](data, Path(f"document{suffix}"))
+        fields = {n: getattr(extracted, n) for n in ("text", "title", "source", "url", "date")}
+        # Lone surrogates cannot cross as UTF-8 JSON; the readers already replace them.
+        return json.dumps({"extracted": fields})
+    except MemoryError:
+        return json.dumps({"error": f"{label} parsing ran out of memory (limit {PARSER_MEMORY_BYTES / 1e9:g} GB)"})
+    except IngestError as err:
+        return json.dumps({"error": _one_line(str(err))})
 
 
 def _limit_memory(budget: int) -> None:

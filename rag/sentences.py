@@ -29,6 +29,11 @@ _NEXT_WORD = re.compile(r"[\"'“‘«(\[{]*(\S)(\w*)")
 _TOKEN = re.compile(r"\S+")
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 _RULE_CHARS = "-=*_~#+ \t"
+# A "sentence" longer than this (a file of one endless line, a table flattened to text) is cut
+# into pieces of at most this many characters, at the last space before the limit: each piece
+# is embedded and stored on its own, so memory and encoding time stay proportional to the text.
+MAX_SENTENCE_CHARS = 2_000
+_SPACE_CHARS = " \t\n\r\x0b\x0c\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u3000"
 # Blocks whose longest line is shorter than this are lists, addresses or verse, not
 # text a wrapper filled: every line of them ends on purpose.
 _MIN_WRAP_WIDTH = 30
@@ -230,10 +235,37 @@ def _spans_in_paragraph(text: str, start: int, end: int) -> list[tuple[int, int]
         if next_start == candidate.end(3) and not _GLUED_WORD.fullmatch(_word_before(text, sentence_start, term_start)):
             continue
         if _ends_sentence(text, sentence_start, term_start, terminators, closers, next_start, False):
-            spans.append((sentence_start, candidate.end(3)))
+            spans.extend(_cut_long(text, sentence_start, candidate.end(3)))
             sentence_start = next_start
-    spans.append((sentence_start, end))
+    spans.extend(_cut_long(text, sentence_start, end))
     return spans
+
+
+def _cut_long(text: str, start: int, end: int, limit: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:
+    """The trimmed span ``text[start:end]`` cut into spans of at most ``limit`` characters, at spaces.
+
+    Each cut falls after the last whitespace within the limit (inside a word only when a
+    word is longer than the limit); the pieces are trimmed, so together they cover every
+    non-space character of the span.
+    """
+    if end - start <= limit:
+        return [(start, end)]
+    pieces: list[tuple[int, int]] = []
+    while end - start > limit:
+        window = text[start : start + limit + 1]
+        cut = max(window.rfind(c) for c in _SPACE_CHARS)  # each rfind runs in C: linear overall
+        if cut <= 0:
+            cut = limit  # one word longer than the limit: cut inside it
+        piece_end = start + cut
+        while piece_end > start and text[piece_end - 1] in _SPACE_CHARS:
+            piece_end -= 1
+        pieces.append((start, piece_end))
+        start += cut
+        while start < end and text[start] in _SPACE_CHARS:
+            start += 1
+    if start < end:
+        pieces.append((start, end))
+    return pieces
 
 
 def _ends_sentence(
