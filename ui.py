@@ -553,9 +553,12 @@ def upload_summary(
 def add_uploads(holder: IndexHolder, files: Sequence[str | Path], staging: Path, progress: Any = None) -> str:
     """Check, stage and index uploaded files; the holder's index is replaced by the updated one."""
     report = progress or (lambda *args, **kwargs: None)
-    files = list(files)[:MAX_UPLOAD_FILES]
+    files, beyond = list(files)[:MAX_UPLOAD_FILES], list(files)[MAX_UPLOAD_FILES:]
     report(0.1, desc=f"Checking {len(files)} file(s)")
     staged, refused = stage_uploads(files, staging)
+    # Every file chosen is accounted for: those past the limit are listed, not silently dropped.
+    limit = f"not added: {MAX_UPLOAD_FILES} files are indexed per upload; add it again in another upload"
+    refused += [(Path(file).name, limit) for file in beyond]
     if not staged:
         return upload_summary(staged, refused, None, set())
     existed = {d["doc_id"] for d in holder.index.documents()}
@@ -930,16 +933,105 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+AUTH_VARIABLE = "RAG_AUTH"
+
+
 def parse_auth(value: str | None, host: str) -> tuple[str, str] | None:
     """The (user, password) pair from ``USER:PASSWORD``; required to listen beyond loopback."""
     if value is None:
         if not is_loopback(host):
-            raise UsageError(f"refusing to listen on {host} without --auth USER:PASSWORD (only loopback is open)")
+            raise UsageError(
+                f"refusing to listen on {host} without --auth USER:PASSWORD "
+                f"(or --auth-file FILE, or ${AUTH_VARIABLE}; only loopback is open)"
+            )
         return None
     user, colon, password = value.partition(":")
     if not (colon and user and password):
         raise UsageError("--auth must look like USER:PASSWORD")
     return user, password
+
+
+def auth_value(given: str | None, auth_file: str | None) -> str | None:
+    """USER:PASSWORD from --auth, else the first line of --auth-file, else $RAG_AUTH (None: no auth).
+
+    A password on the command line shows in ``ps`` to every user of the machine; a file
+    readable only by its owner, or the environment, does not.
+    """
+    if given is not None:
+        return given
+    if auth_file is not None:
+        try:
+            lines = Path(auth_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or error
+            raise UsageError(f"cannot read --auth-file {auth_file} ({reason})") from None
+        if not lines or ":" not in lines[0]:
+            raise UsageError(f"--auth-file {auth_file} must hold USER:PASSWORD on its first line")
+        return lines[0].strip()
+    return os.environ.get(AUTH_VARIABLE) or None
+
+
+# --- which Host names the app answers (DNS rebinding) ---------------------------------------
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def allowed_hosts(host: str, extra: str | None) -> frozenset[str] | None:
+    """The Host names the app answers: loopback names (plus ``extra``, comma-separated) when it
+    listens on loopback or when ``extra`` is given; None (any name) beyond loopback without it,
+    where the password protects the app."""
+    names = {_host_name(name) for name in (extra or "").split(",") if name.strip()}
+    if not is_loopback(host) and not names:
+        return None
+    if "" in names:
+        raise UsageError(f"--allowed-hosts must be comma-separated host names, got {extra!r}")
+    return frozenset(LOOPBACK_NAMES | names)
+
+
+def _host_name(value: str) -> str:
+    """The name in a Host header or an Origin ("[::1]:7860" -> "::1"), lower-cased, without port."""
+    value = value.strip().lower()
+    if "://" in value:
+        value = value.split("://", 1)[1].split("/", 1)[0]
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else ""
+    name, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    if port and not port.isdigit():
+        return ""
+    return name.rstrip(".")
+
+
+class HostGuard:
+    """ASGI middleware: refuse a request whose Host (or Origin) names a host the app does not answer to.
+
+    A web page can rebind its own name to 127.0.0.1 and then call the app as if it were its
+    own site: the browser sends that foreign name as Host and Origin. Gradio's own check only
+    looks at the Origin when the Host is a loopback name, so it lets such a request through.
+    """
+
+    def __init__(self, app: Any, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket") and not self._allows(scope):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            body = b"This address is not one this rag app answers to (see --allowed-hosts).\n"
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 403, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+    def _allows(self, scope: Any) -> bool:
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        host = headers.get(b"host", b"").decode("latin-1")
+        if _host_name(host) not in self.allowed:
+            return False
+        origin = headers.get(b"origin")
+        return origin is None or _host_name(origin.decode("latin-1")) in self.allowed
 
 
 def open_index(corpus: str, index_dir: str) -> Index:
@@ -977,12 +1069,23 @@ def _warm_up(index: Index) -> None:
 
 
 def launch(
-    index: Index, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None, block: bool = True
+    index: Index,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+    hosts: frozenset[str] | None = LOOPBACK_NAMES,
 ) -> None:
-    """Serve ``demo`` over ``index``: no share link, no served folders, uploads capped."""
+    """Serve ``demo`` over ``index``: no share link, no served folders, uploads capped, and only
+    the Host names in ``hosts`` answered (None: any)."""
+    from starlette.middleware import Middleware
+
     STATE.set(index)
     demo.queue(default_concurrency_limit=2)
+    middleware = [Middleware(HostGuard, allowed=hosts)] if hosts is not None else []
     demo.launch(
+        app_kwargs={"middleware": middleware},
         server_name=host,
         server_port=port,
         share=False,
@@ -1008,7 +1111,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", default=default_index(), help="index directory (default: $RAG_INDEX or .rag-index)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
-    parser.add_argument("--auth", default=None, help="USER:PASSWORD, required to listen beyond loopback")
+    parser.add_argument(
+        "--auth", default=None, help="USER:PASSWORD, required beyond loopback (shows in ps: prefer --auth-file)"
+    )
+    parser.add_argument("--auth-file", default=None, help="a file whose first line is USER:PASSWORD (or set $RAG_AUTH)")
+    parser.add_argument(
+        "--allowed-hosts", default=None, help="comma-separated host names the app answers to besides loopback ones"
+    )
     return parser
 
 
@@ -1017,13 +1126,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     try:
-        auth = parse_auth(args.auth, args.host)
+        auth = parse_auth(auth_value(args.auth, args.auth_file), args.host)
+        hosts = allowed_hosts(args.host, args.allowed_hosts)
         index = open_index(args.corpus, args.index)
     except (UsageError, RagError) as error:
         print(f"rag serve: error: {error}", file=sys.stderr)
         return 1
     try:
-        launch(index, host=args.host, port=args.port, auth=auth)
+        launch(index, host=args.host, port=args.port, auth=auth, hosts=hosts)
     except KeyboardInterrupt:
         return 0
     except OSError as error:

@@ -188,7 +188,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import ui  # the Gradio app ships beside the package (pyproject: py-modules = ["ui"])
 
     argv = ["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)]
-    return ui.main(argv + (["--auth", args.auth] if args.auth else []))
+    for option, value in (("--auth", args.auth), ("--auth-file", args.auth_file), ("--allowed-hosts", args.hosts)):
+        argv += [option, value] if value else []
+    return ui.main(argv)
 
 
 def _plain(value: Any) -> Any:
@@ -270,6 +272,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     serve.add_argument("--auth", default=None, help="USER:PASSWORD, required to listen beyond loopback")
+    serve.add_argument("--auth-file", default=None, help="a file whose first line is USER:PASSWORD (or $RAG_AUTH)")
+    serve.add_argument("--allowed-hosts", dest="hosts", default=None, help="host names to answer besides loopback")
     serve.set_defaults(run=cmd_serve)
     return parser
 
