@@ -231,3 +231,81 @@ def test_a_chmod_read_only_index_folder(index, corpus: Path) -> None:
         assert load_index(index.path, embedder=FakeEmbedder()).ask("When did the tea harvest begin?")
     finally:
         index.path.chmod(0o755)
+
+
+# --- property: rag never deletes or overwrites a file it did not write ---------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NAMES = st.sampled_from(
+    ["a.txt", "b.md", "gen-reports", "manifest.json", ".manifest.json.draft.tmp", "notes", "gen-1", "seg-x",
+     "page.html", ".hidden.txt", "data.bin", ".lock", "index", "corpus", "deep"]
+)  # fmt: skip
+CONTENTS = st.sampled_from([TEA, RICE, "Short words.\n", '{"format_version": "mine"}', "\x00\x01binary"])
+TREES = st.lists(st.tuples(st.lists(NAMES, min_size=1, max_size=3), CONTENTS), min_size=1, max_size=12)
+OPERATIONS = st.lists(st.sampled_from(["build", "add", "add-over", "remove", "rebuild"]), min_size=1, max_size=4)
+
+
+def make_tree(root: Path, tree: list[tuple[list[str], str]]) -> None:
+    for parts, content in tree:
+        path = root.joinpath(*parts)
+        if any(p.is_file() for p in path.parents if p.is_relative_to(root)) or path.is_dir():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+
+
+def contents(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tree=TREES,
+    corpus_at=st.sampled_from(["", "corpus", "deep", "notes", "index"]),
+    index_at=st.sampled_from(["", "index", "gen-reports", "corpus", "fresh", "a.txt", "deep/index", "new/idx"]),
+    operations=OPERATIONS,
+)
+def test_rag_never_deletes_or_overwrites_a_file_it_did_not_write(
+    tmp_path_factory: pytest.TempPathFactory, tree, corpus_at: str, index_at: str, operations: list[str]
+) -> None:
+    root = tmp_path_factory.mktemp("property")
+    make_tree(root / "user", tree)
+    for name, text in (("tea.txt", TEA), ("rice.txt", RICE)):  # documents enough for a build to succeed
+        path = root / "user" / corpus_at / "news" / name
+        if not any(p.is_file() for p in path.parents) and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    (root / "outside").mkdir()
+    (root / "outside" / "new.txt").write_text("A new document about the harvest.\n", encoding="utf-8")
+    user = root / "user"
+    before = contents(user)
+    corpus, index_dir = user / corpus_at, user / index_at
+    index = None
+    for operation in operations:
+        try:
+            if operation == "build" or index is None:
+                index = build_index(corpus, index_dir, embedder=FakeEmbedder())
+            elif operation == "add":
+                index = index.add_files([root / "outside" / "new.txt"], folder="added")
+            elif operation == "add-over":
+                documents = index.documents()
+                target = Path(documents[0]["doc_id"])
+                index = index.add_files([root / "outside" / "new.txt"], folder=target.parent.as_posix(),
+                                        names=[target.name])  # fmt: skip
+            elif operation == "remove":
+                index = index.remove([index.documents()[0]["doc_id"]])
+            else:
+                index = index.rebuild()
+        except RagError:
+            pass  # refused: then it must have left everything as it was
+    after = contents(user)
+    kept = {}  # where each of the user's files is now: at its place, or moved into .rag-removed/
+    for name, data in after.items():
+        kept.setdefault(data, []).append(name)
+    for name, data in before.items():
+        if after.get(name) == data:
+            continue
+        moved = [n for n in kept.get(data, []) if "/.rag-removed/" in f"/{n}" and n.endswith(Path(name).name)]
+        assert moved, f"{name} was deleted or overwritten ({'changed' if name in after else 'gone'})"
