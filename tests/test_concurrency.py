@@ -21,7 +21,7 @@ import rag.lexical
 import rag.pipeline
 import rag.store
 from rag import Index, build_index, load_index
-from rag.errors import IndexMismatchError
+from rag.errors import IndexLockedError, IndexMismatchError
 from rag.store import MANIFEST, MetadataStore
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_offsets
@@ -337,3 +337,40 @@ def test_two_indexers_started_at_once_one_wins_the_other_refuses(corpus: Path, t
     assert not answer.abstained
     check_answer(index, answer)
     build_index(corpus, index_dir, embedder=FakeEmbedder())  # the winner released the lock
+
+
+def corpus_files(corpus: Path) -> dict[str, bytes]:
+    return {p.relative_to(corpus).as_posix(): p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
+
+
+def test_add_and_remove_refused_while_another_process_writes_touch_nothing(corpus: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    index = build_index(corpus, index_dir, embedder=FakeEmbedder())
+    make_corpus(tmp_path / "more", "b", documents=DOCUMENTS)  # an update with much to embed, slowly
+    for path in (tmp_path / "more").glob("*"):
+        os.replace(path, corpus / f"more-{path.name}")
+    before = corpus_files(corpus)
+    new = tmp_path / "new.txt"
+    new.write_text("The harbour of Arden was repainted in spring.\n", encoding="utf-8")
+    env = {**os.environ, "RAG_TEST_EMBED_SLEEP": "0.5"}
+    command = [sys.executable, "-m", "tests.tools.indexer", "build", str(corpus), str(index_dir)]
+    writer = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        while writer.poll() is None:  # until the writer holds the lock
+            try:
+                with rag.store.write_lock(index_dir):
+                    pass
+            except IndexLockedError:
+                break
+        with pytest.raises(IndexLockedError):
+            index.add_files([new], folder="added")
+        with pytest.raises(IndexLockedError):
+            index.remove([next(iter(index.documents()))["doc_id"]])
+        assert writer.poll() is None, "the writer held the lock throughout"
+        assert corpus_files(corpus) == before, "nothing was copied in or moved out"
+    finally:
+        writer.wait(timeout=300)
+        writer.stdout.close()
+        writer.stderr.close()
+    assert writer.returncode == 0
