@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from rag import ingest
 from rag.errors import CorpusError, IngestError
 from rag.ingest import Skipped, content_hash, doc_id_for, load_corpus, read_document, scan_corpus
+from rag.sentences import MAX_SENTENCE_CHARS, split_sentences
 from rag.types import Document, FileVersion
 
 TESTS = Path(__file__).parent
@@ -753,6 +754,13 @@ def test_bad_inputs_that_load_have_clean_text() -> None:
     assert texts["invalid-utf8.txt"].startswith("Café")
     assert len(texts["huge-single-line.txt"]) > 250_000 and "\n" not in texts["huge-single-line.txt"].strip()
     assert "Grüße" in texts["utf16.txt"]
+    assert texts["deep-svg.html"] == "Before the drawing.\n\nAfter the drawing."
+    assert (
+        texts["spaces-before-nbsp.md"].startswith("Spaces\n\nThe fund opened")
+        and "in May." in texts["spaces-before-nbsp.md"]
+    )
+    longest = max(len(s.text) for s in split_sentences(texts["huge-single-line.txt"]))
+    assert longest <= MAX_SENTENCE_CHARS, "a file of one endless line is cut into sentences of bounded length"
 
 
 def test_sample_corpus_loads_every_format() -> None:
