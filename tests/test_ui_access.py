@@ -171,3 +171,21 @@ def test_a_foreign_origin_on_a_loopback_host_is_refused(app: int) -> None:
 def test_the_password_from_the_environment_guards_the_app(app: int) -> None:
     host = f"127.0.0.1:{app}"
     assert request(app, "GET", "/gradio_api/info", host) in (401, 403), "no login, no API"
+
+
+def test_the_app_refuses_an_index_folder_holding_other_data(tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / "seed-article.md")
+    project = tmp_path / "proj"
+    (project / "gen-reports").mkdir(parents=True)
+    (project / "gen-reports" / "q3.txt").write_text("numbers", encoding="utf-8")
+    (project / "manifest.json").write_text("{}", encoding="utf-8")
+    assert ui.main(["--corpus", str(corpus), "--index", str(project)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("rag serve: error: refusing to write an index into") and error.count("\n") == 1
+    assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*")) == [
+        "gen-reports",
+        "gen-reports/q3.txt",
+        "manifest.json",
+    ]
