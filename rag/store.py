@@ -195,6 +195,10 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
             f"the index manifest {path} is unreadable ({error}); {rebuild_hint(index_dir)}"
         ) from None
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version is None and not (index_dir / MARKER).is_file():  # someone else's manifest.json
+        raise IndexNotFoundError(
+            f"no rag index at {index_dir} (its manifest.json is not rag's): give a new or empty folder"
+        )
     if version not in READABLE_FORMATS or isinstance(version, bool):
         raise IndexMismatchError(
             f"the index at {index_dir} has format version {version}, this rag reads {FORMAT_VERSION}; "
