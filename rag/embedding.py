@@ -72,6 +72,8 @@ POOLING_MODES = ("mean", "cls")
 # fastest while a batch's activations stay in cache; 512 gave 379 sentences/s and 90
 # 4-sentence passages/s against 314 and 53 for plain batches of 64.
 BATCH_TOKENS = 512
+# Texts tokenised at once before encoding: bounds the tokenizer's memory on a huge document.
+TOKENIZE_SLICE = 1024
 # An export whose vectors fall below this cosine to the original model is refused.
 MIN_EXPORT_COSINE = 0.95
 _CHECK_TEXTS = (
@@ -257,13 +259,19 @@ class OnnxEmbedder:
         """
         texts = _as_list(texts)
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(texts) if texts else []
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        # Only the word-piece ids are kept, tokenised a slice at a time: a tokenizers Encoding
+        # also holds the pieces' strings, offsets, masks and the truncated overflow, which for
+        # tens of thousands of long texts came to gigabytes.
+        ids: list[np.ndarray] = []
+        for start in range(0, len(texts), TOKENIZE_SLICE):
+            encodings = self._tokenizer.encode_batch(texts[start : start + TOKENIZE_SLICE])
+            ids.extend(np.asarray(e.ids, dtype=np.int64) for e in encodings)
+        lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
         order = np.argsort(lengths, kind="stable")
         batches = [order[rows] for rows in _batches(lengths[order], self.batch_size)]
 
         def run(rows: np.ndarray) -> np.ndarray:
-            return self._encode_batch([encodings[i].ids for i in rows], lengths[rows])
+            return self._encode_batch([ids[i] for i in rows], lengths[rows])
 
         with _progress(len(texts), show_progress) as bar:
             if self.workers > 1 and len(batches) > 1:
@@ -281,7 +289,11 @@ class OnnxEmbedder:
         """Word pieces per text, special tokens included, before truncation."""
         if self._counter is None:
             self._counter = _counting_tokenizer(self._tokenizer)
-        return [len(e.ids) for e in self._counter.encode_batch(_as_list(texts))]
+        texts = _as_list(texts)
+        counts: list[int] = []
+        for start in range(0, len(texts), TOKENIZE_SLICE):
+            counts += [len(e.ids) for e in self._counter.encode_batch(texts[start : start + TOKENIZE_SLICE])]
+        return counts
 
     def _encode_batch(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
         width = int(lengths.max())
