@@ -5,10 +5,15 @@ Kinds, strongest first:
 - ``exact``: the sentence occurs verbatim in a source; the citation is that very span;
 - ``near-exact``: the same words in the same order up to case, accents, punctuation,
   quote style and spacing; the citation spans those words in the source;
-- ``paraphrase``: no such span, but the best source sentence scores at or above the
-  paraphrase threshold (the same 0..1 score as answers) and holds every number the
-  input states (a claim of "$90 billion" is not supported by a source saying "$40 billion");
+- ``paraphrase``: no such span, but the source sentence it aligns with (or two adjacent
+  ones it merges) scores at or above the paraphrase threshold (the same 0..1 score as
+  answers) and states the same numbers, dates, names, polarity and hedges (rag.claims);
+- ``altered``: close to a source sentence but departing from it in one of those ways, or
+  a verbatim quote of words the source places under a negation, a hedge or a question;
+  the differences list the claim's words against the source's;
 - ``unsupported``: nothing scores that high; the nearest sentence is still reported.
+
+Every match carries a one-line reason.
 """
 
 from __future__ import annotations
@@ -18,17 +23,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answer import Candidate
+from rag.claims import Side, compare, content_stems, known_names, quoted_out_of_context, words
 from rag.lexical import fold
-from rag.types import Citation, Match
+from rag.sentences import sentence_spans
+from rag.types import Citation, Difference, Match
 
 _WORD = re.compile(r"[^\W_]+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def numbers_missing(query: str, source: str) -> list[str]:
-    """Numbers stated in ``query`` that ``source`` does not contain ("1,000" matches "1000")."""
-    have = {n.replace(",", "") for n in _NUMBER.findall(source)}
-    return [n for n in _NUMBER.findall(query) if n.replace(",", "") not in have]
 
 
 def _words(text: str) -> list[tuple[str, int, int]]:
@@ -61,6 +61,15 @@ def _narrow(citation: Citation, start: int, end: int) -> Citation:
     return replace(citation, text=citation.context[start:end], start=absolute, end=absolute + (end - start), also_in=())
 
 
+# Candidates within this much of the best score may be the one a claim is aligned with.
+ALIGN_MARGIN = 0.15
+# A claim that shares this share of its content words with a source sentence is close to it
+# even when the score is below the paraphrase threshold: a difference then makes it altered.
+CLOSE_COVERAGE = 0.75
+# The neighbour sentence joins the alignment when it adds this much of the claim's words.
+MERGE_GAIN = 0.15
+
+
 def match_sentence(
     query: str,
     query_start: int,
@@ -69,16 +78,105 @@ def match_sentence(
     paraphrase_threshold: float,
 ) -> Match:
     """Classify one input sentence against its scored candidates (best first)."""
+    end = query_start + len(query)
+    claim = Side(query, query_start)
     for finder, kind in ((find_exact, "exact"), (find_near_exact, "near-exact")):
         for candidate in candidates:
             span = finder(query, candidate.citation.context)
             if span:
-                citation = _narrow(candidate.citation, *span)
-                return Match(query, query_start, query_start + len(query), kind, 1.0, citation)
-    end = query_start + len(query)
+                return _verbatim(claim, kind, candidate.citation, span)
     if not candidates:
-        return Match(query, query_start, end, "unsupported", 0.0, None)
-    best = candidates[0].citation
-    if best.score >= paraphrase_threshold and not numbers_missing(query, best.text):
-        return Match(query, query_start, end, "paraphrase", best.score, best)
-    return Match(query, query_start, end, "unsupported", best.score, None, nearest=best)
+        return Match(query, query_start, end, "unsupported", 0.0, None, reason="the index holds no sentence near it")
+    aligned, coverage = _align(query, candidates)
+    names = frozenset().union(*(known_names(words(c.citation.context)) for c in candidates))
+    context = Side(aligned.context, aligned.context_start)
+    differences = tuple(compare(claim, Side(aligned.text, aligned.start), context, names))
+    score = aligned.score
+    if differences and (score >= paraphrase_threshold or coverage >= CLOSE_COVERAGE):
+        return Match(
+            query, query_start, end, "altered", score, aligned, differences=differences, reason=_altered(differences)
+        )
+    if score >= paraphrase_threshold:
+        reason = (
+            f"no verbatim span; the source scores {score:.2f} (paraphrase threshold {paraphrase_threshold:.2f}) "
+            "and states the same numbers, names and polarity"
+        )
+        return Match(query, query_start, end, "paraphrase", score, aligned, reason=reason)
+    reason = f"no source sentence scores {paraphrase_threshold:.2f} or more; the nearest scores {score:.2f}"
+    return Match(query, query_start, end, "unsupported", score, None, nearest=aligned, reason=reason)
+
+
+def _verbatim(claim: Side, kind: str, found_in: Citation, span: tuple[int, int]) -> Match:
+    """An exact or near-exact match, unless the source says the words under a negation or hedge."""
+    citation = _narrow(found_in, *span)
+    end = claim.offset + len(claim.text)
+    first, last = _sentences_around(found_in.context, *span)
+    sentence = Side(found_in.context[first:last], found_in.context_start + first)
+    out_of_context = tuple(quoted_out_of_context(claim, sentence, span[0] - first, span[1] - first))
+    if out_of_context:
+        return Match(
+            claim.text, claim.offset, end, "altered", 1.0, citation,
+            differences=out_of_context, reason=_altered(out_of_context),
+        )  # fmt: skip
+    reason = (
+        "the sentence occurs verbatim in the source"
+        if kind == "exact"
+        else "the same words in the same order, up to case, accents, punctuation and spacing"
+    )
+    return Match(claim.text, claim.offset, end, kind, 1.0, citation, reason=reason)
+
+
+def _sentences_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of the sentences of ``text`` that hold ``text[start:end]``."""
+    spans = [(a, b) for a, b in sentence_spans(text) if a < end and start < b] or [(start, end)]
+    return min(spans[0][0], start), max(spans[-1][1], end)
+
+
+def _align(query: str, candidates: Sequence[Candidate]) -> tuple[Citation, float]:
+    """The source sentence the claim is about, joined with its neighbour when the claim
+    merges the two; and the share of the claim's content words it holds."""
+    wanted = content_stems(words(query))
+    best = candidates[0].citation.score
+    options = [c.citation for c in candidates if c.citation.score >= best - ALIGN_MARGIN]
+
+    def cover(text: str) -> float:
+        return len(wanted & content_stems(words(text))) / len(wanted) if wanted else 0.0
+
+    # The best-scored sentence unless another one holds clearly more of the claim's words.
+    chosen = max(options, key=lambda c: (cover(c.text) - (0.0 if c is options[0] else MERGE_GAIN), c.score))
+    coverage = cover(chosen.text)
+    for merged in _neighbours_joined(chosen):
+        gain = cover(merged.text) - coverage
+        if gain >= MERGE_GAIN:
+            chosen, coverage = merged, coverage + gain
+    return chosen, coverage
+
+
+def _neighbours_joined(citation: Citation) -> list[Citation]:
+    """The citation joined with the sentence before it, and with the one after it, in its context."""
+    inner = citation.start - citation.context_start
+    spans = sentence_spans(citation.context)
+    at = next((i for i, (a, b) in enumerate(spans) if a <= inner < b), None)
+    if at is None:
+        return []
+    joined = []
+    if at > 0:
+        joined.append(_narrow(citation, spans[at - 1][0], inner + len(citation.text)))
+    if at + 1 < len(spans):
+        joined.append(_narrow(citation, inner, spans[at + 1][1]))
+    return [replace(j, score=citation.score, scores=citation.scores) for j in joined]
+
+
+def _altered(differences: Sequence[Difference]) -> str:
+    """One line: the first difference in words, and how many more there are."""
+    first = differences[0]
+    if first.kind == "context":
+        said = f"quoted out of context: the source says *{first.source_text}* …"
+    elif first.source_text and first.claim_text:
+        said = f"{first.kind}: the claim says {first.claim_text}, the source says {first.source_text}"
+    elif first.claim_text:
+        said = f"{first.kind}: the claim adds “{first.claim_text}”, which the source does not say"
+    else:
+        said = f"{first.kind}: the source says “{first.source_text}”, which the claim leaves out"
+    more = len(differences) - 1
+    return said + (f" (and {more} more difference{'s' if more > 1 else ''})" if more else "")

@@ -55,10 +55,11 @@ def test_a_changed_number_is_not_a_paraphrase() -> None:
     text = "The fund aims to raise over $40 billion for chips."
     citation = Citation(text=text, doc_id="d.md", title="D", source="", start=0, end=len(text), score=0.8)
     candidate = Candidate(citation, 0, 0, 0)
-    assert (
-        match_sentence("The fund will raise $90 billion.", 0, [candidate], paraphrase_threshold=0.5).kind
-        == "unsupported"
-    )
+    changed = match_sentence("The fund will raise $90 billion.", 0, [candidate], paraphrase_threshold=0.5)
+    assert changed.kind == "altered"
+    assert [(d.kind, d.claim_text, d.source_text) for d in changed.differences] == [
+        ("number", "$90 billion", "$40 billion")
+    ]
     assert (
         match_sentence("The fund will raise 40 billion.", 0, [candidate], paraphrase_threshold=0.5).kind == "paraphrase"
     )
