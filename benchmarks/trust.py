@@ -120,14 +120,24 @@ def _clause(sentence: str, lowercase_words: set[str]) -> str:
     return body[0].lower() + body[1:] if first.lower() in lowercase_words and not first.isupper() else body
 
 
-def hedge_documents(documents: dict[str, str], rng: random.Random, count: int) -> tuple[dict[str, str], list[str]]:
-    """Rewrite ``count`` sentences of the documents under a hedge; returns the documents and the lifted clauses."""
+def hedge_documents(
+    documents: dict[str, str], rng: random.Random, count: int, keep: list[str]
+) -> tuple[dict[str, str], list[str]]:
+    """Rewrite ``count`` sentences of the documents under a hedge; returns the documents and the lifted clauses.
+
+    Sentences holding any of ``keep`` (the sources of the human-written claims) stay as they are.
+    """
     lowercase = {w for text in documents.values() for w in re.findall(r"\b[a-z]+\b", text)}
     chosen = []
     for doc_id, text in documents.items():
         for sentence in split_sentences(text, doc_id):
-            if _declarative(sentence.text) and not _NEGATED.search(sentence.text):
+            kept = any(k in sentence.text for k in keep)
+            if _declarative(sentence.text) and not _NEGATED.search(sentence.text) and not kept:
                 chosen.append((doc_id, sentence))
+    # Only sentences found once in the corpus: SQuAD repeats paragraphs, and a plain copy
+    # elsewhere would rightly support the lifted clause.
+    everything = "\n".join(documents.values())
+    chosen = [(d, s) for d, s in chosen if everything.count(s.text) == 1]
     picked = rng.sample(chosen, count)
     clauses = []
     changed = dict(documents)
@@ -276,6 +286,15 @@ def build_claims(
         "number words": lambda s: number_words(s, rng),
         "merged adjacent": lambda s: merged(s, lowercase),
     }
+    folded = " ".join(" ".join(documents.values()).lower().split())
+
+    def new(text: str | None) -> str | None:
+        """An altered claim, unless the corpus holds those very words somewhere (then it is supported)."""
+        return text if text and " ".join(text.lower().split()).rstrip(".") not in folded else None
+
+    for category in ALTERED_CATEGORIES:
+        if category in makers:
+            makers[category] = (lambda make: lambda s: new(make(s)))(makers[category])
     claims: list[Claim] = []
     for category, make in makers.items():
         pool = rng.sample(sentences, len(sentences))
@@ -284,7 +303,7 @@ def build_claims(
     alterations = [insert_negation, change_number, change_year, lambda s, r: name_swap(s, names, r)]
     pairs = [s for s in rng.sample(sentences, len(sentences)) if s.next is not None and merged(s, lowercase)]
     for s in pairs:
-        altered = next((a for f in rng.sample(alterations, 4) if (a := f(s.next, rng))), None)
+        altered = next((a for f in rng.sample(alterations, 4) if (a := new(f(s.next, rng)))), None)
         if altered and len([c for c in claims if c.category == "merged + altered"]) < PER_CATEGORY:
             claims.append(_claim("merged + altered", s.text[:-1] + ", and " + _clause(altered, lowercase) + ".", s))
     for clause in hedged[:PER_CATEGORY]:
@@ -335,7 +354,7 @@ def baseline(code: Path, index_path: Path, claims: list[Claim], work: Path) -> l
     done = subprocess.run(
         [sys.executable, "-c", _BASELINE, str(index_path), str(texts)],
         env={"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, cwd=code,
     )  # fmt: skip
     return json.loads(done.stdout)
 
@@ -351,7 +370,11 @@ def verdict(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index
 def _cites_gold(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index) -> bool:  # noqa: ANN001
     cited = [c for c in outcome["cited"] if c]
     if claim.doc_id:
-        return any(doc == claim.doc_id and start < claim.end and claim.start < end for doc, start, end in cited)
+        # The same sentence may stand in several places (SQuAD repeats paragraphs): any copy will do.
+        gold = " ".join(index.document(claim.doc_id).text[claim.start : claim.end].split())
+        texts = [" ".join(index.document(doc).text[start:end].split()) for doc, start, end in cited]
+        overlaps = any(doc == claim.doc_id and start < claim.end and claim.start < end for doc, start, end in cited)
+        return overlaps or any(t in gold or gold in t for t in texts)
     gold = human_gold.get(claim.text)
     if not gold:
         return True  # a hedged clause has no right source to cite: any support is false support
@@ -386,20 +409,28 @@ def run_lookup(args: argparse.Namespace) -> dict:
     """The lookup section: build the corpus and index, make the claims, look them up."""
     rng = random.Random(args.seed)
     documents = corpus_documents(args.data)
-    documents, hedged = hedge_documents(documents, rng, PER_CATEGORY)
+    human = [json.loads(line) for line in HUMAN_CLAIMS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    documents, hedged = hedge_documents(documents, rng, PER_CATEGORY, [g for row in human for g in row["gold"]])
     work = Path(tempfile.mkdtemp(prefix="rag-trust-"))
     (work / "corpus").mkdir()
     for name, text in documents.items():
         (work / "corpus" / name).write_text(text, encoding="utf-8")
     config = Config(embedding=EmbeddingConfig(encoder=args.encoder))
     index = build_index(work / "corpus", work / "index", config)
-    human = [json.loads(line) for line in HUMAN_CLAIMS.read_text(encoding="utf-8").splitlines() if line.strip()]
     human_gold = {row["claim"]: row["gold"] for row in human}
     claims = build_claims(index, documents, hedged, rng, human)
     result = {"machine": machine(), "encoder": index.manifest["encoder"], "seed": args.seed, "claims": len(claims)}
     if args.baseline:
         result["baseline"] = summarise(claims, baseline(args.baseline, work / "index", claims, work), human_gold, index)
     outcomes = look_up(index, claims)
+    if args.debug:
+        for claim, outcome in zip(claims, outcomes, strict=True):
+            v = verdict(claim, outcome, human_gold, index)
+            bad = v != "supported" if claim.category in FAITHFUL_CATEGORIES else v.startswith("supported")
+            if bad and (args.debug == "all" or args.debug == claim.category):
+                m = outcome["matches"][0]
+                cited = (m.citation or m.nearest).text if (m.citation or m.nearest) else ""
+                print(f"[{claim.category}] {v} {m.kind}: {claim.text}\n    {m.reason}\n    source: {cited}")
     result["this"] = summarise(claims, outcomes, human_gold, index)
     result["examples"] = _examples(claims, outcomes, human_gold, index)
     if args.baseline:
@@ -458,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with (e.g. /work/main)")
     parser.add_argument("--lookup-only", action="store_true", help="skip the ask-side section")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--debug", metavar="CATEGORY", help="print each wrongly judged claim of CATEGORY (or 'all')")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"SQuAD data not found at {args.data}: this benchmark needs ../shared/data/squad1-train-subset.json "

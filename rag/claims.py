@@ -80,8 +80,9 @@ _UNITS = {
     "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40,
     "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "dozen": 12,
 }  # fmt: skip
+# "first" and "second" are left out: far more often an order or a time than a count.
 _ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20, "thirtieth": 30, "hundredth": 100,
 }  # fmt: skip
 _SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9, "mn": 1e6}
@@ -106,7 +107,8 @@ _BOUNDS = {
     ("up", "to"): "<", ("nearly",): "<", ("almost",): "<", ("just", "under"): "<",
     ("about",): "~", ("around",): "~", ("roughly",): "~", ("approximately",): "~", ("some",): "~",
 }  # fmt: skip
-_DIGITS = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)(st|nd|rd|th|s)?$")
+_DIGITS = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)(st|nd|rd|th|s)?(?:$|-[^\W\d_])")
+_VERSION = re.compile(r"\d+(?:\.\d+){2,}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +129,12 @@ class Quantity:
 def _number_word(word: Word) -> float | None:
     if word.key in _UNITS:
         return float(_UNITS[word.key])
-    if "-" in word.key:  # "forty-two"
+    if "-" in word.key:  # "forty-two", "nine-year"
         parts = word.key.split("-")
         if all(p in _UNITS for p in parts):
             return float(sum(_UNITS[p] for p in parts))
+        if parts[0] in _UNITS and parts[0] != "one":
+            return float(_UNITS[parts[0]])
     return None
 
 
@@ -157,6 +161,10 @@ def _read_quantity(items: Sequence[Word], i: int) -> tuple[Quantity | None, int]
     if word.key in ("$", "€", "£", "¥") and i + 1 < len(items) and items[i + 1].start == word.end:
         currency, i = _CURRENCY[word.key], i + 1
     total, current, seen, unit, j = 0.0, 0.0, False, "", i
+    if _VERSION.match(word.key):  # "5.3.2": equal only to itself
+        parts = [int(p) for p in word.key.split(".")]
+        value = float(sum(p * 1000.0**-n for n, p in enumerate(parts)))
+        return Quantity(value, "version", "", word.start, word.end), i + 1
     while j < len(items):
         w = items[j]
         digits = _DIGITS.match(w.key)
@@ -253,6 +261,11 @@ _ALIASES = {
     "wales": "wales", "welsh": "wales", "finland": "finland", "finnish": "finland", "philippines": "philippines",
     "filipino": "philippines", "europe": "europe", "european": "europe", "eu": "europe", "new delhi": "india",
 }  # fmt: skip
+# Titles: part of a name run, but no name by themselves.
+_TITLES = frozenset(
+    "premier president minister prime chancellor governor king queen prince princess pope bishop general "
+    "senator mayor chairman chief secretary judge justice professor saint st".split()
+)
 # Capitalised words that are not names: titles and words capitalised by convention.
 _NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an".split()) | frozenset(_MONTHS)
 
@@ -334,7 +347,9 @@ _NEGATIONS = frozenset(
     "not no never none nobody nothing nowhere neither nor without cannot fail fails failed failing deny denies "
     "denied denying refuse refuses refused unable lack lacks lacked lacking".split()
 )
-_NOT_NEGATING = {("not", "only"), ("no", "doubt"), ("not", "just"), ("no", "less"), ("not", "least")}
+_NOT_NEGATING = {("no", "doubt"), ("no", "less"), ("not", "least")}
+# Two words that negate what follows them: "point particles rather than solid objects".
+_NEGATING_PAIRS = {("rather", "than"), ("instead", "of"), ("opposed", "to"), ("far", "from")}
 # Phrases under which a source reports words without asserting them; the scope runs to
 # the end of the clause (for a condition, to its comma).
 _HEDGES = re.compile(
@@ -350,7 +365,7 @@ _HEDGES = re.compile(
     re.IGNORECASE,
 )
 _CONDITIONS = frozenset({"if", "unless", "whether"})
-_CLAUSE_END = re.compile(r"[;:—–]|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b|[.!?](?=\s|$)")
+_CLAUSE_END = re.compile(r"[;:—–()]|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b|[.!?](?=\s|$)")
 _QUANTIFIERS = {
     "all": "all", "every": "all", "each": "all", "always": "all", "entire": "all",
     "most": "most", "majority": "most", "some": "some", "several": "some", "many": "some", "few": "few",
@@ -364,7 +379,12 @@ class Cue:
 
     start: int
     end: int
-    scope: frozenset[str]  # stems of the content words it governs
+    scope: tuple[str, ...]  # stems of the content words it governs, in order
+
+    @property
+    def head(self) -> frozenset[str]:
+        """The first two words it governs: what is negated ("not *send* a *clear* message")."""
+        return frozenset(self.scope[:2])
 
 
 def negations(text: str, items: Sequence[Word]) -> list[Cue]:
@@ -372,25 +392,25 @@ def negations(text: str, items: Sequence[Word]) -> list[Cue]:
     found = []
     hedged = [(m.start(), m.end()) for m in _HEDGES.finditer(text)]
     for n, word in enumerate(items):
-        negating = word.key in _NEGATIONS or word.key.endswith(("n't", "n’t"))
         nxt = items[n + 1].key if n + 1 < len(items) else ""
+        pair = (word.key, nxt) in _NEGATING_PAIRS
+        negating = pair or word.key in _NEGATIONS or word.key.endswith(("n't", "n’t"))
         if not negating or (word.key, nxt) in _NOT_NEGATING:
             continue
         if any(a <= word.start < b for a, b in hedged):  # "no evidence that" is a hedge
             continue
-        end = _clause_end(text, word.end, condition=True)
-        found.append(Cue(word.start, word.end, frozenset(_scope_stems(items, n + 1, 4, end))))
+        last = items[n + 1] if pair else word
+        end = _clause_end(text, last.end, condition=True)
+        found.append(Cue(word.start, last.end, tuple(_scope_stems(items, n + 2 if pair else n + 1, 4, end))))
     return found
 
 
 def _scope_stems(items: Sequence[Word], first: int, limit: int, end: int) -> list[str]:
-    stems = []
-    for word in items[first:]:
-        if word.start >= end or len(stems) >= limit:
-            break
-        if s := stem(word.key):
-            stems.append(s)
-    return stems
+    """The stems of the content words after a cue; its plain words when it governs only
+    function words ("but not *for all*")."""
+    within = [w for w in items[first:] if w.start < end]
+    stems = [s for w in within for s in [stem(w.key)] if s][:limit]
+    return stems or [w.key for w in within[:2]]
 
 
 def _clause_end(text: str, at: int, *, condition: bool = False) -> int:
@@ -405,8 +425,8 @@ def hedges(text: str, items: Sequence[Word]) -> list[Cue]:
     for m in _HEDGES.finditer(text):
         condition = fold(m.group(0).split()[0]) in _CONDITIONS
         end = _clause_end(text, m.end(), condition=condition)
-        scope = {s for w in items if m.end() <= w.start < end for s in [stem(w.key)] if s}
-        found.append(Cue(m.start(), m.end(), frozenset(scope)))
+        scope = [s for w in items if m.end() <= w.start < end for s in [stem(w.key)] if s]
+        found.append(Cue(m.start(), m.end(), tuple(scope)))
     return found
 
 
@@ -431,20 +451,26 @@ class Side:
 
 
 def compare(
-    claim: Side, source: Side, context: Side | None = None, names: frozenset[str] = frozenset()
+    claim: Side,
+    source: Side,
+    context: Side | None = None,
+    names: frozenset[str] = frozenset(),
+    corpus_terms: frozenset[str] = frozenset(),
 ) -> list[Difference]:
     """Where ``claim`` departs from ``source`` (one sentence, or two adjacent ones).
 
     ``context`` is the passage around the source; a name is missing only when it is
     missing from the context too. ``names`` holds folded words known to be names (seen
     capitalised mid-sentence in the corpus), to tell a name that opens a sentence from
-    an ordinary capitalised first word.
+    an ordinary capitalised first word. ``corpus_terms`` holds the stems of the claim's
+    words that occur somewhere in the corpus: a name the corpus holds elsewhere, put in a
+    claim about a sentence that never mentions it, is a change.
     """
     claim_words, source_words = words(claim.text), words(source.text)
     context_words = words(context.text) if context is not None else []
     found = [
         *_number_differences(claim, source, claim_words, source_words),
-        *_name_differences(claim, source, claim_words, source_words, context_words, names),
+        *_name_differences(claim, source, claim_words, source_words, context_words, names, corpus_terms),
         *_negation_differences(claim, source, claim_words, source_words),
         *_hedge_differences(claim, source, claim_words, source_words),
         *_quantifier_differences(claim, source, claim_words, source_words),
@@ -458,6 +484,16 @@ def _number_differences(
     said, stated = quantities(claim.text, claim_words), quantities(source.text, source_words)
     unmatched = [q for q in said if not any(same_amount(q, s) for s in stated)]
     spare = [s for s in stated if not any(same_amount(q, s) for q in said)]
+    # A claim may repeat an amount; but "in 2012 and 2012" for "in 2011 and 2012" leaves a
+    # source year of the same kind without its counterpart.
+    for q in said:
+        if (
+            q not in unmatched
+            and spare
+            and sum(same_amount(q, o) for o in said) > sum(same_amount(q, s) for s in stated)
+        ):
+            if any(s.kind == q.kind for s in spare) and not any(same_amount(u, q) for u in unmatched):
+                unmatched.append(q)
     found = []
     for q in unmatched:
         pool = [s for s in spare if s.kind == q.kind] or spare
@@ -480,50 +516,63 @@ def _name_differences(
     source_words: list[Word],
     context_words: list[Word],
     names: frozenset[str],
+    corpus_terms: frozenset[str],
 ) -> list[Difference]:
     source_keys = {w.key for w in source_words}
     context_keys = source_keys | {w.key for w in context_words}
     claim_keys = {w.key for w in claim_words}
     # A capitalised word is a name in the source when it is capitalised mid-sentence somewhere there.
     elsewhere = names | known_names(source_words) | known_names(context_words)
-    missing_sources = [
-        run
-        for run in name_runs(source_words, source.text)
-        if _strong(run, elsewhere)
-        and not any(_present(w, claim_keys) for w in run)
-        and not _run_present(run, claim_keys)
+    runs = [
+        r for r in name_runs(source_words, source.text) if _strong(r, elsewhere) and not _run_present(r, claim_keys)
     ]
+    # Names of the source sentence the claim leaves out: whole ("BYD"), or in part ("Zhejiang
+    # Province" when the claim says "Guangdong Province").
+    missing_runs = [r for r in runs if not any(_present(w, claim_keys) for w in r)]
+    missing_words = [[w] for r in runs for w in r if not _present(w, claim_keys) and w.key not in _TITLES]
     found = []
     for run in name_runs(claim_words, claim.text):
         if _run_present(run, context_keys):
             continue
-        surely = _strong(run, elsewhere)
         for word in run:
             if _present(word, source_keys):
                 continue
             if _present(word, context_keys):
                 # Named around the source sentence: a change only when it takes the place
                 # of a name the sentence holds and the claim leaves out.
+                missing_sources = missing_runs
                 changed = bool(missing_sources)
             else:
-                # Never named there: surely a change when surely a name; a capitalised first
-                # word counts when the sentence names someone the claim leaves out.
-                changed = surely or bool(missing_sources)
+                # Never named there: a change when it takes a left-out name's place, or when it
+                # is a name met elsewhere in the corpus. A capitalised word met nowhere else
+                # ("the Party congress") may be the claim's own wording: not by itself a change.
+                missing_sources = missing_words
+                from_corpus = word.key in names or (_strong(run, elsewhere) and stem(word.key) in corpus_terms)
+                changed = bool(missing_sources) or from_corpus
             if not changed:
                 continue
             other = missing_sources.pop(0) if missing_sources else None
+            if other is not None:
+                _drop(missing_runs, other)
+                _drop(missing_words, other)
             theirs = (other[0].start, _unpossessive(other[-1])) if other else (0, 0)
             found.append(claim.difference(source, "name", (word.start, _unpossessive(word)), theirs))
     return found
 
 
+def _drop(runs: list[list[Word]], taken: list[Word]) -> None:
+    """Remove from ``runs`` those that share a word with ``taken`` (a name pairs with one claim word)."""
+    runs[:] = [r for r in runs if not any(w in taken for w in r)]
+
+
 def _negation_differences(
     claim: Side, source: Side, claim_words: list[Word], source_words: list[Word]
 ) -> list[Difference]:
-    claim_stems, source_stems = content_stems(claim_words), content_stems(source_words)
+    claim_stems = content_stems(claim_words) | {w.key for w in claim_words}
+    source_stems = content_stems(source_words) | {w.key for w in source_words}
     # Only negations of what both texts talk about: a claim may leave out a negated clause.
-    said = [c for c in negations(claim.text, claim_words) if not c.scope or c.scope & source_stems]
-    stated = [c for c in negations(source.text, source_words) if c.scope & claim_stems]
+    said = [c for c in negations(claim.text, claim_words) if not c.scope or c.head & source_stems]
+    stated = [c for c in negations(source.text, source_words) if c.head & claim_stems]
     if len(said) > len(stated):
         return [claim.difference(source, "negation", (c.start, c.end), (0, 0)) for c in said[len(stated) :]]
     return [claim.difference(source, "negation", (0, 0), (c.start, c.end)) for c in stated[len(said) :]]
@@ -537,8 +586,8 @@ def _hedge_differences(
     claim_stems = content_stems(claim_words)
     found = []
     for cue in hedges(source.text, source_words):
-        shared = cue.scope & claim_stems
-        if len(shared) >= max(2, len(cue.scope) // 2):
+        shared = set(cue.scope) & claim_stems
+        if len(shared) >= max(2, len(set(cue.scope)) // 2):
             found.append(claim.difference(source, "hedge", (0, 0), (cue.start, cue.end)))
     return found
 
@@ -576,7 +625,7 @@ def quoted_out_of_context(claim: Side, sentence: Side, quote_start: int, quote_e
     quoted = {s for w in items if quote_start <= w.start < quote_end for s in [stem(w.key)] if s}
     found = []
     for cue in (*hedges(sentence.text, items), *negations(sentence.text, items)):
-        if cue.end <= quote_start and cue.scope & quoted and _governs(sentence.text, cue, quote_start):
+        if cue.end <= quote_start and quoted.intersection(cue.scope) and _governs(sentence.text, cue, quote_start):
             found.append(claim.difference(sentence, "context", (0, len(claim.text)), (cue.start, cue.end)))
     question = sentence.text.rstrip().endswith("?")
     if question and quote_end < len(sentence.text.rstrip()) - 1 and not claim.text.rstrip().endswith("?"):

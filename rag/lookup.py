@@ -68,6 +68,9 @@ ALIGN_MARGIN = 0.15
 CLOSE_COVERAGE = 0.75
 # The neighbour sentence joins the alignment when it adds this much of the claim's words.
 MERGE_GAIN = 0.15
+# ... or when it holds this many of the claim's words that the sentence lacks (numbers aside:
+# "Step 3" must not borrow its 3 from the next step).
+MERGE_WORDS = 2
 
 
 def match_sentence(
@@ -76,8 +79,13 @@ def match_sentence(
     candidates: Sequence[Candidate],
     *,
     paraphrase_threshold: float,
+    corpus_terms: frozenset[str] = frozenset(),
 ) -> Match:
-    """Classify one input sentence against its scored candidates (best first)."""
+    """Classify one input sentence against its scored candidates (best first).
+
+    ``corpus_terms`` holds the stems of the sentence's words that occur anywhere in the
+    corpus (see ``rag.claims.compare``).
+    """
     end = query_start + len(query)
     claim = Side(query, query_start)
     for finder, kind in ((find_exact, "exact"), (find_near_exact, "near-exact")):
@@ -90,7 +98,7 @@ def match_sentence(
     aligned, coverage = _align(query, candidates)
     names = frozenset().union(*(known_names(words(c.citation.context)) for c in candidates))
     context = Side(aligned.context, aligned.context_start)
-    differences = tuple(compare(claim, Side(aligned.text, aligned.start), context, names))
+    differences = tuple(compare(claim, Side(aligned.text, aligned.start), context, names, corpus_terms))
     score = aligned.score
     if differences and (score >= paraphrase_threshold or coverage >= CLOSE_COVERAGE):
         return Match(
@@ -146,9 +154,10 @@ def _align(query: str, candidates: Sequence[Candidate]) -> tuple[Citation, float
     chosen = max(options, key=lambda c: (cover(c.text) - (0.0 if c is options[0] else MERGE_GAIN), c.score))
     coverage = cover(chosen.text)
     for merged in _neighbours_joined(chosen):
-        gain = cover(merged.text) - coverage
-        if gain >= MERGE_GAIN:
-            chosen, coverage = merged, coverage + gain
+        held = content_stems(words(chosen.text))
+        added = {s for s in (wanted & content_stems(words(merged.text))) - held if not s[:1].isdigit()}
+        if len(added) >= MERGE_WORDS or (added and cover(merged.text) - coverage >= MERGE_GAIN):
+            chosen, coverage = merged, cover(merged.text)
     return chosen, coverage
 
 
