@@ -433,9 +433,29 @@ def run_lookup(args: argparse.Namespace) -> dict:
                 print(f"[{claim.category}] {v} {m.kind}: {claim.text}\n    {m.reason}\n    source: {cited}")
     result["this"] = summarise(claims, outcomes, human_gold, index)
     result["examples"] = _examples(claims, outcomes, human_gold, index)
+    result["threshold"] = index.config.lookup.paraphrase_threshold
+    result["sweep"] = sweep(index, claims, human_gold, SWEPT)
     if args.baseline:
         result["latency_ratio_p50"] = result["this"]["lookup_ms_p50"] / result["baseline"]["lookup_ms_p50"]
     return result
+
+
+SWEPT = ("human paraphrase", "human contradiction", "name swap", "negation inserted", "merged adjacent")
+
+
+def sweep(index, claims: list[Claim], human_gold, categories: tuple[str, ...]) -> dict:  # noqa: ANN001
+    """Supported rates of a few categories at other paraphrase thresholds, to calibrate the default."""
+    chosen = [c for c in claims if c.category in categories]
+    rows = {}
+    for threshold in (0.35, 0.40, 0.45, 0.50):
+        outcomes = []
+        for claim in chosen:
+            matches = index.lookup(claim.text, threshold=threshold)
+            cited = [[m.citation.doc_id, m.citation.start, m.citation.end] if m.citation else None for m in matches]
+            outcomes.append({"kinds": [m.kind for m in matches], "cited": cited, "ms": 0.0})
+        summary = summarise(chosen, outcomes, human_gold, index)["rows"]
+        rows[threshold] = {c: summary[c]["found" if c in FAITHFUL_CATEGORIES else "supported"] for c in categories}
+    return rows
 
 
 def _examples(claims: list[Claim], outcomes: list[dict], human_gold, index) -> list[dict]:  # noqa: ANN001
@@ -468,7 +488,11 @@ def print_lookup(result: dict) -> None:
         print(f"\n{name}: lookup p50 {part['lookup_ms_p50']:.1f} ms, p95 {part['lookup_ms_p95']:.1f} ms", end="")
     if "latency_ratio_p50" in result:
         print(f"\np50 latency ratio this / baseline: {result['latency_ratio_p50']:.2f}", end="")
-    print("\n\nhuman-written claims judged wrongly:")
+    print(f"\n\nat other paraphrase thresholds (default {result['threshold']:.2f}): found / supported")
+    print(f"  {'threshold':10}" + "".join(f" {c:>20}" for c in SWEPT))
+    for threshold, row in result["sweep"].items():
+        print(f"  {threshold:<10.2f}" + "".join(f" {row[c]:20.1%}" for c in SWEPT))
+    print("\nhuman-written claims judged wrongly:")
     for row in result["examples"]:
         print(f"  [{row['category']}] {row['kind']}: {row['claim']}\n      {row['reason']}")
 

@@ -39,11 +39,22 @@ class Word:
 
 
 def words(text: str) -> list[Word]:
-    """The words of ``text`` with their spans, in order."""
+    """The words of ``text`` with their spans, in order.
+
+    A hyphenated word holding a number word is split ("two-three-year" -> "two", "three",
+    "year"), so that a range reads as its numbers.
+    """
     found = []
     for m in _WORD.finditer(text):
         before = text[: m.start()].rstrip()
         weak = not before or before[-1] in ".!?:;\"'“‘(«—–-"
+        parts = m.group(0).split("-")
+        if len(parts) > 1 and any(fold(p) in _UNITS for p in parts):
+            at = m.start()
+            for n, part in enumerate(parts):
+                found.append(Word(part, at, at + len(part), _key(part), weak and n == 0))
+                at += len(part) + 1
+            continue
         found.append(Word(m.group(0), m.start(), m.end(), _key(m.group(0)), weak))
     return found
 
@@ -129,12 +140,6 @@ class Quantity:
 def _number_word(word: Word) -> float | None:
     if word.key in _UNITS:
         return float(_UNITS[word.key])
-    if "-" in word.key:  # "forty-two", "nine-year"
-        parts = word.key.split("-")
-        if all(p in _UNITS for p in parts):
-            return float(sum(_UNITS[p] for p in parts))
-        if parts[0] in _UNITS and parts[0] != "one":
-            return float(_UNITS[parts[0]])
     return None
 
 
@@ -181,7 +186,9 @@ def _read_quantity(items: Sequence[Word], i: int) -> tuple[Quantity | None, int]
             continue
         value = _number_word(w)
         if value is not None and not (w.key == "one" and not _scale_follows(items, j)):
-            current = current + value if current < 100 else current + value
+            if seen and not _continues(current, total, value, items[j - 1]):
+                break  # "two three" or "2 - 3" are two numbers, not one
+            current += value
             seen, j = True, j + 1
             continue
         if w.key == "a" and not seen and _scale_follows(items, j):
@@ -196,7 +203,8 @@ def _read_quantity(items: Sequence[Word], i: int) -> tuple[Quantity | None, int]
                 current = 0.0
             j += 1
             continue
-        if w.key == "and" and seen and j + 1 < len(items) and _number_word(items[j + 1]) is not None:
+        after_scale = items[j - 1].key in _SCALES
+        if w.key == "and" and seen and after_scale and j + 1 < len(items) and _number_word(items[j + 1]) is not None:
             j += 1
             continue
         break
@@ -216,6 +224,14 @@ def _read_quantity(items: Sequence[Word], i: int) -> tuple[Quantity | None, int]
     if not unit and re.fullmatch(r"1\d{3}|20\d{2}", bare) and j - i == 1:
         unit = "year"
     return Quantity(value, unit, _bound_before(items, first), start, end), j
+
+
+def _continues(current: float, total: float, value: float, previous: Word) -> bool:
+    """Whether a number word goes on the amount read so far: "forty two", "two hundred (and) five"."""
+    if previous.key in _SCALES or previous.key == "and":
+        return True
+    tens = current >= 20 and current % 10 == 0 and current % 100 != 0 and value < 10
+    return tens and not previous.key[:1].isdigit()
 
 
 def _scale_follows(items: Sequence[Word], j: int) -> bool:
@@ -324,7 +340,7 @@ def _unpossessive(word: Word) -> int:
 
 
 def _present(word: Word, keys: set[str]) -> bool:
-    parts = word.key.split("-") if "-" in word.key else [word.key]
+    parts = [word.key, *word.key.split("-")] if "-" in word.key else [word.key]
     return any(_alike(part, key) for part in parts for key in keys)
 
 
@@ -361,13 +377,15 @@ _HEDGES = re.compile(
     r"(?:denied|denies|deny|doubt|doubts|doubted|questioned|question|asked|asks|wondered|wonders)\s+"
     r"(?:that|whether|if)|whether|if|unless|allegedly|supposedly|purportedly|reportedly|rumou?red\s+to|"
     r"(?:false|unfounded|baseless|disputed)\s+(?:claims?|reports?|rumou?rs?)\s+that|myth\s+that|"
+    r"(?:reports?|claims?|rumou?rs?|allegations?|suggestions?|speculation|assertions?|(?:the|an?)\s+(?:idea|notion|"
+    r"belief|view|theory|hypothesis))\s+that|"
     r"misconception\s+that|might|may\s+(?:have|be)|could\s+(?:have|be))\b",
     re.IGNORECASE,
 )
 _CONDITIONS = frozenset({"if", "unless", "whether"})
 _CLAUSE_END = re.compile(r"[;:—–()]|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b|[.!?](?=\s|$)")
 _QUANTIFIERS = {
-    "all": "all", "every": "all", "each": "all", "always": "all", "entire": "all",
+    "only": "one", "single": "one", "all": "all", "every": "all", "each": "all", "always": "all", "entire": "all",
     "most": "most", "majority": "most", "some": "some", "several": "some", "many": "some", "few": "few",
     "sometimes": "some", "none": "none", "never": "none",
 }  # fmt: skip
@@ -430,6 +448,103 @@ def hedges(text: str, items: Sequence[Word]) -> list[Cue]:
     return found
 
 
+# Words of opposite sense, each side with a few words of the same sense: a claim that says
+# "smaller" where its source says "largest", or "opposed" where it says "advocated".
+_OPPOSITES = (
+    ("increase rise grow expand gain boost climb surge intensify strengthen accelerate",
+     "decrease fall decline shrink drop reduce contract slump weaken ease slow curb diminish"),
+    ("large big huge major significant substantial considerable vast", "small little tiny minor slight negligible"),
+    ("support advocate favor favour endorse champion promote encourage welcome",
+     "oppose reject resist condemn criticize criticise discourage"),
+    ("accept approve allow permit authorize authorise", "refuse deny ban prohibit forbid veto"),
+    ("help aid assist enable facilitate benefit", "hinder impede hamper obstruct hurt harm prevent"),
+    ("win succeed success", "lose fail failure loss"), ("strong", "weak"), ("high", "low"), ("early", "late"),
+    ("true correct accurate valid", "false wrong incorrect inaccurate invalid"), ("include", "exclude"),
+    ("address tackle confront", "ignore neglect overlook"), ("agree", "disagree"), ("confirm", "refute deny"),
+    ("rich wealthy", "poor"), ("positive", "negative"), ("open", "close shut"),
+    ("start begin launch", "end stop finish halt terminate"), ("import", "export"), ("buy", "sell"),
+    ("profit", "loss"), ("surplus", "deficit"), ("majority", "minority"), ("maximum", "minimum"),
+    ("same similar identical", "different distinct"), ("advance progress", "retreat regress"),
+    ("mandatory compulsory required", "optional voluntary"), ("cheap inexpensive", "expensive costly"),
+    ("safe", "dangerous unsafe"), ("easy simple", "difficult hard"), ("public", "private"),
+    ("domestic", "foreign"), ("internal", "external"), ("upper", "lower"), ("heavy", "light"),
+    ("hot warm", "cold cool"), ("fast quick rapid", "slow"), ("attract", "repel"), ("alive", "dead"),
+    ("first", "last"), ("emphasize emphasise stress underscore highlight", "downplay"),
+    ("remember", "forget"), ("love", "hate"), ("victory", "defeat"), ("ally allies", "enemy enemies rival"),
+)  # fmt: skip
+_NEGATIVE_PREFIXES = ("un", "non", "in", "im", "il", "ir", "dis")
+
+
+@lru_cache(maxsize=1)
+def _opposite_sides() -> dict[str, frozenset[tuple[int, int]]]:
+    """Stem -> the (group, side) pairs it belongs to."""
+    sides: dict[str, set[tuple[int, int]]] = {}
+    for group, pair in enumerate(_OPPOSITES):
+        for side, listed in enumerate(pair):
+            for word in listed.split():
+                for form in {stem(word), word}:
+                    sides.setdefault(form, set()).add((group, side))
+    return {form: frozenset(found) for form, found in sides.items()}
+
+
+def _forms(key: str) -> set[str]:
+    """The stems a word may stand for, its comparative and superlative taken back ("larger" -> "large")."""
+    forms = {stem(key), key}
+    for ending in ("est", "er"):
+        if key.endswith(ending) and len(key) > len(ending) + 2:
+            base = key[: -len(ending)]
+            forms |= {base, base + "e", base[:-1] if base[-1:] == base[-2:-1] else base}
+    if key.endswith("ier") or key.endswith("iest"):
+        forms.add(key[: key.rindex("i")] + "y")
+    return {f for f in forms if f}
+
+
+def _opposite_differences(
+    claim: Side, source: Side, claim_words: list[Word], source_words: list[Word]
+) -> list[Difference]:
+    sides = _opposite_sides()
+    claim_forms = {f for w in claim_words for f in _forms(w.key)}
+    source_forms = {f for w in source_words for f in _forms(w.key)}
+    # The source's words of some sense that the claim does not use.
+    said_by_source: dict[tuple[int, int], Word] = {}
+    for word in source_words:
+        forms = _forms(word.key)
+        if not forms & claim_forms:
+            for form in forms:
+                for group_side in sides.get(form, ()):
+                    said_by_source.setdefault(group_side, word)
+    found = []
+    for word in claim_words:
+        forms = _forms(word.key)
+        if forms & source_forms:
+            continue
+        other = next(
+            (
+                said_by_source[(g, 1 - side)]
+                for f in forms
+                for g, side in sides.get(f, ())
+                if (g, 1 - side) in said_by_source
+            ),
+            None,
+        ) or _prefixed_opposite(word, source_words, claim_forms)
+        if other is not None:
+            found.append(claim.difference(source, "opposite", (word.start, word.end), (other.start, other.end)))
+    return found
+
+
+def _prefixed_opposite(word: Word, source_words: list[Word], claim_forms: set[str]) -> Word | None:
+    """The source word that this word negates by a prefix ("unchanged" / "changed"), or that negates it."""
+    for other in source_words:
+        if _forms(other.key) & claim_forms:
+            continue
+        for longer, shorter in ((word.key, other.key), (other.key, word.key)):
+            for prefix in _NEGATIVE_PREFIXES:
+                rest = longer[len(prefix) :]
+                if longer.startswith(prefix) and len(rest) >= 5 and stem(rest) and stem(rest) == stem(shorter):
+                    return other
+    return None
+
+
 # --- comparison -------------------------------------------------------------------------
 
 
@@ -472,6 +587,7 @@ def compare(
         *_number_differences(claim, source, claim_words, source_words),
         *_name_differences(claim, source, claim_words, source_words, context_words, names, corpus_terms),
         *_negation_differences(claim, source, claim_words, source_words),
+        *_opposite_differences(claim, source, claim_words, source_words),
         *_hedge_differences(claim, source, claim_words, source_words),
         *_quantifier_differences(claim, source, claim_words, source_words),
     ]
@@ -526,35 +642,43 @@ def _name_differences(
     runs = [
         r for r in name_runs(source_words, source.text) if _strong(r, elsewhere) and not _run_present(r, claim_keys)
     ]
-    # Names of the source sentence the claim leaves out: whole ("BYD"), or in part ("Zhejiang
-    # Province" when the claim says "Guangdong Province").
+    # Names of the source sentence the claim leaves out entirely ("BYD").
     missing_runs = [r for r in runs if not any(_present(w, claim_keys) for w in r)]
-    missing_words = [[w] for r in runs for w in r if not _present(w, claim_keys) and w.key not in _TITLES]
     found = []
     for run in name_runs(claim_words, claim.text):
         if _run_present(run, context_keys):
             continue
+        # Or in part, where the claim's name shares a word with the source's: "Zhejiang" of
+        # "Zhejiang Province" when the claim says "Guangdong Province".
+        run_keys = {w.key for w in run}
+        parts = [
+            [w]
+            for r in runs
+            if any(_present(x, run_keys) for x in r)
+            for w in r
+            if not _present(w, claim_keys) and w.key not in _TITLES
+        ]
         for word in run:
             if _present(word, source_keys):
                 continue
             if _present(word, context_keys):
                 # Named around the source sentence: a change only when it takes the place
                 # of a name the sentence holds and the claim leaves out.
-                missing_sources = missing_runs
-                changed = bool(missing_sources)
+                partners = missing_runs
+                changed = bool(partners)
             else:
                 # Never named there: a change when it takes a left-out name's place, or when it
                 # is a name met elsewhere in the corpus. A capitalised word met nowhere else
                 # ("the Party congress") may be the claim's own wording: not by itself a change.
-                missing_sources = missing_words
+                partners = parts + missing_runs
                 from_corpus = word.key in names or (_strong(run, elsewhere) and stem(word.key) in corpus_terms)
-                changed = bool(missing_sources) or from_corpus
+                changed = bool(partners) or from_corpus
             if not changed:
                 continue
-            other = missing_sources.pop(0) if missing_sources else None
+            other = partners[0] if partners else None
             if other is not None:
                 _drop(missing_runs, other)
-                _drop(missing_words, other)
+                _drop(parts, other)
             theirs = (other[0].start, _unpossessive(other[-1])) if other else (0, 0)
             found.append(claim.difference(source, "name", (word.start, _unpossessive(word)), theirs))
     return found

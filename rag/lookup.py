@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rag.answer import Candidate
+from rag.answer import Candidate, SpanReader
 from rag.claims import Side, compare, content_stems, known_names, quoted_out_of_context, words
 from rag.lexical import fold
 from rag.sentences import sentence_spans
@@ -66,6 +66,8 @@ ALIGN_MARGIN = 0.15
 # A claim that shares this share of its content words with a source sentence is close to it
 # even when the score is below the paraphrase threshold: a difference then makes it altered.
 CLOSE_COVERAGE = 0.75
+# Sources holding this much less of the claim's words than the best one are not aligned with.
+COVERAGE_MARGIN = 0.1
 # The neighbour sentence joins the alignment when it adds this much of the claim's words.
 MERGE_GAIN = 0.15
 # ... or when it holds this many of the claim's words that the sentence lacks (numbers aside:
@@ -80,11 +82,13 @@ def match_sentence(
     *,
     paraphrase_threshold: float,
     corpus_terms: frozenset[str] = frozenset(),
+    read: SpanReader | None = None,
 ) -> Match:
     """Classify one input sentence against its scored candidates (best first).
 
     ``corpus_terms`` holds the stems of the sentence's words that occur anywhere in the
-    corpus (see ``rag.claims.compare``).
+    corpus (see ``rag.claims.compare``); ``read`` reads document text, to join a sentence
+    with a neighbour that lies outside its passage.
     """
     end = query_start + len(query)
     claim = Side(query, query_start)
@@ -95,10 +99,8 @@ def match_sentence(
                 return _verbatim(claim, kind, candidate.citation, span)
     if not candidates:
         return Match(query, query_start, end, "unsupported", 0.0, None, reason="the index holds no sentence near it")
-    aligned, coverage = _align(query, candidates)
     names = frozenset().union(*(known_names(words(c.citation.context)) for c in candidates))
-    context = Side(aligned.context, aligned.context_start)
-    differences = tuple(compare(claim, Side(aligned.text, aligned.start), context, names, corpus_terms))
+    aligned, coverage, differences = _align(claim, candidates, names, corpus_terms, read)
     score = aligned.score
     if differences and (score >= paraphrase_threshold or coverage >= CLOSE_COVERAGE):
         return Match(
@@ -140,40 +142,98 @@ def _sentences_around(text: str, start: int, end: int) -> tuple[int, int]:
     return min(spans[0][0], start), max(spans[-1][1], end)
 
 
-def _align(query: str, candidates: Sequence[Candidate]) -> tuple[Citation, float]:
-    """The source sentence the claim is about, joined with its neighbour when the claim
-    merges the two; and the share of the claim's content words it holds."""
-    wanted = content_stems(words(query))
+def _align(
+    claim: Side,
+    candidates: Sequence[Candidate],
+    names: frozenset[str],
+    corpus_terms: frozenset[str],
+    read: SpanReader | None,
+) -> tuple[Citation, float, tuple[Difference, ...]]:
+    """The source the claim is about, its share of the claim's content words, and how the claim
+    departs from it.
+
+    Each candidate scoring near the best is joined with a neighbour sentence that holds the
+    claim's words (a claim may merge two sentences). Of those holding nearly the most of
+    the claim's words, one the claim agrees with is preferred (a corpus may hold the same
+    sentence with another step number), then the best scored.
+    """
+    wanted = content_stems(words(claim.text))
     best = candidates[0].citation.score
-    options = [c.citation for c in candidates if c.citation.score >= best - ALIGN_MARGIN]
-
-    def cover(text: str) -> float:
-        return len(wanted & content_stems(words(text))) / len(wanted) if wanted else 0.0
-
-    # The best-scored sentence unless another one holds clearly more of the claim's words.
-    chosen = max(options, key=lambda c: (cover(c.text) - (0.0 if c is options[0] else MERGE_GAIN), c.score))
-    coverage = cover(chosen.text)
-    for merged in _neighbours_joined(chosen):
-        held = content_stems(words(chosen.text))
-        added = {s for s in (wanted & content_stems(words(merged.text))) - held if not s[:1].isdigit()}
-        if len(added) >= MERGE_WORDS or (added and cover(merged.text) - coverage >= MERGE_GAIN):
-            chosen, coverage = merged, cover(merged.text)
-    return chosen, coverage
+    units = [_extend(c, candidates, wanted, read) for c in candidates if c.citation.score >= best - ALIGN_MARGIN]
+    covered = [_coverage(wanted, u.text) for u in units]
+    top = max(covered)
+    compared = []
+    for unit, coverage in zip(units, covered, strict=True):
+        if coverage >= top - COVERAGE_MARGIN:
+            context = Side(unit.context, unit.context_start)
+            differences = tuple(compare(claim, Side(unit.text, unit.start), context, names, corpus_terms))
+            compared.append((unit, coverage, differences))
+    return min(compared, key=lambda c: (bool(c[2]), -c[0].score, -c[1]))
 
 
-def _neighbours_joined(citation: Citation) -> list[Citation]:
-    """The citation joined with the sentence before it, and with the one after it, in its context."""
-    inner = citation.start - citation.context_start
-    spans = sentence_spans(citation.context)
+def _coverage(wanted: set[str], text: str) -> float:
+    return len(wanted & content_stems(words(text))) / len(wanted) if wanted else 0.0
+
+
+def _extend(
+    candidate: Candidate, candidates: Sequence[Candidate], wanted: set[str], read: SpanReader | None
+) -> Citation:
+    """The candidate's sentence joined with the sentence before or after it when that one holds
+    claim words the sentence lacks (numbers aside: "Step 3" must not borrow its 3 from the next step)."""
+    unit = candidate.citation
+    for start, end in _neighbours(candidate, candidates):
+        joined = _join(unit, start, end, read)
+        if joined is None:
+            continue
+        held = content_stems(words(unit.text))
+        added = {s for s in (wanted & content_stems(words(joined.text))) - held if not s[:1].isdigit()}
+        gain = _coverage(wanted, joined.text) - _coverage(wanted, unit.text)
+        if len(added) >= MERGE_WORDS or (added and gain >= MERGE_GAIN):
+            unit = joined
+    return unit
+
+
+def _neighbours(candidate: Candidate, candidates: Sequence[Candidate]) -> list[tuple[int, int]]:
+    """Absolute spans of the sentences just before and just after the candidate's: from the
+    other candidates, else from its passage."""
+    c = candidate.citation
+    found = {}
+    for other in candidates:
+        o = other.citation
+        if o.doc_id == c.doc_id and other.paragraph == candidate.paragraph:
+            if other.last == candidate.first - 1:
+                found["before"] = (o.start, o.end)
+            elif other.first == candidate.last + 1:
+                found["after"] = (o.start, o.end)
+    spans = sentence_spans(c.context)
+    inner = c.start - c.context_start
     at = next((i for i, (a, b) in enumerate(spans) if a <= inner < b), None)
-    if at is None:
-        return []
-    joined = []
-    if at > 0:
-        joined.append(_narrow(citation, spans[at - 1][0], inner + len(citation.text)))
-    if at + 1 < len(spans):
-        joined.append(_narrow(citation, inner, spans[at + 1][1]))
-    return [replace(j, score=citation.score, scores=citation.scores) for j in joined]
+    if at is not None and at > 0:
+        found.setdefault("before", (c.context_start + spans[at - 1][0], c.context_start + spans[at - 1][1]))
+    if at is not None and at + 1 < len(spans):
+        found.setdefault("after", (c.context_start + spans[at + 1][0], c.context_start + spans[at + 1][1]))
+    return [found[side] for side in ("before", "after") if side in found]
+
+
+def _join(citation: Citation, start: int, end: int, read: SpanReader | None) -> Citation | None:
+    """The citation widened to cover ``start:end`` of its document (None when that text cannot be read)."""
+    first, last = min(citation.start, start), max(citation.end, end)
+    if citation.context_start <= first and last <= citation.context_end:
+        return replace(
+            _narrow(citation, first - citation.context_start, last - citation.context_start), score=citation.score
+        )
+    if read is None:
+        return None
+    context_start, context_end = min(first, citation.context_start), max(last, citation.context_end)
+    return replace(
+        citation,
+        text=read(citation.doc_id, first, last),
+        start=first,
+        end=last,
+        context=read(citation.doc_id, context_start, context_end),
+        context_start=context_start,
+        also_in=(),
+    )
 
 
 def _altered(differences: Sequence[Difference]) -> str:

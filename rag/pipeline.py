@@ -769,7 +769,12 @@ class Index:
                 )
                 matches.append(
                     match_sentence(
-                        text[start:end], start, candidates, paraphrase_threshold=threshold, corpus_terms=seen
+                        text[start:end],
+                        start,
+                        candidates,
+                        paraphrase_threshold=threshold,
+                        corpus_terms=seen,
+                        read=self._read,
                     )
                 )
         return matches

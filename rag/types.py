@@ -7,8 +7,10 @@ from typing import Literal
 
 MatchKind = Literal["exact", "near-exact", "paraphrase", "altered", "unsupported"]
 MATCH_KINDS: tuple[str, ...] = ("exact", "near-exact", "paraphrase", "altered", "unsupported")
-DifferenceKind = Literal["number", "date", "name", "negation", "hedge", "quantifier", "context"]
-DIFFERENCE_KINDS: tuple[str, ...] = ("number", "date", "name", "negation", "hedge", "quantifier", "context")
+DifferenceKind = Literal["number", "date", "name", "negation", "opposite", "hedge", "quantifier", "context"]
+DIFFERENCE_KINDS: tuple[str, ...] = (
+    "number", "date", "name", "negation", "opposite", "hedge", "quantifier", "context",
+)  # fmt: skip
 
 
 def _check_span(owner: str, start: int, end: int) -> None:
