@@ -598,18 +598,19 @@ def _number_differences(
     claim: Side, source: Side, claim_words: list[Word], source_words: list[Word]
 ) -> list[Difference]:
     said, stated = quantities(claim.text, claim_words), quantities(source.text, source_words)
-    unmatched = [q for q in said if not any(same_amount(q, s) for s in stated)]
-    spare = [s for s in stated if not any(same_amount(q, s) for q in said)]
-    # A claim may repeat an amount; but "in 2012 and 2012" for "in 2011 and 2012" leaves a
-    # source year of the same kind without its counterpart.
+    # Each source amount answers one claim amount; a claim may still repeat an amount, but
+    # "in 2012 and 2012" for "in 2011 and 2012" leaves a source year without its counterpart.
+    spare, unmatched, repeats = list(stated), [], []
     for q in said:
-        if (
-            q not in unmatched
-            and spare
-            and sum(same_amount(q, o) for o in said) > sum(same_amount(q, s) for s in stated)
-        ):
-            if any(s.kind == q.kind for s in spare) and not any(same_amount(u, q) for u in unmatched):
-                unmatched.append(q)
+        same = next((s for s in spare if same_amount(q, s)), None)
+        if same is not None:
+            spare.remove(same)
+        elif any(same_amount(q, s) for s in stated):
+            repeats.append(q)
+        else:
+            unmatched.append(q)
+    unmatched += [q for q in repeats if any(s.kind == q.kind for s in spare)]
+    unmatched.sort(key=lambda q: q.start)
     found = []
     for q in unmatched:
         pool = [s for s in spare if s.kind == q.kind] or spare
