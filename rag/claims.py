@@ -753,7 +753,7 @@ def quoted_out_of_context(claim: Side, sentence: Side, quote_start: int, quote_e
         if cue.end <= quote_start and quoted.intersection(cue.scope) and _governs(sentence.text, cue, quote_start):
             found.append(claim.difference(sentence, "context", (0, len(claim.text)), (cue.start, cue.end)))
     question = sentence.text.rstrip().endswith("?")
-    if question and quote_end < len(sentence.text.rstrip()) - 1 and not claim.text.rstrip().endswith("?"):
+    if question and not claim.text.rstrip().endswith("?"):
         end = len(sentence.text.rstrip())
         found.append(claim.difference(sentence, "context", (0, len(claim.text)), (end - 1, end)))
     return found[:1]
