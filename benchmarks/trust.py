@@ -322,13 +322,15 @@ def build_claims(
 _BASELINE = """
 import json, sys, time
 from rag import load_index
+from rag.config import LookupConfig
 index = load_index(sys.argv[1])
 claims = json.load(open(sys.argv[2]))
+threshold = LookupConfig().paraphrase_threshold  # that code's own default, not the manifest's
 index.lookup(claims[0])
 out = []
 for text in claims:
     began = time.perf_counter()
-    matches = index.lookup(text)
+    matches = index.lookup(text, threshold=threshold)
     ms = (time.perf_counter() - began) * 1000
     out.append({"kinds": [m.kind for m in matches], "ms": ms, "cited": [
         [m.citation.doc_id, m.citation.start, m.citation.end] if m.citation else None for m in matches]})

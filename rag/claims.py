@@ -38,16 +38,16 @@ class Word:
         return self.text[:1].isupper()
 
 
-def words(text: str) -> list[Word]:
-    """The words of ``text`` with their spans, in order.
+@lru_cache(maxsize=4096)
+def words(text: str) -> tuple[Word, ...]:
+    """The words of ``text`` with their spans, in order (cached: passages are compared often).
 
     A hyphenated word holding a number word is split ("two-three-year" -> "two", "three",
     "year"), so that a range reads as its numbers.
     """
     found = []
     for m in _WORD.finditer(text):
-        before = text[: m.start()].rstrip()
-        weak = not before or before[-1] in ".!?:;\"'“‘(«—–-"
+        weak = _opens(text, m.start())
         parts = m.group(0).split("-")
         if len(parts) > 1 and any(fold(p) in _UNITS for p in parts):
             at = m.start()
@@ -56,9 +56,18 @@ def words(text: str) -> list[Word]:
                 at += len(part) + 1
             continue
         found.append(Word(m.group(0), m.start(), m.end(), _key(m.group(0)), weak))
-    return found
+    return tuple(found)
 
 
+def _opens(text: str, at: int) -> bool:
+    """Whether a word at ``at`` opens the text, a sentence or a quotation (its capital says nothing)."""
+    at -= 1
+    while at >= 0 and text[at].isspace():
+        at -= 1
+    return at < 0 or text[at] in ".!?:;\"'“‘(«—–-"
+
+
+@lru_cache(maxsize=65536)
 def _key(word: str) -> str:
     key = fold(word)
     if key.endswith(("'s", "’s")):
@@ -71,6 +80,12 @@ def stem(key: str) -> str:
     """The Snowball stem of one folded word ('' for a stopword)."""
     stems = tokenize(key)
     return stems[0] if len(stems) == 1 else ""
+
+
+@lru_cache(maxsize=4096)
+def text_stems(text: str) -> frozenset[str]:
+    """The content stems of ``text`` (cached)."""
+    return frozenset(content_stems(words(text)))
 
 
 def content_stems(items: Iterable[Word]) -> set[str]:
@@ -500,7 +515,7 @@ def _forms(key: str) -> set[str]:
 
 
 def _opposite_differences(
-    claim: Side, source: Side, claim_words: list[Word], source_words: list[Word]
+    claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
     sides = _opposite_sides()
     claim_forms = {f for w in claim_words for f in _forms(w.key)}
@@ -532,7 +547,7 @@ def _opposite_differences(
     return found
 
 
-def _prefixed_opposite(word: Word, source_words: list[Word], claim_forms: set[str]) -> Word | None:
+def _prefixed_opposite(word: Word, source_words: Sequence[Word], claim_forms: set[str]) -> Word | None:
     """The source word that this word negates by a prefix ("unchanged" / "changed"), or that negates it."""
     for other in source_words:
         if _forms(other.key) & claim_forms:
@@ -595,7 +610,7 @@ def compare(
 
 
 def _number_differences(
-    claim: Side, source: Side, claim_words: list[Word], source_words: list[Word]
+    claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
     said, stated = quantities(claim.text, claim_words), quantities(source.text, source_words)
     # Each source amount answers one claim amount; a claim may still repeat an amount, but
@@ -629,9 +644,9 @@ def _relative(side: Side, at: int) -> float:
 def _name_differences(
     claim: Side,
     source: Side,
-    claim_words: list[Word],
-    source_words: list[Word],
-    context_words: list[Word],
+    claim_words: Sequence[Word],
+    source_words: Sequence[Word],
+    context_words: Sequence[Word],
     names: frozenset[str],
     corpus_terms: frozenset[str],
 ) -> list[Difference]:
@@ -691,7 +706,7 @@ def _drop(runs: list[list[Word]], taken: list[Word]) -> None:
 
 
 def _negation_differences(
-    claim: Side, source: Side, claim_words: list[Word], source_words: list[Word]
+    claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
     claim_stems = content_stems(claim_words) | {w.key for w in claim_words}
     source_stems = content_stems(source_words) | {w.key for w in source_words}
@@ -704,7 +719,7 @@ def _negation_differences(
 
 
 def _hedge_differences(
-    claim: Side, source: Side, claim_words: list[Word], source_words: list[Word]
+    claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
     if hedges(claim.text, claim_words):
         return []  # the claim reports the words as the source does, or with its own doubt
@@ -718,7 +733,7 @@ def _hedge_differences(
 
 
 def _quantifier_differences(
-    claim: Side, source: Side, claim_words: list[Word], source_words: list[Word]
+    claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
     found = []
     for n, word in enumerate(claim_words):

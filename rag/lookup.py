@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answer import Candidate, SpanReader
-from rag.claims import Side, compare, content_stems, known_names, quoted_out_of_context, words
+from rag.claims import Side, compare, known_names, quoted_out_of_context, text_stems, words
 from rag.lexical import fold
 from rag.sentences import sentence_spans
 from rag.types import Citation, Difference, Match
@@ -157,7 +157,7 @@ def _align(
     the claim's words, one the claim agrees with is preferred (a corpus may hold the same
     sentence with another step number), then the best scored.
     """
-    wanted = content_stems(words(claim.text))
+    wanted = text_stems(claim.text)
     best = candidates[0].citation.score
     units = [_extend(c, candidates, wanted, read) for c in candidates if c.citation.score >= best - ALIGN_MARGIN]
     covered = [_coverage(wanted, u.text) for u in units]
@@ -172,7 +172,7 @@ def _align(
 
 
 def _coverage(wanted: set[str], text: str) -> float:
-    return len(wanted & content_stems(words(text))) / len(wanted) if wanted else 0.0
+    return len(wanted & text_stems(text)) / len(wanted) if wanted else 0.0
 
 
 def _extend(
@@ -185,8 +185,8 @@ def _extend(
         joined = _join(unit, start, end, read)
         if joined is None:
             continue
-        held = content_stems(words(unit.text))
-        added = {s for s in (wanted & content_stems(words(joined.text))) - held if not s[:1].isdigit()}
+        held = text_stems(unit.text)
+        added = {s for s in (wanted & text_stems(joined.text)) - held if not s[:1].isdigit()}
         gain = _coverage(wanted, joined.text) - _coverage(wanted, unit.text)
         if len(added) >= MERGE_WORDS or (added and gain >= MERGE_GAIN):
             unit = joined
