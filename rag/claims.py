@@ -88,6 +88,12 @@ def text_stems(text: str) -> frozenset[str]:
     return frozenset(content_stems(words(text)))
 
 
+@lru_cache(maxsize=4096)
+def name_stems(text: str) -> frozenset[str]:
+    """The stems of the capitalised words of ``text`` that are surely names (not a sentence's first word)."""
+    return frozenset(content_stems(w for w in words(text) if _is_name(w) and not w.weak))
+
+
 def content_stems(items: Iterable[Word]) -> set[str]:
     """The stems of the content words (hyphenated words also by their parts)."""
     found = set()
@@ -735,20 +741,22 @@ def _hedge_differences(
 def _quantifier_differences(
     claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
+    """A quantifier of the claim ("every node") against another one on the same noun in the
+    source ("only one node"): the noun is the first of the next few claim words the source holds."""
     found = []
+    positions: dict[str, list[int]] = {}
+    for m, other in enumerate(source_words):
+        positions.setdefault(stem(other.key), []).append(m)
     for n, word in enumerate(claim_words):
         kind = _QUANTIFIERS.get(word.key)
-        if kind is None or n + 1 >= len(claim_words):
+        if kind is None:
             continue
-        target = stem(claim_words[n + 1].key) or (stem(claim_words[n + 2].key) if n + 2 < len(claim_words) else "")
-        for m, other in enumerate(source_words):
-            if not target or stem(other.key) != target:
-                continue
-            before = source_words[max(0, m - 3) : m]
-            rival = next((w for w in before if _QUANTIFIERS.get(w.key, kind) != kind), None)
-            if rival is not None:
-                found.append(claim.difference(source, "quantifier", (word.start, word.end), (rival.start, rival.end)))
-            break
+        following = [stem(w.key) for w in claim_words[n + 1 : n + 5]]
+        at = [m for s in following if s for m in positions.get(s, ())]
+        rivals = (w for m in at for w in source_words[max(0, m - 3) : m] if _QUANTIFIERS.get(w.key, kind) != kind)
+        rival = next(rivals, None)
+        if rival is not None:
+            found.append(claim.difference(source, "quantifier", (word.start, word.end), (rival.start, rival.end)))
     return found
 
 

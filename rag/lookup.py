@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answer import Candidate, SpanReader
-from rag.claims import Side, compare, known_names, quoted_out_of_context, text_stems, words
+from rag.claims import Side, compare, known_names, name_stems, quoted_out_of_context, text_stems, words
 from rag.lexical import fold
 from rag.sentences import sentence_spans
 from rag.types import Citation, Difference, Match
@@ -155,19 +155,25 @@ def _align(
     Each candidate scoring near the best is joined with a neighbour sentence that holds the
     claim's words (a claim may merge two sentences). Of those holding nearly the most of
     the claim's words, one the claim agrees with is preferred (a corpus may hold the same
-    sentence with another step number), then the best scored.
+    sentence with another step number), then the best scored. Coverage is judged on the
+    claim's words other than its names, and on all of them.
     """
-    wanted = text_stems(claim.text)
+    # Aligned on what the claim says more than on whom it names: a claim with a swapped name
+    # must meet the sentence it was taken from, not another that merely holds the new name.
+    every = set(text_stems(claim.text))
+    said = every - name_stems(claim.text) or every
     best = candidates[0].citation.score
-    units = [_extend(c, candidates, wanted, read) for c in candidates if c.citation.score >= best - ALIGN_MARGIN]
-    covered = [_coverage(wanted, u.text) for u in units]
-    top = max(covered)
+    units = [_extend(c, candidates, every, read) for c in candidates if c.citation.score >= best - ALIGN_MARGIN]
+    plain = [_coverage(said, u.text) for u in units]
+    full = [_coverage(every, u.text) for u in units]
+    near = [n for n in range(len(units)) if plain[n] >= max(plain) - COVERAGE_MARGIN]
+    near = [n for n in near if full[n] >= max(full) - 2 * COVERAGE_MARGIN] or near
     compared = []
-    for unit, coverage in zip(units, covered, strict=True):
-        if coverage >= top - COVERAGE_MARGIN:
-            context = Side(unit.context, unit.context_start)
-            differences = tuple(compare(claim, Side(unit.text, unit.start), context, names, corpus_terms))
-            compared.append((unit, coverage, differences))
+    for n in near:
+        unit = units[n]
+        context = Side(unit.context, unit.context_start)
+        differences = tuple(compare(claim, Side(unit.text, unit.start), context, names, corpus_terms))
+        compared.append((unit, full[n], differences))
     return min(compared, key=lambda c: (bool(c[2]), -c[0].score, -c[1]))
 
 
@@ -185,10 +191,11 @@ def _extend(
         joined = _join(unit, start, end, read)
         if joined is None:
             continue
-        held = text_stems(unit.text)
-        added = {s for s in (wanted & text_stems(joined.text)) - held if not s[:1].isdigit()}
+        new = (wanted & text_stems(joined.text)) - text_stems(unit.text)
+        added = {s for s in new if not s[:1].isdigit()}
         gain = _coverage(wanted, joined.text) - _coverage(wanted, unit.text)
-        if len(added) >= MERGE_WORDS or (added and gain >= MERGE_GAIN):
+        # A claim number alone never joins a neighbour; with a claim word it does ("... and Step 12 Click Finish").
+        if len(added) >= MERGE_WORDS or (added and (gain >= MERGE_GAIN or len(new) > len(added))):
             unit = joined
     return unit
 
