@@ -64,7 +64,7 @@ def _opens(text: str, at: int) -> bool:
     at -= 1
     while at >= 0 and text[at].isspace():
         at -= 1
-    return at < 0 or text[at] in ".!?:;\"'“‘(«—–-"
+    return at < 0 or text[at] in ".!?:\"'“‘(«—–-"
 
 
 @lru_cache(maxsize=65536)
@@ -770,16 +770,26 @@ def quoted_out_of_context(claim: Side, sentence: Side, quote_start: int, quote_e
     ``quote_start:quote_end`` is where the quote lies in ``sentence.text``.
     """
     items = words(sentence.text)
-    quoted = {s for w in items if quote_start <= w.start < quote_end for s in [stem(w.key)] if s}
     found = []
-    for cue in (*hedges(sentence.text, items), *negations(sentence.text, items)):
-        if cue.end <= quote_start and quoted.intersection(cue.scope) and _governs(sentence.text, cue, quote_start):
+    # A hedge governs its clause; a negation the few words after it.
+    hedged = [c for c in hedges(sentence.text, items) if _governs(sentence.text, c, quote_start)]
+    negated = [c for c in negations(sentence.text, items) if _negates(sentence.text, items, c, quote_start)]
+    for cue in (*hedged, *negated):
+        if cue.end <= quote_start:
             found.append(claim.difference(sentence, "context", (0, len(claim.text)), (cue.start, cue.end)))
     question = sentence.text.rstrip().endswith("?")
     if question and not claim.text.rstrip().endswith("?"):
         end = len(sentence.text.rstrip())
         found.append(claim.difference(sentence, "context", (0, len(claim.text)), (end - 1, end)))
     return found[:1]
+
+
+def _negates(text: str, items: Sequence[Word], cue: Cue, quote_start: int) -> bool:
+    """Whether a negation reaches the quote: at most three words between, or a clause it
+    governs ("no one has shown *that* ..."), in one clause."""
+    between = [w for w in items if cue.end <= w.start < quote_start]
+    complement = len(between) <= 6 and bool(between) and between[-1].key in ("that", "whether", "if")
+    return (len(between) <= 3 or complement) and _clause_end(text, cue.end, condition=True) >= quote_start
 
 
 def _governs(text: str, cue: Cue, quote_start: int) -> bool:
