@@ -29,6 +29,7 @@ import importlib.util
 import json
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -421,6 +422,17 @@ def run_lookup(args: argparse.Namespace) -> dict:
     (work / "corpus").mkdir()
     for name, text in documents.items():
         (work / "corpus" / name).write_text(text, encoding="utf-8")
+    try:
+        return _measure(args, rng, documents, hedged, human, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)  # the corpus and index this run wrote
+
+
+def _measure(
+    args: argparse.Namespace, rng: random.Random, documents: dict[str, str], hedged: list[str], human: list[dict],
+    work: Path,
+) -> dict:  # fmt: skip
     config = Config(embedding=EmbeddingConfig(encoder=args.encoder))
     index = build_index(work / "corpus", work / "index", config)
     human_gold = {row["claim"]: row["gold"] for row in human}
@@ -522,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with (e.g. /work/main)")
     parser.add_argument("--lookup-only", action="store_true", help="skip the ask-side section")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the corpus and index written under the temp folder")
     parser.add_argument("--debug", metavar="CATEGORY", help="print each wrongly judged claim of CATEGORY (or 'all')")
     args = parser.parse_args(argv)
     if not args.data.is_file():
