@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answer import Candidate, SpanReader
-from rag.claims import Side, compare, known_names, name_stems, quoted_out_of_context, text_stems, words
+from rag.claims import Side, compare, known_names, name_stems, quoted_out_of_context, stem, text_stems, words
 from rag.lexical import fold
 from rag.sentences import sentence_spans
 from rag.types import Citation, Difference, Match
@@ -163,7 +163,8 @@ def _align(
     every = set(text_stems(claim.text))
     said = every - name_stems(claim.text) or every
     best = candidates[0].citation.score
-    units = [_extend(c, candidates, every, read) for c in candidates if c.citation.score >= best - ALIGN_MARGIN]
+    order = [stem(w.key) for w in words(claim.text)]
+    units = [_extend(c, candidates, every, read, order) for c in candidates if c.citation.score >= best - ALIGN_MARGIN]
     plain = [_coverage(said, u.text) for u in units]
     full = [_coverage(every, u.text) for u in units]
     near = [n for n in range(len(units)) if plain[n] >= max(plain) - COVERAGE_MARGIN]
@@ -182,12 +183,17 @@ def _coverage(wanted: set[str], text: str) -> float:
 
 
 def _extend(
-    candidate: Candidate, candidates: Sequence[Candidate], wanted: set[str], read: SpanReader | None
+    candidate: Candidate, candidates: Sequence[Candidate], wanted: set[str], read: SpanReader | None, order: list[str]
 ) -> Citation:
     """The candidate's sentence joined with the sentence before or after it when that one holds
-    claim words the sentence lacks (numbers aside: "Step 3" must not borrow its 3 from the next step)."""
+    claim words the sentence lacks (numbers aside: "Step 3" must not borrow its 3 from the next step),
+    and the claim says them on that side ("A, and B" joins B before A, not after it).
+
+    ``order`` holds the stems of the claim's words in order.
+    """
     unit = candidate.citation
-    for start, end in _neighbours(candidate, candidates):
+    own = text_stems(unit.text)
+    for side, (start, end) in _neighbours(candidate, candidates):
         joined = _join(unit, start, end, read)
         if joined is None:
             continue
@@ -196,11 +202,22 @@ def _extend(
         gain = _coverage(wanted, joined.text) - _coverage(wanted, unit.text)
         # A claim number alone never joins a neighbour; with a claim word it does ("... and Step 12 Click Finish").
         if len(added) >= MERGE_WORDS or (added and (gain >= MERGE_GAIN or len(new) > len(added))):
-            unit = joined
+            theirs = text_stems(joined.text[start - joined.start : end - joined.start])
+            if _in_order(order, theirs - own, own - theirs, before=side == "before"):
+                unit = joined
     return unit
 
 
-def _neighbours(candidate: Candidate, candidates: Sequence[Candidate]) -> list[tuple[int, int]]:
+def _in_order(order: list[str], neighbour: frozenset[str], sentence: frozenset[str], *, before: bool) -> bool:
+    """Whether the claim says the neighbour's own words on the neighbour's side of the sentence's own words."""
+    at_neighbour = [n for n, s in enumerate(order) if s in neighbour]
+    at_sentence = [n for n, s in enumerate(order) if s in sentence]
+    if not at_neighbour or not at_sentence:
+        return True
+    return max(at_neighbour) < min(at_sentence) if before else min(at_neighbour) > max(at_sentence)
+
+
+def _neighbours(candidate: Candidate, candidates: Sequence[Candidate]) -> list[tuple[str, tuple[int, int]]]:
     """Absolute spans of the sentences just before and just after the candidate's: from the
     other candidates, else from its passage."""
     c = candidate.citation
@@ -219,7 +236,7 @@ def _neighbours(candidate: Candidate, candidates: Sequence[Candidate]) -> list[t
         found.setdefault("before", (c.context_start + spans[at - 1][0], c.context_start + spans[at - 1][1]))
     if at is not None and at + 1 < len(spans):
         found.setdefault("after", (c.context_start + spans[at + 1][0], c.context_start + spans[at + 1][1]))
-    return [found[side] for side in ("before", "after") if side in found]
+    return [(side, found[side]) for side in ("before", "after") if side in found]
 
 
 def _join(citation: Citation, start: int, end: int, read: SpanReader | None) -> Citation | None:
