@@ -404,6 +404,7 @@ _HEDGES = re.compile(
     re.IGNORECASE,
 )
 _CONDITIONS = frozenset({"if", "unless", "whether"})
+_MODALS = frozenset({"might", "may", "could"})
 _CLAUSE_END = re.compile(r"[;:—–()]|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b|[.!?](?=\s|$)")
 _QUANTIFIERS = {
     "only": "one", "single": "one", "all": "all", "every": "all", "each": "all", "always": "all", "entire": "all",
@@ -419,6 +420,7 @@ class Cue:
     start: int
     end: int
     scope: tuple[str, ...]  # stems of the content words it governs, in order
+    before: tuple[str, ...] = ()  # stems of the content words before it in its clause (what it is said of)
 
     @property
     def head(self) -> frozenset[str]:
@@ -440,8 +442,16 @@ def negations(text: str, items: Sequence[Word]) -> list[Cue]:
             continue
         last = items[n + 1] if pair else word
         end = _clause_end(text, last.end, condition=True)
-        found.append(Cue(word.start, last.end, tuple(_scope_stems(items, n + 2 if pair else n + 1, 4, end))))
+        scope = tuple(_scope_stems(items, n + 2 if pair else n + 1, 4, end))
+        found.append(Cue(word.start, last.end, scope, _stems_before(text, items, n)))
     return found
+
+
+def _stems_before(text: str, items: Sequence[Word], n: int) -> tuple[str, ...]:
+    """The stems of the (up to four) content words before word ``n`` in its clause."""
+    clause_start = max(text.rfind(mark, 0, items[n].start) for mark in ",;:()\u2014\u2013.")
+    stems = [s for w in items[:n] if w.start > clause_start for s in [stem(w.key)] if s]
+    return tuple(stems[-4:])
 
 
 def _scope_stems(items: Sequence[Word], first: int, limit: int, end: int) -> list[str]:
@@ -492,6 +502,26 @@ _OPPOSITES = (
     ("hot warm", "cold cool"), ("fast quick rapid", "slow"), ("attract", "repel"), ("alive", "dead"),
     ("first", "last"), ("emphasize emphasise stress underscore highlight", "downplay"),
     ("remember", "forget"), ("love", "hate"), ("victory", "defeat"), ("ally allies", "enemy enemies rival"),
+    ("create establish found form introduce build", "abolish eliminate dissolve disband destroy scrap"),
+    ("conserve preserve keep retain save maintain", "lose waste destroy"), ("join enter", "leave quit exit"),
+    ("arrive", "depart"), ("appear", "disappear vanish"), ("attack", "defend"), ("acquire", "divest"),
+    ("add", "remove subtract"), ("connect attach", "disconnect detach"), ("enable", "disable"),
+    ("expand", "narrow"), ("raise", "lower"), ("lift ease", "tighten impose"), ("push", "pull"),
+    ("inside", "outside"), ("north", "south"), ("east", "west"),
+    ("ancient", "modern"), ("past", "future"), ("young", "old"), ("new", "old"), ("long", "short"),
+    ("wide broad", "narrow"), ("deep", "shallow"), ("thick", "thin"), ("full", "empty"),
+    ("present", "absent"), ("known", "unknown"), ("certain", "uncertain"), ("clear", "unclear"),
+    ("correctly rightly", "wrongly incorrectly mistakenly"), ("equal equivalent", "unequal different"),
+    ("same", "opposite"), ("common", "rare"), ("frequent", "rare"), ("always", "rarely"),
+    ("often", "seldom rarely"), ("most", "least"), ("best", "worst"), ("better", "worse"),
+    ("good", "bad poor"), ("positive", "negative"), ("optimistic", "pessimistic"),
+    ("praise", "criticize criticise condemn"), ("reward", "punish"), ("cause", "prevent"),
+    ("increase", "cut"), ("invest", "divest"), ("spend", "save"), ("borrow", "lend"), ("import", "export"),
+    ("employ hire", "fire dismiss"), ("win", "lose"), ("rise", "sink"),
+    ("accept", "decline"), ("include", "omit"), ("reinforce strengthen", "undermine weaken"),
+    ("confirm", "contradict"), ("prove", "disprove"),
+    ("legal lawful", "illegal unlawful"), ("guilty", "innocent"), ("war", "peace"), ("friend", "foe"),
+    ("majority", "minority"), ("urban", "rural"), ("public", "secret"), ("formal", "informal"),
 )  # fmt: skip
 _NEGATIVE_PREFIXES = ("un", "non", "in", "im", "il", "ir", "dis")
 
@@ -547,23 +577,10 @@ def _opposite_differences(
                 if (g, 1 - side) in said_by_source
             ),
             None,
-        ) or _prefixed_opposite(word, source_words, claim_forms)
+        )
         if other is not None:
             found.append(claim.difference(source, "opposite", (word.start, word.end), (other.start, other.end)))
     return found
-
-
-def _prefixed_opposite(word: Word, source_words: Sequence[Word], claim_forms: set[str]) -> Word | None:
-    """The source word that this word negates by a prefix ("unchanged" / "changed"), or that negates it."""
-    for other in source_words:
-        if _forms(other.key) & claim_forms:
-            continue
-        for longer, shorter in ((word.key, other.key), (other.key, word.key)):
-            for prefix in _NEGATIVE_PREFIXES:
-                rest = longer[len(prefix) :]
-                if longer.startswith(prefix) and len(rest) >= 5 and stem(rest) and stem(rest) == stem(shorter):
-                    return other
-    return None
 
 
 # --- comparison -------------------------------------------------------------------------
@@ -716,12 +733,30 @@ def _negation_differences(
 ) -> list[Difference]:
     claim_stems = content_stems(claim_words) | {w.key for w in claim_words}
     source_stems = content_stems(source_words) | {w.key for w in source_words}
-    # Only negations of what both texts talk about: a claim may leave out a negated clause.
-    said = [c for c in negations(claim.text, claim_words) if not c.scope or c.head & source_stems]
-    stated = [c for c in negations(source.text, source_words) if c.head & claim_stems]
+    # Only negations of what both texts talk about (what is negated, or what it is said of):
+    # a claim may leave out a negated clause. A word negated by its prefix ("unaccelerated")
+    # counts as a negation when the other text holds the word itself.
+    said = [
+        c for c in negations(claim.text, claim_words) if not c.scope or (c.head | set(c.before)) & source_stems
+    ] + _prefixed(claim_words, source_stems)
+    stated = [c for c in negations(source.text, source_words) if (c.head | set(c.before)) & claim_stems] + _prefixed(
+        source_words, claim_stems
+    )
     if len(said) > len(stated):
         return [claim.difference(source, "negation", (c.start, c.end), (0, 0)) for c in said[len(stated) :]]
     return [claim.difference(source, "negation", (0, 0), (c.start, c.end)) for c in stated[len(said) :]]
+
+
+def _prefixed(items: Sequence[Word], other: set[str]) -> list[Cue]:
+    """Words negated by a prefix ("unchanged", "nonexistent") whose root the other text holds, and it not them."""
+    found = []
+    for word in items:
+        for prefix in _NEGATIVE_PREFIXES:
+            rest = word.key[len(prefix) :]
+            if word.key.startswith(prefix) and len(rest) >= 5 and stem(rest) in other and stem(word.key) not in other:
+                found.append(Cue(word.start, word.end, (stem(rest),)))
+                break
+    return found
 
 
 def _hedge_differences(
@@ -731,7 +766,10 @@ def _hedge_differences(
         return []  # the claim reports the words as the source does, or with its own doubt
     claim_stems = content_stems(claim_words)
     found = []
+    claim_keys = {w.key for w in claim_words}
     for cue in hedges(source.text, source_words):
+        if fold(source.text[cue.start : cue.end].split()[0]) in _MODALS & claim_keys:
+            continue  # "could generate" says what "could be self-generating" does
         shared = set(cue.scope) & claim_stems
         if len(shared) >= max(2, len(set(cue.scope)) // 2):
             found.append(claim.difference(source, "hedge", (0, 0), (cue.start, cue.end)))
