@@ -51,6 +51,7 @@ KIND_BADGES = {
     "exact": "\u2714 exact",
     "near-exact": "\u2248 near-exact",
     "paraphrase": "~ paraphrase",
+    "altered": "\u26a0 altered",
     "unsupported": "\u2717 unsupported",
 }
 NEAREST_SHOWN = 2
@@ -269,8 +270,9 @@ def lookup_api(text: str) -> list[dict[str, Any]]:
         text: A quote, a claim, or whole paragraphs.
 
     Returns:
-        One Match per sentence as JSON: query, kind (exact / near-exact / paraphrase / unsupported), score,
-        citation (None when unsupported) and nearest.
+        One Match per sentence as JSON: query, kind (exact / near-exact / paraphrase / altered / unsupported),
+        score, citation (None when unsupported), nearest, reason (one line) and differences (for altered:
+        each with its kind and the claim's and the source's words and spans).
     """
     try:
         return [asdict(match) for match in STATE.index.lookup(text)]
@@ -394,9 +396,56 @@ def passage_html(citation: Citation, label: str) -> str:
     return f'<div class="rag-card"><div class="rag-meta">{meta}</div><div class="rag-passage">{passage}</div></div>'
 
 
+def marks_html(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """HTML of ``text`` with each span of ``spans`` in a <mark class="rag-diff">; every piece escaped.
+
+    Empty spans mark nothing; overlapping spans are joined.
+    """
+    pieces, at = [], 0
+    for start, end in sorted((max(0, a), min(len(text), b)) for a, b in spans if b > a):
+        if end <= at:
+            continue
+        start = max(start, at)
+        pieces.append(html_text(text[at:start]))
+        pieces.append(f'<mark class="rag-diff">{html_text(text[start:end])}</mark>')
+        at = end
+    pieces.append(html_text(text[at:]))
+    return "".join(pieces)
+
+
+def altered_html(match: Match) -> str:
+    """An altered claim beside its source sentence, the words where they differ marked on both sides."""
+    cited = match.citation
+    claim = marks_html(match.query, [(d.claim_start - match.query_start, d.claim_end - match.query_start)
+                                     for d in match.differences])  # fmt: skip
+    source = marks_html(
+        cited.text, [(d.source_start - cited.start, d.source_end - cited.start) for d in match.differences]
+    )
+    rows = "".join(
+        f"<li><b>{html_text(d.kind)}</b>: the claim says "
+        f"{'&ldquo;' + html_text(d.claim_text) + '&rdquo;' if d.claim_text else 'nothing'}, the source says "
+        f"{'&ldquo;' + html_text(d.source_text) + '&rdquo;' if d.source_text else 'nothing'}</li>"
+        for d in match.differences
+    )
+    meta = (
+        f"<b>{html_text(cited.title)}</b>" + (f" \u00b7 {html_text(cited.source)}" if cited.source else "")
+        + f" \u00b7 <code>{html_text(_where(cited))}</code> \u00b7 score {match.score:.2f}"
+    )  # fmt: skip
+    return (
+        f'<div class="rag-card rag-reason"><b>Why:</b> {html_text(match.reason)}'
+        f'<ul class="rag-summary">{rows}</ul></div>'
+        f'<div class="rag-card"><div class="rag-meta">The claim</div><div class="rag-passage">{claim}</div></div>'
+        f'<div class="rag-card"><div class="rag-meta">The source \u00b7 {meta}</div>'
+        f'<div class="rag-passage">{source}</div></div>'
+    )
+
+
 def match_detail_html(match: Match) -> str:
-    """What a selected lookup row shows: the source sentence highlighted in its passage."""
+    """What a selected lookup row shows: the source sentence highlighted in its passage; for an
+    altered claim, the claim and the source side by side with their differing words marked."""
     heading = f'<div class="rag-query">{kind_badge(match.kind)} \u201c{html_text(match.query)}\u201d</div>'
+    if match.kind == "altered" and match.citation is not None:
+        return heading + altered_html(match) + passage_html(match.citation, "The source in its passage")
     if match.citation is not None:
         return heading + passage_html(match.citation, f"{match.kind}, score {match.score:.2f}")
     if match.nearest is not None:
@@ -412,17 +461,45 @@ def matches_markdown(text: str, matches: Sequence[Match]) -> str:
         body.append(f"[^{number}]")
         position = match.query_end
         cited = match.citation
+        if cited is None and match.nearest is not None:
+            near = match.nearest
+            notes.append(
+                f"[^{number}]: Unsupported (score {match.score:.2f}): the nearest source sentence, "
+                f"\u201c{markdown_export_text(near.text)}\u201d \u2014 *{markdown_export_text(near.title)}*, "
+                f"{markdown_export_text(_where(near))}, does not support it."
+            )
+            continue
         if cited is None:
-            notes.append(f"[^{number}]: Unsupported: no source sentence found (best score {match.score:.2f}).")
+            notes.append(f"[^{number}]: Unsupported: no source sentence comes close (best score {match.score:.2f}).")
             continue
         source = f", {markdown_export_text(cited.source)}" if cited.source else ""
+        said = (
+            f"Altered: {_differences_markdown(match)}; source" if match.kind == "altered" else match.kind.capitalize()
+        )
         notes.append(
-            f"[^{number}]: {match.kind.capitalize()} (score {match.score:.2f}): "
+            f"[^{number}]: {said} (score {match.score:.2f}): "
             f"\u201c{markdown_export_text(cited.text)}\u201d \u2014 *{markdown_export_text(cited.title)}*{source}, "
             f"{markdown_export_text(_where(cited))}."
         )
     body.append(text[position:])
     return "".join(body).strip() + "\n\n" + "\n".join(notes) + "\n"
+
+
+def _differences_markdown(match: Match) -> str:
+    """The differences of an altered match in words: "the source says $40 billion, not $90 billion"."""
+    parts = []
+    for d in match.differences:
+        if d.kind == "context":
+            parts.append(f"quoted out of context, the source says *{markdown_export_text(d.source_text)}* \u2026")
+        elif d.claim_text and d.source_text:
+            parts.append(
+                f"the source says {markdown_export_text(d.source_text)}, not {markdown_export_text(d.claim_text)}"
+            )
+        elif d.claim_text:
+            parts.append(f"the source does not say \u201c{markdown_export_text(d.claim_text)}\u201d ({d.kind})")
+        else:
+            parts.append(f"the source says \u201c{markdown_export_text(d.source_text)}\u201d ({d.kind})")
+    return "; ".join(parts)
 
 
 def matches_json(matches: Sequence[Match]) -> str:
@@ -735,6 +812,9 @@ mark, mark.rag-hl { background: #fde68a; color: #1f2937; padding: 1px 2px; borde
 .rag-kind-near-exact { background: #dbeafe; color: #1e40af; }
 .rag-kind-paraphrase { background: #fef3c7; color: #92400e; }
 .rag-kind-unsupported { background: #fee2e2; color: #991b1b; }
+.rag-kind-altered { background: #ffedd5; color: #9a3412; }
+mark.rag-diff { background: #fecaca; color: #7f1d1d; padding: 1px 2px; border-radius: 3px; font-weight: 600; }
+.rag-reason { margin: 6px 0; }
 .rag-summary { margin: 4px 0; padding-left: 18px; overflow-wrap: anywhere; }
 #rag-examples button { font-weight: 450; }
 #rag-documents .cell-wrap, #rag-documents .cell-wrap *, #rag-lookup-table .cell-wrap, #rag-lookup-table .cell-wrap * {

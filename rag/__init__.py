@@ -16,6 +16,7 @@ _EXPORTS = {
     "BuildReport": "rag.pipeline",
     "Citation": "rag.types",
     "Config": "rag.config",
+    "Difference": "rag.types",
     "Document": "rag.types",
     "Index": "rag.pipeline",
     "Match": "rag.types",
@@ -31,6 +32,7 @@ __all__ = [
     "BuildReport",
     "Citation",
     "Config",
+    "Difference",
     "Document",
     "Index",
     "Match",
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from rag.errors import RagError
     from rag.ingest import SUPPORTED_SUFFIXES
     from rag.pipeline import BuildReport, Index, build_index, load_index
-    from rag.types import Answer, Citation, Document, Match
+    from rag.types import Answer, Citation, Difference, Document, Match
 
 
 def __getattr__(name: str) -> Any:

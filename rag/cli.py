@@ -61,6 +61,12 @@ def print_matches(matches: Sequence[Match]) -> None:
             continue
         print(f"   {match.kind} (score {match.score:.2f}): {_quote(match.citation.text)}")
         print(f"   {_where(match.citation)}")
+        if match.kind == "altered":
+            print(f"   why: {match.reason}")
+            for difference in match.differences:
+                claim = _quote(difference.claim_text) if difference.claim_text else "(nothing)"
+                source = _quote(difference.source_text) if difference.source_text else "(nothing)"
+                print(f"   - {difference.kind}: claim {claim} / source {source}")
 
 
 def printable(text: str) -> str:

@@ -34,7 +34,7 @@ from rag.errors import (
     RagError,
 )
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
-from rag.lexical import LexicalIndex, LexicalPart, LexicalView, tokenize
+from rag.lexical import LexicalIndex, LexicalPart, LexicalView, idf, tokenize
 from rag.lookup import match_sentence
 from rag.retrieval import SearchIndexes, prepare_query, search
 from rag.sentences import sentence_spans, split_sentences
@@ -804,9 +804,23 @@ class Index:
         vectors = self.embedder.encode([text[a:b] for a, b in spans])
         matches = []
         with self._lock:
+            lexical = self._indexes.sentence_lexical
             for (start, end), vector in zip(spans, vectors, strict=True):
                 candidates = self._candidates(text[start:end], vector, limit=LOOKUP_CANDIDATES)
-                matches.append(match_sentence(text[start:end], start, candidates, paraphrase_threshold=threshold))
+                # The sentence's words found anywhere in the corpus (a term in no row has the maximum IDF).
+                seen = frozenset(
+                    t for t, v in lexical.idf(tokenize(text[start:end])).items() if v < idf(0, lexical.count)
+                )
+                matches.append(
+                    match_sentence(
+                        text[start:end],
+                        start,
+                        candidates,
+                        paraphrase_threshold=threshold,
+                        corpus_terms=seen,
+                        read=self._read,
+                    )
+                )
         return matches
 
     def _candidates(

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-MatchKind = Literal["exact", "near-exact", "paraphrase", "unsupported"]
-MATCH_KINDS: tuple[str, ...] = ("exact", "near-exact", "paraphrase", "unsupported")
+MatchKind = Literal["exact", "near-exact", "paraphrase", "altered", "unsupported"]
+MATCH_KINDS: tuple[str, ...] = ("exact", "near-exact", "paraphrase", "altered", "unsupported")
+DifferenceKind = Literal["number", "date", "name", "negation", "opposite", "hedge", "quantifier", "context"]
+DIFFERENCE_KINDS: tuple[str, ...] = (
+    "number", "date", "name", "negation", "opposite", "hedge", "quantifier", "context",
+)  # fmt: skip
 
 
 def _check_span(owner: str, start: int, end: int) -> None:
@@ -190,11 +194,49 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class Difference:
+    """One way a looked-up claim departs from its source sentence.
+
+    ``claim_text`` is ``input[claim_start:claim_end]`` of the looked-up text and
+    ``source_text`` is ``document.text[source_start:source_end]`` of the cited document;
+    either side is empty (a zero-width span where the words would go) when the words are
+    only on the other side, such as an inserted "not".
+    """
+
+    kind: DifferenceKind
+    claim_text: str
+    claim_start: int
+    claim_end: int
+    source_text: str
+    source_start: int
+    source_end: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in DIFFERENCE_KINDS:
+            raise ValueError(f"Difference: kind must be one of {DIFFERENCE_KINDS}, got {self.kind!r}")
+        _check_span("Difference claim", self.claim_start, self.claim_end)
+        _check_span("Difference source", self.source_start, self.source_end)
+        if len(self.claim_text) != self.claim_end - self.claim_start:
+            raise ValueError("Difference: claim_text length does not match its span")
+        if len(self.source_text) != self.source_end - self.source_start:
+            raise ValueError("Difference: source_text length does not match its span")
+
+    def describe(self) -> str:
+        """One line: what the claim says against what the source says."""
+        claim = f"\u201c{self.claim_text}\u201d" if self.claim_text else "nothing"
+        source = f"\u201c{self.source_text}\u201d" if self.source_text else "nothing"
+        return f"{self.kind}: the claim says {claim}, the source says {source}"
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     """Where one sentence of a looked-up text comes from.
 
     ``query`` is the input sentence, found at ``query_start:query_end`` of the input text.
     ``citation`` is the best source sentence, None when ``kind`` is ``unsupported``.
+    An ``altered`` match cites the source sentence the claim is close to and lists in
+    ``differences`` the words where it departs from it. ``reason`` says in one line why
+    the match got its kind.
     """
 
     query: str
@@ -204,9 +246,13 @@ class Match:
     score: float
     citation: Citation | None
     nearest: Citation | None = None
+    differences: tuple[Difference, ...] = ()
+    reason: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in MATCH_KINDS:
             raise ValueError(f"Match: kind must be one of {MATCH_KINDS}, got {self.kind!r}")
         if (self.kind == "unsupported") != (self.citation is None):
             raise ValueError("Match: citation must be None exactly when the kind is 'unsupported'")
+        if (self.kind == "altered") != bool(self.differences):
+            raise ValueError("Match: an 'altered' match lists its differences, and only it does")

@@ -64,6 +64,10 @@ def _install_span_checks() -> None:
             for citation in (match.citation, match.nearest):
                 if citation is not None:
                     _check_citation(self, citation)
+            for difference in match.differences:
+                assert text[difference.claim_start : difference.claim_end] == difference.claim_text
+                document = self.document(match.citation.doc_id).text
+                assert document[difference.source_start : difference.source_end] == difference.source_text
         return matches
 
     index.ask, index.lookup = checked_ask, checked_lookup

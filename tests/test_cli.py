@@ -72,7 +72,28 @@ def test_lookup_text_and_json(capsys, real_index) -> None:
     code, out, _ = run(capsys, "lookup", "The moon is cheese.", "--json", "--index", str(real_index.path))
     (match,) = json.loads(out)
     assert match["kind"] == "unsupported" and match["citation"] is None
-    assert set(match) == {"query", "query_start", "query_end", "kind", "score", "citation", "nearest"}
+    assert set(match) == {
+        "query", "query_start", "query_end", "kind", "score", "citation", "nearest", "differences", "reason"
+    }  # fmt: skip
+    assert match["differences"] == [] and "0.40" in match["reason"]
+
+
+def test_lookup_shows_an_altered_claim_with_its_differing_words(capsys, real_index) -> None:
+    claim = "In response, China is launching a new state-backed investment fund aiming to raise over $90 billion."
+    code, out, _ = run(capsys, "lookup", claim, "--index", str(real_index.path))
+    assert code == 0 and "altered" in out
+    assert "why: number: the claim says $90 billion, the source says $40 billion" in out
+    assert "- number: claim \u201c$90 billion\u201d / source \u201c$40 billion\u201d" in out
+    code, out, _ = run(capsys, "lookup", claim, "--json", "--index", str(real_index.path))
+    (match,) = json.loads(out)
+    assert match["kind"] == "altered" and match["reason"].startswith("number:")
+    (difference,) = match["differences"]
+    assert (difference["kind"], difference["claim_text"], difference["source_text"]) == (
+        "number", "$90 billion", "$40 billion"
+    )  # fmt: skip
+    assert claim[difference["claim_start"] : difference["claim_end"]] == "$90 billion"
+    document = real_index.document(match["citation"]["doc_id"]).text
+    assert document[difference["source_start"] : difference["source_end"]] == "$40 billion"
 
 
 def test_lookup_reads_stdin(capsys, real_index, monkeypatch) -> None:

@@ -55,10 +55,119 @@ def test_a_changed_number_is_not_a_paraphrase() -> None:
     text = "The fund aims to raise over $40 billion for chips."
     citation = Citation(text=text, doc_id="d.md", title="D", source="", start=0, end=len(text), score=0.8)
     candidate = Candidate(citation, 0, 0, 0)
-    assert (
-        match_sentence("The fund will raise $90 billion.", 0, [candidate], paraphrase_threshold=0.5).kind
-        == "unsupported"
-    )
+    changed = match_sentence("The fund will raise $90 billion.", 0, [candidate], paraphrase_threshold=0.5)
+    assert changed.kind == "altered"
+    assert [(d.kind, d.claim_text, d.source_text) for d in changed.differences] == [
+        ("number", "$90 billion", "$40 billion")
+    ]
     assert (
         match_sentence("The fund will raise 40 billion.", 0, [candidate], paraphrase_threshold=0.5).kind == "paraphrase"
     )
+
+
+HEDGED = (
+    "Officials praised the plan. There is no evidence that the fund will end corruption in the sector. "
+    "The fund raised $40 billion."
+)
+
+
+def _hedged_candidate(sentence: str, score: float = 0.9) -> Candidate:
+    start = HEDGED.index(sentence)
+    citation = Citation(
+        text=sentence, doc_id="h.md", title="H", source="", start=start, end=start + len(sentence),
+        score=score, context=HEDGED, context_start=0,
+    )  # fmt: skip
+    return Candidate(citation, 0, 1, 1)
+
+
+def test_an_exact_quote_lifted_from_a_hedge_is_altered_with_a_context_difference() -> None:
+    candidate = _hedged_candidate("There is no evidence that the fund will end corruption in the sector.")
+    for quote in ("the fund will end corruption in the sector", "The fund will end corruption in the sector."):
+        match = match_sentence(quote, 4, [candidate], paraphrase_threshold=0.5)
+        assert match.kind == "altered", quote
+        (difference,) = match.differences
+        assert (difference.kind, difference.source_text) == ("context", "There is no evidence that")
+        assert HEDGED[difference.source_start : difference.source_end] == difference.source_text
+        assert (difference.claim_start, difference.claim_end) == (4, 4 + len(quote))
+        assert match.reason == "quoted out of context: the source says *There is no evidence that* \u2026"
+        assert match.citation.text.lower().startswith("the fund will end corruption")
+        assert_offsets(HEDGED, [match.citation])
+
+
+def test_faithful_quotes_stay_exact_or_near_exact() -> None:
+    whole = "There is no evidence that the fund will end corruption in the sector."
+    candidates = [_hedged_candidate(whole), _hedged_candidate("The fund raised $40 billion.", 0.6)]
+    assert match_sentence(whole, 0, candidates, paraphrase_threshold=0.5).kind == "exact"
+    assert match_sentence(whole.upper(), 0, candidates, paraphrase_threshold=0.5).kind == "near-exact"
+    plain = match_sentence("The fund raised $40 billion.", 0, candidates, paraphrase_threshold=0.5)
+    assert plain.kind == "exact" and plain.reason == "the sentence occurs verbatim in the source"
+    assert match_sentence("fund raised $40 billion", 0, candidates, paraphrase_threshold=0.5).kind == "exact"
+
+
+def test_a_claim_merging_two_adjacent_sentences_is_aligned_with_both() -> None:
+    text = "Officials praised the plan. The fund raised $40 billion."
+    citation = Citation(text=text[28:], doc_id="t.md", title="T", source="", start=28, end=len(text), score=0.7,
+                        context=text, context_start=0)  # fmt: skip
+    claim = "Officials praised the plan and the fund raised $40 billion."
+    match = match_sentence(claim, 0, [Candidate(citation, 0, 1, 1)], paraphrase_threshold=0.5)
+    assert match.kind == "paraphrase" and match.citation.text == text
+    assert_offsets(text, [match.citation])
+    changed = match_sentence(claim.replace("$40", "$50"), 0, [Candidate(citation, 0, 1, 1)], paraphrase_threshold=0.5)
+    assert changed.kind == "altered" and changed.citation.text == text
+    assert [(d.kind, d.claim_text, d.source_text) for d in changed.differences] == [
+        ("number", "$50 billion", "$40 billion")
+    ]
+
+
+def test_every_match_says_why() -> None:
+    for query in ("innovation serves as the soul", "Innovation is the soul of these companies.", "The moon."):
+        for score in (0.2, 0.8):
+            assert match_sentence(query, 0, [_candidate(score)], paraphrase_threshold=0.5).reason
+    assert match_sentence("x", 0, [], paraphrase_threshold=0.5).reason == "the index holds no sentence near it"
+
+
+# --- end to end, the real packaged model on the seed article ---------------------------------
+
+
+def test_the_guides_negated_claim_is_not_supported(real_index) -> None:
+    claim = (
+        "Li's visits to Huawei and BYD do not send a clear message about the government's "
+        "commitment to technological advancement."
+    )
+    (match,) = real_index.lookup(claim)
+    assert match.kind == "altered", match.reason
+    assert [(d.kind, d.claim_text, d.source_text) for d in match.differences] == [("negation", "not", "")]
+    assert "Huawei and BYD send a clear message" in match.citation.text
+
+
+def test_altered_claims_on_the_seed_article_name_what_differs(real_index) -> None:
+    cases = {
+        "Li's visits to Huawei and Xiaomi send a clear message about the government's commitment to technology.": (
+            "name", "Xiaomi", "BYD"
+        ),
+        "In response, China is launching a new fund aiming to raise over $90 billion for its semiconductor sector.": (
+            "number", "$90 billion", "$40 billion"
+        ),
+        "Premier Li, during his tenure as governor of Zhejiang Province in 2018, emphasized innovation.": (
+            "date", "2018", "2016"
+        ),
+        "China's push for technological self-reliance is a new endeavor.": ("negation", "", "not"),
+    }  # fmt: skip
+    for claim, expected in cases.items():
+        (match,) = real_index.lookup(claim)
+        assert match.kind == "altered", claim
+        assert (match.differences[0].kind, match.differences[0].claim_text, match.differences[0].source_text) == (
+            expected
+        )
+
+
+def test_true_paraphrases_of_the_seed_article_are_found(real_index) -> None:
+    for claim, gold in {
+        "China is launching a state-backed fund that hopes to raise more than forty billion dollars for chips.": (
+            "aiming to raise over $40 billion"
+        ),
+        "China wants to be a world leader in technology.": "global leader in technology",
+    }.items():
+        (match,) = real_index.lookup(claim)
+        assert match.kind == "paraphrase", (claim, match.reason)
+        assert gold in match.citation.text

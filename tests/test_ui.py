@@ -267,6 +267,44 @@ def test_unsupported_row_shows_nearest_as_not_a_match() -> None:
     assert "NOT a match" in detail and marked(detail) == ["b c."]
 
 
+def test_altered_row_shows_both_sides_marked_with_the_reason_and_exports_say_what_the_source_says(
+    index: Index,
+) -> None:
+    claim = GOLD.replace("$40 billion", "$90 billion")
+    view = ui.lookup_view(index, claim)
+    (match,) = view.matches
+    assert match.kind == "altered" and "rag-kind-altered" in view.rows[0][3]
+    check_citations(index, [match.citation])
+    detail = view.details[0]
+    assert_no_live_html(detail)
+    assert "$90 billion" in marked(detail) and "$40 billion" in marked(detail)
+    assert html.escape(match.reason) in detail
+    assert "[^1]: Altered: the source says \\$40 billion, not \\$90 billion" in view.markdown
+    assert "no source sentence found" not in view.markdown
+    (exported,) = json.loads(view.json)
+    assert exported["differences"][0]["source_text"] == "$40 billion"
+
+
+def test_altered_hostile_sentence_is_escaped_on_both_sides(index: Index) -> None:
+    view = ui.lookup_view(index, LEAFLET.replace("onerror=alert(1)", "onerror=alert(7)"))
+    (match,) = view.matches
+    assert match.kind == "altered"
+    assert [(d.kind, d.claim_text, d.source_text) for d in match.differences] == [("number", "7", "1")]
+    assert_no_live_html(view.details[0])
+    assert {"7", "1"} <= set(marked(view.details[0]))
+    footnote = view.markdown.split("[^1]: ", 1)[1]
+    assert "![x](" not in footnote and "<script>" not in footnote
+
+
+def test_unsupported_export_names_the_nearest_sentence_instead_of_saying_none_was_found() -> None:
+    from rag import Citation, Match
+
+    near = Citation(text="b c.", doc_id="d.md", title="T", source="", start=2, end=6, score=0.2,
+                    context="a b c. d", context_start=0)  # fmt: skip
+    markdown = ui.matches_markdown("x y", [Match("x y", 0, 3, "unsupported", 0.2, None, nearest=near)])
+    assert "the nearest source sentence, \u201cb c.\u201d" in markdown and "no source sentence found" not in markdown
+
+
 def test_empty_lookup_is_a_user_error(index: Index) -> None:
     with pytest.raises(QueryError):
         ui.lookup_view(index, "   ")

@@ -1,0 +1,151 @@
+"""Claim against source sentence: each kind of difference, with the words and spans of both sides."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.claims import Side, compare, quantities, quoted_out_of_context
+
+FUND = "In response, China is launching a new state-backed fund aiming to raise over $40 billion for chips."
+VISITS = "Li's visits to Huawei and BYD send a clear message about the government's commitment to technology."
+
+
+def differences(claim: str, source: str, *, at: int = 100, **kwargs) -> list[tuple[str, str, str]]:
+    """(kind, claim words, source words) of each difference, after checking both spans."""
+    found = compare(Side(claim, 7), Side(source, at), **kwargs)
+    for d in found:
+        assert claim[d.claim_start - 7 : d.claim_end - 7] == d.claim_text
+        assert source[d.source_start - at : d.source_end - at] == d.source_text
+    return [(d.kind, d.claim_text, d.source_text) for d in found]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("over $40 billion", [(40e9, "usd", ">")]),
+        ("more than forty billion dollars", [(40e9, "usd", ">")]),
+        ("eight people and 8 cars", [(8, "", ""), (8, "", "")]),
+        ("40% or forty-two per cent", [(40, "percent", ""), (42, "percent", "")]),
+        ("two hundred and five", [(205, "", "")]),
+        ("in 2019, in the 1990s", [(2019, "year", ""), (1990, "decade", "")]),
+        ("a two-three-year term", [(2, "", ""), (3, "", "")]),
+        ("version 5.3.2", [(5.003002, "version", "")]),
+        ("one of the first", []),
+    ],
+)
+def test_amounts_are_normalised(text: str, expected: list) -> None:
+    assert [(pytest.approx(q.value), q.unit, q.bound) for q in quantities(text)] == expected
+
+
+def test_number_words_and_units_state_the_same_amount() -> None:
+    claim = "China is launching a new state-backed fund to raise more than forty billion dollars for chips."
+    assert differences(claim, FUND) == []
+
+
+def test_a_changed_amount_names_both_amounts() -> None:
+    claim = "China is launching a new state-backed fund to raise over $90 billion for chips."
+    assert differences(claim, FUND) == [("number", "$90 billion", "$40 billion")]
+    assert differences(FUND.replace("over", "under"), FUND) == [("number", "$40 billion", "$40 billion")]
+
+
+def test_a_changed_year_is_a_date_difference() -> None:
+    source = "The funds were set up in 2014 and 2019."
+    assert differences("The funds were set up in 2014 and 2018.", source) == [("date", "2018", "2019")]
+    assert differences("The funds were set up in 2019 and 2019.", source) == [("date", "2019", "2014")]
+
+
+def test_a_swapped_name_names_the_one_it_replaced() -> None:
+    assert differences(VISITS.replace("BYD", "Xiaomi"), VISITS) == [("name", "Xiaomi", "BYD")]
+    assert differences(VISITS.replace("Li's", "Xi's"), VISITS) == [("name", "Xi", "Li")]
+    swapped = "Japan is launching a new state-backed fund aiming to raise over $40 billion for chips."
+    assert differences(swapped, FUND) == [("name", "Japan", "China")]
+
+
+def test_a_name_said_in_another_form_or_around_the_sentence_is_no_difference() -> None:
+    source = "U.S. sanctions have posed significant challenges to China's tech sector."
+    assert differences("American sanctions have posed challenges to the Chinese tech sector.", source) == []
+    context = Side("Premier Li Qiang visited firms. He called for targeted policies.", 100)
+    claim = "Li Qiang called for targeted policies."
+    assert compare(Side(claim, 0), Side("He called for targeted policies.", 132), context) == []
+
+
+def test_a_name_from_elsewhere_in_the_corpus_is_a_difference_even_without_a_counterpart() -> None:
+    claim = "Li's visits to Huawei, BYD and Tencent send a clear message about the government's commitment."
+    assert differences(claim, VISITS) == []  # never met anywhere: may be the claim's own wording
+    assert differences(claim, VISITS, names=frozenset({"tencent"})) == [("name", "Tencent", "")]
+
+
+def test_negation_added_or_removed() -> None:
+    negated = VISITS.replace("send", "do not send")
+    assert differences(negated, VISITS) == [("negation", "not", "")]
+    assert differences(VISITS, negated, at=0) == [("negation", "", "not")]
+    source = "China's push for technological self-reliance is not a new endeavor."
+    assert differences("China's push for technological self-reliance is a new endeavor.", source) == [
+        ("negation", "", "not")
+    ]
+
+
+def test_a_negation_of_something_the_claim_does_not_say_is_no_difference() -> None:
+    source = "The fund raised $40 billion, but it did not disclose its investors."
+    assert differences("The fund raised $40 billion.", source) == []
+    assert differences("The fund raised $40 billion rather than $30 billion.", "The fund raised $40 billion.") == [
+        ("negation", "rather than", ""),
+        ("number", "$30 billion", ""),
+    ]
+
+
+def test_rather_than_negates_what_follows() -> None:
+    source = "Clergy are members of their conference rather than of any congregation."
+    assert differences("Clergy are members of their conference, not of any congregation.", source) == []
+
+
+def test_a_hedged_source_does_not_support_the_plain_claim() -> None:
+    source = "There is no evidence that the fund will end corruption in the sector."
+    assert differences("The fund will end corruption in the sector.", source) == [
+        ("hedge", "", "There is no evidence that")
+    ]
+    assert differences("It is unclear whether the fund will end corruption.", source) == []
+
+
+def test_quantifier_and_opposite_words() -> None:
+    source = "This service can be enabled on only one node in your deployment."
+    assert differences("This service can be enabled on every node in a deployment.", source) == [
+        ("quantifier", "every", "only")
+    ]
+    largest = "The fund is the largest of its kind, surpassing earlier funds."
+    assert differences("The fund is smaller than earlier funds.", largest) == [("opposite", "smaller", "largest")]
+    assert differences("The fund is bigger than earlier funds.", largest) == []
+    change = "Nonconservative forces change the internal energy of the system."
+    assert differences("Nonconservative forces leave the internal energy unchanged.", change) == [
+        ("negation", "unchanged", "")
+    ]
+    assert differences("The system as a whole does not accelerate.", "The system itself remains unaccelerated.") == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cue"),
+    [
+        ("There is no evidence that the fund will end corruption.", "There is no evidence that"),
+        ("It was suggested that the fund will end corruption.", "It was suggested that"),
+        ("Critics say the fund will end corruption.", "Critics say"),
+        ("Officials asked whether the fund will end corruption.", "asked whether"),
+        ("If the fund will end corruption, prices will fall.", "If"),
+        ("It is not true that the fund will end corruption.", "not"),
+        ("Reports that the fund will end corruption were denied.", "Reports that"),
+        ("Will the fund end corruption?", "?"),
+    ],
+)
+def test_words_quoted_from_under_a_hedge_negation_or_question_are_out_of_context(sentence: str, cue: str) -> None:
+    quote = "the fund will end corruption" if "Will" not in sentence else "the fund end corruption"
+    at = sentence.index(quote)
+    (found,) = quoted_out_of_context(Side(quote, 3), Side(sentence, 50), at, at + len(quote))
+    assert (found.kind, found.source_text, found.claim_text) == ("context", cue, quote)
+    assert sentence[found.source_start - 50 : found.source_end - 50] == cue
+
+
+def test_a_quote_of_the_whole_hedged_sentence_or_of_a_clause_outside_the_hedge_is_in_context() -> None:
+    sentence = "There is no evidence that the fund failed; the fund raised $40 billion."
+    assert quoted_out_of_context(Side(sentence, 0), Side(sentence, 0), 0, len(sentence)) == []
+    quote = "the fund raised $40 billion"
+    at = sentence.index(quote)
+    assert quoted_out_of_context(Side(quote, 0), Side(sentence, 0), at, at + len(quote)) == []
