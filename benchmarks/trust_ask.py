@@ -50,6 +50,7 @@ SEED_QUESTIONS = ROOT / "tests" / "data" / "seed-questions.jsonl"
 UNANSWERABLE = HERE / "data" / "unanswerable.jsonl"
 PARAPHRASED = HERE / "data" / "answerable-paraphrased.jsonl"
 OFFTOPIC = HERE / "data" / "offtopic.jsonl"
+SWEEP = (0.15, 0.20, 0.25, 0.30, 0.35, 0.40)  # thresholds the report also shows, for recalibration
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -161,6 +162,18 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
             "offtopic": statistics.median(a.confidence for a in off),
         },
         "offtopic_confidence_p99": float(np.quantile([a.confidence for a in off], 0.99)),
+        "abstained_at": {
+            f"{t:.2f}": {
+                kind: float(np.mean([a.confidence < t for a in answers]))
+                for kind, answers in (
+                    ("answerable", answered),
+                    ("paraphrased", paraphrased),
+                    ("unanswerable", unanswered),
+                    ("offtopic", off),
+                )
+            }
+            for t in SWEEP
+        },
         "ask_ms_p50": round(statistics.median(latencies), 2),
         "ask_ms_p95": round(float(np.percentile(latencies, 95)), 2),
         "unanswerable_outcomes": [_example(a) for a in unanswered],
@@ -185,6 +198,9 @@ def print_report(result: dict[str, Any]) -> None:
         f"calibration: 95% of answerable score >= {result['threshold_keeping_95pct']:.3f}; "
         f"off-topic p99 {result['offtopic_confidence_p99']:.3f}"
     )
+    print("abstained at other thresholds (answerable / paraphrased / unanswerable / off-topic):")
+    for threshold, rates in result["abstained_at"].items():
+        print(f"  {threshold}: " + " / ".join(f"{rate:.1%}" for rate in rates.values()))
     print(f"ask latency (full index): p50 {result['ask_ms_p50']} ms, p95 {result['ask_ms_p95']} ms")
     print("in-topic unanswerable questions that were answered:")
     for row in result["unanswerable_outcomes"]:
