@@ -73,6 +73,10 @@ class AnswerConfig:
     threshold: float = 0.25
     k: int = 3
     relative_cutoff: float = 0.85
+    # The score scale ``threshold`` is on: 2 since scores are weighed by how much of the question
+    # a sentence covers. A threshold saved on another scale means nothing on this one, so an index
+    # built before answers with this default (see ``Config.from_dict``).
+    scale: int = 2
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -118,6 +122,8 @@ class Config:
             group_type = type(getattr(cls(), group.name))
             known = {f.name for f in fields(group_type)}
             values = {k: v for k, v in (data.get(group.name) or {}).items() if k in known}
+            if group.name == "answer" and values.get("scale") != AnswerConfig().scale:
+                values = {k: v for k, v in values.items() if k not in ("threshold", "scale")}
             groups[group.name] = group_type(**values)
         return cls(**groups)
 

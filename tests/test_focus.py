@@ -150,3 +150,12 @@ def test_ask_weighs_citations_and_reports_coverage(tmp_path: Path) -> None:
     assert answer.abstained and "but not “founded” or a date for “when”" in answer.reason
     answered = index.ask("How much will the fund raise?", threshold=0.1)
     assert not answered.abstained and "a number for “how much”" in answered.citations[0].covered
+
+
+def test_a_threshold_saved_on_the_old_score_scale_gives_way_to_the_calibrated_default() -> None:
+    from rag.config import AnswerConfig, Config
+
+    old = Config.from_dict({"answer": {"threshold": 0.4, "k": 5}})
+    assert old.answer.threshold == AnswerConfig().threshold and old.answer.k == 5
+    kept = Config.from_dict(Config().with_threshold(0.5).to_dict())
+    assert kept.answer.threshold == 0.5
