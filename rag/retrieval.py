@@ -15,6 +15,13 @@ helps, but the sentence is what gets quoted), plus a small bonus when a "when / 
 many" question meets a sentence holding a number the question does not.
 RETRIEVAL-NOTES.md explains the choice: word overlap is the strongest selector, dense
 similarity recognises off-topic questions, and both work best at sentence level.
+
+A question (not a lookup) then has each score weighed by how much of what it asks the
+sentence holds (``weigh_coverage``): its focus (``question_focus``: names, rare words and
+the kind of answer asked, a date for "when", a number for "how many") is checked against
+the sentence (``focus_coverage``), with a sentence in doubt read word by word with the
+encoder's contextual vectors so that a synonym counts (``align_terms``). A sentence that
+repeats the question's names but lacks the asked fact is the commonest false answer.
 """
 
 from __future__ import annotations
@@ -246,19 +253,25 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _MIN_PREFIX = 4
+_PUNCTUATION = "\"'“”‘’()[]{},;:!?"
 
 
 @dataclass(frozen=True, slots=True)
 class Term:
     """One thing the question names: its words as the question writes them, their stems, their weight.
 
-    A multi-word name ("Li Qiang") is one term, present where any part of it is mentioned.
+    A multi-word name ("Li Qiang") is one term, present where any part of it is mentioned; a
+    compound word ("dual-use") is one term, present where all its parts are.
     """
 
     label: str
     stems: tuple[str, ...]
     weight: float
     name: bool = False
+
+    @property
+    def is_multi_word_name(self) -> bool:
+        return self.name and " " in self.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +286,6 @@ class Focus:
     answer_type: AnswerType | None = None
     asked: str = ""
     expected: str = ""
-    excluded: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,12 +327,13 @@ def question_focus(text: str, idf: dict[str, float]) -> Focus:
             label = _label(text, stems)
             terms.append(Term(label, stems, max(idf.get(t, 0.0) for t in stems), name=True))
             seen.update(stems)
-    for word in _WORD.finditer(text):
-        for stem in tokenize(word.group(0)):
-            if stem not in seen and stem not in excluded and stem in idf:
-                seen.add(stem)
-                terms.append(Term(word.group(0), (stem,), idf[stem], name=word.group(0)[:1].isupper()))
-    return Focus(tuple(terms), answer_type, asked, expected, excluded)
+    for chunk in text.split():
+        word = chunk.strip(_PUNCTUATION)  # "U.S." stays whole, "founded?" loses its mark
+        stems = tuple(dict.fromkeys(s for s in tokenize(word) if s not in seen and s not in excluded and s in idf))
+        if stems:  # a compound ("dual-use") is one term, held where all its parts are
+            seen.update(stems)
+            terms.append(Term(word, stems, max(idf[s] for s in stems), name=word[:1].isupper()))
+    return Focus(tuple(terms), answer_type, asked, expected)
 
 
 def _label(text: str, stems: tuple[str, ...]) -> str:
@@ -406,12 +419,12 @@ def focus_coverage(
     total = found = 0.0
     for term in focus.terms:
         total += term.weight
-        if len(term.stems) > 1:
+        if term.is_multi_word_name:
             present = any(s in mentions or s in held.tokens for s in term.stems)
         else:
-            present = _holds(term.stems[0], held)
+            present = all(_holds(s, held) for s in term.stems)
         soft = 0.0 if present else _soft_credit(aligned.get(term.label))
-        in_passage = not present and any(_holds(s, around) for s in term.stems)
+        in_passage = not present and all(_holds(s, around) for s in term.stems)
         credit = 1.0 if present else max(soft, 0.5 if in_passage else 0.0)
         found += term.weight * credit
         if present or soft >= 0.5:
@@ -519,12 +532,7 @@ def weigh_coverage(
     # Reading word by word costs an encoder pass, so only sentences it could lift to the top are
     # read: those lacking some term whose score before weighing beats the best weighed score.
     best = weighed[0].score
-    in_doubt = (
-        unweighed[weighed[0].row].score >= threshold and best < READ_BELOW * threshold
-        if threshold is not None
-        else True
-    )
-    if not in_doubt:
+    if threshold is not None and not (unweighed[weighed[0].row].score >= threshold > best / READ_BELOW):
         return weighed
     top = [h.row for h in weighed[:ALIGNED] if h.scores["coverage"] < 1 and unweighed[h.row].score > best]
     if not top:
