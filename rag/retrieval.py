@@ -26,6 +26,7 @@ repeats the question's names but lacks the asked fact is the commonest false ans
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import re
 from collections.abc import Callable, Sequence
@@ -344,19 +345,15 @@ def _label(text: str, stems: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Vocabulary:
-    """The tokens of a text, and those long enough to match by prefix grouped by their first letters."""
+    """The tokens of a text, as a set and in sorted order (where a stem's longer forms follow it)."""
 
     tokens: frozenset[str]
-    by_prefix: dict[str, tuple[str, ...]]
+    ordered: tuple[str, ...]
 
 
 def vocabulary(tokens: Sequence[str]) -> Vocabulary:
     held = frozenset(tokens)
-    groups: dict[str, list[str]] = {}
-    for token in held:
-        if len(token) >= _MIN_PREFIX:
-            groups.setdefault(token[:_MIN_PREFIX], []).append(token)
-    return Vocabulary(held, {key: tuple(group) for key, group in groups.items()})
+    return Vocabulary(held, tuple(sorted(held)))
 
 
 def _holds(stem: str, words: Vocabulary) -> bool:
@@ -365,9 +362,10 @@ def _holds(stem: str, words: Vocabulary) -> bool:
         return True
     if len(stem) < _MIN_PREFIX:
         return False
-    return any(
-        token.startswith(stem) or stem.startswith(token) for token in words.by_prefix.get(stem[:_MIN_PREFIX], ())
-    )
+    if any(stem[:end] in words.tokens for end in range(_MIN_PREFIX, len(stem))):
+        return True
+    at = bisect.bisect_left(words.ordered, stem)
+    return at < len(words.ordered) and words.ordered[at].startswith(stem)
 
 
 def holds_answer_type(answer_type: AnswerType | None, sentence: str, question: str) -> bool | None:
@@ -379,16 +377,12 @@ def holds_answer_type(answer_type: AnswerType | None, sentence: str, question: s
     """
     if answer_type is None:
         return None
-    asked = {fold(m.group(0)) for m in _NUMBER.finditer(question)} | {
-        fold(m.group(0)) for m in _DATE.finditer(question)
-    }
-    if answer_type == "date":
-        return any(fold(m.group(0)) not in asked for m in _DATE.finditer(sentence))
-    if answer_type == "number":
-        return any(fold(m.group(0)) not in asked for m in _NUMBER.finditer(sentence))
-    named = set(tokenize(question))
-    words = _WORD.findall(sentence)
-    return any(w[:1].isupper() and not set(tokenize(w)) <= named for w in words[1:])
+    if answer_type in ("date", "number"):
+        pattern = _DATE if answer_type == "date" else _NUMBER
+        stated = {fold(m.group(0)) for m in pattern.finditer(question)}
+        return any(fold(m.group(0)) not in stated for m in pattern.finditer(sentence))
+    capitalised = [w for w in _WORD.findall(sentence)[1:] if w[:1].isupper()]
+    return bool(set(tokenize(" ".join(capitalised))) - set(tokenize(question)))
 
 
 def focus_coverage(
@@ -414,7 +408,8 @@ def focus_coverage(
     aligned = aligned or {}
     held = tokens if isinstance(tokens, Vocabulary) else vocabulary(tokens)
     around = context_tokens if isinstance(context_tokens, Vocabulary) else vocabulary(context_tokens)
-    mentions = capitalised_tokens(text)
+    names = any(term.is_multi_word_name for term in focus.terms)
+    mentions = capitalised_tokens(text) if names else frozenset()
     covered, missing, in_context = [], [], []
     total = found = 0.0
     for term in focus.terms:
@@ -453,7 +448,7 @@ ALIGNED = 1
 # Sentences are read word by word only for a question whose best weighed score lies below this
 # multiple of the threshold (and whose best unweighed score reaches the threshold): above it
 # the answer is not in doubt, below the threshold it cannot be lifted past it.
-READ_BELOW = 2.0
+READ_BELOW = 1.5
 
 
 def align_terms(
@@ -521,10 +516,7 @@ def weigh_coverage(
     """
     if not hits or not query.focus.terms and query.focus.answer_type is None:
         return list(hits)[:limit]
-    passages = {
-        passage: vocabulary(tokens)
-        for passage, tokens in indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})).items()
-    }
+    passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
     weighed = _ranked(_weigh_best(query, hits, records, before, passages, limit), list(records.values()))[:limit]
     if words is None or not query.focus.terms:
         return weighed
@@ -554,12 +546,24 @@ def weigh_coverage(
     return _ranked([realigned.get(h.row, h) for h in weighed], list(records.values()))
 
 
+class _LazyVocabularies:
+    """Each passage's vocabulary, made the first time a sentence of the passage is weighed."""
+
+    def __init__(self, tokens: dict[int, list[str]]) -> None:
+        self._tokens, self._made = tokens, {}
+
+    def get(self, passage: int) -> Vocabulary:
+        if passage not in self._made:
+            self._made[passage] = vocabulary(self._tokens.get(passage, ()))
+        return self._made[passage]
+
+
 def _weigh_best(
     query: Query,
     hits: Sequence[Hit],
     records: dict[int, SentenceRecord],
     before: dict[int, SentenceRecord],
-    passages: dict[int, Vocabulary],
+    passages: _LazyVocabularies,
     limit: int | None,
 ) -> list[Hit]:
     """The weighed hits that can rank among the best ``limit``: weighing only lowers a score,
@@ -581,12 +585,12 @@ def _weigh(
     hit: Hit,
     records: dict[int, SentenceRecord],
     before: dict[int, SentenceRecord],
-    passages: dict[int, Vocabulary],
+    passages: _LazyVocabularies,
     aligned: dict[str, float] | None,
 ) -> Hit:
     record = records[hit.row]
     text, tokens = _quoted(record, before.get(hit.row))
-    context = passages.get(record.passage) or vocabulary(())
+    context = passages.get(record.passage)
     found = focus_coverage(query.focus, query.text, text, tokens, context, aligned)
     factor = found.share**COVERAGE_POWER
     scores = {**hit.scores, "coverage": found.share, "score": hit.score * factor}
