@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,35 @@ def test_a_threshold_saved_on_the_old_score_scale_gives_way_to_the_calibrated_de
     assert old.answer.threshold == AnswerConfig().threshold and old.answer.k == 5
     kept = Config.from_dict(Config().with_threshold(0.5).to_dict())
     assert kept.answer.threshold == 0.5
+
+
+class _ReadingEmbedder(FakeEmbedder):
+    """The fake embedder, also reading word by word: each word's vector is its hash bucket's,
+    with "issues" read as "problems" (a synonym in context); counts the texts it reads."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
+    def encode_words(self, texts):  # noqa: ANN001, ANN201
+        found = []
+        for text in texts:
+            self.read.append(text)
+            spans = [(m.start(), m.end()) for m in re.finditer(r"\w+", text)]
+            words = [text[a:b].lower().replace("issues", "problems") for a, b in spans]
+            found.append(WordVectors(tuple(spans), self.encode(words), self.encode([text])[0]))
+        return found
+
+
+def test_a_sentence_in_doubt_is_read_word_by_word_and_its_synonym_counts(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Authorities are addressing issues of waste in the fund.\n", encoding="utf-8")
+    embedder = _ReadingEmbedder()
+    index = build_index(corpus, tmp_path / "index", embedder=embedder)
+    question = "Which problems are authorities addressing in the fund?"
+    embedder.read.clear()
+    unread = index.ask(question, threshold=0.01)  # not in doubt: answered whatever the reading
+    assert embedder.read == [question] and "problems" in unread.citations[0].missing
+    read = index.ask(question, threshold=unread.confidence + 0.01)  # in doubt: the sentence is read
+    assert embedder.read[-1].startswith("Authorities are addressing")
+    assert "problems" in read.candidates[0].covered and read.confidence > unread.confidence
