@@ -480,8 +480,6 @@ def _soft_credit(similarity: float | None) -> float:
 
 # Reads texts word by word: the contextual vector of each word (``Embedder.encode_words``).
 WordReader = Callable[[Sequence[str]], list[WordVectors]]
-# A sentence's score is multiplied by its coverage of the question's focus raised to this power.
-COVERAGE_POWER = 1.0
 
 
 def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[str, tuple[str, ...]]:
@@ -592,11 +590,12 @@ def _weigh(
     text, tokens = _quoted(record, before.get(hit.row))
     context = passages.get(record.passage)
     found = focus_coverage(query.focus, query.text, text, tokens, context, aligned)
-    factor = found.share**COVERAGE_POWER
-    scores = {**hit.scores, "coverage": found.share, "score": hit.score * factor}
+    # Multiplied, not averaged in: a sentence holding half of what is asked keeps half its score
+    # (measured against squaring or rooting the share, and against subtracting what is missing).
+    scores = {**hit.scores, "coverage": found.share, "score": hit.score * found.share}
     if "score_alone" in scores:
-        scores["score_alone"] *= factor
-    return Hit(hit.row, hit.score * factor, scores, covered=found.covered, missing=found.missing)
+        scores["score_alone"] *= found.share
+    return Hit(hit.row, hit.score * found.share, scores, covered=found.covered, missing=found.missing)
 
 
 def _is_answer_type(label: str) -> bool:
