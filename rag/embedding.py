@@ -351,6 +351,19 @@ class SentenceTransformerEmbedder:
         """Word pieces per text, special tokens included, before truncation."""
         return [len(e.ids) for e in self._counter.encode_batch(_as_list(texts))]
 
+    def encode_words(self, texts: Sequence[str]) -> list[WordVectors]:
+        """The contextual vector of each word of each text; see :meth:`OnnxEmbedder.encode_words`."""
+        found = []
+        for text in _as_list(texts):
+            output = self._model.encode([text], output_value=None, convert_to_numpy=False)[0]
+            pieces = self._model.tokenizer(
+                text, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
+            )
+            states = output["token_embeddings"].float().numpy()
+            text_vector = _normalise(output["sentence_embedding"].float().numpy().reshape(1, -1))[0]
+            found.append(_word_vectors(pieces.word_ids(), pieces["offset_mapping"], states, text_vector))
+        return found
+
 
 # --- shared helpers -------------------------------------------------------------------
 
