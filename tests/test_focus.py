@@ -92,7 +92,7 @@ def test_another_form_of_a_word_counts() -> None:
 def test_a_term_found_only_in_the_passage_counts_half() -> None:
     found = _coverage("What did Premier Li call for?", "He called for targeted policies.",
                       context_tokens=tokenize("Premier Li spoke. He called for targeted policies."))  # fmt: skip
-    assert found.in_context == ("Premier Li",)
+    assert found.in_context == ("Premier Li",) and "Premier Li" in found.covered and not found.missing
     assert found.share == pytest.approx(1.5 / 2)
 
 
