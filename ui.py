@@ -165,12 +165,24 @@ def _title_line(citation: Citation) -> str:
     return f"*{markdown_text(citation.title)}*{source}"
 
 
+def _coverage_markdown(citation: Citation) -> str:
+    """A line under a quote saying which parts of the question it covers and which it misses."""
+    parts = []
+    if citation.covered:
+        parts.append(f"covers: {markdown_text(', '.join(citation.covered))}")
+    if citation.missing:
+        parts.append(f"missing: {markdown_text(', '.join(citation.missing))}")
+    separator = " \u00b7 "
+    return f"  \n*{separator.join(parts)}*" if parts else ""
+
+
 def answer_markdown(answer: Answer) -> str:
     """The chat reply: the quoted sentences numbered [1]..[k], each with its document's title and source."""
     if answer.abstained:
         return f"**The documents do not answer this question.**\n\nReason: {markdown_text(answer.reason.rstrip('.'))}."
     lines = [
         f"**[{number}]** \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
+        + _coverage_markdown(citation)
         for number, citation in enumerate(answer.citations, start=1)
     ]
     lines.append(f"*confidence {answer.confidence:.2f} (abstains below {answer.threshold:.2f})*")

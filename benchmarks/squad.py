@@ -73,6 +73,9 @@ class CachingEmbedder:
     def count_tokens(self, texts):  # noqa: ANN001, ANN201
         return self.inner.count_tokens(texts)
 
+    def encode_words(self, texts):  # noqa: ANN001, ANN201
+        return self.inner.encode_words(texts)  # questions and their best sentences, read at question time
+
 
 def load_squad(path: Path) -> tuple[dict[str, tuple[str, list[str]]], list[Question]]:
     data = json.loads(path.read_text(encoding="utf-8"))["data"]

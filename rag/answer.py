@@ -10,6 +10,7 @@ from typing import Any
 
 from rag.config import AnswerConfig
 from rag.lexical import fold
+from rag.retrieval import describe_missing
 from rag.store import SentenceRecord
 from rag.types import Answer, Citation, Hit, Passage, Source, page_number
 
@@ -66,6 +67,8 @@ def make_candidate(
         page=page_number(json.loads(header["pages"]), sentence.start),
         content_hash=header["content_hash"],
         scores={name: round(value, 4) for name, value in hit.scores.items()},
+        covered=hit.covered,
+        missing=hit.missing,
     )
     return Candidate(citation, sentence.paragraph, opening.position, sentence.position)
 
@@ -186,6 +189,8 @@ def decide(
     confidence = distinct[0].citation.score
     if confidence < threshold:
         reason = f"the best sentence scored {confidence:.2f}, below the threshold {threshold:.2f}"
+        lacking = describe_missing(distinct[0].citation.covered, distinct[0].citation.missing)
+        reason = f"{lacking}: {reason}" if lacking else reason
         return Answer(question, True, reason, confidence, threshold, (), shown)
     chosen = merge_adjacent(select_citations(distinct, threshold, config, k), read)
     reason = f"best sentence scored {confidence:.2f}, at or above the threshold {threshold:.2f}"

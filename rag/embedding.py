@@ -23,6 +23,7 @@ import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -106,6 +107,9 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of each text, special tokens included, before truncation."""
         ...
+
+    # Optional, and used when present: ``encode_words(texts) -> list[WordVectors]``, each
+    # word's contextual vector, with which a question's words are aligned with a sentence's.
 
 
 def default_model_path() -> str:
@@ -295,15 +299,34 @@ class OnnxEmbedder:
             counts += [len(e.ids) for e in self._counter.encode_batch(texts[start : start + TOKENIZE_SLICE])]
         return counts
 
-    def _encode_batch(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
+    def encode_words(self, texts: Sequence[str]) -> list[WordVectors]:
+        """The contextual vector of each word of each text, for aligning a question's words with a sentence's.
+
+        A word's vector is the mean of its word pieces' last hidden states, L2-normalised.
+        Each text runs alone (a batch would pad it to the longest), so its ``text_vector`` is
+        exactly what :meth:`encode` gives it: a question is encoded once for both uses.
+        """
+        found = []
+        for text in _as_list(texts):
+            encoding = self._tokenizer.encode(text)
+            lengths = np.array([len(encoding.ids)], dtype=np.int64)
+            hidden = self._hidden_states([encoding.ids], lengths)
+            pooled = _normalise(_pool(hidden, np.ones((1, len(encoding.ids)), dtype=np.int64), self._pooling))
+            found.append(_word_vectors(encoding.word_ids, encoding.offsets, hidden[0], pooled[0]))
+        return found
+
+    def _hidden_states(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
         width = int(lengths.max())
         mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
         for row, piece_ids in enumerate(ids):
             input_ids[row, : len(piece_ids)] = piece_ids
         feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
-        hidden = self._session.run(None, {name: feed[name] for name in self._input_names})[0]
-        return _pool(hidden, mask, self._pooling)
+        return self._session.run(None, {name: feed[name] for name in self._input_names})[0]
+
+    def _encode_batch(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
+        mask = (np.arange(int(lengths.max())) < lengths[:, None]).astype(np.int64)
+        return _pool(self._hidden_states(ids, lengths), mask, self._pooling)
 
 
 class SentenceTransformerEmbedder:
@@ -343,6 +366,19 @@ class SentenceTransformerEmbedder:
         """Word pieces per text, special tokens included, before truncation."""
         return [len(e.ids) for e in self._counter.encode_batch(_as_list(texts))]
 
+    def encode_words(self, texts: Sequence[str]) -> list[WordVectors]:
+        """The contextual vector of each word of each text; see :meth:`OnnxEmbedder.encode_words`."""
+        found = []
+        for text in _as_list(texts):
+            output = self._model.encode([text], output_value=None, convert_to_numpy=False)[0]
+            pieces = self._model.tokenizer(
+                text, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
+            )
+            states = output["token_embeddings"].float().numpy()
+            text_vector = _normalise(output["sentence_embedding"].float().numpy().reshape(1, -1))[0]
+            found.append(_word_vectors(pieces.word_ids(), pieces["offset_mapping"], states, text_vector))
+        return found
+
 
 # --- shared helpers -------------------------------------------------------------------
 
@@ -371,6 +407,30 @@ def _batches(sorted_lengths: np.ndarray, batch_size: int) -> Iterator[slice]:
             end += 1
         yield slice(start, end)
         start = end
+
+
+@dataclass(frozen=True, slots=True)
+class WordVectors:
+    """The words of a text as character spans, one unit vector per word (rows of ``vectors``),
+    and the text's own vector (as :meth:`Embedder.encode` gives it)."""
+
+    spans: tuple[tuple[int, int], ...]
+    vectors: np.ndarray
+    text_vector: np.ndarray
+
+
+def _word_vectors(
+    word_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]], states: np.ndarray, text_vector: np.ndarray
+) -> WordVectors:
+    pieces: dict[int, list[int]] = {}
+    for position, word in enumerate(word_ids):
+        if word is not None:
+            pieces.setdefault(word, []).append(position)
+    if not pieces:
+        return WordVectors((), np.zeros((0, states.shape[-1]), dtype=np.float32), text_vector)
+    spans = tuple((offsets[p[0]][0], offsets[p[-1]][1]) for p in pieces.values())
+    vectors = np.stack([states[p].mean(axis=0) for p in pieces.values()]).astype(np.float32)
+    return WordVectors(spans, _normalise(vectors), text_vector)
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:

@@ -36,7 +36,7 @@ from rag.errors import (
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 from rag.lexical import LexicalIndex, LexicalPart, LexicalView, idf, tokenize
 from rag.lookup import match_sentence
-from rag.retrieval import SearchIndexes, prepare_query, search
+from rag.retrieval import SearchIndexes, prepare_query, search, weigh_coverage
 from rag.sentences import sentence_spans, split_sentences
 from rag.store import (
     DATABASE,
@@ -56,7 +56,7 @@ from rag.store import (
 from rag.types import Answer, Citation, Document, FileVersion, Match, Passage, Sentence
 
 if TYPE_CHECKING:
-    from rag.embedding import Embedder
+    from rag.embedding import Embedder, WordVectors
 
 logger = logging.getLogger(__name__)
 
@@ -783,9 +783,19 @@ class Index:
         question = _check_text(question, "question", MAX_QUESTION_CHARS)
         k = self.config.answer.k if k is None else _check_k(k)
         threshold = self.config.answer.threshold if threshold is None else _check_threshold(threshold)
-        vector = self.embedder.encode([question])[0]
+        words = getattr(self.embedder, "encode_words", None)  # an encoder that reads word by word
+        question_words = words([question])[0] if words is not None else None
+        vector = question_words.text_vector if question_words is not None else self.embedder.encode([question])[0]
         with self._lock:
-            candidates = self._candidates(question, vector, limit=max(k, 10), with_antecedents=True)
+            candidates = self._candidates(
+                question,
+                vector,
+                limit=max(k, 10),
+                with_antecedents=True,
+                question=True,
+                question_words=question_words,
+                threshold=threshold,
+            )
             return decide(question, candidates, threshold=threshold, k=k, config=self.config.answer, read=self._read)
 
     def lookup(self, text: str, *, threshold: float | None = None) -> list[Match]:
@@ -824,11 +834,22 @@ class Index:
         return matches
 
     def _candidates(
-        self, text: str, vector: np.ndarray, *, limit: int, with_antecedents: bool = False
+        self,
+        text: str,
+        vector: np.ndarray,
+        *,
+        limit: int,
+        with_antecedents: bool = False,
+        question: bool = False,
+        question_words: WordVectors | None = None,
+        threshold: float | None = None,
     ) -> list[Candidate]:
         indexes = self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records, antecedents = search(query, indexes, self.config.retrieval)
+        if question:  # a question is answered only as far as a sentence holds what it asks
+            words = getattr(self.embedder, "encode_words", None)
+            hits = weigh_coverage(query, hits, records, antecedents, indexes, words, question_words, limit, threshold)
         hits = hits[:limit]
         chosen = [records[h.row] for h in hits]
         passages = indexes.store.passages(r.passage for r in chosen)

@@ -15,19 +15,30 @@ helps, but the sentence is what gets quoted), plus a small bonus when a "when / 
 many" question meets a sentence holding a number the question does not.
 RETRIEVAL-NOTES.md explains the choice: word overlap is the strongest selector, dense
 similarity recognises off-topic questions, and both work best at sentence level.
+
+A question (not a lookup) then has each score weighed by how much of what it asks the
+sentence holds (``weigh_coverage``): its focus (``question_focus``: names, rare words and
+the kind of answer asked, a date for "when", a number for "how many") is checked against
+the sentence (``focus_coverage``), with a sentence in doubt read word by word with the
+encoder's contextual vectors so that a synonym counts (``align_terms``). A sentence that
+repeats the question's names but lacks the asked fact is the commonest false answer.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from rag.config import RetrievalConfig
 from rag.dense import DenseView, VectorParts
-from rag.lexical import LexicalView, capitalised_tokens, coverage, name_groups, tokenize
+from rag.embedding import WordVectors
+from rag.lexical import LexicalView, capitalised_tokens, coverage, fold, name_groups, tokenize
 from rag.store import CorpusStore, SentenceRecord
 from rag.types import Hit
 
@@ -61,6 +72,7 @@ class Query:
     names: tuple[tuple[str, ...], ...]
     bigrams: frozenset[tuple[str, str]]
     wants_number: bool
+    focus: Focus = field(default_factory=lambda: Focus())
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +89,16 @@ class SearchIndexes:
 
 def prepare_query(text: str, vector: np.ndarray, lexical: LexicalView) -> Query:
     tokens = tuple(tokenize(text))
+    idf = lexical.idf(tokens)
     return Query(
         text=text,
         vector=np.asarray(vector, dtype=np.float32).reshape(-1),
         tokens=tokens,
-        idf=lexical.idf(tokens),
+        idf=idf,
         names=tuple(name_groups(text)),
         bigrams=bigrams(tokens),
         wants_number=bool(_WANTS_NUMBER.search(text)),
+        focus=question_focus(text, idf),
     )
 
 
@@ -183,12 +197,15 @@ def score_sentences(
             # for judging it as a second quote beside that one.
             scores["score_alone"] = score - WEIGHTS["lexical"] * (lexical - own_lexical) / total_weight
         hits.append(Hit(row=record.row, score=score, scores=scores))
+    return _ranked(hits, records)
+
+
+def _ranked(hits: list[Hit], records: Sequence[SentenceRecord]) -> list[Hit]:
     # Ties go by document and position, not by row: rows depend on the order documents
     # were added in, and an updated index must rank as a fresh build of its corpus does.
     # Scores are compared to 9 decimals, so that rounding noise never outranks that order.
     where = {r.row: (r.sentence.doc_id, r.sentence.position) for r in records}
-    hits.sort(key=lambda h: (-round(h.score, 9), where[h.row]))
-    return hits
+    return sorted(hits, key=lambda h: (-round(h.score, 9), where[h.row]))
 
 
 def search(
@@ -200,3 +217,406 @@ def search(
     before = antecedents(list(records.values()), indexes)
     hits = score_sentences(query, list(records.values()), indexes, before)
     return hits, records, before
+
+
+# What the question asks: the terms it is about and the kind of answer it expects. A sentence
+# that repeats the question's names but lacks the asked fact ("When was Huawei founded?"
+# against "Li visited Huawei and BYD") is the commonest way a quote answers nothing.
+
+AnswerType = Literal["date", "number", "person", "place"]
+
+# Only where a question opens with them (or after a comma or a preposition): "when" inside a
+# question ("What happens when ...") is a conjunction, "who" a relative pronoun.
+_OPENING = r"(?:^|[,;:]\s*|\b(?:and|but|so|in|on|at|by|to|from|for|since|until|of|with)\s+)"
+_ANSWER_TYPES: tuple[tuple[re.Pattern[str], AnswerType, str], ...] = (
+    (re.compile(_OPENING + r"(when|(?:what|which) (?:year|date|decade|century|month|day))\b", re.I), "date", "a date"),
+    (
+        re.compile(
+            r"\b(how (?:many|much|long|old|far|large|big|tall|often|fast|high|heavy|deep|wide|hot|cold)"
+            r"|what (?:percentage|percent|proportion|share|number|amount|fraction|age|size))\b",
+            re.I,
+        ),
+        "number",
+        "a number",
+    ),
+    (re.compile(_OPENING + r"(who|whom|whose)\b", re.I), "person", "a name"),
+    (re.compile(_OPENING + r"(where)\b", re.I), "place", "a place"),
+)
+# Words that say what kind of answer is wanted rather than what it is about.
+_FRAME_WORDS = frozenset(tokenize("name names kind type happen happened"))
+_WORD = re.compile(r"[^\W_]+(?:[’'][^\W_]+)?")
+_YEAR = r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
+_DATE = re.compile(
+    _YEAR + r"|\b(?:january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|centur(?:y|ies)|decades?|years? ago|ago|today|yesterday|tomorrow|spring|summer|autumn|winter"
+    r"|\d+(?:st|nd|rd|th))\b",
+    re.IGNORECASE,
+)
+_MIN_PREFIX = 4
+_PUNCTUATION = "\"'“”‘’()[]{},;:!?"
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One thing the question names: its words as the question writes them, their stems, their weight.
+
+    A multi-word name ("Li Qiang") is one term, present where any part of it is mentioned; a
+    compound word ("dual-use") is one term, present where all its parts are.
+    """
+
+    label: str
+    stems: tuple[str, ...]
+    weight: float
+    name: bool = False
+
+    @property
+    def is_multi_word_name(self) -> bool:
+        return self.name and " " in self.label
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """What a question is about (``terms``) and the kind of answer it asks for (``answer_type``).
+
+    ``asked`` is the question's own words for the answer type ("when", "how many"); ``expected``
+    how a reason names it ("a date").
+    """
+
+    terms: tuple[Term, ...] = ()
+    answer_type: AnswerType | None = None
+    asked: str = ""
+    expected: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Which of the question's terms a sentence holds, and whether it holds the kind of answer asked.
+
+    ``covered`` includes the terms found only in the passage around the sentence (also listed
+    in ``in_context``): a quote is shown with its passage.
+
+    ``share`` is the IDF-weighted share of the question's terms found (a term found only in the
+    passage around the sentence counts half), with the answer type weighing as a term of mean
+    weight; 1.0 when the question names nothing.
+    """
+
+    covered: tuple[str, ...]
+    missing: tuple[str, ...]
+    in_context: tuple[str, ...]
+    type_found: bool | None
+    share: float
+
+
+def question_focus(text: str, idf: dict[str, float]) -> Focus:
+    """The terms of a question and the kind of answer it expects.
+
+    Args:
+        text: The question as asked.
+        idf: The IDF of each of its tokens (see :meth:`LexicalView.idf`); a term's weight.
+    """
+    answer_type, asked, expected, frame = None, "", "", frozenset[str]()
+    for pattern, kind, description in _ANSWER_TYPES:
+        match = pattern.search(text)
+        if match:
+            answer_type, asked, expected = kind, match.group(1).lower(), description
+            frame = frozenset(tokenize(match.group(1)))
+            break
+    excluded = frame | _FRAME_WORDS
+    terms: list[Term] = []
+    seen: set[str] = set()
+    for group in name_groups(text):
+        stems = tuple(t for t in group if t not in excluded)
+        if stems and not seen.issuperset(stems):
+            label = _label(text, stems)
+            terms.append(Term(label, stems, max(idf.get(t, 0.0) for t in stems), name=True))
+            seen.update(stems)
+    for chunk in text.split():
+        word = chunk.strip(_PUNCTUATION)  # "U.S." stays whole, "founded?" loses its mark
+        stems = tuple(dict.fromkeys(s for s in tokenize(word) if s not in seen and s not in excluded and s in idf))
+        if stems:  # a compound ("dual-use") is one term, held where all its parts are
+            seen.update(stems)
+            terms.append(Term(word, stems, max(idf[s] for s in stems), name=word[:1].isupper()))
+    return Focus(tuple(terms), answer_type, asked, expected)
+
+
+def _label(text: str, stems: tuple[str, ...]) -> str:
+    """The question's own words for a name: from the first to the last word holding its stems."""
+    words = [m for m in _WORD.finditer(text) if set(tokenize(m.group(0))) & set(stems)]
+    return text[words[0].start() : words[-1].end()] if words else " ".join(stems)
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The tokens of a text, as a set and in sorted order (where a stem's longer forms follow it)."""
+
+    tokens: frozenset[str]
+    ordered: tuple[str, ...]
+
+
+def vocabulary(tokens: Sequence[str]) -> Vocabulary:
+    held = frozenset(tokens)
+    return Vocabulary(held, tuple(sorted(held)))
+
+
+def _holds(stem: str, words: Vocabulary) -> bool:
+    """Whether ``words`` hold ``stem``, or a longer or shorter form of it ("farm" / "farmer")."""
+    if stem in words.tokens:
+        return True
+    if len(stem) < _MIN_PREFIX:
+        return False
+    if any(stem[:end] in words.tokens for end in range(_MIN_PREFIX, len(stem))):
+        return True
+    at = bisect.bisect_left(words.ordered, stem)
+    return at < len(words.ordered) and words.ordered[at].startswith(stem)
+
+
+def holds_answer_type(answer_type: AnswerType | None, sentence: str, question: str) -> bool | None:
+    """Whether ``sentence`` holds an answer of the kind asked, one the question does not state itself.
+
+    None when the question asks for no particular kind. Dates and numbers are recognised by
+    their form; a person or place by a capitalised word that is not the sentence's first and
+    not in the question (a weak check: capitalised words are everywhere).
+    """
+    if answer_type is None:
+        return None
+    if answer_type in ("date", "number"):
+        pattern = _DATE if answer_type == "date" else _NUMBER
+        stated = {fold(m.group(0)) for m in pattern.finditer(question)}
+        return any(fold(m.group(0)) not in stated for m in pattern.finditer(sentence))
+    capitalised = [w for w in _WORD.findall(sentence)[1:] if w[:1].isupper()]
+    return bool(set(tokenize(" ".join(capitalised))) - set(tokenize(question)))
+
+
+def focus_coverage(
+    focus: Focus,
+    question: str,
+    text: str,
+    tokens: Sequence[str] | Vocabulary,
+    context_tokens: Sequence[str] | Vocabulary = (),
+    aligned: dict[str, float] | None = None,
+) -> Coverage:
+    """Which of the question's terms the sentence ``text`` (with ``tokens``) covers.
+
+    Args:
+        focus: The question's focus (``question_focus``).
+        question: The question as asked (its own numbers do not answer it).
+        text: The sentence, read with the sentence before it when it refers back.
+        tokens: Its tokens.
+        context_tokens: Tokens of the passage around it: a term found only there counts half.
+        aligned: Each term's best contextual similarity to a word of the sentence
+            (``align_terms``): a term not found by its stem earns partial credit from it, and
+            counts as covered when that credit reaches one half.
+    """
+    aligned = aligned or {}
+    held = tokens if isinstance(tokens, Vocabulary) else vocabulary(tokens)
+    around = context_tokens if isinstance(context_tokens, Vocabulary) else vocabulary(context_tokens)
+    names = any(term.is_multi_word_name for term in focus.terms)
+    mentions = capitalised_tokens(text) if names else frozenset()
+    covered, missing, in_context = [], [], []
+    total = found = 0.0
+    for term in focus.terms:
+        total += term.weight
+        if term.is_multi_word_name:
+            present = any(s in mentions or s in held.tokens for s in term.stems)
+        else:
+            present = all(_holds(s, held) for s in term.stems)
+        soft = 0.0 if present else _soft_credit(aligned.get(term.label))
+        in_passage = not present and all(_holds(s, around) for s in term.stems)
+        credit = 1.0 if present else max(soft, 0.5 if in_passage else 0.0)
+        found += term.weight * credit
+        if present or soft >= 0.5:
+            covered.append(term.label)
+        elif in_passage:  # covered, by the passage shown around the quote
+            covered.append(term.label)
+            in_context.append(term.label)
+        else:
+            missing.append(term.label)
+    type_found = holds_answer_type(focus.answer_type, text, question)
+    if type_found is not None:
+        weight = total / len(focus.terms) if focus.terms else 1.0
+        total += weight
+        found += weight if type_found else 0.0
+        (covered if type_found else missing).append(f"{focus.expected} for “{focus.asked}”")
+    share = found / total if total > 0 else 1.0
+    return Coverage(tuple(covered), tuple(missing), tuple(in_context), type_found, share)
+
+
+# A question word that is not in the sentence still counts when a word of the sentence means
+# nearly the same in context ("problems" / "issues"): the credit rises from nothing at this
+# cosine between their contextual vectors to full at SOFT_FULL.
+SOFT_NONE = 0.30
+SOFT_FULL = 0.70
+# How many of the best sentences are read word by word (an encoder pass each).
+ALIGNED = 1
+# Sentences are read word by word only for a question whose best weighed score lies below this
+# multiple of the threshold (and whose best unweighed score reaches the threshold): above it
+# the answer is not in doubt, below the threshold it cannot be lifted past it.
+READ_BELOW = 1.5
+
+
+def align_terms(
+    focus: Focus, question: str, question_words: WordVectors, sentence_words: WordVectors
+) -> dict[str, float]:
+    """For each term of the question, the best cosine between its words and a word of the sentence.
+
+    BERTScore-style: both texts' words carry the encoder's contextual vectors, so that a
+    synonym in context scores high while a word that merely shares the topic scores low.
+    """
+    if not len(sentence_words.vectors) or not len(question_words.vectors):
+        return {}
+    similarity = question_words.vectors @ sentence_words.vectors.T
+    best_per_word = similarity.max(axis=1)
+    stems_of = [frozenset(tokenize(question[a:b])) for a, b in question_words.spans]
+    aligned: dict[str, float] = {}
+    for term in focus.terms:
+        scores = [float(best_per_word[i]) for i, stems in enumerate(stems_of) if stems & set(term.stems)]
+        if scores:
+            aligned[term.label] = max(scores)
+    return aligned
+
+
+def _soft_credit(similarity: float | None) -> float:
+    if similarity is None:
+        return 0.0
+    return min(1.0, max(0.0, (similarity - SOFT_NONE) / (SOFT_FULL - SOFT_NONE)))
+
+
+# Reads texts word by word: the contextual vector of each word (``Embedder.encode_words``).
+WordReader = Callable[[Sequence[str]], list[WordVectors]]
+
+
+def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[str, tuple[str, ...]]:
+    """The text and tokens a quote of ``record`` holds: with its antecedent when it refers back."""
+    if antecedent is None:
+        return record.sentence.text, record.tokens
+    return f"{antecedent.sentence.text} {record.sentence.text}", (*antecedent.tokens, *record.tokens)
+
+
+def weigh_coverage(
+    query: Query,
+    hits: Sequence[Hit],
+    records: dict[int, SentenceRecord],
+    before: dict[int, SentenceRecord],
+    indexes: SearchIndexes,
+    words: WordReader | None = None,
+    question_words: WordVectors | None = None,
+    limit: int | None = None,
+    threshold: float | None = None,
+) -> list[Hit]:
+    """Each hit's score weighed by how much of what the question asks its sentence holds; best first.
+
+    A sentence that repeats the question's names but lacks the asked fact ("When was Huawei
+    founded?" against "Li visited Huawei and BYD") loses in proportion to what it lacks: its
+    score is multiplied by its :class:`Coverage` share. The best ``ALIGNED`` sentences are
+    also read word by word with ``words`` (when given), so that a synonym in context counts;
+    ``question_words`` are the question's, when its encoding gave them already.
+    Each hit records which terms it covers and misses. With ``limit``, only the best ``limit``
+    weighed hits are returned, and hits that cannot reach them are not weighed at all.
+    With ``threshold``, sentences are read word by word only when that can decide whether the
+    question is answered: when the best scores below it weighed, and reaches it unweighed.
+    """
+    if not hits or not query.focus.terms and query.focus.answer_type is None:
+        return list(hits)[:limit]
+    passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
+    weighed = _ranked(_weigh_best(query, hits, records, before, passages, limit), list(records.values()))[:limit]
+    if words is None or not query.focus.terms:
+        return weighed
+    unweighed = {h.row: h for h in hits}
+    # Reading word by word costs an encoder pass, so only sentences it could lift to the top are
+    # read: those lacking some term whose score before weighing beats the best weighed score.
+    best = weighed[0].score
+    if threshold is not None and not (unweighed[weighed[0].row].score >= threshold > best / READ_BELOW):
+        return weighed
+    top = [h.row for h in weighed[:ALIGNED] if h.scores["coverage"] < 1 and unweighed[h.row].score > best]
+    if not top:
+        return weighed
+    if question_words is None:
+        question_words = words([query.text])[0]
+    sentence_words = words([_quoted(records[r], before.get(r))[0] for r in top])
+    realigned = {
+        row: _weigh(
+            query,
+            unweighed[row],
+            records,
+            before,
+            passages,
+            align_terms(query.focus, query.text, question_words, vectors),
+        )
+        for row, vectors in zip(top, sentence_words, strict=True)
+    }
+    return _ranked([realigned.get(h.row, h) for h in weighed], list(records.values()))
+
+
+class _LazyVocabularies:
+    """Each passage's vocabulary, made the first time a sentence of the passage is weighed."""
+
+    def __init__(self, tokens: dict[int, list[str]]) -> None:
+        self._tokens, self._made = tokens, {}
+
+    def get(self, passage: int) -> Vocabulary:
+        if passage not in self._made:
+            self._made[passage] = vocabulary(self._tokens.get(passage, ()))
+        return self._made[passage]
+
+
+def _weigh_best(
+    query: Query,
+    hits: Sequence[Hit],
+    records: dict[int, SentenceRecord],
+    before: dict[int, SentenceRecord],
+    passages: _LazyVocabularies,
+    limit: int | None,
+) -> list[Hit]:
+    """The weighed hits that can rank among the best ``limit``: weighing only lowers a score,
+    so once a hit (best first) scores below the ``limit``-th weighed score, none after it can rank."""
+    weighed: list[Hit] = []
+    lowest: list[float] = []  # a heap of the best ``limit`` weighed scores
+    for hit in hits:
+        if limit is not None and len(lowest) >= limit and round(hit.score, 9) < round(lowest[0], 9):
+            break
+        weighed.append(_weigh(query, hit, records, before, passages, None))
+        heapq.heappush(lowest, weighed[-1].score)
+        if limit is not None and len(lowest) > limit:
+            heapq.heappop(lowest)
+    return weighed
+
+
+def _weigh(
+    query: Query,
+    hit: Hit,
+    records: dict[int, SentenceRecord],
+    before: dict[int, SentenceRecord],
+    passages: _LazyVocabularies,
+    aligned: dict[str, float] | None,
+) -> Hit:
+    record = records[hit.row]
+    text, tokens = _quoted(record, before.get(hit.row))
+    context = passages.get(record.passage)
+    found = focus_coverage(query.focus, query.text, text, tokens, context, aligned)
+    # Multiplied, not averaged in: a sentence holding half of what is asked keeps half its score
+    # (measured against squaring or rooting the share, and against subtracting what is missing).
+    scores = {**hit.scores, "coverage": found.share, "score": hit.score * found.share}
+    if "score_alone" in scores:
+        scores["score_alone"] *= found.share
+    return Hit(hit.row, hit.score * found.share, scores, covered=found.covered, missing=found.missing)
+
+
+def _is_answer_type(label: str) -> bool:
+    return label.split(" for “", 1)[0] in {expected for _, _, expected in _ANSWER_TYPES}
+
+
+def _listing(labels: Sequence[str], conjunction: str) -> str:
+    shown = [label if _is_answer_type(label) else f"“{label}”" for label in labels]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} {conjunction} {shown[-1]}"
+
+
+def describe_missing(covered: Sequence[str], missing: Sequence[str]) -> str:
+    """What a sentence lacks of the question, in words: 'the sources mention “Huawei” but not “founded” or a
+    date for “when”'. Empty when it lacks nothing."""
+    if not missing:
+        return ""
+    terms = [label for label in covered if not _is_answer_type(label)]
+    if not terms:
+        return f"the sources do not mention {_listing(missing, 'or')}"
+    return f"the sources mention {_listing(terms, 'and')} but not {_listing(missing, 'or')}"

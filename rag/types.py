@@ -118,6 +118,8 @@ class Hit:
     row: int
     score: float
     scores: dict[str, float] = field(default_factory=dict)
+    covered: tuple[str, ...] = ()  # the question's terms the sentence holds (see Citation)
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,10 @@ class Citation:
 
     ``context`` is the passage around the quote, and ``context_start`` its offset in the
     document. ``scores`` holds every component score so thresholds can be tuned from output.
-    ``also_in`` lists other documents that hold the same text.
+    ``also_in`` lists other documents that hold the same text. ``covered`` and ``missing``
+    say which of the question's terms (its names, rare words and the kind of answer it asks
+    for, such as "a date for “when”") the quote, or the passage around it, holds and which
+    it lacks; both are empty for a lookup.
     """
 
     text: str
@@ -155,6 +160,8 @@ class Citation:
     content_hash: str = ""
     scores: dict[str, float] = field(default_factory=dict)
     also_in: tuple[Source, ...] = ()
+    covered: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_span(f"Citation {self.doc_id}", self.start, self.end)

@@ -54,6 +54,7 @@ def test_ask_json_schema(capsys, real_index) -> None:
     assert set(answer) == {"question", "abstained", "reason", "confidence", "threshold", "citations", "candidates"}
     first = answer["citations"][0]
     assert set(first) >= {"text", "doc_id", "title", "source", "start", "end", "score", "context", "scores", "also_in"}
+    assert "fund" in first["covered"] and isinstance(first["missing"], list)
     assert len(answer["citations"]) <= 2
     text = real_index.document(first["doc_id"]).text
     assert text[first["start"] : first["end"]] == first["text"]
@@ -199,3 +200,11 @@ def test_add_and_remove_commands(capsys, seed_corpus: Path, tmp_path: Path) -> N
 def test_serve_goes_through_the_app_and_refuses_a_public_address_without_auth(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "serve", "--host", "0.0.0.0", "--index", str(tmp_path / "idx"))
     assert code == 1 and "without --auth" in err
+
+
+def test_ask_shows_what_each_citation_covers_and_an_abstention_what_is_missing(capsys, real_index) -> None:
+    code, out, _ = run(capsys, "ask", "Which companies did Li Qiang visit?", "--index", str(real_index.path))
+    assert code == 0 and "covers: Li Qiang, companies, visit" in out
+    code, out, _ = run(capsys, "ask", "When was Huawei founded?", "--index", str(real_index.path))
+    assert code == 0
+    assert "Reason: the sources mention “Huawei” but not “founded” or a date for “when”" in out

@@ -99,3 +99,30 @@ def test_reloaded_index_loads_the_same_encoder_and_answers_alike(real_index) -> 
     question = "Which technologies are described as dual-use?"
     assert loaded.ask(question) == real_index.ask(question)
     assert loaded.embedder.name == real_index.manifest["encoder"]
+
+
+def test_a_question_whose_fact_is_missing_abstains_naming_it(real_index) -> None:
+    answer = real_index.ask("When was Huawei founded?")
+    assert answer.abstained
+    assert "“Huawei”" in answer.reason and "“founded”" in answer.reason and "a date" in answer.reason
+    nearest = answer.candidates[0]
+    assert "Huawei" in nearest.text and "founded" in nearest.missing
+
+
+def test_a_quote_missing_the_asked_purpose_says_so(real_index) -> None:
+    # Without a reading model this one is not always caught: "farming" is as absent from the
+    # article as "chip" is from the true answer of "How big is China's new chip fund?" (the
+    # article says "semiconductor"). What is certain is that the quote is scored down and
+    # shows what it misses.
+    answer = real_index.ask("How much will the fund raise for farming?")
+    quote = (answer.citations or answer.candidates)[0]
+    assert quote.text == GOLD_FUND
+    assert "farming" in quote.missing and "fund" in quote.covered
+    assert quote.scores["coverage"] < 1 and quote.score < quote.scores["dense"]
+
+
+def test_answers_report_what_of_the_question_they_cover(real_index) -> None:
+    answer = real_index.ask("How much money will the new chip fund raise?")
+    first = answer.citations[0]
+    assert "fund" in first.covered and "a number for “how much”" in first.covered
+    assert set(first.covered).isdisjoint(first.missing)

@@ -244,3 +244,16 @@ def test_two_workers_give_the_same_vectors_as_one() -> None:
     one = load_embedder(None, "onnx-int8", workers=1, batch_size=16).encode(texts)
     two = load_embedder(None, "onnx-int8", workers=2, batch_size=16).encode(texts)
     np.testing.assert_allclose(one, two, atol=1e-6)
+
+
+def test_words_are_read_with_their_spans_and_the_texts_own_vector(any_embedder: Embedder) -> None:
+    texts = ["When was Huawei founded?", "Authorities are addressing issues of waste."]
+    read = any_embedder.encode_words(texts)
+    assert [texts[0][a:b] for a, b in read[0].spans] == ["When", "was", "Huawei", "founded", "?"]
+    for words, text in zip(read, texts, strict=True):
+        assert words.vectors.shape == (len(words.spans), any_embedder.dim)
+        np.testing.assert_allclose(np.linalg.norm(words.vectors, axis=1), 1.0, atol=1e-5)
+        # The question is encoded once for both uses: its vector is what encode gives it alone.
+        np.testing.assert_allclose(words.text_vector, any_embedder.encode([text])[0], atol=1e-5)
+    huawei = read[0].vectors[2]
+    assert float(huawei @ read[0].vectors[2]) > float(huawei @ read[1].vectors[0])

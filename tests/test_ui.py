@@ -432,6 +432,16 @@ def test_api_endpoints_raise_user_errors_for_empty_input(index: Index, monkeypat
         ui.ask_api("  ")
 
 
+def test_answers_show_what_of_the_question_each_citation_covers(index: Index, monkeypatch) -> None:
+    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
+    result = ui.ask_api(CHIP_QUESTION)
+    first = result["citations"][0]
+    assert "fund" in first["covered"] and isinstance(first["missing"], (list, tuple))
+    answer = index.ask(CHIP_QUESTION)
+    reply = ui.answer_markdown(answer)
+    assert f"covers: {ui.markdown_text(', '.join(answer.citations[0].covered))}" in reply
+
+
 # --- the running app, through gradio_client (real packaged model) ---------------------------
 
 
@@ -501,6 +511,7 @@ def test_client_ask_returns_the_gold_sentence(client) -> None:
     assert result["abstained"] is False
     assert result["citations"][0]["text"] == GOLD
     assert result["citations"][0]["source"] == "cgtn.com"
+    assert "fund" in result["citations"][0]["covered"]
 
 
 def test_client_ask_abstains_off_topic(client) -> None:

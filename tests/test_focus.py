@@ -1,0 +1,194 @@
+"""What a question asks, and how much of it a sentence holds: focus terms, answer types, coverage."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import build_index
+from rag.embedding import WordVectors
+from rag.lexical import tokenize
+from rag.retrieval import (
+    align_terms,
+    describe_missing,
+    focus_coverage,
+    holds_answer_type,
+    question_focus,
+)
+from tests.fakes import FakeEmbedder
+
+
+def _focus(question: str, weights: dict[str, float] | None = None):  # noqa: ANN202
+    return question_focus(question, weights or {t: 1.0 for t in tokenize(question)})
+
+
+def _coverage(question: str, sentence: str, **kwargs):  # noqa: ANN003, ANN202
+    return focus_coverage(_focus(question), question, sentence, tokenize(sentence), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_type", "asked"),
+    [
+        ("When was Huawei founded?", "date", "when"),
+        ("In what year did the church split?", "date", "what year"),
+        ("How many bishops does the church have?", "number", "how many"),
+        ("What percentage of members live in Texas?", "number", "what percentage"),
+        ("Who runs the fund?", "person", "who"),
+        ("Where is Huawei headquartered?", "place", "where"),
+        ("What happens when ISE gets a vulnerability event?", None, ""),  # "when" as a conjunction
+        ("Which companies did Li Qiang visit?", None, ""),
+    ],
+)
+def test_the_kind_of_answer_asked(question: str, answer_type: str | None, asked: str) -> None:
+    focus = _focus(question)
+    assert (focus.answer_type, focus.asked) == (answer_type, asked)
+
+
+def test_terms_keep_the_questions_words_and_group_names() -> None:
+    focus = _focus("Which companies did Li Qiang visit in Zhejiang?")
+    assert [t.label for t in focus.terms] == ["Li Qiang", "companies", "visit", "Zhejiang"]
+    assert focus.terms[0].stems == ("li", "qiang") and focus.terms[0].name
+
+
+def test_words_that_name_the_answer_type_are_not_terms() -> None:
+    assert [t.label for t in _focus("How many members does the church have?").terms] == ["members", "church"]
+    assert [t.label for t in _focus("In what year was the UMC formed?").terms] == ["UMC", "formed"]
+
+
+def test_terms_weigh_by_their_idf() -> None:
+    focus = _focus("When was Huawei founded?", {"huawei": 3.0, "found": 1.0})
+    assert {t.label: t.weight for t in focus.terms} == {"Huawei": 3.0, "founded": 1.0}
+
+
+def test_a_sentence_that_only_repeats_the_name_misses_the_fact_and_the_date() -> None:
+    found = _coverage("When was Huawei founded?", "Li visited leading tech companies such as Huawei and BYD.")
+    assert found.covered == ("Huawei",)
+    assert found.missing == ("founded", "a date for “when”")
+    assert found.type_found is False
+    assert found.share == pytest.approx(1 / 3)  # Huawei of Huawei, founded and the date, weighing 1 each
+
+
+def test_a_sentence_holding_the_fact_and_a_date_covers_everything() -> None:
+    found = _coverage("When was Huawei founded?", "Huawei was founded in 1987 by Ren Zhengfei.")
+    assert found.missing == () and found.share == 1.0
+
+
+def test_the_questions_own_numbers_do_not_answer_it() -> None:
+    assert holds_answer_type("number", "The 2014 fund was large.", "How much did the 2014 fund raise?") is False
+    assert holds_answer_type("number", "The 2014 fund raised $20 billion.", "How much did the 2014 fund raise?")
+    assert holds_answer_type("date", "It was founded in the 19th century.", "When was it founded?")
+    assert holds_answer_type("date", "It was founded by the Wesleys.", "When was it founded?") is False
+    assert holds_answer_type(None, "Anything.", "What is it?") is None
+
+
+def test_another_form_of_a_word_counts() -> None:
+    found = _coverage("Which farmers get support?", "Support for farming grew.")
+    assert "farmers" in found.covered  # farmer / farm share a prefix of four letters or more
+
+
+def test_a_term_found_only_in_the_passage_counts_half() -> None:
+    found = _coverage("What did Premier Li call for?", "He called for targeted policies.",
+                      context_tokens=tokenize("Premier Li spoke. He called for targeted policies."))  # fmt: skip
+    assert found.in_context == ("Premier Li",) and "Premier Li" in found.covered and not found.missing
+    assert found.share == pytest.approx(1.5 / 2)
+
+
+def test_a_contextual_synonym_earns_credit() -> None:
+    question, sentence = "What problems remain?", "Issues of waste remain."
+    focus = _focus(question)
+    without = focus_coverage(focus, question, sentence, tokenize(sentence))
+    assert without.missing == ("problems",)
+    aligned = focus_coverage(focus, question, sentence, tokenize(sentence), aligned={"problems": 0.75})
+    assert aligned.covered == ("problems", "remain") and aligned.share == 1.0
+    weak = focus_coverage(focus, question, sentence, tokenize(sentence), aligned={"problems": 0.2})
+    assert weak.missing == ("problems",) and weak.share == without.share
+
+
+def _words(text: str, vectors: dict[str, list[float]]) -> WordVectors:
+    spans, rows = [], []
+    for word in text.split():
+        start = text.index(word)
+        spans.append((start, start + len(word)))
+        rows.append(np.array(vectors.get(word, [0.0, 0.0, 1.0]), dtype=np.float32))
+    matrix = np.stack(rows)
+    return WordVectors(tuple(spans), matrix / np.linalg.norm(matrix, axis=1, keepdims=True), np.zeros(3))
+
+
+def test_align_terms_takes_each_terms_best_match_in_the_sentence() -> None:
+    question = "what problems remain"
+    question_words = _words(question, {"problems": [1, 0, 0], "remain": [0, 1, 0]})
+    sentence_words = _words("issues of waste", {"issues": [1, 0.1, 0], "waste": [0, 0, 1]})
+    aligned = align_terms(_focus(question), question, question_words, sentence_words)
+    assert aligned["problems"] == pytest.approx(1 / np.sqrt(1.01), abs=1e-6)
+    assert aligned["remain"] == pytest.approx(0.1 / np.sqrt(1.01), abs=1e-6)  # its best match is "issues" too
+
+
+def test_describe_missing_names_what_is_there_and_what_is_not() -> None:
+    assert (
+        describe_missing(("Huawei",), ("founded", "a date for “when”"))
+        == "the sources mention “Huawei” but not “founded” or a date for “when”"
+    )
+    assert describe_missing((), ("World Cup", "won")) == "the sources do not mention “World Cup” or “won”"
+    assert describe_missing(("fund",), ()) == ""
+
+
+def test_ask_weighs_citations_and_reports_coverage(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(
+        "Huawei and BYD were visited by the premier.\n\nThe fund aims to raise 40 billion dollars for chips.\n",
+        encoding="utf-8",
+    )
+    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    answer = index.ask("When was Huawei founded?", threshold=0.3)
+    best = answer.candidates[0]
+    assert best.text.startswith("Huawei and BYD")
+    assert best.covered == ("Huawei",) and best.missing == ("founded", "a date for “when”")
+    assert best.scores["coverage"] < 1 and best.score == pytest.approx(best.scores["score"], abs=1e-4)
+    assert answer.abstained and "but not “founded” or a date for “when”" in answer.reason
+    answered = index.ask("How much will the fund raise?", threshold=0.1)
+    assert not answered.abstained and "a number for “how much”" in answered.citations[0].covered
+
+
+def test_a_threshold_saved_on_the_old_score_scale_gives_way_to_the_calibrated_default() -> None:
+    from rag.config import AnswerConfig, Config
+
+    old = Config.from_dict({"answer": {"threshold": 0.4, "k": 5}})
+    assert old.answer.threshold == AnswerConfig().threshold and old.answer.k == 5
+    kept = Config.from_dict(Config().with_threshold(0.5).to_dict())
+    assert kept.answer.threshold == 0.5
+
+
+class _ReadingEmbedder(FakeEmbedder):
+    """The fake embedder, also reading word by word: each word's vector is its hash bucket's,
+    with "issues" read as "problems" (a synonym in context); counts the texts it reads."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
+    def encode_words(self, texts):  # noqa: ANN001, ANN201
+        found = []
+        for text in texts:
+            self.read.append(text)
+            spans = [(m.start(), m.end()) for m in re.finditer(r"\w+", text)]
+            words = [text[a:b].lower().replace("issues", "problems") for a, b in spans]
+            found.append(WordVectors(tuple(spans), self.encode(words), self.encode([text])[0]))
+        return found
+
+
+def test_a_sentence_in_doubt_is_read_word_by_word_and_its_synonym_counts(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Authorities are addressing issues of waste in the fund.\n", encoding="utf-8")
+    embedder = _ReadingEmbedder()
+    index = build_index(corpus, tmp_path / "index", embedder=embedder)
+    question = "Which problems are authorities addressing in the fund?"
+    embedder.read.clear()
+    unread = index.ask(question, threshold=0.01)  # not in doubt: answered whatever the reading
+    assert embedder.read == [question] and "problems" in unread.citations[0].missing
+    read = index.ask(question, threshold=unread.confidence + 0.01)  # in doubt: the sentence is read
+    assert embedder.read[-1].startswith("Authorities are addressing")
+    assert "problems" in read.candidates[0].covered and read.confidence > unread.confidence
