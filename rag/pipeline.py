@@ -9,21 +9,34 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag import __version__
-from rag.answer import Candidate, decide, make_candidate
+from rag.answer import Candidate, decide, make_candidate, merge_adjacent
+from rag.boilerplate import alone_on_line, is_boilerplate, looks_like_label
 from rag.chunking import chunk_passages
 from rag.config import Config
+from rag.conversation import (
+    Turn,
+    asks_for_more,
+    asks_reason,
+    demote_cited,
+    merge_parts,
+    overview_topic,
+    prefer_reasons,
+    resolve_followup,
+    split_parts,
+    turns_from,
+)
 from rag.dense import DenseIndex, DensePart, DenseView, VectorParts, as_unit_rows
 from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, QueryError, RagError
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
-from rag.lexical import LexicalIndex, LexicalPart, LexicalView, tokenize
+from rag.lexical import LexicalIndex, LexicalPart, LexicalView, coverage, tokenize
 from rag.lookup import match_sentence
 from rag.retrieval import SearchIndexes, prepare_query, search
 from rag.sentences import sentence_spans, split_sentences
@@ -42,7 +55,7 @@ from rag.store import (
     verify_files,
     write_lock,
 )
-from rag.types import Answer, Citation, Document, FileVersion, Match, Passage, Sentence
+from rag.types import Answer, Citation, Document, FileVersion, Hit, Match, Passage, Sentence
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
@@ -724,7 +737,14 @@ class Index:
                 self._embedder = embedder
             return self._embedder
 
-    def ask(self, question: str, k: int | None = None, *, threshold: float | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        threshold: float | None = None,
+        history: Sequence[Answer | Mapping[str, Any]] = (),
+    ) -> Answer:
         """Answer ``question`` with up to ``k`` sentences quoted from the sources, or abstain.
 
         Args:
@@ -732,17 +752,101 @@ class Index:
             k: The most citations to give (default: the index's setting, 3).
             threshold: Abstain when the best sentence scores below this (0..1; default: the
                 index's calibrated setting).
+            history: The earlier answers of the same conversation, oldest first (``Answer``
+                objects or their JSON dicts). A follow-up's referring words ("it", "he",
+                "the fund") and ellipses ("And in 2019?") are resolved from them; a
+                self-contained question is answered exactly as without history.
 
         Raises:
-            QueryError: The question is empty or too long.
+            QueryError: The question is empty or too long, or history is not earlier answers.
         """
         question = _check_text(question, "question", MAX_QUESTION_CHARS)
         k = self.config.answer.k if k is None else _check_k(k)
         threshold = self.config.answer.threshold if threshold is None else _check_threshold(threshold)
-        vector = self.embedder.encode([question])[0]
+        try:
+            turns = turns_from(history)
+        except TypeError as error:
+            raise QueryError(str(error)) from None
+        topic = overview_topic(question)
+        if topic is not None:
+            return self._overview(question, topic, turns, k, threshold)
+        parts = split_parts(question)
+        if len(parts) == 1:
+            return self._ask_one(question, turns, k, threshold)
+        answers: list[Answer] = []
+        for part in parts:
+            earlier = [Turn(a.searched_for, tuple(c.text for c in a.citations)) for a in answers]
+            answers.append(self._ask_one(part, [*turns, *earlier], k, threshold))
+        return merge_parts(question, answers, k, threshold)
+
+    def _overview(self, question: str, topic: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
+        """What a document is about: its lead sentences (news puts the gist first), cited."""
         with self._lock:
-            candidates = self._candidates(question, vector, limit=max(k, 10), with_antecedents=True)
-            return decide(question, candidates, threshold=threshold, k=k, config=self.config.answer, read=self._read)
+            headers = self._indexes.store.document_headers()
+            if topic:
+                doc_id, confidence = self._best_document(topic, headers)
+                why = f"the document best matching {topic!r} ({{title}}) scored {confidence:.2f}"
+            else:
+                recent = [d for t in reversed(turns) for d in t.documents]
+                doc_id = recent[0] if recent else headers[0]["doc_id"] if len(headers) == 1 else None
+                confidence = 1.0
+                why = "the question asks what {title} is about" + (", cited in this conversation" if recent else "")
+            if doc_id is None:  # several documents and nothing to choose one by: the lead of each
+                leads = [c for h in headers[:k] for c in self._lead(h["doc_id"], 1, confidence)]
+                reason = f"an overview of the {len(headers)} documents: the first sentence of each"
+                if len(headers) > k:
+                    reason += f" (the first {k}; name one to summarise it)"
+                citations = tuple(c.citation for c in leads)
+                return Answer(question, False, reason, confidence, threshold, citations, citations)
+            leads = self._lead(doc_id, k, confidence)
+        title = next((h["title"] for h in headers if h["doc_id"] == doc_id), doc_id)
+        reason = "overview: " + why.format(title=repr(title)) + "; its lead sentences are quoted"
+        shown = tuple(c.citation for c in leads)
+        if confidence < threshold or not leads:
+            reason = f"no document matches {topic!r}: the best, {title!r}, scored {confidence:.2f}, below the threshold {threshold:.2f}"
+            return Answer(question, True, reason, confidence, threshold, (), shown)
+        merged = merge_adjacent(leads, self._read)
+        return Answer(question, False, reason, confidence, threshold, tuple(c.citation for c in merged), shown)
+
+    def _best_document(self, topic: str, headers: Sequence[Mapping[str, Any]]) -> tuple[str, float]:
+        """The document whose title, or failing that whose sentences, best match ``topic``."""
+        tokens = tokenize(topic)
+        weights = self._indexes.sentence_lexical.idf(tokens)
+        by_title = {h["doc_id"]: coverage(weights, tokenize(h["title"])) for h in headers}
+        vector = self.embedder.encode([topic])[0]
+        for candidate in self._candidates(topic, vector, limit=10, content_only=True):
+            doc_id = candidate.citation.doc_id
+            by_title[doc_id] = max(by_title.get(doc_id, 0.0), candidate.citation.score)
+        doc_id = min(by_title, key=lambda d: (-by_title[d], d))
+        return doc_id, round(by_title[doc_id], 4)
+
+    def _lead(self, doc_id: str, count: int, score: float) -> list[Candidate]:
+        """The first ``count`` content sentences of a document as candidates scored ``score``."""
+        store = self._indexes.store
+        sentences = [s for s in store.sentences_of(doc_id) if not self._is_furniture(s)][:count]
+        _, rows = store.rows_by_text(doc_id)
+        records = store.sentences(rows[s.text] for s in sentences if s.text in rows)
+        chosen = sorted(records.values(), key=lambda r: r.sentence.position)
+        passages = store.passages(r.passage for r in chosen)
+        header = store.headers_for([doc_id])[doc_id]
+        return [
+            make_candidate(Hit(r.row, score, {"overview": 1.0, "lead": float(n)}), r, passages[r.passage], header)
+            for n, r in enumerate(chosen, start=1)
+        ]
+
+    def _ask_one(self, question: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
+        """One question, its referring words resolved from ``turns``."""
+        searched = resolve_followup(question, turns)
+        vector = self.embedder.encode([searched])[0]
+        with self._lock:
+            candidates = self._candidates(searched, vector, limit=max(k, 10), with_antecedents=True, content_only=True)
+            reason = asks_reason(searched)
+            if reason is not None:
+                candidates = prefer_reasons(reason, candidates, threshold, self._next_sentence, self._read)
+            if searched != question and asks_for_more(question):
+                candidates = demote_cited(candidates, turns)
+            answer = decide(question, candidates, threshold=threshold, k=k, config=self.config.answer, read=self._read)
+        return answer if searched == question else replace(answer, searched_for=searched)
 
     def lookup(self, text: str, *, threshold: float | None = None) -> list[Match]:
         """Find where each sentence of ``text`` comes from in the sources.
@@ -766,11 +870,13 @@ class Index:
         return matches
 
     def _candidates(
-        self, text: str, vector: np.ndarray, *, limit: int, with_antecedents: bool = False
+        self, text: str, vector: np.ndarray, *, limit: int, with_antecedents: bool = False, content_only: bool = False
     ) -> list[Candidate]:
         indexes = self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records, antecedents = search(query, indexes, self.config.retrieval)
+        if content_only:  # page furniture ("Reference(s):", "Share") is never cited or shown
+            hits = [h for h in hits if not self._is_furniture(records[h.row].sentence)]
         hits = hits[:limit]
         chosen = [records[h.row] for h in hits]
         passages = indexes.store.passages(r.passage for r in chosen)
@@ -787,6 +893,27 @@ class Index:
             )
             for hit, record in zip(hits, chosen, strict=True)
         ]
+
+    def _is_furniture(self, sentence: Sentence) -> bool:
+        text = sentence.text
+        if looks_like_label(text):
+            document = self._indexes.store.document(sentence.doc_id)
+            return document is None or is_boilerplate(
+                text, alone_on_line=alone_on_line(document.text, sentence.start, sentence.end)
+            )
+        return is_boilerplate(text, alone_on_line=False)
+
+    def _next_sentence(self, candidate: Candidate) -> tuple[str, int, int] | None:
+        """The sentence after a candidate's last one, when it is in the same paragraph."""
+        doc_id = candidate.citation.doc_id
+        sentences = self._indexes.store.sentences_of(doc_id)
+        position = candidate.last + 1
+        if position >= len(sentences) or sentences[position].position != position:
+            return None
+        following = sentences[position]
+        if following.paragraph != candidate.paragraph or self._is_furniture(following):
+            return None
+        return following.text, following.start, following.end
 
     def _read(self, doc_id: str, start: int, end: int) -> str:
         return self.document(doc_id).text[start:end]
