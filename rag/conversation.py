@@ -30,6 +30,8 @@ WH_WORDS = frozenset("what which who whom whose when where why how".split())
 AUXILIARIES = frozenset(
     "is are was were be been do does did has have had can could will would should may might must shall".split()
 )
+# Auxiliaries after which a noun phrase is followed by its verb ("does the fund aim to ...").
+_DO_AUXILIARIES = frozenset("do does did can could will would should may might must shall".split())
 PREPOSITIONS = frozenset("in at on to from of for with about by into over under after before during near".split())
 _PERSONAL = {"he": "", "him": "", "his": "'s", "she": "", "her": "'s", "hers": "'s", "himself": "", "herself": ""}
 _THING = {"it": "", "its": "'s", "itself": ""}
@@ -42,8 +44,10 @@ _CLAUSE_VERBS = frozenset(
 # How a phrase is named again later: "this fund" is "the fund" to a follow-up.
 _DETERMINED = {"this": "the", "that": "the", "these": "the", "those": "the"}
 _ELSE = frozenset("else other others another".split())
-_TOKEN = re.compile(r"[^\W_]+(?:['\u2019.&-][^\W_]+)*|[^\w\s]")
-_YEAR_OR_NUMBER = re.compile(r"^\d[\d,.]*$")
+_TOKEN = re.compile(
+    r"(?:Mr|Mrs|Ms|Dr|Rev|St|Sr|Jr|Prof|Gen|Gov|Sen|Rep|Lt|Col|Capt|Sgt|Mt)\.|[^\W_]+(?:['\u2019.&-][^\W_]+)*|[^\w\s]"
+)
+_YEAR = re.compile(r"^(?:1[0-9]|20)\d\d$")
 _QUANTITY_HOW = frozenset("much many long old far large big tall often fast high heavy deep wide".split())
 
 
@@ -57,6 +61,7 @@ class Turn:
     question: str
     cited: tuple[str, ...] = ()
     documents: tuple[str, ...] = ()
+    asked: str = ""  # the question as typed, when it differs from the one searched
 
 
 def turns_from(history: Iterable[Any]) -> list[Turn]:
@@ -69,18 +74,20 @@ def turns_from(history: Iterable[Any]) -> list[Turn]:
     for item in history:
         if isinstance(item, Mapping):
             question = item.get("searched_for") or item.get("question") or ""
+            asked = item.get("question") or ""
             citations = [c for c in item.get("citations") or () if isinstance(c, Mapping)]
             cited = tuple(str(c.get("text", "")) for c in citations)
             documents = tuple(str(c.get("doc_id", "")) for c in citations)
         elif hasattr(item, "question") and hasattr(item, "citations"):
             question = getattr(item, "searched_for", "") or item.question
+            asked = item.question
             cited = tuple(c.text for c in item.citations)
             documents = tuple(c.doc_id for c in item.citations)
         else:
             raise TypeError(f"history holds earlier answers (Answer or its dict), got {type(item).__name__}")
         if not isinstance(question, str):
             raise TypeError(f"a history turn's question must be text, got {type(question).__name__}")
-        turns.append(Turn(question.strip(), cited, documents))
+        turns.append(Turn(question.strip(), cited, documents, asked.strip() if isinstance(asked, str) else ""))
     return [t for t in turns if t.question]
 
 
@@ -119,7 +126,7 @@ class Mention:
     """Something a later question can refer back to: a name or a noun phrase."""
 
     text: str
-    kind: Literal["name", "phrase", "group"]
+    kind: Literal["name", "phrase", "group", "asked"]  # "asked": the noun of "which X"
     plural: bool
 
 
@@ -149,6 +156,9 @@ def mentions(text: str) -> list[Mention]:
         end = _name_at(tokens, i)
         if end > i:
             start = i + 1 if tokens[i].lower == "the" else i
+            if start >= end:  # a lone capitalised "The"
+                i = end
+                continue
             name = text[tokens[start].start : tokens[end - 1].end]
             found.append(Mention(name, "name", False))
             if len(found) >= 2 and i >= 2 and tokens[i - 1].lower == "and" and found[-2].kind == "name":
@@ -160,31 +170,33 @@ def mentions(text: str) -> list[Mention]:
         if tokens[i].lower in ("the", "a", "an", "this", "that", "these", "those", "which", "what") or (
             tokens[i].lower in ("his", "her", "its", "their", "our", "my", "your")
         ):
-            phrase = _phrase_after(tokens, i + 1)
+            phrase = _phrase_after(tokens, i + 1, after_auxiliary=i > 0 and tokens[i - 1].lower in _DO_AUXILIARIES)
             if phrase:
                 words_ = phrase.split()
                 determiner = tokens[i].lower
-                text_ = (
-                    phrase
-                    if determiner in ("which", "what", "a", "an")
-                    else f"{_DETERMINED.get(determiner, determiner)} {phrase}"
-                )
-                found.append(Mention(text_, "phrase", _plural(words_[-1])))
+                if all(w[:1].isupper() for w in words_):  # "the Judicial Council" is a name
+                    found.append(Mention(phrase, "name", False))
+                elif determiner in ("which", "what"):
+                    found.append(Mention(phrase, "asked", _plural(words_[-1])))
+                else:
+                    article = "" if determiner in ("a", "an") else _DETERMINED.get(determiner, determiner) + " "
+                    found.append(Mention(article + phrase, "phrase", _plural(words_[-1])))
                 i += 1 + len(words_)
                 continue
         i += 1
     return found
 
 
-def _phrase_after(tokens: Sequence[Word], i: int) -> str:
+def _phrase_after(tokens: Sequence[Word], i: int, *, after_auxiliary: bool = False) -> str:
     """The run of content words after a determiner, as written (at most four words)."""
     run: list[Word] = []
-    while i < len(tokens) and len(run) < 4 and _content(tokens[i]) and not tokens[i].capitalised:
+    while i < len(tokens) and len(run) < 4 and _content(tokens[i]):
         run.append(tokens[i])
         i += 1
     # "does the new chip fund aim to raise": after an auxiliary, the noun phrase is followed by
     # its verb, which then closes the run: drop it when a particle or preposition follows.
-    if len(run) >= 2 and i < len(tokens) and (tokens[i].lower in PREPOSITIONS | {"up", "out", "off", "?"}):
+    ends_clause = i >= len(tokens) or tokens[i].lower in (PREPOSITIONS - {"of"}) | {"up", "out", "off", "?"}
+    if after_auxiliary and len(run) >= 2 and ends_clause and not run[-1].capitalised:
         run = run[:-1]
     return " ".join(w.text for w in run)
 
@@ -222,14 +234,32 @@ def _wh_noun(question: str) -> Mention | None:
     return None
 
 
-def _antecedent(kind: str, turns: Sequence[Turn], own_names: bool) -> str | None:
+_TITLES = frozenset("mr mrs ms dr rev sir lady lord saint st president premier bishop king queen pope prince".split())
+
+
+def _persons(turns: Sequence[Turn]) -> set[str]:
+    """Names known to be people: given a title, or what "he" or "she" was resolved to."""
+    found = set()
+    for turn in turns:
+        for text in (turn.question, *turn.cited[:1]):
+            for m in mentions(text):
+                if m.kind == "name" and m.text.split()[0].lower().rstrip(".") in _TITLES:
+                    found.add(m.text)
+        asked = {w.lower for w in words(turn.asked)}
+        if turn.asked and turn.asked != turn.question and asked & set(_PERSONAL):
+            known = {m.text for m in mentions(turn.asked)}
+            found.update(m.text for m in mentions(turn.question) if m.kind == "name" and m.text not in known)
+    return found
+
+
+def _antecedent(kind: str, turns: Sequence[Turn], own_names: bool, avoid: str | None = None) -> str | None:
     places = _sources(turns)
     if kind == "person":
         if own_names:
             return None
         for place in places:
             for m in place:
-                if m.kind == "name":
+                if m.kind == "name" and m.text != avoid:
                     return m.text
         return None
     if kind == "plural":
@@ -240,9 +270,10 @@ def _antecedent(kind: str, turns: Sequence[Turn], own_names: bool) -> str | None
             for m in place:
                 if m.plural:
                     return m.text
+    persons = _persons(turns)
     for place in places:  # a thing, or a plural with no plural in sight ("they" for an organisation)
         for m in place:
-            if m.kind != "group" and not (kind == "thing" and m.plural):
+            if m.kind in ("name", "phrase") and not (kind == "thing" and m.plural) and m.text not in persons:
                 return m.text
     return None
 
@@ -286,7 +317,8 @@ def _is_reference(tokens: Sequence[Word], i: int) -> bool:
         return not (after is not None and after.lower in AUXILIARIES) and before not in AUXILIARIES
     if word == "that" and before in _CLAUSE_VERBS:
         return False
-    return after is None or not after.is_word or after.lower in AUXILIARIES or before in PREPOSITIONS
+    # "When did that happen?", "about this", "Is this true?": the word stands for something.
+    return after is None or not after.is_word or after.lower in AUXILIARIES or before in PREPOSITIONS | AUXILIARIES
 
 
 def resolve_references(question: str, turns: Sequence[Turn]) -> str:
@@ -297,13 +329,18 @@ def resolve_references(question: str, turns: Sequence[Turn]) -> str:
     first_name = next((m for m in mentions(question) if m.kind == "name"), None)
     named_at = question.find(first_name.text) if first_name is not None else len(question)
     edits: list[tuple[int, int, str]] = []
+    subject: str | None = None
     for i, word in enumerate(tokens):
         lower = word.lower
         own_names = named_at < word.start  # "What did Li say about his visits?": "his" is Li
         target: str | None = None
         suffix = ""
         if lower in _PERSONAL:
-            target, suffix = _antecedent("person", turns, own_names), _PERSONAL[lower]
+            # "What did he send with him?": "him" is someone else than "he".
+            avoid = subject if lower in ("him", "her") else None
+            target, suffix = _antecedent("person", turns, own_names, avoid), _PERSONAL[lower]
+            if lower in ("he", "she"):
+                subject = target
         elif lower in _THING:
             target, suffix = _antecedent("thing", turns, False), _THING[lower]
         elif lower in _PLURAL:
@@ -312,7 +349,7 @@ def resolve_references(question: str, turns: Sequence[Turn]) -> str:
             target = _antecedent("plural" if lower in ("these", "those") else "thing", turns, False)
         elif lower == "there" and _is_reference(tokens, i):
             target = _place(turns)
-        elif lower in ("the", "this", "that", "these", "those") and i + 1 < len(tokens) and _content(tokens[i + 1]):
+        elif lower in _DEMONSTRATIVE and i + 1 < len(tokens) and _content(tokens[i + 1]):
             head = _single_noun(tokens, i + 1)
             fuller = _expand_phrase(head, turns) if head is not None else None
             if fuller is not None and fuller.lower() != head.text.lower() and not fuller.lower().startswith("the "):
@@ -372,6 +409,9 @@ def resolve_ellipsis(question: str, turns: Sequence[Turn]) -> str | None:
         # "Why?", "When?", "Who else?": the previous question asked again with this wh-word.
         wh, rest = _frame(previous)
         return f"{tokens[0].text.capitalize()} {rest}" if wh and rest else f"{tokens[0].text.capitalize()} {previous}"
+    if first in PREPOSITIONS and len(tokens) <= 4 and any(t.lower in WH_WORDS for t in tokens):
+        # "Over what issue?", "By whom?": the previous question, asked further.
+        return f"{_FRAGMENT_END.sub('', previous)} {fragment[:1].lower()}{fragment[1:]}?"
     if not lead or first in WH_WORDS or first in AUXILIARIES:
         return None
     return _substitute(previous, fragment)
@@ -380,12 +420,12 @@ def resolve_ellipsis(question: str, turns: Sequence[Turn]) -> str | None:
 def _substitute(previous: str, fragment: str) -> str:
     """The previous question with the fragment in place of what it replaces, else added to it."""
     tokens, old = words(fragment), words(previous)
-    numbers = [t for t in tokens if _YEAR_OR_NUMBER.match(t.text)]
-    old_numbers = [t for t in old if _YEAR_OR_NUMBER.match(t.text)]
-    if numbers and old_numbers:
-        return _apply(previous, [(old_numbers[0].start, old_numbers[0].end, numbers[0].text)])
+    years = [t for t in tokens if _YEAR.match(t.text)]
+    old_years = [t for t in old if _YEAR.match(t.text)]
+    if years and old_years:
+        return _apply(previous, [(old_years[0].start, old_years[0].end, years[0].text)])
     new = mentions(fragment)
-    if new:
+    if new and tokens[0].lower not in PREPOSITIONS:  # "in Africa" adds a place; "BYD" replaces a name
         wh, rest = _frame(previous)
         for m in mentions(rest):
             same_kind = m.kind == new[0].kind == "name"
@@ -393,6 +433,10 @@ def _substitute(previous: str, fragment: str) -> str:
             if same_kind or same_head:
                 at = previous.find(m.text, len(wh))
                 return _apply(previous, [(at, at + len(m.text), new[0].text)])
+    old_words = [t for t in old if t.is_word]
+    if not new and len(old_words) >= 3 and old_words[-2].lower in PREPOSITIONS and _content(old_words[-1]):
+        # "What does the church say about war?" "And conscription?": the object is replaced.
+        return _apply(previous, [(old_words[-1].start, old_words[-1].end, fragment)])
     body = _FRAGMENT_END.sub("", previous)
     return f"{body} {fragment}?"
 
