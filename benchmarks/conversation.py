@@ -73,7 +73,8 @@ def rate(values: list[bool]) -> float:
 
 def conversations(index, items: list[dict]) -> dict:  # noqa: ANN001
     buckets: dict[str, dict[str, list[bool]]] = {}
-    same = changed = 0
+    same = changed = unchanged = 0
+    k, threshold = index.config.answer.k, index.config.answer.threshold
     for item in items:
         history: list = []
         previous = ""
@@ -81,8 +82,10 @@ def conversations(index, items: list[dict]) -> dict:  # noqa: ANN001
             bucket = "turn 1" if number == 1 else "turns 2-3" if number <= 3 else "turns 4+"
             alone = index.ask(turn["q"])
             followed = index.ask(turn["q"], history=history)
-            prefixed = index.ask(f"{previous} {turn['q']}") if previous else alone
+            # The naive way, searched as one question (not split at the "?" between the two).
+            prefixed = index._ask_one(f"{previous} {turn['q']}", [], k, threshold) if previous else alone
             if followed.searched_for == turn["q"]:
+                unchanged += 1
                 same += followed == alone
             else:
                 changed += 1
@@ -100,7 +103,8 @@ def conversations(index, items: list[dict]) -> dict:  # noqa: ANN001
                 follow[mode] += values
     result["turns 2+"] = {mode: rate(v) for mode, v in follow.items()}
     result["follow-ups resolved"] = changed
-    result["unresolved follow-ups answered as alone (bit for bit)"] = same
+    result["turns searched as asked"] = unchanged
+    result["of those, answered exactly as alone"] = same
     result["turns"] = sum(len(i["turns"]) for i in items)
     return result
 
@@ -201,8 +205,9 @@ def main() -> int:
         row = follow[bucket]
         print(f"{bucket:12}{row['alone']:8.3f}{row['history']:9.3f}{row['prefix previous question']:23.3f}")
     print(
-        f"follow-ups resolved from history: {follow['follow-ups resolved']}; the others answered exactly as alone: "
-        f"{follow['unresolved follow-ups answered as alone (bit for bit)']}"
+        f"turns resolved from history: {follow['follow-ups resolved']}; searched as asked: "
+        f"{follow['turns searched as asked']}, of which answered exactly as alone: "
+        f"{follow['of those, answered exactly as alone']}"
     )
     for name in ("multi-part", "overview", "why/how"):
         print(name, {k: round(v, 3) if isinstance(v, float) else v for k, v in result[name].items()})

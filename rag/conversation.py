@@ -32,7 +32,12 @@ AUXILIARIES = frozenset(
 )
 # Auxiliaries after which a noun phrase is followed by its verb ("does the fund aim to ...").
 _DO_AUXILIARIES = frozenset("do does did can could will would should may might must shall".split())
-PREPOSITIONS = frozenset("in at on to from of for with about by into over under after before during near".split())
+PREPOSITIONS = frozenset(
+    "in at on to from of for with about by into over under after before during near below above between through "
+    "across against within without among since until".split()
+)
+# Words that end a noun phrase's run as its predicate: "the weak force due to", "the fund used for".
+_PREDICATIVE = frozenset("due able responsible known used called made based named located".split())
 _PERSONAL = {"he": "", "him": "", "his": "'s", "she": "", "her": "'s", "hers": "'s", "himself": "", "herself": ""}
 _THING = {"it": "", "its": "'s", "itself": ""}
 _PLURAL = {"they": "", "them": "", "their": "'s", "theirs": "'s", "themselves": ""}
@@ -167,6 +172,13 @@ def mentions(text: str) -> list[Mention]:
                     found.append(Mention(group, "group", True))
             i = end
             continue
+        if tokens[i].lower in _DO_AUXILIARIES and i + 1 < len(tokens) and _content(tokens[i + 1]):
+            # "When did membership drop ...": a bare noun after the auxiliary is the subject.
+            phrase = _phrase_after(tokens, i + 1, after_auxiliary=True)
+            if phrase and not phrase[:1].isupper():
+                found.append(Mention(phrase, "phrase", _plural(phrase.split()[-1])))
+                i += 1 + len(phrase.split())
+                continue
         if tokens[i].lower in ("the", "a", "an", "this", "that", "these", "those", "which", "what") or (
             tokens[i].lower in ("his", "her", "its", "their", "our", "my", "your")
         ):
@@ -196,8 +208,9 @@ def _phrase_after(tokens: Sequence[Word], i: int, *, after_auxiliary: bool = Fal
     # "does the new chip fund aim to raise": after an auxiliary, the noun phrase is followed by
     # its verb, which then closes the run: drop it when a particle or preposition follows.
     ends_clause = i >= len(tokens) or tokens[i].lower in (PREPOSITIONS - {"of"}) | {"up", "out", "off", "?"}
-    if after_auxiliary and len(run) >= 2 and ends_clause and not run[-1].capitalised:
-        run = run[:-1]
+    if len(run) >= 2 and ends_clause and not run[-1].capitalised:
+        if after_auxiliary or run[-1].lower in _PREDICATIVE:
+            run = run[:-1]
     return " ".join(w.text for w in run)
 
 
@@ -533,7 +546,7 @@ def overview_topic(question: str) -> str | None:
 
 _REASON_QUESTION = re.compile(
     r"^\s*(?:and\s+|so\s+|but\s+)?(?:why\b|how\s+come\b|for\s+what\s+reason|what\s+(?:is|was|are|were)\s+the\s+"
-    r"(?:reason|cause|purpose|motive)s?|what\s+(?:caused|causes|led\s+to|leads\s+to|drove|drives|prompted|motivated))",
+    r"(?:reason|cause|purpose|motive)s?)",
     re.IGNORECASE,
 )
 _MANNER_QUESTION = re.compile(
@@ -543,12 +556,12 @@ _MANNER_QUESTION = re.compile(
 CAUSE_MARKERS = re.compile(
     r"\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|as\s+a\s+consequence|in\s+response|responding\s+to"
     r"|in\s+order\s+to|so\s+that|so\s+as\s+to|the\s+reason|reasons?\s+for|therefore|consequently|hence|thus"
-    r"|amid|respond(?:s|ed|ing)?\s+(?:to|by)|caused\s+by|result(?:s|ed)?\s+(?:of|from|in)|led\s+to|leads\s+to|driven\s+by|aim(?:s|ed|ing)?\s+to"
+    r"|amid|from\s+the\s+fact\s+that|is\s+why|explains?\s+why|respond(?:s|ed|ing)?\s+(?:to|by)|caused\s+by|result(?:s|ed)?\s+(?:of|from|in)|led\s+to|leads\s+to|driven\s+by|aim(?:s|ed|ing)?\s+to"
     r"|to\s+ensure|to\s+help|since\s+(?:it|they|he|she|the|this|these|its|their)\b)",
     re.IGNORECASE,
 )
 MANNER_MARKERS = re.compile(
-    r"\b(?:by\s+(?:\w+\s+)?\w+ing|through|via|using|by\s+means\s+of|with\s+the\s+help\s+of|in\s+(?:a|the)\s+\w+\s+way)\b",
+    r"\b(?:by\s+(?:\w+\s+)?\w+ing|by\s+means\s+of|with\s+the\s+help\s+of|in\s+response)\b",
     re.IGNORECASE,
 )
 
@@ -562,11 +575,18 @@ def asks_reason(question: str) -> Literal["why", "how"] | None:
     return None
 
 
-def gives_reason(sentence: str, kind: Literal["why", "how"]) -> bool:
-    """Whether a sentence states a cause (why) or a manner or means (how; a cause also explains how)."""
-    if CAUSE_MARKERS.search(sentence):
-        return True
-    return kind == "how" and bool(MANNER_MARKERS.search(sentence))
+def gives_reason(sentence: str, kind: Literal["why", "how"], question: str = "") -> bool:
+    """Whether a sentence states a cause (for why) or a manner or means (for how).
+
+    A marker made of the question's own words ("by exchanging" for "... by gauge bosons
+    exchange?") repeats the question rather than answering it, and does not count.
+    """
+    asked = set(tokenize(question))
+    for match in (CAUSE_MARKERS if kind == "why" else MANNER_MARKERS).finditer(sentence):
+        own = tokenize(match.group(0))
+        if not own or not set(own) <= asked:
+            return True
+    return False
 
 
 # --- ranking and merging ----------------------------------------------------------------------
@@ -576,12 +596,13 @@ NextSentence = Callable[[Candidate], "tuple[str, int, int] | None"]
 
 
 def prefer_reasons(
+    question: str,
     kind: Literal["why", "how"],
     candidates: Sequence[Candidate],
     threshold: float,
     next_sentence: NextSentence,
     read: SpanReader,
-) -> list[Candidate]:
+) -> tuple[list[Candidate], list[Candidate]]:
     """For a why or how question, the on-topic sentences that give a cause or manner, first.
 
     A candidate is on topic when it scores at or above the threshold and holds at least half
@@ -593,25 +614,25 @@ def prefer_reasons(
     is kept.
     """
     if not candidates:
-        return list(candidates)
+        return [], []
     best_lexical = max(c.citation.scores.get("lexical", 0.0) for c in candidates)
     reasons: list[Candidate] = []
     others: list[Candidate] = []
     for candidate in candidates:
         c = candidate.citation
         on_topic = c.score >= threshold and c.scores.get("lexical", 0.0) >= best_lexical / 2
-        if on_topic and gives_reason(c.text, kind):
+        if on_topic and gives_reason(c.text, kind, question):
             reasons.append(candidate)
             continue
         following = next_sentence(candidate) if on_topic else None
-        if following is not None and gives_reason(following[0], kind):
+        if following is not None and gives_reason(following[0], kind, question):
             reasons.append(_extend(candidate, following, read))
             continue
         others.append(candidate)
     if not reasons:
-        return list(candidates)
+        return list(candidates), list(candidates)
     top = reasons[0].citation.score
-    return reasons + [o for o in others if o.citation.score <= top]
+    return reasons + others, reasons + [o for o in others if o.citation.score <= top]
 
 
 def _extend(candidate: Candidate, following: tuple[str, int, int], read: SpanReader) -> Candidate:
@@ -665,9 +686,20 @@ def _interleave(lists: Sequence[Sequence[Citation]], limit: int) -> tuple[Citati
     taken: list[Citation] = []
     for rank in range(max((len(items) for items in lists), default=0)):
         for items in lists:
-            if rank < len(items) and len(taken) < limit and not any(_overlaps(items[rank], t) for t in taken):
-                taken.append(items[rank])
+            if rank >= len(items):
+                continue
+            new = items[rank]
+            overlapping = [i for i, t in enumerate(taken) if _overlaps(new, t)]
+            if not overlapping and len(taken) < limit:
+                taken.append(new)
+            elif len(overlapping) == 1 and _contains(new, taken[overlapping[0]]):
+                # "X is the court. It has nine members." answers more than "X is the court.": keep the longer.
+                taken[overlapping[0]] = new
     return tuple(taken)
+
+
+def _contains(outer: Citation, inner: Citation) -> bool:
+    return outer.doc_id == inner.doc_id and outer.start <= inner.start and inner.end <= outer.end
 
 
 def _overlaps(a: Citation, b: Citation) -> bool:

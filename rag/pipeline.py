@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag import __version__
-from rag.answer import Candidate, decide, make_candidate, merge_adjacent
+from rag.answer import Candidate, decide, fold_syndicated, make_candidate, merge_adjacent
 from rag.boilerplate import alone_on_line, is_boilerplate, looks_like_label
 from rag.chunking import chunk_passages
 from rag.config import Config
@@ -840,12 +840,17 @@ class Index:
         vector = self.embedder.encode([searched])[0]
         with self._lock:
             candidates = self._candidates(searched, vector, limit=max(k, 10), with_antecedents=True, content_only=True)
-            reason = asks_reason(searched)
-            if reason is not None:
-                candidates = prefer_reasons(reason, candidates, threshold, self._next_sentence, self._read)
             if searched != question and asks_for_more(question):
                 candidates = demote_cited(candidates, turns)
-            answer = decide(question, candidates, threshold=threshold, k=k, config=self.config.answer, read=self._read)
+            shown = citable = candidates
+            reason = asks_reason(searched)
+            if reason is not None:
+                shown, citable = prefer_reasons(
+                    searched, reason, candidates, threshold, self._next_sentence, self._read
+                )
+            answer = decide(question, citable, threshold=threshold, k=k, config=self.config.answer, read=self._read)
+            if citable is not shown:
+                answer = replace(answer, candidates=tuple(c.citation for c in fold_syndicated(shown)[:k]))
         return answer if searched == question else replace(answer, searched_for=searched)
 
     def lookup(self, text: str, *, threshold: float | None = None) -> list[Match]:
