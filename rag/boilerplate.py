@@ -24,12 +24,15 @@ MAX_CREDIT_WORDS = 12
 _WORD = re.compile(r"[^\W_]+(?:['\u2019.-][^\W_]+)*")
 # How a sentence ends: terminal punctuation, possibly followed by closing quotes or brackets.
 _ENDS_AS_SENTENCE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s*$")
-_CREDIT = re.compile(
-    r"^\W*(?:by\s+[A-Z][\w'\u2019.-]*(?:\s+[A-Z][\w'\u2019.-]*){0,3}\s*(?:[,|/\u2014-]|$)|(?:photo|image|picture|video|graphic|illustration|file photo|caption)s?"
-    r"(?:\s+(?:credit|courtesy|by|source))?\s*[:/(\u2014-]|(?:credit|courtesy|source|reference)s?(?:\(s\))?\s*[:\u2014-]"
-    r"|share\b|read more\b|related\b|advertisement\b|subscribe\b|editor:|written by\b|reporter:)",
-    re.IGNORECASE,
+# A name is capitalised whatever the case of "By": (?-i:...) keeps [A-Z] case-sensitive.
+_BYLINE = r"by\s+(?-i:[A-Z])[\w'\u2019.-]*(?:\s+(?-i:[A-Z])[\w'\u2019.-]*){0,3}\s*(?:[,|/\u2014-]|$)"
+_IMAGE_CREDIT = (
+    r"(?:photo|image|picture|video|graphic|illustration|file photo|caption)s?"
+    r"(?:\s+(?:credit|courtesy|by|source))?\s*[:/(\u2014-]"
 )
+_LABEL = r"(?:credit|courtesy|source|reference)s?(?:\(s\))?\s*[:\u2014-]"
+_BUTTON = r"share\b|read more\b|related\b|advertisement\b|subscribe\b|editor:|written by\b|reporter:"
+_CREDIT = re.compile(rf"^\W*(?:{_BYLINE}|{_IMAGE_CREDIT}|{_LABEL}|{_BUTTON})", re.IGNORECASE)
 
 
 def word_count(text: str) -> int:

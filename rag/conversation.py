@@ -265,6 +265,14 @@ def _persons(turns: Sequence[Turn]) -> set[str]:
     return found
 
 
+def _is_person(mention: Mention, persons: set[str]) -> bool:
+    """A name sharing a word with a known person's ("Cavendish" after "Henry Cavendish")."""
+    if mention.kind != "name":
+        return False
+    known = {w for name in persons for w in name.split() if w.lower().rstrip(".") not in _TITLES}
+    return bool(set(mention.text.split()) & known)
+
+
 def _antecedent(kind: str, turns: Sequence[Turn], own_names: bool, avoid: str | None = None) -> str | None:
     places = _sources(turns)
     if kind == "person":
@@ -286,7 +294,7 @@ def _antecedent(kind: str, turns: Sequence[Turn], own_names: bool, avoid: str | 
     persons = _persons(turns)
     for place in places:  # a thing, or a plural with no plural in sight ("they" for an organisation)
         for m in place:
-            if m.kind in ("name", "phrase") and not (kind == "thing" and m.plural) and m.text not in persons:
+            if m.kind in ("name", "phrase") and not (kind == "thing" and m.plural) and not _is_person(m, persons):
                 return m.text
     return None
 

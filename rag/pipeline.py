@@ -803,7 +803,10 @@ class Index:
         reason = "overview: " + why.format(title=repr(title)) + "; its lead sentences are quoted"
         shown = tuple(c.citation for c in leads)
         if confidence < threshold or not leads:
-            reason = f"no document matches {topic!r}: the best, {title!r}, scored {confidence:.2f}, below the threshold {threshold:.2f}"
+            reason = (
+                f"no document matches {topic!r}: the best, {title!r}, scored {confidence:.2f}, "
+                f"below the threshold {threshold:.2f}"
+            )
             return Answer(question, True, reason, confidence, threshold, (), shown)
         merged = merge_adjacent(leads, self._read)
         return Answer(question, False, reason, confidence, threshold, tuple(c.citation for c in merged), shown)
