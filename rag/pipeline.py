@@ -65,6 +65,8 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2_000
 MAX_LOOKUP_CHARS = 500_000
 LOOKUP_CANDIDATES = 5
+# A follow-up refers to the last few turns; older ones are not read (a client may send many).
+MAX_HISTORY_TURNS = 20
 # An update adds a segment; past this many, the small ones are merged into one.
 MAX_SEGMENTS = 8
 # When more than this share of the kept segments' rows belong to removed documents,
@@ -764,7 +766,7 @@ class Index:
         k = self.config.answer.k if k is None else _check_k(k)
         threshold = self.config.answer.threshold if threshold is None else _check_threshold(threshold)
         try:
-            turns = turns_from(history)
+            turns = turns_from(list(history)[-MAX_HISTORY_TURNS:])
         except TypeError as error:
             raise QueryError(str(error)) from None
         topic = overview_topic(question)

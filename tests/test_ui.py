@@ -478,6 +478,15 @@ def test_client_ask_returns_the_gold_sentence(client) -> None:
     assert result["citations"][0]["source"] == "cgtn.com"
 
 
+def test_client_ask_takes_the_conversation_as_history(client) -> None:
+    first = client.predict(CHIP_QUESTION, api_name="/ask")
+    follow_up = client.predict("Who is spearheading it?", [first], api_name="/ask")
+    assert follow_up["searched_for"] == "Who is spearheading the new chip fund?"
+    assert "China Integrated Circuit Industry Investment Fund" in follow_up["citations"][0]["text"]
+    alone = client.predict("Who is spearheading it?", api_name="/ask")
+    assert alone["searched_for"] == "Who is spearheading it?"
+
+
 def test_client_ask_abstains_off_topic(client) -> None:
     result = client.predict(OFF_TOPIC, api_name="/ask")
     assert result["abstained"] is True and result["reason"] and result["citations"] == []
