@@ -32,6 +32,7 @@ AUXILIARIES = frozenset(
 )
 # Auxiliaries after which a noun phrase is followed by its verb ("does the fund aim to ...").
 _DO_AUXILIARIES = frozenset("do does did can could will would should may might must shall".split())
+_COPULAS = frozenset("is are was were".split())
 PREPOSITIONS = frozenset(
     "in at on to from of for with about by into over under after before during near below above between through "
     "across against within without among since until".split()
@@ -67,6 +68,8 @@ class Turn:
     cited: tuple[str, ...] = ()
     documents: tuple[str, ...] = ()
     asked: str = ""  # the question as typed, when it differs from the one searched
+    spans: tuple[tuple[str, int, int], ...] = ()  # (doc_id, start, end) of each citation
+    confidence: float = 0.0
 
 
 def turns_from(history: Iterable[Any]) -> list[Turn]:
@@ -83,17 +86,41 @@ def turns_from(history: Iterable[Any]) -> list[Turn]:
             citations = [c for c in item.get("citations") or () if isinstance(c, Mapping)]
             cited = tuple(str(c.get("text", "")) for c in citations)
             documents = tuple(str(c.get("doc_id", "")) for c in citations)
+            spans = tuple(_span(c.get("doc_id"), c.get("start"), c.get("end")) for c in citations)
+            confidence = item.get("confidence", 0.0)
         elif hasattr(item, "question") and hasattr(item, "citations"):
             question = getattr(item, "searched_for", "") or item.question
             asked = item.question
             cited = tuple(c.text for c in item.citations)
             documents = tuple(c.doc_id for c in item.citations)
+            spans = tuple((c.doc_id, c.start, c.end) for c in item.citations)
+            confidence = getattr(item, "confidence", 0.0)
         else:
             raise TypeError(f"history holds earlier answers (Answer or its dict), got {type(item).__name__}")
         if not isinstance(question, str):
             raise TypeError(f"a history turn's question must be text, got {type(question).__name__}")
-        turns.append(Turn(question.strip(), cited, documents, asked.strip() if isinstance(asked, str) else ""))
+        asked = asked.strip() if isinstance(asked, str) else ""
+        confidence = float(confidence) if isinstance(confidence, int | float) else 0.0
+        turns.append(Turn(question.strip(), cited, documents, asked, tuple(s for s in spans if s), confidence))
     return [t for t in turns if t.question]
+
+
+def _span(doc_id: object, start: object, end: object) -> tuple[str, int, int] | None:
+    ok = isinstance(doc_id, str) and isinstance(start, int) and isinstance(end, int)
+    return (doc_id, start, end) if ok else None  # type: ignore[return-value]
+
+
+_NEXT = re.compile(
+    r"^\s*(?:and\s+|so\s+|ok(?:ay)?,?\s+)?(?:then\s+)?(?:what\s+happened|what\s+came|what\s+followed"
+    r"|what\s+did\s+(?:he|she|they|it)\s+do)\s+(?:next|then|after(?:wards?|\s+that|\s+this)?|later)\s*[?.!]*\s*$"
+    r"|^\s*(?:and\s+)?(?:then\s+what|after\s+that|afterwards|next)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def asks_what_next(question: str) -> bool:
+    """ "What happened next?", "What did he do after that?": the story continues after the last answer."""
+    return bool(_NEXT.match(question))
 
 
 # --- words --------------------------------------------------------------------------------
@@ -172,9 +199,9 @@ def mentions(text: str) -> list[Mention]:
                     found.append(Mention(group, "group", True))
             i = end
             continue
-        if tokens[i].lower in _DO_AUXILIARIES and i + 1 < len(tokens) and _content(tokens[i + 1]):
-            # "When did membership drop ...": a bare noun after the auxiliary is the subject.
-            phrase = _phrase_after(tokens, i + 1, after_auxiliary=True)
+        if tokens[i].lower in _DO_AUXILIARIES | _COPULAS and i + 1 < len(tokens) and _content(tokens[i + 1]):
+            # "When did membership drop ...", "What is torque?": a bare noun after the auxiliary.
+            phrase = _phrase_after(tokens, i + 1, after_auxiliary=tokens[i].lower in _DO_AUXILIARIES)
             if phrase and not phrase[:1].isupper():
                 found.append(Mention(phrase, "phrase", _plural(phrase.split()[-1])))
                 i += 1 + len(phrase.split())
@@ -209,7 +236,7 @@ def _phrase_after(tokens: Sequence[Word], i: int, *, after_auxiliary: bool = Fal
     # its verb, which then closes the run: drop it when a particle or preposition follows.
     ends_clause = i >= len(tokens) or tokens[i].lower in (PREPOSITIONS - {"of"}) | {"up", "out", "off", "?"}
     if len(run) >= 2 and ends_clause and not run[-1].capitalised:
-        if after_auxiliary or run[-1].lower in _PREDICATIVE:
+        if after_auxiliary or run[-1].lower in _PREDICATIVE or run[-1].lower.endswith("ed"):
             run = run[:-1]
     return " ".join(w.text for w in run)
 

@@ -25,6 +25,7 @@ from rag.conversation import (
     Turn,
     asks_for_more,
     asks_reason,
+    asks_what_next,
     demote_cited,
     merge_parts,
     overview_topic,
@@ -813,6 +814,30 @@ class Index:
         merged = merge_adjacent(leads, self._read)
         return Answer(question, False, reason, confidence, threshold, tuple(c.citation for c in merged), shown)
 
+    def _what_next(self, question: str, previous: Turn, k: int, threshold: float) -> Answer | None:
+        """ "What happened next?": the sentences after the previous answer's first quote, in its document.
+
+        Their confidence is the previous answer's: they are cited for where they stand, not for
+        their words (which share none with the question). None when nothing follows.
+        """
+        doc_id, _, end = previous.spans[0]
+        with self._lock:
+            following = [s for s in self._indexes.store.sentences_of(doc_id) if s.start >= end]
+            following = [s for s in following if not self._is_furniture(s)][:k]
+            if not following:
+                return None
+            leads = self._sentences_as_candidates(doc_id, following, previous.confidence, "continues")
+        title = leads[0].citation.title if leads else doc_id
+        if not leads or previous.confidence < threshold:
+            return None
+        reason = f"continues the previous answer: what follows it in {title!r}"
+        citations = tuple(c.citation for c in merge_adjacent(leads[:1], self._read))
+        shown = tuple(c.citation for c in leads)
+        quoted = " ".join(previous.cited[0].split()) if previous.cited else doc_id
+        quoted = quoted if len(quoted) <= 80 else quoted[:79] + "\u2026"
+        searched = f"what follows \u201c{quoted}\u201d"
+        return Answer(question, False, reason, previous.confidence, threshold, citations, shown, searched)
+
     def _best_document(self, topic: str, headers: Sequence[Mapping[str, Any]]) -> tuple[str, float]:
         """The document whose title, or failing that whose sentences, best match ``topic``."""
         tokens = tokenize(topic)
@@ -829,18 +854,29 @@ class Index:
         """The first ``count`` content sentences of a document as candidates scored ``score``."""
         store = self._indexes.store
         sentences = [s for s in store.sentences_of(doc_id) if not self._is_furniture(s)][:count]
+        return self._sentences_as_candidates(doc_id, sentences, score, "overview")
+
+    def _sentences_as_candidates(
+        self, doc_id: str, sentences: Sequence[Sentence], score: float, why: str
+    ) -> list[Candidate]:
+        """Sentences of one document as candidates, each scored ``score`` and marked ``why``."""
+        store = self._indexes.store
         _, rows = store.rows_by_text(doc_id)
         records = store.sentences(rows[s.text] for s in sentences if s.text in rows)
         chosen = sorted(records.values(), key=lambda r: r.sentence.position)
         passages = store.passages(r.passage for r in chosen)
         header = store.headers_for([doc_id])[doc_id]
         return [
-            make_candidate(Hit(r.row, score, {"overview": 1.0, "lead": float(n)}), r, passages[r.passage], header)
+            make_candidate(Hit(r.row, score, {why: 1.0, "position": float(n)}), r, passages[r.passage], header)
             for n, r in enumerate(chosen, start=1)
         ]
 
     def _ask_one(self, question: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
         """One question, its referring words resolved from ``turns``."""
+        if turns and turns[-1].spans and asks_what_next(question):
+            answer = self._what_next(question, turns[-1], k, threshold)
+            if answer is not None:
+                return answer
         searched = resolve_followup(question, turns)
         vector = self.embedder.encode([searched])[0]
         with self._lock:

@@ -14,6 +14,7 @@ from rag.boilerplate import alone_on_line, is_boilerplate
 from rag.conversation import (
     Turn,
     asks_reason,
+    asks_what_next,
     gives_reason,
     merge_parts,
     overview_topic,
@@ -106,6 +107,13 @@ def test_ellipsis_reuses_the_previous_question() -> None:
     assert resolve_followup("And conscription?", war) == "What does the church say about conscription?"
 
 
+def test_what_happened_next_is_recognised() -> None:
+    for question in ("What happened next?", "what happened after that?", "What did he do next?", "And after that?"):
+        assert asks_what_next(question), question
+    for question in ("What happened in 1983?", "What did he do?", "What happened?", CHIP):
+        assert not asks_what_next(question), question
+
+
 def test_history_is_answers_or_their_json() -> None:
     citation = Citation("It rained.", "a.md", "A", "", 0, 10, 0.9)
     answer = Answer("When?", False, "ok", 0.9, 0.4, (citation,), (citation,), searched_for="When did it rain?")
@@ -113,7 +121,7 @@ def test_history_is_answers_or_their_json() -> None:
     assert (
         turns_from([answer])
         == turns_from([as_json])
-        == [Turn("When did it rain?", ("It rained.",), ("a.md",), "When?")]
+        == [Turn("When did it rain?", ("It rained.",), ("a.md",), "When?", (("a.md", 0, 10),), 0.9)]
     )
     with pytest.raises(TypeError, match="earlier answers"):
         turns_from(["When?"])
@@ -287,3 +295,11 @@ def test_seed_self_contained_question_is_bit_for_bit_the_same_with_history(real_
         history.append(real_index.ask(question, history=history))
     for question in (CHIP, "Which technologies are described as dual-use?", "Who won the 2022 World Cup?"):
         assert real_index.ask(question, history=history) == real_index.ask(question)
+
+
+def test_seed_what_happened_next_cites_the_sentence_after_the_previous_answer(real_index) -> None:
+    first = real_index.ask(CHIP)
+    after = real_index.ask("What happened next?", history=[first])
+    assert after.citations[0].start > first.citations[0].start
+    assert "This initiative, spearheaded by" in after.citations[0].text
+    assert after.searched_for.startswith("what follows") and "continues the previous answer" in after.reason
