@@ -88,6 +88,7 @@ def turns_from(history: Iterable[Any]) -> list[Turn]:
             documents = tuple(str(c.get("doc_id", "")) for c in citations)
             spans = tuple(_span(c.get("doc_id"), c.get("start"), c.get("end")) for c in citations)
             confidence = item.get("confidence", 0.0)
+            continues = any(isinstance(c.get("scores"), Mapping) and c["scores"].get(CONTINUES) for c in citations)
         elif hasattr(item, "question") and hasattr(item, "citations"):
             question = getattr(item, "searched_for", "") or item.question
             asked = item.question
@@ -95,14 +96,21 @@ def turns_from(history: Iterable[Any]) -> list[Turn]:
             documents = tuple(c.doc_id for c in item.citations)
             spans = tuple((c.doc_id, c.start, c.end) for c in item.citations)
             confidence = getattr(item, "confidence", 0.0)
+            continues = any(c.scores.get(CONTINUES) for c in item.citations)
         else:
             raise TypeError(f"history holds earlier answers (Answer or its dict), got {type(item).__name__}")
         if not isinstance(question, str):
             raise TypeError(f"a history turn's question must be text, got {type(question).__name__}")
         asked = asked.strip() if isinstance(asked, str) else ""
+        if continues and asked:  # "What happened next?" was not searched: what it cited tells its topic
+            question = asked
         confidence = float(confidence) if isinstance(confidence, int | float) else 0.0
         turns.append(Turn(question.strip(), cited, documents, asked, tuple(s for s in spans if s), confidence))
     return [t for t in turns if t.question]
+
+
+# The score name marking a citation chosen for following the previous answer ("What happened next?").
+CONTINUES = "continues"
 
 
 def _span(doc_id: object, start: object, end: object) -> tuple[str, int, int] | None:
@@ -219,11 +227,30 @@ def mentions(text: str) -> list[Mention]:
                     found.append(Mention(phrase, "asked", _plural(words_[-1])))
                 else:
                     article = "" if determiner in ("a", "an") else _DETERMINED.get(determiner, determiner) + " "
+                    end = _of_phrase_end(tokens, i + 1 + len(words_))
+                    if end > i + 1 + len(words_):  # "the name of the first album": the album is meant
+                        phrase = text[tokens[i + 1].start : tokens[end - 1].end]
                     found.append(Mention(article + phrase, "phrase", _plural(words_[-1])))
+                    i = end
+                    continue
                 i += 1 + len(words_)
                 continue
         i += 1
     return found
+
+
+def _of_phrase_end(tokens: Sequence[Word], i: int) -> int:
+    """The end of "of <determiner> <words>" or "of <Name>" starting at ``i``; ``i`` when none does."""
+    if i + 1 >= len(tokens) or tokens[i].lower != "of":
+        return i
+    j = i + 1
+    if tokens[j].lower in ("the", "a", "an", "his", "her", "its", "their") and j + 1 < len(tokens):
+        j += 1
+    name_end = _name_at(tokens, j)
+    if name_end > j:
+        return name_end
+    run = _phrase_after(tokens, j)
+    return j + len(run.split()) if run else i
 
 
 def _phrase_after(tokens: Sequence[Word], i: int, *, after_auxiliary: bool = False) -> str:

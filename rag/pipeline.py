@@ -22,6 +22,7 @@ from rag.boilerplate import alone_on_line, is_boilerplate, looks_like_label
 from rag.chunking import chunk_passages
 from rag.config import Config
 from rag.conversation import (
+    CONTINUES,
     Turn,
     asks_for_more,
     asks_reason,
@@ -826,7 +827,7 @@ class Index:
             following = [s for s in following if not self._is_furniture(s)][:k]
             if not following:
                 return None
-            leads = self._sentences_as_candidates(doc_id, following, previous.confidence, "continues")
+            leads = self._sentences_as_candidates(doc_id, following, previous.confidence, CONTINUES)
         title = leads[0].citation.title if leads else doc_id
         if not leads or previous.confidence < threshold:
             return None
