@@ -768,20 +768,22 @@ class Index:
         k = self.config.answer.k if k is None else _check_k(k)
         threshold = self.config.answer.threshold if threshold is None else _check_threshold(threshold)
         try:
-            turns = turns_from(list(history)[-MAX_HISTORY_TURNS:])
+            turns = turns_from(list(history or ())[-MAX_HISTORY_TURNS:])
         except TypeError as error:
-            raise QueryError(str(error)) from None
+            raise QueryError(f"history must be the earlier answers of the conversation: {error}") from None
+        parts = [question] if overview_topic(question) is not None else split_parts(question)
+        if len(parts) == 1:
+            return self._answer_part(question, turns, k, threshold)
+        answers: list[Answer] = []
+        for part in parts:  # a later part may refer to an earlier one: "..., and what did he say?"
+            answers.append(self._answer_part(part, [*turns, *turns_from(answers)], k, threshold))
+        return merge_parts(question, answers, k, threshold)
+
+    def _answer_part(self, question: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
         topic = overview_topic(question)
         if topic is not None:
             return self._overview(question, topic, turns, k, threshold)
-        parts = split_parts(question)
-        if len(parts) == 1:
-            return self._ask_one(question, turns, k, threshold)
-        answers: list[Answer] = []
-        for part in parts:
-            earlier = [Turn(a.searched_for, tuple(c.text for c in a.citations)) for a in answers]
-            answers.append(self._ask_one(part, [*turns, *earlier], k, threshold))
-        return merge_parts(question, answers, k, threshold)
+        return self._ask_one(question, turns, k, threshold)
 
     def _overview(self, question: str, topic: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
         """What a document is about: its lead sentences (news puts the gist first), cited."""
