@@ -48,7 +48,8 @@ _CLAUSE_VERBS = frozenset(
     "say said says think thought believe believed know knew show showed shows mean means claim".split()
 )
 # How a phrase is named again later: "this fund" is "the fund" to a follow-up.
-_DETERMINED = {"this": "the", "that": "the", "these": "the", "those": "the"}
+_DETERMINED = {"this": "the", "that": "the", "these": "the", "those": "the", "his": "the", "her": "the",
+               "its": "the", "their": "the", "our": "the", "my": "the", "your": "the"}  # fmt: skip
 _ELSE = frozenset("else other others another".split())
 _TOKEN = re.compile(
     r"(?:Mr|Mrs|Ms|Dr|Rev|St|Sr|Jr|Prof|Gen|Gov|Sen|Rep|Lt|Col|Capt|Sgt|Mt)\.|[^\W_]+(?:['\u2019.&-][^\W_]+)*|[^\w\s]"
@@ -214,6 +215,12 @@ def mentions(text: str) -> list[Mention]:
                 found.append(Mention(phrase, "phrase", _plural(phrase.split()[-1])))
                 i += 1 + len(phrase.split())
                 continue
+        if _content(tokens[i]) and not tokens[i].capitalised and _plural(tokens[i].text) and tokens[i].text.isalpha():
+            # A bare plural ("formulated laws of motion") is what a later "they" may mean.
+            end = _of_phrase_end(tokens, i + 1)
+            found.append(Mention(text[tokens[i].start : tokens[end - 1].end], "phrase", True))
+            i = end
+            continue
         if tokens[i].lower in ("the", "a", "an", "this", "that", "these", "those", "which", "what") or (
             tokens[i].lower in ("his", "her", "its", "their", "our", "my", "your")
         ):
@@ -345,6 +352,13 @@ def _antecedent(kind: str, turns: Sequence[Turn], own_names: bool, avoid: str | 
             for m in place:
                 if m.plural:
                     return m.text
+        # With no plural in sight, "they" is an organisation ("the church ... they"), so a name.
+        persons = _persons(turns)
+        for place in places:
+            for m in place:
+                if m.kind == "name" and not _is_person(m, persons):
+                    return m.text
+        return None
     persons = _persons(turns)
     for place in places:  # a thing, or a plural with no plural in sight ("they" for an organisation)
         for m in place:
@@ -417,6 +431,8 @@ def resolve_references(question: str, turns: Sequence[Turn]) -> str:
             if lower in ("he", "she"):
                 subject = target
         elif lower in _THING:
+            if lower == "it" and _is_dummy_it(tokens, i):
+                continue
             target, suffix = _antecedent("thing", turns, False), _THING[lower]
         elif lower in _PLURAL:
             target, suffix = _antecedent("plural", turns, False), _PLURAL[lower]
@@ -433,6 +449,12 @@ def resolve_references(question: str, turns: Sequence[Turn]) -> str:
         if target and target.lower() != lower:
             edits.append((word.start, word.end, target + (suffix if not target.endswith("s") or not suffix else "'")))
     return _apply(question, edits)
+
+
+def _is_dummy_it(tokens: Sequence[Word], i: int) -> bool:
+    """ "Is it true that ...", "Is it possible to ...": "it" stands for the clause that follows."""
+    after = [t.lower for t in tokens[i + 1 : i + 4]]
+    return len(after) >= 2 and after[1] in ("that", "to", "whether", "if") and after[0] not in ("said", "say")
 
 
 def _single_noun(tokens: Sequence[Word], i: int) -> Word | None:
