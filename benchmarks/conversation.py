@@ -162,6 +162,7 @@ def latency(index, items: list[dict], rounds: int = 3) -> dict:  # noqa: ANN001
 def run(data: Path) -> dict:
     articles, _ = load_squad(data)
     conversation_items = read_jsonl(DATA / "conversations.jsonl")
+    heldout_items = read_jsonl(DATA / "conversations-heldout.jsonl")
     question_items = read_jsonl(DATA / "questions.jsonl")
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
@@ -172,17 +173,26 @@ def run(data: Path) -> dict:
         shutil.copy(SEED, seed_corpus / SEED.name)
         index = build_index(corpus, Path(tmp) / "index")
         seed_index = build_index(seed_corpus, Path(tmp) / "seed-index", embedder=index.embedder)
-        check_golds(index, conversation_items + [i for i in question_items if "golds" in i])
+        check_golds(index, conversation_items + heldout_items + [i for i in question_items if "golds" in i])
         by_kind = {k: [i for i in question_items if i["kind"] == k] for k in ("multipart", "overview", "reason")}
         return {
             "machine": machine(),
             "conversations": len(conversation_items),
             "follow-ups": conversations(index, conversation_items),
+            "held-out follow-ups": conversations(index, heldout_items),
             "multi-part": multipart(index, by_kind["multipart"]),
             "overview": overview({"all": index, "seed": seed_index}, by_kind["overview"]),
             "why/how": reasons(index, by_kind["reason"]),
             "latency": latency(index, conversation_items),
         }
+
+
+def print_follow_ups(follow: dict) -> None:
+    print(f"{'':12}{'alone':>8}{'history':>9}{'prefix prev. question':>23}")
+    for bucket in ("turn 1", "turns 2-3", "turns 4+", "turns 2+"):
+        if bucket in follow:
+            row = follow[bucket]
+            print(f"{bucket:12}{row['alone']:8.3f}{row['history']:9.3f}{row['prefix previous question']:23.3f}")
 
 
 def main() -> int:
@@ -200,10 +210,10 @@ def main() -> int:
     print(result["machine"])
     follow = result["follow-ups"]
     print(f"{result['conversations']} conversations, {follow['turns']} turns (top citation holds the gold sentence)")
-    print(f"{'':12}{'alone':>8}{'history':>9}{'prefix prev. question':>23}")
-    for bucket in ("turn 1", "turns 2-3", "turns 4+", "turns 2+"):
-        row = follow[bucket]
-        print(f"{bucket:12}{row['alone']:8.3f}{row['history']:9.3f}{row['prefix previous question']:23.3f}")
+    print_follow_ups(follow)
+    held = result["held-out follow-ups"]
+    print(f"held out (written after the rules were settled, not used to change them): {held['turns']} turns")
+    print_follow_ups(held)
     print(
         f"turns resolved from history: {follow['follow-ups resolved']}; searched as asked: "
         f"{follow['turns searched as asked']}, of which answered exactly as alone: "
