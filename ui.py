@@ -55,6 +55,7 @@ KIND_BADGES = {
     "unsupported": "\u2717 unsupported",
 }
 NEAREST_SHOWN = 2
+MAX_CHAT_TURNS = 20  # earlier answers passed with a chat question
 
 # --- escaping: the only ways document text reaches the page ----------------------------
 
@@ -178,14 +179,21 @@ def _coverage_markdown(citation: Citation) -> str:
 
 def answer_markdown(answer: Answer) -> str:
     """The chat reply: the quoted sentences numbered [1]..[k], each with its document's title and source."""
+    searched = (
+        f"*searched for: {markdown_text(answer.searched_for)}*\n\n" if answer.searched_for != answer.question else ""
+    )
     if answer.abstained:
-        return f"**The documents do not answer this question.**\n\nReason: {markdown_text(answer.reason.rstrip('.'))}."
-    lines = [
+        reason = markdown_text(answer.reason.rstrip("."))
+        return f"{searched}**The documents do not answer this question.**\n\nReason: {reason}."
+    lines = [searched.strip()] if searched else []
+    lines += [
         f"**[{number}]** \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
         + _coverage_markdown(citation)
         for number, citation in enumerate(answer.citations, start=1)
     ]
     lines.append(f"*confidence {answer.confidence:.2f} (abstains below {answer.threshold:.2f})*")
+    if answer.parts or answer.citations[0].scores.get("overview"):
+        lines.append(f"*{markdown_text(answer.reason)}*")
     return "\n\n".join(lines)
 
 
@@ -260,17 +268,20 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def ask_api(question: str) -> dict[str, Any]:
+def ask_api(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Answer a question with sentences quoted from the documents, or abstain with a reason.
 
     Args:
         question: A question in plain words.
+        history: The earlier answers of the same conversation as this endpoint returned them,
+            oldest first; a follow-up's "it", "he", "And in 2019?" are resolved from them.
 
     Returns:
-        The Answer as JSON: question, abstained, reason, confidence, threshold, citations, candidates.
+        The Answer as JSON: question, searched_for, abstained, reason, confidence, threshold,
+        citations, candidates, parts.
     """
     try:
-        return asdict(STATE.index.ask(question))
+        return asdict(STATE.index.ask(question, history=history or ()))
     except RagError as error:
         raise gr.Error(str(error)) from None
 
@@ -682,13 +693,17 @@ def _user_error(error: RagError) -> gr.Error:
     return gr.Error(str(error))
 
 
-def on_ask(question: str, history: list[dict[str, Any]], choices: list[Any]) -> tuple[Any, ...]:
+def on_ask(
+    question: str, history: list[dict[str, Any]], choices: list[Any], turns: list[Answer] | None = None
+) -> tuple[Any, ...]:
+    """Ask ``question`` with the chat's earlier answers (``turns``) as its conversation."""
     question = (question or "").strip()
+    turns = list(turns or [])
     if not question:
-        return gr.update(), history, choices, gr.update(), gr.update()
+        return gr.update(), history, choices, gr.update(), gr.update(), turns
     index = STATE.index
     try:
-        answer = index.ask(question)
+        answer = index.ask(question, history=turns[-MAX_CHAT_TURNS:])
     except RagError as error:
         raise _user_error(error) from None
     number = sum(1 for message in history if message.get("role") == "user") + 1
@@ -702,7 +717,7 @@ def on_ask(question: str, history: list[dict[str, Any]], choices: list[Any]) -> 
         else placeholder_html("No citation to open: the documents do not answer this question.")
     )
     dropdown = gr.update(choices=[tuple(c) for c in choices], value=selected)
-    return "", history, choices, dropdown, viewer
+    return "", history, choices, dropdown, viewer, [*turns, answer]
 
 
 def on_open_option(event: gr.SelectData) -> tuple[Any, ...]:
@@ -715,7 +730,7 @@ def on_view_citation(key: str | None) -> str:
 
 
 def on_clear() -> tuple[Any, ...]:
-    return [], [], gr.update(choices=[], value=None), view_citation(STATE.index, None)
+    return [], [], gr.update(choices=[], value=None), view_citation(STATE.index, None), []
 
 
 def on_lookup(text: str) -> tuple[Any, ...]:
@@ -854,6 +869,7 @@ INTRO = (
 
 def _ask_tab() -> None:
     choices = gr.State([])
+    turns = gr.State([])  # the conversation's earlier answers, for follow-up questions
     with gr.Row(equal_height=False):
         with gr.Column(scale=6):
             chatbot = gr.Chatbot(
@@ -891,22 +907,25 @@ def _ask_tab() -> None:
                 elem_id="rag-citation",
             )
             viewer = gr.HTML(placeholder_html("Ask a question; its first citation opens here."), elem_id="rag-viewer")
-    outputs = [question, chatbot, choices, opened, viewer]
+    outputs = [question, chatbot, choices, opened, viewer, turns]
+    inputs = [question, chatbot, choices, turns]
     events = [
-        ask.click(on_ask, [question, chatbot, choices], outputs, api_visibility="private"),
-        question.submit(on_ask, [question, chatbot, choices], outputs, api_visibility="private"),
+        ask.click(on_ask, inputs, outputs, api_visibility="private"),
+        question.submit(on_ask, inputs, outputs, api_visibility="private"),
     ]
     for button, text in zip(example_buttons, EXAMPLE_QUESTIONS, strict=True):
         events.append(
-            button.click(lambda h, c, t=text: on_ask(t, h, c), [chatbot, choices], outputs, api_visibility="private")
+            button.click(
+                lambda h, c, s, t=text: on_ask(t, h, c, s), [chatbot, choices, turns], outputs, api_visibility="private"
+            )
         )
     for event in events:
         event.then(None, js=SCROLL_TO_MARK)
     opening = chatbot.option_select(on_open_option, None, [opened, viewer], api_visibility="private")
     opening.then(None, js=SCROLL_TO_MARK)
     opened.input(on_view_citation, opened, viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
-    clear.click(on_clear, None, [chatbot, choices, opened, viewer], api_visibility="private")
-    chatbot.clear(on_clear, None, [chatbot, choices, opened, viewer], api_visibility="private")
+    clear.click(on_clear, None, [chatbot, choices, opened, viewer, turns], api_visibility="private")
+    chatbot.clear(on_clear, None, [chatbot, choices, opened, viewer, turns], api_visibility="private")
 
 
 def _lookup_tab() -> None:

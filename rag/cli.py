@@ -55,6 +55,8 @@ def _print_citation(number: int, citation: Citation, context: bool) -> None:
 
 
 def print_answer(answer: Answer, context: bool) -> None:
+    if answer.searched_for != answer.question:
+        print(f"searched for: {answer.searched_for}")
     if answer.abstained:
         print("The sources do not answer this question.")
         print(f"Reason: {answer.reason}.")
@@ -62,6 +64,11 @@ def print_answer(answer: Answer, context: bool) -> None:
     for number, citation in enumerate(answer.citations, start=1):
         _print_citation(number, citation, context)
     print(f"confidence {answer.confidence:.2f} (threshold {answer.threshold:.2f})")
+    if answer.citations[0].scores.get("overview"):
+        print(f"({answer.reason})")
+    for number, part in enumerate(answer.parts, start=1):
+        if part.abstained:
+            print(f"Part {number} ({part.question}) is not answered: {part.reason}.")
 
 
 def print_matches(matches: Sequence[Match]) -> None:
@@ -148,6 +155,48 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(_to_json(asdict(answer)))
     else:
         print_answer(answer, args.context)
+    return 0
+
+
+CHAT_HELP = "Ask about the documents; follow-ups may refer to earlier answers. /clear starts over, Ctrl-D ends."
+MAX_CHAT_TURNS = 20
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """A conversation on the terminal: each question is answered with the earlier ones as history."""
+    index = _open_index(args)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401 - gives input() line editing and a history of questions
+
+        if not args.json:
+            print(CHAT_HELP)
+    history: list[Answer] = []
+    while True:
+        try:
+            line = input("? " if interactive else "")
+        except EOFError:
+            break
+        question = line.strip()
+        if question in ("/quit", "/exit"):
+            break
+        if question == "/clear":
+            history = []
+            print(json.dumps({"cleared": True}) if args.json else "Conversation cleared.")
+            continue
+        if not question:
+            continue
+        try:
+            answer = index.ask(question, k=args.k, threshold=args.threshold, history=history[-MAX_CHAT_TURNS:])
+        except RagError as error:  # one bad question does not end the conversation
+            print(f"rag: error: {error}", file=sys.stderr)
+            continue
+        history.append(answer)
+        if args.json:
+            print(json.dumps(asdict(answer), ensure_ascii=False), flush=True)
+        else:
+            print_answer(answer, args.context)
+            print(flush=True)
     return 0
 
 
@@ -270,6 +319,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
     ask.add_argument("--context", action="store_true", help="show the passage around each quote")
     ask.set_defaults(run=cmd_ask)
+
+    chat = commands.add_parser("chat", parents=[common], help="a conversation: follow-ups refer to earlier answers")
+    chat.add_argument("-k", type=int, default=None, help="most citations to give (default 3)")
+    chat.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
+    chat.add_argument("--context", action="store_true", help="show the passage around each quote")
+    chat.set_defaults(run=cmd_chat)
 
     lookup = commands.add_parser("lookup", parents=[common], help="find where each sentence of a text comes from")
     lookup.add_argument("text", help="a quote, claim or paragraph; '-' reads standard input")

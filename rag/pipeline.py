@@ -13,17 +13,32 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag import __version__
-from rag.answer import Candidate, decide, make_candidate
+from rag.answer import Candidate, decide, fold_syndicated, make_candidate, merge_adjacent
+from rag.boilerplate import alone_on_line, is_boilerplate, looks_like_label
 from rag.chunking import chunk_passages
 from rag.config import Config
+from rag.conversation import (
+    CONTINUES,
+    Turn,
+    asks_for_more,
+    asks_reason,
+    asks_what_next,
+    demote_cited,
+    merge_parts,
+    overview_topic,
+    prefer_reasons,
+    resolve_followup,
+    split_parts,
+    turns_from,
+)
 from rag.dense import DenseIndex, DensePart, DenseView, VectorParts, as_unit_rows
 from rag.errors import (
     CorpusError,
@@ -34,7 +49,7 @@ from rag.errors import (
     RagError,
 )
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
-from rag.lexical import LexicalIndex, LexicalPart, LexicalView, idf, tokenize
+from rag.lexical import LexicalIndex, LexicalPart, LexicalView, coverage, idf, tokenize
 from rag.lookup import match_sentence
 from rag.retrieval import SearchIndexes, prepare_query, search, weigh_coverage
 from rag.sentences import sentence_spans, split_sentences
@@ -53,7 +68,7 @@ from rag.store import (
     verify_files,
     write_lock,
 )
-from rag.types import Answer, Citation, Document, FileVersion, Match, Passage, Sentence
+from rag.types import Answer, Citation, Document, FileVersion, Hit, Match, Passage, Sentence
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder, WordVectors
@@ -64,6 +79,8 @@ MAX_QUESTION_CHARS = 2_000
 MAX_LOOKUP_CHARS = 500_000
 LOOKUP_CANDIDATES = 5
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A follow-up refers to the last few turns; older ones are not read (a client may send many).
+MAX_HISTORY_TURNS = 20
 # An update adds a segment; past this many, the small ones are merged into one.
 MAX_SEGMENTS = 8
 # When more than this share of the kept segments' rows belong to removed documents,
@@ -768,7 +785,14 @@ class Index:
                 self._embedder = embedder
             return self._embedder
 
-    def ask(self, question: str, k: int | None = None, *, threshold: float | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        threshold: float | None = None,
+        history: Sequence[Answer | Mapping[str, Any]] = (),
+    ) -> Answer:
         """Answer ``question`` with up to ``k`` sentences quoted from the sources, or abstain.
 
         Args:
@@ -776,27 +800,157 @@ class Index:
             k: The most citations to give (default: the index's setting, 3).
             threshold: Abstain when the best sentence scores below this (0..1; default: the
                 index's calibrated setting).
+            history: The earlier answers of the same conversation, oldest first (``Answer``
+                objects or their JSON dicts). A follow-up's referring words ("it", "he",
+                "the fund") and ellipses ("And in 2019?") are resolved from them; a
+                self-contained question is answered exactly as without history.
 
         Raises:
-            QueryError: The question is empty or too long.
+            QueryError: The question is empty or too long, or history is not earlier answers.
         """
         question = _check_text(question, "question", MAX_QUESTION_CHARS)
         k = self.config.answer.k if k is None else _check_k(k)
         threshold = self.config.answer.threshold if threshold is None else _check_threshold(threshold)
+        try:
+            turns = turns_from(list(history or ())[-MAX_HISTORY_TURNS:])
+        except TypeError as error:
+            raise QueryError(f"history must be the earlier answers of the conversation: {error}") from None
+        parts = [question] if overview_topic(question) is not None else split_parts(question)
+        if len(parts) == 1:
+            return self._answer_part(question, turns, k, threshold)
+        answers: list[Answer] = []
+        for part in parts:  # a later part may refer to an earlier one: "..., and what did he say?"
+            answers.append(self._answer_part(part, [*turns, *turns_from(answers)], k, threshold))
+        return merge_parts(question, answers, k, threshold)
+
+    def _answer_part(self, question: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
+        topic = overview_topic(question)
+        if topic is not None:
+            return self._overview(question, topic, turns, k, threshold)
+        return self._ask_one(question, turns, k, threshold)
+
+    def _overview(self, question: str, topic: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
+        """What a document is about: its lead sentences (news puts the gist first), cited."""
+        with self._lock:
+            headers = self._indexes.store.document_headers()
+            if topic:
+                doc_id, confidence = self._best_document(topic, headers)
+                why = f"the document best matching {topic!r} ({{title}}) scored {confidence:.2f}"
+            else:
+                recent = [d for t in reversed(turns) for d in t.documents]
+                doc_id = recent[0] if recent else headers[0]["doc_id"] if len(headers) == 1 else None
+                confidence = 1.0
+                why = "the question asks what {title} is about" + (", cited in this conversation" if recent else "")
+            if doc_id is None:  # several documents and nothing to choose one by: the lead of each
+                leads = [c for h in headers[:k] for c in self._lead(h["doc_id"], 1, confidence)]
+                reason = f"an overview of the {len(headers)} documents: the first sentence of each"
+                if len(headers) > k:
+                    reason += f" (the first {k}; name one to summarise it)"
+                citations = tuple(c.citation for c in leads)
+                return Answer(question, False, reason, confidence, threshold, citations, citations)
+            leads = self._lead(doc_id, k, confidence)
+        title = next((h["title"] for h in headers if h["doc_id"] == doc_id), doc_id)
+        reason = "overview: " + why.format(title=repr(title)) + "; its lead sentences are quoted"
+        shown = tuple(c.citation for c in leads)
+        if confidence < threshold or not leads:
+            reason = (
+                f"no document matches {topic!r}: the best, {title!r}, scored {confidence:.2f}, "
+                f"below the threshold {threshold:.2f}"
+            )
+            return Answer(question, True, reason, confidence, threshold, (), shown)
+        merged = merge_adjacent(leads, self._read)
+        return Answer(question, False, reason, confidence, threshold, tuple(c.citation for c in merged), shown)
+
+    def _what_next(self, question: str, previous: Turn, k: int, threshold: float) -> Answer | None:
+        """ "What happened next?": the sentences after the previous answer's first quote, in its document.
+
+        Their confidence is the previous answer's: they are cited for where they stand, not for
+        their words (which share none with the question). None when nothing follows.
+        """
+        doc_id, _, end = previous.spans[0]
+        with self._lock:
+            following = [s for s in self._indexes.store.sentences_of(doc_id) if s.start >= end]
+            following = [s for s in following if not self._is_furniture(s)][:k]
+            if not following:
+                return None
+            leads = self._sentences_as_candidates(doc_id, following, previous.confidence, CONTINUES)
+        title = leads[0].citation.title if leads else doc_id
+        if not leads or previous.confidence < threshold:
+            return None
+        reason = f"continues the previous answer: what follows it in {title!r}"
+        citations = tuple(c.citation for c in merge_adjacent(leads[:1], self._read))
+        shown = tuple(c.citation for c in leads)
+        quoted = " ".join(previous.cited[0].split()) if previous.cited else doc_id
+        quoted = quoted if len(quoted) <= 80 else quoted[:79] + "\u2026"
+        searched = f"what follows \u201c{quoted}\u201d"
+        return Answer(question, False, reason, previous.confidence, threshold, citations, shown, searched)
+
+    def _best_document(self, topic: str, headers: Sequence[Mapping[str, Any]]) -> tuple[str, float]:
+        """The document whose title, or failing that whose sentences, best match ``topic``."""
+        tokens = tokenize(topic)
+        weights = self._indexes.sentence_lexical.idf(tokens)
+        by_title = {h["doc_id"]: coverage(weights, tokenize(h["title"])) for h in headers}
+        vector = self.embedder.encode([topic])[0]
+        for candidate in self._candidates(topic, vector, limit=10, content_only=True):
+            doc_id = candidate.citation.doc_id
+            by_title[doc_id] = max(by_title.get(doc_id, 0.0), candidate.citation.score)
+        doc_id = min(by_title, key=lambda d: (-by_title[d], d))
+        return doc_id, round(by_title[doc_id], 4)
+
+    def _lead(self, doc_id: str, count: int, score: float) -> list[Candidate]:
+        """The first ``count`` content sentences of a document as candidates scored ``score``."""
+        store = self._indexes.store
+        sentences = [s for s in store.sentences_of(doc_id) if not self._is_furniture(s)][:count]
+        return self._sentences_as_candidates(doc_id, sentences, score, "overview")
+
+    def _sentences_as_candidates(
+        self, doc_id: str, sentences: Sequence[Sentence], score: float, why: str
+    ) -> list[Candidate]:
+        """Sentences of one document as candidates, each scored ``score`` and marked ``why``."""
+        store = self._indexes.store
+        _, rows = store.rows_by_text(doc_id)
+        records = store.sentences(rows[s.text] for s in sentences if s.text in rows)
+        chosen = sorted(records.values(), key=lambda r: r.sentence.position)
+        passages = store.passages(r.passage for r in chosen)
+        header = store.headers_for([doc_id])[doc_id]
+        return [
+            make_candidate(Hit(r.row, score, {why: 1.0, "position": float(n)}), r, passages[r.passage], header)
+            for n, r in enumerate(chosen, start=1)
+        ]
+
+    def _ask_one(self, question: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
+        """One question, its referring words resolved from ``turns``."""
+        if turns and turns[-1].spans and asks_what_next(question):
+            answer = self._what_next(question, turns[-1], k, threshold)
+            if answer is not None:
+                return answer
+        searched = resolve_followup(question, turns)
         words = getattr(self.embedder, "encode_words", None)  # an encoder that reads word by word
-        question_words = words([question])[0] if words is not None else None
-        vector = question_words.text_vector if question_words is not None else self.embedder.encode([question])[0]
+        question_words = words([searched])[0] if words is not None else None
+        vector = question_words.text_vector if question_words is not None else self.embedder.encode([searched])[0]
         with self._lock:
             candidates = self._candidates(
-                question,
+                searched,
                 vector,
                 limit=max(k, 10),
                 with_antecedents=True,
                 question=True,
                 question_words=question_words,
                 threshold=threshold,
+                content_only=True,
             )
-            return decide(question, candidates, threshold=threshold, k=k, config=self.config.answer, read=self._read)
+            if searched != question and asks_for_more(question):
+                candidates = demote_cited(candidates, turns)
+            shown = citable = candidates
+            reason = asks_reason(searched)
+            if reason is not None:
+                shown, citable = prefer_reasons(
+                    searched, reason, candidates, threshold, self._next_sentence, self._read
+                )
+            answer = decide(question, citable, threshold=threshold, k=k, config=self.config.answer, read=self._read)
+            if citable is not shown:
+                answer = replace(answer, candidates=tuple(c.citation for c in fold_syndicated(shown)[:k]))
+        return answer if searched == question else replace(answer, searched_for=searched)
 
     def lookup(self, text: str, *, threshold: float | None = None) -> list[Match]:
         """Find where each sentence of ``text`` comes from in the sources.
@@ -843,10 +997,13 @@ class Index:
         question: bool = False,
         question_words: WordVectors | None = None,
         threshold: float | None = None,
+        content_only: bool = False,
     ) -> list[Candidate]:
         indexes = self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records, antecedents = search(query, indexes, self.config.retrieval)
+        if content_only:  # page furniture ("Reference(s):", "Share") is never cited or shown
+            hits = [h for h in hits if not self._is_furniture(records[h.row].sentence)]
         if question:  # a question is answered only as far as a sentence holds what it asks
             words = getattr(self.embedder, "encode_words", None)
             hits = weigh_coverage(query, hits, records, antecedents, indexes, words, question_words, limit, threshold)
@@ -866,6 +1023,27 @@ class Index:
             )
             for hit, record in zip(hits, chosen, strict=True)
         ]
+
+    def _is_furniture(self, sentence: Sentence) -> bool:
+        text = sentence.text
+        if looks_like_label(text):
+            document = self._indexes.store.document(sentence.doc_id)
+            return document is None or is_boilerplate(
+                text, alone_on_line=alone_on_line(document.text, sentence.start, sentence.end)
+            )
+        return is_boilerplate(text, alone_on_line=False)
+
+    def _next_sentence(self, candidate: Candidate) -> tuple[str, int, int] | None:
+        """The sentence after a candidate's last one, when it is in the same paragraph."""
+        doc_id = candidate.citation.doc_id
+        sentences = self._indexes.store.sentences_of(doc_id)
+        position = candidate.last + 1
+        if position >= len(sentences) or sentences[position].position != position:
+            return None
+        following = sentences[position]
+        if following.paragraph != candidate.paragraph or self._is_furniture(following):
+            return None
+        return following.text, following.start, following.end
 
     def _read(self, doc_id: str, start: int, end: int) -> str:
         return self.document(doc_id).text[start:end]

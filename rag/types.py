@@ -181,6 +181,9 @@ class Answer:
     """The outcome of a question: cited sentences, or an abstention with its reason.
 
     ``candidates`` always holds the ranked sentences considered, even when abstaining.
+    ``searched_for`` is the question as it was searched: a follow-up's referring words
+    resolved from the conversation (the question itself when it needed no resolving).
+    ``parts`` holds the answer to each part of a question that asked several things.
     """
 
     question: str
@@ -190,8 +193,12 @@ class Answer:
     threshold: float
     citations: tuple[Citation, ...] = ()
     candidates: tuple[Citation, ...] = ()
+    searched_for: str = ""
+    parts: tuple[Answer, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.searched_for:
+            object.__setattr__(self, "searched_for", self.question)
         if self.abstained and self.citations:
             raise ValueError("Answer: an abstained answer carries no citations")
         if self.abstained and not self.reason:

@@ -10,7 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = [
     "types", "errors", "config", "ingest", "sentences", "chunking", "embedding", "dense",
-    "lexical", "store", "retrieval", "answer", "claims", "lookup", "pipeline", "evaluation", "cli",
+    "lexical", "boilerplate", "store", "retrieval", "answer", "conversation", "claims", "lookup", "pipeline",
+    "evaluation", "cli",
 ]  # fmt: skip
 HEAVY = {"sentence_transformers": "embedding", "torch": "embedding", "onnxruntime": "embedding",
          "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": None}  # fmt: skip

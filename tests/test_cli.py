@@ -51,7 +51,8 @@ def test_ask_json_schema(capsys, real_index) -> None:
                        "--index", str(real_index.path))  # fmt: skip
     answer = json.loads(out)
     assert code == 0
-    assert set(answer) == {"question", "abstained", "reason", "confidence", "threshold", "citations", "candidates"}
+    assert set(answer) == {"question", "abstained", "reason", "confidence", "threshold", "citations", "candidates",
+                           "searched_for", "parts"}  # fmt: skip
     first = answer["citations"][0]
     assert set(first) >= {"text", "doc_id", "title", "source", "start", "end", "score", "context", "scores", "also_in"}
     assert "fund" in first["covered"] and isinstance(first["missing"], list)
@@ -208,3 +209,25 @@ def test_ask_shows_what_each_citation_covers_and_an_abstention_what_is_missing(c
     code, out, _ = run(capsys, "ask", "When was Huawei founded?", "--index", str(real_index.path))
     assert code == 0
     assert "Reason: the sources mention “Huawei” but not “founded” or a date for “when”" in out
+
+
+def test_chat_reads_a_conversation_from_stdin_and_prints_json_lines(capsys, monkeypatch, real_index) -> None:
+    lines = "How much money does the new chip fund aim to raise?\nWhen was it set up?\n\n/clear\nWhen was it set up?\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    code, out, err = run(capsys, "chat", "--json", "--index", str(real_index.path))
+    assert code == 0, err
+    first, follow_up, cleared, fresh = [json.loads(line) for line in out.splitlines()]
+    assert GOLD in first["citations"][0]["text"] and first["searched_for"] == first["question"]
+    assert follow_up["question"] == "When was it set up?" and "chip fund" in follow_up["searched_for"]
+    assert cleared == {"cleared": True}
+    assert fresh["searched_for"] == "When was it set up?"  # the history went with /clear
+
+
+def test_chat_shows_what_was_searched_and_survives_a_bad_question(capsys, monkeypatch, real_index) -> None:
+    too_long = "why " * 600
+    lines = f"Which companies did Premier Li Qiang visit?\n{too_long}\nWhat did he say about innovation?\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    code, out, err = run(capsys, "chat", "--index", str(real_index.path))
+    assert code == 0
+    assert "searched for: What did Premier Li Qiang say about innovation?" in out
+    assert err.count("rag: error:") == 1 and "Traceback" not in err

@@ -219,12 +219,25 @@ def test_view_citation_highlights_the_cited_span_in_the_whole_document(index: In
 
 def test_on_ask_appends_to_history_and_opens_the_first_citation(index: Index, monkeypatch) -> None:
     monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    box, history, choices, dropdown, viewer = ui.on_ask(CHIP_QUESTION, [], [])
+    box, history, choices, dropdown, viewer, turns = ui.on_ask(CHIP_QUESTION, [], [], [])
     assert box == "" and [m["role"] for m in history] == ["user", "assistant", "assistant"]
     assert dropdown["value"] == choices[0][1] and marked(viewer) == [GOLD]
-    _, history, choices, dropdown, viewer = ui.on_ask(OFF_TOPIC, history, choices)
+    assert [t.question for t in turns] == [CHIP_QUESTION]
+    _, history, choices, dropdown, viewer, turns = ui.on_ask(OFF_TOPIC, history, choices, turns)
     assert len(history) == 6 and len(choices) == len(dropdown["choices"]) >= 1
     assert dropdown["value"] is None and "do not answer" in viewer
+    assert len(turns) == 2
+
+
+def test_chat_follow_up_is_resolved_from_the_chat_and_clearing_forgets_it(index: Index, monkeypatch) -> None:
+    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
+    *_, turns = ui.on_ask(CHIP_QUESTION, [], [], [])
+    _, history, *_, turns = ui.on_ask("When was it set up?", [], [], turns)
+    assert turns[-1].searched_for != "When was it set up?" and "chip fund" in turns[-1].searched_for
+    assert "searched for:" in history[1]["content"]
+    assert ui.on_clear()[-1] == []
+    *_, fresh = ui.on_ask("When was it set up?", [], [], ui.on_clear()[-1])
+    assert fresh[-1].searched_for == "When was it set up?"
 
 
 # --- lookup --------------------------------------------------------------------------------
@@ -512,6 +525,15 @@ def test_client_ask_returns_the_gold_sentence(client) -> None:
     assert result["citations"][0]["text"] == GOLD
     assert result["citations"][0]["source"] == "cgtn.com"
     assert "fund" in result["citations"][0]["covered"]
+
+
+def test_client_ask_takes_the_conversation_as_history(client) -> None:
+    first = client.predict(CHIP_QUESTION, api_name="/ask")
+    follow_up = client.predict("Who is spearheading it?", [first], api_name="/ask")
+    assert follow_up["searched_for"] == "Who is spearheading the new chip fund?"
+    assert "China Integrated Circuit Industry Investment Fund" in follow_up["citations"][0]["text"]
+    alone = client.predict("Who is spearheading it?", api_name="/ask")
+    assert alone["searched_for"] == "Who is spearheading it?"
 
 
 def test_client_ask_abstains_off_topic(client) -> None:
