@@ -22,6 +22,7 @@ from rag.chunking import chunk_passages
 from rag.config import Config
 from rag.dense import DenseIndex, DensePart, DenseView, VectorParts, as_unit_rows
 from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, QueryError, RagError
+from rag.filters import Where, restrict, select_documents
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 from rag.lexical import LexicalIndex, LexicalPart, LexicalView, tokenize
 from rag.lookup import match_sentence
@@ -52,6 +53,7 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2_000
 MAX_LOOKUP_CHARS = 500_000
 LOOKUP_CANDIDATES = 5
+FILTERS_KEPT = 8  # the masked search structures of this many recent filters are kept for reuse
 # An update adds a segment; past this many, the small ones are merged into one.
 MAX_SEGMENTS = 8
 # When more than this share of the kept segments' rows belong to removed documents,
@@ -703,6 +705,7 @@ class Index:
         self.config = Config.from_dict(manifest.get("settings", {}))
         self.build_report: BuildReport | None = None
         self._indexes = indexes
+        self._filtered: dict[tuple[str, ...], SearchIndexes] = {}  # recent filters' masked structures
         self._embedder = embedder
         self._lock = threading.RLock()
 
@@ -724,7 +727,14 @@ class Index:
                 self._embedder = embedder
             return self._embedder
 
-    def ask(self, question: str, k: int | None = None, *, threshold: float | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        threshold: float | None = None,
+        where: Where | dict[str, Any] | None = None,
+    ) -> Answer:
         """Answer ``question`` with up to ``k`` sentences quoted from the sources, or abstain.
 
         Args:
@@ -732,43 +742,70 @@ class Index:
             k: The most citations to give (default: the index's setting, 3).
             threshold: Abstain when the best sentence scores below this (0..1; default: the
                 index's calibrated setting).
+            where: Search only some documents, e.g. ``{"folder": ["news"], "since": "2024-01"}``
+                (see ``rag.filters.Where``): the answer is the one an index of those documents
+                alone would give.
 
         Raises:
-            QueryError: The question is empty or too long.
+            QueryError: The question is empty or too long, or the filter matches no document.
         """
         question = _check_text(question, "question", MAX_QUESTION_CHARS)
         k = self.config.answer.k if k is None else _check_k(k)
         threshold = self.config.answer.threshold if threshold is None else _check_threshold(threshold)
+        chosen = Where.of(where)
         vector = self.embedder.encode([question])[0]
         with self._lock:
-            candidates = self._candidates(question, vector, limit=max(k, 10), with_antecedents=True)
+            indexes = self._indexes_for(chosen)
+            candidates = self._candidates(question, vector, limit=max(k, 10), with_antecedents=True, indexes=indexes)
             return decide(question, candidates, threshold=threshold, k=k, config=self.config.answer, read=self._read)
 
-    def lookup(self, text: str, *, threshold: float | None = None) -> list[Match]:
+    def lookup(
+        self, text: str, *, threshold: float | None = None, where: Where | dict[str, Any] | None = None
+    ) -> list[Match]:
         """Find where each sentence of ``text`` comes from in the sources.
 
         Args:
             text: A quote, a claim, or whole paragraphs.
             threshold: The score a paraphrase must reach (default: the index's setting).
+            where: Look only in some documents (see ``ask``).
 
         Returns:
             One Match per sentence of ``text``, in order.
         """
         text = _check_text(text, "lookup text", MAX_LOOKUP_CHARS, strip=False)
         threshold = self.config.lookup.paraphrase_threshold if threshold is None else _check_threshold(threshold)
+        chosen = Where.of(where)
         spans = sentence_spans(text)
         vectors = self.embedder.encode([text[a:b] for a, b in spans])
         matches = []
         with self._lock:
+            indexes = self._indexes_for(chosen)
             for (start, end), vector in zip(spans, vectors, strict=True):
-                candidates = self._candidates(text[start:end], vector, limit=LOOKUP_CANDIDATES)
+                candidates = self._candidates(text[start:end], vector, limit=LOOKUP_CANDIDATES, indexes=indexes)
                 matches.append(match_sentence(text[start:end], start, candidates, paraphrase_threshold=threshold))
         return matches
 
+    def _indexes_for(self, where: Where | None) -> SearchIndexes:
+        """The search structures over the documents ``where`` chooses (all of them when None)."""
+        if where is None:
+            return self._indexes
+        doc_ids = tuple(select_documents(where, self._indexes.store))
+        if doc_ids not in self._filtered:
+            if len(self._filtered) >= FILTERS_KEPT:
+                self._filtered.pop(next(iter(self._filtered)))
+            self._filtered[doc_ids] = restrict(self._indexes, doc_ids)
+        return self._filtered[doc_ids]
+
     def _candidates(
-        self, text: str, vector: np.ndarray, *, limit: int, with_antecedents: bool = False
+        self,
+        text: str,
+        vector: np.ndarray,
+        *,
+        limit: int,
+        with_antecedents: bool = False,
+        indexes: SearchIndexes | None = None,
     ) -> list[Candidate]:
-        indexes = self._indexes
+        indexes = indexes or self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records, antecedents = search(query, indexes, self.config.retrieval)
         hits = hits[:limit]
