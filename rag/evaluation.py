@@ -27,6 +27,9 @@ class LabelledQuestion:
 def load_questions(path: str | Path) -> list[LabelledQuestion]:
     """Read SQuAD-format JSON or JSONL lines of ``{"question", "answer"}``.
 
+    The feedback file the browser app writes beside the index (``rag.feedback``) is such a
+    JSONL file: its thumbs-up lines are labelled questions, its thumbs-down lines are skipped.
+
     In SQuAD files a question without answers (or marked ``is_impossible``) should abstain.
     """
     path = Path(path)
@@ -52,6 +55,8 @@ def _from_jsonl(text: str, path: Path) -> list[LabelledQuestion]:
             continue
         try:
             item = json.loads(line)
+            if "rating" in item and "answer" not in item:
+                continue  # a thumbs down from the feedback file: it says what is wrong, not what is right
             questions.append(LabelledQuestion(str(item["question"]), item["answer"]))
         except (ValueError, KeyError, TypeError):
             raise RagError(f'{path}:{number}: expected {{"question": ..., "answer": ... or null}}') from None
