@@ -1,5 +1,7 @@
-"""The app in a real browser (Playwright driving Debian's Chromium): ask, open a citation, look up,
-and upload hostile documents that must execute nothing and fetch nothing.
+"""The app in a real browser (Playwright driving Debian's Chromium), on a desktop (1366x900) and a
+phone (390x844): ask, click a [n] marker to open its source, copy and export, choose documents,
+give feedback, look up, and upload documents (a PDF with pages; hostile ones that must execute
+nothing and fetch nothing).
 
 Screenshots of each screen go to test-artifacts/ for a person to look at.
 """
@@ -32,11 +34,20 @@ WAIT_MS = 60_000
 HARBOUR_TITLE = "Harbour report <script>alert(1)</script> ![x](http://127.0.0.1:9/beacon) [click](javascript:alert(1))"
 
 
+SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process, url, _ = start_app(tmp_path_factory.mktemp("ui-browser"))
-    yield url
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The app's address and its folder (corpus/ and index/ inside it)."""
+    process, url, corpus = start_app(tmp_path_factory.mktemp("ui-browser"))
+    yield url, corpus.parent
     stop_app(process)
+
+
+@pytest.fixture(scope="module")
+def app_url(app: tuple[str, Path]) -> str:
+    return app[0]
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +76,30 @@ class Watch:
         assert self.foreign == [], f"the page fetched off the app: {self.foreign}"
 
 
+def open_page(browser: Browser, app_url: str, size: str) -> tuple[Page, Watch]:
+    phone = size == "phone"
+    context = browser.new_context(
+        viewport=SIZES[size], is_mobile=phone, has_touch=phone, permissions=["clipboard-read", "clipboard-write"]
+    )
+    page = context.new_page()
+    watch = Watch(page, app_url)
+    page.goto(app_url)
+    page.wait_for_selector("#rag-question textarea", timeout=WAIT_MS)
+    page.wait_for_timeout(500)  # the page script installs its handlers on load
+    return page, watch
+
+
+@pytest.fixture(params=list(SIZES))
+def sized(request: pytest.FixtureRequest, browser: Browser, app_url: str) -> Iterator[tuple[Page, Watch, str]]:
+    """A fresh page (a new conversation) at each size."""
+    page, watch = open_page(browser, app_url, request.param)
+    yield page, watch, request.param
+    page.context.close()
+
+
 @pytest.fixture()
 def page(browser: Browser, app_url: str) -> Iterator[tuple[Page, Watch]]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport=SIZES["desktop"])
     page = context.new_page()
     watch = Watch(page, app_url)
     page.goto(app_url)
@@ -76,10 +108,10 @@ def page(browser: Browser, app_url: str) -> Iterator[tuple[Page, Watch]]:
     context.close()
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_timeout(300)  # let transitions settle
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
 
 def visible(locator: Locator) -> Locator:
@@ -99,40 +131,178 @@ def focus_mark(page: Page) -> Locator:
     return page.locator("#rag-viewer mark#rag-focus")
 
 
-def test_ask_shows_cited_sentence_source_and_opens_citations(page: tuple[Page, Watch]) -> None:
-    page, watch = page
+def in_viewport(page: Page, selector: str) -> bool:
+    """Whether the element's top lies inside the window as it is scrolled now."""
+    box = page.locator(selector).first.bounding_box()
+    return box is not None and 0 <= box["y"] < page.viewport_size["height"]
+
+
+def last_answer_start_visible(page: Page) -> bool:
+    """Whether the newest question and the first line of its answer are both inside the chat's visible part
+    and inside the window."""
+    return page.evaluate(
+        """() => { const asked = [...document.querySelectorAll('#rag-chat [data-testid="user"]')].pop();
+        const bots = [...document.querySelectorAll('#rag-chat [data-testid="bot"]')];
+        const reply = bots.find(b => asked.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+        const chat = document.querySelector('#rag-chat').getBoundingClientRect();
+        const q = asked.getBoundingClientRect(), r = reply.getBoundingClientRect();
+        const top = Math.max(chat.top, 0), bottom = Math.min(chat.bottom, window.innerHeight);
+        return q.top >= top - 1 && r.top + 20 <= bottom; }"""
+    )
+
+
+def test_first_screen_shows_the_question_box_and_no_empty_controls(sized: tuple[Page, Watch, str]) -> None:
+    page, watch, size = sized
+    shot(page, f"10-first-{size}.png", full_page=False)
+    box = page.locator("#rag-question textarea").bounding_box()
+    assert box["y"] + box["height"] <= SIZES[size]["height"], f"the question box is below the fold on {size}"
+    assert page.locator("#rag-viewer").count() == 0 or not page.locator("#rag-viewer").is_visible()
+    assert not page.locator("#rag-export").is_visible()
+    if size == "desktop":  # every example question fully on screen
+        for example in page.locator("#rag-examples button").all():
+            example_box = example.bounding_box()
+            assert example_box["y"] + example_box["height"] <= SIZES[size]["height"]
+    assert page.evaluate("() => document.activeElement === document.querySelector('#rag-question textarea')")
+    outline = page.evaluate("() => getComputedStyle(document.querySelector('#rag-question textarea')).outlineStyle")
+    assert outline == "solid"  # a visible focus ring
+    watch.assert_clean()
+
+
+def test_clicking_a_marker_opens_its_sentence_highlighted(sized: tuple[Page, Watch, str]) -> None:
+    page, watch, size = sized
     ask(page, CHIP_QUESTION)
     chat_text(page, "aiming to raise over $40 billion").wait_for(timeout=WAIT_MS)
     reply = page.locator("#rag-chat").inner_text()
     assert "[1]" in reply and GOLD in reply and "cgtn.com" in reply
     assert "China steps up its push for tech self-reliance" in reply
-    assert focus_mark(page).inner_text() == GOLD  # the first citation opens beside the chat
-    shot(page, "01-ask-answer.png")
+    assert focus_mark(page).inner_text() == GOLD  # the first citation opens with the answer
+    assert not visible(page.locator("#rag-chat").get_by_text("score")).is_visible()  # Sources start collapsed
 
     visible(page.get_by_role("button", name="Which companies did Li Qiang visit?")).click()
     chat_text(page, "Huawei and BYD").wait_for(timeout=WAIT_MS)
-    page.get_by_role("button", name="Open [1] in its document").click()
+    page.wait_for_timeout(500)
+    assert last_answer_start_visible(page), "the start of the newest answer is not in view"
+    shot(page, f"11-answer-{size}.png", full_page=False)
+    names = page.evaluate("() => [...document.querySelectorAll('#rag-chat [data-testid]')].map(e => e.ariaLabel)")
+    assert any(n and n.startswith("Answer: [1]") for n in names)
+    assert not any(n and re.search(r"&#\d+;|<button", n) for n in names), names  # plain accessible names
+
+    page.locator("#rag-chat button.rag-q2-c1").first.click()
     page.wait_for_function(
         "() => (document.querySelector('#rag-viewer mark#rag-focus')?.textContent || '').includes('Huawei')",
         timeout=WAIT_MS,
     )
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(400)
     assert mark_in_view(page)
-    shot(page, "02-citation-opened.png")
-
-    page.locator("#rag-citation input").click()  # reopen the first answer's citation from the list
-    visible(page.get_by_role("option", name=re.compile(r"^Q1 \[1\]"))).click()
+    assert in_viewport(page, "#rag-viewer mark#rag-focus"), f"the source did not come into view on {size}"
+    shot(page, f"12-marker-opened-{size}.png", full_page=False)
+    page.locator("#rag-chat button.rag-q1-c1").first.click()  # back to the first answer's citation
     page.wait_for_function(
         "(gold) => document.querySelector('#rag-viewer mark#rag-focus')?.textContent === gold",
         arg=GOLD,
         timeout=WAIT_MS,
     )
+    contrast = page.evaluate(
+        """() => { const m = document.querySelector('#rag-viewer mark#rag-focus'); const s = getComputedStyle(m);
+        return [s.color, s.backgroundColor]; }"""
+    )
+    assert contrast_ratio(*contrast) >= 4.5
 
     ask(page, OFF_TOPIC)
     chat_text(page, "The documents do not answer this question.").wait_for(timeout=WAIT_MS)
     assert "Reason:" in page.locator("#rag-chat").inner_text()
-    assert focus_mark(page).count() == 0
-    shot(page, "03-abstention.png")
+    watch.assert_clean()
+
+
+def _luminance(color: str) -> float:
+    channels = [int(v) / 255 for v in re.findall(r"\d+", color)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    lighter, darker = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_dark_mode_toggle_keeps_the_highlight_readable(page: tuple[Page, Watch]) -> None:
+    page, watch = page
+    page.click("#rag-theme")
+    assert page.evaluate("() => document.body.classList.contains('dark')")
+    ask(page, CHIP_QUESTION)
+    chat_text(page, "aiming to raise over $40 billion").wait_for(timeout=WAIT_MS)
+    page.get_by_text("Sources (").first.click()  # Sources start collapsed
+    page.locator("#rag-chat button.rag-q1-c1").nth(1).click()  # the [1] in Sources opens the citation too
+    for selector in ("#rag-viewer mark#rag-focus", "#rag-chat mark"):
+        visible(page.locator(selector)).wait_for(timeout=WAIT_MS)
+        colours = page.evaluate(
+            "(s) => { const m = [...document.querySelectorAll(s)].find(e => e.offsetParent);"
+            " const c = getComputedStyle(m); return [c.color, c.backgroundColor]; }",
+            selector,
+        )
+        assert contrast_ratio(*colours) >= 4.5, (selector, colours)
+    shot(page, "13-dark.png", full_page=False)
+    page.click("#rag-theme")
+    assert not page.evaluate("() => document.body.classList.contains('dark')")
+    watch.assert_clean()
+
+
+def test_copy_buttons_and_conversation_export(sized: tuple[Page, Watch, str]) -> None:
+    page, watch, size = sized
+    ask(page, CHIP_QUESTION)
+    chat_text(page, "aiming to raise over $40 billion").wait_for(timeout=WAIT_MS)
+
+    def copied(selector: str) -> str:
+        page.evaluate("() => navigator.clipboard.writeText('')")
+        visible(page.locator(selector)).click()
+        for _ in range(100):
+            text = page.evaluate("() => navigator.clipboard.readText()")
+            if text:
+                return text
+            page.wait_for_timeout(100)
+        raise AssertionError(f"nothing was copied by {selector}")
+
+    quote = copied("#rag-chat button.rag-q1-c0-quote")
+    assert quote.startswith(f"[1] \u201c{GOLD}\u201d \u2014 China steps up") and "seed-article.md, characters" in quote
+    note = copied("#rag-chat button.rag-q1-c0-note")
+    assert (
+        note.startswith(f"\u201c{GOLD.replace('$', chr(92) + '$')}\u201d[^1]") and "\n\n[^1]: *China steps up" in note
+    )
+    assert "sha256 " in note
+    page.get_by_text("Sources (").first.click()  # open Sources: each citation has its own buttons
+    single = copied("#rag-chat button.rag-q1-c1-quote")
+    assert single.startswith(f"\u201c{GOLD}\u201d") and not single.startswith("[1]")
+
+    ask(page, OFF_TOPIC)
+    chat_text(page, "The documents do not answer this question.").wait_for(timeout=WAIT_MS)
+    with page.expect_download() as markdown_download:
+        page.locator("#rag-export-md").click()
+    markdown = Path(markdown_download.value.path()).read_text(encoding="utf-8")
+    assert markdown_download.value.suggested_filename == "rag-conversation.md"
+    assert "## 1. How much money" in markdown and "## 2. Who won" in markdown and "[^1]: *China steps up" in markdown
+    with page.expect_download() as json_download:
+        page.locator("#rag-export-json").click()
+    turns = json.loads(Path(json_download.value.path()).read_text(encoding="utf-8"))
+    assert [t["question"] for t in turns] == [CHIP_QUESTION, OFF_TOPIC] and turns[1]["abstained"] is True
+    cited = turns[0]["citations"][0]
+    assert cited["text"] == GOLD and len(cited["content_hash"]) == 64 and cited["end"] - cited["start"] == len(GOLD)
+    shot(page, f"14-export-{size}.png", full_page=False)
+    watch.assert_clean()
+
+
+def test_feedback_is_saved_beside_the_index(page: tuple[Page, Watch], app: tuple[str, Path]) -> None:
+    page, watch = page
+    feedback = app[1] / "index.feedback.jsonl"
+    before = feedback.read_text(encoding="utf-8").splitlines() if feedback.exists() else []
+    ask(page, CHIP_QUESTION)
+    chat_text(page, "aiming to raise over $40 billion").wait_for(timeout=WAIT_MS)
+    visible(page.locator("#rag-chat").get_by_role("button", name="Like", exact=True)).click()
+    for _ in range(50):
+        if feedback.exists() and len(feedback.read_text(encoding="utf-8").splitlines()) > len(before):
+            break
+        page.wait_for_timeout(100)
+    line = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert line["question"] == CHIP_QUESTION and line["rating"] == "up" and line["answer"] == GOLD
     watch.assert_clean()
 
 
