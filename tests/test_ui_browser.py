@@ -351,9 +351,7 @@ def test_lookup_table_row_detail_and_exports(page: tuple[Page, Watch]) -> None:
 def test_hostile_upload_executes_nothing_and_shows_text_literally(page: tuple[Page, Watch]) -> None:
     page, watch = page
     page.get_by_role("tab", name="Documents").click()
-    page.set_input_files("#rag-upload input[type=file]", [str(HOSTILE_MD), str(HOSTILE_TXT)])
-    page.wait_for_timeout(1000)  # the files upload to the server before they can be added
-    page.click("#rag-add")
+    page.set_input_files("#rag-upload input[type=file]", [str(HOSTILE_MD), str(HOSTILE_TXT)])  # indexed on drop
     summary = page.locator("#rag-upload-summary")
     visible(summary.get_by_text("hostile-plain.txt")).wait_for(timeout=WAIT_MS)
     assert "hostile.md added" in summary.inner_text() and "hostile-plain.txt added" in summary.inner_text()
@@ -393,7 +391,7 @@ def test_hostile_upload_executes_nothing_and_shows_text_literally(page: tuple[Pa
 
     page.get_by_role("tab", name="Documents").click()  # delete one of them again
     visible(page.locator("#rag-documents .cell-wrap").filter(has_text="Dockside notes")).click()
-    page.get_by_role("button", name="Delete selected document").click()
+    page.click("#rag-delete")
     page.locator("#rag-confirm").click()
     page.wait_for_function(
         "() => !document.querySelector('#rag-documents').innerText.includes('Dockside notes')", timeout=WAIT_MS
@@ -406,4 +404,144 @@ def test_hostile_upload_executes_nothing_and_shows_text_literally(page: tuple[Pa
     assert page.evaluate("() => [...document.scripts].filter(s => s.textContent.includes('alert(1)')).length") == 0
     for text in HOSTILE:  # shown as text in the viewer, the table and the detail, never as elements
         assert text in page.locator("#rag-lookup-detail").inner_text()
+    watch.assert_clean()
+
+
+PDF_PAGE_TWO = (
+    "Divers surveyed the reefs at Lizard Island between January and April 2024 and counted fewer young corals "
+    "than in any year before."
+)
+LIBRARY_TXT = (
+    "Rivertown library opens\n\nThe new Rivertown library cost 4 million dollars to build. The money for the "
+    "library came from local taxes. It opened in June with a reading room for children.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def uploaded(browser: Browser, app_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A two-page PDF (with hard line breaks, made by Chromium) and a .txt with a headline, added on drop."""
+    folder = tmp_path_factory.mktemp("uploads")
+    page, watch = open_page(browser, app_url, "desktop")
+    maker = page.context.new_page()
+    maker.set_content(
+        "<title>Coral survey</title><h1>Coral survey</h1><p>The survey covers the northern reefs.</p>"
+        f'<p style="page-break-before: always; width: 260px">{PDF_PAGE_TWO}</p>'
+    )
+    maker.pdf(path=str(folder / "coral-survey.pdf"))
+    maker.close()
+    (folder / "rivertown-library.txt").write_text(LIBRARY_TXT, encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files(
+        "#rag-upload input[type=file]", [str(folder / "coral-survey.pdf"), str(folder / "rivertown-library.txt")]
+    )
+    summary = page.locator("#rag-upload-summary")
+    visible(summary.get_by_text("rivertown-library.txt")).wait_for(timeout=WAIT_MS)  # indexed on drop, no button
+    assert "coral-survey.pdf added" in summary.inner_text() and "rivertown-library.txt added" in summary.inner_text()
+    table = page.locator("#rag-documents")
+    visible(table.locator(".cell-wrap").filter(has_text="Rivertown library opens")).wait_for(timeout=WAIT_MS)
+    shot(page, "15-documents-added.png")
+    watch.assert_clean()
+    page.context.close()
+    return {"pdf": "uploads/coral-survey.pdf", "txt": "uploads/rivertown-library.txt"}
+
+
+def choose_documents(page: Page, *titles: str) -> None:
+    page.locator("#rag-filter").get_by_text("Search in:").click()
+    for title in titles:
+        page.locator("#rag-filter-documents input").click()
+        visible(page.get_by_role("option", name=re.compile(re.escape(title)))).click()
+    page.wait_for_function("() => document.querySelector('#rag-filter').innerText.includes('only')", timeout=WAIT_MS)
+
+
+def test_a_filtered_question_searches_only_the_chosen_documents(
+    sized: tuple[Page, Watch, str], uploaded: dict[str, str]
+) -> None:
+    page, watch, size = sized
+    ask(page, "How much did the Rivertown library cost?")
+    chat_text(page, "cost 4 million dollars").wait_for(timeout=WAIT_MS)
+    choose_documents(page, "China steps up")
+    assert "Search in: 1 document only" in page.locator("#rag-filter").inner_text()
+    ask(page, "How much did the Rivertown library cost?")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#rag-chat [data-testid=\"user\"]').length === 2", timeout=WAIT_MS
+    )
+    chat_text(page, "The documents do not answer this question.").wait_for(timeout=WAIT_MS)
+    shot(page, f"16-filtered-{size}.png", full_page=False)
+    page.locator("#rag-chat").get_by_text("Nearest passages").last.click()
+    nearest = page.locator("#rag-chat [data-testid='bot']").last.inner_text()
+    assert "China steps up" in nearest and "Rivertown" not in nearest  # even the nearest come from the choice
+    watch.assert_clean()
+
+
+def test_pdf_citation_shows_its_page_and_the_viewer_its_page_boundaries(
+    sized: tuple[Page, Watch, str], uploaded: dict[str, str]
+) -> None:
+    page, watch, size = sized
+    ask(page, "When did divers survey the reefs at Lizard Island?")
+    chat_text(page, "Lizard Island").wait_for(timeout=WAIT_MS)
+    reply = visible(page.locator("#rag-chat [data-testid='bot']")).inner_text()
+    assert "p. 2" in reply and "Coral survey" in reply  # the page on the citation line itself
+    page.locator("#rag-chat button.rag-q1-c1").first.click()
+    viewer = page.locator("#rag-viewer")
+    visible(viewer.locator(".rag-page").filter(has_text="Page 2")).wait_for(timeout=WAIT_MS)
+    assert viewer.locator(".rag-page").count() == 2
+    assert " ".join(PDF_PAGE_TWO.split()[:6]) in focus_mark(page).inner_text()
+    assert "\n" not in focus_mark(page).inner_text()  # hard line breaks shown as spaces
+    shot(page, f"17-pdf-page-{size}.png", full_page=False)
+    watch.assert_clean()
+
+
+def test_lookup_results_are_readable_and_an_empty_run_is_a_hint(sized: tuple[Page, Watch, str]) -> None:
+    page, watch, size = sized
+    page.get_by_role("tab", name="Lookup").click()
+    page.click("#rag-lookup-run")
+    visible(page.locator("#rag-lookup-detail").get_by_text("type some text to look up")).wait_for(timeout=WAIT_MS)
+    assert page.locator(".toast-body.error, .toast-wrap .error").count() == 0
+    text = f"{GOLD} China wants to be a world leader in technology. Pigeons painted the Eiffel Tower green."
+    page.fill("#rag-lookup-text textarea", text)
+    page.click("#rag-lookup-run")
+    table = page.locator("#rag-lookup-table")
+    badge = visible(table.locator(".rag-kind-unsupported"))
+    badge.wait_for(timeout=WAIT_MS)
+    if size == "phone":  # columns keep their width and the table scrolls sideways
+        badge.scroll_into_view_if_needed()
+    assert page.evaluate("(b) => b.scrollWidth <= b.clientWidth + 1", badge.element_handle())  # badge not clipped
+    assert badge.inner_text().strip() == "\u2717 unsupported"
+    page.get_by_text("Export: Markdown footnotes and JSON").click()
+    preview = page.locator("#rag-lookup-md textarea").input_value()
+    assert preview.startswith(GOLD + "[^1]") and all(f"[^{n}]:" in preview for n in (1, 2, 3))
+    visible(table.locator(".cell-wrap").filter(has_text="world leader in technology")).click()
+    detail = page.locator("#rag-lookup-detail").inner_text()
+    assert detail.count("score") == 1  # the score once
+    shot(page, f"18-lookup-{size}.png")
+    watch.assert_clean()
+
+
+def test_delete_asks_with_cancel_and_marks_answers_that_cited_it(
+    page: tuple[Page, Watch], uploaded: dict[str, str]
+) -> None:
+    page, watch = page
+    ask(page, "How much did the Rivertown library cost?")
+    chat_text(page, "cost 4 million dollars").wait_for(timeout=WAIT_MS)
+    page.get_by_role("tab", name="Documents").click()
+    visible(page.locator("#rag-documents .cell-wrap").filter(has_text="Rivertown library opens")).click()
+    page.click("#rag-delete")
+    question = page.locator("#rag-confirm-question")
+    visible(question.get_by_text("Delete")).wait_for(timeout=WAIT_MS)
+    background = page.evaluate("() => getComputedStyle(document.querySelector('#rag-confirm')).backgroundColor")
+    assert background == "rgb(185, 28, 28)"  # visibly destructive
+    shot(page, "19-delete-confirm.png", full_page=False)
+    page.click("#rag-cancel")
+    page.wait_for_function("() => !document.querySelector('#rag-confirm')?.offsetParent", timeout=WAIT_MS)
+    assert "Rivertown library opens" in page.locator("#rag-documents").inner_text()
+    page.click("#rag-delete")
+    page.click("#rag-confirm")
+    page.wait_for_function(
+        "() => !document.querySelector('#rag-documents').innerText.includes('Rivertown library opens')",
+        timeout=WAIT_MS,
+    )
+    page.get_by_role("tab", name="Ask").click()
+    visible(page.locator("#rag-chat .rag-stale")).wait_for(timeout=WAIT_MS)
+    assert "no longer in the index" in page.locator("#rag-chat .rag-stale").first.inner_text()
+    shot(page, "20-stale-answer.png", full_page=False)
     watch.assert_clean()
