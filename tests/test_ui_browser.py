@@ -334,7 +334,8 @@ def test_lookup_table_row_detail_and_exports(page: tuple[Page, Watch]) -> None:
     )
     assert "paraphrase" in detail.inner_text()
     page.get_by_text("Export: Markdown footnotes and JSON").click()
-    visible(page.get_by_text("[^1]:", exact=False)).wait_for(timeout=WAIT_MS)
+    visible(page.locator("#rag-lookup-md textarea")).wait_for(timeout=WAIT_MS)
+    assert "[^3]:" in page.locator("#rag-lookup-md textarea").input_value()  # the whole preview, every line
     shot(page, "04-lookup.png")
     with page.expect_download() as markdown_download:
         page.get_by_role("button", name="Download Markdown").click()
