@@ -888,6 +888,15 @@ def on_lookup(text: str) -> tuple[Any, ...]:
     )
 
 
+def lookup_cards_html(details: Sequence[str]) -> str:
+    """Every looked-up sentence as a numbered card (its kind, source sentence and passage), stacked:
+    what a phone shows instead of the table, whose columns a narrow screen cannot hold."""
+    return "".join(
+        f'<div class="rag-lookup-card"><div class="rag-meta">Sentence {n}</div>{detail}</div>'
+        for n, detail in enumerate(details, start=1)
+    )
+
+
 def on_select_row(details: list[str], event: gr.SelectData) -> str:
     row = event.index[0] if isinstance(event.index, list | tuple) else event.index
     if not isinstance(row, int) or not 0 <= row < len(details):
@@ -1008,11 +1017,11 @@ mark, mark.rag-hl { background: #fde68a; color: #1f2937; padding: 1px 2px; borde
 /* no stray separator after the last footer link */
 footer .divider, footer .divider + * ~ .divider { display: none; }
 /* lookup table: sideways scrolling instead of squeezed columns on narrow screens */
+#rag-lookup-cards { display: none; }
+.rag-lookup-card { border-top: 1px solid var(--border-color-primary); padding-top: 8px; margin-top: 8px; }
 @media (max-width: 700px) {
-  #rag-lookup-table .table-wrap, #rag-lookup-table .table-container { overflow-x: auto !important; }
-  #rag-lookup-table table { min-width: 760px; }
-  #rag-documents table { min-width: 560px; }
-  #rag-documents .table-wrap, #rag-documents .table-container { overflow-x: auto !important; }
+  #rag-lookup-table, #rag-lookup-detail:has(.rag-query) { display: none !important; }
+  #rag-lookup-cards { display: block; }
   #rag-intro p { display: none; }
   #rag-intro h1 { font-size: 1.25em; }
   #rag-summary { display: none; }
@@ -1243,6 +1252,7 @@ def _lookup_tab() -> None:
     detail = gr.HTML(
         placeholder_html("Select a row to see its source sentence in its passage."), elem_id="rag-lookup-detail"
     )
+    cards = gr.HTML("", elem_id="rag-lookup-cards")  # on a phone, instead of the table: one card per sentence
     with gr.Accordion("Export: Markdown footnotes and JSON", open=False):
         with gr.Row():
             markdown_file = gr.DownloadButton("Download Markdown", interactive=False, size="sm")
@@ -1259,7 +1269,9 @@ def _lookup_tab() -> None:
             )
             as_json = gr.Code(label="JSON", language="json", interactive=False, buttons=["copy"], max_lines=20)
     outputs = [table, details, detail, markdown, as_json, markdown_file, json_file]
-    run.click(on_lookup, text, outputs, api_visibility="private")
+    run.click(on_lookup, text, outputs, api_visibility="private").then(
+        lookup_cards_html, details, cards, api_visibility="private"
+    )
     table.select(on_select_row, details, detail, api_visibility="private")
 
 

@@ -501,18 +501,31 @@ def test_lookup_results_are_readable_and_an_empty_run_is_a_hint(sized: tuple[Pag
     text = f"{GOLD} China wants to be a world leader in technology. Pigeons painted the Eiffel Tower green."
     page.fill("#rag-lookup-text textarea", text)
     page.click("#rag-lookup-run")
-    table = page.locator("#rag-lookup-table")
-    badge = visible(table.locator(".rag-kind-unsupported"))
+    results = page.locator("#rag-lookup-cards" if size == "phone" else "#rag-lookup-table")
+    badge = visible(results.locator(".rag-kind-unsupported"))
     badge.wait_for(timeout=WAIT_MS)
-    if size == "phone":  # columns keep their width and the table scrolls sideways
-        badge.scroll_into_view_if_needed()
     assert page.evaluate("(b) => b.scrollWidth <= b.clientWidth + 1", badge.element_handle())  # badge not clipped
     assert badge.inner_text().strip() == "\u2717 unsupported"
+    if size == "phone":  # stacked cards instead of the table, each readable at the screen's width
+        assert not page.locator("#rag-lookup-table").is_visible()
+        cards = page.locator(".rag-lookup-card")
+        assert cards.count() == 3
+        for card in cards.all():
+            box = card.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= SIZES["phone"]["width"]
+        assert "global leader in technology" in cards.nth(1).inner_text()
+        assert not page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")  # no clipping
+    else:
+        assert not page.locator("#rag-lookup-cards").is_visible()
     page.get_by_text("Export: Markdown footnotes and JSON").click()
     preview = page.locator("#rag-lookup-md textarea").input_value()
     assert preview.startswith(GOLD + "[^1]") and all(f"[^{n}]:" in preview for n in (1, 2, 3))
-    visible(table.locator(".cell-wrap").filter(has_text="world leader in technology")).click()
-    detail = page.locator("#rag-lookup-detail").inner_text()
+    if size == "desktop":
+        visible(results.locator(".cell-wrap").filter(has_text="world leader in technology")).click()
+        page.wait_for_timeout(300)
+        detail = page.locator("#rag-lookup-detail").inner_text()
+    else:
+        detail = page.locator(".rag-lookup-card").nth(1).inner_text()
     assert detail.count("score") == 1  # the score once
     shot(page, f"18-lookup-{size}.png")
     watch.assert_clean()
