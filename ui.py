@@ -1004,6 +1004,8 @@ mark, mark.rag-hl { background: #fde68a; color: #1f2937; padding: 1px 2px; borde
 /* highlight readable in both themes (contrast above 4.5:1), also inside the chat's own prose styles */
 #rag-chat mark, .dark mark, .dark mark.rag-hl, .dark #rag-chat mark { background: #fde047 !important;
   color: #111827 !important; }
+/* Sources are shown at full strength: Gradio dims a collapsible message to 0.8, which halves the contrast */
+#rag-chat .message-content, #rag-chat span.md { opacity: 1 !important; }
 /* the question box: a visible focus ring */
 #rag-question textarea:focus, #rag-question textarea:focus-visible { outline: 3px solid #2563eb !important;
   outline-offset: 1px; box-shadow: none; }
