@@ -1117,6 +1117,11 @@ PAGE_JS = """() => {
   new MutationObserver(() => { if (!pending) { pending = true; requestAnimationFrame(name); } })
     .observe(document.body, {subtree: true, childList: true, characterData: true,
                              attributes: true, attributeFilter: ['aria-label']});
+  document.addEventListener('keydown', (event) => {  // Ctrl+Enter (Cmd+Enter) runs a lookup
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && event.target.closest('#rag-lookup-text')) {
+      event.preventDefault(); document.querySelector('#rag-lookup-run')?.click();
+    }
+  });
   const saved = localStorage.getItem('rag-theme');
   if (saved) document.body.classList.toggle('dark', saved === 'dark');
   setTimeout(() => document.querySelector('#rag-question textarea')?.focus(), 200);

@@ -165,6 +165,8 @@ def test_first_screen_shows_the_question_box_and_no_empty_controls(sized: tuple[
     assert page.evaluate("() => document.activeElement === document.querySelector('#rag-question textarea')")
     outline = page.evaluate("() => getComputedStyle(document.querySelector('#rag-question textarea')).outlineStyle")
     assert outline == "solid"  # a visible focus ring
+    footer = page.locator("footer").inner_text()
+    assert "\u00b7" not in footer and (size == "phone" or "Use via API" in footer)  # no stray separator
     watch.assert_clean()
 
 
@@ -292,8 +294,8 @@ def test_copy_buttons_and_conversation_export(sized: tuple[Page, Watch, str]) ->
     watch.assert_clean()
 
 
-def test_feedback_is_saved_beside_the_index(page: tuple[Page, Watch], app: tuple[str, Path]) -> None:
-    page, watch = page
+def test_feedback_is_saved_beside_the_index(sized: tuple[Page, Watch, str], app: tuple[str, Path]) -> None:
+    page, watch, _ = sized
     feedback = app[1] / "index.feedback.jsonl"
     before = feedback.read_text(encoding="utf-8").splitlines() if feedback.exists() else []
     ask(page, CHIP_QUESTION)
