@@ -1024,6 +1024,15 @@ footer .divider, footer .divider + * ~ .divider { display: none; }
 @media (max-width: 700px) {
   #rag-lookup-table, #rag-lookup-detail:has(.rag-query) { display: none !important; }
   #rag-lookup-cards { display: block; }
+  /* the documents table: title, source and sentences only, in widths that hold their words */
+  #rag-documents th:nth-child(4), #rag-documents td:nth-child(4), #rag-documents .body-cell:nth-child(4) {
+    display: none !important; }
+  #rag-documents th:nth-child(1), #rag-documents td:nth-child(1), #rag-documents .body-cell:nth-child(1) {
+    width: 138px !important; min-width: 138px !important; max-width: 138px !important; flex: 0 0 138px !important; }
+  #rag-documents th:nth-child(2), #rag-documents td:nth-child(2), #rag-documents .body-cell:nth-child(2) {
+    width: 86px !important; min-width: 86px !important; max-width: 86px !important; flex: 0 0 86px !important; }
+  #rag-documents th:nth-child(3), #rag-documents td:nth-child(3), #rag-documents .body-cell:nth-child(3) {
+    width: 100px !important; min-width: 100px !important; max-width: 100px !important; flex: 0 0 100px !important; }
   #rag-intro p { display: none; }
   #rag-intro h1 { font-size: 1.25em; }
   #rag-summary { display: none; }

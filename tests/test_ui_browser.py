@@ -563,3 +563,24 @@ def test_delete_asks_with_cancel_and_marks_answers_that_cited_it(
     assert "no longer in the index" in page.locator("#rag-chat .rag-stale").first.inner_text()
     shot(page, "20-stale-answer.png", full_page=False)
     watch.assert_clean()
+
+
+def test_documents_table_keeps_its_words_whole(sized: tuple[Page, Watch, str]) -> None:
+    page, watch, size = sized
+    page.get_by_role("tab", name="Documents").click()
+    visible(page.locator("#rag-documents .cell-wrap").filter(has_text="cgtn.com")).wait_for(timeout=WAIT_MS)
+    page.wait_for_timeout(300)
+    broken = page.evaluate(
+        """() => [...document.querySelectorAll('#rag-documents th, #rag-documents .body-cell')]
+        .filter(cell => cell.offsetParent && cell.scrollWidth > cell.clientWidth + 1).map(cell => cell.innerText)"""
+    )
+    assert broken == [], f"cells too narrow for their words on {size}: {broken}"
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('#rag-documents .body-cell')].filter(c => c.innerText.trim() ===
+        'cgtn.com').map(c => { const w = document.createTreeWalker(c, NodeFilter.SHOW_TEXT); let n, r = null;
+        while ((n = w.nextNode())) if (n.textContent.trim()) { r = document.createRange(); r.selectNodeContents(n); }
+        return r ? r.getClientRects().length : 0; })"""
+    )
+    assert lines and max(lines) == 1, lines  # "cgtn.com" on one line, not "cgtn.c / om"
+    shot(page, f"21-documents-{size}.png", full_page=False)
+    watch.assert_clean()
