@@ -780,6 +780,23 @@ def on_open_request(request: str, answers: list[dict[str, Any]]) -> Any:
     return gr.update(value=view_citation(STATE.index, citation_key(answer.citations[number - 1])), visible=True)
 
 
+def opened_key(request: str, answers: list[dict[str, Any]]) -> str | None:
+    """The citation key an "open" request shows ("open 0 n": citation n of the newest answer)."""
+    found = _REQUEST.match(request or "")
+    if found and found.group(2) == "0" and answers:  # the newest answer's
+        request = f"open {len(answers)} {found.group(3)}"
+    parsed = parse_request(request, answers)
+    if parsed is None or parsed[0] != "open":
+        return None
+    _, answer, number = parsed
+    return citation_key(answer.citations[number - 1])
+
+
+def on_reopen(key: str | None) -> Any:
+    """The viewer again after the documents changed: a deleted or changed document now says so."""
+    return gr.update() if key is None else view_citation(STATE.index, key)
+
+
 def on_copy_request(request: str, answers: list[dict[str, Any]]) -> str:
     parsed = parse_request(request, answers)
     if parsed is None or parsed[0] == "open":
@@ -1154,10 +1171,13 @@ class AskTab:
     answers: gr.State
     documents: gr.Dropdown
     sources: gr.Dropdown
+    viewer: gr.HTML
+    opened: gr.State  # the citation key shown in the viewer
 
 
 def _ask_tab() -> AskTab:
     answers = gr.State([])
+    opened = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=6, min_width=300):
             with gr.Accordion(filter_label(None, None), open=False, elem_id="rag-filter") as filter_box:
@@ -1232,9 +1252,10 @@ def _ask_tab() -> AskTab:
         )
     for event in events:
         event.then(None, js=SCROLL_TO_ANSWER).then(None, js=SCROLL_TO_MARK)
-    open_request.change(on_open_request, [open_request, answers], viewer, api_visibility="private").then(
-        None, js=SCROLL_TO_MARK
-    )
+        event.then(opened_key, [gr.State("open 0 1"), answers], opened, api_visibility="private")
+    opening = open_request.change(on_open_request, [open_request, answers], viewer, api_visibility="private")
+    opening.then(None, js=SCROLL_TO_MARK)
+    opening.then(opened_key, [open_request, answers], opened, api_visibility="private")
     copy_request.change(on_copy_request, [copy_request, answers], clip, api_visibility="private").then(
         None, clip, js=COPY_TO_CLIPBOARD
     )
@@ -1244,7 +1265,7 @@ def _ask_tab() -> AskTab:
     clear_outputs = [chatbot, answers, viewer, export_row]
     clear.click(on_clear, None, clear_outputs, api_visibility="private")
     chatbot.clear(on_clear, None, clear_outputs, api_visibility="private")
-    return AskTab(chatbot, answers, documents, sources)
+    return AskTab(chatbot, answers, documents, sources, viewer, opened)
 
 
 def _lookup_tab() -> None:
@@ -1369,7 +1390,7 @@ def build_demo() -> gr.Blocks:
         for event in changed:
             event.then(on_filter_choices, *choices, api_visibility="private").then(
                 on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private"
-            )
+            ).then(on_reopen, asking.opened, asking.viewer, api_visibility="private")
         ask_tab.select(on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private")
         gr.api(ask_api, api_name="ask")
         gr.api(lookup_api, api_name="lookup")

@@ -328,6 +328,10 @@ def test_answers_citing_a_deleted_document_are_marked(holder: ui.IndexHolder, tm
     marked_history = ui.on_mark_stale(history, answers)
     assert "rag-stale" in marked_history[1]["content"] and "no longer in the index" in marked_history[1]["content"]
     assert ui.on_mark_stale(marked_history, answers) == marked_history  # marked once
+    key = ui.opened_key("open 0 1", answers)  # the newest answer's first citation, as shown with it
+    assert key == ui.citation_key(ui.answer_from_dict(answers[0]).citations[0])
+    assert "no longer in the index" in ui.on_reopen(key)
+    assert ui.opened_key("open 5 1", answers) is None and ui.on_reopen(None) == {"__type__": "update"}
 
 
 def test_search_filter_from_the_ask_tab(index: Index, monkeypatch) -> None:
