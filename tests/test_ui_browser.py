@@ -561,8 +561,11 @@ def test_delete_asks_with_cancel_and_marks_answers_that_cited_it(
     page.get_by_role("tab", name="Ask").click()
     visible(page.locator("#rag-chat .rag-stale")).wait_for(timeout=WAIT_MS)
     assert "no longer in the index" in page.locator("#rag-chat .rag-stale").first.inner_text()
-    viewer = page.locator("#rag-viewer").inner_text()  # it showed the deleted document
-    assert "rivertown-library.txt is no longer in the index" in viewer and "reading room" not in viewer
+    page.wait_for_function(  # the viewer showed the deleted document
+        "() => document.querySelector('#rag-viewer').innerText.includes('rivertown-library.txt is no longer in')",
+        timeout=WAIT_MS,
+    )
+    assert "reading room" not in page.locator("#rag-viewer").inner_text()
     shot(page, "20-stale-answer.png", full_page=False)
     watch.assert_clean()
 
