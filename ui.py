@@ -422,7 +422,11 @@ def view_citation(index: Index, key: str | None) -> str:
         return placeholder_html(f"{doc_id} is no longer in the index.")
     if document.content_hash != content_hash or not 0 <= start <= end <= len(document.text):
         return placeholder_html(f"{doc_id} has changed since this answer; ask the question again.")
-    return document_html(document, start, end)
+    return BACK_TO_ANSWER + document_html(document, start, end)
+
+
+# Shown on narrow screens only, where the viewer sits under the chat (see CSS).
+BACK_TO_ANSWER = '<button type="button" class="rag-back">\u2191 Back to the answer</button>'
 
 
 def document_rows(index: Index) -> tuple[list[list[Any]], list[str]]:
@@ -1037,10 +1041,14 @@ mark, mark.rag-hl { background: #fde68a; color: #1f2937; padding: 1px 2px; borde
 footer .divider, footer .divider + * ~ .divider { display: none; }
 /* lookup table: sideways scrolling instead of squeezed columns on narrow screens */
 #rag-lookup-cards { display: none; }
+.rag-back { display: none; }
 .rag-lookup-card { border-top: 1px solid var(--border-color-primary); padding-top: 8px; margin-top: 8px; }
 @media (max-width: 700px) {
   #rag-lookup-table, #rag-lookup-detail:has(.rag-query) { display: none !important; }
   #rag-lookup-cards { display: block; }
+  .rag-back { display: inline-block; margin: 0 0 8px; padding: 4px 10px; border-radius: 6px; cursor: pointer;
+    border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
+    color: var(--body-text-color); }
   /* the documents table: title, source and sentences only, in widths that hold their words */
   #rag-documents th:nth-child(4), #rag-documents td:nth-child(4), #rag-documents .body-cell:nth-child(4) {
     display: none !important; }
@@ -1117,6 +1125,11 @@ PAGE_JS = """() => {
     if (cite) {
       const found = cite.className.match(/rag-q(\\d+)-c(\\d+)/);
       if (found) { event.preventDefault(); send('rag-open-request', 'open ' + found[1] + ' ' + found[2]); }
+      return;
+    }
+    if (event.target.closest('.rag-back')) {
+      const asked = [...document.querySelectorAll('#rag-chat [data-testid="user"]')].pop();
+      (asked || document.querySelector('#rag-chat'))?.scrollIntoView({block: 'start'});
       return;
     }
     const copy = event.target.closest('.rag-copy');

@@ -198,6 +198,12 @@ def test_clicking_a_marker_opens_its_sentence_highlighted(sized: tuple[Page, Wat
     assert mark_in_view(page)
     assert in_viewport(page, "#rag-viewer mark#rag-focus"), f"the source did not come into view on {size}"
     shot(page, f"12-marker-opened-{size}.png", full_page=False)
+    back = page.locator("#rag-viewer .rag-back")
+    assert back.is_visible() == (size == "phone")  # the viewer is under the chat only on a phone
+    if size == "phone":
+        back.click()
+        page.wait_for_timeout(300)
+        assert last_answer_start_visible(page)
     page.locator("#rag-chat button.rag-q1-c1").first.click()  # back to the first answer's citation
     page.wait_for_function(
         "(gold) => document.querySelector('#rag-viewer mark#rag-focus')?.textContent === gold",
