@@ -533,9 +533,9 @@ def matches_json(matches: Sequence[Match]) -> str:
     return json.dumps([asdict(m) for m in matches], indent=2, ensure_ascii=False)
 
 
-def lookup_view(index: Index, text: str) -> LookupView:
-    """Look ``text`` up and build the table, the row details and both exports."""
-    matches = index.lookup(text)
+def lookup_view(index: Index, text: str, where: dict[str, Any] | None = None) -> LookupView:
+    """Look ``text`` up (in the documents ``where`` chooses) and build the table, the row details and both exports."""
+    matches = index.lookup(text, where=where)
     return LookupView(
         rows=lookup_rows(matches),
         details=[match_detail_html(m) for m in matches],
@@ -882,12 +882,12 @@ def on_clear() -> tuple[Any, ...]:
     return [], [], gr.update(value=view_citation(STATE.index, None), visible=False), gr.update(visible=False)
 
 
-def on_lookup(text: str) -> tuple[Any, ...]:
+def on_lookup(text: str, documents: list[str] | None = None, sources: list[str] | None = None) -> tuple[Any, ...]:
     if not (text or "").strip():  # a user's slip, not an error: a hint where the results go
         hint = placeholder_html("Paste or type some text to look up first (a quote, a claim or a paragraph).")
         return gr.update(), gr.update(), hint, gr.update(), gr.update(), gr.update(), gr.update()
     try:
-        view = lookup_view(STATE.index, text or "")
+        view = lookup_view(STATE.index, text or "", search_filter(documents, sources))
     except RagError as error:
         raise _user_error(error) from None
     # One folder per result (by its hash), so the same lookup twice writes nothing new.
@@ -1193,20 +1193,7 @@ def _ask_tab() -> AskTab:
     opened = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=6, min_width=300):
-            with gr.Accordion(filter_label(None, None), open=False, elem_id="rag-filter") as filter_box:
-                with gr.Row():
-                    documents = gr.Dropdown(
-                        label="Documents",
-                        choices=[],
-                        multiselect=True,
-                        value=[],
-                        info="Empty: every document",
-                        elem_id="rag-filter-documents",
-                        scale=3,
-                    )
-                    sources = gr.Dropdown(
-                        label="Sources", choices=[], multiselect=True, value=[], elem_id="rag-filter-sources", scale=2
-                    )
+            documents, sources = _filter_box("rag-filter")
             chatbot = gr.Chatbot(
                 label="Questions and cited answers",
                 show_label=False,
@@ -1273,17 +1260,37 @@ def _ask_tab() -> AskTab:
         None, clip, js=COPY_TO_CLIPBOARD
     )
     chatbot.like(on_feedback, [chatbot, answers], None, api_visibility="private")
-    for choice in (documents, sources):
-        choice.change(on_filter_label, [documents, sources], filter_box, api_visibility="private")
     clear_outputs = [chatbot, answers, viewer, export_row]
     clear.click(on_clear, None, clear_outputs, api_visibility="private")
     chatbot.clear(on_clear, None, clear_outputs, api_visibility="private")
     return AskTab(chatbot, answers, documents, sources, viewer, opened)
 
 
-def _lookup_tab() -> None:
+def _filter_box(elem_id: str) -> tuple[gr.Dropdown, gr.Dropdown]:
+    """The "Search in" choice of documents and sources; its heading says what is chosen."""
+    with gr.Accordion(filter_label(None, None), open=False, elem_id=elem_id) as box:
+        with gr.Row():
+            documents = gr.Dropdown(
+                label="Documents",
+                choices=[],
+                multiselect=True,
+                value=[],
+                info="Empty: every document",
+                elem_id=f"{elem_id}-documents",
+                scale=3,
+            )
+            sources = gr.Dropdown(
+                label="Sources", choices=[], multiselect=True, value=[], elem_id=f"{elem_id}-sources", scale=2
+            )
+    for choice in (documents, sources):
+        choice.change(on_filter_label, [documents, sources], box, api_visibility="private")
+    return documents, sources
+
+
+def _lookup_tab() -> tuple[gr.Dropdown, gr.Dropdown]:
     details = gr.State([])
     gr.Markdown("Paste a quote, a claim or a whole draft paragraph: each sentence is traced to its source.")
+    documents, sources = _filter_box("rag-lookup-filter")
     text = gr.Textbox(
         label="Text to look up", lines=5, max_lines=14, placeholder="Paste text here", elem_id="rag-lookup-text"
     )
@@ -1319,10 +1326,11 @@ def _lookup_tab() -> None:
             )
             as_json = gr.Code(label="JSON", language="json", interactive=False, buttons=["copy"], max_lines=20)
     outputs = [table, details, detail, markdown, as_json, markdown_file, json_file]
-    run.click(on_lookup, text, outputs, api_visibility="private").then(
+    run.click(on_lookup, [text, documents, sources], outputs, api_visibility="private").then(
         lookup_cards_html, details, cards, api_visibility="private"
     )
     table.select(on_select_row, details, detail, api_visibility="private")
+    return documents, sources
 
 
 def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State, list[Any]]:
@@ -1391,7 +1399,7 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Ask", id="ask") as ask_tab:
                 asking = _ask_tab()
             with gr.Tab("Lookup", id="lookup"):
-                _lookup_tab()
+                looking = _lookup_tab()
             with gr.Tab("Documents", id="documents") as documents_tab:
                 table, doc_ids, changed = _documents_tab(summary)
         theme.click(None, js=TOGGLE_THEME)
@@ -1399,8 +1407,10 @@ def build_demo() -> gr.Blocks:
         app.load(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
         choices = ([asking.documents, asking.sources], [asking.documents, asking.sources])
         app.load(on_filter_choices, *choices, api_visibility="private")
+        app.load(on_filter_choices, list(looking), list(looking), api_visibility="private")
         documents_tab.select(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
         for event in changed:
+            event.then(on_filter_choices, list(looking), list(looking), api_visibility="private")
             event.then(on_filter_choices, *choices, api_visibility="private").then(
                 on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private"
             ).then(on_reopen, asking.opened, asking.viewer, api_visibility="private")

@@ -344,6 +344,10 @@ def test_search_filter_from_the_ask_tab(index: Index, monkeypatch) -> None:
     assert ui.filter_label(["a", "b"], ["cgtn.com"]) == "Search in: 2 documents and source cgtn.com only"
     with pytest.raises(Exception, match="matches the filter"):
         ui.on_ask(CHIP_QUESTION, [], [], [], ["nobody.example"])
+    rows = ui.on_lookup(GOLD)[0]
+    assert rows[0][3].count("rag-kind-exact") == 1
+    rows = ui.on_lookup(GOLD, ["news/hostile.md"], [])[0]  # the gold sentence is not in that document
+    assert "rag-kind-exact" not in rows[0][3]
 
 
 # --- lookup --------------------------------------------------------------------------------

@@ -456,12 +456,14 @@ def uploaded(browser: Browser, app_url: str, tmp_path_factory: pytest.TempPathFa
     return {"pdf": "uploads/coral-survey.pdf", "txt": "uploads/rivertown-library.txt"}
 
 
-def choose_documents(page: Page, *titles: str) -> None:
-    page.locator("#rag-filter").get_by_text("Search in:").click()
+def choose_documents(page: Page, *titles: str, box: str = "rag-filter") -> None:
+    page.locator(f"#{box}").get_by_text("Search in:").click()
     for title in titles:
-        page.locator("#rag-filter-documents input").click()
+        page.locator(f"#{box}-documents input").click()
         visible(page.get_by_role("option", name=re.compile(re.escape(title)))).click()
-    page.wait_for_function("() => document.querySelector('#rag-filter').innerText.includes('only')", timeout=WAIT_MS)
+    page.wait_for_function(
+        "(box) => document.querySelector('#' + box).innerText.includes('only')", arg=box, timeout=WAIT_MS
+    )
 
 
 def test_a_filtered_question_searches_only_the_chosen_documents(
@@ -481,6 +483,15 @@ def test_a_filtered_question_searches_only_the_chosen_documents(
     page.locator("#rag-chat").get_by_text("Nearest passages").last.click()
     nearest = page.locator("#rag-chat [data-testid='bot']").last.inner_text()
     assert "China steps up" in nearest and "Rivertown" not in nearest  # even the nearest come from the choice
+
+    page.get_by_role("tab", name="Lookup").click()  # the same choice for a lookup
+    choose_documents(page, "Rivertown library opens", box="rag-lookup-filter")
+    page.fill("#rag-lookup-text textarea", f"{GOLD} The new Rivertown library cost 4 million dollars to build.")
+    page.click("#rag-lookup-run")
+    results = page.locator("#rag-lookup-cards" if size == "phone" else "#rag-lookup-table")
+    visible(results.locator(".rag-kind-exact")).wait_for(timeout=WAIT_MS)
+    assert results.locator(".rag-kind-exact").locator("visible=true").count() == 1  # GOLD is not in that document
+    assert visible(results.locator(".rag-kind-unsupported")).is_visible()
     watch.assert_clean()
 
 
