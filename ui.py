@@ -1160,11 +1160,25 @@ PAGE_JS = """() => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && event.target.closest('#rag-lookup-text')) {
       event.preventDefault(); document.querySelector('#rag-lookup-run')?.click();
     }
+    const tab = event.target.closest('[role="tab"]');  // arrow keys move between tabs
+    if (tab && (event.key === 'ArrowRight' || event.key === 'ArrowLeft')) {
+      const tabs = [...tab.closest('[role="tablist"]').querySelectorAll('[role="tab"]')].filter(t => t.offsetParent);
+      const next = tabs[(tabs.indexOf(tab) + (event.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length];
+      if (next) { event.preventDefault(); next.click(); next.focus(); }
+    }
   });
   const saved = localStorage.getItem('rag-theme');
   if (saved) document.body.classList.toggle('dark', saved === 'dark');
   setTimeout(() => document.querySelector('#rag-question textarea')?.focus(), 200);
 }"""
+
+# The upload's outcome where the user is looking: scrolled into view when it lies off screen.
+SHOW_UPLOAD_SUMMARY = """() => { setTimeout(() => {
+  const summary = document.querySelector('#rag-upload-summary');
+  if (!summary) return;
+  const place = summary.getBoundingClientRect();
+  if (place.bottom > window.innerHeight || place.top < 0) summary.scrollIntoView({block: 'center'});
+}, 150); }"""
 
 TOGGLE_THEME = """() => { const dark = !document.body.classList.contains('dark');
   document.body.classList.toggle('dark', dark); localStorage.setItem('rag-theme', dark ? 'dark' : 'light'); }"""
@@ -1378,6 +1392,7 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State, list[A
     )
     uploading = upload.upload(on_upload, upload, [upload, added, *refresh_outputs], api_visibility="private")
     uploading.then(lambda: "", None, deleted, api_visibility="private")
+    uploading.then(None, js=SHOW_UPLOAD_SUMMARY)
     delete.click(on_ask_delete, selected, [question, confirm_box], api_visibility="private")
     cancel.click(lambda: ("", hide_confirm), None, [question, confirm_box], api_visibility="private")
     deleting = confirm.click(

@@ -165,6 +165,12 @@ def test_first_screen_shows_the_question_box_and_no_empty_controls(sized: tuple[
     assert page.evaluate("() => document.activeElement === document.querySelector('#rag-question textarea')")
     outline = page.evaluate("() => getComputedStyle(document.querySelector('#rag-question textarea')).outlineStyle")
     assert outline == "solid"  # a visible focus ring
+    page.get_by_role("tab", name="Ask").focus()
+    page.keyboard.press("ArrowRight")  # arrow keys move between tabs
+    page.wait_for_function("() => document.activeElement?.innerText?.trim() === 'Lookup'", timeout=WAIT_MS)
+    assert page.get_by_role("tab", name="Lookup").get_attribute("aria-selected") == "true"
+    page.keyboard.press("ArrowLeft")
+    assert page.get_by_role("tab", name="Ask").get_attribute("aria-selected") == "true"
     footer = page.locator("footer").inner_text()
     assert "\u00b7" not in footer and (size == "phone" or "Use via API" in footer)  # no stray separator
     watch.assert_clean()
@@ -448,6 +454,8 @@ def uploaded(browser: Browser, app_url: str, tmp_path_factory: pytest.TempPathFa
     summary = page.locator("#rag-upload-summary")
     visible(summary.get_by_text("rivertown-library.txt")).wait_for(timeout=WAIT_MS)  # indexed on drop, no button
     assert "coral-survey.pdf added" in summary.inner_text() and "rivertown-library.txt added" in summary.inner_text()
+    page.wait_for_timeout(500)
+    assert in_viewport(page, "#rag-upload-summary")  # the outcome where the user dropped the files
     table = page.locator("#rag-documents")
     visible(table.locator(".cell-wrap").filter(has_text="Rivertown library opens")).wait_for(timeout=WAIT_MS)
     shot(page, "15-documents-added.png")
