@@ -636,3 +636,12 @@ def test_app_serves_no_corpus_file_and_caps_uploads(app: tuple[str, Path]) -> No
     with pytest.raises(urllib.error.HTTPError) as too_big:
         urllib.request.urlopen(request, timeout=30)
     assert too_big.value.code == 413
+
+
+def test_client_ask_and_lookup_take_optional_filters(client) -> None:
+    result = client.predict(CHIP_QUESTION, documents=["seed-article.md"], since="2000", api_name="/ask")
+    assert result["citations"][0]["text"] == GOLD
+    matches = client.predict(GOLD, sources=["cgtn.com"], api_name="/lookup")
+    assert [m["kind"] for m in matches] == ["exact"]
+    with pytest.raises(Exception, match="matches the filter"):
+        client.predict(CHIP_QUESTION, sources=["nobody.example"], api_name="/ask")
