@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import html
 import ipaddress
+import itertools
 import json
 import logging
 import os
@@ -29,13 +30,24 @@ import gradio as gr
 
 from rag import SUPPORTED_SUFFIXES, Answer, Citation, Document, Index, Match, RagError, build_index, load_index
 from rag.errors import IndexNotFoundError
+from rag.export import (
+    answer_footnotes,
+    answer_from_dict,
+    answer_quotes,
+    citation_footnote,
+    conversation_json,
+    conversation_markdown,
+    quote_with_citation,
+)
+from rag.feedback import feedback_path, record_feedback
 
 logger = logging.getLogger("rag.ui")
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = ".rag-index"
 UPLOAD_FOLDER = "uploads"
-MAX_UPLOAD_BYTES = 5_000_000
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # Gradio counts a megabyte as 1024 * 1024 bytes: one limit, "5 MB" everywhere
+MAX_UPLOAD_LABEL = "5 MB"
 MAX_UPLOAD_FILES = 20
 EXAMPLE_QUESTIONS = (
     "How much money does the new chip fund aim to raise?",
@@ -56,6 +68,7 @@ KIND_BADGES = {
 }
 NEAREST_SHOWN = 2
 MAX_CHAT_TURNS = 20  # earlier answers passed with a chat question
+THUMBS = {"up": "\U0001f44d", "down": "\U0001f44e"}
 
 # --- escaping: the only ways document text reaches the page ----------------------------
 
@@ -163,7 +176,8 @@ def _where(citation: Citation) -> str:
 
 def _title_line(citation: Citation) -> str:
     source = f" \u00b7 {markdown_text(citation.source)}" if citation.source else ""
-    return f"*{markdown_text(citation.title)}*{source}"
+    page = f" \u00b7 p. {citation.page}" if citation.page else ""
+    return f"*{markdown_text(citation.title)}*{source}{page}"
 
 
 def _coverage_markdown(citation: Citation) -> str:
@@ -177,8 +191,31 @@ def _coverage_markdown(citation: Citation) -> str:
     return f"  \n*{separator.join(parts)}*" if parts else ""
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The chat reply: the quoted sentences numbered [1]..[k], each with its document's title and source."""
+def cite_marker(answer_number: int | None, number: int) -> str:
+    """The [n] of a quote: a button that opens the citation in its document (bold text without a number)."""
+    if answer_number is None:
+        return f"**[{number}]**"
+    return f'<button type="button" class="rag-cite rag-q{answer_number}-c{number}">&#91;{number}&#93;</button>'
+
+
+def copy_buttons(answer_number: int | None, number: int = 0) -> str:
+    """Buttons copying a citation (``number``), or the whole answer (0), as a quote or a Markdown footnote."""
+    if answer_number is None:
+        return ""
+    what = "answer" if number == 0 else f"&#91;{number}&#93;"
+    return (
+        f'<span class="rag-actions"><button type="button" class="rag-copy rag-q{answer_number}-c{number}-quote">'
+        f"Copy {what} as quote</button> "
+        f'<button type="button" class="rag-copy rag-q{answer_number}-c{number}-note">'
+        f"Copy {what} as footnote</button></span>"
+    )
+
+
+def answer_markdown(answer: Answer, number: int | None = None) -> str:
+    """The chat reply: the quoted sentences numbered [1]..[k], each with its document's title and source.
+
+    With the answer's ``number`` in the conversation, each [n] is a button that opens its citation.
+    """
     searched = (
         f"*searched for: {markdown_text(answer.searched_for)}*\n\n" if answer.searched_for != answer.question else ""
     )
@@ -187,17 +224,19 @@ def answer_markdown(answer: Answer) -> str:
         return f"{searched}**The documents do not answer this question.**\n\nReason: {reason}."
     lines = [searched.strip()] if searched else []
     lines += [
-        f"**[{number}]** \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
+        f"{cite_marker(number, n)} \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
         + _coverage_markdown(citation)
-        for number, citation in enumerate(answer.citations, start=1)
+        for n, citation in enumerate(answer.citations, start=1)
     ]
     lines.append(f"*confidence {answer.confidence:.2f} (abstains below {answer.threshold:.2f})*")
     if answer.parts or answer.citations[0].scores.get("overview"):
         lines.append(f"*{markdown_text(answer.reason)}*")
+    if number is not None:
+        lines.append(copy_buttons(number))
     return "\n\n".join(lines)
 
 
-def _source_markdown(label: str, citation: Citation) -> str:
+def _source_markdown(label: str, citation: Citation, actions: str = "") -> str:
     inner = citation.start - citation.context_start
     passage = (
         highlight_markdown(citation.context, inner, inner + len(citation.text))
@@ -208,20 +247,23 @@ def _source_markdown(label: str, citation: Citation) -> str:
         f"<br>also in: *{markdown_text(other.title)}* {markdown_text(other.source)}" for other in citation.also_in
     )
     return (
-        f"**{label}** {_title_line(citation)} \u00b7 score {citation.score:.2f} \u00b7 "
-        f"{markdown_text(_where(citation))}{also}\n\n{passage}"
+        f"{label} {_title_line(citation)} \u00b7 score {citation.score:.2f} \u00b7 "
+        f"{markdown_text(_where(citation))}{also}\n\n{passage}" + (f"\n\n{actions}" if actions else "")
     )
 
 
-def sources_markdown(answer: Answer) -> str:
+def sources_markdown(answer: Answer, number: int | None = None) -> str:
     """The Sources area under a reply: each citation's passage with the cited sentence highlighted."""
     if answer.abstained:
         nearest = answer.candidates[:NEAREST_SHOWN]
         if not nearest:
             return "Nothing in the documents comes close."
-        parts = [_source_markdown(f"Nearest {n} (NOT an answer)", c) for n, c in enumerate(nearest, start=1)]
+        parts = [_source_markdown(f"**Nearest {n} (NOT an answer)**", c) for n, c in enumerate(nearest, start=1)]
         return "\n\n---\n\n".join(parts)
-    return "\n\n---\n\n".join(_source_markdown(f"[{n}]", c) for n, c in enumerate(answer.citations, start=1))
+    return "\n\n---\n\n".join(
+        _source_markdown(cite_marker(number, n), c, copy_buttons(number, n))
+        for n, c in enumerate(answer.citations, start=1)
+    )
 
 
 def citation_key(citation: Citation) -> str:
@@ -238,21 +280,19 @@ def parse_citation_key(key: str) -> tuple[str, int, int, str]:
         raise ValueError(f"not a citation key: {key!r}") from error
 
 
-def answer_messages(answer: Answer) -> list[dict[str, Any]]:
-    """The assistant messages of one answer: the reply, then its Sources (with buttons to open each)."""
-    if answer.abstained:
-        title = "Nearest passages \u2014 NOT an answer"
-        options = []
-    else:
-        title = f"Sources ({len(answer.citations)})"
-        options = [
-            {"value": citation_key(c), "label": f"Open [{n}] in its document"}
-            for n, c in enumerate(answer.citations, start=1)
-        ]
-    sources: dict[str, Any] = {"role": "assistant", "content": sources_markdown(answer), "metadata": {"title": title}}
-    if options:
-        sources["options"] = options
-    return [{"role": "assistant", "content": answer_markdown(answer)}, sources]
+def answer_messages(answer: Answer, number: int | None = None) -> list[dict[str, Any]]:
+    """The assistant messages of one answer: the reply, then its Sources, collapsed under the reply.
+
+    ``number`` is the answer's place in the conversation (1 for the first question): it makes
+    each [n] a button that opens its citation, and adds the copy buttons.
+    """
+    title = "Nearest passages \u2014 NOT an answer" if answer.abstained else f"Sources ({len(answer.citations)})"
+    sources = {
+        "role": "assistant",
+        "content": sources_markdown(answer, number),
+        "metadata": {"title": title, "status": "done"},  # "done": shown collapsed
+    }
+    return [{"role": "assistant", "content": answer_markdown(answer, number)}, sources]
 
 
 def citation_choices(answer: Answer, number: int) -> list[tuple[str, str]]:
@@ -268,29 +308,64 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def ask_api(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def api_filter(
+    documents: list[str] | None, folders: list[str] | None, sources: list[str] | None, since: str, until: str
+) -> dict[str, Any] | None:
+    """The ``where`` of an API call from its optional arguments (None: every document)."""
+    where = {"doc": documents, "folder": folders, "source": sources, "since": since, "until": until}
+    where = {name: value for name, value in where.items() if value}
+    return where or None
+
+
+def ask_api(
+    question: str,
+    history: list[dict[str, Any]] | None = None,
+    documents: list[str] | None = None,
+    folders: list[str] | None = None,
+    sources: list[str] | None = None,
+    since: str = "",
+    until: str = "",
+) -> dict[str, Any]:
     """Answer a question with sentences quoted from the documents, or abstain with a reason.
 
     Args:
         question: A question in plain words.
         history: The earlier answers of the same conversation as this endpoint returned them,
             oldest first; a follow-up's "it", "he", "And in 2019?" are resolved from them.
+        documents: Search only these documents (ids: paths relative to the corpus).
+        folders: Search only documents under these corpus folders.
+        sources: Search only documents from these sources.
+        since: Search only documents dated on or after this day (YYYY, YYYY-MM or YYYY-MM-DD).
+        until: Search only documents dated on or before this day.
 
     Returns:
         The Answer as JSON: question, searched_for, abstained, reason, confidence, threshold,
         citations, candidates, parts.
     """
     try:
-        return asdict(STATE.index.ask(question, history=history or ()))
+        where = api_filter(documents, folders, sources, since, until)
+        return asdict(STATE.index.ask(question, history=history or (), where=where))
     except RagError as error:
         raise gr.Error(str(error)) from None
 
 
-def lookup_api(text: str) -> list[dict[str, Any]]:
+def lookup_api(
+    text: str,
+    documents: list[str] | None = None,
+    folders: list[str] | None = None,
+    sources: list[str] | None = None,
+    since: str = "",
+    until: str = "",
+) -> list[dict[str, Any]]:
     """Find where each sentence of a quote, claim or paragraph comes from.
 
     Args:
         text: A quote, a claim, or whole paragraphs.
+        documents: Look only in these documents (ids: paths relative to the corpus).
+        folders: Look only in documents under these corpus folders.
+        sources: Look only in documents from these sources.
+        since: Look only in documents dated on or after this day (YYYY, YYYY-MM or YYYY-MM-DD).
+        until: Look only in documents dated on or before this day.
 
     Returns:
         One Match per sentence as JSON: query, kind (exact / near-exact / paraphrase / altered / unsupported),
@@ -298,7 +373,8 @@ def lookup_api(text: str) -> list[dict[str, Any]]:
         each with its kind and the claim's and the source's words and spans).
     """
     try:
-        return [asdict(match) for match in STATE.index.lookup(text)]
+        where = api_filter(documents, folders, sources, since, until)
+        return [asdict(match) for match in STATE.index.lookup(text, where=where)]
     except RagError as error:
         raise gr.Error(str(error)) from None
 
@@ -322,11 +398,36 @@ def document_html(
     document: Document, start: int | None = None, end: int | None = None, *, sentences: int | None = None
 ) -> str:
     """The whole document as HTML; with a span, that span highlighted (the viewer scrolls to it)."""
-    if start is None or end is None:
+    if document.pages:
+        body = paged_html(document, start, end)
+    elif start is None or end is None:
         body = html_text(document.text)
     else:
         body = highlight_html(document.text, start, end, mark_id="rag-focus")
     return f'<div class="rag-card">{document_header_html(document, sentences)}<div class="rag-doc">{body}</div></div>'
+
+
+_LINE_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
+
+
+def paged_html(document: Document, start: int | None = None, end: int | None = None) -> str:
+    """A paged document (PDF) as HTML: a marker where each page starts, the span ``start:end`` highlighted,
+    and a page's hard line breaks inside paragraphs shown as spaces (the text itself is unchanged)."""
+    span = (start, end) if start is not None and end is not None else (0, 0)
+    if not 0 <= span[0] <= span[1] <= len(document.text):
+        raise ValueError(f"span {span[0]}:{span[1]} lies outside a text of {len(document.text)} characters")
+    cuts = sorted({0, len(document.text), *document.pages, *span})
+    parts, focused = [], False
+    for a, b in itertools.pairwise(cuts):
+        if a in document.pages:
+            parts.append(f'<span class="rag-page" role="separator">Page {document.pages.index(a) + 1}</span>')
+        piece = html_text(_LINE_BREAK.sub(" ", document.text[a:b]))
+        if span[0] <= a and b <= span[1] and a < b:
+            anchor = "" if focused else ' id="rag-focus"'
+            focused = True
+            piece = f'<mark class="rag-hl"{anchor}>{piece}</mark>'
+        parts.append(piece)
+    return "".join(parts)
 
 
 def placeholder_html(message: str) -> str:
@@ -347,7 +448,11 @@ def view_citation(index: Index, key: str | None) -> str:
         return placeholder_html(f"{doc_id} is no longer in the index.")
     if document.content_hash != content_hash or not 0 <= start <= end <= len(document.text):
         return placeholder_html(f"{doc_id} has changed since this answer; ask the question again.")
-    return document_html(document, start, end)
+    return BACK_TO_ANSWER + document_html(document, start, end)
+
+
+# Shown on narrow screens only, where the viewer sits under the chat (see CSS).
+BACK_TO_ANSWER = '<button type="button" class="rag-back">\u2191 Back to the answer</button>'
 
 
 def document_rows(index: Index) -> tuple[list[list[Any]], list[str]]:
@@ -470,7 +575,7 @@ def match_detail_html(match: Match) -> str:
     if match.kind == "altered" and match.citation is not None:
         return heading + altered_html(match) + passage_html(match.citation, "The source in its passage")
     if match.citation is not None:
-        return heading + passage_html(match.citation, f"{match.kind}, score {match.score:.2f}")
+        return heading + passage_html(match.citation, match.kind)  # the score is on the passage's line
     if match.nearest is not None:
         return heading + passage_html(match.nearest, "Nearest sentence \u2014 NOT a match")
     return heading + placeholder_html("No source sentence comes close.")
@@ -529,9 +634,9 @@ def matches_json(matches: Sequence[Match]) -> str:
     return json.dumps([asdict(m) for m in matches], indent=2, ensure_ascii=False)
 
 
-def lookup_view(index: Index, text: str) -> LookupView:
-    """Look ``text`` up and build the table, the row details and both exports."""
-    matches = index.lookup(text)
+def lookup_view(index: Index, text: str, where: dict[str, Any] | None = None) -> LookupView:
+    """Look ``text`` up (in the documents ``where`` chooses) and build the table, the row details and both exports."""
+    matches = index.lookup(text, where=where)
     return LookupView(
         rows=lookup_rows(matches),
         details=[match_detail_html(m) for m in matches],
@@ -577,7 +682,7 @@ def check_upload(name: str, data: bytes) -> str:
         allowed = " ".join(SUPPORTED_SUFFIXES)
         return f"unsupported file type {suffix or '(no extension)'}; accepted: {allowed}"
     if len(data) > MAX_UPLOAD_BYTES:
-        return f"too large ({len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:g} MB)"
+        return f"too large ({len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_LABEL})"
     if not data.strip():
         return "empty file"
     if suffix == ".pdf":
@@ -606,7 +711,7 @@ def stage_uploads(files: Sequence[str | Path], staging: Path) -> tuple[list[Stag
         original = path.name
         try:
             if path.stat().st_size > MAX_UPLOAD_BYTES:  # refuse before reading a huge file into memory
-                refused.append((original, f"too large (the limit is {MAX_UPLOAD_BYTES / 1e6:g} MB)"))
+                refused.append((original, f"too large (the limit is {MAX_UPLOAD_LABEL})"))
                 continue
             data = path.read_bytes()
         except OSError as error:
@@ -694,48 +799,199 @@ def _user_error(error: RagError) -> gr.Error:
 
 
 def on_ask(
-    question: str, history: list[dict[str, Any]], choices: list[Any], turns: list[Answer] | None = None
+    question: str,
+    history: list[dict[str, Any]],
+    answers: list[dict[str, Any]],
+    documents: list[str] | None = None,
+    sources: list[str] | None = None,
 ) -> tuple[Any, ...]:
-    """Ask ``question`` with the chat's earlier answers (``turns``) as its conversation."""
     question = (question or "").strip()
-    turns = list(turns or [])
     if not question:
-        return gr.update(), history, choices, gr.update(), gr.update(), turns
+        return gr.update(), history, answers, gr.update(), gr.update(), gr.update(), gr.update()
     index = STATE.index
     try:
-        answer = index.ask(question, history=turns[-MAX_CHAT_TURNS:])
+        answer = index.ask(question, history=answers[-MAX_CHAT_TURNS:], where=search_filter(documents, sources))
     except RagError as error:
         raise _user_error(error) from None
-    number = sum(1 for message in history if message.get("role") == "user") + 1
-    history = [*history, {"role": "user", "content": markdown_text(question)}, *answer_messages(answer)]
-    new_choices = citation_choices(answer, number)
-    choices = [*choices, *[list(choice) for choice in new_choices]]
-    selected = new_choices[0][1] if new_choices else None
+    number = len(answers) + 1
+    history = [*history, {"role": "user", "content": markdown_text(question)}, *answer_messages(answer, number)]
+    answers = [*answers, asdict(answer)]
     viewer = (
-        view_citation(index, selected)
-        if selected
+        view_citation(index, citation_key(answer.citations[0]))
+        if answer.citations
         else placeholder_html("No citation to open: the documents do not answer this question.")
     )
-    dropdown = gr.update(choices=[tuple(c) for c in choices], value=selected)
-    return "", history, choices, dropdown, viewer, [*turns, answer]
+    markdown_file, json_file = write_conversation(answers)
+    return (
+        "",
+        history,
+        answers,
+        gr.update(value=viewer, visible=True),
+        gr.update(visible=True),
+        markdown_file,
+        json_file,
+    )
 
 
-def on_open_option(event: gr.SelectData) -> tuple[Any, ...]:
-    key = str(event.value)
-    return gr.update(value=key), view_citation(STATE.index, key)
+def search_filter(documents: Sequence[str] | None, sources: Sequence[str] | None) -> dict[str, list[str]] | None:
+    """The ``where`` of a search from the Ask tab's choices (None: every document)."""
+    where = {name: list(values) for name, values in (("doc", documents), ("source", sources)) if values}
+    return where or None
 
 
-def on_view_citation(key: str | None) -> str:
-    return view_citation(STATE.index, key)
+def _turns(answers: Sequence[dict[str, Any]]) -> list[Answer]:
+    return [answer_from_dict(a) for a in answers]
+
+
+def write_conversation(answers: Sequence[dict[str, Any]]) -> tuple[Any, Any]:
+    """The conversation as Markdown and JSON files to download (one folder per content, never overwritten)."""
+    turns = _turns(answers)
+    as_json = conversation_json(turns)
+    folder = STATE.folder("exports") / hashlib.sha256(as_json.encode()).hexdigest()[:24]
+    folder.mkdir(exist_ok=True)
+    markdown_file, json_file = folder / "rag-conversation.md", folder / "rag-conversation.json"
+    markdown_file.write_text(conversation_markdown(turns), encoding="utf-8")
+    json_file.write_text(as_json, encoding="utf-8")
+    return gr.update(value=str(markdown_file), interactive=True), gr.update(value=str(json_file), interactive=True)
+
+
+_REQUEST = re.compile(r"^(open|quote|note) (\d+) (\d+)\b")
+
+
+def parse_request(request: str, answers: Sequence[dict[str, Any]]) -> tuple[str, Answer, int] | None:
+    """(action, answer, citation number) of a request from the page ("open 2 1 <nonce>"); None if not one."""
+    found = _REQUEST.match(request or "")
+    if not found:
+        return None
+    action, answer_number, number = found.group(1), int(found.group(2)), int(found.group(3))
+    if not 1 <= answer_number <= len(answers):
+        return None
+    answer = answer_from_dict(answers[answer_number - 1])
+    if not 0 <= number <= len(answer.citations) or (number == 0 and action == "open"):
+        return None
+    return action, answer, number
+
+
+def copy_text(action: str, answer: Answer, number: int) -> str:
+    """What a copy button puts on the clipboard: a quote with its citation, or a Markdown footnote."""
+    if number == 0:
+        return answer_quotes(answer) if action == "quote" else answer_footnotes(answer)
+    citation = answer.citations[number - 1]
+    return quote_with_citation(citation) if action == "quote" else citation_footnote(citation, number)
+
+
+def on_open_request(request: str, answers: list[dict[str, Any]]) -> Any:
+    parsed = parse_request(request, answers)
+    if parsed is None or parsed[0] != "open":
+        return gr.update()
+    _, answer, number = parsed
+    return gr.update(value=view_citation(STATE.index, citation_key(answer.citations[number - 1])), visible=True)
+
+
+def opened_key(request: str, answers: list[dict[str, Any]]) -> str | None:
+    """The citation key an "open" request shows ("open 0 n": citation n of the newest answer)."""
+    found = _REQUEST.match(request or "")
+    if found and found.group(2) == "0" and answers:  # the newest answer's
+        request = f"open {len(answers)} {found.group(3)}"
+    parsed = parse_request(request, answers)
+    if parsed is None or parsed[0] != "open":
+        return None
+    _, answer, number = parsed
+    return citation_key(answer.citations[number - 1])
+
+
+def on_reopen(key: str | None) -> Any:
+    """The viewer again after the documents changed: a deleted or changed document now says so."""
+    return gr.update() if key is None else view_citation(STATE.index, key)
+
+
+def on_copy_request(request: str, answers: list[dict[str, Any]]) -> str:
+    parsed = parse_request(request, answers)
+    if parsed is None or parsed[0] == "open":
+        return ""
+    return copy_text(*parsed)
+
+
+def on_feedback(history: list[dict[str, Any]], answers: list[dict[str, Any]], event: gr.LikeData) -> None:
+    """Save a thumbs up or down on an answer to the feedback file beside the index."""
+    position = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    if not isinstance(position, int):
+        return
+    number = sum(1 for message in history[: position + 1] if message.get("role") == "user")
+    if not 1 <= number <= len(answers):
+        return
+    index = STATE.index
+    rating = "up" if event.liked is True or event.liked == "Like" else "down"
+    record_feedback(feedback_path(index.path), answer_from_dict(answers[number - 1]), rating)
+    gr.Info(f"Thanks: your {THUMBS[rating]} on answer {number} was saved to {feedback_path(index.path).name}.")
+
+
+def mark_stale(index: Index, history: list[dict[str, Any]], answers: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history with a warning under each answer whose citations are no longer in the index (or changed)."""
+    replies: dict[int, int] = {}
+    number = 0
+    for position, message in enumerate(history):
+        if message.get("role") == "user":
+            number += 1
+        elif number and number not in replies and not (message.get("metadata") or {}).get("title"):
+            replies[number] = position
+    marked = list(history)
+    for number, position in replies.items():
+        if number > len(answers) or "rag-stale" in str(marked[position].get("content", "")):
+            continue
+        answer = answer_from_dict(answers[number - 1])
+        reasons = [(n, index.stale_reason(c)) for n, c in enumerate(answer.citations, start=1)]
+        notes = [f"[{n}] {markdown_text(reason)}" for n, reason in reasons if reason]
+        if notes:
+            warning = f'\n\n<span class="rag-stale">\u26a0 {"; ".join(notes)}.</span>'
+            marked[position] = {**marked[position], "content": f"{marked[position]['content']}{warning}"}
+    return marked
+
+
+def on_mark_stale(history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return mark_stale(STATE.index, history or [], answers or [])
+
+
+def filter_label(documents: Sequence[str] | None, sources: Sequence[str] | None) -> str:
+    """The filter's heading: what the next question searches."""
+    if not documents and not sources:
+        return "Search in: all documents (choose some)"
+    parts = [f"{len(documents)} document{'s' if len(documents) != 1 else ''}"] if documents else []
+    parts += [f"source {', '.join(sources)}"] if sources else []
+    return f"Search in: {' and '.join(parts)} only"
+
+
+def on_filter_label(documents: list[str] | None, sources: list[str] | None) -> Any:
+    return gr.update(label=filter_label(documents, sources))
+
+
+def filter_choices(index: Index) -> tuple[list[tuple[str, str]], list[str]]:
+    """The documents (title and id, by id) and the distinct sources one can restrict a search to."""
+    headers = index.documents()
+    documents = [(f"{_clip(d['title'], 60)} \u2014 {d['doc_id']}", d["doc_id"]) for d in headers]
+    return documents, sorted({d["source"] for d in headers if d["source"]}, key=str.casefold)
+
+
+def on_filter_choices(documents: list[str] | None, sources: list[str] | None) -> tuple[Any, Any]:
+    """Refresh the filter's choices; choices that went away are dropped from the selection."""
+    document_choices, source_choices = filter_choices(STATE.index)
+    ids = {value for _, value in document_choices}
+    return (
+        gr.update(choices=document_choices, value=[d for d in documents or [] if d in ids]),
+        gr.update(choices=source_choices, value=[s for s in sources or [] if s in source_choices]),
+    )
 
 
 def on_clear() -> tuple[Any, ...]:
-    return [], [], gr.update(choices=[], value=None), view_citation(STATE.index, None), []
+    return [], [], gr.update(value=view_citation(STATE.index, None), visible=False), gr.update(visible=False)
 
 
-def on_lookup(text: str) -> tuple[Any, ...]:
+def on_lookup(text: str, documents: list[str] | None = None, sources: list[str] | None = None) -> tuple[Any, ...]:
+    if not (text or "").strip():  # a user's slip, not an error: a hint where the results go
+        hint = placeholder_html("Paste or type some text to look up first (a quote, a claim or a paragraph).")
+        return gr.update(), gr.update(), hint, gr.update(), gr.update(), gr.update(), gr.update()
     try:
-        view = lookup_view(STATE.index, text or "")
+        view = lookup_view(STATE.index, text or "", search_filter(documents, sources))
     except RagError as error:
         raise _user_error(error) from None
     # One folder per result (by its hash), so the same lookup twice writes nothing new.
@@ -754,6 +1010,15 @@ def on_lookup(text: str) -> tuple[Any, ...]:
         view.json,
         gr.update(value=str(markdown_file), interactive=True),
         gr.update(value=str(json_file), interactive=True),
+    )
+
+
+def lookup_cards_html(details: Sequence[str]) -> str:
+    """Every looked-up sentence as a numbered card (its kind, source sentence and passage), stacked:
+    what a phone shows instead of the table, whose columns a narrow screen cannot hold."""
+    return "".join(
+        f'<div class="rag-lookup-card"><div class="rag-meta">Sentence {n}</div>{detail}</div>'
+        for n, detail in enumerate(details, start=1)
     )
 
 
@@ -804,8 +1069,11 @@ def on_ask_delete(doc_id: str | None) -> tuple[Any, ...]:
         title = STATE.index.document(doc_id).title
     except RagError as error:
         return placeholder_html(str(error)), gr.update(visible=False)
-    question = f"Delete \u201c{title}\u201d ({doc_id})? Its file moves to the corpus's .rag-removed folder."
-    return placeholder_html(question), gr.update(visible=True)
+    question = (
+        f"Delete \u201c{html_text(title)}\u201d (<code>{html_text(doc_id)}</code>) from the index? "
+        "Its file moves to the corpus's .rag-removed folder; answers that quote it will be marked."
+    )
+    return f'<div class="rag-warning">{question}</div>', gr.update(visible=True)
 
 
 def on_delete(doc_id: str | None) -> tuple[Any, ...]:
@@ -847,18 +1115,180 @@ mark.rag-diff { background: #fecaca; color: #7f1d1d; padding: 1px 2px; border-ra
 #rag-documents .cell-wrap, #rag-documents .cell-wrap *, #rag-lookup-table .cell-wrap, #rag-lookup-table .cell-wrap * {
   font-family: var(--font) !important; }
 .rag-small p { font-size: 0.9em; margin: 0; color: var(--body-text-color-subdued); }
+/* [n] markers and copy buttons inside chat messages */
+#rag-chat button.rag-cite { font-weight: 700; color: var(--link-text-color, #1d4ed8); background: none; border: 0;
+  padding: 0 2px; cursor: pointer; text-decoration: underline; text-underline-offset: 2px; font-size: inherit; }
+#rag-chat button.rag-cite:hover, #rag-chat button.rag-cite:focus-visible { background: #dbeafe; border-radius: 4px;
+  outline: 2px solid #2563eb; }
+.rag-actions { display: inline-flex; flex-wrap: wrap; gap: 6px; }
+#rag-chat button.rag-copy { font-size: 0.8em; padding: 1px 8px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
+  color: var(--body-text-color); }
+#rag-chat button.rag-copy:focus-visible { outline: 2px solid #2563eb; }
+.rag-stale { color: #991b1b; font-weight: 600; }
+.dark .rag-stale { color: #fca5a5; }
+.rag-page { display: block; margin: 10px 0 6px; padding: 2px 0; border-top: 1px dashed var(--border-color-primary);
+  color: var(--body-text-color-subdued); font-size: 0.8em; letter-spacing: 0.04em; }
+/* highlight readable in both themes (contrast above 4.5:1), also inside the chat's own prose styles */
+#rag-chat mark, .dark mark, .dark mark.rag-hl, .dark #rag-chat mark { background: #fde047 !important;
+  color: #111827 !important; }
+/* Sources are shown at full strength: Gradio dims a collapsible message to 0.8, which halves the contrast */
+#rag-chat .message-content, #rag-chat span.md { opacity: 1 !important; }
+/* the question box: a visible focus ring */
+#rag-question textarea:focus, #rag-question textarea:focus-visible { outline: 3px solid #2563eb !important;
+  outline-offset: 1px; box-shadow: none; }
+#rag-header { align-items: flex-start; }
+#rag-intro h1 { margin-bottom: 2px; }
+.rag-warning { padding: 10px 12px; border-radius: 8px; background: #fef2f2; color: #7f1d1d; border: 1px solid #fca5a5; }
+.dark .rag-warning { background: #450a0a; color: #fecaca; border-color: #b91c1c; }
+#rag-confirm { background: #b91c1c !important; color: #fff !important; border-color: #991b1b !important; }
+#rag-delete { border-color: #fca5a5; color: #b91c1c; }
+.dark #rag-delete { color: #fca5a5; }
+/* no stray separator after the last footer link */
+footer .divider, footer .divider + * ~ .divider { display: none; }
+/* lookup table: sideways scrolling instead of squeezed columns on narrow screens */
+#rag-lookup-cards { display: none; }
+.rag-back { display: none; }
+.rag-lookup-card { border-top: 1px solid var(--border-color-primary); padding-top: 8px; margin-top: 8px; }
+@media (max-width: 700px) {
+  #rag-lookup-table, #rag-lookup-detail:has(.rag-query) { display: none !important; }
+  #rag-lookup-cards { display: block; }
+  .rag-back { display: inline-block; margin: 0 0 8px; padding: 4px 10px; border-radius: 6px; cursor: pointer;
+    border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
+    color: var(--body-text-color); }
+  /* the documents table: title, source and sentences only, in widths that hold their words */
+  #rag-documents th:nth-child(4), #rag-documents td:nth-child(4), #rag-documents .body-cell:nth-child(4) {
+    display: none !important; }
+  #rag-documents th:nth-child(1), #rag-documents td:nth-child(1), #rag-documents .body-cell:nth-child(1) {
+    width: 138px !important; min-width: 138px !important; max-width: 138px !important; flex: 0 0 138px !important; }
+  #rag-documents th:nth-child(2), #rag-documents td:nth-child(2), #rag-documents .body-cell:nth-child(2) {
+    width: 86px !important; min-width: 86px !important; max-width: 86px !important; flex: 0 0 86px !important; }
+  #rag-documents th:nth-child(3), #rag-documents td:nth-child(3), #rag-documents .body-cell:nth-child(3) {
+    width: 100px !important; min-width: 100px !important; max-width: 100px !important; flex: 0 0 100px !important; }
+  #rag-intro p { display: none; }
+  #rag-intro h1 { font-size: 1.25em; }
+  #rag-summary { display: none; }
+  #rag-chat { height: min(44vh, 400px) !important; }
+  #rag-examples button { font-size: 0.8em; }
+}
 """
 
 # System fonts only: the default themes fetch Google Fonts, a request to a third party on every page view.
 THEME = gr.themes.Soft(font=("ui-sans-serif", "system-ui", "sans-serif"), font_mono=("ui-monospace", "monospace"))
 
-# Scroll the document viewer (not the page) so the highlighted sentence sits in view.
+# Scroll the document viewer (not the page) so the highlighted sentence sits in view; when the
+# viewer itself is off screen (a phone, where it sits under the chat), bring it into view.
 SCROLL_TO_MARK = """() => { setTimeout(() => {
   for (const mark of document.querySelectorAll('#rag-focus')) {
     const box = mark.closest('.rag-doc');
     if (box) box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
   }
+  const viewer = document.querySelector('#rag-viewer');
+  if (viewer && viewer.offsetParent !== null) {
+    const place = viewer.getBoundingClientRect();
+    if (place.top > window.innerHeight * 0.75 || place.bottom < 60) viewer.scrollIntoView({block: 'start'});
+  }
 }, 80); }"""
+
+# After an answer: the start of the newest question and its answer at the top of the chat.
+SCROLL_TO_ANSWER = """() => { setTimeout(() => {
+  const asked = document.querySelectorAll('#rag-chat [data-testid="user"]');
+  const last = asked[asked.length - 1];
+  if (!last) return;
+  let box = last.parentElement;
+  while (box && box !== document.body && !(box.scrollHeight > box.clientHeight + 2
+         && /(auto|scroll)/.test(getComputedStyle(box).overflowY))) box = box.parentElement;
+  if (box && box !== document.body) {
+    box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 6;
+  }
+  const top = last.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight * 0.6) last.scrollIntoView({block: 'start'});
+}, 120); }"""
+
+# Copy what the server put in the hidden #rag-clip box; say so on the button that asked.
+COPY_TO_CLIPBOARD = """(text) => {
+  const button = window.ragCopyButton;
+  if (!text) return;
+  const done = (ok) => { if (!button) return; const label = button.textContent;
+    button.textContent = ok ? 'Copied \u2713' : 'Copy failed: select the text in Export';
+    setTimeout(() => { button.textContent = label; }, 1500); };
+  if (!navigator.clipboard || !window.isSecureContext) { done(false); return; }
+  navigator.clipboard.writeText(text).then(() => done(true), () => done(false));
+}"""
+
+# Installed once per page: clicks on [n] markers and copy buttons become requests to the server
+# (through hidden text boxes), chat messages get plain-text accessible names, the question box
+# takes the focus, and the theme toggle remembers its choice.
+PAGE_JS = """() => {
+  if (window.ragInstalled) return; window.ragInstalled = true;
+  const send = (id, value) => {
+    const box = document.querySelector('#' + id + ' textarea, #' + id + ' input');
+    if (!box) return;
+    box.value = value + ' ' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  document.addEventListener('click', (event) => {
+    const cite = event.target.closest('.rag-cite');
+    if (cite) {
+      const found = cite.className.match(/rag-q(\\d+)-c(\\d+)/);
+      if (found) { event.preventDefault(); send('rag-open-request', 'open ' + found[1] + ' ' + found[2]); }
+      return;
+    }
+    if (event.target.closest('.rag-back')) {
+      const asked = [...document.querySelectorAll('#rag-chat [data-testid="user"]')].pop();
+      (asked || document.querySelector('#rag-chat'))?.scrollIntoView({block: 'start'});
+      return;
+    }
+    const copy = event.target.closest('.rag-copy');
+    if (copy) {
+      const found = copy.className.match(/rag-q(\\d+)-c(\\d+)-(quote|note)/);
+      if (found) { event.preventDefault(); window.ragCopyButton = copy;
+        send('rag-copy-request', found[3] + ' ' + found[1] + ' ' + found[2]); }
+    }
+  });
+  const plain = (element) => {
+    const copy = element.cloneNode(true);
+    copy.querySelectorAll('.rag-actions').forEach((e) => e.remove());
+    return copy.textContent.replace(/\\s+/g, ' ').trim();
+  };
+  let pending = false;
+  const name = () => {
+    pending = false;
+    for (const message of document.querySelectorAll('#rag-chat [data-testid="user"], #rag-chat [data-testid="bot"]')) {
+      const who = message.getAttribute('data-testid') === 'user' ? 'Question: ' : 'Answer: ';
+      const label = who + plain(message);
+      if (message.getAttribute('aria-label') !== label) message.setAttribute('aria-label', label);
+    }
+  };
+  new MutationObserver(() => { if (!pending) { pending = true; requestAnimationFrame(name); } })
+    .observe(document.body, {subtree: true, childList: true, characterData: true,
+                             attributes: true, attributeFilter: ['aria-label']});
+  document.addEventListener('keydown', (event) => {  // Ctrl+Enter (Cmd+Enter) runs a lookup
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && event.target.closest('#rag-lookup-text')) {
+      event.preventDefault(); document.querySelector('#rag-lookup-run')?.click();
+    }
+    const tab = event.target.closest('[role="tab"]');  // arrow keys move between tabs
+    if (tab && (event.key === 'ArrowRight' || event.key === 'ArrowLeft')) {
+      const tabs = [...tab.closest('[role="tablist"]').querySelectorAll('[role="tab"]')].filter(t => t.offsetParent);
+      const next = tabs[(tabs.indexOf(tab) + (event.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length];
+      if (next) { event.preventDefault(); next.click(); next.focus(); }
+    }
+  });
+  const saved = localStorage.getItem('rag-theme');
+  if (saved) document.body.classList.toggle('dark', saved === 'dark');
+  setTimeout(() => document.querySelector('#rag-question textarea')?.focus(), 200);
+}"""
+
+# The upload's outcome where the user is looking: scrolled into view when it lies off screen.
+SHOW_UPLOAD_SUMMARY = """() => { setTimeout(() => {
+  const summary = document.querySelector('#rag-upload-summary');
+  if (!summary) return;
+  const place = summary.getBoundingClientRect();
+  if (place.bottom > window.innerHeight || place.top < 0) summary.scrollIntoView({block: 'center'});
+}, 150); }"""
+
+TOGGLE_THEME = """() => { const dark = !document.body.classList.contains('dark');
+  document.body.classList.toggle('dark', dark); localStorage.setItem('rag-theme', dark ? 'dark' : 'light'); }"""
 
 INTRO = (
     "# rag \u2014 answers quoted from your documents\n"
@@ -867,48 +1297,67 @@ INTRO = (
 )
 
 
-def _ask_tab() -> None:
-    choices = gr.State([])
-    turns = gr.State([])  # the conversation's earlier answers, for follow-up questions
+@dataclass
+class AskTab:
+    """The Ask tab's components that other tabs' events update."""
+
+    chatbot: gr.Chatbot
+    answers: gr.State
+    documents: gr.Dropdown
+    sources: gr.Dropdown
+    viewer: gr.HTML
+    opened: gr.State  # the citation key shown in the viewer
+
+
+def _ask_tab() -> AskTab:
+    answers = gr.State([])
+    opened = gr.State(None)
     with gr.Row(equal_height=False):
-        with gr.Column(scale=6):
+        with gr.Column(scale=6, min_width=300):
+            documents, sources = _filter_box("rag-filter")
             chatbot = gr.Chatbot(
                 label="Questions and cited answers",
                 show_label=False,
-                height=560,
+                height="min(52vh, 520px)",
+                min_height=160,
+                autoscroll=False,
                 latex_delimiters=[],
-                feedback_options=None,
+                feedback_options=("Like", "Dislike"),
                 buttons=[],
                 group_consecutive_messages=True,
                 placeholder="Ask a question about the documents. Every answer quotes them, with sources.",
                 elem_id="rag-chat",
             )
-            with gr.Row(equal_height=True):
+            with gr.Row(equal_height=True, elem_id="rag-ask-row"):
                 question = gr.Textbox(
                     placeholder="Ask a question about the documents",
                     show_label=False,
                     scale=8,
                     lines=1,
                     max_length=2000,
+                    autofocus=True,
                     elem_id="rag-question",
                     submit_btn=False,
                 )
-                ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-ask")
-                clear = gr.Button("Clear", scale=1, min_width=80)
-            gr.Markdown("**Example questions** (one click asks them)", elem_classes=["rag-small"])
+                ask = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="rag-ask")
+                clear = gr.Button("Clear", scale=1, min_width=70, elem_id="rag-clear")
             with gr.Row(elem_id="rag-examples"):
                 example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLE_QUESTIONS]
-        with gr.Column(scale=5):
-            opened = gr.Dropdown(
-                label="Source document \u2014 pick a citation to read it in context",
-                choices=[],
-                value=None,
-                interactive=True,
-                elem_id="rag-citation",
-            )
-            viewer = gr.HTML(placeholder_html("Ask a question; its first citation opens here."), elem_id="rag-viewer")
-    outputs = [question, chatbot, choices, opened, viewer, turns]
-    inputs = [question, chatbot, choices, turns]
+            with gr.Row(visible=False, elem_id="rag-export") as export_row:
+                markdown_file = gr.DownloadButton(
+                    "Export conversation (Markdown)", size="sm", interactive=False, elem_id="rag-export-md"
+                )
+                json_file = gr.DownloadButton(
+                    "Export conversation (JSON)", size="sm", interactive=False, elem_id="rag-export-json"
+                )
+        with gr.Column(scale=5, min_width=300):
+            viewer = gr.HTML(placeholder_html("Click a [n] in an answer to read it here."), visible=False,
+                             elem_id="rag-viewer")  # fmt: skip
+    open_request = gr.Textbox(visible="hidden", elem_id="rag-open-request")
+    copy_request = gr.Textbox(visible="hidden", elem_id="rag-copy-request")
+    clip = gr.Textbox(visible="hidden", elem_id="rag-clip")
+    inputs = [question, chatbot, answers, documents, sources]
+    outputs = [question, chatbot, answers, viewer, export_row, markdown_file, json_file]
     events = [
         ask.click(on_ask, inputs, outputs, api_visibility="private"),
         question.submit(on_ask, inputs, outputs, api_visibility="private"),
@@ -916,21 +1365,53 @@ def _ask_tab() -> None:
     for button, text in zip(example_buttons, EXAMPLE_QUESTIONS, strict=True):
         events.append(
             button.click(
-                lambda h, c, s, t=text: on_ask(t, h, c, s), [chatbot, choices, turns], outputs, api_visibility="private"
+                lambda h, a, d, s, t=text: on_ask(t, h, a, d, s),
+                [chatbot, answers, documents, sources],
+                outputs,
+                api_visibility="private",
             )
         )
     for event in events:
-        event.then(None, js=SCROLL_TO_MARK)
-    opening = chatbot.option_select(on_open_option, None, [opened, viewer], api_visibility="private")
+        event.then(None, js=SCROLL_TO_ANSWER).then(None, js=SCROLL_TO_MARK)
+        event.then(opened_key, [gr.State("open 0 1"), answers], opened, api_visibility="private")
+    opening = open_request.change(on_open_request, [open_request, answers], viewer, api_visibility="private")
     opening.then(None, js=SCROLL_TO_MARK)
-    opened.input(on_view_citation, opened, viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
-    clear.click(on_clear, None, [chatbot, choices, opened, viewer, turns], api_visibility="private")
-    chatbot.clear(on_clear, None, [chatbot, choices, opened, viewer, turns], api_visibility="private")
+    opening.then(opened_key, [open_request, answers], opened, api_visibility="private")
+    copy_request.change(on_copy_request, [copy_request, answers], clip, api_visibility="private").then(
+        None, clip, js=COPY_TO_CLIPBOARD
+    )
+    chatbot.like(on_feedback, [chatbot, answers], None, api_visibility="private")
+    clear_outputs = [chatbot, answers, viewer, export_row]
+    clear.click(on_clear, None, clear_outputs, api_visibility="private")
+    chatbot.clear(on_clear, None, clear_outputs, api_visibility="private")
+    return AskTab(chatbot, answers, documents, sources, viewer, opened)
 
 
-def _lookup_tab() -> None:
+def _filter_box(elem_id: str) -> tuple[gr.Dropdown, gr.Dropdown]:
+    """The "Search in" choice of documents and sources; its heading says what is chosen."""
+    with gr.Accordion(filter_label(None, None), open=False, elem_id=elem_id) as box:
+        with gr.Row():
+            documents = gr.Dropdown(
+                label="Documents",
+                choices=[],
+                multiselect=True,
+                value=[],
+                info="Empty: every document",
+                elem_id=f"{elem_id}-documents",
+                scale=3,
+            )
+            sources = gr.Dropdown(
+                label="Sources", choices=[], multiselect=True, value=[], elem_id=f"{elem_id}-sources", scale=2
+            )
+    for choice in (documents, sources):
+        choice.change(on_filter_label, [documents, sources], box, api_visibility="private")
+    return documents, sources
+
+
+def _lookup_tab() -> tuple[gr.Dropdown, gr.Dropdown]:
     details = gr.State([])
     gr.Markdown("Paste a quote, a claim or a whole draft paragraph: each sentence is traced to its source.")
+    documents, sources = _filter_box("rag-lookup-filter")
     text = gr.Textbox(
         label="Text to look up", lines=5, max_lines=14, placeholder="Paste text here", elem_id="rag-lookup-text"
     )
@@ -949,21 +1430,32 @@ def _lookup_tab() -> None:
     detail = gr.HTML(
         placeholder_html("Select a row to see its source sentence in its passage."), elem_id="rag-lookup-detail"
     )
+    cards = gr.HTML("", elem_id="rag-lookup-cards")  # on a phone, instead of the table: one card per sentence
     with gr.Accordion("Export: Markdown footnotes and JSON", open=False):
         with gr.Row():
             markdown_file = gr.DownloadButton("Download Markdown", interactive=False, size="sm")
             json_file = gr.DownloadButton("Download JSON", interactive=False, size="sm")
         with gr.Row():
-            markdown = gr.Code(
-                label="Markdown footnotes", language="markdown", interactive=False, buttons=["copy"], wrap_lines=True
+            # A Textbox, not a Code view: CodeMirror measured inside the closed accordion drew only some lines.
+            markdown = gr.Textbox(
+                label="Markdown footnotes",
+                interactive=False,
+                buttons=["copy"],
+                lines=8,
+                max_lines=20,
+                elem_id="rag-lookup-md",
             )
             as_json = gr.Code(label="JSON", language="json", interactive=False, buttons=["copy"], max_lines=20)
     outputs = [table, details, detail, markdown, as_json, markdown_file, json_file]
-    run.click(on_lookup, text, outputs, api_visibility="private")
+    run.click(on_lookup, [text, documents, sources], outputs, api_visibility="private").then(
+        lookup_cards_html, details, cards, api_visibility="private"
+    )
     table.select(on_select_row, details, detail, api_visibility="private")
+    return documents, sources
 
 
-def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State]:
+def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State, list[Any]]:
+    """The Documents tab; returns its table, the row ids, and the events that change the corpus."""
     doc_ids = gr.State([])
     selected = gr.State(None)
     with gr.Row(equal_height=False):
@@ -977,45 +1469,74 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State]:
                 label="Documents (select one to read it)",
                 elem_id="rag-documents",
             )
-            with gr.Row():
-                delete = gr.Button("Delete selected document", variant="stop", interactive=False, size="sm")
-                confirm = gr.Button("Confirm", variant="stop", visible=False, size="sm", elem_id="rag-confirm")
-            deleted = gr.HTML("")
+            delete = gr.Button(
+                "Delete selected document\u2026",
+                variant="secondary",
+                interactive=False,
+                size="sm",
+                elem_id="rag-delete",
+            )
+            with gr.Group(visible=False, elem_id="rag-confirm-box") as confirm_box:
+                question = gr.HTML("", elem_id="rag-confirm-question")
+                with gr.Row():
+                    confirm = gr.Button("Delete it", variant="stop", size="sm", elem_id="rag-confirm")
+                    cancel = gr.Button("Cancel", variant="secondary", size="sm", elem_id="rag-cancel")
+            deleted = gr.HTML("", elem_id="rag-delete-message")
             upload = gr.File(
-                label=f"Add documents ({' '.join(SUPPORTED_SUFFIXES)}; up to {MAX_UPLOAD_BYTES / 1e6:g} MB each)",
+                label=f"Add documents: drop files here to index them ({' '.join(SUPPORTED_SUFFIXES)}; "
+                f"up to {MAX_UPLOAD_LABEL} each)",
                 file_count="multiple",
                 file_types=list(SUPPORTED_SUFFIXES),
                 elem_id="rag-upload",
             )
-            add = gr.Button("Add to the index", variant="primary", elem_id="rag-add")
             added = gr.HTML("", elem_id="rag-upload-summary")
         with gr.Column(scale=5):
             viewer = gr.HTML(placeholder_html("Select a document to read it."), elem_id="rag-document-view")
     refresh_outputs = [table, doc_ids, summary]
-    table.select(on_select_document, doc_ids, [viewer, selected, delete], api_visibility="private")
-    add.click(on_upload, upload, [upload, added, *refresh_outputs], api_visibility="private")
-    delete.click(on_ask_delete, selected, [deleted, confirm], api_visibility="private")
-    confirm.click(
-        on_delete, selected, [deleted, *refresh_outputs, selected, viewer, confirm], api_visibility="private"
-    ).then(lambda: gr.update(interactive=False), None, delete, api_visibility="private")
-    return table, doc_ids
+    hide_confirm = gr.update(visible=False)
+    table.select(on_select_document, doc_ids, [viewer, selected, delete], api_visibility="private").then(
+        lambda: ("", hide_confirm), None, [deleted, confirm_box], api_visibility="private"
+    )
+    uploading = upload.upload(on_upload, upload, [upload, added, *refresh_outputs], api_visibility="private")
+    uploading.then(lambda: "", None, deleted, api_visibility="private")
+    uploading.then(None, js=SHOW_UPLOAD_SUMMARY)
+    delete.click(on_ask_delete, selected, [question, confirm_box], api_visibility="private")
+    cancel.click(lambda: ("", hide_confirm), None, [question, confirm_box], api_visibility="private")
+    deleting = confirm.click(
+        on_delete, selected, [deleted, *refresh_outputs, selected, viewer, confirm_box], api_visibility="private"
+    )
+    deleting.then(lambda: (gr.update(interactive=False), ""), None, [delete, added], api_visibility="private")
+    return table, doc_ids, [uploading, deleting]
 
 
 def build_demo() -> gr.Blocks:
     """The app's layout and events; it reads the index from ``STATE`` at each request."""
     # delete_cache: Gradio's copies of downloads and uploads go after a day (checked hourly).
     with gr.Blocks(title="rag \u2014 cited answers", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
-        gr.Markdown(INTRO)
+        with gr.Row(elem_id="rag-header"):
+            gr.Markdown(INTRO, elem_id="rag-intro")
+            theme = gr.Button("\u25d0 Dark / light", size="sm", scale=0, min_width=120, elem_id="rag-theme")
         summary = gr.Markdown("", elem_id="rag-summary")
         with gr.Tabs():
-            with gr.Tab("Ask", id="ask"):
-                _ask_tab()
+            with gr.Tab("Ask", id="ask") as ask_tab:
+                asking = _ask_tab()
             with gr.Tab("Lookup", id="lookup"):
-                _lookup_tab()
+                looking = _lookup_tab()
             with gr.Tab("Documents", id="documents") as documents_tab:
-                table, doc_ids = _documents_tab(summary)
+                table, doc_ids, changed = _documents_tab(summary)
+        theme.click(None, js=TOGGLE_THEME)
+        app.load(None, js=PAGE_JS)
         app.load(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
+        choices = ([asking.documents, asking.sources], [asking.documents, asking.sources])
+        app.load(on_filter_choices, *choices, api_visibility="private")
+        app.load(on_filter_choices, list(looking), list(looking), api_visibility="private")
         documents_tab.select(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
+        for event in changed:
+            event.then(on_filter_choices, list(looking), list(looking), api_visibility="private")
+            event.then(on_filter_choices, *choices, api_visibility="private").then(
+                on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private"
+            ).then(on_reopen, asking.opened, asking.viewer, api_visibility="private")
+        ask_tab.select(on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private")
         gr.api(ask_api, api_name="ask")
         gr.api(lookup_api, api_name="lookup")
     return app

@@ -22,6 +22,7 @@ _EXPORTS = {
     "Match": "rag.types",
     "RagError": "rag.errors",
     "SUPPORTED_SUFFIXES": "rag.ingest",
+    "Where": "rag.filters",
     "build_index": "rag.pipeline",
     "load_index": "rag.pipeline",
 }
@@ -37,6 +38,7 @@ __all__ = [
     "Index",
     "Match",
     "RagError",
+    "Where",
     "__version__",
     "build_index",
     "load_index",
@@ -45,6 +47,7 @@ __all__ = [
 if TYPE_CHECKING:
     from rag.config import Config
     from rag.errors import RagError
+    from rag.filters import Where
     from rag.ingest import SUPPORTED_SUFFIXES
     from rag.pipeline import BuildReport, Index, build_index, load_index
     from rag.types import Answer, Citation, Difference, Document, Match

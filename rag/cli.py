@@ -150,7 +150,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    answer = _open_index(args).ask(args.question, k=args.k, threshold=args.threshold)
+    answer = _open_index(args).ask(args.question, k=args.k, threshold=args.threshold, where=_where_of(args))
     if args.json:
         print(_to_json(asdict(answer)))
     else:
@@ -187,7 +187,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not question:
             continue
         try:
-            answer = index.ask(question, k=args.k, threshold=args.threshold, history=history[-MAX_CHAT_TURNS:])
+            answer = index.ask(
+                question, k=args.k, threshold=args.threshold, history=history[-MAX_CHAT_TURNS:], where=_where_of(args)
+            )
         except RagError as error:  # one bad question does not end the conversation
             print(f"rag: error: {error}", file=sys.stderr)
             continue
@@ -198,6 +200,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print_answer(answer, args.context)
             print(flush=True)
     return 0
+
+
+def _where_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The documents to search, from --doc, --folder, --source, --since and --until (None: all)."""
+    where = {name: getattr(args, name) for name in ("doc", "folder", "source", "since", "until")}
+    where = {name: value for name, value in where.items() if value}
+    return where or None
+
+
+def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("which documents to search (default: all; repeat an option for several)")
+    group.add_argument("--doc", action="append", metavar="DOC_ID", help="a document id (path relative to the corpus)")
+    group.add_argument("--folder", action="append", help="a corpus folder, with everything under it")
+    group.add_argument("--source", action="append", help="a source, e.g. cgtn.com (case ignored)")
+    group.add_argument("--since", help="documents dated on or after YYYY, YYYY-MM or YYYY-MM-DD (own date, else file)")
+    group.add_argument("--until", help="documents dated on or before YYYY, YYYY-MM or YYYY-MM-DD")
 
 
 def _read_lookup_text(text: str) -> str:
@@ -217,7 +235,7 @@ def _read_lookup_text(text: str) -> str:
 
 def cmd_lookup(args: argparse.Namespace) -> int:
     index = _open_index(args)
-    matches = index.lookup(_read_lookup_text(args.text), threshold=args.threshold)
+    matches = index.lookup(_read_lookup_text(args.text), threshold=args.threshold, where=_where_of(args))
     if args.json:
         print(_to_json([asdict(m) for m in matches]))
     else:
@@ -318,17 +336,20 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=None, help="most citations to give (default 3)")
     ask.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
     ask.add_argument("--context", action="store_true", help="show the passage around each quote")
+    _add_filter_arguments(ask)
     ask.set_defaults(run=cmd_ask)
 
     chat = commands.add_parser("chat", parents=[common], help="a conversation: follow-ups refer to earlier answers")
     chat.add_argument("-k", type=int, default=None, help="most citations to give (default 3)")
     chat.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
     chat.add_argument("--context", action="store_true", help="show the passage around each quote")
+    _add_filter_arguments(chat)
     chat.set_defaults(run=cmd_chat)
 
     lookup = commands.add_parser("lookup", parents=[common], help="find where each sentence of a text comes from")
     lookup.add_argument("text", help="a quote, claim or paragraph; '-' reads standard input")
     lookup.add_argument("--threshold", type=float, default=None, help="score a paraphrase must reach (0..1)")
+    _add_filter_arguments(lookup)
     lookup.set_defaults(run=cmd_lookup)
 
     info = commands.add_parser("info", parents=[common], help="show what is indexed and how")

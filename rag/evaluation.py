@@ -27,6 +27,9 @@ class LabelledQuestion:
 def load_questions(path: str | Path) -> list[LabelledQuestion]:
     """Read SQuAD-format JSON or JSONL lines of ``{"question", "answer"}``.
 
+    The feedback file the browser app writes beside the index (``rag.feedback``) is such a
+    JSONL file: its thumbs-up lines are labelled questions, its thumbs-down lines are skipped.
+
     In SQuAD files a question without answers (or marked ``is_impossible``) should abstain.
     """
     path = Path(path)
@@ -54,6 +57,8 @@ def _from_jsonl(text: str, path: Path) -> list[LabelledQuestion]:
             item = json.loads(line)
         except ValueError:
             item = None
+        if isinstance(item, dict) and "rating" in item and "answer" not in item:
+            continue  # a thumbs down from the feedback file: it says what is wrong, not what is right
         question = _labelled(item, f"{path}:{number}")
         if question is None:
             raise RagError(

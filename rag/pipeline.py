@@ -48,6 +48,7 @@ from rag.errors import (
     QueryError,
     RagError,
 )
+from rag.filters import Where, restrict, select_documents
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 from rag.lexical import LexicalIndex, LexicalPart, LexicalView, coverage, idf, tokenize
 from rag.lookup import match_sentence
@@ -81,6 +82,7 @@ LOOKUP_CANDIDATES = 5
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # A follow-up refers to the last few turns; older ones are not read (a client may send many).
 MAX_HISTORY_TURNS = 20
+FILTERS_KEPT = 8  # the masked search structures of this many recent filters are kept for reuse
 # An update adds a segment; past this many, the small ones are merged into one.
 MAX_SEGMENTS = 8
 # When more than this share of the kept segments' rows belong to removed documents,
@@ -764,6 +766,7 @@ class Index:
         self.config = Config.from_dict(manifest.get("settings", {}))
         self.build_report: BuildReport | None = None
         self._indexes = indexes
+        self._filtered: dict[tuple[str, ...], SearchIndexes] = {}  # recent filters' masked structures
         self._embedder = embedder
         self._lock = threading.RLock()
 
@@ -792,6 +795,7 @@ class Index:
         *,
         threshold: float | None = None,
         history: Sequence[Answer | Mapping[str, Any]] = (),
+        where: Where | dict[str, Any] | None = None,
     ) -> Answer:
         """Answer ``question`` with up to ``k`` sentences quoted from the sources, or abstain.
 
@@ -804,9 +808,13 @@ class Index:
                 objects or their JSON dicts). A follow-up's referring words ("it", "he",
                 "the fund") and ellipses ("And in 2019?") are resolved from them; a
                 self-contained question is answered exactly as without history.
+            where: Search only some documents, e.g. ``{"folder": ["news"], "since": "2024-01"}``
+                (see ``rag.filters.Where``): the answer is the one an index of those documents
+                alone would give.
 
         Raises:
-            QueryError: The question is empty or too long, or history is not earlier answers.
+            QueryError: The question is empty or too long, or history is not earlier answers, or
+                the filter matches no document.
         """
         question = _check_text(question, "question", MAX_QUESTION_CHARS)
         k = self.config.answer.k if k is None else _check_k(k)
@@ -815,26 +823,37 @@ class Index:
             turns = turns_from(list(history or ())[-MAX_HISTORY_TURNS:])
         except TypeError as error:
             raise QueryError(f"history must be the earlier answers of the conversation: {error}") from None
+        chosen = Where.of(where)
+        with self._lock:
+            self._indexes_for(chosen)  # a filter that matches no document is refused before any search
         parts = [question] if overview_topic(question) is not None else split_parts(question)
         if len(parts) == 1:
-            return self._answer_part(question, turns, k, threshold)
+            return self._answer_part(question, turns, k, threshold, chosen)
         answers: list[Answer] = []
         for part in parts:  # a later part may refer to an earlier one: "..., and what did he say?"
-            answers.append(self._answer_part(part, [*turns, *turns_from(answers)], k, threshold))
+            answers.append(self._answer_part(part, [*turns, *turns_from(answers)], k, threshold, chosen))
         return merge_parts(question, answers, k, threshold)
 
-    def _answer_part(self, question: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
+    def _answer_part(
+        self, question: str, turns: Sequence[Turn], k: int, threshold: float, chosen: Where | None
+    ) -> Answer:
         topic = overview_topic(question)
         if topic is not None:
-            return self._overview(question, topic, turns, k, threshold)
-        return self._ask_one(question, turns, k, threshold)
+            return self._overview(question, topic, turns, k, threshold, chosen)
+        return self._ask_one(question, turns, k, threshold, chosen)
 
-    def _overview(self, question: str, topic: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
+    def _overview(
+        self, question: str, topic: str, turns: Sequence[Turn], k: int, threshold: float, chosen: Where | None
+    ) -> Answer:
         """What a document is about: its lead sentences (news puts the gist first), cited."""
         with self._lock:
             headers = self._indexes.store.document_headers()
+            if chosen is not None:  # only the documents searched in
+                allowed = set(select_documents(chosen, self._indexes.store))
+                headers = [h for h in headers if h["doc_id"] in allowed]
+                turns = [t for t in turns if all(d in allowed for d in t.documents)]
             if topic:
-                doc_id, confidence = self._best_document(topic, headers)
+                doc_id, confidence = self._best_document(topic, headers, self._indexes_for(chosen))
                 why = f"the document best matching {topic!r} ({{title}}) scored {confidence:.2f}"
             else:
                 recent = [d for t in reversed(turns) for d in t.documents]
@@ -885,13 +904,15 @@ class Index:
         searched = f"what follows \u201c{quoted}\u201d"
         return Answer(question, False, reason, previous.confidence, threshold, citations, shown, searched)
 
-    def _best_document(self, topic: str, headers: Sequence[Mapping[str, Any]]) -> tuple[str, float]:
+    def _best_document(
+        self, topic: str, headers: Sequence[Mapping[str, Any]], indexes: SearchIndexes
+    ) -> tuple[str, float]:
         """The document whose title, or failing that whose sentences, best match ``topic``."""
         tokens = tokenize(topic)
-        weights = self._indexes.sentence_lexical.idf(tokens)
+        weights = indexes.sentence_lexical.idf(tokens)
         by_title = {h["doc_id"]: coverage(weights, tokenize(h["title"])) for h in headers}
         vector = self.embedder.encode([topic])[0]
-        for candidate in self._candidates(topic, vector, limit=10, content_only=True):
+        for candidate in self._candidates(topic, vector, limit=10, content_only=True, indexes=indexes):
             doc_id = candidate.citation.doc_id
             by_title[doc_id] = max(by_title.get(doc_id, 0.0), candidate.citation.score)
         doc_id = min(by_title, key=lambda d: (-by_title[d], d))
@@ -918,9 +939,9 @@ class Index:
             for n, r in enumerate(chosen, start=1)
         ]
 
-    def _ask_one(self, question: str, turns: Sequence[Turn], k: int, threshold: float) -> Answer:
+    def _ask_one(self, question: str, turns: Sequence[Turn], k: int, threshold: float, chosen: Where | None) -> Answer:
         """One question, its referring words resolved from ``turns``."""
-        if turns and turns[-1].spans and asks_what_next(question):
+        if chosen is None and turns and turns[-1].spans and asks_what_next(question):
             answer = self._what_next(question, turns[-1], k, threshold)
             if answer is not None:
                 return answer
@@ -938,6 +959,7 @@ class Index:
                 question_words=question_words,
                 threshold=threshold,
                 content_only=True,
+                indexes=self._indexes_for(chosen),
             )
             if searched != question and asks_for_more(question):
                 candidates = demote_cited(candidates, turns)
@@ -952,25 +974,30 @@ class Index:
                 answer = replace(answer, candidates=tuple(c.citation for c in fold_syndicated(shown)[:k]))
         return answer if searched == question else replace(answer, searched_for=searched)
 
-    def lookup(self, text: str, *, threshold: float | None = None) -> list[Match]:
+    def lookup(
+        self, text: str, *, threshold: float | None = None, where: Where | dict[str, Any] | None = None
+    ) -> list[Match]:
         """Find where each sentence of ``text`` comes from in the sources.
 
         Args:
             text: A quote, a claim, or whole paragraphs.
             threshold: The score a paraphrase must reach (default: the index's setting).
+            where: Look only in some documents (see ``ask``).
 
         Returns:
             One Match per sentence of ``text``, in order.
         """
         text = _check_text(text, "lookup text", MAX_LOOKUP_CHARS, strip=False)
         threshold = self.config.lookup.paraphrase_threshold if threshold is None else _check_threshold(threshold)
+        chosen = Where.of(where)
         spans = sentence_spans(text)
         vectors = self.embedder.encode([text[a:b] for a, b in spans])
         matches = []
         with self._lock:
-            lexical = self._indexes.sentence_lexical
+            indexes = self._indexes_for(chosen)
+            lexical = indexes.sentence_lexical
             for (start, end), vector in zip(spans, vectors, strict=True):
-                candidates = self._candidates(text[start:end], vector, limit=LOOKUP_CANDIDATES)
+                candidates = self._candidates(text[start:end], vector, limit=LOOKUP_CANDIDATES, indexes=indexes)
                 # The sentence's words found anywhere in the corpus (a term in no row has the maximum IDF).
                 seen = frozenset(
                     t for t, v in lexical.idf(tokenize(text[start:end])).items() if v < idf(0, lexical.count)
@@ -987,6 +1014,17 @@ class Index:
                 )
         return matches
 
+    def _indexes_for(self, where: Where | None) -> SearchIndexes:
+        """The search structures over the documents ``where`` chooses (all of them when None)."""
+        if where is None:
+            return self._indexes
+        doc_ids = tuple(select_documents(where, self._indexes.store))
+        if doc_ids not in self._filtered:
+            if len(self._filtered) >= FILTERS_KEPT:
+                self._filtered.pop(next(iter(self._filtered)))
+            self._filtered[doc_ids] = restrict(self._indexes, doc_ids)
+        return self._filtered[doc_ids]
+
     def _candidates(
         self,
         text: str,
@@ -998,8 +1036,9 @@ class Index:
         question_words: WordVectors | None = None,
         threshold: float | None = None,
         content_only: bool = False,
+        indexes: SearchIndexes | None = None,
     ) -> list[Candidate]:
-        indexes = self._indexes
+        indexes = indexes or self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records, antecedents = search(query, indexes, self.config.retrieval)
         if content_only:  # page furniture ("Reference(s):", "Share") is never cited or shown

@@ -10,12 +10,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = [
     "types", "errors", "config", "ingest", "sentences", "chunking", "embedding", "dense",
-    "lexical", "boilerplate", "store", "retrieval", "answer", "conversation", "claims", "lookup", "pipeline",
-    "evaluation", "cli",
+    "lexical", "boilerplate", "store", "retrieval", "answer", "conversation", "claims", "lookup", "filters",
+    "pipeline", "export", "feedback", "evaluation", "cli",
 ]  # fmt: skip
 HEAVY = {"sentence_transformers": "embedding", "torch": "embedding", "onnxruntime": "embedding",
          "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": None}  # fmt: skip
-PUBLIC = {"rag", "rag.errors", "rag.evaluation"}
+PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback"}
 
 
 def _imports(path: Path) -> set[str]:

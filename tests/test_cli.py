@@ -130,6 +130,9 @@ def test_info(capsys, real_index) -> None:
         (["ask", "x" * 100_000, "--index", "{real}"], "limit"),
         (["ask", "chip fund", "-k", "0", "--index", "{real}"], "k must"),
         (["ask", "chip fund", "--threshold", "7", "--index", "{real}"], "threshold"),
+        (["ask", "chip fund", "--doc", "gone.md", "--index", "{real}"], "no document 'gone.md'"),
+        (["lookup", "chip fund", "--since", "last week", "--index", "{real}"], "YYYY-MM-DD"),
+        (["ask", "chip fund", "--source", "nobody", "--index", "{real}"], "matches the filter"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(capsys, real_index, tmp_path: Path, argv, message) -> None:
@@ -231,3 +234,34 @@ def test_chat_shows_what_was_searched_and_survives_a_bad_question(capsys, monkey
     assert code == 0
     assert "searched for: What did Premier Li Qiang say about innovation?" in out
     assert err.count("rag: error:") == 1 and "Traceback" not in err
+
+
+def test_ask_and_lookup_search_only_the_chosen_documents(capsys, seed_corpus: Path, tmp_path: Path) -> None:
+    from rag import build_index
+
+    corpus = tmp_path / "corpus"
+    (corpus / "news").mkdir(parents=True)
+    (corpus / "seed-article.md").write_text((seed_corpus / "seed-article.md").read_text(encoding="utf-8"))
+    (corpus / "news" / "harbour.md").write_text(
+        "---\ntitle: Harbour\nsource: Port Gazette\ndate: 2024-03-05\n---\nThe harbour fund will raise 12 million "
+        "dollars for cranes. The port authority announced it.\n",
+        encoding="utf-8",
+    )
+    index = build_index(corpus, tmp_path / "index")  # the CLI loads the real model
+    question = "How much will the fund raise?"
+    for flags in (
+        ["--folder", "news"],
+        ["--source", "Port Gazette"],
+        ["--since", "2024-03", "--until", "2024-12"],  # the seed article: no date, its file is new
+        ["--doc", "news/harbour.md"],
+    ):
+        code, out, _ = run(capsys, "ask", question, "--index", str(index.path), "--json", *flags)
+        answer = json.loads(out)
+        assert code == 0 and {c["doc_id"] for c in answer["citations"] + answer["candidates"]} == {"news/harbour.md"}
+    code, out, _ = run(capsys, "ask", question, "--index", str(index.path), "--json", "--doc", "seed-article.md")
+    assert {c["doc_id"] for c in json.loads(out)["candidates"]} == {"seed-article.md"}
+    text = "The harbour fund will raise 12 million dollars for cranes."
+    code, out, _ = run(capsys, "lookup", text, "--index", str(index.path), "--json", "--doc", "seed-article.md")
+    assert code == 0 and json.loads(out)[0]["kind"] != "exact"
+    code, out, _ = run(capsys, "lookup", text, "--index", str(index.path), "--json", "--folder", "news")
+    assert json.loads(out)[0]["kind"] == "exact"

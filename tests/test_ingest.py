@@ -876,3 +876,21 @@ def test_load_documents_records_the_version_it_read(tmp_path: Path) -> None:
     assert version.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert (version.size, version.inode) == (os.stat(path).st_size, os.stat(path).st_ino)
     assert version.read_at_ns >= os.stat(path).st_mtime_ns
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Rivertown library opens\n\nThe new library cost 4 million dollars.", "Rivertown library opens"),
+        ("\ufeffAcme recalls 12,000 e-bikes\n\nAcme said so on Monday.", "Acme recalls 12,000 e-bikes"),
+        ("The library opened.\n\nIt cost 4 million dollars.", "Notes"),  # a sentence, not a headline
+        ("Rivertown library opens\nThe new library cost 4 million dollars.", "Notes"),  # no blank line after it
+        ("Rivertown library opens\n\n", "Notes"),  # nothing after it: the whole text, not a headline
+        ("x" * 121 + "\n\nBody text here.", "Notes"),  # too long for a headline
+    ],
+)
+def test_plain_text_headline_becomes_the_title(tmp_path: Path, text: str, title: str) -> None:
+    (tmp_path / "notes.txt").write_text(text, encoding="utf-8")
+    document = read_document(tmp_path / "notes.txt", "notes.txt")
+    assert document.title == title
+    assert document.text.strip().endswith(text.strip()[-10:])  # the headline stays in the text

@@ -51,7 +51,7 @@ LEAFLET = (
     "![x](http://127.0.0.1:9/beacon) and [click](javascript:alert(1)) in one line."
 )
 # The only tags our HTML and Markdown builders write themselves.
-OWN_TAGS = re.compile(r"</?(?:mark|br|b|code|div|span|ul|li|a)\b[^<>]*>")
+OWN_TAGS = re.compile(r"</?(?:mark|br|b|code|div|span|ul|li|a|button)\b[^<>]*>")
 
 
 def make_corpus(folder: Path, *, hostile: bool = True) -> Path:
@@ -163,31 +163,45 @@ def test_answer_messages_quote_number_and_source_each_citation(index: Index) -> 
     answer = index.ask(CHIP_QUESTION)
     assert not answer.abstained
     check_citations(index, answer.citations)
-    reply, sources = ui.answer_messages(answer)
+    reply, sources = ui.answer_messages(answer, 4)
     assert reply["role"] == sources["role"] == "assistant"
-    assert sources["metadata"]["title"].startswith("Sources")
-    assert html.unescape(reply["content"]).count("[1]") == 1
+    assert sources["metadata"] == {"title": f"Sources ({len(answer.citations)})", "status": "done"}  # collapsed
+    assert "options" not in sources  # the [n] markers open citations now
+    assert html.unescape(inert(reply["content"])).count("[1]") == 1
     for number, citation in enumerate(answer.citations, start=1):
-        assert f"**[{number}]**" in reply["content"]
+        marker = f'<button type="button" class="rag-cite rag-q4-c{number}">&#91;{number}&#93;</button>'
+        assert marker in reply["content"] and marker in sources["content"]
+        assert f"rag-q4-c{number}-quote" in sources["content"] and f"rag-q4-c{number}-note" in sources["content"]
         assert " ".join(citation.text.split()) in html.unescape(reply["content"])
         assert html.unescape(ui.markdown_text(citation.title)) in html.unescape(reply["content"])
+    assert "rag-q4-c0-quote" in reply["content"] and "rag-q4-c0-note" in reply["content"]
     assert "cgtn.com" in html.unescape(reply["content"])
     assert marked(sources["content"]) == [" ".join(c.text.split()) for c in answer.citations]
-    assert [o["label"] for o in sources["options"]] == [
-        f"Open [{n}] in its document" for n in range(1, len(answer.citations) + 1)
-    ]
+    plain, _ = ui.answer_messages(answer)  # without a place in a conversation: bold numbers, no buttons
+    assert "**[1]**" in plain["content"] and "<button" not in plain["content"]
 
 
 def test_abstention_says_the_documents_do_not_answer_and_labels_nearest(index: Index) -> None:
     answer = index.ask(OFF_TOPIC)
     assert answer.abstained
     check_citations(index, answer.candidates)
-    reply, nearest = ui.answer_messages(answer)
+    reply, nearest = ui.answer_messages(answer, 1)
     assert "do not answer" in reply["content"] and "Reason:" in reply["content"]
     assert "NOT an answer" in nearest["metadata"]["title"]
     assert "NOT an answer" in nearest["content"]
-    assert "options" not in nearest
+    assert "rag-cite" not in nearest["content"]  # nearest passages are not citations
     assert ui.citation_choices(answer, 1) == []
+
+
+def test_pdf_citation_line_shows_the_page() -> None:
+    from rag import Citation
+
+    cited = Citation(text="Reefs grew.", doc_id="s.pdf", title="Survey", source="", start=0, end=11, score=0.5,
+                     page=2)  # fmt: skip
+    from rag import Answer
+
+    answer = Answer("q", False, "ok", 0.5, 0.4, (cited,), (cited,))
+    assert "*Survey* \u00b7 p. 2" in ui.answer_messages(answer, 1)[0]["content"]
 
 
 def test_hostile_citations_render_as_text_in_chat(index: Index) -> None:
@@ -196,16 +210,16 @@ def test_hostile_citations_render_as_text_in_chat(index: Index) -> None:
     check_citations(index, answer.citations)
     texts = [c.text for c in answer.citations]
     assert LEAFLET in texts
-    for message in ui.answer_messages(answer):
+    for message in ui.answer_messages(answer, 1):
         assert_no_live_markup(message["content"])
-    readable = html.unescape(inert(ui.answer_messages(answer)[0]["content"]))
+    readable = html.unescape(inert(ui.answer_messages(answer, 1)[0]["content"]))
     assert LEAFLET in readable and "Dockside notes <img src=x onerror=alert(1)>" in readable
 
 
 def test_view_citation_highlights_the_cited_span_in_the_whole_document(index: Index) -> None:
     answer = index.ask(CHIP_QUESTION)
     citation = answer.citations[0]
-    key = ui.citation_choices(answer, 1)[0][1]
+    key = ui.citation_key(citation)
     assert ui.parse_citation_key(key) == (citation.doc_id, citation.start, citation.end, citation.content_hash)
     view = ui.view_citation(index, key)
     assert marked(view) == [citation.text] == [index.document(citation.doc_id).text[citation.start : citation.end]]
@@ -217,27 +231,135 @@ def test_view_citation_highlights_the_cited_span_in_the_whole_document(index: In
     assert "Open a citation" in ui.view_citation(index, None)
 
 
-def test_on_ask_appends_to_history_and_opens_the_first_citation(index: Index, monkeypatch) -> None:
+def test_paged_document_shows_page_boundaries_and_joins_hard_line_breaks() -> None:
+    from rag import Document
+
+    text = "Coral survey\n\nReefs were surveyed between January and\nApril 2024. Cover fell.\n\nPage two text here."
+    second = text.index("Page two")
+    document = Document("s.pdf", text, "Survey", pages=(0, second))
+    start = text.index("Reefs")
+    end = text.index(" Cover")
+    view = ui.document_html(document, start, end)
+    assert [html.unescape(m) for m in re.findall(r"<mark[^>]*>(.*?)</mark>", view)] == [
+        "Reefs were surveyed between January and April 2024."
+    ]
+    assert view.count('class="rag-page"') == 2 and view.index("Page 2") < view.index("Page two text")
+    assert_no_live_html(view)
+    across = ui.document_html(document, start, len(text))  # a span across the page boundary
+    assert across.count("<mark") == 2 and across.count('id="rag-focus"') == 1
+
+
+def answered(index: Index, monkeypatch, *questions: str) -> tuple[list, list]:
     monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    box, history, choices, dropdown, viewer, turns = ui.on_ask(CHIP_QUESTION, [], [], [])
+    history, answers = [], []
+    for question in questions:
+        _, history, answers, *_ = ui.on_ask(question, history, answers)
+    return history, answers
+
+
+def test_on_ask_appends_to_history_opens_the_first_citation_and_exports(index: Index, monkeypatch) -> None:
+    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
+    box, history, answers, viewer, export, markdown_file, json_file = ui.on_ask(CHIP_QUESTION, [], [])
     assert box == "" and [m["role"] for m in history] == ["user", "assistant", "assistant"]
-    assert dropdown["value"] == choices[0][1] and marked(viewer) == [GOLD]
-    assert [t.question for t in turns] == [CHIP_QUESTION]
-    _, history, choices, dropdown, viewer, turns = ui.on_ask(OFF_TOPIC, history, choices, turns)
-    assert len(history) == 6 and len(choices) == len(dropdown["choices"]) >= 1
-    assert dropdown["value"] is None and "do not answer" in viewer
-    assert len(turns) == 2
+    assert marked(viewer["value"]) == [GOLD] and viewer["visible"] and export["visible"]
+    assert "rag-q1-c1" in history[1]["content"]
+    _, history, answers, viewer, _, markdown_file, json_file = ui.on_ask(OFF_TOPIC, history, answers)
+    assert len(history) == 6 and len(answers) == 2 and "rag-q2-c0" not in history[4]["content"]
+    assert "do not answer" in viewer["value"]
+    exported = json.loads(Path(json_file["value"]).read_text(encoding="utf-8"))
+    assert [a["question"] for a in exported] == [CHIP_QUESTION, OFF_TOPIC]
+    cited = exported[0]["citations"][0]
+    assert cited["text"] == GOLD and cited["content_hash"] == index.document(cited["doc_id"]).content_hash
+    assert index.document(cited["doc_id"]).text[cited["start"] : cited["end"]] == GOLD
+    markdown = Path(markdown_file["value"]).read_text(encoding="utf-8")
+    assert f"## 1. {ui.markdown_export_text(CHIP_QUESTION)}" in markdown and "[^1]: *China steps up" in markdown
+    assert f"characters {cited['start']}\u2013{cited['end']}" in markdown and cited["content_hash"][:12] in markdown
+    assert "## 2. " in markdown and "do not answer" in markdown
+
+
+def test_marker_requests_open_the_citation_and_copy_its_quote(index: Index, monkeypatch) -> None:
+    history, answers = answered(index, monkeypatch, OFF_TOPIC, "What did the union leaflet say in one line?")
+    leaflet = next(n for n, c in enumerate(answers[1]["citations"], start=1) if c["text"] == LEAFLET)
+    opened = ui.on_open_request(f"open 2 {leaflet} 1712", answers)
+    assert marked(opened["value"]) == [LEAFLET]
+    for bad in ("open 3 1 1", "open 2 9 1", "open 2 0 1", "open 1 1 1", "rm -rf 1 1", ""):
+        assert ui.on_open_request(bad, answers) == {"__type__": "update"}, bad
+    quote = ui.on_copy_request(f"quote 2 {leaflet} 99", answers)
+    citation = answers[1]["citations"][leaflet - 1]
+    assert quote.startswith(f"\u201c{LEAFLET}\u201d \u2014 Dockside notes <img src=x onerror=alert(1)>")
+    assert quote.endswith(f"characters {citation['start']}\u2013{citation['end']}")
+    note = ui.on_copy_request(f"note 2 {leaflet} 99", answers)
+    assert f"[^{leaflet}]: *Dockside notes \\<img" in note and "\\!\\[x\\]" in note  # Markdown made inert
+    whole = ui.on_copy_request("quote 2 0 5", answers)
+    assert whole.count("\u201c") == len(answers[1]["citations"]) and whole.startswith("[1] ")
+    assert "do not answer" in ui.on_copy_request("quote 1 0 5", answers)
+    assert ui.on_copy_request("open 2 1 5", answers) == ""
+
+
+def test_feedback_goes_to_a_jsonl_file_beside_the_index_and_rag_eval_reads_it(index: Index, monkeypatch) -> None:
+    import gradio as gr
+
+    from rag.evaluation import load_questions
+
+    history, answers = answered(index, monkeypatch, CHIP_QUESTION, OFF_TOPIC)
+    path = index.path.with_name(index.path.name + ".feedback.jsonl")
+    path.unlink(missing_ok=True)
+    for position, liked in ((1, True), (2, False), (4, True), (5, False)):  # reply and Sources messages
+        ui.on_feedback(history, answers, gr.LikeData(None, {"index": position, "value": "", "liked": liked}))
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["question"], r["rating"]) for r in lines] == [
+        (CHIP_QUESTION, "up"), (CHIP_QUESTION, "down"), (OFF_TOPIC, "up"), (OFF_TOPIC, "down")
+    ]  # fmt: skip
+    assert lines[0]["answer"] == GOLD and lines[2]["answer"] is None and "answer" not in lines[1]
+    labelled = load_questions(path)
+    assert [(q.question, q.answer) for q in labelled] == [(CHIP_QUESTION, GOLD), (OFF_TOPIC, None)]
+    path.unlink()
+
+
+def test_answers_citing_a_deleted_document_are_marked(holder: ui.IndexHolder, tmp_path: Path, monkeypatch) -> None:
+    note = tmp_path / "harbour.md"
+    note.write_text("# Harbour\n\nThe harbour crane fund will raise 12 million dollars.\n", encoding="utf-8")
+    ui.add_uploads(holder, [note], tmp_path / "staging")
+    monkeypatch.setattr(ui, "STATE", holder)
+    _, history, answers, *_ = ui.on_ask("How much will the harbour crane fund raise?", [], [])
+    assert any(c["doc_id"] == "uploads/harbour.md" for c in answers[0]["citations"])
+    assert ui.on_mark_stale(history, answers) == history  # nothing changed yet
+    ui.remove_document(holder, "uploads/harbour.md")
+    marked_history = ui.on_mark_stale(history, answers)
+    assert "rag-stale" in marked_history[1]["content"] and "no longer in the index" in marked_history[1]["content"]
+    assert ui.on_mark_stale(marked_history, answers) == marked_history  # marked once
+    key = ui.opened_key("open 0 1", answers)  # the newest answer's first citation, as shown with it
+    assert key == ui.citation_key(ui.answer_from_dict(answers[0]).citations[0])
+    assert "no longer in the index" in ui.on_reopen(key)
+    assert ui.opened_key("open 5 1", answers) is None and ui.on_reopen(None) == {"__type__": "update"}
+
+
+def test_search_filter_from_the_ask_tab(index: Index, monkeypatch) -> None:
+    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
+    documents, sources = ui.filter_choices(index)
+    assert ("seed-article.md" in [v for _, v in documents]) and "cgtn.com" in sources
+    assert ui.search_filter([], []) is None
+    _, history, answers, *_ = ui.on_ask(CHIP_QUESTION, [], [], ["news/hostile.md"], [])
+    assert all(c["doc_id"] == "news/hostile.md" for c in (*answers[0]["citations"], *answers[0]["candidates"]))
+    assert ui.filter_label(["a", "b"], ["cgtn.com"]) == "Search in: 2 documents and source cgtn.com only"
+    with pytest.raises(Exception, match="matches the filter"):
+        ui.on_ask(CHIP_QUESTION, [], [], [], ["nobody.example"])
+    rows = ui.on_lookup(GOLD)[0]
+    assert rows[0][3].count("rag-kind-exact") == 1
+    rows = ui.on_lookup(GOLD, ["news/hostile.md"], [])[0]  # the gold sentence is not in that document
+    assert "rag-kind-exact" not in rows[0][3]
 
 
 def test_chat_follow_up_is_resolved_from_the_chat_and_clearing_forgets_it(index: Index, monkeypatch) -> None:
     monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    *_, turns = ui.on_ask(CHIP_QUESTION, [], [], [])
-    _, history, *_, turns = ui.on_ask("When was it set up?", [], [], turns)
-    assert turns[-1].searched_for != "When was it set up?" and "chip fund" in turns[-1].searched_for
-    assert "searched for:" in history[1]["content"]
-    assert ui.on_clear()[-1] == []
-    *_, fresh = ui.on_ask("When was it set up?", [], [], ui.on_clear()[-1])
-    assert fresh[-1].searched_for == "When was it set up?"
+    _, history, answers, *_ = ui.on_ask(CHIP_QUESTION, [], [])
+    _, history, answers, *_ = ui.on_ask("When was it set up?", history, answers)
+    assert answers[-1]["searched_for"] != "When was it set up?" and "chip fund" in answers[-1]["searched_for"]
+    assert "searched for:" in history[-2]["content"]
+    chat, cleared, *_ = ui.on_clear()
+    assert chat == [] and cleared == []
+    _, _, fresh, *_ = ui.on_ask("When was it set up?", [], cleared)
+    assert fresh[-1]["searched_for"] == "When was it set up?"
 
 
 # --- lookup --------------------------------------------------------------------------------
@@ -280,47 +402,12 @@ def test_unsupported_row_shows_nearest_as_not_a_match() -> None:
     assert "NOT a match" in detail and marked(detail) == ["b c."]
 
 
-def test_altered_row_shows_both_sides_marked_with_the_reason_and_exports_say_what_the_source_says(
-    index: Index,
-) -> None:
-    claim = GOLD.replace("$40 billion", "$90 billion")
-    view = ui.lookup_view(index, claim)
-    (match,) = view.matches
-    assert match.kind == "altered" and "rag-kind-altered" in view.rows[0][3]
-    check_citations(index, [match.citation])
-    detail = view.details[0]
-    assert_no_live_html(detail)
-    assert "$90 billion" in marked(detail) and "$40 billion" in marked(detail)
-    assert html.escape(match.reason) in detail
-    assert "[^1]: Altered: the source says \\$40 billion, not \\$90 billion" in view.markdown
-    assert "no source sentence found" not in view.markdown
-    (exported,) = json.loads(view.json)
-    assert exported["differences"][0]["source_text"] == "$40 billion"
-
-
-def test_altered_hostile_sentence_is_escaped_on_both_sides(index: Index) -> None:
-    view = ui.lookup_view(index, LEAFLET.replace("onerror=alert(1)", "onerror=alert(7)"))
-    (match,) = view.matches
-    assert match.kind == "altered"
-    assert [(d.kind, d.claim_text, d.source_text) for d in match.differences] == [("number", "7", "1")]
-    assert_no_live_html(view.details[0])
-    assert {"7", "1"} <= set(marked(view.details[0]))
-    footnote = view.markdown.split("[^1]: ", 1)[1]
-    assert "![x](" not in footnote and "<script>" not in footnote
-
-
-def test_unsupported_export_names_the_nearest_sentence_instead_of_saying_none_was_found() -> None:
-    from rag import Citation, Match
-
-    near = Citation(text="b c.", doc_id="d.md", title="T", source="", start=2, end=6, score=0.2,
-                    context="a b c. d", context_start=0)  # fmt: skip
-    markdown = ui.matches_markdown("x y", [Match("x y", 0, 3, "unsupported", 0.2, None, nearest=near)])
-    assert "the nearest source sentence, \u201cb c.\u201d" in markdown and "no source sentence found" not in markdown
-
-
-def test_empty_lookup_is_a_user_error(index: Index) -> None:
+def test_empty_lookup_is_a_user_error(index: Index, monkeypatch) -> None:
     with pytest.raises(QueryError):
         ui.lookup_view(index, "   ")
+    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
+    outputs = ui.on_lookup("  ")  # in the app: a hint where the results go, no error raised or logged
+    assert "type some text to look up" in outputs[2]
 
 
 # --- documents and uploads -----------------------------------------------------------------
@@ -443,6 +530,14 @@ def test_api_endpoints_raise_user_errors_for_empty_input(index: Index, monkeypat
     assert [m["kind"] for m in ui.lookup_api(GOLD)] == ["exact"]
     with pytest.raises(gr.Error):
         ui.ask_api("  ")
+    only = ui.ask_api(CHIP_QUESTION, folders=["news"])
+    assert {c["doc_id"] for c in (*only["citations"], *only["candidates"])} <= {
+        "news/hostile.md",
+        "news/hostile-plain.txt",
+    }
+    assert ui.lookup_api(GOLD, documents=["news/hostile.md"])[0]["kind"] != "exact"
+    with pytest.raises(gr.Error, match="YYYY"):
+        ui.ask_api(CHIP_QUESTION, since="yesterday")
 
 
 def test_answers_show_what_of_the_question_each_citation_covers(index: Index, monkeypatch) -> None:
@@ -573,3 +668,12 @@ def test_app_serves_no_corpus_file_and_caps_uploads(app: tuple[str, Path]) -> No
     with pytest.raises(urllib.error.HTTPError) as too_big:
         urllib.request.urlopen(request, timeout=30)
     assert too_big.value.code == 413
+
+
+def test_client_ask_and_lookup_take_optional_filters(client) -> None:
+    result = client.predict(CHIP_QUESTION, documents=["seed-article.md"], since="2000", api_name="/ask")
+    assert result["citations"][0]["text"] == GOLD
+    matches = client.predict(GOLD, sources=["cgtn.com"], api_name="/lookup")
+    assert [m["kind"] for m in matches] == ["exact"]
+    with pytest.raises(Exception, match="matches the filter"):
+        client.predict(CHIP_QUESTION, sources=["nobody.example"], api_name="/ask")

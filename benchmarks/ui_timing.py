@@ -1,0 +1,143 @@
+"""Start-up and answer time of the browser app, for two checkouts side by side in one run.
+
+    python benchmarks/ui_timing.py /work/main /work/wt/ui --rounds 3
+
+For each checkout (its own ``ui.py`` and ``rag/``, via PYTHONPATH), over its own copy of
+``corpus/`` with an index built beforehand: start ``python ui.py``, time until the port
+answers and until the page shows the question box in Chromium, then ask the questions in
+the browser (Enter -> the reply rendered) and through gradio_client. The checkouts
+alternate round by round, so that machine noise falls on both alike. Medians are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QUESTIONS = (
+    "How much money does the new chip fund aim to raise?",
+    "Which companies did Li Qiang visit?",
+    "What are the little giants?",
+    "Who won the 2022 FIFA World Cup?",
+    "When were the previous chip funds launched?",
+)
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(root: Path, work: Path) -> tuple[subprocess.Popen, int, float]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    command = [sys.executable, str(root / "ui.py"), "--corpus", str(work / "corpus"), "--index", str(work / "index"),
+               "--port", str(port)]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{root}/ui.py exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, port, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def browser_round(browser, port: int) -> tuple[float, list[float]]:  # noqa: ANN001 - a Playwright Browser
+    """Seconds from navigation to a usable question box, and each question's Enter -> reply rendered."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    started = time.perf_counter()
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.wait_for_selector("#rag-question textarea", timeout=60_000)
+    ready = time.perf_counter() - started
+    answers = []
+    for number, question in enumerate(QUESTIONS, start=1):
+        page.fill("#rag-question textarea", question)
+        started = time.perf_counter()
+        page.press("#rag-question textarea", "Enter")
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('#rag-chat [data-testid=\"bot\"]').length >= 2 * n",
+            arg=number,
+            timeout=60_000,
+        )
+        answers.append(time.perf_counter() - started)
+    page.close()
+    return ready, answers
+
+
+def client_round(port: int) -> list[float]:
+    from gradio_client import Client
+
+    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    times = []
+    for question in QUESTIONS:
+        started = time.perf_counter()
+        client.predict(question, api_name="/ask")
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkouts", nargs="+", type=Path, help="folders holding ui.py and rag/")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="rag-ui-timing-"))
+    folders = {}
+    for number, root in enumerate(args.checkouts):
+        folder = work / f"app{number}"
+        shutil.copytree(root / "corpus", folder / "corpus")
+        process, _, _ = start(root.resolve(), folder)  # builds the index once, not timed
+        stop(process)
+        folders[root] = folder
+    results = {root: {"port": [], "ready": [], "browser": [], "client": []} for root in args.checkouts}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        for _ in range(args.rounds):
+            for root in args.checkouts:
+                process, port, seconds = start(root.resolve(), folders[root])
+                try:
+                    ready, answers = browser_round(browser, port)
+                    results[root]["port"].append(seconds)
+                    results[root]["ready"].append(ready)
+                    results[root]["browser"].extend(answers)
+                    results[root]["client"].extend(client_round(port))
+                finally:
+                    stop(process)
+        browser.close()
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"{'checkout':<24} {'start->port s':>14} {'page ready s':>13} {'browser ask s':>14} {'client ask s':>13}")
+    for root, timing in results.items():
+        print(
+            f"{str(root):<24} {statistics.median(timing['port']):>14.2f} {statistics.median(timing['ready']):>13.2f} "
+            f"{statistics.median(timing['browser']):>14.3f} {statistics.median(timing['client']):>13.3f}"
+        )
+    print(f"({args.rounds} rounds; asks: {len(QUESTIONS)} questions per round; medians)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
