@@ -94,6 +94,8 @@ def citation_from_dict(data: dict[str, Any]) -> Citation:
     """A Citation back from ``dataclasses.asdict`` (as kept in the browser session)."""
     fields = dict(data)
     fields["also_in"] = tuple(Source(**s) for s in fields.get("also_in", ()))
+    for name in ("covered", "missing"):
+        fields[name] = tuple(fields.get(name, ()))
     return Citation(**fields)
 
 
@@ -102,4 +104,5 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
     fields = dict(data)
     for name in ("citations", "candidates"):
         fields[name] = tuple(citation_from_dict(c) for c in fields.get(name, ()))
+    fields["parts"] = tuple(answer_from_dict(part) for part in fields.get("parts", ()))
     return Answer(**fields)
