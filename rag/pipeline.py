@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1157,19 +1157,15 @@ class Index:
             corpus = self._existing_corpus()
             targets = _corpus_targets(corpus, files, folder, names)
             moves = _CorpusMoves(corpus)
-            try:
+
+            def change() -> None:
                 for target in targets:
                     if target.exists():
                         moves.set_aside(target)
                 for source, target in zip(files, targets, strict=True):
                     moves.copy_in(Path(source), target)
-                report = _build_locked(corpus, self.path, self.config, self.embedder, False, started)
-            except OSError as error:
-                moves.undo()
-                raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
-            except BaseException:
-                moves.undo()
-                raise
+
+            report = self._change_corpus(corpus, moves, change, started)
         return _load_built(self.path, self.embedder, report)
 
     def remove(self, doc_ids: Sequence[str]) -> Index:
@@ -1186,19 +1182,33 @@ class Index:
             if {d["doc_id"] for d in self.documents()} <= set(doc_ids):
                 raise RagError("cannot remove every document: an index needs at least one; add another first")
             moves = _CorpusMoves(corpus)
-            try:
+
+            def change() -> None:
                 for doc_id in doc_ids:
                     source = corpus / doc_id
                     if source.exists() or source.is_symlink():
                         moves.set_aside(source)
-                report = _build_locked(corpus, self.path, self.config, self.embedder, False, started)
-            except OSError as error:
-                moves.undo()
-                raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
-            except BaseException:
-                moves.undo()
-                raise
+
+            report = self._change_corpus(corpus, moves, change, started)
         return _load_built(self.path, self.embedder, report)
+
+    def _change_corpus(
+        self, corpus: Path, moves: _CorpusMoves, change: Callable[[], None], started: float
+    ) -> BuildReport:
+        """Make ``change`` to the corpus and update the index, under the write lock the caller holds.
+
+        If either fails, ``moves`` puts every file back where it was: a refused or failed
+        update leaves the corpus as it was.
+        """
+        try:
+            change()
+            return _build_locked(corpus, self.path, self.config, self.embedder, False, started)
+        except OSError as error:
+            moves.undo()
+            raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
+        except BaseException:
+            moves.undo()
+            raise
 
     def rebuild(self) -> Index:
         """Index the corpus folder again with this index's settings and encoder."""
