@@ -83,7 +83,7 @@ def conversations(index, items: list[dict]) -> dict:  # noqa: ANN001
             alone = index.ask(turn["q"])
             followed = index.ask(turn["q"], history=history)
             # The naive way, searched as one question (not split at the "?" between the two).
-            prefixed = index._ask_one(f"{previous} {turn['q']}", [], k, threshold) if previous else alone
+            prefixed = index._ask_one(f"{previous} {turn['q']}", [], k, threshold, None) if previous else alone
             if followed.searched_for == turn["q"]:
                 unchanged += 1
                 same += followed == alone
@@ -115,7 +115,7 @@ def multipart(index, items: list[dict]) -> dict:  # noqa: ANN001
         answer = index.ask(item["q"])
         texts = " ".join(c.text for c in answer.citations)
         split.append(all(g in texts for g in item["golds"]))
-        one = index._ask_one(item["q"], [], index.config.answer.k, index.config.answer.threshold)
+        one = index._ask_one(item["q"], [], index.config.answer.k, index.config.answer.threshold, None)
         texts = " ".join(c.text for c in one.citations)
         whole.append(all(g in texts for g in item["golds"]))
     return {"questions": len(items), "split into parts": rate(split), "searched whole": rate(whole)}
