@@ -200,22 +200,10 @@ RACE_POINTS: dict[str, Callable[[Callable[[], None]], tuple[Any, str, Any]]] = {
     "before-sqlite": lambda hook: (MetadataStore, "open", classmethod_before(hook, MetadataStore, "open")),
 }  # fmt: skip
 
-# Two fixes to rag/pipeline.py this suite asks for (see the report); once applied, the
-# tests marked with them must pass. load_index cannot yet tell a generation deleted by a
-# newer build from a damaged one (it needs a retry, LOAD_ATTEMPTS), and loads in several
-# threads at once can fail on CPython 3.11, because numpy reads .npy headers with
-# ast.literal_eval, which is not thread-safe there (python/cpython#106905; _OPEN_LOCK).
-LOAD_RETRIES = hasattr(rag.pipeline, "LOAD_ATTEMPTS")
-LOADS_SERIALISED = hasattr(rag.pipeline, "_OPEN_LOCK")
-needs_load_retry = pytest.mark.xfail(
-    not LOAD_RETRIES,
-    reason="load_index does not retry when a build replaces the generation it is opening",
-    raises=IndexMismatchError,
-    strict=True,
-)
 
-
-@needs_load_retry
+# A load racing a build retries when a newer build deleted the generation it was opening,
+# and loads in several threads are serialised where numpy reads .npy headers with
+# ast.literal_eval, which is not thread-safe on CPython 3.11 (python/cpython#106905).
 @pytest.mark.parametrize("point", sorted(RACE_POINTS))
 def test_a_load_racing_a_build_gets_the_new_index(corpus: Path, tmp_path: Path, point: str) -> None:
     index_dir = tmp_path / "index"
@@ -239,11 +227,6 @@ def test_a_damaged_index_is_not_retried_forever(corpus: Path, tmp_path: Path) ->
         load_index(index_dir, embedder=FakeEmbedder())
 
 
-@pytest.mark.xfail(
-    not (LOAD_RETRIES and LOADS_SERIALISED),
-    reason="a load may lose the race with a build, or hit the ast race in numpy (see the report)",
-    strict=False,  # without the fixes it fails most runs, not every run
-)
 def test_loads_in_threads_while_builds_commit(corpus: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     build_index(corpus, index_dir, embedder=FakeEmbedder())
@@ -276,11 +259,6 @@ def test_loads_in_threads_while_builds_commit(corpus: Path, tmp_path: Path) -> N
     assert len(live_generations(index_dir)) == 1
 
 
-@pytest.mark.xfail(
-    not LOADS_SERIALISED,
-    reason="SystemError: AST constructor recursion depth mismatch, from np.load in two threads",
-    strict=False,  # a race: without the fix it fails most runs, not every run
-)
 def test_loads_in_many_threads_at_once(corpus: Path, tmp_path: Path) -> None:
     build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     failures: list[str] = []

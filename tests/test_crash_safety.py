@@ -8,7 +8,6 @@ removes documents, so each question below is answered differently before and aft
 from __future__ import annotations
 
 import errno
-import inspect
 import json
 import os
 import random
@@ -523,15 +522,6 @@ def test_a_deleted_manifest_says_how_to_build(damaged) -> None:
 
 
 # "rag index" is the remedy every message above gives: it must not reuse damaged data.
-# _previous_index (rag/pipeline.py) checks sizes only, so a flipped byte in the vectors
-# is copied into the new generation under fresh checksums; see the report for the fix.
-reuse_is_verified = pytest.mark.xfail(
-    "full=False" in inspect.getsource(rag.pipeline._previous_index),
-    reason="a rebuild reuses vectors of a damaged index without hashing them",
-    strict=True,
-)
-
-
 @pytest.fixture()
 def damaged_copy(small_index: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
     """A copy of the small index to damage and rebuild: (corpus, index folder, its one segment)."""
@@ -550,7 +540,6 @@ def assert_rebuilt_like_new(corpus: Path, index_dir: Path, small_index: Path) ->
     assert_only_live_generation(index_dir)
 
 
-@reuse_is_verified
 def test_rebuilding_after_damaged_vectors_embeds_them_again(damaged_copy, small_index: Path) -> None:
     corpus, index_dir, segment = damaged_copy
     flip(segment / "sentence_vectors.npy", 0.99, 0x40)

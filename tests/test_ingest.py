@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import string
 import sys
 import time
@@ -779,17 +780,28 @@ def test_sample_corpus_loads_every_format() -> None:
 PROPERTY_SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 markup_heavy_text = st.text(alphabet=st.sampled_from(string.printable + "ü€“”\u00a0\ufeff\x00\x01"), max_size=300)
 
 
 @PROPERTY_SETTINGS
 @given(text=st.one_of(st.text(max_size=300), markup_heavy_text))
 def test_plain_text_round_trips_or_raises_ingest_error(tmp_path: Path, text: str) -> None:
+    expected = text.replace("\r\n", "\n").replace("\r", "\n").removeprefix("\ufeff")
     try:
         document = read(tmp_path, "prop.txt", text)
-    except IngestError:
+    except IngestError as error:
+        # Only a blank or binary-looking text may be refused, and the reason must say which.
+        reason = str(error)
+        if reason == "empty file":
+            assert not expected.strip()
+        elif reason == "binary content (NUL bytes) in a .txt file":
+            assert "\x00" in text
+        else:
+            assert reason == "binary content (control characters) in a .txt file"
+            assert CONTROL_CHARACTER.search(text)
         return
-    expected = text.replace("\r\n", "\n").replace("\r", "\n").removeprefix("\ufeff")
+    assert expected.strip() and "\x00" not in text
     if not expected.startswith("---\n"):
         assert document.text == expected
     assert "\r" not in document.text
