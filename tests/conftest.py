@@ -32,15 +32,9 @@ def _checked(produce, text_of):  # noqa: ANN001, ANN202
     return wrapper
 
 
-def _check_citation(index, citation) -> None:  # noqa: ANN001
-    from tests.helpers import assert_offsets
-
-    text = index.document(citation.doc_id).text
-    assert_offsets(text, [citation])
-    assert text[citation.context_start : citation.context_end] == citation.context
-
-
 def _install_span_checks() -> None:
+    from tests.helpers import assert_citations
+
     rag.sentences.split_sentences = _checked(rag.sentences.split_sentences, lambda text, *a, **k: text)
     rag.chunking.chunk_passages = _checked(rag.chunking.chunk_passages, lambda text, *a, **k: text)
     from rag import pipeline  # imported after the wrapping, so it binds the checked stages
@@ -52,8 +46,7 @@ def _install_span_checks() -> None:
     @functools.wraps(ask)
     def checked_ask(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         answer = ask(self, *args, **kwargs)
-        for citation in (*answer.citations, *answer.candidates):
-            _check_citation(self, citation)
+        assert_citations(self, (*answer.citations, *answer.candidates))
         return answer
 
     @functools.wraps(lookup)
@@ -61,9 +54,7 @@ def _install_span_checks() -> None:
         matches = lookup(self, text, *args, **kwargs)
         for match in matches:
             assert text[match.query_start : match.query_end] == match.query
-            for citation in (match.citation, match.nearest):
-                if citation is not None:
-                    _check_citation(self, citation)
+            assert_citations(self, [c for c in (match.citation, match.nearest) if c is not None])
             for difference in match.differences:
                 assert text[difference.claim_start : difference.claim_end] == difference.claim_text
                 document = self.document(match.citation.doc_id).text

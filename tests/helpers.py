@@ -31,6 +31,27 @@ def assert_offsets(document_text: str, items: Iterable[Any]) -> None:
         )
 
 
+def assert_citations(index: Any, citations: Iterable[Any]) -> None:
+    """Assert the offsets contract for each citation in the text of the document it names:
+    its span (see :func:`assert_offsets`) and the passage around it (``context_start:context_end``).
+
+    Args:
+        index: The :class:`rag.Index` the citations come from.
+        citations: The citations to check.
+
+    Raises:
+        AssertionError: Naming the first citation whose span or passage differs from its text.
+    """
+    for citation in citations:
+        text = index.document(citation.doc_id).text
+        assert_offsets(text, [citation])
+        context = text[citation.context_start : citation.context_end]
+        assert context == citation.context, (
+            f"{citation.doc_id}: passage {citation.context_start}:{citation.context_end} is {_clip(context)} "
+            f"but the citation's context is {_clip(citation.context)}"
+        )
+
+
 def _describe(index: int, item: Any) -> str:
     kind = type(item).__name__
     doc_id = getattr(item, "doc_id", None)

@@ -24,7 +24,7 @@ from rag import Index, build_index, load_index
 from rag.errors import IndexLockedError, IndexMismatchError
 from rag.store import MANIFEST, MetadataStore
 from tests.fakes import FakeEmbedder
-from tests.helpers import assert_offsets
+from tests.helpers import assert_citations
 from tests.tools.indexer import THINGS, make_corpus, town
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,16 +46,13 @@ LOOKUPS = [
 
 
 def check_answer(index: Index, answer: Any) -> None:
-    for citation in (*answer.citations, *answer.candidates):
-        assert_offsets(index.document(citation.doc_id).text, [citation])
+    assert_citations(index, (*answer.citations, *answer.candidates))
 
 
 def check_matches(index: Index, text: str, matches: list[Any]) -> None:
     for match in matches:
         assert text[match.query_start : match.query_end] == match.query
-        cited = [c for c in (match.citation, match.nearest) if c is not None]
-        for citation in cited:
-            assert_offsets(index.document(citation.doc_id).text, [citation])
+        assert_citations(index, [c for c in (match.citation, match.nearest) if c is not None])
 
 
 @pytest.fixture()

@@ -34,7 +34,7 @@ from rag.errors import IndexMismatchError, IndexNotFoundError, IndexWriteError
 from rag.store import DATABASE, MANIFEST, MetadataStore
 from rag.types import Answer
 from tests.fakes import FakeEmbedder
-from tests.helpers import assert_offsets
+from tests.helpers import assert_citations, assert_offsets
 from tests.tools.indexer import STEPS, THINGS, IndexerServer, document_text, make_corpus, town
 
 SEED = 20240611
@@ -50,8 +50,7 @@ def question(number: int) -> str:
 
 def check_answer(index: Any, answer: Answer) -> None:
     """The offsets contract for every citation and candidate of ``answer``."""
-    for citation in (*answer.citations, *answer.candidates):
-        assert_offsets(index.document(citation.doc_id).text, [citation])
+    assert_citations(index, (*answer.citations, *answer.candidates))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag import load_index
-from tests.helpers import assert_offsets
+from tests.helpers import assert_citations
 
 CASES = [
     json.loads(line) for line in (Path(__file__).parent / "data" / "seed-questions.jsonl").read_text().splitlines()
@@ -22,21 +22,14 @@ GOLD_FUND = (
 )
 
 
-def _check(index, citations) -> None:
-    for citation in citations:
-        document = index.document(citation.doc_id)
-        assert_offsets(document.text, [citation])
-        assert document.text[citation.context_start : citation.context_end] == citation.context
-
-
 @pytest.mark.parametrize("case", ANSWERABLE, ids=[c["question"] for c in ANSWERABLE])
 def test_answerable_question_cites_its_gold_sentence_first(real_index, case) -> None:
     answer = real_index.ask(case["question"])
     assert not answer.abstained, answer.reason
     assert case["gold"] in answer.citations[0].text
     assert answer.citations[0].source == "cgtn.com"
-    _check(real_index, answer.citations)
-    _check(real_index, answer.candidates)
+    assert_citations(real_index, answer.citations)
+    assert_citations(real_index, answer.candidates)
 
 
 @pytest.mark.parametrize("case", OFFTOPIC, ids=[c["question"] for c in OFFTOPIC])
@@ -45,7 +38,7 @@ def test_offtopic_question_abstains_with_a_reason(real_index, case) -> None:
     assert answer.abstained and answer.citations == ()
     assert "below the threshold" in answer.reason
     assert answer.confidence < answer.threshold
-    _check(real_index, answer.candidates)
+    assert_citations(real_index, answer.candidates)
 
 
 @pytest.mark.parametrize("case", LOOKUP, ids=[c["question"] for c in LOOKUP])
@@ -53,7 +46,7 @@ def test_lookup_finds_the_paraphrased_sentence(real_index, case) -> None:
     (match,) = real_index.lookup(case["question"])
     assert match.kind == "paraphrase"
     assert case["gold"] in match.citation.text
-    _check(real_index, [match.citation])
+    assert_citations(real_index, [match.citation])
 
 
 def test_the_issue_examples(real_index) -> None:
@@ -75,7 +68,7 @@ def test_lookup_kinds_on_a_mixed_paragraph(real_index) -> None:
     assert [m.kind for m in matches] == ["exact", "near-exact", "unsupported"]
     for match in matches:
         assert text[match.query_start : match.query_end] == match.query
-    _check(real_index, [m.citation for m in matches if m.citation])
+    assert_citations(real_index, [m.citation for m in matches if m.citation])
     assert matches[2].nearest is not None
 
 
@@ -84,12 +77,12 @@ def test_a_whole_pasted_article_is_found_sentence_by_sentence(real_index) -> Non
     matches = real_index.lookup(document.text)
     assert len(matches) == len(real_index.sentences("seed-article.md"))
     assert all(m.kind == "exact" for m in matches)
-    _check(real_index, [m.citation for m in matches])
+    assert_citations(real_index, [m.citation for m in matches])
 
 
 def test_adjacent_sentences_merge_into_one_quote(real_index) -> None:
     answer = real_index.ask("What did the 20th CPC National Congress declare and what does it reflect?", k=3)
-    _check(real_index, answer.citations)
+    assert_citations(real_index, answer.citations)
     for citation in answer.citations:
         assert citation.text == real_index.document(citation.doc_id).text[citation.start : citation.end]
 

@@ -22,7 +22,7 @@ from rag.errors import (
 )
 from rag.store import write_lock
 from tests.fakes import FakeEmbedder
-from tests.helpers import assert_offsets
+from tests.helpers import assert_citations, assert_offsets
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "seed-article.md"
@@ -52,13 +52,6 @@ def index(corpus: Path, tmp_path: Path):
     return build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
 
 
-def _check_citations(index, citations) -> None:
-    for citation in citations:
-        assert_offsets(index.document(citation.doc_id).text, [citation])
-        context = index.document(citation.doc_id).text[citation.context_start : citation.context_end]
-        assert context == citation.context
-
-
 def test_build_reports_counts_and_stores_exact_offsets(index) -> None:
     report = index.build_report
     assert report.documents == 2 and report.sentences > 20 and report.passages >= report.documents
@@ -84,8 +77,8 @@ def test_ask_cites_verbatim_sentences_with_scores(index) -> None:
     assert "$40 billion" in first.text
     assert first.doc_id == "seed-article.md" and first.source == "cgtn.com"
     assert set(first.scores) >= {"dense", "lexical", "dense_passage", "lexical_passage", "score"}
-    _check_citations(index, answer.citations)
-    _check_citations(index, answer.candidates)
+    assert_citations(index, answer.citations)
+    assert_citations(index, answer.candidates)
 
 
 def test_threshold_can_be_changed_per_call(index) -> None:
@@ -261,7 +254,7 @@ def test_add_and_remove_documents(index, tmp_path: Path) -> None:
     assert "uploads/volcano.md" in [d["doc_id"] for d in updated.documents()]
     answer = updated.ask("When did the volcano erupt?")
     assert answer.citations[0].doc_id == "uploads/volcano.md"
-    _check_citations(updated, answer.citations)
+    assert_citations(updated, answer.citations)
     removed = updated.remove(["uploads/volcano.md"])
     assert "uploads/volcano.md" not in [d["doc_id"] for d in removed.documents()]
     assert list((index.corpus / ".rag-removed").rglob("volcano.md")), "a removed file is kept aside, not deleted"
@@ -365,7 +358,7 @@ def test_an_update_keeps_an_ivf_segment_and_a_rewrite_reuses_its_cells(
     assert kept.read_bytes() == index_bytes, "the first segment is kept, not rebuilt"
     answer = updated.ask("How much cargo did the harbour handle?")
     assert "12 million tonnes" in answer.citations[0].text
-    _check_citations(updated, answer.citations)
+    assert_citations(updated, answer.citations)
     # Changing the seed article takes most rows out of the first segment: everything is rewritten.
     with open(corpus / "seed-article.md", "a", encoding="utf-8") as handle:
         handle.write("\nThe fund will be reviewed every year.\n")
@@ -373,7 +366,7 @@ def test_an_update_keeps_an_ivf_segment_and_a_rewrite_reuses_its_cells(
     assert len(rewritten.manifest["segments"]) == 1
     np.testing.assert_array_equal(np.load(segment_folder(rewritten) / "ivf_centroids.npy"), cells)
     assert rewritten.build_report.embedded == 1, "only the new sentence is encoded"
-    _check_citations(rewritten, rewritten.ask("How much cargo did the harbour handle?").citations)
+    assert_citations(rewritten, rewritten.ask("How much cargo did the harbour handle?").citations)
 
 
 def test_ask_quotes_a_referring_sentence_with_its_antecedent_and_lookup_does_not(tmp_path: Path) -> None:
@@ -389,7 +382,7 @@ def test_ask_quotes_a_referring_sentence_with_its_antecedent_and_lookup_does_not
     first = answer.citations[0]
     assert first.text.startswith("The church conference is an annual meeting")
     assert first.text.endswith("to set pastors' salaries.")
-    _check_citations(index, answer.citations)
+    assert_citations(index, answer.citations)
     [match] = index.lookup("This committee has the exclusive power to set pastors' salaries.")
     assert match.kind == "exact"
     assert match.citation.text == "This committee has the exclusive power to set pastors' salaries."

@@ -28,7 +28,7 @@ import ui
 from rag import Index, build_index
 from rag.errors import QueryError, RagError
 from tests.fakes import FakeEmbedder
-from tests.helpers import assert_offsets
+from tests.helpers import assert_citations
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -75,14 +75,6 @@ def holder(tmp_path: Path) -> ui.IndexHolder:
     """A holder over an index of its own, for tests that change the corpus."""
     corpus = make_corpus(tmp_path / "corpus", hostile=False)
     return ui.IndexHolder(build_index(corpus, tmp_path / "index", embedder=FakeEmbedder()))
-
-
-def check_citations(index: Index, citations) -> None:
-    """The offsets contract for every citation a handler shows, and its passage."""
-    for citation in citations:
-        document = index.document(citation.doc_id)
-        assert_offsets(document.text, [citation])
-        assert document.text[citation.context_start : citation.context_end] == citation.context
 
 
 def inert(markup: str) -> str:
@@ -162,7 +154,7 @@ def test_links_only_for_http_addresses() -> None:
 def test_answer_messages_quote_number_and_source_each_citation(index: Index) -> None:
     answer = index.ask(CHIP_QUESTION)
     assert not answer.abstained
-    check_citations(index, answer.citations)
+    assert_citations(index, answer.citations)
     reply, sources = ui.answer_messages(answer, 4)
     assert reply["role"] == sources["role"] == "assistant"
     assert sources["metadata"] == {"title": f"Sources ({len(answer.citations)})", "status": "done"}  # collapsed
@@ -184,7 +176,7 @@ def test_answer_messages_quote_number_and_source_each_citation(index: Index) -> 
 def test_abstention_says_the_documents_do_not_answer_and_labels_nearest(index: Index) -> None:
     answer = index.ask(OFF_TOPIC)
     assert answer.abstained
-    check_citations(index, answer.candidates)
+    assert_citations(index, answer.candidates)
     reply, nearest = ui.answer_messages(answer, 1)
     assert "do not answer" in reply["content"] and "Reason:" in reply["content"]
     assert "NOT an answer" in nearest["metadata"]["title"]
@@ -207,7 +199,7 @@ def test_pdf_citation_line_shows_the_page() -> None:
 def test_hostile_citations_render_as_text_in_chat(index: Index) -> None:
     answer = index.ask("What did the union leaflet say in one line?")
     assert not answer.abstained
-    check_citations(index, answer.citations)
+    assert_citations(index, answer.citations)
     texts = [c.text for c in answer.citations]
     assert LEAFLET in texts
     for message in ui.answer_messages(answer, 1):
@@ -370,8 +362,8 @@ def test_lookup_view_rows_details_and_exports(index: Index) -> None:
     view = ui.lookup_view(index, text)
     kinds = [m.kind for m in view.matches]
     assert kinds[:2] == ["exact", "near-exact"] and kinds[2] == "unsupported"
-    check_citations(index, [m.citation for m in view.matches if m.citation])
-    check_citations(index, [m.nearest for m in view.matches if m.nearest])
+    assert_citations(index, [m.citation for m in view.matches if m.citation])
+    assert_citations(index, [m.nearest for m in view.matches if m.nearest])
     assert len(view.rows) == len(view.details) == 3
     assert [row[1] for row in view.rows] == [m.query for m in view.matches]
     assert view.rows[0][2] == GOLD and view.rows[0][6] == "cgtn.com"
@@ -386,7 +378,7 @@ def test_lookup_of_hostile_sentence_is_escaped_in_detail_and_export(index: Index
     view = ui.lookup_view(index, LEAFLET)
     (match,) = view.matches
     assert match.kind == "exact" and match.citation.text == LEAFLET
-    check_citations(index, [match.citation])
+    assert_citations(index, [match.citation])
     assert_no_live_html(view.details[0])
     assert marked(view.details[0]) == [LEAFLET]
     footnote = view.markdown.split("[^1]: ", 1)[1]
