@@ -81,10 +81,15 @@ def test_a_whole_pasted_article_is_found_sentence_by_sentence(real_index) -> Non
 
 
 def test_adjacent_sentences_merge_into_one_quote(real_index) -> None:
-    answer = real_index.ask("What did the 20th CPC National Congress declare and what does it reflect?", k=3)
+    # Both sentences of the sanctions paragraph are cited, each on its own merits (neither refers back).
+    answer = real_index.ask("How are U.S. sanctions and restrictions on components hurting China's tech sector?", k=3)
     assert_citations(real_index, answer.citations)
-    for citation in answer.citations:
-        assert citation.text == real_index.document(citation.doc_id).text[citation.start : citation.end]
+    quote = answer.citations[0]
+    inside = [s for s in real_index.sentences(quote.doc_id) if quote.start <= s.start and s.end <= quote.end]
+    assert len(inside) == 2, f"one quote of the two sentences, got {[c.text for c in answer.citations]}"
+    assert (inside[0].start, inside[-1].end) == (quote.start, quote.end)
+    assert inside[0].text.startswith("U.S. sanctions have posed") and inside[1].text.startswith("Restrictions on")
+    assert not any(c.start < quote.end and quote.start < c.end for c in answer.citations[1:]), "no part is repeated"
 
 
 def test_reloaded_index_loads_the_same_encoder_and_answers_alike(real_index) -> None:
