@@ -34,10 +34,33 @@ def test_the_readme_has_examples() -> None:
     assert "python -m pytest -q" in README and 'pip install -e ".[test]"' in README
 
 
+# What each Python block must print, keyed by a line of the block: the answers the README promises.
+PRINTED = {
+    'answer = index.ask("Which companies did Li Qiang visit?", k=3)': [
+        "False best sentence scored",  # answered, not abstained
+        "leading tech companies such as Huawei and BYD",
+        "It plans to raise $90 billion. altered",
+        "number $90 billion $40 billion",  # the differing words of the altered sentence
+        "False ['seed-article.md']",  # the filtered question is answered from the cgtn.com article
+    ],
+    'follow_up = index.ask("Who is spearheading it?", history=[first])': [
+        "Who is spearheading the new chip fund?\n",
+        "spearheaded by the China Integrated Circuit Industry Investment Fund",
+        "['Which companies did Premier Li Qiang visit?', 'What did Premier Li Qiang say about innovation?']",
+        "overview: ",
+    ],
+}
+
+
 @pytest.mark.parametrize("number", range(len(_blocks("python"))))
 def test_python_block_runs(in_a_fresh_folder: Path, number: int, capsys) -> None:
-    exec(compile(_blocks("python")[number], f"README.md python block {number}", "exec"), {})
-    assert capsys.readouterr().out
+    block = _blocks("python")[number]
+    expected = [line for key, lines in PRINTED.items() if key in block for line in lines]
+    assert expected, f"README python block {number} has no expected output in PRINTED"
+    exec(compile(block, f"README.md python block {number}", "exec"), {})
+    out = capsys.readouterr().out
+    for line in expected:
+        assert line in out, f"README python block {number} should print {line!r}; it printed:\n{out}"
 
 
 def test_command_blocks_run(in_a_fresh_folder: Path, capsys) -> None:
