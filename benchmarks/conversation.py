@@ -45,7 +45,7 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def check_golds(index, items: list[dict]) -> None:  # noqa: ANN001
+def check_golds(index, items: list[dict]) -> None:
     """Every gold substring must occur exactly once in its document."""
     texts = {d["doc_id"]: index.document(d["doc_id"]).text for d in index.documents()}
     problems = []
@@ -60,7 +60,7 @@ def check_golds(index, items: list[dict]) -> None:  # noqa: ANN001
         raise SystemExit("gold substrings must occur exactly once:\n" + "\n".join(problems))
 
 
-def hit(answer, golds: list[str], doc: str | None = None) -> bool:  # noqa: ANN001
+def hit(answer, golds: list[str], doc: str | None = None) -> bool:
     if answer.abstained or not answer.citations:
         return False
     top = answer.citations[0]
@@ -71,7 +71,7 @@ def rate(values: list[bool]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def conversations(index, items: list[dict]) -> dict:  # noqa: ANN001
+def conversations(index, items: list[dict]) -> dict:
     buckets: dict[str, dict[str, list[bool]]] = {}
     same = changed = unchanged = 0
     k, threshold = index.config.answer.k, index.config.answer.threshold
@@ -109,7 +109,7 @@ def conversations(index, items: list[dict]) -> dict:  # noqa: ANN001
     return result
 
 
-def multipart(index, items: list[dict]) -> dict:  # noqa: ANN001
+def multipart(index, items: list[dict]) -> dict:
     split, whole = [], []
     for item in items:
         answer = index.ask(item["q"])
@@ -132,14 +132,14 @@ def overview(indexes: dict, items: list[dict]) -> dict:
     return {"questions": len(items), "answered with the right document's lead": rate(hits)}
 
 
-def reasons(index, items: list[dict]) -> dict:  # noqa: ANN001
+def reasons(index, items: list[dict]) -> dict:
     preferred = [hit(index.ask(item["q"]), item["golds"]) for item in items]
     with mock.patch.object(pipeline_module, "asks_reason", lambda question: None):
         plain = [hit(index.ask(item["q"]), item["golds"]) for item in items]
     return {"questions": len(items), "reason preferred": rate(preferred), "plain ranking": rate(plain)}
 
 
-def latency(index, items: list[dict], rounds: int = 3) -> dict:  # noqa: ANN001
+def latency(index, items: list[dict], rounds: int = 3) -> dict:
     history = []
     for item in items[:2]:
         for turn in item["turns"]:

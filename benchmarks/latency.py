@@ -362,7 +362,7 @@ def query_stages(index: Any) -> list[tuple[object, str, str]]:
         (MetadataStore, "passages", "SQLite passages()"),
         (MetadataStore, "headers_for", "SQLite headers_for()"),
         (MetadataStore, "document", "SQLite document() (quote merging)"),
-        (rag_retrieval, "score_sentences", "score candidates (4 signals)"),
+        (rag_retrieval, "score_sentences", "score candidates (5 signals)"),
         (rag_pipeline, "decide", "choose citations (decide)"),
     ]
 

@@ -54,12 +54,12 @@ class Question:
 class CachingEmbedder:
     """Wraps an embedder so the four builds of this benchmark encode each sentence once."""
 
-    def __init__(self, inner) -> None:  # noqa: ANN001
+    def __init__(self, inner) -> None:
         self.inner, self.name, self.dim, self.max_tokens = inner, inner.name, inner.dim, inner.max_tokens
         self.cache: dict[str, np.ndarray] = {}
         self.encode_seconds = 0.0
 
-    def encode(self, texts, *, show_progress: bool = False) -> np.ndarray:  # noqa: ANN001
+    def encode(self, texts, *, show_progress: bool = False) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if missing:
             started = time.perf_counter()
@@ -70,10 +70,10 @@ class CachingEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self.cache[t] for t in texts])
 
-    def count_tokens(self, texts):  # noqa: ANN001, ANN201
+    def count_tokens(self, texts):
         return self.inner.count_tokens(texts)
 
-    def encode_words(self, texts):  # noqa: ANN001, ANN201
+    def encode_words(self, texts):
         return self.inner.encode_words(texts)  # questions and their best sentences, read at question time
 
 
@@ -105,7 +105,7 @@ def write_corpus(folder: Path, articles: dict[str, tuple[str, list[str]]], leave
             )
 
 
-def gold_span(index, question: Question, articles) -> tuple[int, int]:  # noqa: ANN001
+def gold_span(index, question: Question, articles) -> tuple[int, int]:
     text = index.document(question.doc_id).text
     paragraph = articles[question.doc_id][1][question.paragraph]
     at = text.find(paragraph)
@@ -120,7 +120,7 @@ def hit_rank(spans: list[tuple[str, int, int]], doc_id: str, gold: tuple[int, in
     return None
 
 
-def rank_baselines(index, questions, articles) -> dict[str, list[int | None]]:  # noqa: ANN001
+def rank_baselines(index, questions, articles) -> dict[str, list[int | None]]:
     """BM25-only and dense-only sentence rankings from the same index."""
     indexes = index._indexes  # a benchmark may look inside; the product does not
     ranks: dict[str, list[int | None]] = {"bm25 sentences": [], "dense sentences": []}
@@ -138,7 +138,7 @@ def rank_baselines(index, questions, articles) -> dict[str, list[int | None]]:  
     return ranks
 
 
-def baseline_confidences(index, texts: list[str]) -> dict[str, list[float]]:  # noqa: ANN001
+def baseline_confidences(index, texts: list[str]) -> dict[str, list[float]]:
     indexes = index._indexes
     scores: dict[str, list[float]] = {"bm25 sentences": [], "dense sentences": []}
     for text, vector in zip(texts, index.embedder.encode(texts), strict=True):

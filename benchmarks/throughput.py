@@ -345,7 +345,7 @@ def data_missing(path: Path) -> bool:
     return True
 
 
-def emit(result: dict, as_json: bool, report) -> int:  # noqa: ANN001 - the script's print_report
+def emit(result: dict, as_json: bool, report) -> int:  # untyped: the script's print_report
     """Print the result as JSON or as the script's report; the exit code."""
     if as_json:
         print(json.dumps(result, indent=2))

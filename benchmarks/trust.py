@@ -156,7 +156,7 @@ def hedge_documents(
     return changed, clauses
 
 
-def source_sentences(index, doc_ids: list[str], hedged: list[str]) -> list[SourceSentence]:  # noqa: ANN001
+def source_sentences(index, doc_ids: list[str], hedged: list[str]) -> list[SourceSentence]:
     """The indexed sentences that state something plainly (not the hedged ones), with their neighbours."""
     found = []
     for doc_id in doc_ids:
@@ -275,7 +275,7 @@ def build_claims(
     documents: dict[str, str],
     hedged: list[str],
     rng: random.Random,
-    human: list[dict],  # noqa: ANN001
+    human: list[dict],
 ) -> list[Claim]:
     sentences = source_sentences(index, sorted(documents), hedged)
     lowercase = {w for text in documents.values() for w in re.findall(r"\b[a-z]+\b", text)}
@@ -346,7 +346,7 @@ json.dump(out, sys.stdout)
 """
 
 
-def look_up(index, claims: list[Claim]) -> list[dict]:  # noqa: ANN001
+def look_up(index, claims: list[Claim]) -> list[dict]:
     index.lookup(claims[0].text)  # warm up
     out = []
     for claim in claims:
@@ -369,7 +369,7 @@ def baseline(code: Path, index_path: Path, claims: list[Claim], work: Path) -> l
     return json.loads(done.stdout)
 
 
-def verdict(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index) -> str:  # noqa: ANN001
+def verdict(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index) -> str:
     """supported / altered / unsupported for the claim as a whole (its worst sentence)."""
     kinds = outcome["kinds"]
     if all(k in SUPPORTED for k in kinds):
@@ -377,7 +377,7 @@ def verdict(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index
     return "altered" if "altered" in kinds else "unsupported"
 
 
-def _cites_gold(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index) -> bool:  # noqa: ANN001
+def _cites_gold(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index) -> bool:
     cited = [c for c in outcome["cited"] if c]
     if claim.doc_id:
         # The same sentence may stand in several places (SQuAD repeats paragraphs): any copy will do.
@@ -392,7 +392,7 @@ def _cites_gold(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], i
     return any(g in t or t in g for g in gold for t in texts)
 
 
-def summarise(claims: list[Claim], outcomes: list[dict], human_gold, index) -> dict:  # noqa: ANN001
+def summarise(claims: list[Claim], outcomes: list[dict], human_gold, index) -> dict:
     counts: dict[str, Counter] = defaultdict(Counter)
     for claim, outcome in zip(claims, outcomes, strict=True):
         counts[claim.category][verdict(claim, outcome, human_gold, index)] += 1
@@ -467,7 +467,7 @@ SWEPT = (
 )  # fmt: skip
 
 
-def sweep(index, claims: list[Claim], human_gold, categories: tuple[str, ...]) -> dict:  # noqa: ANN001
+def sweep(index, claims: list[Claim], human_gold, categories: tuple[str, ...]) -> dict:
     """Supported rates of a few categories at other paraphrase thresholds, to calibrate the default."""
     chosen = [c for c in claims if c.category in categories]
     rows = {}
@@ -482,7 +482,7 @@ def sweep(index, claims: list[Claim], human_gold, categories: tuple[str, ...]) -
     return rows
 
 
-def _examples(claims: list[Claim], outcomes: list[dict], human_gold, index) -> list[dict]:  # noqa: ANN001
+def _examples(claims: list[Claim], outcomes: list[dict], human_gold, index) -> list[dict]:
     """The human-written claims judged wrongly, to read (not to tune on)."""
     wrong = []
     for claim, outcome in zip(claims, outcomes, strict=True):
@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ask_section():  # noqa: ANN202 - a module, when the ask-side benchmark is present
+def _ask_section():  # untyped: a module, when the ask-side benchmark is present
     if importlib.util.find_spec("benchmarks.trust_ask") is None:
         return None
     from benchmarks import trust_ask

@@ -75,7 +75,7 @@ def _write_all(folder: Path, articles: dict, leave_out: str | None = None) -> Pa
     return folder
 
 
-def _ask_all(index, questions: list[str], latencies: list[float] | None = None) -> list:  # noqa: ANN001
+def _ask_all(index, questions: list[str], latencies: list[float] | None = None) -> list:
     answers = []
     for question in questions:
         began = time.perf_counter()
@@ -89,7 +89,7 @@ def _rate(answers: list) -> float:
     return sum(a.abstained for a in answers) / len(answers) if answers else float("nan")
 
 
-def _example(answer) -> dict[str, Any]:  # noqa: ANN001
+def _example(answer) -> dict[str, Any]:
     best = answer.candidates[0] if answer.candidates else None
     return {
         "question": answer.question,

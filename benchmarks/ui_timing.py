@@ -64,7 +64,7 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def browser_round(browser, port: int) -> tuple[float, list[float]]:  # noqa: ANN001 - a Playwright Browser
+def browser_round(browser, port: int) -> tuple[float, list[float]]:  # untyped: a Playwright Browser
     """Seconds from navigation to a usable question box, and each question's Enter -> reply rendered."""
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     started = time.perf_counter()

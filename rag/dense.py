@@ -20,7 +20,7 @@ EXACT_LIMIT = 50_000
 IVF_NPROBE = 16
 
 
-def _faiss():  # noqa: ANN202 - faiss has no type stubs
+def _faiss():  # untyped: faiss has no type stubs
     import faiss
 
     faiss.omp_set_num_threads(1)  # one query at a time: a second thread only adds noise here
@@ -48,7 +48,7 @@ def _reusable(centroids: np.ndarray | None, count: int, dim: int) -> np.ndarray 
     return centroids if wanted / 2 <= len(centroids) <= wanted * 2 else None
 
 
-def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # noqa: ANN001, ANN202 - faiss objects
+def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # untyped: faiss objects
     """An empty IVF index over ``array``'s space: trained on a sample, or on given cells."""
     count, dim = array.shape
     quantizer = faiss.IndexFlatIP(dim)
@@ -67,7 +67,7 @@ def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # noqa: ANN00
 class DenseIndex:
     """Inner-product search, so scores are cosines; exact below EXACT_LIMIT, IVF above."""
 
-    def __init__(self, index, dim: int) -> None:  # noqa: ANN001 - a faiss.Index
+    def __init__(self, index, dim: int) -> None:  # untyped: a faiss.Index
         self._index = index
         self.dim = dim
 
@@ -134,7 +134,7 @@ class DenseIndex:
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
-    def _without(self, live: np.ndarray):  # noqa: ANN202 - faiss search parameters
+    def _without(self, live: np.ndarray):  # untyped: faiss search parameters
         faiss = _faiss()
         bits = np.packbits(np.asarray(live, dtype=bool), bitorder="little")
         selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))

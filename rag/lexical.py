@@ -61,7 +61,7 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202 - PyStemmer has no type stubs
+def _stemmer():  # untyped: PyStemmer has no type stubs
     import Stemmer
 
     return Stemmer.Stemmer("english")

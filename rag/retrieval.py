@@ -13,8 +13,9 @@ scale, so one threshold means the same thing for every question):
 with the passage signals at half weight and the phrase signal at a quarter (context
 helps, but the sentence is what gets quoted), plus a small bonus when a "when / how
 many" question meets a sentence holding a number the question does not.
-RETRIEVAL-NOTES.md explains the choice: word overlap is the strongest selector, dense
-similarity recognises off-topic questions, and both work best at sentence level.
+The mix follows earlier measurements: word overlap is the strongest selector, dense
+similarity recognises off-topic questions, and both work best at sentence level
+(``benchmarks/squad.py`` measures the result).
 
 A question (not a lookup) then has each score weighed by how much of what it asks the
 sentence holds (``weigh_coverage``): its focus (``question_focus``: names, rare words and
@@ -162,7 +163,7 @@ def score_sentences(
     indexes: SearchIndexes,
     before: dict[int, SentenceRecord] | None = None,
 ) -> list[Hit]:
-    """Score each record on the four signals and the number bonus; best first.
+    """Score each record on the five signals (``WEIGHTS``) and the number bonus; best first.
 
     ``before`` maps a referring sentence's row to its antecedent (see ``antecedents``);
     it is looked up when not given.

@@ -20,11 +20,11 @@ import rag.sentences
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _checked(produce, text_of):  # noqa: ANN001, ANN202
+def _checked(produce, text_of):
     from tests.helpers import assert_offsets
 
     @functools.wraps(produce)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args, **kwargs):
         spans = produce(*args, **kwargs)
         assert_offsets(text_of(*args, **kwargs), spans)
         return spans
@@ -44,13 +44,13 @@ def _install_span_checks() -> None:
     sentences, passages = index.sentences, index.passages
 
     @functools.wraps(ask)
-    def checked_ask(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def checked_ask(self, *args, **kwargs):
         answer = ask(self, *args, **kwargs)
         assert_citations(self, (*answer.citations, *answer.candidates))
         return answer
 
     @functools.wraps(lookup)
-    def checked_lookup(self, text, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def checked_lookup(self, text, *args, **kwargs):
         matches = lookup(self, text, *args, **kwargs)
         for match in matches:
             assert text[match.query_start : match.query_end] == match.query

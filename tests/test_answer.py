@@ -93,7 +93,7 @@ REFERRING = "The council met on Monday. It voted to close the bridge. Traffic wa
 REFERRING_SPANS = [(0, 26), (27, 56), (57, 78)]
 
 
-def _record(position: int):  # noqa: ANN202 - a SentenceRecord
+def _record(position: int):  # untyped: a SentenceRecord
     from rag.store import SentenceRecord
     from rag.types import Sentence
 

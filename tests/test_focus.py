@@ -21,11 +21,11 @@ from rag.retrieval import (
 from tests.fakes import FakeEmbedder
 
 
-def _focus(question: str, weights: dict[str, float] | None = None):  # noqa: ANN202
+def _focus(question: str, weights: dict[str, float] | None = None):
     return question_focus(question, weights or {t: 1.0 for t in tokenize(question)})
 
 
-def _coverage(question: str, sentence: str, **kwargs):  # noqa: ANN003, ANN202
+def _coverage(question: str, sentence: str, **kwargs):
     return focus_coverage(_focus(question), question, sentence, tokenize(sentence), **kwargs)
 
 
@@ -169,7 +169,7 @@ class _ReadingEmbedder(FakeEmbedder):
     def __init__(self) -> None:
         self.read: list[str] = []
 
-    def encode_words(self, texts):  # noqa: ANN001, ANN201
+    def encode_words(self, texts):
         found = []
         for text in texts:
             self.read.append(text)
