@@ -9,7 +9,9 @@ test module imports them, so no test can produce a span that escapes the check.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,31 @@ def _install_span_checks() -> None:
 
 
 _install_span_checks()
+
+_CACHE_VARIABLE = "RAG_CACHE_DIR"
+_cache: dict[str, str | None] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Export the model once per test session into a temporary cache, not into ~/.cache.
+
+    Set in the environment before any test is collected, so that rag in this process and
+    every child the tests start (``ui.py``, the CLI, workers) find the one export.
+    """
+    _cache["previous"] = os.environ.get(_CACHE_VARIABLE)
+    _cache["folder"] = tempfile.mkdtemp(prefix="rag-test-cache-")
+    os.environ[_CACHE_VARIABLE] = _cache["folder"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder, previous = _cache.pop("folder", None), _cache.pop("previous", None)
+    if folder is None:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    if previous is None:
+        os.environ.pop(_CACHE_VARIABLE, None)
+    else:
+        os.environ[_CACHE_VARIABLE] = previous
 
 
 @pytest.fixture(scope="session")

@@ -91,11 +91,13 @@ HTML_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", MARKDOWN_CASES)
 def test_markdown_reading_is_linear(case: str) -> None:
     assert_linear(MARKDOWN_CASES[case], markdown, base=20_000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", HTML_CASES)
 def test_html_reading_is_linear(case: str) -> None:
     assert_linear(HTML_CASES[case], html, base=20_000)

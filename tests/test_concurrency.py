@@ -65,6 +65,7 @@ def live_generations(index_dir: Path) -> list[str]:
     return sorted(p.name for p in index_dir.glob("gen-*"))
 
 
+@pytest.mark.slow
 def test_queries_from_many_threads_while_the_index_is_rebuilt(corpus: Path, tmp_path: Path) -> None:
     index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     expected_answers = {q: index.ask(q) for q in QUESTIONS}
@@ -224,6 +225,7 @@ def test_a_damaged_index_is_not_retried_forever(corpus: Path, tmp_path: Path) ->
         load_index(index_dir, embedder=FakeEmbedder())
 
 
+@pytest.mark.slow
 def test_loads_in_threads_while_builds_commit(corpus: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     build_index(corpus, index_dir, embedder=FakeEmbedder())
@@ -256,6 +258,7 @@ def test_loads_in_threads_while_builds_commit(corpus: Path, tmp_path: Path) -> N
     assert len(live_generations(index_dir)) == 1
 
 
+@pytest.mark.slow
 def test_loads_in_many_threads_at_once(corpus: Path, tmp_path: Path) -> None:
     build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     failures: list[str] = []
@@ -282,6 +285,7 @@ def test_loads_in_many_threads_at_once(corpus: Path, tmp_path: Path) -> None:
 # --- two writers ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_indexers_started_at_once_one_wins_the_other_refuses(corpus: Path, tmp_path: Path) -> None:
     index_dir, go = tmp_path / "index", tmp_path / "go"
     # The fake embedder sleeps per batch so the winner holds the lock for about a second.
@@ -318,6 +322,7 @@ def corpus_files(corpus: Path) -> dict[str, bytes]:
     return {p.relative_to(corpus).as_posix(): p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_add_and_remove_refused_while_another_process_writes_touch_nothing(corpus: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     index = build_index(corpus, index_dir, embedder=FakeEmbedder())

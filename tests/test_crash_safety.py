@@ -149,6 +149,7 @@ def kill_after(server: IndexerServer, corpus: Path, index_dir: Path, delay: floa
     return server.wait(pid)
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_first_full_build(references, corpora, server, build_seconds, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     rng = random.Random(SEED)
@@ -166,6 +167,7 @@ def test_kill_9_during_a_first_full_build(references, corpora, server, build_sec
     assert_only_live_generation(index_dir)
 
 
+@pytest.mark.slow
 def test_kill_9_during_updates(references, corpora, server, build_seconds, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(references["index-a"], index_dir)
@@ -191,6 +193,7 @@ def test_kill_9_during_updates(references, corpora, server, build_seconds, tmp_p
 COMMITTED_FROM = STEPS.index("manifest-replaced")
 
 
+@pytest.mark.slow
 def test_kill_9_at_each_write_step(references, corpora, server, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(references["index-a"], index_dir)
@@ -311,6 +314,7 @@ def index_at_a(references, corpora, tmp_path: Path) -> tuple[Path, Path]:
     return corpora["b"], tmp_path / "index"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", DISK_FULL_STEPS)
 def test_disk_full_at_each_write_step_keeps_the_previous_index(references, index_at_a, step: str) -> None:
     corpus, index_dir = index_at_a
@@ -432,6 +436,7 @@ def assert_refused_with_rebuild_hint(index_dir: Path, **options: Any) -> None:
         load_index(index_dir, embedder=FakeEmbedder(), **options)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
 @pytest.mark.parametrize("name", SEGMENT_FILES)
 def test_damage_to_any_generation_file_is_detected(damaged, name: str, damage: str) -> None:
@@ -682,6 +687,7 @@ except RagError as error:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [20_000, 200_000])
 def test_a_real_write_failure_is_one_error_and_keeps_the_previous_index(references, index_at_a, limit: int) -> None:
     corpus, index_dir = index_at_a

@@ -34,8 +34,9 @@ LONG_TEXT = "The committee reviewed the annual budget and the minutes of the pre
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("encoders")
+def cache_dir() -> Path:
+    """The session's temporary cache (tests/conftest.py), so the model is exported once."""
+    return embedding.default_cache_dir()
 
 
 @pytest.fixture(scope="session")
@@ -237,6 +238,7 @@ def test_the_fake_embedder_fits_the_protocol() -> None:
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_same_vectors_as_one() -> None:
     from rag.embedding import load_embedder
 

@@ -606,6 +606,7 @@ def client(app: tuple[str, Path]):
     return Client(app[0], verbose=False)
 
 
+@pytest.mark.slow
 def test_client_ask_returns_the_gold_sentence(client) -> None:
     result = client.predict(CHIP_QUESTION, api_name="/ask")
     assert result["abstained"] is False
@@ -614,6 +615,7 @@ def test_client_ask_returns_the_gold_sentence(client) -> None:
     assert "fund" in result["citations"][0]["covered"]
 
 
+@pytest.mark.slow
 def test_client_ask_takes_the_conversation_as_history(client) -> None:
     first = client.predict(CHIP_QUESTION, api_name="/ask")
     follow_up = client.predict("Who is spearheading it?", [first], api_name="/ask")
@@ -623,11 +625,13 @@ def test_client_ask_takes_the_conversation_as_history(client) -> None:
     assert alone["searched_for"] == "Who is spearheading it?"
 
 
+@pytest.mark.slow
 def test_client_ask_abstains_off_topic(client) -> None:
     result = client.predict(OFF_TOPIC, api_name="/ask")
     assert result["abstained"] is True and result["reason"] and result["citations"] == []
 
 
+@pytest.mark.slow
 def test_client_lookup_returns_the_kinds(client) -> None:
     text = (
         f"{GOLD} {GOLD.upper()} China wants to be a world leader in technology. "
@@ -639,6 +643,7 @@ def test_client_lookup_returns_the_kinds(client) -> None:
     assert "global leader in technology" in matches[2]["citation"]["text"]
 
 
+@pytest.mark.slow
 def test_app_serves_no_corpus_file_and_caps_uploads(app: tuple[str, Path]) -> None:
     url, corpus = app
     for path in (corpus / "seed-article.md", ROOT / "ui.py"):
@@ -662,6 +667,7 @@ def test_app_serves_no_corpus_file_and_caps_uploads(app: tuple[str, Path]) -> No
     assert too_big.value.code == 413
 
 
+@pytest.mark.slow
 def test_client_ask_and_lookup_take_optional_filters(client) -> None:
     result = client.predict(CHIP_QUESTION, documents=["seed-article.md"], since="2000", api_name="/ask")
     assert result["citations"][0]["text"] == GOLD

@@ -151,6 +151,7 @@ def request(port: int, method: str, path: str, host: str, origin: str | None = N
         connection.close()
 
 
+@pytest.mark.slow
 def test_a_rebound_foreign_host_name_is_refused(app: int) -> None:
     evil = f"evil.example:{app}"
     assert request(app, "GET", "/", evil, f"http://{evil}") == 403
@@ -159,15 +160,18 @@ def test_a_rebound_foreign_host_name_is_refused(app: int) -> None:
     assert request(app, "POST", "/gradio_api/call/lookup", evil, f"http://{evil}", body) == 403
 
 
+@pytest.mark.slow
 def test_loopback_and_allowed_names_are_answered(app: int) -> None:
     for host in (f"127.0.0.1:{app}", f"localhost:{app}", f"[::1]:{app}", f"rag.example.org:{app}"):
         assert request(app, "GET", "/", host) == 200, host
 
 
+@pytest.mark.slow
 def test_a_foreign_origin_on_a_loopback_host_is_refused(app: int) -> None:
     assert request(app, "GET", "/gradio_api/info", f"127.0.0.1:{app}", "http://evil.example") == 403
 
 
+@pytest.mark.slow
 def test_the_password_from_the_environment_guards_the_app(app: int) -> None:
     host = f"127.0.0.1:{app}"
     assert request(app, "GET", "/gradio_api/info", host) in (401, 403), "no login, no API"

@@ -17,6 +17,8 @@ import pytest
 
 from tests.test_ui import CHIP_QUESTION, GOLD, HOSTILE, HOSTILE_MD, HOSTILE_TXT, LEAFLET, OFF_TOPIC, start_app, stop_app
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package to run browser tests",

@@ -380,6 +380,7 @@ def files_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 # --- 1. equivalence under random change sequences -------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_any_sequence_of_changes_answers_as_a_fresh_build(
     seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files_read: list[str]
@@ -424,6 +425,7 @@ def test_any_sequence_of_changes_answers_as_a_fresh_build(
     assert {"append", "merge", "rewrite"} <= set(paths), f"every path of the segment policy is driven: {paths}"
 
 
+@pytest.mark.slow
 def test_more_updates_than_max_segments_merge_and_stay_equal(tmp_path: Path) -> None:
     rng = random.Random(7)
     corpus = NewsCorpus(tmp_path / "corpus", rng)
