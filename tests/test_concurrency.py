@@ -332,7 +332,7 @@ def test_add_and_remove_refused_while_another_process_writes_touch_nothing(corpu
     before = corpus_files(corpus)
     new = tmp_path / "new.txt"
     new.write_text("The harbour of Arden was repainted in spring.\n", encoding="utf-8")
-    env = {**os.environ, "RAG_TEST_EMBED_SLEEP": "0.5"}
+    env = {**os.environ, "RAG_TEST_EMBED_SLEEP": "2.0"}
     command = [sys.executable, "-m", "tests.tools.indexer", "build", str(corpus), str(index_dir)]
     writer = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
