@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 # See benchmarks/latency.py.
 EXACT_LIMIT = 50_000
 IVF_NPROBE = 16
-_ADD_SLICE = 8192  # rows normalised and added to FAISS at a time
+_ADD_SLICE = 4096  # rows normalised and added to FAISS at a time
 
 
 def _faiss():  # noqa: ANN202 - faiss has no type stubs
@@ -100,6 +100,10 @@ class DenseIndex:
         count, dim = np.shape(vectors)
         if count <= (EXACT_LIMIT if exact_limit is None else exact_limit):
             index = faiss.IndexFlatIP(dim)
+            # Room for every row at once (shrinking keeps the capacity): adding slices would
+            # otherwise grow FAISS's buffer by doubling, copying it and overshooting the size.
+            index.codes.resize(count * index.code_size)
+            index.codes.resize(0)
         else:
             index = _ivf(faiss, vectors, _reusable(centroids, count, dim))
         # Normalised and added a slice at a time: FAISS keeps its own copy of the rows, and a
