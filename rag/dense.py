@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 # See benchmarks/latency.py.
 EXACT_LIMIT = 50_000
 IVF_NPROBE = 16
+_ADD_SLICE = 4096  # rows normalised and added to FAISS at a time
 
 
 def _faiss():  # untyped: faiss has no type stubs
@@ -55,7 +56,8 @@ def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # untyped: fa
     if centroids is None:
         nlist = _cells(count)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(array[np.random.default_rng(0).choice(count, min(count, nlist * 64), replace=False)])
+        sample = np.random.default_rng(0).choice(count, min(count, nlist * 64), replace=False)
+        index.train(as_unit_rows(array[sample]))
     else:
         quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
         index = faiss.IndexIVFFlat(quantizer, dim, len(centroids), faiss.METRIC_INNER_PRODUCT)
@@ -93,13 +95,21 @@ class DenseIndex:
                 k-means training (most of an update's time on a large corpus).
         """
         faiss = _faiss()
-        array = as_unit_rows(vectors)
-        count, dim = array.shape
+        if np.ndim(vectors) != 2:
+            raise ValueError(f"expected a 2-d array of vectors, got shape {np.shape(vectors)}")
+        count, dim = np.shape(vectors)
         if count <= (EXACT_LIMIT if exact_limit is None else exact_limit):
             index = faiss.IndexFlatIP(dim)
+            # Room for every row at once (shrinking keeps the capacity): adding slices would
+            # otherwise grow FAISS's buffer by doubling, copying it and overshooting the size.
+            index.codes.resize(count * index.code_size)
+            index.codes.resize(0)
         else:
-            index = _ivf(faiss, array, _reusable(centroids, count, dim))
-        index.add(array)
+            index = _ivf(faiss, vectors, _reusable(centroids, count, dim))
+        # Normalised and added a slice at a time: FAISS keeps its own copy of the rows, and a
+        # whole normalised copy besides would hold the vectors three times at the peak.
+        for start in range(0, count, _ADD_SLICE):
+            index.add(as_unit_rows(vectors[start : start + _ADD_SLICE]))
         return cls(index, dim)
 
     def centroids(self) -> np.ndarray | None:

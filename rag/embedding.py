@@ -14,6 +14,7 @@ This is the only module that imports sentence_transformers, torch and onnxruntim
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -265,17 +266,24 @@ class OnnxEmbedder:
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         # Only the word-piece ids are kept, tokenised a slice at a time: a tokenizers Encoding
         # also holds the pieces' strings, offsets, masks and the truncated overflow, which for
-        # tens of thousands of long texts came to gigabytes.
-        ids: list[np.ndarray] = []
+        # tens of thousands of long texts came to gigabytes. They are kept end to end in one
+        # int32 array (an array per text cost more in overhead than its ids).
+        slices: list[np.ndarray] = []
+        counts: list[int] = []
         for start in range(0, len(texts), TOKENIZE_SLICE):
             encodings = self._tokenizer.encode_batch(texts[start : start + TOKENIZE_SLICE])
-            ids.extend(np.asarray(e.ids, dtype=np.int64) for e in encodings)
-        lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+            counts.extend(len(e.ids) for e in encodings)
+            slices.append(np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), dtype=np.int32))
+            del encodings
+        pieces = np.concatenate(slices) if slices else np.zeros(0, dtype=np.int32)
+        del slices
+        lengths = np.asarray(counts, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         order = np.argsort(lengths, kind="stable")
         batches = [order[rows] for rows in _batches(lengths[order], self.batch_size)]
 
         def run(rows: np.ndarray) -> np.ndarray:
-            return self._encode_batch([ids[i] for i in rows], lengths[rows])
+            return self._encode_batch([pieces[starts[i] : starts[i] + lengths[i]] for i in rows], lengths[rows])
 
         with _progress(len(texts), show_progress) as bar:
             if self.workers > 1 and len(batches) > 1:
@@ -492,6 +500,9 @@ def _onnx_session(path: Path, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    # Memory patterns are planned and kept per input shape; sorted batches of texts take
+    # thousands of shapes, so on a long encode they held more memory than the vectors did.
+    options.enable_mem_pattern = False
     if threads > 1:
         # Spinning workers steal the core other jobs need: on a shared 2-core machine
         # 2 spinning threads ran 200 sentences/s against 380 without spinning.

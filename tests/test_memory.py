@@ -1,0 +1,78 @@
+"""Memory of a build follows the size of the file: a one-line text file costs a bounded number of bytes of
+memory per byte of text (issue 10, item 8: a 45 MB one-line file once peaked at 5.6 GB).
+
+Each build runs in a fresh child process (with the fake embedder) that reports the growth of its own
+peak RSS during build_index. Two sizes are built and the bound is on the growth per extra MB, so the
+fixed cost of imports and the first allocations cancels out. The bound is generous (about twice what
+a build takes now), since peak RSS varies with the allocator and the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Peak RSS growth per MB of one-line text, between a SMALL and a LARGE file. A build now takes
+# about 16 MB per MB with the fake embedder (text, sentence and passage records, BM25 tokens,
+# 64-dim vectors); the real encoder's 384-dim vectors add about 25 more.
+MAX_MB_PER_MB = 40
+SMALL_MB, LARGE_MB = 1, 4
+
+_CHILD = """
+import json, resource, sys
+from pathlib import Path
+from rag import build_index
+from tests.fakes import FakeEmbedder
+
+corpus, size = Path(sys.argv[1]), int(sys.argv[2])
+words = "market chip fund policy export research factory supply rule court city river".split()
+sentences, total, number = [], 0, 0
+while total < size:
+    sentence = (
+        f"Report {number} says the {words[number % 12]} {words[number * 7 % 12]} grew by"
+        f" {number % 97} percent in district {number // 12}, officials said."
+    )
+    sentences.append(sentence)
+    total += len(sentence) + 1
+    number += 1
+corpus.mkdir()
+(corpus / "one-line.txt").write_text(" ".join(sentences) + "\\n", encoding="utf-8")
+del sentences
+embedder = FakeEmbedder()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+index = build_index(corpus, corpus.parent / "index", embedder=embedder)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"growth_kb": after - before, "sentences": index.info()["counts"]["sentences"]}))
+"""
+
+
+def build_growth(tmp_path: Path, megabytes: int) -> tuple[float, int]:
+    """Peak RSS growth (MB) of a child process building an index of a one-line file of ``megabytes`` MB."""
+    folder = tmp_path / f"size-{megabytes}"
+    folder.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(folder / "corpus"), str(megabytes * 1024 * 1024)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["growth_kb"] / 1024, result["sentences"]
+
+
+def test_build_memory_per_mb_of_one_line_file_is_bounded(tmp_path: Path) -> None:
+    small, small_sentences = build_growth(tmp_path, SMALL_MB)
+    large, large_sentences = build_growth(tmp_path, LARGE_MB)
+    assert large_sentences > small_sentences * (LARGE_MB / SMALL_MB) * 0.9  # the file was split and indexed whole
+    per_mb = (large - small) / (LARGE_MB - SMALL_MB)
+    assert per_mb <= MAX_MB_PER_MB, (
+        f"a build grew by {small:.0f} MB for {SMALL_MB} MB of one-line text and {large:.0f} MB for {LARGE_MB} MB:"
+        f" {per_mb:.1f} MB per MB, above {MAX_MB_PER_MB}"
+    )
