@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 # Peak RSS growth per MB of one-line text, between a SMALL and a LARGE file. A build now takes
 # about 16 MB per MB with the fake embedder (text, sentence and passage records, BM25 tokens,
@@ -67,6 +69,7 @@ def build_growth(tmp_path: Path, megabytes: int) -> tuple[float, int]:
     return result["growth_kb"] / 1024, result["sentences"]
 
 
+@pytest.mark.slow
 def test_build_memory_per_mb_of_one_line_file_is_bounded(tmp_path: Path) -> None:
     small, small_sentences = build_growth(tmp_path, SMALL_MB)
     large, large_sentences = build_growth(tmp_path, LARGE_MB)
