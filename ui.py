@@ -39,6 +39,7 @@ from rag.export import (
     conversation_markdown,
     quote_with_citation,
 )
+from rag.export import where as citation_place
 from rag.feedback import feedback_path, record_feedback
 
 logger = logging.getLogger("rag.ui")
@@ -169,11 +170,6 @@ STATE = IndexHolder()
 # --- answers ---------------------------------------------------------------------------
 
 
-def _where(citation: Citation) -> str:
-    page = f", p. {citation.page}" if citation.page else ""
-    return f"{citation.doc_id}{page}, characters {citation.start}\u2013{citation.end}"
-
-
 def _title_line(citation: Citation) -> str:
     source = f" \u00b7 {markdown_text(citation.source)}" if citation.source else ""
     page = f" \u00b7 p. {citation.page}" if citation.page else ""
@@ -182,7 +178,7 @@ def _title_line(citation: Citation) -> str:
 
 def _coverage_markdown(citation: Citation) -> str:
     """A line under a quote saying which parts of the question it covers and which it misses."""
-    parts = []
+    parts = []  # the words are document-borne: each escaped, the labels kept as Markdown text
     if citation.covered:
         parts.append(f"covers: {markdown_text(', '.join(citation.covered))}")
     if citation.missing:
@@ -248,7 +244,7 @@ def _source_markdown(label: str, citation: Citation, actions: str = "") -> str:
     )
     return (
         f"{label} {_title_line(citation)} \u00b7 score {citation.score:.2f} \u00b7 "
-        f"{markdown_text(_where(citation))}{also}\n\n{passage}" + (f"\n\n{actions}" if actions else "")
+        f"{markdown_text(citation_place(citation))}{also}\n\n{passage}" + (f"\n\n{actions}" if actions else "")
     )
 
 
@@ -519,7 +515,7 @@ def passage_html(citation: Citation, label: str) -> str:
     meta = (
         f"{html_text(label)} \u00b7 <b>{html_text(citation.title)}</b>"
         + (f" \u00b7 {html_text(citation.source)}" if citation.source else "")
-        + f" \u00b7 <code>{html_text(_where(citation))}</code> \u00b7 score {citation.score:.2f}"
+        + f" \u00b7 <code>{html_text(citation_place(citation))}</code> \u00b7 score {citation.score:.2f}"
     )
     return f'<div class="rag-card"><div class="rag-meta">{meta}</div><div class="rag-passage">{passage}</div></div>'
 
@@ -557,7 +553,7 @@ def altered_html(match: Match) -> str:
     )
     meta = (
         f"<b>{html_text(cited.title)}</b>" + (f" \u00b7 {html_text(cited.source)}" if cited.source else "")
-        + f" \u00b7 <code>{html_text(_where(cited))}</code> \u00b7 score {match.score:.2f}"
+        + f" \u00b7 <code>{html_text(citation_place(cited))}</code> \u00b7 score {match.score:.2f}"
     )  # fmt: skip
     return (
         f'<div class="rag-card rag-reason"><b>Why:</b> {html_text(match.reason)}'
@@ -594,7 +590,7 @@ def matches_markdown(text: str, matches: Sequence[Match]) -> str:
             notes.append(
                 f"[^{number}]: Unsupported (score {match.score:.2f}): the nearest source sentence, "
                 f"\u201c{markdown_export_text(near.text)}\u201d \u2014 *{markdown_export_text(near.title)}*, "
-                f"{markdown_export_text(_where(near))}, does not support it."
+                f"{markdown_export_text(citation_place(near))}, does not support it."
             )
             continue
         if cited is None:
@@ -607,7 +603,7 @@ def matches_markdown(text: str, matches: Sequence[Match]) -> str:
         notes.append(
             f"[^{number}]: {said} (score {match.score:.2f}): "
             f"\u201c{markdown_export_text(cited.text)}\u201d \u2014 *{markdown_export_text(cited.title)}*{source}, "
-            f"{markdown_export_text(_where(cited))}."
+            f"{markdown_export_text(citation_place(cited))}."
         )
     body.append(text[position:])
     return "".join(body).strip() + "\n\n" + "\n".join(notes) + "\n"

@@ -14,6 +14,7 @@ from typing import Any
 
 from rag import Answer, BuildReport, Citation, Index, Match, __version__, build_index, load_index
 from rag.errors import IndexNotFoundError, QueryError, RagError
+from rag.export import coverage_text, where
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = ".rag-index"
@@ -28,26 +29,15 @@ def _quote(text: str) -> str:
 
 
 def _where(citation: Citation) -> str:
-    page = f", p. {citation.page}" if citation.page else ""
     source = f" ({citation.source})" if citation.source else ""
-    return f"{citation.title}{source} \u2014 {citation.doc_id}{page}, characters {citation.start}\u2013{citation.end}"
-
-
-def coverage_line(citation: Citation) -> str:
-    """Which parts of the question a cited quote covers and which it misses; empty for a lookup."""
-    parts = []
-    if citation.covered:
-        parts.append(f"covers: {', '.join(citation.covered)}")
-    if citation.missing:
-        parts.append(f"missing: {', '.join(citation.missing)}")
-    return " / ".join(parts)
+    return f"{citation.title}{source} \u2014 {where(citation)}"
 
 
 def _print_citation(number: int, citation: Citation, context: bool) -> None:
     print(f"[{number}] {_quote(citation.text)}")
     print(f"    {_where(citation)}, score {citation.score:.2f}")
-    if coverage_line(citation):
-        print(f"    {coverage_line(citation)}")
+    if coverage_text(citation):
+        print(f"    {coverage_text(citation)}")
     for other in citation.also_in:
         print(f"    also in: {other.title} ({other.source or other.doc_id}), characters {other.start}\u2013{other.end}")
     if context and citation.context:

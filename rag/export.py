@@ -33,6 +33,16 @@ def where(citation: Citation) -> str:
     return f"{citation.doc_id}{page}, characters {citation.start}\u2013{citation.end}"
 
 
+def coverage_text(citation: Citation, separator: str = " / ") -> str:
+    """Which of the question's terms a cited quote covers and which it misses; empty for a lookup."""
+    parts = []
+    if citation.covered:
+        parts.append(f"covers: {', '.join(citation.covered)}")
+    if citation.missing:
+        parts.append(f"missing: {', '.join(citation.missing)}")
+    return separator.join(parts)
+
+
 def reference(citation: Citation) -> str:
     """The plain-text reference of a citation: title, source, place."""
     source = f", {one_line(citation.source)}" if citation.source else ""
