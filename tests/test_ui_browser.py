@@ -404,8 +404,9 @@ def test_hostile_upload_executes_nothing_and_shows_text_literally(page: tuple[Pa
     visible(page.locator("#rag-lookup-table .rag-kind-exact")).wait_for(timeout=WAIT_MS)
     assert LEAFLET in page.locator("#rag-lookup-table").inner_text()
     visible(page.locator("#rag-lookup-table .cell-wrap").filter(has_text="The union leaflet said")).click()
-    page.wait_for_timeout(500)
-    assert LEAFLET in page.locator("#rag-lookup-detail").inner_text()
+    detail = page.locator("#rag-lookup-detail")  # waited for, not slept on: a loaded machine answers late
+    visible(detail.get_by_text("The union leaflet said", exact=False).first).wait_for(timeout=WAIT_MS)
+    assert LEAFLET in detail.inner_text()
     shot(page, "08-hostile-lookup.png")
 
     page.get_by_role("tab", name="Documents").click()  # delete one of them again
