@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -332,17 +333,16 @@ def test_add_and_remove_refused_while_another_process_writes_touch_nothing(corpu
     before = corpus_files(corpus)
     new = tmp_path / "new.txt"
     new.write_text("The harbour of Arden was repainted in spring.\n", encoding="utf-8")
-    env = {**os.environ, "RAG_TEST_EMBED_SLEEP": "2.0"}
+    env = {**os.environ, "RAG_TEST_EMBED_SLEEP": "0.5"}
     command = [sys.executable, "-m", "tests.tools.indexer", "build", str(corpus), str(index_dir)]
     writer = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "ready"
-        while writer.poll() is None:  # until the writer holds the lock
-            try:
-                with rag.store.write_lock(index_dir):
-                    pass
-            except IndexLockedError:
-                break
+        # Until the writer holds the lock and is writing: its new generation folder appears. (Probing by
+        # taking the lock ourselves could make the writer's own non-blocking lock fail.)
+        while writer.poll() is None and not any(index_dir.glob("gen-*.tmp")):
+            time.sleep(0.005)
+        assert writer.poll() is None, writer.communicate()[1][-500:]
         with pytest.raises(IndexLockedError):
             index.add_files([new], folder="added")
         with pytest.raises(IndexLockedError):
