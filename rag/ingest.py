@@ -974,12 +974,7 @@ def _read_markup_in_child(data: bytes, path: Path) -> _Extracted:
     label = _FORMAT_NAMES[suffix]
     timeout = PARSER_TIMEOUT_SECONDS + MARKUP_SECONDS_PER_MB * len(data) / 1e6
     output, exit_code = _run_worker(["markup", suffix], data, label, round(timeout, 1))
-    try:
-        outcome = json.loads(output)
-    except ValueError:
-        outcome = None
-    if isinstance(outcome, dict) and isinstance(outcome.get("error"), str):
-        raise IngestError(outcome["error"])
+    outcome = _worker_outcome(output)
     fields = outcome.get("extracted") if isinstance(outcome, dict) else None
     names = ("text", "title", "source", "url", "date")
     if not isinstance(fields, dict) or not all(isinstance(fields.get(n), str) for n in names):
@@ -994,13 +989,19 @@ def _worker_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _parse_worker_outcome(label: str, output: bytes, exit_code: int) -> tuple[list[str], str, str]:
+def _worker_outcome(output: bytes) -> object:
+    """The parser process's JSON outcome (None when it is not JSON); its own error message is raised."""
     try:
         outcome = json.loads(output)
     except ValueError:
-        outcome = None
+        return None
     if isinstance(outcome, dict) and isinstance(outcome.get("error"), str):
         raise IngestError(outcome["error"])
+    return outcome
+
+
+def _parse_worker_outcome(label: str, output: bytes, exit_code: int) -> tuple[list[str], str, str]:
+    outcome = _worker_outcome(output)
     if not (
         isinstance(outcome, dict)
         and _is_str_list(outcome.get("parts"))

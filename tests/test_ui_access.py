@@ -18,6 +18,7 @@ import pytest
 import ui
 from rag import build_index
 from tests.fakes import FakeEmbedder
+from tests.test_ui import stop_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "seed-article.md"
@@ -129,12 +130,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         assert "s3cret" not in " ".join(command), "the password is not on the command line"
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_app(process)
         log.close()
 
 
