@@ -21,6 +21,7 @@ from rag import ingest
 from rag.errors import CorpusError, IngestError
 from rag.ingest import (
     Skipped,
+    binary_reason,
     content_hash,
     doc_id_for,
     documents,
@@ -580,6 +581,24 @@ def test_broken_utf16_is_rejected(tmp_path: Path) -> None:
 )
 def test_binary_content_with_a_text_extension_is_rejected(tmp_path: Path, content: str | bytes, reason: str) -> None:
     assert reason_for(tmp_path, "a.txt", content) == reason
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (PNG_BYTES, "binary content (PNG image) in a .md file"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00", "binary content (legacy Office document) in a .md file"),
+        (b"text\x00with NUL", "binary content (NUL bytes) in a .md file"),
+        ("\ufeffUTF-16 text holds NUL bytes".encode("utf-16-le"), ""),
+        ("café, plain text".encode(), ""),
+    ],
+)
+def test_binary_reason_is_the_check_indexing_makes(tmp_path: Path, content: bytes, reason: str) -> None:
+    assert binary_reason(content, ".md") == reason
+    if reason:  # the public sniffing function and indexing refuse the same files, for the same reason
+        assert reason_for(tmp_path, "a.md", content) == reason
+    else:
+        assert read(tmp_path, "a.md", content).text
 
 
 def test_binary_markdown_and_html_are_rejected(tmp_path: Path) -> None:

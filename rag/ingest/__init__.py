@@ -15,6 +15,7 @@ The names below are the package's API. The limits are re-exported to be read; to
 (in a test), patch the module that uses it, e.g. ``rag.ingest.worker.PARSER_TIMEOUT_SECONDS``.
 """
 
+from rag.ingest.decode import binary_reason
 from rag.ingest.documents import content_hash, load_corpus, load_documents, read_document
 from rag.ingest.files import (
     MAX_FILE_BYTES,
@@ -44,6 +45,7 @@ __all__ = [
     "RACY_SECONDS",
     "SUPPORTED_SUFFIXES",
     "Skipped",
+    "binary_reason",
     "content_hash",
     "doc_id_for",
     "file_sha256",

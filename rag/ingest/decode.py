@@ -21,6 +21,7 @@ _BOMS: tuple[tuple[bytes, str, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
     (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
 )
+_BOM_PREFIXES = tuple(bom for bom, _, _ in _BOMS)
 _MAGIC_NUMBERS: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "PNG image"),
     (b"\xff\xd8\xff", "JPEG image"),
@@ -81,7 +82,9 @@ def _decode_bytes(data: bytes, path: Path) -> str:
     for bom, codec, label in _BOMS:
         if data.startswith(bom):
             return _require_text(_decode_strict(data[len(bom) :], codec, label), binary)
-    _reject_binary(data, suffix)
+    binary_kind = binary_reason(data, suffix)
+    if binary_kind:
+        raise IngestError(binary_kind)
     try:
         return _require_text(data.decode("utf-8"), binary)
     except UnicodeDecodeError:
@@ -106,12 +109,25 @@ def _decode_strict(data: bytes, codec: str, label: str) -> str:
         raise IngestError(f"not valid {label} despite its byte-order mark (byte {err.start})") from err
 
 
-def _reject_binary(data: bytes, suffix: str) -> None:
+def binary_reason(data: bytes, suffix: str) -> str:
+    """Why ``data``, the bytes of a ``suffix`` text file (".txt", ".md", ".html"), is binary; "" when it may be text.
+
+    The check indexing makes before decoding: a known binary signature (image, archive, PDF,
+    executable, legacy Office), or NUL bytes in a file without a byte-order mark (UTF-16 and
+    UTF-32 text holds NULs). Text that passes can still be refused when it is decoded (no
+    encoding fits, or too many control characters).
+
+    Example:
+        ``binary_reason(b"\\x89PNG\\r\\n\\x1a\\n...", ".txt")`` is "binary content (PNG image) in a .txt file".
+    """
+    if data.startswith(_BOM_PREFIXES):
+        return ""
     for magic, kind in _MAGIC_NUMBERS:
         if data.startswith(magic):
-            raise IngestError(f"binary content ({kind}) in a {suffix} file")
+            return f"binary content ({kind}) in a {suffix} file"
     if b"\x00" in data:
-        raise IngestError(f"binary content (NUL bytes) in a {suffix} file")
+        return f"binary content (NUL bytes) in a {suffix} file"
+    return ""
 
 
 def _require_text(text: str, reason: str) -> str:
