@@ -544,6 +544,21 @@ def test_answers_show_what_of_the_question_each_citation_covers(index: Index, mo
     assert f"covers: {app_render.markdown_text(', '.join(answer.citations[0].covered))}" in reply
 
 
+@pytest.mark.slow
+def test_python_ui_py_and_rag_serve_take_the_same_options(tmp_path: Path) -> None:
+    """``python ui.py --help`` as a user runs it; ``rag serve`` launches the same app with the same options."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ui_help = subprocess.run([sys.executable, "ui.py", "--help"], cwd=ROOT, env=env, capture_output=True, text=True)
+    serve_help = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "serve", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert ui_help.returncode == 0 == serve_help.returncode, ui_help.stderr + serve_help.stderr
+    options = ["--corpus", "--index", "--host", "--port", "--auth", "--auth-file", "--allowed-hosts"]
+    for option in options:
+        assert f" {option} " in ui_help.stdout and f" {option} " in serve_help.stdout, option
+    assert "(default: corpus)" in ui_help.stdout and "(default: 7860)" in serve_help.stdout
+
+
 # --- the running app, through gradio_client (real packaged model) ---------------------------
 
 
