@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from rag import Index, app, app_access, app_documents, app_render, build_index
-from rag.errors import QueryError, RagError
+from rag.errors import IngestError, QueryError, RagError
+from rag.ingest import read_document
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations
 
@@ -460,6 +461,29 @@ def test_stage_uploads_checks_type_size_and_content(tmp_path: Path) -> None:
     assert "binary" in reasons["image.txt"] and "NUL" in reasons["nul.html"]
     assert "not a PDF" in reasons["fake.pdf"] and reasons["empty.txt"] == "empty file"
     assert "too large" in reasons["big.txt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("image.txt", b"\x89PNG\r\n\x1a\nxxxx"),
+        ("nul.md", b"a\x00b and more words"),
+        ("controls.txt", ("\x01\x02\x03 valid UTF-8 but control characters " * 5).encode()),
+        ("utf16.txt", "\ufeffA sentence in UTF-16 has NUL bytes.".encode("utf-16-le")),
+        ("latin1.html", "<p>Caf\u00e9 cr\u00e8me.</p>".encode("latin-1")),
+    ],
+)
+def test_an_upload_is_refused_exactly_when_the_indexer_would_refuse_it(tmp_path: Path, name: str, data: bytes) -> None:
+    """One check of text files, ingest's: the app refuses early what indexing would skip, for the same reason."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    try:
+        read_document(path, name)
+        expected = ""
+    except IngestError as error:
+        expected = str(error)
+    assert app_documents.check_upload(name, data) == expected
+    assert (expected == "") == name.startswith(("utf16", "latin1"))
 
 
 def test_add_uploads_swaps_the_index_and_summarises(holder: app_documents.IndexHolder, tmp_path: Path) -> None:
