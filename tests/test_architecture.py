@@ -18,7 +18,7 @@ HEAVY = {"sentence_transformers": "embedding", "torch": "embedding", "onnxruntim
          "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": "app"}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace"}
 APP = {"rag.app", "rag.app_render", "rag.app_access", "rag.app_documents"}
-APP_ALSO = {"rag.ingest"}  # ingest's own check of uploaded text files (binary content, encodings)
+APP_ALSO = {"rag.ingest"}  # read_document: an upload is refused for the reason indexing would give
 
 
 def _imports(path: Path) -> set[str]:

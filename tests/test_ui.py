@@ -471,6 +471,7 @@ def test_stage_uploads_checks_type_size_and_content(tmp_path: Path) -> None:
         ("controls.txt", ("\x01\x02\x03 valid UTF-8 but control characters " * 5).encode()),
         ("utf16.txt", "\ufeffA sentence in UTF-16 has NUL bytes.".encode("utf-16-le")),
         ("latin1.html", "<p>Caf\u00e9 cr\u00e8me.</p>".encode("latin-1")),
+        ("picture-only.md", b"![a chart](chart.png)\n"),
     ],
 )
 def test_an_upload_is_refused_exactly_when_the_indexer_would_refuse_it(tmp_path: Path, name: str, data: bytes) -> None:
