@@ -12,12 +12,12 @@ ORDER = [
     "types", "errors", "config", "ingest", "sentences", "chunking", "embedding", "dense",
     "lexical", "boilerplate", "store", "retrieval", "answer", "conversation", "claims", "lookup", "filters",
     "pipeline", "export", "feedback", "evaluation", "workspace",
-    "app_render", "app_access", "app_documents", "app", "cli",
+    "app_render", "app_access", "app_documents", "app_assets", "app", "cli",
 ]  # fmt: skip
 HEAVY = {"sentence_transformers": "embedding", "torch": "embedding", "onnxruntime": "embedding",
          "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": "app"}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace"}
-APP = {"rag.app", "rag.app_render", "rag.app_access", "rag.app_documents"}
+APP = {"rag.app", "rag.app_render", "rag.app_access", "rag.app_documents", "rag.app_assets"}
 APP_ALSO = {"rag.ingest"}  # read_document: an upload is refused for the reason indexing would give
 
 
