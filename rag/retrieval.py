@@ -39,8 +39,8 @@ import numpy as np
 from rag.config import RetrievalConfig
 from rag.dense import DenseView, VectorParts
 from rag.embedding import WordVectors
+from rag.index.metadata import MetadataSegments, SentenceRecord
 from rag.lexical import LexicalView, capitalised_tokens, coverage, fold, name_groups, tokenize
-from rag.store import CorpusStore, SentenceRecord
 from rag.types import Hit
 
 WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5, "phrase": 0.25}
@@ -85,7 +85,7 @@ class SearchIndexes:
     passage_vectors: VectorParts
     sentence_lexical: LexicalView
     passage_lexical: LexicalView
-    store: CorpusStore
+    store: MetadataSegments
 
 
 def prepare_query(text: str, vector: np.ndarray, lexical: LexicalView) -> Query:

@@ -25,7 +25,9 @@ FIRST = (
     "Trade grew by 12% in a decade. A second pier was built in 1920. Cranes arrived soon after.\n\n"
     "The old lighthouse still stands. Its lamp was lit by hand until 1950. Visitors climb it in summer.\n"
 )
-SECOND = "---\ntitle: Tea harvest\nsource: example.org\n---\nThe tea harvest began early. Farmers picked leaves in March.\n"
+SECOND = (
+    "---\ntitle: Tea harvest\nsource: example.org\n---\nThe tea harvest began early. Farmers picked leaves in March.\n"
+)
 THIRD = "# Rail\n\nThe railway reached the town in 1911. It carried coal and grain.\n"
 
 
