@@ -48,7 +48,7 @@ from rag import retrieval as rag_retrieval  # noqa: E402
 from rag.dense import DenseIndex  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.index.metadata import MetadataStore  # noqa: E402
-from rag.lexical import LexicalView  # noqa: E402
+from rag.lexical import LexicalSegments  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
 
 METHOD = """\
@@ -353,8 +353,8 @@ def query_stages(index: Any) -> list[tuple[object, str, str]]:
         (index._embedder, "encode", "encode question (onnx-int8)"),
         (rag_queries, "prepare_query", "prepare query (tokenise, idf)"),
         (DenseIndex, "search", "dense search (faiss)"),
-        (LexicalView, "search", "BM25 search, sentences and passages"),
-        (LexicalView, "idf", "BM25 idf of the query terms"),
+        (LexicalSegments, "search", "BM25 search, sentences and passages"),
+        (LexicalSegments, "idf", "BM25 idf of the query terms"),
         (rag_retrieval, "candidate_rows", "merge candidates"),
         (MetadataStore, "sentences", "SQLite sentences()"),
         (MetadataStore, "rows_of_passages", "SQLite rows_of_passages()"),

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from rag.dense import DensePart, DenseView
+from rag.dense import DensePart, DenseSegments
 from rag.errors import QueryError
 from rag.index.metadata import MetadataSegments
-from rag.lexical import LexicalPart, LexicalView
+from rag.lexical import LexicalPart, LexicalSegments
 from rag.retrieval import SearchIndexes
 
 _DAY = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
@@ -190,13 +190,15 @@ def restrict(indexes: SearchIndexes, doc_ids: Iterable[str]) -> SearchIndexes:
     sentence_lexical, passage_lexical = indexes.sentence_lexical, indexes.passage_lexical
     return replace(
         indexes,
-        dense=DenseView([DensePart(p.index, p.first_row, sentence_masks[p.first_row]) for p in indexes.dense.parts]),
-        sentence_lexical=LexicalView(
+        dense=DenseSegments(
+            [DensePart(p.index, p.first_row, sentence_masks[p.first_row]) for p in indexes.dense.parts]
+        ),
+        sentence_lexical=LexicalSegments(
             [LexicalPart(p.index, p.first_row, sentence_masks[p.first_row]) for p in sentence_lexical.parts],
             k1=sentence_lexical.k1,
             b=sentence_lexical.b,
         ),
-        passage_lexical=LexicalView(
+        passage_lexical=LexicalSegments(
             [LexicalPart(p.index, p.first_row, passage_masks[p.first_row]) for p in passage_lexical.parts],
             k1=passage_lexical.k1,
             b=passage_lexical.b,

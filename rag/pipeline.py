@@ -12,7 +12,7 @@ import numpy as np
 
 from rag.config import Config
 from rag.corpus import CorpusMoves, corpus_targets
-from rag.dense import DensePart, DenseView, VectorParts
+from rag.dense import DensePart, DenseSegments, VectorSegments
 from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, RagError
 from rag.filters import Where
 from rag.index.files import write_lock
@@ -20,7 +20,7 @@ from rag.index.manifest import Manifest, live_generation, read_manifest, rebuild
 from rag.index.metadata import MetadataSegments
 from rag.index.segment import open_metadata, open_search_files
 from rag.index.update import BuildReport, update_index
-from rag.lexical import LexicalPart, LexicalView
+from rag.lexical import LexicalPart, LexicalSegments
 from rag.queries import Queries
 from rag.retrieval import SearchIndexes
 from rag.types import Answer, Citation, Document, Match, Passage, Sentence
@@ -162,11 +162,11 @@ def _search_indexes(
         passage_lexical.append(LexicalPart(files.passage_lexical, segment.first_passage, files.live_passages))
     retrieval = Config.from_dict(manifest.settings).retrieval
     return SearchIndexes(
-        dense=DenseView(dense),
-        sentence_vectors=VectorParts(sentence_vectors, [s.first_row for s in manifest.segments]),
-        passage_vectors=VectorParts(passage_arrays, [s.first_passage for s in manifest.segments]),
-        sentence_lexical=LexicalView(sentence_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
-        passage_lexical=LexicalView(passage_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
+        dense=DenseSegments(dense),
+        sentence_vectors=VectorSegments(sentence_vectors, [s.first_row for s in manifest.segments]),
+        passage_vectors=VectorSegments(passage_arrays, [s.first_passage for s in manifest.segments]),
+        sentence_lexical=LexicalSegments(sentence_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
+        passage_lexical=LexicalSegments(passage_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
         store=metadata,
     )
 

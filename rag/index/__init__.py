@@ -5,4 +5,9 @@
 - ``segment``: the one list of a segment's file names; writing and opening a segment.
 - ``metadata``: the SQLite metadata of each segment and of all segments read as one.
 - ``update``: the incremental policy (what an update reads, keeps, merges, reuses) and the build.
+
+One vocabulary for segments read together, in every stage: ``XPart`` is one segment's
+structure placed among all rows (``DensePart``, ``LexicalPart``, ``MetadataPart``), and
+``XSegments`` is every segment read as one (``DenseSegments``, ``VectorSegments``,
+``LexicalSegments``, ``MetadataSegments``), in which removed documents are invisible.
 """
