@@ -29,7 +29,6 @@ import rag.dense
 import rag.index.files
 import rag.index.manifest
 import rag.lexical
-import rag.pipeline
 from rag import build_index, load_index
 from rag.errors import IndexMismatchError, IndexNotFoundError, IndexWriteError
 from rag.index.manifest import MANIFEST

@@ -8,6 +8,7 @@ document was added). Random names are made deterministic by replacing ``uuid.uui
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
+from rag.index.manifest import Manifest, SegmentEntry
 from tests.fakes import FakeEmbedder
 
 MIX = 0x9E3779B97F4A7C15F39CC0605CEDC835  # spreads a counter over every hex digit
@@ -61,3 +63,33 @@ def test_manifest_text_is_as_format_3_writes_it(tmp_path: Path, counted_uuids: N
     assert len(updated.manifest["segments"]) == 2 and built.manifest["segments"][0]["removed"] == []
     assert first == (EXPECTED / "built.json").read_text(encoding="utf-8")
     assert second == (EXPECTED / "updated.json").read_text(encoding="utf-8")
+
+
+def test_a_read_manifest_writes_back_the_same_json(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text(FIRST, encoding="utf-8")
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    content = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = Manifest.from_dict(content)
+    assert manifest.to_json() == content and list(manifest.to_json()) == list(content)
+    assert manifest.segments[0].first_row == 0 and manifest.segments[0].sentences == 9
+
+
+ENTRY = {"name": "seg-a", "first_row": 0, "sentences": 1, "first_passage": 0, "passages": 1, "removed": []}
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({**ENTRY, "name": "../x"}, "invalid segment"),
+        ({**ENTRY, "first_row": -1}, "row counts"),
+        ({**ENTRY, "first_row": True}, "row counts"),
+        ({**ENTRY, "removed": "d"}, "removed documents"),
+        ({k: v for k, v in ENTRY.items() if k != "removed"}, "removed documents"),
+    ],
+)
+def test_a_damaged_segment_entry_says_what_is_wrong(entry: dict, problem: str) -> None:
+    assert SegmentEntry.from_dict(ENTRY).to_dict() == ENTRY
+    with pytest.raises(ValueError, match=problem):
+        SegmentEntry.from_dict(entry)

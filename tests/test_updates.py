@@ -23,7 +23,6 @@ import pytest
 import rag.index.files
 import rag.index.manifest
 import rag.index.update
-import rag.pipeline
 from rag import Document, Index, build_index, load_index
 from rag.errors import DocumentNotFoundError, IndexMismatchError
 from rag.index.manifest import MANIFEST
