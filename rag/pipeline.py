@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -177,7 +178,8 @@ class Index:
     def __init__(self, path: Path, manifest: Manifest, indexes: SearchIndexes, embedder: Embedder | None) -> None:
         self.path = path
         self._manifest = manifest
-        self.manifest: dict[str, Any] = manifest.to_json()  # as manifest.json holds it
+        # The manifest as manifest.json holds it, for reading: a copy, so changing it changes nothing.
+        self.manifest: dict[str, Any] = copy.deepcopy(manifest.to_json())
         self.config = Config.from_dict(manifest.settings)
         self.build_report: BuildReport | None = None
         self._indexes = indexes
