@@ -176,7 +176,7 @@ class DensePart:
     live: np.ndarray | None = None  # a bool per row of the segment; None: every row is live
 
 
-class DenseView:
+class DenseSegments:
     """Several segments' vector indexes searched as one; rows not live are never returned."""
 
     def __init__(self, parts: Sequence[DensePart]) -> None:
@@ -236,7 +236,7 @@ def _search_with_ties(
         wanted *= 2
 
 
-class VectorParts:
+class VectorSegments:
     """The stored vectors of several segments, read by global row as if one array."""
 
     def __init__(self, arrays: Sequence[np.ndarray], first_rows: Sequence[int]) -> None:

@@ -97,12 +97,12 @@ class LexicalIndex:
     """One segment's postings: term frequencies by term, and each row's length. Immutable.
 
     Nothing here depends on the rest of the collection: BM25 is computed at query time by a
-    :class:`LexicalView`, with the statistics of the rows that are live then, so a segment is
+    :class:`LexicalSegments`, with the statistics of the rows that are live then, so a segment is
     never rebuilt when another is added or some of its rows are deleted. Make one with
     :meth:`build` or :meth:`load`; the convenience methods score it alone, every row live.
     """
 
-    __slots__ = ("count", "k1", "b", "_columns", "_indptr", "_rows", "_tf", "_lengths", "_total_length", "_view")
+    __slots__ = ("count", "k1", "b", "_columns", "_indptr", "_rows", "_tf", "_lengths", "_total_length", "_alone")
 
     def __init__(
         self,
@@ -126,7 +126,7 @@ class LexicalIndex:
         self._total_length = int(lengths.sum(dtype=np.int64))
         self.count = len(lengths)
         self.k1, self.b = float(k1), float(b)
-        self._view = LexicalView([LexicalPart(self, 0)], k1=self.k1, b=self.b)
+        self._alone = LexicalSegments([LexicalPart(self, 0)], k1=self.k1, b=self.b)
 
     @classmethod
     def build(cls, token_lists: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
@@ -197,21 +197,21 @@ class LexicalIndex:
             raise ValueError(f"{folder}: params.json counts {params['count']} rows, lengths.npy {arrays[-1].shape}")
         return cls(terms, *arrays, k1=params["k1"], b=params["b"])
 
-    def view(self) -> LexicalView:
+    def as_segments(self) -> LexicalSegments:
         """This segment alone as a collection, every row live, with the k1 and b it was built with."""
-        return self._view
+        return self._alone
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        """IDF of each distinct token in this segment; see :meth:`LexicalView.idf`."""
-        return self._view.idf(tokens)
+        """IDF of each distinct token in this segment; see :meth:`LexicalSegments.idf`."""
+        return self._alone.idf(tokens)
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every row of this segment; see :meth:`LexicalView.scores`."""
-        return self._view.scores(tokens)
+        """BM25 score of every row of this segment; see :meth:`LexicalSegments.scores`."""
+        return self._alone.scores(tokens)
 
     def search(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The top ``k`` rows of this segment; see :meth:`LexicalView.search`."""
-        return self._view.search(tokens, k)
+        """The top ``k`` rows of this segment; see :meth:`LexicalSegments.search`."""
+        return self._alone.search(tokens, k)
 
     def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The local rows holding ``term`` (ascending) and its frequency in each, or None if never seen."""
@@ -245,7 +245,7 @@ class LexicalPart:
                 raise ValueError(f"live must hold one bool per row ({self.index.count}), not shape {self.live.shape}")
 
 
-class LexicalView:
+class LexicalSegments:
     """BM25 over several segments as one collection; rows not live are invisible, also to the statistics.
 
     Scores equal those of one index built over the live rows alone, in global-row order. The
@@ -284,7 +284,7 @@ class LexicalView:
         self._average_length = total_length / self.count if self.count else 0.0
         self._row_limit = max((part.first_row + part.index.count for part in self.parts), default=0)
         # Each row's length normalisation, k1 * (1 - b + b * length / average), computed once
-        # per view: a query then only gathers it for its postings.
+        # per collection: a query then only gathers it for its postings.
         self._norms = tuple(
             self.k1 * (1 - self.b + self.b * part.index._lengths.astype(np.float64) / self._average_length)
             if self._average_length
@@ -431,7 +431,7 @@ def _own_mask(live: np.ndarray | None) -> np.ndarray | None:
 def _check_disjoint(parts: Sequence[LexicalPart]) -> None:
     for part in parts:
         if not isinstance(part, LexicalPart):
-            raise ValueError(f"a LexicalView is made of LexicalPart, not {type(part).__name__}")
+            raise ValueError(f"a LexicalSegments is made of LexicalPart, not {type(part).__name__}")
     spans = sorted((part.first_row, part.first_row + part.index.count) for part in parts if part.index.count)
     for (start, end), (next_start, next_end) in pairwise(spans):
         if next_start < end:
