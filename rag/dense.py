@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,14 @@ logger = logging.getLogger(__name__)
 EXACT_LIMIT = 50_000
 IVF_NPROBE = 16
 _ADD_SLICE = 4096  # rows normalised and added to FAISS at a time
+# The head of FAISS's file of an exact inner-product index (IndexFlatIP), up to its rows:
+# type, dimension, row count, two unused counts, "trained", metric 0 (inner product), and
+# the number of floats that follow. tests/test_dense.py checks it against faiss's own file.
+_FLAT_IP_HEAD = struct.Struct("<4siqqq?iQ")
+# FAISS's inverted lists of an IVF index: type, cell count, bytes per row, then the list sizes,
+# "full" (one per cell) or "sprs" (cell, size pairs of the cells that hold rows), then each
+# non-empty cell's rows and their ids. The empty lists of a trained index end its file.
+_LISTS_HEAD = struct.Struct("<4sQQ4sQ")
 
 
 def _faiss():  # untyped: faiss has no type stubs
@@ -28,9 +37,13 @@ def _faiss():  # untyped: faiss has no type stubs
     return faiss
 
 
-def as_unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Contiguous float32 rows of unit length (zero rows stay zero); the input is never changed."""
-    array = np.array(vectors, dtype=np.float32, order="C", copy=True)
+def as_unit_rows(vectors: np.ndarray, *, copy: bool = True) -> np.ndarray:
+    """Contiguous float32 rows of unit length (zero rows stay zero).
+
+    The input is never changed unless ``copy=False``: then a contiguous float32 array is
+    normalised in place (an array of its own, such as a sum just computed) and returned.
+    """
+    array = np.array(vectors, dtype=np.float32, order="C", copy=True if copy else None)
     if array.ndim != 2:
         raise ValueError(f"expected a 2-d array of vectors, got shape {array.shape}")
     norms = np.linalg.norm(array, axis=1, keepdims=True)
@@ -64,6 +77,23 @@ def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # untyped: fa
         index.is_trained = True  # an IVFFlat is trained once its quantizer holds the cells
     index.nprobe = IVF_NPROBE
     return index  # faiss's wrapper keeps the quantizer alive as long as the index
+
+
+def _write_cells(out, vectors: np.ndarray, cells: np.ndarray, nlist: int, code_size: int) -> None:  # untyped: a file
+    """The inverted lists FAISS writes after adding ``vectors`` assigned to ``cells``, rows in order within a cell."""
+    order = np.argsort(cells, kind="stable")
+    sizes = np.bincount(cells, minlength=nlist).astype(np.uint64)
+    filled = np.flatnonzero(sizes)
+    if len(filled) > nlist // 2:
+        out.write(_LISTS_HEAD.pack(b"ilar", nlist, code_size, b"full", nlist) + sizes.tobytes())
+    else:
+        pairs = np.column_stack([filled.astype(np.uint64), sizes[filled]]).reshape(-1)
+        out.write(_LISTS_HEAD.pack(b"ilar", nlist, code_size, b"sprs", len(pairs)) + pairs.tobytes())
+    ends = np.cumsum(sizes.astype(np.int64))
+    for cell in filled.tolist():
+        rows = order[ends[cell] - int(sizes[cell]) : ends[cell]]
+        out.write(as_unit_rows(vectors[rows]).tobytes())
+        out.write(rows.astype(np.int64).tobytes())
 
 
 class DenseIndex:
@@ -111,6 +141,49 @@ class DenseIndex:
         for start in range(0, count, _ADD_SLICE):
             index.add(as_unit_rows(vectors[start : start + _ADD_SLICE]))
         return cls(index, dim)
+
+    @classmethod
+    def write(
+        cls, vectors: np.ndarray, path: Path, *, exact_limit: int | None = None, centroids: np.ndarray | None = None
+    ) -> tuple[str, np.ndarray | None]:
+        """Write to ``path`` the file that ``build(vectors, ...).save(path)`` writes, without building it in memory.
+
+        FAISS keeps its own copy of every row, as large as the caller's array, until the file
+        is written; here the normalised rows go to the file a slice (or an IVF cell) at a time.
+        An IVF index is trained and its cells assigned as :meth:`build` does.
+
+        Returns:
+            The index kind ("flat" or "ivf") and, for IVF, its cells' centres.
+        """
+        if np.ndim(vectors) != 2:
+            raise ValueError(f"expected a 2-d array of vectors, got shape {np.shape(vectors)}")
+        count, dim = np.shape(vectors)
+        if count <= (EXACT_LIMIT if exact_limit is None else exact_limit):
+            with open(path, "wb") as out:
+                out.write(_FLAT_IP_HEAD.pack(b"IxFI", dim, count, 1 << 20, 1 << 20, True, 0, count * dim))
+                for start in range(0, count, _ADD_SLICE):
+                    out.write(as_unit_rows(vectors[start : start + _ADD_SLICE]).tobytes())
+            return "flat", None
+        faiss = _faiss()
+        index = _ivf(faiss, vectors, _reusable(centroids, count, dim))
+        quantizer = faiss.downcast_index(index.quantizer)
+        empty = faiss.serialize_index(index).tobytes()
+        no_lists = _LISTS_HEAD.pack(b"ilar", index.nlist, index.code_size, b"sprs", 0)
+        if not empty.endswith(no_lists):  # another FAISS file layout: let FAISS build and write it
+            for start in range(0, count, _ADD_SLICE):
+                index.add(as_unit_rows(vectors[start : start + _ADD_SLICE]))
+            faiss.write_index(index, str(path))
+            return "ivf", quantizer.reconstruct_n(0, quantizer.ntotal)
+        cells = np.concatenate(
+            [
+                quantizer.assign(as_unit_rows(vectors[start : start + _ADD_SLICE]), 1)[:, 0]
+                for start in range(0, count, _ADD_SLICE)
+            ]
+        )
+        with open(path, "wb") as out:
+            out.write(empty[:8] + struct.pack("<q", count) + empty[16 : -len(no_lists)])
+            _write_cells(out, vectors, cells, index.nlist, index.code_size)
+        return "ivf", quantizer.reconstruct_n(0, quantizer.ntotal)
 
     def centroids(self) -> np.ndarray | None:
         """The IVF cells' centres, for a later build to reuse; None for an exact index."""

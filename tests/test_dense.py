@@ -120,3 +120,36 @@ def test_cells_of_a_very_different_size_are_not_reused() -> None:
     small_cells = DenseIndex.build(vectors[:1200], exact_limit=1000).centroids()
     rebuilt = DenseIndex.build(vectors, exact_limit=1000, centroids=small_cells[:20])
     assert len(rebuilt.centroids()) == int(4 * np.sqrt(3000))
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 4097, 9000])
+def test_write_streams_the_file_build_and_save_would_write(tmp_path, count: int) -> None:
+    # An exact index is written without FAISS holding a copy of the rows: byte for byte
+    # the file FAISS writes itself, slices of normalisation included (4096 rows each).
+    vectors = _vectors(count, dim=16) * 3
+    original = vectors.copy()
+    DenseIndex.build(vectors).save(tmp_path / "built.faiss")
+    kind, cells = DenseIndex.write(vectors, tmp_path / "written.faiss")
+    assert (kind, cells) == ("flat", None)
+    assert (tmp_path / "written.faiss").read_bytes() == (tmp_path / "built.faiss").read_bytes()
+    assert np.array_equal(vectors, original)  # the caller's rows are left as they were
+    loaded = DenseIndex.load(tmp_path / "written.faiss")
+    assert (loaded.count, loaded.dim, loaded.kind) == (count, 16, "flat")
+
+
+@pytest.mark.parametrize(("count", "centroids"), [(3000, 0), (5000, 0), (3000, 250)])
+def test_write_streams_the_ivf_file_build_and_save_would_write(tmp_path, count: int, centroids: int) -> None:
+    # Cells assigned a slice at a time, rows written cell by cell: FAISS's own file, byte for
+    # byte, with lists stored "full" (most cells hold rows) or "sprs" (given cells, few filled).
+    vectors = _vectors(count, dim=16)
+    cells = as_unit_rows(_vectors(centroids, dim=16, seed=9)) if centroids else None
+    if cells is not None:
+        cells[2:] = cells[0]  # most cells identical to the first: only a few ever win a row
+    built = DenseIndex.build(vectors, exact_limit=1000, centroids=cells)
+    built.save(tmp_path / "built.faiss")
+    kind, written_cells = DenseIndex.write(vectors, tmp_path / "written.faiss", exact_limit=1000, centroids=cells)
+    assert kind == "ivf"
+    assert np.array_equal(written_cells, built.centroids())
+    assert (tmp_path / "written.faiss").read_bytes() == (tmp_path / "built.faiss").read_bytes()
+    loaded = DenseIndex.load(tmp_path / "written.faiss")
+    assert loaded.search(vectors[5], 5)[0].tolist() == built.search(vectors[5], 5)[0].tolist()
