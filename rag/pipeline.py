@@ -50,7 +50,7 @@ from rag.errors import (
 )
 from rag.filters import Where, restrict, select_documents
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
-from rag.lexical import LexicalIndex, LexicalPart, LexicalView, coverage, idf, tokenize
+from rag.lexical import LexicalIndex, LexicalPart, LexicalView, TokenRows, coverage, idf, tokenize
 from rag.lookup import match_sentence
 from rag.retrieval import SearchIndexes, prepare_query, search, weigh_coverage
 from rag.sentences import sentence_spans, split_sentences
@@ -154,7 +154,7 @@ def passage_vectors(sentence_vectors: np.ndarray, sentence_passage: Sequence[int
     """Each passage's vector: the normalised mean of its sentences' vectors (no second encoding)."""
     sums = np.zeros((count, sentence_vectors.shape[1]), dtype=np.float32)
     np.add.at(sums, np.asarray(sentence_passage, dtype=np.int64), sentence_vectors)
-    return as_unit_rows(sums)
+    return as_unit_rows(sums, copy=False)
 
 
 @dataclass(slots=True)
@@ -347,7 +347,7 @@ def _write_segment(
 ) -> str:
     """Write one segment (metadata, BM25 and vector files) of the parsed documents; returns its index kind."""
     folder.mkdir()
-    sentence_tokens = [tokenize(s.text) for s in parsed.sentences]
+    sentence_tokens = TokenRows.of_texts(s.text for s in parsed.sentences)
     _write_metadata(folder, parsed, sentence_tokens, first, added_before)
     return _write_search_files(folder, parsed, sentence_tokens, vectors, centroids)
 
@@ -355,7 +355,7 @@ def _write_segment(
 def _write_metadata(
     folder: Path,
     parsed: _Parsed,
-    sentence_tokens: list[list[str]],
+    sentence_tokens: TokenRows,
     first: tuple[int, int],
     added_before: dict[str, str],
 ) -> None:
@@ -378,27 +378,23 @@ def _write_metadata(
 def _write_search_files(
     folder: Path,
     parsed: _Parsed,
-    sentence_tokens: list[list[str]],
+    sentence_tokens: TokenRows,
     vectors: np.ndarray,
     centroids: np.ndarray | None,
 ) -> str:
-    passage_tokens: list[list[str]] = [[] for _ in parsed.passages]
-    for tokens, passage in zip(sentence_tokens, parsed.sentence_passage, strict=True):
-        passage_tokens[passage].extend(tokens)
     LexicalIndex.build(sentence_tokens).save(folder / "bm25-sentences")
+    passage_tokens = sentence_tokens.grouped(parsed.sentence_passage, len(parsed.passages))
     LexicalIndex.build(passage_tokens).save(folder / "bm25-passages")
-    dense = DenseIndex.build(vectors, centroids=centroids)
-    dense.save(folder / "sentences.faiss")
-    cells = dense.centroids()
-    if cells is not None:
-        np.save(folder / IVF_CENTROIDS, cells, allow_pickle=False)
     np.save(folder / "sentence_vectors.npy", vectors, allow_pickle=False)
     np.save(
         folder / "passage_vectors.npy",
         passage_vectors(vectors, parsed.sentence_passage, len(parsed.passages)),
         allow_pickle=False,
     )
-    return dense.kind
+    kind, cells = DenseIndex.write(vectors, folder / "sentences.faiss", centroids=centroids)
+    if cells is not None:
+        np.save(folder / IVF_CENTROIDS, cells, allow_pickle=False)
+    return kind
 
 
 def _embedder_for(config: Config) -> Embedder:
