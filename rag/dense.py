@@ -43,7 +43,8 @@ def as_unit_rows(vectors: np.ndarray, *, copy: bool = True) -> np.ndarray:
     The input is never changed unless ``copy=False``: then a contiguous float32 array is
     normalised in place (an array of its own, such as a sum just computed) and returned.
     """
-    array = np.array(vectors, dtype=np.float32, order="C", copy=True if copy else None)
+    # np.asarray copies only when it must (numpy 1.26 has no copy=None).
+    array = np.array(vectors, dtype=np.float32, order="C") if copy else np.asarray(vectors, np.float32, order="C")
     if array.ndim != 2:
         raise ValueError(f"expected a 2-d array of vectors, got shape {array.shape}")
     norms = np.linalg.norm(array, axis=1, keepdims=True)
