@@ -52,6 +52,35 @@ def as_unit_rows(vectors: np.ndarray, *, copy: bool = True) -> np.ndarray:
     return array
 
 
+def save_mean_vectors(path: Path, vectors: np.ndarray, groups: Sequence[int] | np.ndarray, count: int) -> None:
+    """Save as ``.npy`` the unit mean vector of each of ``count`` groups of rows (a passage's sentences).
+
+    Row ``i`` of ``vectors`` belongs to group ``groups[i]``. When the groups never decrease (each
+    a run of rows), the means are summed and written a slice of groups at a time; the file is the
+    one ``np.save(path, as_unit_rows(sums))`` writes, without the whole array in memory.
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    dim = np.shape(vectors)[1]
+    if len(groups) and np.any(groups[1:] < groups[:-1]):
+        sums = np.zeros((count, dim), dtype=np.float32)
+        np.add.at(sums, groups, vectors)
+        np.save(path, as_unit_rows(sums, copy=False), allow_pickle=False)
+        return
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+        "fortran_order": False,
+        "shape": (count, dim),
+    }
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_1_0(out, header)
+        for first in range(0, count, _ADD_SLICE):
+            last = min(first + _ADD_SLICE, count)
+            start, end = np.searchsorted(groups, [first, last])
+            sums = np.zeros((last - first, dim), dtype=np.float32)
+            np.add.at(sums, groups[start:end] - first, vectors[start:end])
+            out.write(as_unit_rows(sums, copy=False).tobytes())
+
+
 def _cells(count: int) -> int:
     return int(4 * math.sqrt(count))
 

@@ -39,7 +39,7 @@ from rag.conversation import (
     split_parts,
     turns_from,
 )
-from rag.dense import DenseIndex, DensePart, DenseView, VectorParts, as_unit_rows
+from rag.dense import DenseIndex, DensePart, DenseView, VectorParts, as_unit_rows, save_mean_vectors
 from rag.errors import (
     CorpusError,
     DocumentNotFoundError,
@@ -386,11 +386,7 @@ def _write_search_files(
     passage_tokens = sentence_tokens.grouped(parsed.sentence_passage, len(parsed.passages))
     LexicalIndex.build(passage_tokens).save(folder / "bm25-passages")
     np.save(folder / "sentence_vectors.npy", vectors, allow_pickle=False)
-    np.save(
-        folder / "passage_vectors.npy",
-        passage_vectors(vectors, parsed.sentence_passage, len(parsed.passages)),
-        allow_pickle=False,
-    )
+    save_mean_vectors(folder / "passage_vectors.npy", vectors, parsed.sentence_passage, len(parsed.passages))
     kind, cells = DenseIndex.write(vectors, folder / "sentences.faiss", centroids=centroids)
     if cells is not None:
         np.save(folder / IVF_CENTROIDS, cells, allow_pickle=False)

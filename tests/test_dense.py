@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rag.dense import DenseIndex, as_unit_rows
+from rag.dense import DenseIndex, as_unit_rows, save_mean_vectors
 
 
 def _vectors(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -153,3 +153,20 @@ def test_write_streams_the_ivf_file_build_and_save_would_write(tmp_path, count: 
     assert (tmp_path / "written.faiss").read_bytes() == (tmp_path / "built.faiss").read_bytes()
     loaded = DenseIndex.load(tmp_path / "written.faiss")
     assert loaded.search(vectors[5], 5)[0].tolist() == built.search(vectors[5], 5)[0].tolist()
+
+
+@pytest.mark.parametrize(("rows", "groups"), [(0, 0), (10, 3), (12_000, 5_000)])
+def test_mean_vectors_are_saved_as_the_whole_array_would_be(tmp_path, rows: int, groups: int) -> None:
+    # Runs of rows in group order are summed a slice of 4096 groups at a time (5,000 crosses it).
+    vectors = as_unit_rows(_vectors(rows, dim=8))
+    owner = np.sort(np.random.default_rng(1).integers(0, max(groups, 1), rows))
+    owner[: min(groups, rows)] = np.arange(min(groups, rows))  # every group holds a row
+    owner.sort()
+    sums = np.zeros((groups, 8), dtype=np.float32)
+    np.add.at(sums, owner, vectors)
+    np.save(tmp_path / "whole.npy", as_unit_rows(sums), allow_pickle=False)
+    save_mean_vectors(tmp_path / "sliced.npy", vectors, owner, groups)
+    assert (tmp_path / "sliced.npy").read_bytes() == (tmp_path / "whole.npy").read_bytes()
+    shuffled = np.random.default_rng(2).permutation(rows)  # groups out of order: summed at once
+    save_mean_vectors(tmp_path / "shuffled.npy", vectors[shuffled], owner[shuffled], groups)
+    np.testing.assert_allclose(np.load(tmp_path / "shuffled.npy"), np.load(tmp_path / "whole.npy"), atol=1e-6)
