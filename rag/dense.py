@@ -100,7 +100,7 @@ def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # untyped: fa
         nlist = _cells(count)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(0).choice(count, min(count, nlist * 64), replace=False)
-        index.train(as_unit_rows(array[sample]))
+        index.train(as_unit_rows(array[sample], copy=False))  # the sample is a copy already: normalised in place
     else:
         quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
         index = faiss.IndexIVFFlat(quantizer, dim, len(centroids), faiss.METRIC_INNER_PRODUCT)

@@ -30,34 +30,42 @@ from pathlib import Path
 from rag import build_index
 from tests.fakes import FakeEmbedder
 
-corpus, size = Path(sys.argv[1]), int(sys.argv[2])
-words = "market chip fund policy export research factory supply rule court city river".split()
-sentences, total, number = [], 0, 0
-while total < size:
-    sentence = (
-        f"Report {number} says the {words[number % 12]} {words[number * 7 % 12]} grew by"
-        f" {number % 97} percent in district {number // 12}, officials said."
-    )
-    sentences.append(sentence)
-    total += len(sentence) + 1
-    number += 1
-corpus.mkdir()
-(corpus / "one-line.txt").write_text(" ".join(sentences) + "\\n", encoding="utf-8")
-del sentences
+corpus = Path(sys.argv[1])
 embedder = FakeEmbedder()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 index = build_index(corpus, corpus.parent / "index", embedder=embedder)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"growth_kb": after - before, "sentences": index.info()["counts"]["sentences"]}))
 """
+_WORDS = "market chip fund policy export research factory supply rule court city river".split()
+
+
+def write_one_line_corpus(corpus: Path, size: int) -> None:
+    """A corpus of one file of ``size`` bytes of distinct short sentences on one line.
+
+    Written here, not in the child: making the text first would raise the child's peak RSS
+    before the build starts, and hide part of the build's growth (unevenly between sizes).
+    """
+    sentences, total, number = [], 0, 0
+    while total < size:
+        sentence = (
+            f"Report {number} says the {_WORDS[number % 12]} {_WORDS[number * 7 % 12]} grew by"
+            f" {number % 97} percent in district {number // 12}, officials said."
+        )
+        sentences.append(sentence)
+        total += len(sentence) + 1
+        number += 1
+    corpus.mkdir()
+    (corpus / "one-line.txt").write_text(" ".join(sentences) + "\n", encoding="utf-8")
 
 
 def build_growth(tmp_path: Path, megabytes: int) -> tuple[float, int]:
     """Peak RSS growth (MB) of a child process building an index of a one-line file of ``megabytes`` MB."""
     folder = tmp_path / f"size-{megabytes}"
     folder.mkdir()
+    write_one_line_corpus(folder / "corpus", megabytes * 1024 * 1024)
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(folder / "corpus"), str(megabytes * 1024 * 1024)],
+        [sys.executable, "-c", _CHILD, str(folder / "corpus")],
         capture_output=True,
         text=True,
         cwd=ROOT,
