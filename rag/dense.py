@@ -47,8 +47,12 @@ def as_unit_rows(vectors: np.ndarray, *, copy: bool = True) -> np.ndarray:
     array = np.array(vectors, dtype=np.float32, order="C") if copy else np.asarray(vectors, np.float32, order="C")
     if array.ndim != 2:
         raise ValueError(f"expected a 2-d array of vectors, got shape {array.shape}")
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    np.divide(array, norms, out=array, where=norms > 0)
+    # A slice at a time: the norm squares its input into a temporary as large as the input
+    # (a whole IVF training sample). A row's norm is the same whatever the slice.
+    for start in range(0, len(array), _ADD_SLICE):
+        rows = array[start : start + _ADD_SLICE]
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        np.divide(rows, norms, out=rows, where=norms > 0)
     return array
 
 
