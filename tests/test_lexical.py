@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rag.lexical
-from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments, coverage, fold, idf, tokenize
+from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments, TokenRows, coverage, fold, idf, tokenize
 
 
 def test_fold_handles_case_accents_quotes_and_dashes() -> None:
@@ -377,3 +377,40 @@ def test_a_name_counts_once_and_is_present_when_a_part_is_mentioned_capitalised(
     assert coverage(weights, tokenize(surname_only)) == pytest.approx(3 / 6)
     lower_case = "they visited li companies"
     assert coverage(weights, tokenize(lower_case), names, capitalised_tokens(lower_case)) == pytest.approx(2 / 5)
+
+
+_ROWS = [
+    "Chip makers raised the chip fund.",
+    "",
+    "U.S. export rules; the court ruled on export rules.",
+    "River city market.",
+    "The fund grew, the market grew.",
+]
+
+
+def _same_segment(one: LexicalIndex, other: LexicalIndex) -> bool:
+    arrays = ("_indptr", "_rows", "_tf", "_lengths")
+    return list(one._columns) == list(other._columns) and all(
+        np.array_equal(getattr(one, a), getattr(other, a)) and getattr(one, a).dtype == getattr(other, a).dtype
+        for a in arrays
+    )
+
+
+def test_token_rows_hold_the_tokens_of_each_text() -> None:
+    rows = TokenRows.of_texts(_ROWS)
+    assert len(rows) == len(_ROWS)
+    assert list(rows) == [tokenize(text) for text in _ROWS]
+    assert rows.ids.dtype == np.int32 and len(rows.terms) == len({t for text in _ROWS for t in tokenize(text)})
+    assert len(TokenRows.of_texts([])) == 0 and LexicalIndex.build(TokenRows.of_texts([])).count == 0
+
+
+@pytest.mark.parametrize("groups", [[0, 0, 1, 1, 2], [2, 0, 1, 0, 2], [0, 1, 1, 1, 3]])
+def test_token_rows_index_exactly_as_token_lists_do(groups: list[int]) -> None:
+    lists = [tokenize(text) for text in _ROWS]
+    assert _same_segment(LexicalIndex.build(TokenRows.of_texts(_ROWS)), LexicalIndex.build(lists))
+    joined: list[list[str]] = [[] for _ in range(max(groups) + 1)]
+    for tokens, group in zip(lists, groups, strict=True):
+        joined[group].extend(tokens)
+    grouped = TokenRows.of_texts(_ROWS).grouped(groups, len(joined))
+    assert list(grouped) == joined
+    assert _same_segment(LexicalIndex.build(grouped), LexicalIndex.build(joined))

@@ -19,11 +19,11 @@ import numpy as np
 
 from rag.chunking import chunk_passages
 from rag.config import Config
-from rag.dense import DenseIndex, as_unit_rows
+from rag.dense import DenseIndex, as_unit_rows, save_mean_vectors
 from rag.index.manifest import SEGMENT_DATABASE, SegmentEntry
 from rag.index.metadata import MetadataPart, MetadataSegments, MetadataStore
 from rag.ingest import Skipped
-from rag.lexical import LexicalIndex, tokenize
+from rag.lexical import LexicalIndex, TokenRows
 from rag.sentences import split_sentences
 from rag.types import Document, FileVersion, Passage, Sentence
 
@@ -91,7 +91,7 @@ def passage_vectors(sentence_vectors: np.ndarray, sentence_passage: Sequence[int
     """Each passage's vector: the normalised mean of its sentences' vectors (no second encoding)."""
     sums = np.zeros((count, sentence_vectors.shape[1]), dtype=np.float32)
     np.add.at(sums, np.asarray(sentence_passage, dtype=np.int64), sentence_vectors)
-    return as_unit_rows(sums)
+    return as_unit_rows(sums, copy=False)
 
 
 def write_segment(
@@ -113,7 +113,7 @@ def write_segment(
         centroids: IVF cells to reuse, if the vector index is to be IVF.
     """
     folder.mkdir()
-    sentence_tokens = [tokenize(s.text) for s in contents.sentences]
+    sentence_tokens = TokenRows.of_texts(s.text for s in contents.sentences)
     _write_metadata(folder, contents, sentence_tokens, first, added_before)
     return _write_search_files(folder, contents, sentence_tokens, vectors, centroids)
 
@@ -121,7 +121,7 @@ def write_segment(
 def _write_metadata(
     folder: Path,
     contents: SegmentContents,
-    sentence_tokens: list[list[str]],
+    sentence_tokens: TokenRows,
     first: tuple[int, int],
     added_before: dict[str, str],
 ) -> None:
@@ -144,27 +144,19 @@ def _write_metadata(
 def _write_search_files(
     folder: Path,
     contents: SegmentContents,
-    sentence_tokens: list[list[str]],
+    sentence_tokens: TokenRows,
     vectors: np.ndarray,
     centroids: np.ndarray | None,
 ) -> str:
-    passage_tokens: list[list[str]] = [[] for _ in contents.passages]
-    for tokens, passage in zip(sentence_tokens, contents.sentence_passage, strict=True):
-        passage_tokens[passage].extend(tokens)
     LexicalIndex.build(sentence_tokens).save(folder / SENTENCE_BM25)
+    passage_tokens = sentence_tokens.grouped(contents.sentence_passage, len(contents.passages))
     LexicalIndex.build(passage_tokens).save(folder / PASSAGE_BM25)
-    dense = DenseIndex.build(vectors, centroids=centroids)
-    dense.save(folder / SENTENCE_DENSE)
-    cells = dense.centroids()
+    np.save(folder / SENTENCE_VECTORS, vectors, allow_pickle=False)
+    save_mean_vectors(folder / PASSAGE_VECTORS, vectors, contents.sentence_passage, len(contents.passages))
+    kind, cells = DenseIndex.write(vectors, folder / SENTENCE_DENSE, centroids=centroids)
     if cells is not None:
         np.save(folder / IVF_CENTROIDS, cells, allow_pickle=False)
-    np.save(folder / SENTENCE_VECTORS, vectors, allow_pickle=False)
-    np.save(
-        folder / PASSAGE_VECTORS,
-        passage_vectors(vectors, contents.sentence_passage, len(contents.passages)),
-        allow_pickle=False,
-    )
-    return dense.kind
+    return kind
 
 
 def read_centroids(generation: Path, segment: SegmentEntry) -> np.ndarray | None:
