@@ -286,12 +286,12 @@ def sqlite_disk_full(store: MetadataStore) -> None:
 
 def disk_full(step: str, monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> None:
     """Make ``step`` of the next build fail as on a full disk."""
-    faiss = rag.dense._faiss()
+    dense = rag.dense.DenseIndex  # writes the FAISS file itself, a slice at a time
     lexical, vectors = rag.lexical.LexicalIndex, lambda path, *_: str(path).endswith("_vectors.npy")
     patches: dict[str, tuple[Any, str, Any]] = {
         "sqlite-commit": (MetadataStore, "commit", sqlite_disk_full),
         "bm25-save": (lexical, "save", half_written(lexical.save, lambda _, folder: folder / "vocab.json")),
-        "faiss-write": (faiss, "write_index", half_written(faiss.write_index, lambda _, path: path)),
+        "faiss-write": (dense, "write", half_written(dense.write, lambda _, path, *__: path)),
         "npy-save": (np, "save", half_written(np.save, lambda path, *_: path, when=vectors)),
         "fsync": (os, "fsync", enospc),
         "generation-rename": (os, "replace", failing_on(os.replace, is_generation)),

@@ -193,7 +193,7 @@ def arm(step: str, embedder: SlowFakeEmbedder, index_dir: Path) -> None:
         "embedding": lambda: setattr(embedder, "after_batch", lambda number: _die() if number == 1 else None),
         "sqlite-commit": lambda: _kill_on_call(rag.index.metadata.MetadataStore, "commit"),
         "bm25-save": lambda: _kill_on_call(rag.lexical.LexicalIndex, "save", call=2),
-        "faiss-write": lambda: _kill_on_call(rag.dense.DenseIndex, "save", before=False),
+        "faiss-write": lambda: _kill_on_call(rag.dense.DenseIndex, "write", before=False),
         "npy-save": lambda: _kill_on_call(np, "save", before=False, when=_is_sentence_vectors),
         "fsync": lambda: _kill_on_call(os, "fsync", call=3),
         "generation-rename": lambda: _kill_on_replace(_is_generation, before=True),
