@@ -16,7 +16,7 @@ from typing import Any
 from rag import SUPPORTED_SUFFIXES, Index, RagError
 from rag.app_render import html_text, placeholder_html
 from rag.errors import IngestError
-from rag.ingest import read_document
+from rag.ingest import container_reason, read_document
 
 UPLOAD_FOLDER = "uploads"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # Gradio counts a megabyte as 1024 * 1024 bytes: one limit, "5 MB" everywhere
@@ -100,11 +100,9 @@ def check_upload(name: str, data: bytes) -> str:
     if not data.strip():
         return "empty file"
     # PDF and DOCX are parsed once, in the limited parser process, when they are indexed; here only
-    # their signature is checked.
-    if suffix == ".pdf":
-        return "" if data.startswith(b"%PDF-") else "not a PDF (it does not start with %PDF-)"
-    if suffix == ".docx":
-        return "" if data.startswith(b"PK\x03\x04") else "not a DOCX (it is not a ZIP archive)"
+    # the checks indexing makes before parsing (header, ZIP directory and zip-bomb limits).
+    if suffix in (".pdf", ".docx"):
+        return container_reason(data, suffix)
     try:  # a text format, read as indexing reads it: refused now, for the reason indexing would give
         read_document(Path(name), name, data)
     except IngestError as error:

@@ -7,6 +7,7 @@ The last tests start the real app (``python ui.py``, packaged model) in a subpro
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -26,7 +28,7 @@ import pytest
 
 from rag import Index, app, app_access, app_documents, app_render, build_index
 from rag.errors import IngestError, QueryError, RagError
-from rag.ingest import read_document
+from rag.ingest import container_reason, read_document
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations
 
@@ -485,6 +487,33 @@ def test_an_upload_is_refused_exactly_when_the_indexer_would_refuse_it(tmp_path:
         expected = str(error)
     assert app_documents.check_upload(name, data) == expected
     assert (expected == "") == name.startswith(("utf16", "latin1"))
+
+
+def _zip_of_zeros(size: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("word/document.xml", "w") as member:
+            for start in range(0, size, 1_000_000):
+                member.write(bytes(min(1_000_000, size - start)))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "refused"),
+    [
+        ("notes.pdf", b"just words, no header", True),
+        ("preamble.pdf", b"junk before the header\n%PDF-1.4\n", False),  # indexing reads it: so may the app
+        ("letter.docx", b"PK\x03\x04 but no ZIP directory", True),
+        ("bomb.docx", _zip_of_zeros(200_000_000), True),
+    ],
+)
+def test_office_uploads_get_the_checks_indexing_makes_before_parsing(name: str, data: bytes, refused: bool) -> None:
+    """PDF and DOCX are parsed only when indexed; the header and ZIP checks are ingest's own, zip bombs included."""
+    reason = app_documents.check_upload(name, data)
+    assert reason == container_reason(data, Path(name).suffix)
+    assert bool(reason) == refused
+    if name == "bomb.docx":
+        assert reason.startswith("possible zip bomb")
 
 
 def test_add_uploads_swaps_the_index_and_summarises(holder: app_documents.IndexHolder, tmp_path: Path) -> None:

@@ -28,7 +28,13 @@ from rag.ingest.files import (
     shown_path,
     unchanged_since,
 )
-from rag.ingest.office import DOCX_MAX_MEMBERS, DOCX_MAX_RATIO, DOCX_MAX_UNCOMPRESSED_BYTES, DOCX_RATIO_MIN_BYTES
+from rag.ingest.office import (
+    DOCX_MAX_MEMBERS,
+    DOCX_MAX_RATIO,
+    DOCX_MAX_UNCOMPRESSED_BYTES,
+    DOCX_RATIO_MIN_BYTES,
+    container_reason,
+)
 from rag.ingest.text import plain_headline
 from rag.ingest.worker import IN_PROCESS_MAX_BYTES, MARKUP_SECONDS_PER_MB, PARSER_MEMORY_BYTES, PARSER_TIMEOUT_SECONDS
 
@@ -46,6 +52,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "Skipped",
     "binary_reason",
+    "container_reason",
     "content_hash",
     "doc_id_for",
     "file_sha256",

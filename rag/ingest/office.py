@@ -27,12 +27,32 @@ DOCX_RATIO_MIN_BYTES = 1_000_000
 _PAGE_BREAK = "\n\n"
 
 
+def container_reason(data: bytes, suffix: str) -> str:
+    """Why ``data`` is not a ``suffix`` (".pdf", ".docx") file worth parsing; "" when it may be one.
+
+    The checks indexing makes before it starts the parser process, cheap enough for an upload:
+    a PDF header in the first KB; for a DOCX, a ZIP directory within the zip-bomb limits.
+    """
+    try:
+        if suffix == ".pdf":
+            _check_pdf_header(data)
+        elif suffix == ".docx":
+            _check_docx_archive(data)
+    except IngestError as error:
+        return str(error)
+    return ""
+
+
 # --- PDF ---------------------------------------------------------------------------------
 
 
-def _read_pdf(data: bytes, path: Path) -> _Extracted:
+def _check_pdf_header(data: bytes) -> None:
     if b"%PDF-" not in data[:1024]:
         raise IngestError("not a PDF file (no %PDF- header)")
+
+
+def _read_pdf(data: bytes, path: Path) -> _Extracted:
+    _check_pdf_header(data)
     raw_pages, title, _ = _extract_in_child("pdf", data)
     pages = [_normalise_newlines(page).strip() for page in raw_pages]
     if not any(pages):
