@@ -1,0 +1,349 @@
+"""Distributed indexing: Ray tasks parse and encode batches of files, each batch into its own segment.
+
+The driver scans the corpus and plans the update as a single-process build does, and holds
+the index's write lock throughout. Each batch of files to read (contiguous in the plan's
+order, so rows are numbered as one process numbers them) is parsed by one task; the driver
+then gives each batch its first row and passage, and a second task encodes the batch's
+sentences and writes its segment straight into the new generation folder, on storage every
+node sees. The driver checks every segment against its batch and commits the manifest with
+the single-process commit code. A task whose worker dies is retried by Ray; when it cannot
+be, the build fails in one line, the new generation folder is removed, and the previous
+index keeps answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.cluster.connect import connect
+from rag.config import Config
+from rag.errors import CorpusError, RagError
+from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus
+from rag.pipeline import (
+    BuildReport,
+    Index,
+    _changes,
+    _embedder_for,
+    _keep_segments,
+    _live_counts,
+    _load_built,
+    _manifest,
+    _parse_corpus,
+    _Parsed,
+    _plan,
+    _Previous,
+    _previous_index,
+    _write_segment,
+)
+from rag.store import DATABASE, commit_generation, new_generation, write_lock
+
+logger = logging.getLogger(__name__)
+
+TASK_RETRIES = 2  # a task whose worker dies is run again this many times before the build fails
+SEGMENT_FILES = (DATABASE, "sentences.faiss", "bm25-sentences", "bm25-passages", "sentence_vectors.npy")
+_MODELS: dict[tuple[str, int], Any] = {}  # per worker process: the model, loaded once for every batch
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """What a parse task found in its batch: counts, document versions and skipped files."""
+
+    sentences: int
+    passages: int
+    versions: tuple[tuple[str, str, str], ...]  # (doc_id, content hash, file sha256) per document
+    skipped: tuple[Skipped, ...]
+
+
+def parse_batch(corpus: str, paths: Sequence[str], config: Config) -> tuple[BatchSummary, _Parsed]:
+    """Read and split one batch of files (a Ray task): its summary for the driver, and the parsed batch."""
+    loaded, failed = load_documents(Path(corpus), [Path(p) for p in paths])
+    parsed = _parse_corpus(loaded, config)
+    versions = tuple((d.doc_id, d.content_hash, f.sha256) for d, f in zip(parsed.documents, parsed.files, strict=True))
+    summary = BatchSummary(len(parsed.sentences), len(parsed.passages), versions, (*failed, *parsed.skipped))
+    return summary, parsed
+
+
+def write_batch(
+    parsed: _Parsed,
+    folder: str,
+    first: tuple[int, int],
+    added_before: dict[str, str],
+    config: Config,
+    embedder: Any | None,
+) -> dict[str, Any]:
+    """Encode one parsed batch and write it as the segment ``folder`` (a Ray task); its manifest entry.
+
+    A retried task first removes what a dead attempt left of the same segment (the folder is
+    this build's own, inside its new generation).
+    """
+    target = Path(folder)
+    shutil.rmtree(target, ignore_errors=True)
+    encoder = embedder if embedder is not None else _worker_model(config)
+    vectors = encoder.encode([s.text for s in parsed.sentences])
+    kind = _write_segment(target, parsed, vectors, first, added_before, None)
+    return {
+        "name": target.name,
+        "first_row": first[0],
+        "sentences": len(parsed.sentences),
+        "first_passage": first[1],
+        "passages": len(parsed.passages),
+        "removed": [],
+        "dense_index": kind,
+        "encoder": encoder.name,
+    }
+
+
+def _worker_model(config: Config) -> Any:
+    """The configured model, on as many threads as this worker has CPUs, loaded once per worker process."""
+    import ray
+
+    cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+    key = (repr(config.embedding), cpus)
+    if key not in _MODELS:
+        _MODELS[key] = _embedder_for(replace(config, embedding=replace(config.embedding, threads=cpus, workers=1)))
+    return _MODELS[key]
+
+
+def split_batches(paths: Sequence[Path], count: int) -> list[list[Path]]:
+    """``paths`` in ``count`` contiguous batches of about equal bytes (order kept; none empty)."""
+    if not paths:
+        return []
+    sizes = np.array([max(_size(p), 1) for p in paths], dtype=np.float64)
+    ends = np.cumsum(sizes)
+    count = max(1, min(count, len(paths)))
+    cuts = [int(np.searchsorted(ends, ends[-1] * n / count, side="left")) + 1 for n in range(1, count)]
+    bounds = sorted({0, *[min(max(c, 1), len(paths) - 1) for c in cuts], len(paths)})
+    return [list(paths[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def build_on_cluster(
+    corpus: str | Path, index_dir: str | Path, config: Config | None, embedder: Any | None, ray: str | bool
+) -> Index:
+    """``build_index(..., ray=...)``: join the cluster at ``ray`` (True: a local one) and build on it."""
+    return build_on_ray(corpus, index_dir, config, embedder, connect(ray))
+
+
+def build_on_ray(
+    corpus: str | Path,
+    index_dir: str | Path,
+    config: Config | None,
+    embedder: Any | None,
+    ray: Any,
+    *,
+    workers: int | None = None,
+    cpus_per_worker: int = 1,
+    batches: int | None = None,
+) -> Index:
+    """``build_index`` with the reading and encoding done by Ray tasks on the cluster ``ray`` is connected to.
+
+    Args:
+        corpus: The corpus folder, on storage every node sees.
+        index_dir: The index folder, on storage every node sees.
+        config: Settings; defaults to ``Config()``.
+        embedder: An embedder to use instead of the configured model; it is sent to the
+            workers by value (tests use a fake). By default each worker loads the model once.
+        ray: The ``ray`` module, connected (see ``rag.cluster.connect``).
+        workers: Tasks run at once (default: the cluster's CPUs / ``cpus_per_worker``).
+        cpus_per_worker: CPUs each task reserves; the model runs on that many threads.
+        batches: How many segments the new documents are written into (default: ``workers``).
+
+    Raises:
+        CorpusError: The folder does not exist or holds no readable document.
+        IndexLockedError: Another process is writing this index.
+        RagError: A worker failed and its task could not be retried (the previous index is unchanged).
+    """
+    started = time.perf_counter()
+    config = config or Config()
+    corpus, index_dir = Path(corpus).resolve(), Path(index_dir).resolve()
+    if workers is None:
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
+    with write_lock(index_dir):
+        driver_embedder = embedder or _embedder_for(config)
+        paths, skipped = scan_corpus(corpus)
+        previous = _previous_index(index_dir, driver_embedder.name, config)
+        try:
+            build = _RayBuild(ray, corpus, index_dir, config, embedder, driver_embedder, workers, cpus_per_worker)
+            report = build.run(paths, skipped, previous, batches or workers, started)
+        finally:
+            if previous is not None:
+                previous.store.close()
+    return _load_built(index_dir, driver_embedder, report)
+
+
+@dataclass(frozen=True, slots=True)
+class _RayBuild:
+    ray: Any
+    corpus: Path
+    index_dir: Path
+    config: Config
+    embedder: Any | None  # sent to the workers; None: each loads the configured model
+    driver_embedder: Any
+    workers: int
+    cpus_per_worker: int
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        skipped: Sequence[Skipped],
+        previous: _Previous | None,
+        batch_count: int,
+        started: float,
+    ) -> BuildReport:
+        plan = _plan(self.corpus, paths, previous)
+        batches = split_batches(plan.read, batch_count)
+        summaries, parsed = self._parse(batches)
+        versions = {d: (live.content_hash, live.file.sha256) for d, live in plan.unchanged.items()}
+        for summary in summaries:
+            versions.update((doc_id, (content, sha)) for doc_id, content, sha in summary.versions)
+        all_skipped = sorted([*skipped, *(s for b in summaries for s in b.skipped)], key=lambda item: item.path)
+        documents = {d: content for d, (content, _) in versions.items()}
+        if not documents:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in all_skipped[:5])
+            raise CorpusError(
+                f"no readable documents in {self.corpus}" + (f" (skipped {reasons})" if reasons else " (it is empty)")
+            )
+        folder = new_generation(self.index_dir)
+        try:
+            kept, known = _keep_segments(folder, previous, plan)
+            added_before = {d: live.added_at for d, live in previous.live.items()} if previous else {}
+            written = self._write(folder, kept, summaries, parsed, batches, added_before)
+            counts = _live_counts(kept, previous, _Parsed(), plan)
+            new = [s for s in summaries if s.versions]
+            report = BuildReport(
+                corpus=str(self.corpus),
+                documents=counts["documents"] + sum(len(s.versions) for s in new),
+                sentences=counts["sentences"] + sum(s.sentences for s in new),
+                passages=counts["passages"] + sum(s.passages for s in new),
+                seconds=round(time.perf_counter() - started, 3),
+                skipped=tuple(all_skipped),
+                encoder=self.driver_embedder.name,
+                embedded=sum(s.sentences for s in new),
+                **_changes(previous, versions),
+            )
+            manifest = _manifest(report, documents, [*kept, *written], self.config, self.driver_embedder)
+            commit_generation(self.index_dir, folder, manifest, known)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        logger.info("indexed %d batches on Ray into %s", len(written), self.index_dir)
+        return report
+
+    def _task(self, function: Any, returns: int = 1) -> Any:
+        return self.ray.remote(function).options(
+            num_cpus=self.cpus_per_worker, max_retries=TASK_RETRIES, num_returns=returns
+        )
+
+    def _parse(self, batches: Sequence[Sequence[Path]]) -> tuple[list[BatchSummary], list[Any]]:
+        """Parse every batch on the cluster; the summaries, and references to the parsed batches."""
+        task = self._task(parse_batch, returns=2)
+        parsed: dict[int, Any] = {}
+
+        def submit(number: int) -> Any:
+            summary, parsed[number] = task.remote(str(self.corpus), [str(p) for p in batches[number]], self.config)
+            return summary
+
+        summaries = self._gather([lambda n=n: submit(n) for n in range(len(batches))], "reading")
+        return summaries, [parsed[n] for n in range(len(batches))]
+
+    def _write(
+        self,
+        folder: Path,
+        kept: Sequence[dict[str, Any]],
+        summaries: Sequence[BatchSummary],
+        parsed: Sequence[Any],
+        batches: Sequence[Sequence[Path]],
+        added_before: dict[str, str],
+    ) -> list[dict[str, Any]]:
+        """Encode and write each batch that holds documents as a segment numbered after the ones before it."""
+        row = max((s["first_row"] + s["sentences"] for s in kept), default=0)
+        passage = max((s["first_passage"] + s["passages"] for s in kept), default=0)
+        task = self._task(write_batch)
+        submits: list[Callable[[], Any]] = []
+        expected = []
+        for summary, batch_ref, batch in zip(summaries, parsed, batches, strict=True):
+            if not summary.versions:
+                continue
+            ids = {doc_id_for(self.corpus, p) for p in batch}
+            dates = {d: added_before[d] for d in ids if d in added_before}
+            target = folder / f"seg-{uuid.uuid4().hex[:12]}"
+            arguments = (batch_ref, str(target), (row, passage), dates, self.config, self.embedder)
+            submits.append(lambda arguments=arguments: task.remote(*arguments))
+            expected.append((target, row, summary))
+            row, passage = row + summary.sentences, passage + summary.passages
+        entries = self._gather(submits, "encoding")
+        for entry, (target, first_row, summary) in zip(entries, expected, strict=True):
+            _verify_segment(target, entry, first_row, summary, self.driver_embedder.name)
+            entry.pop("encoder")
+        return entries
+
+    def _gather(self, submits: Sequence[Callable[[], Any]], stage: str) -> list[Any]:
+        """Run the tasks ``submits`` start, at most ``workers`` at once; their results in order.
+
+        A task that fails (after Ray's retries) cancels the others and fails the build.
+        """
+        ray = self.ray
+        refs: dict[int, Any] = {}
+        results: dict[int, Any] = {}
+        waiting = list(range(len(submits)))
+        number = 0
+        try:
+            while waiting or len(results) < len(refs):
+                while waiting and len(refs) - len(results) < self.workers:
+                    number = waiting.pop(0)
+                    refs[number] = submits[number]()
+                running = [n for n in refs if n not in results]
+                done, _ = ray.wait([refs[n] for n in running], num_returns=1)
+                number = next(n for n in running if refs[n] == done[0])
+                results[number] = ray.get(refs[number])
+        except (ray.exceptions.RayError, RagError, OSError) as error:
+            for ref in refs.values():
+                ray.cancel(ref, force=True)
+            raise RagError(_failure(stage, number, len(submits), error, self.index_dir)) from None
+        return [results[n] for n in range(len(submits))]
+
+
+def _failure(stage: str, number: int, total: int, error: BaseException, index_dir: Path) -> str:
+    cause = getattr(error, "cause", None) or error
+    text = str(cause).strip().splitlines()
+    detail = text[-1] if text else type(cause).__name__
+    return (
+        f"the Ray build failed {stage} batch {number + 1} of {total} ({detail[:200]}); "
+        f"the index at {index_dir} is unchanged"
+    )
+
+
+def _verify_segment(target: Path, entry: dict[str, Any], first_row: int, summary: BatchSummary, encoder: str) -> None:
+    """A written segment must be where it was asked, hold its batch's rows and come from the same encoder."""
+    problem = ""
+    if entry["encoder"] != encoder:
+        problem = f"was encoded with {entry['encoder']}, not {encoder}"
+    elif (entry["sentences"], entry["passages"], entry["first_row"]) != (
+        summary.sentences,
+        summary.passages,
+        first_row,
+    ):
+        problem = "holds other rows than its batch"
+    elif missing := [name for name in SEGMENT_FILES if not (target / name).exists()]:
+        problem = f"lacks {', '.join(missing)}"
+    else:
+        vectors = np.load(target / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        if vectors.shape[0] != summary.sentences:
+            problem = f"holds {vectors.shape[0]} vectors for {summary.sentences} sentences"
+    if problem:
+        raise RagError(f"segment {target.name} written by a Ray worker {problem}; the index is unchanged")

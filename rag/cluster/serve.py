@@ -1,0 +1,531 @@
+"""Sharded serving: Ray actors hold groups of whole segments; the driver merges their candidates.
+
+A question is encoded once, on the driver. Each search of the single-process index (dense
+neighbours, BM25 over sentences, BM25 over passages) becomes one call to every shard at
+once, and the shards' answers are merged exactly as ``DenseView`` and ``LexicalView`` merge
+their segments: rows sorted by score then row, with the ties at the cut. BM25 is scored
+with corpus-wide statistics, as Elasticsearch's dfs_query_then_fetch does: the live row
+count and total length of every shard are summed once at load, and the document frequency
+of each query term is summed over the shards (and cached: the index never changes) before
+any shard scores. So every shard computes the very numbers one process would, and the
+driver runs the single-process retrieval, answer and lookup code (``Index``) on them, with
+the metadata (SQLite) and stored vectors read from the shared index folder.
+
+A shard that dies is restarted by Ray and the call retried; when it cannot be, the
+question fails with an error naming the shard, never with an answer from the other shards.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.cluster.connect import connect
+from rag.config import Config
+from rag.dense import DenseIndex, DensePart, DenseView, VectorParts
+from rag.errors import IndexMismatchError, QueryError, RagError
+from rag.lexical import LexicalIndex, LexicalPart, LexicalView, idf
+from rag.pipeline import Index, _live_masks, _open_segments
+from rag.retrieval import SearchIndexes
+from rag.store import CorpusStore, read_manifest, rebuild_hint, verify_files
+
+logger = logging.getLogger(__name__)
+
+SHARD_RESTARTS = 3  # how often Ray restarts a dead shard before its questions fail
+CALL_RETRIES = 3  # how often a call to a restarted shard is tried again
+CALL_TIMEOUT = 120.0  # seconds a shard may take to answer (a restart reloads its segments)
+# The driver holds every term's corpus-wide document frequencies when the vocabulary has at
+# most this many terms (about 100 MB of Python objects); above, it asks the shards for each
+# question's new terms and caches FREQUENCIES_KEPT of them.
+VOCABULARY_KEPT = 1_000_000
+FREQUENCIES_KEPT = 100_000
+# A shard's work per question is a few milliseconds: it reserves no CPU, so that a small
+# cluster can serve and build at once. Its memory is what it holds (see benchmarks/scale.py).
+SHARD_CPUS = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Live rows and their summed token lengths, over one shard or over all of them."""
+
+    sentences: int = 0
+    sentence_length: int = 0
+    passages: int = 0
+    passage_length: int = 0
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            self.sentences + other.sentences,
+            self.sentence_length + other.sentence_length,
+            self.passages + other.passages,
+            self.passage_length + other.passage_length,
+        )
+
+
+class CorpusWideBM25(LexicalView):
+    """BM25 over one shard's segments, scored with the statistics of the whole corpus.
+
+    The live row count and average length come from every shard (``count``, ``total_length``)
+    and each term's document frequency is given per query, so a row scores exactly as in
+    one ``LexicalView`` over all segments.
+    """
+
+    __slots__ = ("_frequencies",)
+
+    def __init__(self, parts: Sequence[LexicalPart], *, k1: float, b: float, count: int, total_length: int) -> None:
+        super().__init__(parts, k1=k1, b=b)
+        self._frequencies: dict[str, int] = {}
+        self.count = count
+        # The same expressions as LexicalView's, so the floating-point results are the same.
+        self._average_length = total_length / self.count if self.count else 0.0
+        self._norms = tuple(
+            self.k1 * (1 - self.b + self.b * part.index._lengths.astype(np.float64) / self._average_length)
+            if self._average_length
+            else np.zeros(part.index.count)
+            for part in self.parts
+        )
+
+    def search_with(
+        self, tokens: Sequence[str], k: int, ties: bool, frequencies: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``LexicalView.search`` with each term's corpus-wide document frequency."""
+        self._frequencies = frequencies
+        return self.search(tokens, k, ties=ties)
+
+    def _accumulate(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        # LexicalView._accumulate, with the corpus-wide document frequency of each term.
+        if self.count == 0 or self._average_length == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        found_rows, found_scores = [], []
+        for term, repeats in Counter(tokens).items():
+            postings = self._live_postings(term)
+            term_idf = idf(self._frequencies[term], self.count)
+            for part, rows, tf, norms in postings:
+                tf = tf.astype(np.float64)
+                norm = norms[rows]
+                found_rows.append(rows.astype(np.int64) + part.first_row)
+                found_scores.append(repeats * term_idf * tf / (tf + norm))
+        if not found_rows:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        # Summed in the order the terms come, as LexicalView does (bincount adds in order).
+        all_rows, all_scores = np.concatenate(found_rows), np.concatenate(found_scores)
+        rows, inverse = np.unique(all_rows, return_inverse=True)
+        return rows, np.bincount(inverse, weights=all_scores, minlength=len(rows))
+
+
+def _live_totals(parts: Sequence[LexicalPart]) -> tuple[int, int]:
+    count = length = 0
+    for part in parts:
+        live = part.live
+        count += part.index.count if live is None else int(np.count_nonzero(live))
+        length += part.index._total_length if live is None else int(part.index._lengths[live].sum(dtype=np.int64))
+    return count, length
+
+
+def _live_frequencies(part: LexicalPart) -> np.ndarray:
+    """How many live rows of the part hold each term of its vocabulary, in vocabulary order."""
+    index = part.index
+    if part.live is None:
+        return np.diff(index._indptr)
+    held = np.concatenate([[0], np.cumsum(part.live[index._rows], dtype=np.int64)])
+    return held[index._indptr[1:]] - held[index._indptr[:-1]]
+
+
+def _frequency(view: LexicalView, term: str) -> int:
+    return sum(len(rows) for _, rows, _, _ in view._live_postings(term))
+
+
+class Shard:
+    """One Ray actor's share of the index: the dense and BM25 structures of some whole segments."""
+
+    def __init__(
+        self,
+        generation: str,
+        segments: Sequence[dict[str, Any]],
+        masks: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
+        k1: float,
+        b: float,
+    ) -> None:
+        dense, sentences, passages = [], [], []
+        for segment, (live_sentences, live_passages) in zip(segments, masks, strict=True):
+            folder = Path(generation) / segment["name"]
+            index = DenseIndex.load(folder / "sentences.faiss")
+            sentence_index = LexicalIndex.load(folder / "bm25-sentences")
+            passage_index = LexicalIndex.load(folder / "bm25-passages")
+            held = (index.count, sentence_index.count, passage_index.count)
+            if held != (segment["sentences"], segment["sentences"], segment["passages"]):
+                raise ValueError(f"segment {segment['name']} holds {held} rows, its manifest says otherwise")
+            dense.append(DensePart(index, segment["first_row"], live_sentences))
+            sentences.append(LexicalPart(sentence_index, segment["first_row"], live_sentences))
+            passages.append(LexicalPart(passage_index, segment["first_passage"], live_passages))
+        self._dense = DenseView(dense)
+        self._parts = {"sentences": sentences, "passages": passages}
+        self._plain = {kind: LexicalView(parts, k1=k1, b=b) for kind, parts in self._parts.items()}
+        self._k1, self._b = k1, b
+        self._scored: dict[tuple[str, Totals], CorpusWideBM25] = {}
+
+    def totals(self) -> Totals:
+        """This shard's live rows and token lengths."""
+        sentences, sentence_length = _live_totals(self._parts["sentences"])
+        passages, passage_length = _live_totals(self._parts["passages"])
+        return Totals(sentences, sentence_length, passages, passage_length)
+
+    def frequencies(self, terms: Sequence[str]) -> tuple[list[int], list[int]]:
+        """How many live sentences and passages of this shard hold each term."""
+        return (
+            [_frequency(self._plain["sentences"], t) for t in terms],
+            [_frequency(self._plain["passages"], t) for t in terms],
+        )
+
+    def vocabulary(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every term of this shard with its live sentence and passage document frequencies."""
+        found: dict[str, list[int]] = {}
+        for column, kind in enumerate(("sentences", "passages")):
+            for part in self._parts[kind]:
+                for term, count in zip(part.index._columns, _live_frequencies(part).tolist(), strict=True):
+                    found.setdefault(term, [0, 0])[column] += count
+        counts = np.array(list(found.values()), dtype=np.int64).reshape(-1, 2)
+        return list(found), counts[:, 0], counts[:, 1]
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        ties: bool,
+        lexical: Sequence[tuple[str, tuple[str, ...], int, bool]],
+        totals: Totals,
+        frequencies: dict[str, tuple[int, int]],
+    ) -> tuple[tuple[np.ndarray, np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+        """The dense search and the BM25 searches ``lexical`` (kind, tokens, k, ties) of one query, in one call."""
+        found = []
+        for kind, tokens, count, with_ties in lexical:
+            column = 0 if kind == "sentences" else 1
+            found.append(
+                self.lexical(kind, tokens, count, with_ties, totals, {t: f[column] for t, f in frequencies.items()})
+            )
+        return self._dense.search(vector, k, ties=ties), found
+
+    def lexical(
+        self, kind: str, tokens: Sequence[str], k: int, ties: bool, totals: Totals, frequencies: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        view = self._scored.get((kind, totals))
+        if view is None:
+            count, length = (
+                (totals.sentences, totals.sentence_length)
+                if kind == "sentences"
+                else (totals.passages, totals.passage_length)
+            )
+            view = CorpusWideBM25(self._parts[kind], k1=self._k1, b=self._b, count=count, total_length=length)
+            self._scored[(kind, totals)] = view
+        return view.search_with(tokens, k, ties, frequencies)
+
+    def memory(self) -> int:
+        """This actor's resident memory in bytes (Linux)."""
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+
+def merge_ranked(found: Sequence[tuple[np.ndarray, np.ndarray]], k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` of several shards' ranked rows, ties by row, with the k-th's ties when asked.
+
+    Each shard returned its own best ``k`` (with ties), which hold every row of the best ``k``
+    overall, so this is what one search over all the shards' segments returns.
+    """
+    rows = np.concatenate([r for r, _ in found] or [np.empty(0, dtype=np.int64)]).astype(np.int64)
+    scores = np.concatenate([s for _, s in found] or [np.empty(0, dtype=np.float32)]).astype(np.float32)
+    order = np.lexsort((rows, -scores))
+    rows, scores = rows[order], scores[order]
+    if k <= 0 or len(rows) <= k:
+        return rows[: max(k, 0)], scores[: max(k, 0)]
+    end = k if not ties else int(np.searchsorted(-scores, -scores[k - 1], side="right"))
+    return rows[:end], scores[:end]
+
+
+class Shards:
+    """The driver's handle on the shard actors: one call to all of them, and the corpus-wide statistics.
+
+    One question's searches (dense, then BM25 over sentences and passages with the same
+    terms) go to the shards in one round trip: the dense search also runs the BM25 searches
+    ``lexical`` names for the terms the question was last prepared with, and a BM25 search
+    asked for with exactly those arguments takes its result. Any other search makes its own
+    round trip, so the results never depend on this.
+    """
+
+    def __init__(
+        self,
+        ray: Any,
+        actors: Sequence[Any],
+        segments: Sequence[Sequence[str]],
+        lexical: Sequence[tuple[str, int, bool]] = (),
+    ) -> None:
+        self._ray = ray
+        self.actors = list(actors)
+        self.segments = [list(names) for names in segments]  # each shard's segment names
+        self.lexical = tuple(lexical)  # the BM25 searches (kind, k, ties) run with each dense search
+        self.totals = sum(self.call("totals"), Totals())
+        self._frequencies: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._complete = False  # True: every term of the index is in _frequencies
+        self._local = threading.local()  # the question being searched, per thread
+        self._load_vocabulary()
+
+    def _load_vocabulary(self) -> None:
+        """Every term's corpus-wide frequencies, when the vocabulary is small enough to hold on the driver."""
+        found: dict[str, tuple[int, int]] = {}
+        for terms, sentences, passages in self.call("vocabulary"):
+            if len(found) + len(terms) > VOCABULARY_KEPT * len(self.actors):
+                return  # too many to hold: frequencies are asked per question (and cached)
+            for term, in_sentences, in_passages in zip(terms, sentences.tolist(), passages.tolist(), strict=True):
+                before = found.get(term, (0, 0))
+                found[term] = (before[0] + in_sentences, before[1] + in_passages)
+        if len(found) <= VOCABULARY_KEPT:
+            self._frequencies, self._complete = OrderedDict(found), True
+
+    def call(self, method: str, *args: Any) -> list[Any]:
+        """``method(*args)`` on every shard at once; their results in shard order."""
+        ray = self._ray
+        refs = [getattr(actor, method).remote(*args) for actor in self.actors]
+        try:
+            return ray.get(refs, timeout=CALL_TIMEOUT)
+        except ray.exceptions.GetTimeoutError:
+            raise RagError(f"a shard of the index took over {CALL_TIMEOUT:.0f} s to answer; try again") from None
+        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as error:
+            raise RagError(self._failure(refs, error)) from None
+
+    def _failure(self, refs: Sequence[Any], error: Exception) -> str:
+        """Which shard failed and why, in one line."""
+        number = next((n for n, ref in enumerate(refs) if _failed(self._ray, ref)), None)
+        which = f"shard {number + 1} of {len(refs)}" if number is not None else "a shard"
+        cause = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        return f"{which} of the index could not answer ({cause[:200]}); no answer was given: load the index again"
+
+    def frequencies(self, tokens: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Each token's live sentence and passage document frequencies, summed over the shards."""
+        if self._complete:
+            return {t: self._frequencies.get(t, (0, 0)) for t in tokens}
+        missing = [t for t in dict.fromkeys(tokens) if t not in self._frequencies]
+        if missing:
+            found = self.call("frequencies", missing)
+            for number, term in enumerate(missing):
+                self._frequencies[term] = (
+                    sum(f[0][number] for f in found),
+                    sum(f[1][number] for f in found),
+                )
+            while len(self._frequencies) > FREQUENCIES_KEPT:
+                self._frequencies.popitem(last=False)
+        return {t: self._frequencies[t] for t in tokens}
+
+    def prepared(self, tokens: Sequence[str]) -> None:
+        """Note the terms of the question being prepared: its BM25 searches go with its dense search."""
+        self._local.tokens = tuple(tokens)
+
+    def search_dense(self, vector: np.ndarray, k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
+        tokens = getattr(self._local, "tokens", None)
+        requests = [(kind, tokens, count, with_ties) for kind, count, with_ties in self.lexical] if tokens else []
+        frequencies = self.frequencies(tokens) if requests else {}
+        found = self.call("search", vector, k, ties, requests, self.totals, frequencies)
+        self._local.prefetched = {
+            request: merge_ranked([f[1][number] for f in found], request[2], request[3])
+            for number, request in enumerate(requests)
+        }
+        return merge_ranked([f[0] for f in found], k, ties)
+
+    def search_lexical(self, kind: str, tokens: Sequence[str], k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
+        request = (kind, tuple(tokens), k, ties)
+        prefetched = getattr(self._local, "prefetched", {})
+        if request in prefetched:
+            return prefetched.pop(request)
+        column = 0 if kind == "sentences" else 1
+        frequencies = {t: f[column] for t, f in self.frequencies(tokens).items()}
+        found = self.call("lexical", kind, tuple(tokens), k, ties, self.totals, frequencies)
+        return merge_ranked(found, k, ties)
+
+    def memory(self) -> list[int]:
+        """Each shard actor's resident memory in bytes."""
+        return self.call("memory")
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self._ray.kill(actor, no_restart=True)
+        self.actors = []
+
+
+def _failed(ray: Any, ref: Any) -> bool:
+    try:
+        ray.get(ref, timeout=0)
+    except ray.exceptions.GetTimeoutError:
+        return False
+    except Exception:  # noqa: BLE001 - any error of this shard's call marks it as the one that failed
+        return True
+    return False
+
+
+class ShardedDense:
+    """The shards' dense indexes searched as one (``DenseView.search``)."""
+
+    def __init__(self, shards: Shards, dim: int) -> None:
+        self._shards = shards
+        self.dim = dim
+
+    @property
+    def count(self) -> int:
+        return self._shards.totals.sentences
+
+    def search(self, query: np.ndarray, k: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        return self._shards.search_dense(np.asarray(query, dtype=np.float32).reshape(-1), k, ties)
+
+
+class ShardedBM25:
+    """The shards' BM25 over sentences or passages searched as one (``LexicalView``'s idf and search)."""
+
+    def __init__(self, shards: Shards, kind: str, k1: float, b: float) -> None:
+        self._shards = shards
+        self.kind = kind
+        self.k1, self.b = k1, b
+        self._column = 0 if kind == "sentences" else 1
+
+    @property
+    def count(self) -> int:
+        totals = self._shards.totals
+        return totals.sentences if self.kind == "sentences" else totals.passages
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        if self.kind == "sentences":  # how a question is prepared (retrieval.prepare_query)
+            self._shards.prepared(tokens)
+        frequencies = self._shards.frequencies(tokens)
+        return {t: float(idf(frequencies[t][self._column], self.count)) for t in dict.fromkeys(tokens)}
+
+    def search(self, tokens: Sequence[str], k: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        if k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        return self._shards.search_lexical(self.kind, tokens, k, ties)
+
+
+class ShardedIndex(Index):
+    """An ``Index`` whose search structures live in Ray actors; answers as the single-process index does."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], indexes: SearchIndexes, embedder: Any, shards: Shards):
+        super().__init__(path, manifest, indexes, embedder)
+        self.shards = shards
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]} shards={len(self.shards.actors)}>"
+
+    def _indexes_for(self, where: Any) -> SearchIndexes:
+        if where is not None:
+            raise QueryError(
+                "filters (where, --doc, --folder, --since...) are not available on a sharded index yet; "
+                "load the index without shards to filter"
+            )
+        return self._indexes
+
+    def close(self) -> None:
+        """Stop the shard actors and close the metadata."""
+        self.shards.close()
+        self._indexes.store.close()
+
+
+def group_segments(segments: Sequence[dict[str, Any]], shards: int) -> list[list[int]]:
+    """Segment numbers per shard, whole segments only, the live rows balanced (largest first)."""
+    if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
+        raise RagError(f"shards must be a whole number of at least 1, got {shards!r}")
+    if shards > len(segments):
+        raise RagError(
+            f"the index has {len(segments)} segment{'s' * (len(segments) != 1)}, so at most that many shards, "
+            f"not {shards}: a shard holds whole segments (build with --ray to write one segment per batch)"
+        )
+    groups: list[list[int]] = [[] for _ in range(shards)]
+    load = [0] * shards
+    for number in sorted(range(len(segments)), key=lambda n: -segments[n]["sentences"]):
+        smallest = min(range(shards), key=lambda s: (load[s], s))
+        groups[smallest].append(number)
+        load[smallest] += segments[number]["sentences"]
+    return [sorted(group) for group in groups]
+
+
+def load_on_cluster(index_dir: str | Path, ray: str | bool | None, shards: int | None, embedder: Any) -> ShardedIndex:
+    """``load_index(..., ray=..., shards=...)``: join the cluster at ``ray`` and start the shards."""
+    if ray is None or ray is False:
+        raise RagError("shards are served by Ray actors: give the cluster too (ray=ADDRESS, or True for a local one)")
+    return load_sharded(index_dir, connect(ray), 1 if shards is None else shards, embedder=embedder)
+
+
+def load_sharded(index_dir: str | Path, ray: Any, shards: int, *, embedder: Any = None) -> ShardedIndex:
+    """Open the index at ``index_dir`` with its search structures in ``shards`` Ray actors.
+
+    Args:
+        index_dir: A folder written by ``build_index``, on storage every node of the cluster sees.
+        ray: The ``ray`` module, connected to the cluster (see ``rag.cluster.connect``).
+        shards: How many actors; each holds a group of whole segments.
+        embedder: Use this embedder instead of loading the index's own.
+    """
+    index_dir = Path(index_dir).resolve()
+    manifest = read_manifest(index_dir)
+    generation = verify_files(index_dir, manifest, full=False)
+    if embedder is not None and embedder.name != manifest["encoder"]:
+        raise IndexMismatchError(
+            f"the index at {index_dir} was built with encoder {manifest['encoder']}, not {embedder.name}; "
+            f"{rebuild_hint(index_dir)}"
+        )
+    segments, config = manifest["segments"], Config.from_dict(manifest["settings"])
+    groups = group_segments(segments, shards)
+    store, sentence_vectors = _open_segments(index_dir, generation, segments)
+    try:
+        handle = _start_shards(ray, generation, segments, groups, store, config)
+        passage_arrays = [
+            np.load(generation / s["name"] / "passage_vectors.npy", mmap_mode="r", allow_pickle=False) for s in segments
+        ]
+    except BaseException:
+        store.close()
+        raise
+    retrieval = config.retrieval
+    indexes = SearchIndexes(
+        dense=ShardedDense(handle, int(manifest["dimension"])),  # type: ignore[arg-type]
+        sentence_vectors=VectorParts(sentence_vectors, [s["first_row"] for s in segments]),
+        passage_vectors=VectorParts(passage_arrays, [s["first_passage"] for s in segments]),
+        sentence_lexical=ShardedBM25(handle, "sentences", retrieval.bm25_k1, retrieval.bm25_b),  # type: ignore[arg-type]
+        passage_lexical=ShardedBM25(handle, "passages", retrieval.bm25_k1, retrieval.bm25_b),  # type: ignore[arg-type]
+        store=store,
+    )
+    return ShardedIndex(index_dir, manifest, indexes, embedder, handle)
+
+
+def _start_shards(
+    ray: Any,
+    generation: Path,
+    segments: Sequence[dict[str, Any]],
+    groups: Sequence[Sequence[int]],
+    store: CorpusStore,
+    config: Config,
+) -> Shards:
+    """One actor per group of segments, spread over the cluster's nodes, loaded and ready."""
+    actor_class = ray.remote(Shard).options(
+        num_cpus=SHARD_CPUS,
+        max_restarts=SHARD_RESTARTS,
+        max_task_retries=CALL_RETRIES,
+        scheduling_strategy="SPREAD",
+    )
+    retrieval = config.retrieval
+    actors = []
+    for group in groups:
+        chosen = [segments[n] for n in group]
+        masks = [_live_masks(store, n, segments[n]) for n in group]
+        actors.append(actor_class.remote(str(generation), chosen, masks, retrieval.bm25_k1, retrieval.bm25_b))
+    names = [[segments[n]["name"] for n in group] for group in groups]
+    # The BM25 searches retrieval.candidate_rows runs after each dense search.
+    lexical = [("sentences", retrieval.candidates, True), ("passages", max(1, retrieval.candidates // 3), True)]
+    try:
+        return Shards(ray, actors, names, lexical)
+    except RagError as error:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+        raise IndexMismatchError(f"the index at {generation.parent} cannot be served: {error}") from None
