@@ -226,6 +226,12 @@ class Shard:
             self._scored[(kind, totals)] = view
         return view.search_with(tokens, k, ties, frequencies)
 
+    def node(self) -> str:
+        """The id of the Ray node this shard runs on."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
     def memory(self) -> int:
         """This actor's resident memory in bytes (Linux)."""
         with open("/proc/self/status", encoding="ascii") as status:
