@@ -14,7 +14,7 @@ ORDER = [
     "pipeline", "export", "feedback", "evaluation", "cli",
 ]  # fmt: skip
 HEAVY = {"sentence_transformers": "embedding", "torch": "embedding", "onnxruntime": "embedding",
-         "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": None}  # fmt: skip
+         "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": None, "ray": None}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback"}
 
 
@@ -38,6 +38,8 @@ def test_every_module_is_in_the_stage_order() -> None:
 def test_stages_import_only_earlier_stages(module: str) -> None:
     allowed = set(ORDER[: ORDER.index(module)])
     used = {name.split(".")[1] for name in _imports(ROOT / "rag" / f"{module}.py") if name.startswith("rag.")}
+    if module == "pipeline":
+        used -= {"cluster"}  # build_index/load_index(ray=...) hand over to rag.cluster, imported only then
     if module == "cli":
         own = {n for n in _imports(ROOT / "rag" / "cli.py") if n == "rag" or n.startswith("rag.")}
         assert own <= PUBLIC, f"the CLI must use the public API only, not {sorted(own - PUBLIC)}"
@@ -48,6 +50,21 @@ def test_stages_import_only_earlier_stages(module: str) -> None:
 def test_each_heavy_library_has_one_home(library: str) -> None:
     owners = {p.stem for p in (ROOT / "rag").glob("*.py") if any(n.split(".")[0] == library for n in _imports(p))}
     assert owners <= ({HEAVY[library]} if HEAVY[library] else set()), f"{library} imported by {sorted(owners)}"
+
+
+def test_ray_lives_in_the_cluster_package_after_the_pipeline() -> None:
+    """rag/cluster/ (the only home of ray) wires the stages up to the pipeline, and nothing imports it back."""
+    allowed = {*ORDER[: ORDER.index("pipeline") + 1], "cluster"}
+    for path in (ROOT / "rag").rglob("*.py"):
+        imported = _imports(path)
+        if path.parent.name == "cluster":
+            used = {name.split(".")[1] for name in imported if name.startswith("rag.")}
+            assert used <= allowed, f"rag/cluster/{path.name} imports later stages: {sorted(used - allowed)}"
+        else:
+            assert "ray" not in {n.split(".")[0] for n in imported}, f"{path} imports ray"
+            assert not {n for n in imported if n.startswith("rag.cluster")} - {"rag.cluster.build", "rag.cluster.serve"}
+    modules = {p.stem for p in (ROOT / "rag" / "cluster").glob("*.py")}
+    assert modules == {"__init__", "connect", "build", "serve"}
 
 
 def test_ui_uses_only_the_public_api() -> None:
