@@ -48,6 +48,7 @@ from rag.store import DATABASE, commit_generation, new_generation, write_lock
 
 logger = logging.getLogger(__name__)
 
+PARSE_BATCHES_PER_SEGMENT = 8  # files are read in this many batches per segment, then grouped evenly
 TASK_RETRIES = 2  # a task whose worker dies is run again this many times before the build fails
 SEGMENT_FILES = (DATABASE, "sentences.faiss", "bm25-sentences", "bm25-passages", "sentence_vectors.npy")
 _MODELS: dict[tuple[str, int], Any] = {}  # per worker process: the model, loaded once for every batch
@@ -73,20 +74,21 @@ def parse_batch(corpus: str, paths: Sequence[str], config: Config) -> tuple[Batc
 
 
 def write_batch(
-    parsed: _Parsed,
     folder: str,
     first: tuple[int, int],
     added_before: dict[str, str],
     config: Config,
     embedder: Any | None,
+    *batches: _Parsed,
 ) -> dict[str, Any]:
-    """Encode one parsed batch and write it as the segment ``folder`` (a Ray task); its manifest entry.
+    """Encode consecutive parsed batches and write them as the segment ``folder`` (a Ray task); its manifest entry.
 
     A retried task first removes what a dead attempt left of the same segment (the folder is
     this build's own, inside its new generation).
     """
     target = Path(folder)
     shutil.rmtree(target, ignore_errors=True)
+    parsed = join_parsed(batches)
     encoder = embedder if embedder is not None else _worker_model(config)
     vectors = encoder.encode([s.text for s in parsed.sentences])
     kind = _write_segment(target, parsed, vectors, first, added_before, None)
@@ -100,6 +102,65 @@ def write_batch(
         "dense_index": kind,
         "encoder": encoder.name,
     }
+
+
+def join_parsed(batches: Sequence[_Parsed]) -> _Parsed:
+    """Consecutive parsed batches as one, their sentences' passage numbers shifted to follow on."""
+    if len(batches) == 1:
+        return batches[0]
+    joined = _Parsed()
+    for batch in batches:
+        offset = len(joined.passages)
+        joined.documents.extend(batch.documents)
+        joined.files.extend(batch.files)
+        joined.sentences.extend(batch.sentences)
+        joined.passages.extend(batch.passages)
+        joined.sentence_passage.extend(offset + p for p in batch.sentence_passage)
+        joined.skipped.extend(batch.skipped)
+    return joined
+
+
+def group_batches(sentences: Sequence[int], count: int) -> list[list[int]]:
+    """Consecutive parse batches grouped into at most ``count`` segments of about equal sentences.
+
+    Batches without sentences are left out; the order is kept, so rows are numbered as one
+    process numbers them.
+    """
+    holding = [n for n, c in enumerate(sentences) if c]
+    total = sum(sentences[n] for n in holding)
+    groups: list[list[int]] = []
+    done = 0
+    for number in holding:
+        # Start the next group when this batch's middle lies past the current group's share.
+        share = total * len(groups) / count
+        if not groups or (len(groups) < count and done + sentences[number] / 2 > share):
+            groups.append([])
+        groups[-1].append(number)
+        done += sentences[number]
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class Encoder:
+    """What the driver records of the workers' model: its name and vector dimension."""
+
+    name: str
+    dim: int
+
+
+def encoder_of(config: Config) -> Encoder:
+    """The configured model's name and dimension, as a worker loads it (a Ray task)."""
+    model = _worker_model(config)
+    return Encoder(model.name, model.dim)
+
+
+def _encoder_on_cluster(ray: Any, config: Config, cpus: int) -> Encoder:
+    """The model's name and dimension, from a worker: the driver of a build never loads the model."""
+    task = ray.remote(encoder_of).options(num_cpus=cpus, max_retries=TASK_RETRIES)
+    try:
+        return ray.get(task.remote(config))
+    except ray.exceptions.RayError as error:
+        raise RagError(f"a Ray worker cannot load the model ({_cause(error)})") from None
 
 
 def _worker_model(config: Config) -> Any:
@@ -174,16 +235,16 @@ def build_on_ray(
     if workers is None:
         workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
     with write_lock(index_dir):
-        driver_embedder = embedder or _embedder_for(config)
+        encoder = embedder if embedder is not None else _encoder_on_cluster(ray, config, cpus_per_worker)
         paths, skipped = scan_corpus(corpus)
-        previous = _previous_index(index_dir, driver_embedder.name, config)
+        previous = _previous_index(index_dir, encoder.name, config)
         try:
-            build = _RayBuild(ray, corpus, index_dir, config, embedder, driver_embedder, workers, cpus_per_worker)
+            build = _RayBuild(ray, corpus, index_dir, config, embedder, encoder, workers, cpus_per_worker)
             report = build.run(paths, skipped, previous, batches or workers, started)
         finally:
             if previous is not None:
                 previous.store.close()
-    return _load_built(index_dir, driver_embedder, report)
+    return _load_built(index_dir, embedder, report)  # without one, the model loads at the first question
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +254,7 @@ class _RayBuild:
     index_dir: Path
     config: Config
     embedder: Any | None  # sent to the workers; None: each loads the configured model
-    driver_embedder: Any
+    encoder: Any  # the name and dimension of the vectors the workers write
     workers: int
     cpus_per_worker: int
 
@@ -206,7 +267,9 @@ class _RayBuild:
         started: float,
     ) -> BuildReport:
         plan = _plan(self.corpus, paths, previous)
-        batches = split_batches(plan.read, batch_count)
+        # Parsed in small batches, then grouped into batch_count segments of equal sentences:
+        # file sizes say little about how many sentences a file holds.
+        batches = split_batches(plan.read, batch_count * PARSE_BATCHES_PER_SEGMENT)
         summaries, parsed = self._parse(batches)
         versions = {d: (live.content_hash, live.file.sha256) for d, live in plan.unchanged.items()}
         for summary in summaries:
@@ -222,7 +285,7 @@ class _RayBuild:
         try:
             kept, known = _keep_segments(folder, previous, plan)
             added_before = {d: live.added_at for d, live in previous.live.items()} if previous else {}
-            written = self._write(folder, kept, summaries, parsed, batches, added_before)
+            written = self._write(folder, kept, summaries, parsed, batches, added_before, batch_count)
             counts = _live_counts(kept, previous, _Parsed(), plan)
             new = [s for s in summaries if s.versions]
             report = BuildReport(
@@ -232,11 +295,11 @@ class _RayBuild:
                 passages=counts["passages"] + sum(s.passages for s in new),
                 seconds=round(time.perf_counter() - started, 3),
                 skipped=tuple(all_skipped),
-                encoder=self.driver_embedder.name,
+                encoder=self.encoder.name,
                 embedded=sum(s.sentences for s in new),
                 **_changes(previous, versions),
             )
-            manifest = _manifest(report, documents, [*kept, *written], self.config, self.driver_embedder)
+            manifest = _manifest(report, documents, [*kept, *written], self.config, self.encoder)
             commit_generation(self.index_dir, folder, manifest, known)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -269,26 +332,26 @@ class _RayBuild:
         parsed: Sequence[Any],
         batches: Sequence[Sequence[Path]],
         added_before: dict[str, str],
+        count: int,
     ) -> list[dict[str, Any]]:
-        """Encode and write each batch that holds documents as a segment numbered after the ones before it."""
+        """Encode and write the parsed batches as ``count`` segments numbered after the kept ones."""
         row = max((s["first_row"] + s["sentences"] for s in kept), default=0)
         passage = max((s["first_passage"] + s["passages"] for s in kept), default=0)
         task = self._task(write_batch)
         submits: list[Callable[[], Any]] = []
         expected = []
-        for summary, batch_ref, batch in zip(summaries, parsed, batches, strict=True):
-            if not summary.versions:
-                continue
-            ids = {doc_id_for(self.corpus, p) for p in batch}
+        for group in group_batches([s.sentences for s in summaries], count):
+            ids = {doc_id_for(self.corpus, p) for n in group for p in batches[n]}
             dates = {d: added_before[d] for d in ids if d in added_before}
             target = folder / f"seg-{uuid.uuid4().hex[:12]}"
-            arguments = (batch_ref, str(target), (row, passage), dates, self.config, self.embedder)
+            arguments = (str(target), (row, passage), dates, self.config, self.embedder, *(parsed[n] for n in group))
             submits.append(lambda arguments=arguments: task.remote(*arguments))
-            expected.append((target, row, summary))
-            row, passage = row + summary.sentences, passage + summary.passages
+            sentences, passages = sum(summaries[n].sentences for n in group), sum(summaries[n].passages for n in group)
+            expected.append((target, row, sentences, passages))
+            row, passage = row + sentences, passage + passages
         entries = self._gather(submits, "encoding")
-        for entry, (target, first_row, summary) in zip(entries, expected, strict=True):
-            _verify_segment(target, entry, first_row, summary, self.driver_embedder.name)
+        for entry, (target, first_row, sentences, passages) in zip(entries, expected, strict=True):
+            _verify_segment(target, entry, first_row, (sentences, passages), self.encoder.name)
             entry.pop("encoder")
         return entries
 
@@ -319,31 +382,31 @@ class _RayBuild:
 
 
 def _failure(stage: str, number: int, total: int, error: BaseException, index_dir: Path) -> str:
-    cause = getattr(error, "cause", None) or error
-    text = str(cause).strip().splitlines()
-    detail = text[-1] if text else type(cause).__name__
     return (
-        f"the Ray build failed {stage} batch {number + 1} of {total} ({detail[:200]}); "
+        f"the Ray build failed {stage} batch {number + 1} of {total} ({_cause(error)}); "
         f"the index at {index_dir} is unchanged"
     )
 
 
-def _verify_segment(target: Path, entry: dict[str, Any], first_row: int, summary: BatchSummary, encoder: str) -> None:
-    """A written segment must be where it was asked, hold its batch's rows and come from the same encoder."""
+def _cause(error: BaseException) -> str:
+    """The last line of what went wrong in a task (Ray wraps a task's own exception)."""
+    cause = getattr(error, "cause", None) or error
+    lines = str(cause).strip().splitlines()
+    return (lines[-1] if lines else type(cause).__name__)[:200]
+
+
+def _verify_segment(target: Path, entry: dict[str, Any], first_row: int, rows: tuple[int, int], encoder: str) -> None:
+    """A written segment must be where it was asked, hold its batches' rows and come from the same encoder."""
     problem = ""
     if entry["encoder"] != encoder:
         problem = f"was encoded with {entry['encoder']}, not {encoder}"
-    elif (entry["sentences"], entry["passages"], entry["first_row"]) != (
-        summary.sentences,
-        summary.passages,
-        first_row,
-    ):
-        problem = "holds other rows than its batch"
+    elif (entry["sentences"], entry["passages"], entry["first_row"]) != (*rows, first_row):
+        problem = "holds other rows than its batches"
     elif missing := [name for name in SEGMENT_FILES if not (target / name).exists()]:
         problem = f"lacks {', '.join(missing)}"
     else:
         vectors = np.load(target / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-        if vectors.shape[0] != summary.sentences:
-            problem = f"holds {vectors.shape[0]} vectors for {summary.sentences} sentences"
+        if vectors.shape[0] != rows[0]:
+            problem = f"holds {vectors.shape[0]} vectors for {rows[0]} sentences"
     if problem:
         raise RagError(f"segment {target.name} written by a Ray worker {problem}; the index is unchanged")
