@@ -237,6 +237,7 @@ def test_a_worker_that_always_dies_fails_the_build_in_one_line_and_keeps_the_pre
     assert answers(before) == expected  # the index object already open keeps answering
 
 
+@pytest.mark.slow
 def test_kill_9_of_the_driver_mid_build_keeps_the_previous_index(
     cluster: Any, corpus: Path, single: Any, tmp_path: Path
 ) -> None:
@@ -305,6 +306,7 @@ def test_a_ray_update_answers_as_a_single_process_update(cluster: Any, tmp_path:
         sharded.close()
 
 
+@pytest.mark.slow
 def test_cli_builds_and_answers_on_ray_with_the_real_model(
     cluster: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
