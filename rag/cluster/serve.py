@@ -17,11 +17,12 @@ question fails with an error naming the shard, never with an answer from the oth
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,10 @@ import numpy as np
 from rag.cluster.connect import connect
 from rag.config import Config
 from rag.dense import DenseIndex, DensePart, DenseView, VectorParts
-from rag.errors import IndexMismatchError, QueryError, RagError
+from rag.errors import IndexMismatchError, RagError
+from rag.filters import Where, select_documents
 from rag.lexical import LexicalIndex, LexicalPart, LexicalView, idf
-from rag.pipeline import Index, _live_masks, _open_segments
+from rag.pipeline import FILTERS_KEPT, Index, _live_masks, _open_segments
 from rag.retrieval import SearchIndexes
 from rag.store import CorpusStore, read_manifest, rebuild_hint, verify_files
 
@@ -46,6 +48,7 @@ CALL_TIMEOUT = 120.0  # seconds a shard may take to answer (a restart reloads it
 # question's new terms and caches FREQUENCIES_KEPT of them.
 VOCABULARY_KEPT = 1_000_000
 FREQUENCIES_KEPT = 100_000
+SELECTIONS_KEPT = 8  # filters whose masked structures a shard keeps (as the single-process index does)
 # A shard's work per question is a few milliseconds: it reserves no CPU, so that a small
 # cluster can serve and build at once. Its memory is what it holds (see benchmarks/scale.py).
 SHARD_CPUS = 0
@@ -142,8 +145,26 @@ def _frequency(view: LexicalView, term: str) -> int:
     return sum(len(rows) for _, rows, _, _ in view._live_postings(term))
 
 
+class UnknownSelection(LookupError):
+    """A shard was asked to search a selection of documents it does not hold (it was restarted)."""
+
+
+@dataclass(slots=True)
+class _Structures:
+    """One selection of a shard's rows (all live rows, or a filter's): its dense view and BM25 parts."""
+
+    dense: DenseView
+    parts: dict[str, list[LexicalPart]]
+    plain: dict[str, LexicalView]
+    scored: dict[tuple[str, Totals], CorpusWideBM25]
+
+
 class Shard:
-    """One Ray actor's share of the index: the dense and BM25 structures of some whole segments."""
+    """One Ray actor's share of the index: the dense and BM25 structures of some whole segments.
+
+    Its methods take a ``selection``: None for every live row, or the key of a filter set up
+    with ``select`` (a filter's rows masked as ``rag.filters.restrict`` masks them).
+    """
 
     def __init__(
         self,
@@ -153,8 +174,8 @@ class Shard:
         k1: float,
         b: float,
     ) -> None:
-        dense, sentences, passages = [], [], []
-        for segment, (live_sentences, live_passages) in zip(segments, masks, strict=True):
+        self._indexes = []
+        for segment in segments:
             folder = Path(generation) / segment["name"]
             index = DenseIndex.load(folder / "sentences.faiss")
             sentence_index = LexicalIndex.load(folder / "bm25-sentences")
@@ -162,33 +183,55 @@ class Shard:
             held = (index.count, sentence_index.count, passage_index.count)
             if held != (segment["sentences"], segment["sentences"], segment["passages"]):
                 raise ValueError(f"segment {segment['name']} holds {held} rows, its manifest says otherwise")
-            dense.append(DensePart(index, segment["first_row"], live_sentences))
-            sentences.append(LexicalPart(sentence_index, segment["first_row"], live_sentences))
-            passages.append(LexicalPart(passage_index, segment["first_passage"], live_passages))
-        self._dense = DenseView(dense)
-        self._parts = {"sentences": sentences, "passages": passages}
-        self._plain = {kind: LexicalView(parts, k1=k1, b=b) for kind, parts in self._parts.items()}
+            self._indexes.append((index, sentence_index, passage_index, segment["first_row"], segment["first_passage"]))
         self._k1, self._b = k1, b
-        self._scored: dict[tuple[str, Totals], CorpusWideBM25] = {}
+        self._selections: OrderedDict[str | None, _Structures] = OrderedDict()
+        self._selections[None] = self._structures(masks)
 
-    def totals(self) -> Totals:
-        """This shard's live rows and token lengths."""
-        sentences, sentence_length = _live_totals(self._parts["sentences"])
-        passages, passage_length = _live_totals(self._parts["passages"])
+    def _structures(self, masks: Sequence[tuple[np.ndarray | None, np.ndarray | None]]) -> _Structures:
+        dense, sentences, passages = [], [], []
+        for (index, sentence_index, passage_index, first_row, first_passage), (live, live_passages) in zip(
+            self._indexes, masks, strict=True
+        ):
+            dense.append(DensePart(index, first_row, live))
+            sentences.append(LexicalPart(sentence_index, first_row, live))
+            passages.append(LexicalPart(passage_index, first_passage, live_passages))
+        parts = {"sentences": sentences, "passages": passages}
+        plain = {kind: LexicalView(p, k1=self._k1, b=self._b) for kind, p in parts.items()}
+        return _Structures(DenseView(dense), parts, plain, {})
+
+    def _selection(self, key: str | None) -> _Structures:
+        found = self._selections.get(key)
+        if found is None:
+            raise UnknownSelection(f"no selection {key!r} on this shard")
+        return found
+
+    def select(self, key: str, masks: Sequence[tuple[np.ndarray, np.ndarray]]) -> Totals:
+        """Set up the selection ``key`` (a filter's rows of each segment); its totals."""
+        if key not in self._selections:
+            while len(self._selections) > SELECTIONS_KEPT:
+                oldest = next(k for k in self._selections if k is not None)
+                del self._selections[oldest]
+            self._selections[key] = self._structures(masks)
+        return self.totals(key)
+
+    def totals(self, selection: str | None = None) -> Totals:
+        """This shard's live rows and token lengths (of the selection)."""
+        parts = self._selection(selection).parts
+        sentences, sentence_length = _live_totals(parts["sentences"])
+        passages, passage_length = _live_totals(parts["passages"])
         return Totals(sentences, sentence_length, passages, passage_length)
 
-    def frequencies(self, terms: Sequence[str]) -> tuple[list[int], list[int]]:
-        """How many live sentences and passages of this shard hold each term."""
-        return (
-            [_frequency(self._plain["sentences"], t) for t in terms],
-            [_frequency(self._plain["passages"], t) for t in terms],
-        )
+    def frequencies(self, selection: str | None, terms: Sequence[str]) -> tuple[list[int], list[int]]:
+        """How many live sentences and passages of this shard (in the selection) hold each term."""
+        plain = self._selection(selection).plain
+        return [_frequency(plain["sentences"], t) for t in terms], [_frequency(plain["passages"], t) for t in terms]
 
     def vocabulary(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Every term of this shard with its live sentence and passage document frequencies."""
         found: dict[str, list[int]] = {}
         for column, kind in enumerate(("sentences", "passages")):
-            for part in self._parts[kind]:
+            for part in self._selection(None).parts[kind]:
                 for term, count in zip(part.index._columns, _live_frequencies(part).tolist(), strict=True):
                     found.setdefault(term, [0, 0])[column] += count
         counts = np.array(list(found.values()), dtype=np.int64).reshape(-1, 2)
@@ -196,6 +239,7 @@ class Shard:
 
     def search(
         self,
+        selection: str | None,
         vector: np.ndarray,
         k: int,
         ties: bool,
@@ -207,23 +251,30 @@ class Shard:
         found = []
         for kind, tokens, count, with_ties in lexical:
             column = 0 if kind == "sentences" else 1
-            found.append(
-                self.lexical(kind, tokens, count, with_ties, totals, {t: f[column] for t, f in frequencies.items()})
-            )
-        return self._dense.search(vector, k, ties=ties), found
+            by_term = {t: f[column] for t, f in frequencies.items()}
+            found.append(self.lexical(selection, kind, tokens, count, with_ties, totals, by_term))
+        return self._selection(selection).dense.search(vector, k, ties=ties), found
 
     def lexical(
-        self, kind: str, tokens: Sequence[str], k: int, ties: bool, totals: Totals, frequencies: dict[str, int]
+        self,
+        selection: str | None,
+        kind: str,
+        tokens: Sequence[str],
+        k: int,
+        ties: bool,
+        totals: Totals,
+        frequencies: dict[str, int],
     ) -> tuple[np.ndarray, np.ndarray]:
-        view = self._scored.get((kind, totals))
+        chosen = self._selection(selection)
+        view = chosen.scored.get((kind, totals))
         if view is None:
             count, length = (
                 (totals.sentences, totals.sentence_length)
                 if kind == "sentences"
                 else (totals.passages, totals.passage_length)
             )
-            view = CorpusWideBM25(self._parts[kind], k1=self._k1, b=self._b, count=count, total_length=length)
-            self._scored[(kind, totals)] = view
+            view = CorpusWideBM25(chosen.parts[kind], k1=self._k1, b=self._b, count=count, total_length=length)
+            chosen.scored[(kind, totals)] = view
         return view.search_with(tokens, k, ties, frequencies)
 
     def node(self) -> str:
@@ -258,46 +309,20 @@ def merge_ranked(found: Sequence[tuple[np.ndarray, np.ndarray]], k: int, ties: b
 
 
 class Shards:
-    """The driver's handle on the shard actors: one call to all of them, and the corpus-wide statistics.
+    """The driver's handle on the shard actors: one call to all of them at once."""
 
-    One question's searches (dense, then BM25 over sentences and passages with the same
-    terms) go to the shards in one round trip: the dense search also runs the BM25 searches
-    ``lexical`` names for the terms the question was last prepared with, and a BM25 search
-    asked for with exactly those arguments takes its result. Any other search makes its own
-    round trip, so the results never depend on this.
-    """
-
-    def __init__(
-        self,
-        ray: Any,
-        actors: Sequence[Any],
-        segments: Sequence[Sequence[str]],
-        lexical: Sequence[tuple[str, int, bool]] = (),
-    ) -> None:
+    def __init__(self, ray: Any, actors: Sequence[Any], segments: Sequence[Sequence[str]]) -> None:
         self._ray = ray
         self.actors = list(actors)
         self.segments = [list(names) for names in segments]  # each shard's segment names
-        self.lexical = tuple(lexical)  # the BM25 searches (kind, k, ties) run with each dense search
-        self.totals = sum(self.call("totals"), Totals())
-        self._frequencies: OrderedDict[str, tuple[int, int]] = OrderedDict()
-        self._complete = False  # True: every term of the index is in _frequencies
-        self._local = threading.local()  # the question being searched, per thread
-        self._load_vocabulary()
-
-    def _load_vocabulary(self) -> None:
-        """Every term's corpus-wide frequencies, when the vocabulary is small enough to hold on the driver."""
-        found: dict[str, tuple[int, int]] = {}
-        for terms, sentences, passages in self.call("vocabulary"):
-            if len(found) + len(terms) > VOCABULARY_KEPT * len(self.actors):
-                return  # too many to hold: frequencies are asked per question (and cached)
-            for term, in_sentences, in_passages in zip(terms, sentences.tolist(), passages.tolist(), strict=True):
-                before = found.get(term, (0, 0))
-                found[term] = (before[0] + in_sentences, before[1] + in_passages)
-        if len(found) <= VOCABULARY_KEPT:
-            self._frequencies, self._complete = OrderedDict(found), True
 
     def call(self, method: str, *args: Any) -> list[Any]:
-        """``method(*args)`` on every shard at once; their results in shard order."""
+        """``method(*args)`` on every shard at once; their results in shard order.
+
+        Raises:
+            UnknownSelection: A shard lost a filter's selection (it was restarted).
+            RagError: A shard could not answer.
+        """
         ray = self._ray
         refs = [getattr(actor, method).remote(*args) for actor in self.actors]
         try:
@@ -305,6 +330,8 @@ class Shards:
         except ray.exceptions.GetTimeoutError:
             raise RagError(f"a shard of the index took over {CALL_TIMEOUT:.0f} s to answer; try again") from None
         except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as error:
+            if isinstance(error, UnknownSelection) or isinstance(getattr(error, "cause", None), UnknownSelection):
+                raise UnknownSelection(str(error)) from None
             raise RagError(self._failure(refs, error)) from None
 
     def _failure(self, refs: Sequence[Any], error: Exception) -> str:
@@ -313,47 +340,6 @@ class Shards:
         which = f"shard {number + 1} of {len(refs)}" if number is not None else "a shard"
         cause = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         return f"{which} of the index could not answer ({cause[:200]}); no answer was given: load the index again"
-
-    def frequencies(self, tokens: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """Each token's live sentence and passage document frequencies, summed over the shards."""
-        if self._complete:
-            return {t: self._frequencies.get(t, (0, 0)) for t in tokens}
-        missing = [t for t in dict.fromkeys(tokens) if t not in self._frequencies]
-        if missing:
-            found = self.call("frequencies", missing)
-            for number, term in enumerate(missing):
-                self._frequencies[term] = (
-                    sum(f[0][number] for f in found),
-                    sum(f[1][number] for f in found),
-                )
-            while len(self._frequencies) > FREQUENCIES_KEPT:
-                self._frequencies.popitem(last=False)
-        return {t: self._frequencies[t] for t in tokens}
-
-    def prepared(self, tokens: Sequence[str]) -> None:
-        """Note the terms of the question being prepared: its BM25 searches go with its dense search."""
-        self._local.tokens = tuple(tokens)
-
-    def search_dense(self, vector: np.ndarray, k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
-        tokens = getattr(self._local, "tokens", None)
-        requests = [(kind, tokens, count, with_ties) for kind, count, with_ties in self.lexical] if tokens else []
-        frequencies = self.frequencies(tokens) if requests else {}
-        found = self.call("search", vector, k, ties, requests, self.totals, frequencies)
-        self._local.prefetched = {
-            request: merge_ranked([f[1][number] for f in found], request[2], request[3])
-            for number, request in enumerate(requests)
-        }
-        return merge_ranked([f[0] for f in found], k, ties)
-
-    def search_lexical(self, kind: str, tokens: Sequence[str], k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
-        request = (kind, tuple(tokens), k, ties)
-        prefetched = getattr(self._local, "prefetched", {})
-        if request in prefetched:
-            return prefetched.pop(request)
-        column = 0 if kind == "sentences" else 1
-        frequencies = {t: f[column] for t, f in self.frequencies(tokens).items()}
-        found = self.call("lexical", kind, tuple(tokens), k, ties, self.totals, frequencies)
-        return merge_ranked(found, k, ties)
 
     def memory(self) -> list[int]:
         """Each shard actor's resident memory in bytes."""
@@ -375,69 +361,213 @@ def _failed(ray: Any, ref: Any) -> bool:
     return False
 
 
+class Selection:
+    """The rows one search structure covers on every shard (all live rows, or a filter's), and their statistics.
+
+    One question's searches (dense, then BM25 over sentences and passages with the same
+    terms) go to the shards in one round trip: the dense search also runs the BM25 searches
+    ``lexical`` names for the terms the question was last prepared with, and a BM25 search
+    asked for with exactly those arguments takes its result. Any other search makes its own
+    round trip, so the results never depend on this.
+    """
+
+    def __init__(
+        self,
+        shards: Shards,
+        key: str | None,
+        masks: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]] | None,
+        lexical: Sequence[tuple[str, int, bool]],
+    ) -> None:
+        self.shards = shards
+        self.key = key
+        self._masks = masks  # per shard, per segment: what a restarted shard is sent again
+        self.lexical = tuple(lexical)  # the BM25 searches (kind, k, ties) run with each dense search
+        self._frequencies: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._complete = False  # True: every term of the index is in _frequencies
+        self._local = threading.local()  # the question being searched, per thread
+        if key is None:
+            self.totals = sum(shards.call("totals", None), Totals())
+            self._load_vocabulary()
+        else:
+            self.totals = self._select()
+
+    def _select(self) -> Totals:
+        """Set the selection up on every shard; the summed totals."""
+        ray, shards = self.shards._ray, self.shards
+        refs = [a.select.remote(self.key, m) for a, m in zip(shards.actors, self._masks or [], strict=True)]
+        try:
+            return sum(ray.get(refs, timeout=CALL_TIMEOUT), Totals())
+        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError, ray.exceptions.GetTimeoutError) as error:
+            raise RagError(shards._failure(refs, error)) from None
+
+    def _call(self, method: str, *args: Any) -> list[Any]:
+        """A call about this selection; a shard restarted since it was set up gets it again, once."""
+        try:
+            return self.shards.call(method, self.key, *args)
+        except UnknownSelection:
+            if self.key is None:
+                raise RagError(
+                    "a shard of the index lost its segments; no answer was given: load the index again"
+                ) from None
+            self._select()
+            return self.shards.call(method, self.key, *args)
+
+    def _load_vocabulary(self) -> None:
+        """Every term's corpus-wide frequencies, when the vocabulary is small enough to hold on the driver."""
+        found: dict[str, tuple[int, int]] = {}
+        for terms, sentences, passages in self.shards.call("vocabulary"):
+            if len(found) + len(terms) > VOCABULARY_KEPT * len(self.shards.actors):
+                return  # too many to hold: frequencies are asked per question (and cached)
+            for term, in_sentences, in_passages in zip(terms, sentences.tolist(), passages.tolist(), strict=True):
+                before = found.get(term, (0, 0))
+                found[term] = (before[0] + in_sentences, before[1] + in_passages)
+        if len(found) <= VOCABULARY_KEPT:
+            self._frequencies, self._complete = OrderedDict(found), True
+
+    def frequencies(self, tokens: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Each token's live sentence and passage document frequencies, summed over the shards."""
+        if self._complete:
+            return {t: self._frequencies.get(t, (0, 0)) for t in tokens}
+        missing = [t for t in dict.fromkeys(tokens) if t not in self._frequencies]
+        if missing:
+            found = self._call("frequencies", missing)
+            for number, term in enumerate(missing):
+                self._frequencies[term] = (sum(f[0][number] for f in found), sum(f[1][number] for f in found))
+            while len(self._frequencies) > FREQUENCIES_KEPT:
+                self._frequencies.popitem(last=False)
+        return {t: self._frequencies[t] for t in tokens}
+
+    def prepared(self, tokens: Sequence[str]) -> None:
+        """Note the terms of the question being prepared: its BM25 searches go with its dense search."""
+        self._local.tokens = tuple(tokens)
+
+    def search_dense(self, vector: np.ndarray, k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
+        tokens = getattr(self._local, "tokens", None)
+        requests = [(kind, tokens, count, with_ties) for kind, count, with_ties in self.lexical] if tokens else []
+        frequencies = self.frequencies(tokens) if requests else {}
+        found = self._call("search", vector, k, ties, requests, self.totals, frequencies)
+        self._local.prefetched = {
+            request: merge_ranked([f[1][number] for f in found], request[2], request[3])
+            for number, request in enumerate(requests)
+        }
+        return merge_ranked([f[0] for f in found], k, ties)
+
+    def search_lexical(self, kind: str, tokens: Sequence[str], k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
+        request = (kind, tuple(tokens), k, ties)
+        prefetched = getattr(self._local, "prefetched", {})
+        if request in prefetched:
+            return prefetched.pop(request)
+        column = 0 if kind == "sentences" else 1
+        frequencies = {t: f[column] for t, f in self.frequencies(tokens).items()}
+        found = self._call("lexical", kind, tuple(tokens), k, ties, self.totals, frequencies)
+        return merge_ranked(found, k, ties)
+
+
 class ShardedDense:
     """The shards' dense indexes searched as one (``DenseView.search``)."""
 
-    def __init__(self, shards: Shards, dim: int) -> None:
-        self._shards = shards
+    def __init__(self, selection: Selection, dim: int) -> None:
+        self._selection = selection
         self.dim = dim
 
     @property
     def count(self) -> int:
-        return self._shards.totals.sentences
+        return self._selection.totals.sentences
 
     def search(self, query: np.ndarray, k: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        return self._shards.search_dense(np.asarray(query, dtype=np.float32).reshape(-1), k, ties)
+        return self._selection.search_dense(np.asarray(query, dtype=np.float32).reshape(-1), k, ties)
 
 
 class ShardedBM25:
     """The shards' BM25 over sentences or passages searched as one (``LexicalView``'s idf and search)."""
 
-    def __init__(self, shards: Shards, kind: str, k1: float, b: float) -> None:
-        self._shards = shards
+    def __init__(self, selection: Selection, kind: str, k1: float, b: float) -> None:
+        self._selection = selection
         self.kind = kind
         self.k1, self.b = k1, b
         self._column = 0 if kind == "sentences" else 1
 
     @property
     def count(self) -> int:
-        totals = self._shards.totals
+        totals = self._selection.totals
         return totals.sentences if self.kind == "sentences" else totals.passages
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         if self.kind == "sentences":  # how a question is prepared (retrieval.prepare_query)
-            self._shards.prepared(tokens)
-        frequencies = self._shards.frequencies(tokens)
+            self._selection.prepared(tokens)
+        frequencies = self._selection.frequencies(tokens)
         return {t: float(idf(frequencies[t][self._column], self.count)) for t in dict.fromkeys(tokens)}
 
     def search(self, tokens: Sequence[str], k: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        return self._shards.search_lexical(self.kind, tokens, k, ties)
+        return self._selection.search_lexical(self.kind, tokens, k, ties)
+
+
+def _search_indexes(base: SearchIndexes, selection: Selection, dim: int, k1: float, b: float) -> SearchIndexes:
+    """``base`` with its searches done by the shards over ``selection``'s rows."""
+    return replace(
+        base,
+        dense=ShardedDense(selection, dim),
+        sentence_lexical=ShardedBM25(selection, "sentences", k1, b),
+        passage_lexical=ShardedBM25(selection, "passages", k1, b),
+    )
 
 
 class ShardedIndex(Index):
     """An ``Index`` whose search structures live in Ray actors; answers as the single-process index does."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], indexes: SearchIndexes, embedder: Any, shards: Shards):
+    def __init__(
+        self, path: Path, manifest: dict[str, Any], indexes: SearchIndexes, embedder: Any, selection: Selection
+    ) -> None:
         super().__init__(path, manifest, indexes, embedder)
-        self.shards = shards
+        self.shards = selection.shards
+        self._selection = selection
 
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]} shards={len(self.shards.actors)}>"
 
-    def _indexes_for(self, where: Any) -> SearchIndexes:
-        if where is not None:
-            raise QueryError(
-                "filters (where, --doc, --folder, --since...) are not available on a sharded index yet; "
-                "load the index without shards to filter"
+    def _indexes_for(self, where: Where | None) -> SearchIndexes:
+        """The search structures over the documents ``where`` chooses, set up on every shard once per filter."""
+        if where is None:
+            return self._indexes
+        doc_ids = tuple(select_documents(where, self._indexes.store))
+        if doc_ids not in self._filtered:
+            if len(self._filtered) >= FILTERS_KEPT:
+                self._filtered.pop(next(iter(self._filtered)))
+            key = hashlib.sha256("\0".join(doc_ids).encode()).hexdigest()[:16]
+            masks = _filter_masks(self._indexes.store, doc_ids, self.shards.segments, self.manifest["segments"])
+            selection = Selection(self.shards, key, masks, self._selection.lexical)
+            retrieval = self.config.retrieval
+            self._filtered[doc_ids] = _search_indexes(
+                self._indexes, selection, int(self.manifest["dimension"]), retrieval.bm25_k1, retrieval.bm25_b
             )
-        return self._indexes
+        return self._filtered[doc_ids]
 
     def close(self) -> None:
         """Stop the shard actors and close the metadata."""
         self.shards.close()
         self._indexes.store.close()
+
+
+def _filter_masks(
+    store: CorpusStore, doc_ids: Sequence[str], shard_segments: Sequence[Sequence[str]], segments: Sequence[dict]
+) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Per shard, per segment: the sentence and passage rows of ``doc_ids`` (as ``rag.filters.restrict`` masks)."""
+    live = store.live_documents()
+    by_segment: dict[int, list[str]] = {}
+    for doc_id in doc_ids:
+        by_segment.setdefault(live[doc_id].segment, []).append(doc_id)
+    masks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for number, (part, segment) in enumerate(zip(store.parts, segments, strict=True)):
+        sentences = np.zeros(part.sentences, dtype=bool)
+        passages = np.zeros(part.passages, dtype=bool)
+        if number in by_segment:
+            rows, passage_rows = part.store.rows_of_documents(by_segment[number])
+            sentences[np.asarray(rows, dtype=np.int64) - part.first_row] = True
+            passages[np.asarray(passage_rows, dtype=np.int64) - part.first_passage] = True
+        masks[segment["name"]] = (sentences, passages)
+    return [[masks[name] for name in names] for names in shard_segments]
 
 
 def group_segments(segments: Sequence[dict[str, Any]], shards: int) -> list[list[int]]:
@@ -486,7 +616,7 @@ def load_sharded(index_dir: str | Path, ray: Any, shards: int, *, embedder: Any 
     groups = group_segments(segments, shards)
     store, sentence_vectors = _open_segments(index_dir, generation, segments)
     try:
-        handle = _start_shards(ray, generation, segments, groups, store, config)
+        selection = _start_shards(ray, generation, segments, groups, store, config)
         passage_arrays = [
             np.load(generation / s["name"] / "passage_vectors.npy", mmap_mode="r", allow_pickle=False) for s in segments
         ]
@@ -494,15 +624,17 @@ def load_sharded(index_dir: str | Path, ray: Any, shards: int, *, embedder: Any 
         store.close()
         raise
     retrieval = config.retrieval
-    indexes = SearchIndexes(
-        dense=ShardedDense(handle, int(manifest["dimension"])),  # type: ignore[arg-type]
+    plain = SearchIndexes(
+        dense=None,  # type: ignore[arg-type]  # set below, with the shards
         sentence_vectors=VectorParts(sentence_vectors, [s["first_row"] for s in segments]),
         passage_vectors=VectorParts(passage_arrays, [s["first_passage"] for s in segments]),
-        sentence_lexical=ShardedBM25(handle, "sentences", retrieval.bm25_k1, retrieval.bm25_b),  # type: ignore[arg-type]
-        passage_lexical=ShardedBM25(handle, "passages", retrieval.bm25_k1, retrieval.bm25_b),  # type: ignore[arg-type]
+        sentence_lexical=None,  # type: ignore[arg-type]
+        passage_lexical=None,  # type: ignore[arg-type]
         store=store,
     )
-    return ShardedIndex(index_dir, manifest, indexes, embedder, handle)
+    dim = int(manifest["dimension"])
+    indexes = _search_indexes(plain, selection, dim, retrieval.bm25_k1, retrieval.bm25_b)
+    return ShardedIndex(index_dir, manifest, indexes, embedder, selection)
 
 
 def _start_shards(
@@ -512,7 +644,7 @@ def _start_shards(
     groups: Sequence[Sequence[int]],
     store: CorpusStore,
     config: Config,
-) -> Shards:
+) -> Selection:
     """One actor per group of segments, spread over the cluster's nodes, loaded and ready."""
     actor_class = ray.remote(Shard).options(
         num_cpus=SHARD_CPUS,
@@ -530,7 +662,7 @@ def _start_shards(
     # The BM25 searches retrieval.candidate_rows runs after each dense search.
     lexical = [("sentences", retrieval.candidates, True), ("passages", max(1, retrieval.candidates // 3), True)]
     try:
-        return Shards(ray, actors, names, lexical)
+        return Selection(Shards(ray, actors, names), None, None, lexical)
     except RagError as error:
         for actor in actors:
             ray.kill(actor, no_restart=True)
