@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ import numpy as np
 
 from rag.cluster.connect import connect
 from rag.config import Config
-from rag.errors import CorpusError, RagError
+from rag.errors import CorpusError, IndexWriteError, RagError
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus
 from rag.pipeline import (
     BuildReport,
@@ -44,7 +45,7 @@ from rag.pipeline import (
     _previous_index,
     _write_segment,
 )
-from rag.store import DATABASE, commit_generation, new_generation, write_lock
+from rag.store import DATABASE, commit_generation, live_generation, new_generation, write_lock
 
 logger = logging.getLogger(__name__)
 
@@ -238,9 +239,16 @@ def build_on_ray(
         encoder = embedder if embedder is not None else _encoder_on_cluster(ray, config, cpus_per_worker)
         paths, skipped = scan_corpus(corpus)
         previous = _previous_index(index_dir, encoder.name, config)
+        before = live_generation(index_dir)
         try:
             build = _RayBuild(ray, corpus, index_dir, config, embedder, encoder, workers, cpus_per_worker)
             report = build.run(paths, skipped, previous, batches or workers, started)
+        except (OSError, sqlite3.Error) as error:  # a read-only folder, a full disk (as a single-process build)
+            state = ""
+            if live_generation(index_dir) == before:
+                state = "; the previous index is unchanged" if before else "; no index was written"
+            detail = getattr(error, "strerror", None) or str(error)
+            raise IndexWriteError(f"cannot write the index at {index_dir} ({detail}){state}") from None
         finally:
             if previous is not None:
                 previous.store.close()
