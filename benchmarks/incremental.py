@@ -42,6 +42,7 @@ from rag import pipeline as rag_pipeline  # noqa: E402
 from rag import store as rag_store  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.dense import DenseIndex  # noqa: E402
+from rag.ingest import documents as rag_documents  # noqa: E402
 from rag.lexical import LexicalIndex  # noqa: E402
 from rag.store import MetadataStore  # noqa: E402
 
@@ -83,8 +84,8 @@ STAGES: list[tuple[object, str, str]] = [
     (shutil, "copyfile", "copy the article into the corpus"),
     (rag_pipeline, "scan_corpus", "scan corpus folders"),
     (rag_pipeline, "unchanged_since", "prove other files unchanged (stat)"),
-    (rag_ingest, "read_document", "read + decode files"),
-    (rag_ingest, "content_hash", "sha256 of each document's text"),
+    (rag_documents, "read_document", "read + decode files"),
+    (rag_documents, "content_hash", "sha256 of each document's text"),
     (rag_pipeline, "split_sentences", "split sentences"),
     (rag_pipeline, "chunk_passages", "chunk passages"),
     (rag_pipeline, "_parse_corpus", "parse (rest)"),

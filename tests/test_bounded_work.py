@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import ingest
 from rag.errors import IngestError
-from rag.ingest import read_document
+from rag.ingest import documents, read_document, worker
+from rag.ingest.html import _read_html
+from rag.ingest.markdown import _read_markdown
 from rag.sentences import MAX_SENTENCE_CHARS, sentence_spans, split_sentences
 from tests.helpers import assert_offsets
 
@@ -64,11 +65,11 @@ def assert_linear(make: Callable[[int], bytes], read: Callable[[bytes], object],
 
 
 def markdown(data: bytes) -> object:
-    return ingest._read_markdown(data, Path("x.md"))
+    return _read_markdown(data, Path("x.md"))
 
 
 def html(data: bytes) -> object:
-    return ingest._read_html(data, Path("x.html"))
+    return _read_html(data, Path("x.html"))
 
 
 MARKDOWN_CASES = {
@@ -105,12 +106,12 @@ def test_html_reading_is_linear(case: str) -> None:
 
 def test_hidden_elements_still_hide_what_they_hold() -> None:
     page = b"<p>shown</p><svg><g><text>hidden</g></x></text></svg><p>also shown</p><template><b>no</b></template>"
-    assert ingest._read_html(page, Path("x.html")).text == "shown\n\nalso shown"
+    assert _read_html(page, Path("x.html")).text == "shown\n\nalso shown"
 
 
 def test_markdown_keeps_its_edge_space_rules() -> None:
     data = "  # Title  \n\n  indented line\t \nlast   words \u00a0 here\n".encode()
-    text = ingest._read_markdown(data, Path("x.md")).text
+    text = _read_markdown(data, Path("x.md")).text
     assert text == "Title\n\nindented line\nlast words \u00a0 here"
 
 
@@ -121,11 +122,11 @@ def test_big_markup_files_are_read_in_the_parser_process(tmp_path: Path, monkeyp
     body = "# Big file\n\n" + "The chip fund raised money. " * 20_000
     path = tmp_path / "big.md"
     path.write_text(body, encoding="utf-8")
-    assert path.stat().st_size > ingest.IN_PROCESS_MAX_BYTES
-    in_process = ingest._READERS[".md"](path.read_bytes(), path)
+    assert path.stat().st_size > worker.IN_PROCESS_MAX_BYTES
+    in_process = documents._READERS[".md"](path.read_bytes(), path)
     commands = []
-    run = ingest.subprocess.run
-    monkeypatch.setattr(ingest.subprocess, "run", lambda command, **kw: commands.append(command) or run(command, **kw))
+    run = worker.subprocess.run
+    monkeypatch.setattr(worker.subprocess, "run", lambda command, **kw: commands.append(command) or run(command, **kw))
     document = read_document(path, "big.md")
     assert [c[-2:] for c in commands] == [["markup", ".md"]]
     assert (
@@ -144,8 +145,8 @@ def test_big_markup_files_are_read_in_the_parser_process(tmp_path: Path, monkeyp
 def test_big_markup_files_have_a_time_limit(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "slow.html"
     path.write_bytes(b"<p>" + b"text " * 100_000 + b"</p>")
-    monkeypatch.setattr(ingest, "PARSER_TIMEOUT_SECONDS", 0.001)
-    monkeypatch.setattr(ingest, "MARKUP_SECONDS_PER_MB", 0.0)
+    monkeypatch.setattr(worker, "PARSER_TIMEOUT_SECONDS", 0.001)
+    monkeypatch.setattr(worker, "MARKUP_SECONDS_PER_MB", 0.0)
     with pytest.raises(IngestError, match="HTML parsing timed out after 0 s"):
         read_document(path, "slow.html")
 

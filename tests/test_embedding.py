@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from rag import embedding
+from rag import embedding, model_export
 from rag.embedding import ENCODERS, Embedder, OnnxEmbedder, default_model_path, load_embedder, prepare_encoder
 from rag.errors import ModelError
 from tests.fakes import FakeEmbedder
@@ -159,9 +159,16 @@ def test_a_missing_model_folder_is_a_model_error(tmp_path: Path) -> None:
         assert "\n" not in str(raised.value)
 
 
-@pytest.mark.skipif(os.environ.get("HF_HUB_OFFLINE") != "1", reason="needs the offline default")
+@pytest.mark.parametrize("offline", [None, "1"])
 @pytest.mark.parametrize("encoder", ENCODERS)
-def test_an_uncached_hub_model_is_a_model_error_offline(tmp_path: Path, encoder: str) -> None:
+def test_an_uncached_hub_model_is_a_model_error_offline(
+    tmp_path: Path, encoder: str, offline: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Offline is the default (None: the variable unset), passed to the loader as local_files_only.
+    if offline is None:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", offline)
     with pytest.raises(ModelError, match="no-such-org/no-such-model.*HF_HUB_OFFLINE=0") as raised:
         load_embedder("no-such-org/no-such-model", encoder, cache_dir=tmp_path)  # type: ignore[arg-type]
     assert "\n" not in str(raised.value)
@@ -169,24 +176,24 @@ def test_an_uncached_hub_model_is_a_model_error_offline(tmp_path: Path, encoder:
 
 
 def test_the_export_is_reused(export_dir: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    onnx_file = export_dir / embedding.ONNX_FILE
+    onnx_file = export_dir / model_export.ONNX_FILE
     before = onnx_file.stat().st_mtime_ns
 
     def no_export(*args: object) -> None:
         raise AssertionError("the cached export should have been used")
 
-    monkeypatch.setattr(embedding, "_export_int8", no_export)
+    monkeypatch.setattr(model_export, "_export_int8", no_export)
     assert prepare_encoder(cache_dir=cache_dir) == export_dir
     assert load_embedder(cache_dir=cache_dir).name == OnnxEmbedder(export_dir).name
     assert onnx_file.stat().st_mtime_ns == before
 
 
 def test_a_crashed_export_leaves_no_partial_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def crash(source: str, label: str, folder: Path) -> None:
-        (folder / embedding.ONNX_FILE).write_bytes(b"half a model")
+    def crash(source: str, label: str, folder: Path, open_export: object) -> None:
+        (folder / model_export.ONNX_FILE).write_bytes(b"half a model")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(embedding, "_export_int8", crash)
+    monkeypatch.setattr(model_export, "_export_int8", crash)
     with pytest.raises(KeyboardInterrupt):
         prepare_encoder(cache_dir=tmp_path)
     assert not list(tmp_path.iterdir())
@@ -204,10 +211,23 @@ def test_loading_the_cached_export_imports_neither_torch_nor_sentence_transforme
     assert result.returncode == 0, result.stderr
 
 
+def test_importing_rag_leaves_the_environment_alone() -> None:
+    # A host process (a notebook, an app) keeps its own Hugging Face settings: offline mode is
+    # passed to the model loader, never written into os.environ.
+    script = (
+        "import os; before = dict(os.environ)\n"
+        "import rag, rag.embedding, rag.model_export, rag.pipeline\n"
+        "assert dict(os.environ) == before, sorted(set(os.environ.items()) ^ set(before.items()))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"} | {"PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_damaged_export_says_how_to_recover(export_dir: Path, tmp_path: Path) -> None:
     damaged = tmp_path / "damaged"
     shutil.copytree(export_dir, damaged)
-    (damaged / embedding.ONNX_FILE).write_bytes(b"not a model")
+    (damaged / model_export.ONNX_FILE).write_bytes(b"not a model")
     with pytest.raises(ModelError, match="delete that folder"):
         OnnxEmbedder(damaged)
 

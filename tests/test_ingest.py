@@ -19,7 +19,19 @@ from hypothesis import strategies as st
 
 from rag import ingest
 from rag.errors import CorpusError, IngestError
-from rag.ingest import Skipped, content_hash, doc_id_for, load_corpus, read_document, scan_corpus
+from rag.ingest import (
+    Skipped,
+    binary_reason,
+    content_hash,
+    doc_id_for,
+    documents,
+    files,
+    load_corpus,
+    office,
+    read_document,
+    scan_corpus,
+    worker,
+)
 from rag.sentences import MAX_SENTENCE_CHARS, split_sentences
 from rag.types import Document, FileVersion
 
@@ -234,7 +246,7 @@ def test_unexpected_errors_become_skips(tmp_path: Path, monkeypatch: pytest.Monk
     def explode(data: bytes, path: Path) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setitem(ingest._READERS, ".txt", explode)
+    monkeypatch.setitem(documents._READERS, ".txt", explode)
     assert outcomes(tmp_path) == {"a.txt": "unexpected error while reading (KeyError)"}
 
 
@@ -571,6 +583,24 @@ def test_binary_content_with_a_text_extension_is_rejected(tmp_path: Path, conten
     assert reason_for(tmp_path, "a.txt", content) == reason
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (PNG_BYTES, "binary content (PNG image) in a .md file"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00", "binary content (legacy Office document) in a .md file"),
+        (b"text\x00with NUL", "binary content (NUL bytes) in a .md file"),
+        ("\ufeffUTF-16 text holds NUL bytes".encode("utf-16-le"), ""),
+        ("café, plain text".encode(), ""),
+    ],
+)
+def test_binary_reason_is_the_check_indexing_makes(tmp_path: Path, content: bytes, reason: str) -> None:
+    assert binary_reason(content, ".md") == reason
+    if reason:  # the public sniffing function and indexing refuse the same files, for the same reason
+        assert reason_for(tmp_path, "a.md", content) == reason
+    else:
+        assert read(tmp_path, "a.md", content).text
+
+
 def test_binary_markdown_and_html_are_rejected(tmp_path: Path) -> None:
     assert reason_for(tmp_path, "a.md", PNG_BYTES) == "binary content (PNG image) in a .md file"
     assert reason_for(tmp_path, "a.html", PNG_BYTES) == "binary content (PNG image) in a .html file"
@@ -582,7 +612,7 @@ def test_empty_and_whitespace_only_files_are_skipped(tmp_path: Path, content: by
 
 
 def test_file_larger_than_the_limit_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "MAX_FILE_BYTES", 2_000_000)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 2_000_000)
     assert reason_for(tmp_path, "a.txt", b"x" * 2_500_000) == "file too large (2.5 MB, limit 2 MB)"
 
 
@@ -624,12 +654,12 @@ def test_file_that_is_not_a_pdf_is_skipped(tmp_path: Path) -> None:
 
 
 def test_pdf_parsing_that_takes_too_long_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "PARSER_TIMEOUT_SECONDS", 0.001)
+    monkeypatch.setattr(worker, "PARSER_TIMEOUT_SECONDS", 0.001)
     assert reason_for(tmp_path, "slow.pdf", make_pdf([["Text."]])) == "PDF parsing timed out after 0.001 s"
 
 
 def test_pdf_worker_that_dies_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "_WORKER_COMMAND", "import os; os._exit(3)")
+    monkeypatch.setattr(worker, "_WORKER_COMMAND", "import os; os._exit(3)")
     assert reason_for(tmp_path, "a.pdf", make_pdf([["Text."]])) == "PDF parser crashed (exit code 3)"
 
 
@@ -637,10 +667,10 @@ def test_pdf_worker_that_dies_is_reported(tmp_path: Path, monkeypatch: pytest.Mo
 def test_pdf_worker_runs_under_a_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The real worker entry point, with a 50 MB budget and an extraction that wants 1 GB.
     command = (
-        "import rag.ingest as i; i.PARSER_MEMORY_BYTES = 50_000_000; "
-        "i._extract_pdf = lambda data: ([str(bytearray(10**9))], '', ''); i._worker_main()"
+        "import rag.ingest.office as o, rag.ingest.worker as w; w.PARSER_MEMORY_BYTES = 50_000_000; "
+        "o._extract_pdf = lambda data: ([str(bytearray(10**9))], '', ''); w._worker_main()"
     )
-    monkeypatch.setattr(ingest, "_WORKER_COMMAND", command)
+    monkeypatch.setattr(worker, "_WORKER_COMMAND", command)
     assert reason_for(tmp_path, "a.pdf", make_pdf([["Text."]])) == "PDF parsing ran out of memory (limit 0.05 GB)"
 
 
@@ -711,7 +741,7 @@ def test_docx_member_with_a_huge_compression_ratio_is_skipped(tmp_path: Path) ->
 
 
 def test_docx_with_too_many_members_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "DOCX_MAX_MEMBERS", 3)
+    monkeypatch.setattr(office, "DOCX_MAX_MEMBERS", 3)
     assert (
         reason_for(tmp_path, "many.docx", zip_of_zeros(10, members=5)) == "DOCX has too many ZIP members (5, limit 3)"
     )
@@ -728,7 +758,7 @@ def test_zip_that_is_not_a_word_document_is_skipped(tmp_path: Path) -> None:
 
 
 def test_docx_is_parsed_in_the_limited_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "PARSER_TIMEOUT_SECONDS", 0.001)
+    monkeypatch.setattr(worker, "PARSER_TIMEOUT_SECONDS", 0.001)
     assert reason_for(tmp_path, "slow.docx", make_docx(["Text."])) == "DOCX parsing timed out after 0.001 s"
 
 
@@ -848,7 +878,7 @@ def _version_of(path: Path, *, read_later_by: float = 0.0) -> FileVersion:
 def test_a_settled_file_with_the_same_stat_is_not_read_again(tmp_path: Path, monkeypatch) -> None:
     path = write(tmp_path, "a.txt", "The harbour reopened.")
     version = _version_of(path, read_later_by=ingest.RACY_SECONDS + 1)
-    monkeypatch.setattr(ingest, "file_sha256", lambda _: pytest.fail("a settled, unchanged file was hashed"))
+    monkeypatch.setattr(files, "file_sha256", lambda _: pytest.fail("a settled, unchanged file was hashed"))
     assert ingest.unchanged_since(path, version)
 
 
@@ -857,7 +887,7 @@ def test_a_file_read_right_after_its_last_change_is_hashed_to_decide(tmp_path: P
     version = _version_of(path, read_later_by=0.5)  # a write in the same clock tick could keep the stat
     hashed: list[Path] = []
     real = ingest.file_sha256
-    monkeypatch.setattr(ingest, "file_sha256", lambda p: hashed.append(p) or real(p))
+    monkeypatch.setattr(files, "file_sha256", lambda p: hashed.append(p) or real(p))
     assert ingest.unchanged_since(path, version)
     assert hashed == [path]
 

@@ -1,0 +1,116 @@
+"""Files -> Document: the reader of each format, reading one file and loading many (a bad file is skipped)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rag.errors import IngestError
+from rag.ingest.files import _FORMAT_NAMES, Skipped, _read_bytes, _read_file, _unsupported, doc_id_for, scan_corpus
+from rag.ingest.html import _read_html
+from rag.ingest.markdown import _read_markdown
+from rag.ingest.metadata import _Extracted, _one_line, _safe_url, _title_from_name
+from rag.ingest.office import _read_docx, _read_pdf
+from rag.ingest.text import _read_plain
+from rag.ingest.worker import IN_PROCESS_MAX_BYTES, _read_markup_in_child
+from rag.types import Document, FileVersion
+
+logger = logging.getLogger(__name__)
+
+_MARKUP_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+
+_READERS: dict[str, Callable[[bytes, Path], _Extracted]] = {
+    ".txt": _read_plain,
+    ".md": _read_markdown,
+    ".markdown": _read_markdown,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+    ".docx": _read_docx,
+}
+
+
+def content_hash(text: str) -> str:
+    """The SHA-256 hex digest of ``text`` encoded as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def load_corpus(root: Path) -> tuple[list[Document], list[Skipped]]:
+    """Read every candidate file under ``root``; a file that cannot be read is skipped, never raised.
+
+    Args:
+        root: The corpus folder.
+
+    Returns:
+        The documents, sorted by doc_id, and every skipped file with its reason, sorted by path.
+
+    Raises:
+        CorpusError: ``root`` does not exist, is not a folder or cannot be listed.
+    """
+    paths, skipped = scan_corpus(root)
+    loaded, failed = load_documents(root, paths)
+    skipped = sorted(skipped + failed, key=lambda item: item.path)
+    return [document for document, _ in loaded], skipped
+
+
+def load_documents(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Document, FileVersion]], list[Skipped]]:
+    """Read the given files of the corpus at ``root``; a file that cannot be read is skipped, never raised.
+
+    Returns:
+        Each document read, with the version of the file it was read from (sha256 of its
+        bytes and its stat; in the order given), and every file skipped with its reason.
+    """
+    documents: list[tuple[Document, FileVersion]] = []
+    skipped: list[Skipped] = []
+    for path in paths:
+        doc_id = doc_id_for(root, path)
+        try:
+            data, version = _read_file(path)
+            documents.append((read_document(path, doc_id, data), version))
+        except IngestError as err:
+            skipped.append(Skipped(doc_id, _one_line(str(err))))
+        except Exception as err:  # one bad file must not stop the whole corpus
+            logger.exception("unexpected error while reading %s", doc_id)
+            skipped.append(Skipped(doc_id, f"unexpected error while reading ({type(err).__name__})"))
+    for item in skipped:
+        logger.info("skipped %s: %s", item.path, item.reason)
+    return documents, skipped
+
+
+def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Document:
+    """Read one file as a Document.
+
+    Args:
+        path: The file; its suffix chooses the format.
+        doc_id: The id to give the document (see ``doc_id_for``).
+        data: The file's bytes, when already read (otherwise they are read from ``path``).
+
+    Returns:
+        The document, with ``content_hash`` set and, for PDFs, the page start offsets.
+
+    Raises:
+        IngestError: The file cannot be read as a document; the message says why.
+    """
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise IngestError(_unsupported(suffix))
+    data = _read_bytes(path) if data is None else data
+    if suffix in _MARKUP_SUFFIXES and len(data) > IN_PROCESS_MAX_BYTES:
+        extracted = _read_markup_in_child(data, path)
+    else:
+        extracted = reader(data, path)
+    if not extracted.text.strip():
+        raise IngestError(f"no text after extracting {_FORMAT_NAMES[suffix]}")
+    return Document(
+        doc_id=doc_id,
+        text=extracted.text,
+        title=extracted.title or _title_from_name(path),
+        source=extracted.source,
+        url=_safe_url(extracted.url),
+        date=extracted.date,
+        content_hash=content_hash(extracted.text),
+        pages=extracted.pages,
+    )

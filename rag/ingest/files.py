@@ -1,0 +1,257 @@
+"""Which files of the corpus are read: scanning folders, a file's bytes and version, and why a file is skipped."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rag.errors import CorpusError, IngestError
+from rag.ingest.decode import _SURROGATES
+from rag.types import FileVersion
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+MAX_FILE_BYTES = 50_000_000
+_FORMAT_NAMES = {
+    ".txt": "plain text",
+    ".md": "Markdown",
+    ".markdown": "Markdown",
+    ".html": "HTML",
+    ".htm": "HTML",
+    ".pdf": "PDF",
+    ".docx": "DOCX",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file of the corpus that was not read, and why (one line, meant for the user)."""
+
+    path: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise ValueError("Skipped: path must be a non-empty path relative to the corpus")
+        if not self.reason.strip() or "\n" in self.reason:
+            raise ValueError(f"Skipped {self.path}: reason must be one non-empty line, got {self.reason!r}")
+
+
+def doc_id_for(root: Path, path: Path) -> str:
+    """The document id of ``path``: its path relative to ``root``, with forward slashes.
+
+    Raises:
+        ValueError: ``path`` is not inside ``root``.
+    """
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        try:
+            relative = path.absolute().relative_to(root.absolute())
+        except ValueError as err:
+            raise ValueError(f"{path} is not inside the corpus folder {root}") from err
+    return relative.as_posix()
+
+
+def shown_path(doc_id: str) -> str:
+    """``doc_id`` as text that can be stored and printed: bytes of a name that are not UTF-8 as ``\\xNN``."""
+    if not _SURROGATES.search(doc_id):
+        return doc_id
+    return os.fsencode(doc_id).decode("utf-8", "backslashreplace")
+
+
+def scan_corpus(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Find the candidate files under ``root``, recursively.
+
+    Hidden files and folders (name starting with ".") are ignored silently. Symlinks that
+    leave ``root``, special files and unsupported file types are reported as skipped.
+
+    Args:
+        root: The corpus folder.
+
+    Returns:
+        The files to read, sorted by doc_id, and the skipped entries, sorted by path.
+
+    Raises:
+        CorpusError: ``root`` does not exist, is not a folder or cannot be listed.
+    """
+    _check_corpus_root(root)
+    real_root = root.resolve()
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        entries = _list_folder(root, folder, skipped)
+        for path in entries:
+            kind, reason = _classify(path, real_root)
+            doc_id = doc_id_for(root, path)
+            if kind != "skip" and _SURROGATES.search(doc_id):  # os.fsdecode's stand-ins for undecodable bytes
+                kind, reason = "skip", "its name is not valid UTF-8 (rename it to index it)"
+            if kind == "folder":
+                folders.append(path)
+            elif kind == "file":
+                files.append(path)
+            else:
+                skipped.append(Skipped(shown_path(doc_id), reason))
+    files.sort(key=lambda path: doc_id_for(root, path))
+    skipped.sort(key=lambda item: item.path)
+    return files, skipped
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes as indexing reads them; "" when it cannot be read (reading it says why)."""
+    try:
+        return _read_file(path)[1].sha256
+    except IngestError:
+        return ""
+
+
+# A file whose last change came at least this long before it was read, and whose stat is the
+# same now, has not changed since: any later write sets its mtime after the read, and its
+# ctime in any case. Closer to the read, a write in the same clock tick could keep both
+# (git's "racy clean" problem), so such a file is hashed again.
+RACY_SECONDS = 2.0
+
+
+def unchanged_since(path: Path, version: FileVersion) -> bool:
+    """Whether the file at ``path`` still holds the bytes ``version`` was read from.
+
+    Trusted from its stat (size, mtime, ctime and inode all equal, none of them racy),
+    otherwise decided by hashing its bytes again; a file that cannot be read has changed.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    same_stat = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == (
+        version.size, version.mtime_ns, version.ctime_ns, version.inode,
+    )  # fmt: skip
+    settled = max(version.mtime_ns, version.ctime_ns) + RACY_SECONDS * 1e9 < version.read_at_ns
+    if same_stat and settled:
+        return True
+    return bool(version.sha256) and file_sha256(path) == version.sha256
+
+
+def _check_corpus_root(root: Path) -> None:
+    if not root.exists():
+        raise CorpusError(f"corpus folder '{root}' does not exist")
+    if not root.is_dir():
+        raise CorpusError(f"corpus folder '{root}' is not a directory")
+
+
+def _list_folder(root: Path, folder: Path, skipped: list[Skipped]) -> list[Path]:
+    """The visible entries of ``folder``; an unreadable sub-folder is reported in ``skipped``."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries]
+    except OSError as err:
+        if folder == root:
+            raise CorpusError(f"corpus folder '{root}' cannot be read ({err.strerror})") from err
+        skipped.append(Skipped(shown_path(doc_id_for(root, folder)) + "/", f"folder cannot be read ({err.strerror})"))
+        return []
+    return [folder / name for name in names if not name.startswith(".")]
+
+
+def _classify(path: Path, real_root: Path) -> tuple[Literal["file", "folder", "skip"], str]:
+    """Whether ``path`` is a file to read, a folder to enter, or skipped (with the reason)."""
+    try:
+        mode = os.lstat(path).st_mode
+        is_link = stat.S_ISLNK(mode)
+        if is_link:
+            problem = _symlink_problem(path, real_root)
+            if problem:
+                return "skip", problem
+            mode = os.stat(path).st_mode
+    except OSError as err:
+        return "skip", f"cannot read file information ({err.strerror})"
+    if stat.S_ISDIR(mode):
+        return ("skip", "symlink to a folder (not followed)") if is_link else ("folder", "")
+    if not stat.S_ISREG(mode):
+        return "skip", f"not a regular file ({_file_kind(mode)})"
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return "skip", _unsupported(suffix)
+    return "file", ""
+
+
+def _symlink_problem(path: Path, real_root: Path) -> str:
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+        return "symlink loop or unreadable symlink target"
+    if not target.is_relative_to(real_root):
+        return "symlink points outside the corpus folder"
+    if not target.exists():
+        return "broken symlink (its target does not exist)"
+    return ""
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "special file"
+
+
+def _unsupported(suffix: str) -> str:
+    if not suffix:
+        return "unsupported file type (no extension)"
+    if not suffix.isprintable():  # a reason is one printable line, whatever the file is named
+        suffix = suffix.encode("unicode_escape").decode("ascii")
+    return f"unsupported file type {suffix}"
+
+
+# --- reading bytes -----------------------------------------------------------------------
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a regular file, refusing FIFOs, devices, empty and oversized files."""
+    return _read_file(path)[0]
+
+
+def _read_file(path: Path) -> tuple[bytes, FileVersion]:
+    """The bytes of a regular file and what it was when read (refusing what ``_read_bytes`` refuses)."""
+    read_at = time.time_ns()
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise IngestError(f"cannot open file ({err.strerror})") from err
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise IngestError(f"not a regular file ({_file_kind(info.st_mode)})")
+        _check_size(info.st_size)
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise IngestError(f"cannot read file ({err.strerror})") from err
+    finally:
+        os.close(descriptor)
+    _check_size(len(data))
+    if not data:
+        raise IngestError("empty file")
+    version = FileVersion(
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        ctime_ns=info.st_ctime_ns,
+        inode=info.st_ino,
+        read_at_ns=read_at,
+    )
+    return data, version
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise IngestError(f"file too large ({size / 1e6:.1f} MB, limit {MAX_FILE_BYTES / 1e6:g} MB)")

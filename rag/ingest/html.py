@@ -1,0 +1,173 @@
+"""HTML files -> the text a browser would show, in blocks, with the title, canonical URL and <meta> fields."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+
+from rag.errors import IngestError
+from rag.ingest.decode import _decode_text
+from rag.ingest.metadata import _clean_field, _Extracted, _one_line, _safe_url, _trailing_source
+
+_HIDDEN_TAGS = {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "canvas"}
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source"}
+_VOID_TAGS |= {"track", "wbr"}
+_BLOCK_TAGS = {"address", "article", "aside", "blockquote", "caption", "dd", "details", "dialog", "div", "dl"}
+_BLOCK_TAGS |= {"dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCK_TAGS |= {"header", "hgroup", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table"}
+_BLOCK_TAGS |= {"tr", "ul", "body", "html"}
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+_COMMENT_CLOSE = re.compile(r"--\s*>")  # what html.parser accepts as the end of a comment
+_META_FIELDS = {
+    "source": ("og:site_name", "author"),
+    "date": ("article:published_time", "date"),
+    "url": ("og:url",),
+}
+
+
+class _VisibleText(HTMLParser):
+    """Collects the text a browser would show, in blocks, plus the title and <meta> fields."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.meta: dict[str, str] = {}
+        self.canonical = ""
+        self.title = ""
+        self.first_h1 = ""
+        self._parts: list[str] = []
+        self._hidden: list[str] = []  # open elements since entering a hidden one
+        self._hidden_open: Counter[str] = Counter()  # how many of each tag ``_hidden`` holds
+        self._title_parts: list[str] | None = None
+        self._h1_parts: list[str] | None = None
+
+    def text(self) -> str:
+        self._flush()
+        return "\n\n".join(self.blocks)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        self._read_metadata(tag, values)
+        if self._hidden and not (self._hidden[0] == "head" and tag in _BLOCK_TAGS):
+            if tag not in _VOID_TAGS:
+                self._push_hidden(tag)
+            return
+        self._hidden.clear()  # a body element closes an unclosed <head>
+        self._hidden_open.clear()
+        if tag not in _VOID_TAGS and (tag in _HIDDEN_TAGS or _hides(values)):
+            self._push_hidden(tag)
+            return
+        self._open_visible(tag)
+
+    def _push_hidden(self, tag: str) -> None:
+        self._hidden.append(tag)
+        self._hidden_open[tag] += 1
+
+    def _close_hidden(self, tag: str) -> None:
+        """Close the innermost open ``tag`` and what it holds; a stray end tag changes nothing.
+
+        The count of open tags answers "is it open?" at once and each element is popped once,
+        so deeply nested or stray tags cost linear time, not a search of the stack per end tag.
+        """
+        if not self._hidden_open[tag]:
+            return
+        while True:
+            popped = self._hidden.pop()
+            self._hidden_open[popped] -= 1
+            if popped == tag:
+                return
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self._title_parts is not None:
+            self.title = _clean_field("".join(self._title_parts))
+            self._title_parts = None
+        if self._hidden:
+            self._close_hidden(tag)
+            return
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        if tag == "h1" and self._h1_parts is not None:
+            self.first_h1 = _clean_field("".join(self._h1_parts))
+            self._h1_parts = None
+
+    def handle_data(self, data: str) -> None:
+        if self._title_parts is not None:
+            self._title_parts.append(data)
+        elif not self._hidden:
+            self._parts.append(_HTML_SPACE.sub(" ", data))
+            if self._h1_parts is not None:
+                self._h1_parts.append(data)
+
+    def _read_metadata(self, tag: str, values: dict[str, str]) -> None:
+        if tag == "title" and not self.title and self._title_parts is None:
+            self._title_parts = []
+        elif tag == "meta":
+            key = (values.get("property") or values.get("name") or "").lower()
+            if key and values.get("content"):
+                self.meta.setdefault(key, values["content"])
+        elif tag == "link" and "canonical" in values.get("rel", "").lower().split():
+            self.canonical = self.canonical or values.get("href", "")
+
+    def _open_visible(self, tag: str) -> None:
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        elif tag == "br":
+            self._parts.append("\n")
+        elif tag in ("td", "th"):
+            self._parts.append(" ")
+        if tag == "h1" and not self.first_h1 and self._h1_parts is None:
+            self._h1_parts = []
+
+    def _flush(self) -> None:
+        lines = (line.strip(" ") for line in "".join(self._parts).split("\n"))
+        block = "\n".join(lines).strip("\n")
+        if block.strip():
+            self.blocks.append(block)
+        self._parts = []
+
+
+def _hides(values: dict[str, str]) -> bool:
+    return "hidden" in values or bool(_HIDDEN_STYLE.search(values.get("style", "")))
+
+
+def _read_html(data: bytes, path: Path) -> _Extracted:
+    parser = _VisibleText()
+    try:
+        parser.feed(_defuse_unclosed_markup(_decode_text(data, path)))
+        parser.close()
+    except (AssertionError, ValueError) as err:  # html.parser's reaction to some broken markup
+        raise IngestError(f"HTML could not be parsed ({_one_line(str(err))})") from err
+    text = parser.text()
+    return _Extracted(
+        text=text,
+        title=parser.title or parser.first_h1,
+        source=_meta_field(parser, "source") or _trailing_source(text),
+        url=next(filter(_safe_url, (_clean_field(parser.canonical), _meta_field(parser, "url"))), ""),
+        date=_meta_field(parser, "date"),
+    )
+
+
+def _defuse_unclosed_markup(text: str) -> str:
+    """Rewrite markup that never closes, on which html.parser spends quadratic time.
+
+    As in a browser: ``<![`` opens a bogus comment, an unclosed ``<!--`` hides the rest of the
+    page, and a ``<`` after the last ``>`` can open no tag, so it is text.
+    """
+    last_close = 0
+    for match in _COMMENT_CLOSE.finditer(text):
+        last_close = match.end()
+    unclosed = text.find("<!--", last_close)
+    if unclosed >= 0:
+        text = text[:unclosed]
+    last_gt = text.rfind(">") + 1
+    return text[:last_gt].replace("<![", "<! [") + text[last_gt:].replace("<", "&lt;")
+
+
+def _meta_field(parser: _VisibleText, field: str) -> str:
+    for key in _META_FIELDS[field]:
+        if parser.meta.get(key, "").strip():
+            return _clean_field(parser.meta[key])
+    return ""

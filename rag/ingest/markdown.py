@@ -1,0 +1,126 @@
+"""Markdown files -> plain text: link text kept; images, HTML comments and scripts dropped; first heading as title."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from rag.ingest.decode import _decode_text
+from rag.ingest.metadata import _clean_field, _Extracted, _split_front_matter, _with_fields
+
+
+def _read_markdown(data: bytes, path: Path) -> _Extracted:
+    fields, body = _split_front_matter(_decode_text(data, path))
+    markdown = _drop_html_blocks(body)
+    return _with_fields(_markdown_to_text(markdown), fields, title=_markdown_title(markdown))
+
+
+_MD_HTML_BLOCK = re.compile(r"<!--|<(script|style|noscript|template)\b[^<>]*>", re.I)
+_MD_HTML_BLOCK_END = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "noscript", "template")}
+_MD_REFERENCE = re.compile(r" {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*\S.*")
+_MD_TABLE_RULE_CHARS = frozenset("|-: \t")
+_MD_FENCE = re.compile(r" {0,3}(?:```|~~~)")
+_MD_RULE = re.compile(r" {0,3}([-*_=])(?:[ \t]*\1){2,}[ \t]*")
+_MD_QUOTE = re.compile(r" {0,3}(?:>[ \t]?)+")
+_MD_HEADING_MARK = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)")
+_MD_BRACKETS = r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
+_MD_TARGET = r"(?:\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)|\[[^\]\n]*\])"
+_MD_INLINE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"!" + _MD_BRACKETS + _MD_TARGET), ""),  # images go entirely, alt text too
+    (re.compile(_MD_BRACKETS + _MD_TARGET), r"\1"),
+    (re.compile(r"<((?:https?|mailto):[^<>\s]+)>"), r"\1"),
+    (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), ""),
+    (re.compile(r"`+([^`\n]+)`+"), r"\1"),
+    (re.compile(r"\*\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*\*"), r"\1"),
+    (re.compile(r"(?<!\w)__(?=[^\s_])([^_\n]+?)(?<=[^\s_])__(?!\w)"), r"\1"),
+    (re.compile(r"(?<!\*)\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?!\*)"), r"\1"),
+    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])"), r"\1"),
+    (re.compile(r"~~(?=\S)([^~\n]+?)(?<=\S)~~"), r"\1"),
+)
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~&])")
+_ESCAPE_PLANE = 0xF0000
+_MD_ESCAPED = re.compile("[\U000f0000-\U000f007f]")
+_MD_INNER_SPACES = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def _markdown_to_text(markdown: str) -> str:
+    """Plain text of light Markdown (without HTML comments and scripts): link text kept, images dropped."""
+    lines = (_markdown_line(line) for line in markdown.split("\n"))
+    text = _markdown_inline("\n".join(line for line in lines if line is not None))
+    # Also what removed markup leaves at line starts. Stripped line by line: a regular expression
+    # for trailing spaces ("[ \t]+$") backtracks over every long run of spaces inside a line.
+    text = "\n".join(line.strip(" \t") for line in text.split("\n"))
+    return _BLANK_RUNS.sub("\n\n", text).strip("\n")
+
+
+def _markdown_line(line: str) -> str | None:
+    """One line without its block markup; None drops the line, "" leaves a paragraph break."""
+    if _MD_REFERENCE.fullmatch(line) or _is_table_rule(line):
+        return None
+    if _MD_FENCE.match(line) or _MD_RULE.fullmatch(line):
+        return ""
+    quote = _MD_QUOTE.match(line)
+    if quote:
+        line = line[quote.end() :]
+    heading = _heading(line)
+    return heading[1] if heading else line
+
+
+def _is_table_rule(line: str) -> bool:
+    """A table's header separator, such as ``|---|:--:|``."""
+    return "|" in line and "-" in line and set(line) <= _MD_TABLE_RULE_CHARS
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """The level and text of an ATX heading line such as ``## Text ##``, else None.
+
+    Written out rather than as one regular expression, which takes quadratic time on long runs of spaces.
+    """
+    mark = _MD_HEADING_MARK.match(line)
+    if mark is None:
+        return None
+    text = line[mark.end() :].strip(" \t")
+    unclosed = text.rstrip("#")
+    if unclosed != text and (not unclosed or unclosed[-1] in " \t"):
+        text = unclosed.rstrip(" \t")
+    return len(mark[1]), text
+
+
+def _markdown_inline(text: str) -> str:
+    # Escaped characters are parked in a private-use plane so no pattern mistakes them for markup.
+    text = _MD_ESCAPE.sub(lambda match: chr(_ESCAPE_PLANE + ord(match[1])), text)
+    for _ in range(2):  # a second pass reaches markup nested in markup, e.g. **bold *italic***
+        for pattern, replacement in _MD_INLINE:
+            text = pattern.sub(replacement, text)
+    text = _MD_ESCAPED.sub(lambda match: chr(ord(match[0]) - _ESCAPE_PLANE), html.unescape(text))
+    # Escapes and entities can spell an image or link anew; drop those too, so none reaches a renderer.
+    for pattern, replacement in _MD_INLINE[:2]:
+        text = pattern.sub(replacement, text)
+    return _MD_INNER_SPACES.sub(" ", text)
+
+
+def _drop_html_blocks(text: str) -> str:
+    """Remove HTML comments and script-like elements with their content; unclosed ones run to the end."""
+    kept: list[str] = []
+    position = 0
+    while match := _MD_HTML_BLOCK.search(text, position):
+        kept.append(text[position : match.start()])
+        if match[1] is None:
+            close = text.find("-->", match.end())
+            position = len(text) if close < 0 else close + 3
+        else:
+            end = _MD_HTML_BLOCK_END[match[1].lower()].search(text, match.end())
+            position = len(text) if end is None else end.end()
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _markdown_title(markdown: str) -> str:
+    """The text of the first level-1 heading, else ""."""
+    for line in markdown.split("\n"):
+        heading = _heading(line)
+        if heading and heading[0] == 1 and heading[1]:
+            return _clean_field(_markdown_inline(heading[1]))
+    return ""
