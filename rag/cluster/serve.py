@@ -646,18 +646,24 @@ def _start_shards(
     config: Config,
 ) -> Selection:
     """One actor per group of segments, spread over the cluster's nodes, loaded and ready."""
-    actor_class = ray.remote(Shard).options(
-        num_cpus=SHARD_CPUS,
-        max_restarts=SHARD_RESTARTS,
-        max_task_retries=CALL_RETRIES,
-        scheduling_strategy="SPREAD",
-    )
+    actor_class = ray.remote(Shard)
+    options = {"num_cpus": SHARD_CPUS, "max_restarts": SHARD_RESTARTS, "max_task_retries": CALL_RETRIES}
+    # Shard i goes to node i (round robin): Ray's SPREAD is best effort and sometimes puts
+    # them all on one node. The affinity is soft, so a shard whose node is lost restarts elsewhere.
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
     retrieval = config.retrieval
     actors = []
     for group in groups:
         chosen = [segments[n] for n in group]
         masks = [_live_masks(store, n, segments[n]) for n in group]
-        actors.append(actor_class.remote(str(generation), chosen, masks, retrieval.bm25_k1, retrieval.bm25_b))
+        place = NodeAffinitySchedulingStrategy(nodes[len(actors) % len(nodes)], soft=True) if nodes else "SPREAD"
+        actors.append(
+            actor_class.options(scheduling_strategy=place, **options).remote(
+                str(generation), chosen, masks, retrieval.bm25_k1, retrieval.bm25_b
+            )
+        )
     names = [[segments[n]["name"] for n in group] for group in groups]
     # The BM25 searches retrieval.candidate_rows runs after each dense search.
     lexical = [("sentences", retrieval.candidates, True), ("passages", max(1, retrieval.candidates // 3), True)]
