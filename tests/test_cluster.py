@@ -54,6 +54,7 @@ def cluster() -> Iterator[Any]:
     try:
         local.add_node(num_cpus=1)
         local.add_node(num_cpus=1)
+        local.wait_for_nodes()
         ray.init(address=local.address, logging_level=logging.WARNING, log_to_driver=False)
         # Test classes go to the workers by value (the fake embedder, and this module's).
         ray.cloudpickle.register_pickle_by_value(tests.fakes)

@@ -648,8 +648,9 @@ def _start_shards(
     """One actor per group of segments, spread over the cluster's nodes, loaded and ready."""
     actor_class = ray.remote(Shard)
     options = {"num_cpus": SHARD_CPUS, "max_restarts": SHARD_RESTARTS, "max_task_retries": CALL_RETRIES}
-    # Shard i goes to node i (round robin): Ray's SPREAD is best effort and sometimes puts
-    # them all on one node. The affinity is soft, so a shard whose node is lost restarts elsewhere.
+    # Shard i goes to node i (round robin): Ray's SPREAD, and a soft affinity, are best effort
+    # and put two of three shards on one node of three here. A shard whose process dies restarts
+    # on its node; when the node itself is lost, its questions fail until the index is loaded again.
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
@@ -658,7 +659,7 @@ def _start_shards(
     for group in groups:
         chosen = [segments[n] for n in group]
         masks = [_live_masks(store, n, segments[n]) for n in group]
-        place = NodeAffinitySchedulingStrategy(nodes[len(actors) % len(nodes)], soft=True) if nodes else "SPREAD"
+        place = NodeAffinitySchedulingStrategy(nodes[len(actors) % len(nodes)], soft=False) if nodes else "SPREAD"
         actors.append(
             actor_class.options(scheduling_strategy=place, **options).remote(
                 str(generation), chosen, masks, retrieval.bm25_k1, retrieval.bm25_b
