@@ -9,19 +9,12 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from rag import Answer, BuildReport, Citation, Index, Match, __version__, build_index, load_index
-from rag.errors import IndexNotFoundError, QueryError, RagError
+from rag.errors import QueryError, RagError
 from rag.export import coverage_text, where
-
-DEFAULT_CORPUS = "corpus"
-DEFAULT_INDEX = ".rag-index"
-
-
-def default_index() -> str:
-    return os.environ.get("RAG_INDEX") or DEFAULT_INDEX
+from rag.workspace import DEFAULT_CORPUS, add_serve_arguments, default_index, open_or_build
 
 
 def _quote(text: str) -> str:
@@ -104,19 +97,15 @@ def _to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def _open_index(args: argparse.Namespace) -> Index:
-    """Load the index, building it from the default corpus first when there is none yet."""
+    """Load the index; the default one is built from the default corpus first when there is none yet."""
     if getattr(args, "ray", None) or getattr(args, "shards", None):  # sharded on a Ray cluster
         return load_index(args.index, ray=args.ray, shards=args.shards)
-    try:
-        return load_index(args.index)
-    except IndexNotFoundError:
-        if args.index != default_index() or not Path(DEFAULT_CORPUS).is_dir():
-            raise IndexNotFoundError(
-                f"no index at {args.index}: build one first with: rag index CORPUS --index {args.index}"
-            ) from None
-    print(f"No index at {args.index} yet: building it from {DEFAULT_CORPUS}/ first.", file=sys.stderr)
-    return build_index(DEFAULT_CORPUS, args.index, progress=True)
+    return open_or_build(args.index, say=_say)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -268,12 +257,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import ui  # the Gradio app ships beside the package (pyproject: py-modules = ["ui"])
+    from rag.app import serve  # imported here: Gradio loads only for this command
 
-    argv = ["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)]
-    for option, value in (("--auth", args.auth), ("--auth-file", args.auth_file), ("--allowed-hosts", args.hosts)):
-        argv += [option, value] if value else []
-    return ui.main(argv)
+    return serve(args)
 
 
 def _plain(value: Any) -> Any:
@@ -368,12 +354,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.set_defaults(run=cmd_eval)
 
     serve = commands.add_parser("serve", parents=[common], help="start the browser app (same as python ui.py)")
-    serve.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus folder (default: corpus)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
-    serve.add_argument("--auth", default=None, help="USER:PASSWORD, required to listen beyond loopback")
-    serve.add_argument("--auth-file", default=None, help="a file whose first line is USER:PASSWORD (or $RAG_AUTH)")
-    serve.add_argument("--allowed-hosts", dest="hosts", default=None, help="host names to answer besides loopback")
+    add_serve_arguments(serve)
     serve.set_defaults(run=cmd_serve)
     return parser
 

@@ -19,14 +19,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
-import ui
-from rag import Index, build_index
-from rag.errors import QueryError, RagError
+from rag import Index, app, app_access, app_documents, app_render, build_index
+from rag.errors import IngestError, QueryError, RagError
+from rag.ingest import read_document
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations
 
@@ -71,10 +71,10 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
 
 
 @pytest.fixture()
-def holder(tmp_path: Path) -> ui.IndexHolder:
+def holder(tmp_path: Path) -> app_documents.IndexHolder:
     """A holder over an index of its own, for tests that change the corpus."""
     corpus = make_corpus(tmp_path / "corpus", hostile=False)
-    return ui.IndexHolder(build_index(corpus, tmp_path / "index", embedder=FakeEmbedder()))
+    return app_documents.IndexHolder(build_index(corpus, tmp_path / "index", embedder=FakeEmbedder()))
 
 
 def inert(markup: str) -> str:
@@ -105,7 +105,7 @@ def marked(markup: str) -> list[str]:
 
 @pytest.mark.parametrize("text", [*HOSTILE, LEAFLET, "$$x^2$$ www.example.com http://a.b/c *b* _i_ `c` # h"])
 def test_markdown_text_leaves_no_markup_and_reads_back_literally(text: str) -> None:
-    made = ui.markdown_text(text)
+    made = app_render.markdown_text(text)
     without_entities = re.sub(r"&#\d+;", "", made)
     assert not set(without_entities) & set(string.punctuation), made
     assert html.unescape(made) == " ".join(text.split())
@@ -113,7 +113,7 @@ def test_markdown_text_leaves_no_markup_and_reads_back_literally(text: str) -> N
 
 @pytest.mark.parametrize("text", [*HOSTILE, LEAFLET])
 def test_html_text_escapes_every_hostile_string(text: str) -> None:
-    made = ui.html_text(text)
+    made = app_render.html_text(text)
     assert "<" not in made and ">" not in made and '"' not in made
     assert html.unescape(made) == text
 
@@ -121,31 +121,31 @@ def test_html_text_escapes_every_hostile_string(text: str) -> None:
 def test_highlight_html_marks_exactly_the_span_and_escapes_the_rest() -> None:
     text = f"Before {HOSTILE[0]}. {LEAFLET} After {HOSTILE[1]}."
     start = text.index(LEAFLET)
-    made = ui.highlight_html(text, start, start + len(LEAFLET), mark_id="rag-focus")
+    made = app_render.highlight_html(text, start, start + len(LEAFLET), mark_id="rag-focus")
     assert marked(made) == [LEAFLET]
     assert html.unescape(re.sub(r"</?mark[^>]*>", "", made)) == text
     assert_no_live_html(made)
     with pytest.raises(ValueError, match="outside"):
-        ui.highlight_html(text, 5, len(text) + 1)
+        app_render.highlight_html(text, 5, len(text) + 1)
 
 
 def test_highlight_markdown_marks_the_span_in_inert_text() -> None:
     text = f"{HOSTILE[2]} then {LEAFLET} and {HOSTILE[3]}"
     start = text.index(LEAFLET)
-    made = ui.highlight_markdown(text, start, start + len(LEAFLET))
+    made = app_render.highlight_markdown(text, start, start + len(LEAFLET))
     assert marked(made) == [LEAFLET]
     assert_no_live_markup(made)
 
 
 def test_markdown_export_escapes_images_links_and_tags() -> None:
-    made = ui.markdown_export_text(LEAFLET)
+    made = app_render.markdown_export_text(LEAFLET)
     assert "\\!\\[x\\]\\(http" in made and "\\<script\\>" in made and "\\[click\\]" in made
 
 
 def test_links_only_for_http_addresses() -> None:
-    assert ui._safe_link("https://example.com/a?b=1").startswith('<a href="https://example.com/a?b=1"')
-    assert "<a" not in ui._safe_link("javascript:alert(1)")
-    assert "<a" not in ui._safe_link('https://x.org/"onmouseover=alert(1)')
+    assert app_render._safe_link("https://example.com/a?b=1").startswith('<a href="https://example.com/a?b=1"')
+    assert "<a" not in app_render._safe_link("javascript:alert(1)")
+    assert "<a" not in app_render._safe_link('https://x.org/"onmouseover=alert(1)')
 
 
 # --- ask -----------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_answer_messages_quote_number_and_source_each_citation(index: Index) -> 
     answer = index.ask(CHIP_QUESTION)
     assert not answer.abstained
     assert_citations(index, answer.citations)
-    reply, sources = ui.answer_messages(answer, 4)
+    reply, sources = app_render.answer_messages(answer, 4)
     assert reply["role"] == sources["role"] == "assistant"
     assert sources["metadata"] == {"title": f"Sources ({len(answer.citations)})", "status": "done"}  # collapsed
     assert "options" not in sources  # the [n] markers open citations now
@@ -165,11 +165,11 @@ def test_answer_messages_quote_number_and_source_each_citation(index: Index) -> 
         assert marker in reply["content"] and marker in sources["content"]
         assert f"rag-q4-c{number}-quote" in sources["content"] and f"rag-q4-c{number}-note" in sources["content"]
         assert " ".join(citation.text.split()) in html.unescape(reply["content"])
-        assert html.unescape(ui.markdown_text(citation.title)) in html.unescape(reply["content"])
+        assert html.unescape(app_render.markdown_text(citation.title)) in html.unescape(reply["content"])
     assert "rag-q4-c0-quote" in reply["content"] and "rag-q4-c0-note" in reply["content"]
     assert "cgtn.com" in html.unescape(reply["content"])
     assert marked(sources["content"]) == [" ".join(c.text.split()) for c in answer.citations]
-    plain, _ = ui.answer_messages(answer)  # without a place in a conversation: bold numbers, no buttons
+    plain, _ = app_render.answer_messages(answer)  # without a place in a conversation: bold numbers, no buttons
     assert "**[1]**" in plain["content"] and "<button" not in plain["content"]
 
 
@@ -177,12 +177,11 @@ def test_abstention_says_the_documents_do_not_answer_and_labels_nearest(index: I
     answer = index.ask(OFF_TOPIC)
     assert answer.abstained
     assert_citations(index, answer.candidates)
-    reply, nearest = ui.answer_messages(answer, 1)
+    reply, nearest = app_render.answer_messages(answer, 1)
     assert "do not answer" in reply["content"] and "Reason:" in reply["content"]
     assert "NOT an answer" in nearest["metadata"]["title"]
     assert "NOT an answer" in nearest["content"]
     assert "rag-cite" not in nearest["content"]  # nearest passages are not citations
-    assert ui.citation_choices(answer, 1) == []
 
 
 def test_pdf_citation_line_shows_the_page() -> None:
@@ -193,7 +192,7 @@ def test_pdf_citation_line_shows_the_page() -> None:
     from rag import Answer
 
     answer = Answer("q", False, "ok", 0.5, 0.4, (cited,), (cited,))
-    assert "*Survey* \u00b7 p. 2" in ui.answer_messages(answer, 1)[0]["content"]
+    assert "*Survey* \u00b7 p. 2" in app_render.answer_messages(answer, 1)[0]["content"]
 
 
 def test_hostile_citations_render_as_text_in_chat(index: Index) -> None:
@@ -202,25 +201,27 @@ def test_hostile_citations_render_as_text_in_chat(index: Index) -> None:
     assert_citations(index, answer.citations)
     texts = [c.text for c in answer.citations]
     assert LEAFLET in texts
-    for message in ui.answer_messages(answer, 1):
+    for message in app_render.answer_messages(answer, 1):
         assert_no_live_markup(message["content"])
-    readable = html.unescape(inert(ui.answer_messages(answer, 1)[0]["content"]))
+    readable = html.unescape(inert(app_render.answer_messages(answer, 1)[0]["content"]))
     assert LEAFLET in readable and "Dockside notes <img src=x onerror=alert(1)>" in readable
 
 
 def test_view_citation_highlights_the_cited_span_in_the_whole_document(index: Index) -> None:
     answer = index.ask(CHIP_QUESTION)
     citation = answer.citations[0]
-    key = ui.citation_key(citation)
-    assert ui.parse_citation_key(key) == (citation.doc_id, citation.start, citation.end, citation.content_hash)
-    view = ui.view_citation(index, key)
+    view = app_render.view_citation(index, citation)
     assert marked(view) == [citation.text] == [index.document(citation.doc_id).text[citation.start : citation.end]]
     assert 'id="rag-focus"' in view
-    assert "no longer in the index" in ui.view_citation(index, json.dumps(["gone.md", 0, 1, ""]))
-    changed = json.dumps([citation.doc_id, citation.start, citation.end, "another-hash"])
-    assert "has changed" in ui.view_citation(index, changed)
-    assert "not a citation" in ui.view_citation(index, '{"doc_id": "<x>"}')
-    assert "Open a citation" in ui.view_citation(index, None)
+    # A citation the index no longer holds says why (Index.stale_reason), instead of showing other text.
+    gone = replace(citation, doc_id="gone.md")
+    assert app_render.view_citation(index, gone) == app_render.placeholder_html(
+        f"{index.stale_reason(gone)}; ask the question again."
+    )
+    assert "no longer in the index" in app_render.view_citation(index, gone)
+    assert "has changed" in app_render.view_citation(index, replace(citation, content_hash="another-hash"))
+    assert "rag-focus" not in app_render.view_citation(index, replace(citation, content_hash="another-hash"))
+    assert "Open a citation" in app_render.view_citation(index, None)
 
 
 def test_paged_document_shows_page_boundaries_and_joins_hard_line_breaks() -> None:
@@ -231,31 +232,31 @@ def test_paged_document_shows_page_boundaries_and_joins_hard_line_breaks() -> No
     document = Document("s.pdf", text, "Survey", pages=(0, second))
     start = text.index("Reefs")
     end = text.index(" Cover")
-    view = ui.document_html(document, start, end)
+    view = app_render.document_html(document, start, end)
     assert [html.unescape(m) for m in re.findall(r"<mark[^>]*>(.*?)</mark>", view)] == [
         "Reefs were surveyed between January and April 2024."
     ]
     assert view.count('class="rag-page"') == 2 and view.index("Page 2") < view.index("Page two text")
     assert_no_live_html(view)
-    across = ui.document_html(document, start, len(text))  # a span across the page boundary
+    across = app_render.document_html(document, start, len(text))  # a span across the page boundary
     assert across.count("<mark") == 2 and across.count('id="rag-focus"') == 1
 
 
 def answered(index: Index, monkeypatch, *questions: str) -> tuple[list, list]:
-    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
+    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
     history, answers = [], []
     for question in questions:
-        _, history, answers, *_ = ui.on_ask(question, history, answers)
+        _, history, answers, *_ = app.on_ask(question, history, answers)
     return history, answers
 
 
 def test_on_ask_appends_to_history_opens_the_first_citation_and_exports(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    box, history, answers, viewer, export, markdown_file, json_file = ui.on_ask(CHIP_QUESTION, [], [])
+    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    box, history, answers, viewer, export, markdown_file, json_file = app.on_ask(CHIP_QUESTION, [], [])
     assert box == "" and [m["role"] for m in history] == ["user", "assistant", "assistant"]
     assert marked(viewer["value"]) == [GOLD] and viewer["visible"] and export["visible"]
     assert "rag-q1-c1" in history[1]["content"]
-    _, history, answers, viewer, _, markdown_file, json_file = ui.on_ask(OFF_TOPIC, history, answers)
+    _, history, answers, viewer, _, markdown_file, json_file = app.on_ask(OFF_TOPIC, history, answers)
     assert len(history) == 6 and len(answers) == 2 and "rag-q2-c0" not in history[4]["content"]
     assert "do not answer" in viewer["value"]
     exported = json.loads(Path(json_file["value"]).read_text(encoding="utf-8"))
@@ -264,7 +265,7 @@ def test_on_ask_appends_to_history_opens_the_first_citation_and_exports(index: I
     assert cited["text"] == GOLD and cited["content_hash"] == index.document(cited["doc_id"]).content_hash
     assert index.document(cited["doc_id"]).text[cited["start"] : cited["end"]] == GOLD
     markdown = Path(markdown_file["value"]).read_text(encoding="utf-8")
-    assert f"## 1. {ui.markdown_export_text(CHIP_QUESTION)}" in markdown and "[^1]: *China steps up" in markdown
+    assert f"## 1. {app_render.markdown_export_text(CHIP_QUESTION)}" in markdown and "[^1]: *China steps up" in markdown
     assert f"characters {cited['start']}\u2013{cited['end']}" in markdown and cited["content_hash"][:12] in markdown
     assert "## 2. " in markdown and "do not answer" in markdown
 
@@ -272,20 +273,20 @@ def test_on_ask_appends_to_history_opens_the_first_citation_and_exports(index: I
 def test_marker_requests_open_the_citation_and_copy_its_quote(index: Index, monkeypatch) -> None:
     history, answers = answered(index, monkeypatch, OFF_TOPIC, "What did the union leaflet say in one line?")
     leaflet = next(n for n, c in enumerate(answers[1]["citations"], start=1) if c["text"] == LEAFLET)
-    opened = ui.on_open_request(f"open 2 {leaflet} 1712", answers)
+    opened = app.on_open_request(f"open 2 {leaflet} 1712", answers)
     assert marked(opened["value"]) == [LEAFLET]
     for bad in ("open 3 1 1", "open 2 9 1", "open 2 0 1", "open 1 1 1", "rm -rf 1 1", ""):
-        assert ui.on_open_request(bad, answers) == {"__type__": "update"}, bad
-    quote = ui.on_copy_request(f"quote 2 {leaflet} 99", answers)
+        assert app.on_open_request(bad, answers) == {"__type__": "update"}, bad
+    quote = app.on_copy_request(f"quote 2 {leaflet} 99", answers)
     citation = answers[1]["citations"][leaflet - 1]
     assert quote.startswith(f"\u201c{LEAFLET}\u201d \u2014 Dockside notes <img src=x onerror=alert(1)>")
     assert quote.endswith(f"characters {citation['start']}\u2013{citation['end']}")
-    note = ui.on_copy_request(f"note 2 {leaflet} 99", answers)
+    note = app.on_copy_request(f"note 2 {leaflet} 99", answers)
     assert f"[^{leaflet}]: *Dockside notes \\<img" in note and "\\!\\[x\\]" in note  # Markdown made inert
-    whole = ui.on_copy_request("quote 2 0 5", answers)
+    whole = app.on_copy_request("quote 2 0 5", answers)
     assert whole.count("\u201c") == len(answers[1]["citations"]) and whole.startswith("[1] ")
-    assert "do not answer" in ui.on_copy_request("quote 1 0 5", answers)
-    assert ui.on_copy_request("open 2 1 5", answers) == ""
+    assert "do not answer" in app.on_copy_request("quote 1 0 5", answers)
+    assert app.on_copy_request("open 2 1 5", answers) == ""
 
 
 def test_feedback_goes_to_a_jsonl_file_beside_the_index_and_rag_eval_reads_it(index: Index, monkeypatch) -> None:
@@ -297,7 +298,7 @@ def test_feedback_goes_to_a_jsonl_file_beside_the_index_and_rag_eval_reads_it(in
     path = index.path.with_name(index.path.name + ".feedback.jsonl")
     path.unlink(missing_ok=True)
     for position, liked in ((1, True), (2, False), (4, True), (5, False)):  # reply and Sources messages
-        ui.on_feedback(history, answers, gr.LikeData(None, {"index": position, "value": "", "liked": liked}))
+        app.on_feedback(history, answers, gr.LikeData(None, {"index": position, "value": "", "liked": liked}))
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert [(r["question"], r["rating"]) for r in lines] == [
         (CHIP_QUESTION, "up"), (CHIP_QUESTION, "down"), (OFF_TOPIC, "up"), (OFF_TOPIC, "down")
@@ -308,49 +309,51 @@ def test_feedback_goes_to_a_jsonl_file_beside_the_index_and_rag_eval_reads_it(in
     path.unlink()
 
 
-def test_answers_citing_a_deleted_document_are_marked(holder: ui.IndexHolder, tmp_path: Path, monkeypatch) -> None:
+def test_answers_citing_a_deleted_document_are_marked(
+    holder: app_documents.IndexHolder, tmp_path: Path, monkeypatch
+) -> None:
     note = tmp_path / "harbour.md"
     note.write_text("# Harbour\n\nThe harbour crane fund will raise 12 million dollars.\n", encoding="utf-8")
-    ui.add_uploads(holder, [note], tmp_path / "staging")
-    monkeypatch.setattr(ui, "STATE", holder)
-    _, history, answers, *_ = ui.on_ask("How much will the harbour crane fund raise?", [], [])
+    app_documents.add_uploads(holder, [note], tmp_path / "staging")
+    monkeypatch.setattr(app, "STATE", holder)
+    _, history, answers, *_ = app.on_ask("How much will the harbour crane fund raise?", [], [])
     assert any(c["doc_id"] == "uploads/harbour.md" for c in answers[0]["citations"])
-    assert ui.on_mark_stale(history, answers) == history  # nothing changed yet
-    ui.remove_document(holder, "uploads/harbour.md")
-    marked_history = ui.on_mark_stale(history, answers)
+    assert app.on_mark_stale(history, answers) == history  # nothing changed yet
+    app_documents.remove_document(holder, "uploads/harbour.md")
+    marked_history = app.on_mark_stale(history, answers)
     assert "rag-stale" in marked_history[1]["content"] and "no longer in the index" in marked_history[1]["content"]
-    assert ui.on_mark_stale(marked_history, answers) == marked_history  # marked once
-    key = ui.opened_key("open 0 1", answers)  # the newest answer's first citation, as shown with it
-    assert key == ui.citation_key(ui.answer_from_dict(answers[0]).citations[0])
-    assert "no longer in the index" in ui.on_reopen(key)
-    assert ui.opened_key("open 5 1", answers) is None and ui.on_reopen(None) == {"__type__": "update"}
+    assert app.on_mark_stale(marked_history, answers) == marked_history  # marked once
+    opened = app.opened_citation("open 0 1", answers)  # the newest answer's first citation, as shown with it
+    assert opened == answers[0]["citations"][0]
+    assert "no longer in the index" in app.on_reopen(opened)
+    assert app.opened_citation("open 5 1", answers) is None and app.on_reopen(None) == {"__type__": "update"}
 
 
 def test_search_filter_from_the_ask_tab(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    documents, sources = ui.filter_choices(index)
+    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    documents, sources = app_render.filter_choices(index)
     assert ("seed-article.md" in [v for _, v in documents]) and "cgtn.com" in sources
-    assert ui.search_filter([], []) is None
-    _, history, answers, *_ = ui.on_ask(CHIP_QUESTION, [], [], ["news/hostile.md"], [])
+    assert app.search_filter([], []) is None
+    _, history, answers, *_ = app.on_ask(CHIP_QUESTION, [], [], ["news/hostile.md"], [])
     assert all(c["doc_id"] == "news/hostile.md" for c in (*answers[0]["citations"], *answers[0]["candidates"]))
-    assert ui.filter_label(["a", "b"], ["cgtn.com"]) == "Search in: 2 documents and source cgtn.com only"
+    assert app_render.filter_label(["a", "b"], ["cgtn.com"]) == "Search in: 2 documents and source cgtn.com only"
     with pytest.raises(Exception, match="matches the filter"):
-        ui.on_ask(CHIP_QUESTION, [], [], [], ["nobody.example"])
-    rows = ui.on_lookup(GOLD)[0]
+        app.on_ask(CHIP_QUESTION, [], [], [], ["nobody.example"])
+    rows = app.on_lookup(GOLD)[0]
     assert rows[0][3].count("rag-kind-exact") == 1
-    rows = ui.on_lookup(GOLD, ["news/hostile.md"], [])[0]  # the gold sentence is not in that document
+    rows = app.on_lookup(GOLD, ["news/hostile.md"], [])[0]  # the gold sentence is not in that document
     assert "rag-kind-exact" not in rows[0][3]
 
 
 def test_chat_follow_up_is_resolved_from_the_chat_and_clearing_forgets_it(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    _, history, answers, *_ = ui.on_ask(CHIP_QUESTION, [], [])
-    _, history, answers, *_ = ui.on_ask("When was it set up?", history, answers)
+    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    _, history, answers, *_ = app.on_ask(CHIP_QUESTION, [], [])
+    _, history, answers, *_ = app.on_ask("When was it set up?", history, answers)
     assert answers[-1]["searched_for"] != "When was it set up?" and "chip fund" in answers[-1]["searched_for"]
     assert "searched for:" in history[-2]["content"]
-    chat, cleared, *_ = ui.on_clear()
+    chat, cleared, *_ = app.on_clear()
     assert chat == [] and cleared == []
-    _, _, fresh, *_ = ui.on_ask("When was it set up?", [], cleared)
+    _, _, fresh, *_ = app.on_ask("When was it set up?", [], cleared)
     assert fresh[-1]["searched_for"] == "When was it set up?"
 
 
@@ -359,7 +362,7 @@ def test_chat_follow_up_is_resolved_from_the_chat_and_clearing_forgets_it(index:
 
 def test_lookup_view_rows_details_and_exports(index: Index) -> None:
     text = f"{GOLD}\n\n{GOLD.upper().replace(',', '')}\n\nThe moon is made of green cheese and nobody disputes it."
-    view = ui.lookup_view(index, text)
+    view = app_render.lookup_view(index, text)
     kinds = [m.kind for m in view.matches]
     assert kinds[:2] == ["exact", "near-exact"] and kinds[2] == "unsupported"
     assert_citations(index, [m.citation for m in view.matches if m.citation])
@@ -375,7 +378,7 @@ def test_lookup_view_rows_details_and_exports(index: Index) -> None:
 
 
 def test_lookup_of_hostile_sentence_is_escaped_in_detail_and_export(index: Index) -> None:
-    view = ui.lookup_view(index, LEAFLET)
+    view = app_render.lookup_view(index, LEAFLET)
     (match,) = view.matches
     assert match.kind == "exact" and match.citation.text == LEAFLET
     assert_citations(index, [match.citation])
@@ -390,15 +393,15 @@ def test_unsupported_row_shows_nearest_as_not_a_match() -> None:
 
     near = Citation(text="b c.", doc_id="d.md", title="T", source="", start=2, end=6, score=0.2,
                     context="a b c. d", context_start=0)  # fmt: skip
-    detail = ui.match_detail_html(Match("x y", 0, 3, "unsupported", 0.2, None, nearest=near))
+    detail = app_render.match_detail_html(Match("x y", 0, 3, "unsupported", 0.2, None, nearest=near))
     assert "NOT a match" in detail and marked(detail) == ["b c."]
 
 
 def test_empty_lookup_is_a_user_error(index: Index, monkeypatch) -> None:
     with pytest.raises(QueryError):
-        ui.lookup_view(index, "   ")
-    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    outputs = ui.on_lookup("  ")  # in the app: a hint where the results go, no error raised or logged
+        app_render.lookup_view(index, "   ")
+    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    outputs = app.on_lookup("  ")  # in the app: a hint where the results go, no error raised or logged
     assert "type some text to look up" in outputs[2]
 
 
@@ -406,12 +409,12 @@ def test_empty_lookup_is_a_user_error(index: Index, monkeypatch) -> None:
 
 
 def test_document_rows_and_view(index: Index) -> None:
-    rows, doc_ids = ui.document_rows(index)
+    rows, doc_ids = app_render.document_rows(index)
     assert doc_ids == [d["doc_id"] for d in index.documents()]
     seed = rows[doc_ids.index("seed-article.md")]
     assert seed[1] == "cgtn.com" and seed[2] == len(index.sentences("seed-article.md")) and seed[3]
     hostile = index.document("news/hostile.md")
-    view = ui.document_html(hostile, sentences=3)
+    view = app_render.document_html(hostile, sentences=3)
     assert_no_live_html(view)
     shown = html.unescape(inert(view))
     for text in HOSTILE:
@@ -432,7 +435,7 @@ def test_document_rows_and_view(index: Index) -> None:
     ],
 )
 def test_safe_file_name(name: str, expected: str) -> None:
-    assert ui.safe_file_name(name, "abcdef0123456789") == expected
+    assert app_documents.safe_file_name(name, "abcdef0123456789") == expected
 
 
 def test_stage_uploads_checks_type_size_and_content(tmp_path: Path) -> None:
@@ -443,13 +446,13 @@ def test_stage_uploads_checks_type_size_and_content(tmp_path: Path) -> None:
         "nul.html": b"<p>a\x00b</p>",
         "fake.pdf": b"hello, not a pdf",
         "empty.txt": b"   \n",
-        "big.txt": b"a" * (ui.MAX_UPLOAD_BYTES + 1),
+        "big.txt": b"a" * (app_documents.MAX_UPLOAD_BYTES + 1),
     }
     paths = []
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
         paths.append(tmp_path / name)
-    staged, refused = ui.stage_uploads(paths, tmp_path / "staging")
+    staged, refused = app_documents.stage_uploads(paths, tmp_path / "staging")
     assert [s.name for s in staged] == ["good.md"]
     assert staged[0].path.parent == tmp_path / "staging"
     assert re.fullmatch(r"[0-9a-f]{64}\.md", staged[0].path.name)  # content-hash name
@@ -460,11 +463,35 @@ def test_stage_uploads_checks_type_size_and_content(tmp_path: Path) -> None:
     assert "too large" in reasons["big.txt"]
 
 
-def test_add_uploads_swaps_the_index_and_summarises(holder: ui.IndexHolder, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("image.txt", b"\x89PNG\r\n\x1a\nxxxx"),
+        ("nul.md", b"a\x00b and more words"),
+        ("controls.txt", ("\x01\x02\x03 valid UTF-8 but control characters " * 5).encode()),
+        ("utf16.txt", "\ufeffA sentence in UTF-16 has NUL bytes.".encode("utf-16-le")),
+        ("latin1.html", "<p>Caf\u00e9 cr\u00e8me.</p>".encode("latin-1")),
+        ("picture-only.md", b"![a chart](chart.png)\n"),
+    ],
+)
+def test_an_upload_is_refused_exactly_when_the_indexer_would_refuse_it(tmp_path: Path, name: str, data: bytes) -> None:
+    """One check of text files, ingest's: the app refuses early what indexing would skip, for the same reason."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    try:
+        read_document(path, name)
+        expected = ""
+    except IngestError as error:
+        expected = str(error)
+    assert app_documents.check_upload(name, data) == expected
+    assert (expected == "") == name.startswith(("utf16", "latin1"))
+
+
+def test_add_uploads_swaps_the_index_and_summarises(holder: app_documents.IndexHolder, tmp_path: Path) -> None:
     before = holder.index
     bad = tmp_path / "bad.exe"
     bad.write_bytes(b"MZ")
-    summary = ui.add_uploads(holder, [HOSTILE_MD, HOSTILE_TXT, bad], tmp_path / "staging")
+    summary = app_documents.add_uploads(holder, [HOSTILE_MD, HOSTILE_TXT, bad], tmp_path / "staging")
     after = holder.index
     assert after is not before
     doc_ids = {d["doc_id"] for d in after.documents()}
@@ -475,41 +502,41 @@ def test_add_uploads_swaps_the_index_and_summarises(holder: ui.IndexHolder, tmp_
     assert LEAFLET in [c.text for c in answer.citations]
     assert before.ask(CHIP_QUESTION).citations  # the old index keeps working for requests in flight
 
-    message = ui.remove_document(holder, "uploads/hostile-plain.txt")
+    message = app_documents.remove_document(holder, "uploads/hostile-plain.txt")
     assert "Deleted" in message
     assert "uploads/hostile-plain.txt" not in {d["doc_id"] for d in holder.index.documents()}
     with pytest.raises(RagError):
-        ui.remove_document(holder, "no-such.md")
+        app_documents.remove_document(holder, "no-such.md")
 
 
-def test_the_last_document_cannot_be_deleted(holder: ui.IndexHolder) -> None:
+def test_the_last_document_cannot_be_deleted(holder: app_documents.IndexHolder) -> None:
     with pytest.raises(RagError, match="last document"):
-        ui.remove_document(holder, "seed-article.md")
+        app_documents.remove_document(holder, "seed-article.md")
 
 
 # --- serving -------------------------------------------------------------------------------
 
 
 def test_loopback_and_auth_rules() -> None:
-    assert ui.is_loopback("127.0.0.1") and ui.is_loopback("::1") and ui.is_loopback("localhost")
-    assert not ui.is_loopback("0.0.0.0") and not ui.is_loopback("192.168.1.2")
-    assert ui.parse_auth(None, "127.0.0.1") is None
-    assert ui.parse_auth("ann:s3cr:et", "0.0.0.0") == ("ann", "s3cr:et")
-    with pytest.raises(ui.UsageError, match="without --auth"):
-        ui.parse_auth(None, "0.0.0.0")
-    with pytest.raises(ui.UsageError, match="USER:PASSWORD"):
-        ui.parse_auth("ann", "127.0.0.1")
+    assert app_access.is_loopback("127.0.0.1") and app_access.is_loopback("::1") and app_access.is_loopback("localhost")
+    assert not app_access.is_loopback("0.0.0.0") and not app_access.is_loopback("192.168.1.2")
+    assert app_access.parse_auth(None, "127.0.0.1") is None
+    assert app_access.parse_auth("ann:s3cr:et", "0.0.0.0") == ("ann", "s3cr:et")
+    with pytest.raises(app_access.UsageError, match="without --auth"):
+        app_access.parse_auth(None, "0.0.0.0")
+    with pytest.raises(app_access.UsageError, match="USER:PASSWORD"):
+        app_access.parse_auth("ann", "127.0.0.1")
 
 
 def test_main_refuses_a_public_address_without_auth(capsys: pytest.CaptureFixture[str]) -> None:
-    assert ui.main(["--host", "0.0.0.0", "--index", "/nonexistent"]) == 1
+    assert app.main(["--host", "0.0.0.0", "--index", "/nonexistent"]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("rag serve: error: refusing to listen on 0.0.0.0 without --auth USER:PASSWORD")
     assert "\n" not in error
 
 
 def test_private_paths_cover_corpus_index_and_staging(index: Index, tmp_path: Path) -> None:
-    paths = ui.private_paths(index, tmp_path)
+    paths = app.private_paths(index, tmp_path)
     assert str(index.corpus.resolve()) in paths and str(index.path.resolve()) in paths
     assert str(tmp_path.resolve()) in paths
 
@@ -517,29 +544,44 @@ def test_private_paths_cover_corpus_index_and_staging(index: Index, tmp_path: Pa
 def test_api_endpoints_raise_user_errors_for_empty_input(index: Index, monkeypatch) -> None:
     import gradio as gr
 
-    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    assert ui.ask_api(CHIP_QUESTION)["citations"][0]["text"] == GOLD
-    assert [m["kind"] for m in ui.lookup_api(GOLD)] == ["exact"]
+    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    assert app.ask_api(CHIP_QUESTION)["citations"][0]["text"] == GOLD
+    assert [m["kind"] for m in app.lookup_api(GOLD)] == ["exact"]
     with pytest.raises(gr.Error):
-        ui.ask_api("  ")
-    only = ui.ask_api(CHIP_QUESTION, folders=["news"])
+        app.ask_api("  ")
+    only = app.ask_api(CHIP_QUESTION, folders=["news"])
     assert {c["doc_id"] for c in (*only["citations"], *only["candidates"])} <= {
         "news/hostile.md",
         "news/hostile-plain.txt",
     }
-    assert ui.lookup_api(GOLD, documents=["news/hostile.md"])[0]["kind"] != "exact"
+    assert app.lookup_api(GOLD, documents=["news/hostile.md"])[0]["kind"] != "exact"
     with pytest.raises(gr.Error, match="YYYY"):
-        ui.ask_api(CHIP_QUESTION, since="yesterday")
+        app.ask_api(CHIP_QUESTION, since="yesterday")
 
 
 def test_answers_show_what_of_the_question_each_citation_covers(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(ui, "STATE", ui.IndexHolder(index))
-    result = ui.ask_api(CHIP_QUESTION)
+    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    result = app.ask_api(CHIP_QUESTION)
     first = result["citations"][0]
     assert "fund" in first["covered"] and isinstance(first["missing"], (list, tuple))
     answer = index.ask(CHIP_QUESTION)
-    reply = ui.answer_markdown(answer)
-    assert f"covers: {ui.markdown_text(', '.join(answer.citations[0].covered))}" in reply
+    reply = app_render.answer_markdown(answer)
+    assert f"covers: {app_render.markdown_text(', '.join(answer.citations[0].covered))}" in reply
+
+
+@pytest.mark.slow
+def test_python_ui_py_and_rag_serve_take_the_same_options(tmp_path: Path) -> None:
+    """``python ui.py --help`` as a user runs it; ``rag serve`` launches the same app with the same options."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ui_help = subprocess.run([sys.executable, "ui.py", "--help"], cwd=ROOT, env=env, capture_output=True, text=True)
+    serve_help = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "serve", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert ui_help.returncode == 0 == serve_help.returncode, ui_help.stderr + serve_help.stderr
+    options = ["--corpus", "--index", "--host", "--port", "--auth", "--auth-file", "--allowed-hosts"]
+    for option in options:
+        assert f" {option} " in ui_help.stdout and f" {option} " in serve_help.stdout, option
+    assert "(default: corpus)" in ui_help.stdout and "(default: 7860)" in serve_help.stdout
 
 
 # --- the running app, through gradio_client (real packaged model) ---------------------------
@@ -593,17 +635,17 @@ def stop_app(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     process, url, corpus = start_app(tmp_path_factory.mktemp("ui-app"))
     yield url, corpus
     stop_app(process)
 
 
 @pytest.fixture(scope="module")
-def client(app: tuple[str, Path]):
+def client(served: tuple[str, Path]):
     from gradio_client import Client
 
-    return Client(app[0], verbose=False)
+    return Client(served[0], verbose=False)
 
 
 @pytest.mark.slow
@@ -644,8 +686,8 @@ def test_client_lookup_returns_the_kinds(client) -> None:
 
 
 @pytest.mark.slow
-def test_app_serves_no_corpus_file_and_caps_uploads(app: tuple[str, Path]) -> None:
-    url, corpus = app
+def test_app_serves_no_corpus_file_and_caps_uploads(served: tuple[str, Path]) -> None:
+    url, corpus = served
     for path in (corpus / "seed-article.md", ROOT / "ui.py"):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10)
@@ -656,7 +698,7 @@ def test_app_serves_no_corpus_file_and_caps_uploads(app: tuple[str, Path]) -> No
             f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n'
             "Content-Type: text/plain\r\n\r\n"
         ).encode()
-        + b"a" * (ui.MAX_UPLOAD_BYTES + 1024)
+        + b"a" * (app_documents.MAX_UPLOAD_BYTES + 1024)
         + f"\r\n--{boundary}--\r\n".encode()
     )
     request = urllib.request.Request(

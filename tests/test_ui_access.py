@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import ui
-from rag import build_index
+from rag import app, app_access, app_documents, build_index
 from tests.fakes import FakeEmbedder
 from tests.test_ui import stop_app
 
@@ -40,40 +39,40 @@ SEED = ROOT / "corpus" / "seed-article.md"
     ],
 )
 def test_host_names_are_read_from_host_and_origin_headers(header: str, name: str) -> None:
-    assert ui._host_name(header) == name
+    assert app_access._host_name(header) == name
 
 
 def test_allowed_hosts_follow_the_listening_address() -> None:
-    assert ui.allowed_hosts("127.0.0.1", None) == ui.LOOPBACK_NAMES
-    assert ui.allowed_hosts("::1", "rag.example.org") == ui.LOOPBACK_NAMES | {"rag.example.org"}
-    assert ui.allowed_hosts("0.0.0.0", None) is None, "beyond loopback the password guards the app"
-    assert "rag.example.org" in ui.allowed_hosts("0.0.0.0", "rag.example.org, other.example")
+    assert app_access.allowed_hosts("127.0.0.1", None) == app_access.LOOPBACK_NAMES
+    assert app_access.allowed_hosts("::1", "rag.example.org") == app_access.LOOPBACK_NAMES | {"rag.example.org"}
+    assert app_access.allowed_hosts("0.0.0.0", None) is None, "beyond loopback the password guards the app"
+    assert "rag.example.org" in app_access.allowed_hosts("0.0.0.0", "rag.example.org, other.example")
 
 
 def test_the_password_comes_from_a_file_or_the_environment(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv(ui.AUTH_VARIABLE, raising=False)
-    assert ui.auth_value(None, None) is None
-    monkeypatch.setenv(ui.AUTH_VARIABLE, "ann:from-env")
-    assert ui.auth_value(None, None) == "ann:from-env"
+    monkeypatch.delenv(app_access.AUTH_VARIABLE, raising=False)
+    assert app_access.auth_value(None, None) is None
+    monkeypatch.setenv(app_access.AUTH_VARIABLE, "ann:from-env")
+    assert app_access.auth_value(None, None) == "ann:from-env"
     secret = tmp_path / "auth"
     secret.write_text("bob:from:file\n", encoding="utf-8")
-    assert ui.auth_value(None, str(secret)) == "bob:from:file"
-    assert ui.auth_value("cy:given", str(secret)) == "cy:given"
-    assert ui.parse_auth(ui.auth_value(None, str(secret)), "0.0.0.0") == ("bob", "from:file")
+    assert app_access.auth_value(None, str(secret)) == "bob:from:file"
+    assert app_access.auth_value("cy:given", str(secret)) == "cy:given"
+    assert app_access.parse_auth(app_access.auth_value(None, str(secret)), "0.0.0.0") == ("bob", "from:file")
     secret.write_text("no colon here\n", encoding="utf-8")
-    with pytest.raises(ui.UsageError, match="USER:PASSWORD on its first line"):
-        ui.auth_value(None, str(secret))
-    with pytest.raises(ui.UsageError, match="cannot read --auth-file"):
-        ui.auth_value(None, str(tmp_path / "missing"))
+    with pytest.raises(app_access.UsageError, match="USER:PASSWORD on its first line"):
+        app_access.auth_value(None, str(secret))
+    with pytest.raises(app_access.UsageError, match="cannot read --auth-file"):
+        app_access.auth_value(None, str(tmp_path / "missing"))
 
 
 def test_main_reads_the_password_from_the_environment(monkeypatch, capsys, tmp_path: Path) -> None:
     argv = ["--host", "0.0.0.0", "--corpus", str(tmp_path / "no-corpus"), "--index", str(tmp_path / "no-index")]
-    monkeypatch.delenv(ui.AUTH_VARIABLE, raising=False)
-    assert ui.main(argv) == 1
+    monkeypatch.delenv(app_access.AUTH_VARIABLE, raising=False)
+    assert app.main(argv) == 1
     assert "without --auth" in capsys.readouterr().err
-    monkeypatch.setenv(ui.AUTH_VARIABLE, "ann:secret")
-    assert ui.main(argv) == 1
+    monkeypatch.setenv(app_access.AUTH_VARIABLE, "ann:secret")
+    assert app.main(argv) == 1
     error = capsys.readouterr().err
     assert "without --auth" not in error and "does not exist" in error, "the password was taken from $RAG_AUTH"
 
@@ -82,18 +81,21 @@ def test_every_file_chosen_beyond_the_limit_is_listed(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SEED, corpus / "seed-article.md")
-    holder = ui.IndexHolder(build_index(corpus, tmp_path / "index", embedder=FakeEmbedder()))
+    holder = app_documents.IndexHolder(build_index(corpus, tmp_path / "index", embedder=FakeEmbedder()))
     files = []
-    for number in range(ui.MAX_UPLOAD_FILES + 10):
+    for number in range(app_documents.MAX_UPLOAD_FILES + 10):
         path = tmp_path / "chosen" / f"note-{number:02d}.txt"
         path.parent.mkdir(exist_ok=True)
         path.write_text(f"Note number {number} says the harvest came early.\n", encoding="utf-8")
         files.append(path)
-    summary = ui.add_uploads(holder, files, tmp_path / "staging")
+    summary = app_documents.add_uploads(holder, files, tmp_path / "staging")
     added = {d["doc_id"] for d in holder.index.documents()} - {"seed-article.md"}
-    assert len(added) == ui.MAX_UPLOAD_FILES
-    for path in files[ui.MAX_UPLOAD_FILES :]:
-        assert f"<b>{path.name}</b> skipped: not added: {ui.MAX_UPLOAD_FILES} files are indexed per upload" in summary
+    assert len(added) == app_documents.MAX_UPLOAD_FILES
+    for path in files[app_documents.MAX_UPLOAD_FILES :]:
+        assert (
+            f"<b>{path.name}</b> skipped: not added: {app_documents.MAX_UPLOAD_FILES} files are indexed per upload"
+            in summary
+        )
     assert summary.count("skipped") == 10
 
 
@@ -107,7 +109,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def served_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """``python ui.py --allowed-hosts rag.example.org`` on a free loopback port, its password in $RAG_AUTH."""
     root = tmp_path_factory.mktemp("ui-access")
     (root / "corpus").mkdir()
@@ -148,29 +150,34 @@ def request(port: int, method: str, path: str, host: str, origin: str | None = N
 
 
 @pytest.mark.slow
-def test_a_rebound_foreign_host_name_is_refused(app: int) -> None:
-    evil = f"evil.example:{app}"
-    assert request(app, "GET", "/", evil, f"http://{evil}") == 403
-    assert request(app, "GET", "/gradio_api/info", evil) == 403
+def test_a_rebound_foreign_host_name_is_refused(served_port: int) -> None:
+    evil = f"evil.example:{served_port}"
+    assert request(served_port, "GET", "/", evil, f"http://{evil}") == 403
+    assert request(served_port, "GET", "/gradio_api/info", evil) == 403
     body = '{"data": ["China launches a chip fund."]}'
-    assert request(app, "POST", "/gradio_api/call/lookup", evil, f"http://{evil}", body) == 403
+    assert request(served_port, "POST", "/gradio_api/call/lookup", evil, f"http://{evil}", body) == 403
 
 
 @pytest.mark.slow
-def test_loopback_and_allowed_names_are_answered(app: int) -> None:
-    for host in (f"127.0.0.1:{app}", f"localhost:{app}", f"[::1]:{app}", f"rag.example.org:{app}"):
-        assert request(app, "GET", "/", host) == 200, host
+def test_loopback_and_allowed_names_are_answered(served_port: int) -> None:
+    for host in (
+        f"127.0.0.1:{served_port}",
+        f"localhost:{served_port}",
+        f"[::1]:{served_port}",
+        f"rag.example.org:{served_port}",
+    ):
+        assert request(served_port, "GET", "/", host) == 200, host
 
 
 @pytest.mark.slow
-def test_a_foreign_origin_on_a_loopback_host_is_refused(app: int) -> None:
-    assert request(app, "GET", "/gradio_api/info", f"127.0.0.1:{app}", "http://evil.example") == 403
+def test_a_foreign_origin_on_a_loopback_host_is_refused(served_port: int) -> None:
+    assert request(served_port, "GET", "/gradio_api/info", f"127.0.0.1:{served_port}", "http://evil.example") == 403
 
 
 @pytest.mark.slow
-def test_the_password_from_the_environment_guards_the_app(app: int) -> None:
-    host = f"127.0.0.1:{app}"
-    assert request(app, "GET", "/gradio_api/info", host) in (401, 403), "no login, no API"
+def test_the_password_from_the_environment_guards_the_app(served_port: int) -> None:
+    host = f"127.0.0.1:{served_port}"
+    assert request(served_port, "GET", "/gradio_api/info", host) in (401, 403), "no login, no API"
 
 
 def test_the_app_refuses_an_index_folder_holding_other_data(tmp_path: Path, capsys) -> None:
@@ -181,7 +188,7 @@ def test_the_app_refuses_an_index_folder_holding_other_data(tmp_path: Path, caps
     (project / "gen-reports").mkdir(parents=True)
     (project / "gen-reports" / "q3.txt").write_text("numbers", encoding="utf-8")
     (project / "manifest.json").write_text("{}", encoding="utf-8")
-    assert ui.main(["--corpus", str(corpus), "--index", str(project)]) == 1
+    assert app.main(["--corpus", str(corpus), "--index", str(project)]) == 1
     error = capsys.readouterr().err
     assert error.splitlines()[-1].startswith("rag serve: error: refusing to write an index into")
     assert "Traceback" not in error

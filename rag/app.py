@@ -1,0 +1,765 @@
+"""The browser app: a Gradio shell over rag's public API (ask, look up, manage documents).
+
+The page's pieces are built elsewhere: ``rag.app_render`` (answers, citations, documents and lookups as
+escaped HTML and Markdown), ``rag.app_documents`` (the current index, uploads and deletions) and
+``rag.app_access`` (password and Host names), ``rag.app_assets`` (the page's CSS and scripts). Here:
+the handlers (Gradio in, those functions, Gradio out), the layout, and starting the server.
+``python ui.py`` runs ``main``; ``rag serve`` runs ``serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import re
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag import SUPPORTED_SUFFIXES, Answer, Index, RagError
+from rag.app_access import LOOPBACK_NAMES, HostGuard, UsageError, allowed_hosts, auth_value, parse_auth
+from rag.app_assets import (
+    COPY_TO_CLIPBOARD,
+    CSS,
+    PAGE_JS,
+    SCROLL_TO_ANSWER,
+    SCROLL_TO_MARK,
+    SHOW_UPLOAD_SUMMARY,
+    TOGGLE_THEME,
+)
+from rag.app_documents import MAX_UPLOAD_BYTES, MAX_UPLOAD_LABEL, IndexHolder, add_uploads, remove_document
+from rag.app_render import (
+    answer_messages,
+    document_html,
+    document_rows,
+    filter_choices,
+    filter_label,
+    html_text,
+    index_summary,
+    lookup_cards_html,
+    lookup_view,
+    mark_stale,
+    markdown_text,
+    placeholder_html,
+    view_citation,
+)
+from rag.export import (
+    answer_footnotes,
+    answer_from_dict,
+    answer_quotes,
+    citation_footnote,
+    citation_from_dict,
+    conversation_json,
+    conversation_markdown,
+    quote_with_citation,
+)
+from rag.feedback import feedback_path, record_feedback
+from rag.workspace import add_serve_arguments, default_index, open_or_build
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_QUESTIONS = (
+    "How much money does the new chip fund aim to raise?",
+    "Which companies did Li Qiang visit?",
+    "Which technologies are described as dual-use?",
+)
+EXAMPLE_LOOKUPS = (
+    "China wants to be a world leader in technology.",
+    "In response, China is launching a new state-backed investment fund aiming to raise over $40 billion for "
+    "its semiconductor sector, according to Reuters. The fund was announced on the moon.",
+)
+MAX_CHAT_TURNS = 20  # earlier answers passed with a chat question
+THUMBS = {"up": "\U0001f44d", "down": "\U0001f44e"}
+
+STATE = IndexHolder()
+
+
+# --- the API: ask and lookup as JSON for gradio_client ----------------------------------
+
+
+def api_filter(
+    documents: list[str] | None, folders: list[str] | None, sources: list[str] | None, since: str, until: str
+) -> dict[str, Any] | None:
+    """The ``where`` of an API call from its optional arguments (None: every document)."""
+    where = {"doc": documents, "folder": folders, "source": sources, "since": since, "until": until}
+    where = {name: value for name, value in where.items() if value}
+    return where or None
+
+
+def ask_api(
+    question: str,
+    history: list[dict[str, Any]] | None = None,
+    documents: list[str] | None = None,
+    folders: list[str] | None = None,
+    sources: list[str] | None = None,
+    since: str = "",
+    until: str = "",
+) -> dict[str, Any]:
+    """Answer a question with sentences quoted from the documents, or abstain with a reason.
+
+    Args:
+        question: A question in plain words.
+        history: The earlier answers of the same conversation as this endpoint returned them,
+            oldest first; a follow-up's "it", "he", "And in 2019?" are resolved from them.
+        documents: Search only these documents (ids: paths relative to the corpus).
+        folders: Search only documents under these corpus folders.
+        sources: Search only documents from these sources.
+        since: Search only documents dated on or after this day (YYYY, YYYY-MM or YYYY-MM-DD).
+        until: Search only documents dated on or before this day.
+
+    Returns:
+        The Answer as JSON: question, searched_for, abstained, reason, confidence, threshold,
+        citations, candidates, parts.
+    """
+    try:
+        where = api_filter(documents, folders, sources, since, until)
+        return asdict(STATE.index.ask(question, history=history or (), where=where))
+    except RagError as error:
+        raise gr.Error(str(error)) from None
+
+
+def lookup_api(
+    text: str,
+    documents: list[str] | None = None,
+    folders: list[str] | None = None,
+    sources: list[str] | None = None,
+    since: str = "",
+    until: str = "",
+) -> list[dict[str, Any]]:
+    """Find where each sentence of a quote, claim or paragraph comes from.
+
+    Args:
+        text: A quote, a claim, or whole paragraphs.
+        documents: Look only in these documents (ids: paths relative to the corpus).
+        folders: Look only in documents under these corpus folders.
+        sources: Look only in documents from these sources.
+        since: Look only in documents dated on or after this day (YYYY, YYYY-MM or YYYY-MM-DD).
+        until: Look only in documents dated on or before this day.
+
+    Returns:
+        One Match per sentence as JSON: query, kind (exact / near-exact / paraphrase / altered / unsupported),
+        score, citation (None when unsupported), nearest, reason (one line) and differences (for altered:
+        each with its kind and the claim's and the source's words and spans).
+    """
+    try:
+        where = api_filter(documents, folders, sources, since, until)
+        return [asdict(match) for match in STATE.index.lookup(text, where=where)]
+    except RagError as error:
+        raise gr.Error(str(error)) from None
+
+
+# --- event handlers: Gradio in, the functions above, Gradio out --------------------------
+
+
+def _user_error(error: RagError) -> gr.Error:
+    return gr.Error(str(error))
+
+
+def on_ask(
+    question: str,
+    history: list[dict[str, Any]],
+    answers: list[dict[str, Any]],
+    documents: list[str] | None = None,
+    sources: list[str] | None = None,
+) -> tuple[Any, ...]:
+    question = (question or "").strip()
+    if not question:
+        return gr.update(), history, answers, gr.update(), gr.update(), gr.update(), gr.update()
+    index = STATE.index
+    try:
+        answer = index.ask(question, history=answers[-MAX_CHAT_TURNS:], where=search_filter(documents, sources))
+    except RagError as error:
+        raise _user_error(error) from None
+    number = len(answers) + 1
+    history = [*history, {"role": "user", "content": markdown_text(question)}, *answer_messages(answer, number)]
+    answers = [*answers, asdict(answer)]
+    viewer = (
+        view_citation(index, answer.citations[0])
+        if answer.citations
+        else placeholder_html("No citation to open: the documents do not answer this question.")
+    )
+    markdown_file, json_file = write_conversation(answers)
+    return (
+        "",
+        history,
+        answers,
+        gr.update(value=viewer, visible=True),
+        gr.update(visible=True),
+        markdown_file,
+        json_file,
+    )
+
+
+def search_filter(documents: Sequence[str] | None, sources: Sequence[str] | None) -> dict[str, list[str]] | None:
+    """The ``where`` of a search from the Ask tab's choices (None: every document)."""
+    where = {name: list(values) for name, values in (("doc", documents), ("source", sources)) if values}
+    return where or None
+
+
+def _turns(answers: Sequence[dict[str, Any]]) -> list[Answer]:
+    return [answer_from_dict(a) for a in answers]
+
+
+def write_conversation(answers: Sequence[dict[str, Any]]) -> tuple[Any, Any]:
+    """The conversation as Markdown and JSON files to download (one folder per content, never overwritten)."""
+    turns = _turns(answers)
+    as_json = conversation_json(turns)
+    folder = STATE.folder("exports") / hashlib.sha256(as_json.encode()).hexdigest()[:24]
+    folder.mkdir(exist_ok=True)
+    markdown_file, json_file = folder / "rag-conversation.md", folder / "rag-conversation.json"
+    markdown_file.write_text(conversation_markdown(turns), encoding="utf-8")
+    json_file.write_text(as_json, encoding="utf-8")
+    return gr.update(value=str(markdown_file), interactive=True), gr.update(value=str(json_file), interactive=True)
+
+
+_REQUEST = re.compile(r"^(open|quote|note) (\d+) (\d+)\b")
+
+
+def parse_request(request: str, answers: Sequence[dict[str, Any]]) -> tuple[str, Answer, int] | None:
+    """(action, answer, citation number) of a request from the page ("open 2 1 <nonce>"); None if not one."""
+    found = _REQUEST.match(request or "")
+    if not found:
+        return None
+    action, answer_number, number = found.group(1), int(found.group(2)), int(found.group(3))
+    if not 1 <= answer_number <= len(answers):
+        return None
+    answer = answer_from_dict(answers[answer_number - 1])
+    if not 0 <= number <= len(answer.citations) or (number == 0 and action == "open"):
+        return None
+    return action, answer, number
+
+
+def copy_text(action: str, answer: Answer, number: int) -> str:
+    """What a copy button puts on the clipboard: a quote with its citation, or a Markdown footnote."""
+    if number == 0:
+        return answer_quotes(answer) if action == "quote" else answer_footnotes(answer)
+    citation = answer.citations[number - 1]
+    return quote_with_citation(citation) if action == "quote" else citation_footnote(citation, number)
+
+
+def on_open_request(request: str, answers: list[dict[str, Any]]) -> Any:
+    parsed = parse_request(request, answers)
+    if parsed is None or parsed[0] != "open":
+        return gr.update()
+    _, answer, number = parsed
+    return gr.update(value=view_citation(STATE.index, answer.citations[number - 1]), visible=True)
+
+
+def opened_citation(request: str, answers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The citation an "open" request shows, as kept in the session ("open 0 n": citation n of the newest answer)."""
+    found = _REQUEST.match(request or "")
+    if found and found.group(2) == "0" and answers:  # the newest answer's
+        request = f"open {len(answers)} {found.group(3)}"
+    parsed = parse_request(request, answers)
+    if parsed is None or parsed[0] != "open":
+        return None
+    _, answer, number = parsed
+    return asdict(answer.citations[number - 1])
+
+
+def on_reopen(opened: dict[str, Any] | None) -> Any:
+    """The viewer again after the documents changed: a deleted or changed document now says so."""
+    return gr.update() if opened is None else view_citation(STATE.index, citation_from_dict(opened))
+
+
+def on_copy_request(request: str, answers: list[dict[str, Any]]) -> str:
+    parsed = parse_request(request, answers)
+    if parsed is None or parsed[0] == "open":
+        return ""
+    return copy_text(*parsed)
+
+
+def on_feedback(history: list[dict[str, Any]], answers: list[dict[str, Any]], event: gr.LikeData) -> None:
+    """Save a thumbs up or down on an answer to the feedback file beside the index."""
+    position = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    if not isinstance(position, int):
+        return
+    number = sum(1 for message in history[: position + 1] if message.get("role") == "user")
+    if not 1 <= number <= len(answers):
+        return
+    index = STATE.index
+    rating = "up" if event.liked is True or event.liked == "Like" else "down"
+    record_feedback(feedback_path(index.path), answer_from_dict(answers[number - 1]), rating)
+    gr.Info(f"Thanks: your {THUMBS[rating]} on answer {number} was saved to {feedback_path(index.path).name}.")
+
+
+def on_mark_stale(history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return mark_stale(STATE.index, history or [], answers or [])
+
+
+def on_filter_label(documents: list[str] | None, sources: list[str] | None) -> Any:
+    return gr.update(label=filter_label(documents, sources))
+
+
+def on_filter_choices(documents: list[str] | None, sources: list[str] | None) -> tuple[Any, Any]:
+    """Refresh the filter's choices; choices that went away are dropped from the selection."""
+    document_choices, source_choices = filter_choices(STATE.index)
+    ids = {value for _, value in document_choices}
+    return (
+        gr.update(choices=document_choices, value=[d for d in documents or [] if d in ids]),
+        gr.update(choices=source_choices, value=[s for s in sources or [] if s in source_choices]),
+    )
+
+
+def on_clear() -> tuple[Any, ...]:
+    return [], [], gr.update(value=view_citation(STATE.index, None), visible=False), gr.update(visible=False)
+
+
+def on_lookup(text: str, documents: list[str] | None = None, sources: list[str] | None = None) -> tuple[Any, ...]:
+    if not (text or "").strip():  # a user's slip, not an error: a hint where the results go
+        hint = placeholder_html("Paste or type some text to look up first (a quote, a claim or a paragraph).")
+        return gr.update(), gr.update(), hint, gr.update(), gr.update(), gr.update(), gr.update()
+    try:
+        view = lookup_view(STATE.index, text or "", search_filter(documents, sources))
+    except RagError as error:
+        raise _user_error(error) from None
+    # One folder per result (by its hash), so the same lookup twice writes nothing new.
+    export_dir = STATE.folder("exports") / hashlib.sha256(view.json.encode()).hexdigest()[:24]
+    export_dir.mkdir(exist_ok=True)
+    markdown_file = export_dir / "rag-lookup.md"
+    json_file = export_dir / "rag-lookup.json"
+    markdown_file.write_text(view.markdown, encoding="utf-8")
+    json_file.write_text(view.json, encoding="utf-8")
+    first = view.details[0] if view.details else placeholder_html("No sentences found in the text.")
+    return (
+        view.rows,
+        view.details,
+        first,
+        view.markdown,
+        view.json,
+        gr.update(value=str(markdown_file), interactive=True),
+        gr.update(value=str(json_file), interactive=True),
+    )
+
+
+def on_select_row(details: list[str], event: gr.SelectData) -> str:
+    row = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    if not isinstance(row, int) or not 0 <= row < len(details):
+        return gr.update()
+    return details[row]
+
+
+def on_refresh_documents() -> tuple[Any, ...]:
+    index = STATE.index
+    rows, doc_ids = document_rows(index)
+    return rows, doc_ids, index_summary(index)
+
+
+def on_select_document(doc_ids: list[str], event: gr.SelectData) -> tuple[Any, ...]:
+    row = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    if not isinstance(row, int) or not 0 <= row < len(doc_ids):
+        return gr.update(), None, gr.update(interactive=False)
+    index = STATE.index
+    doc_id = doc_ids[row]
+    try:
+        document = index.document(doc_id)
+    except RagError as error:
+        return placeholder_html(str(error)), None, gr.update(interactive=False)
+    sentences = len(index.sentences(doc_id))
+    return document_html(document, sentences=sentences), doc_id, gr.update(interactive=True)
+
+
+def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    try:
+        summary = add_uploads(STATE, files or [], STATE.folder("staging"), progress)
+    except RagError as error:
+        summary = placeholder_html(f"Nothing was added: {error}")
+    finally:
+        cache = Path(gr.utils.get_upload_folder()).resolve()
+        for file in files or []:  # Gradio's own copy of the upload: not kept, so never served back
+            if Path(file).resolve().is_relative_to(cache):
+                Path(file).unlink(missing_ok=True)
+    return (None, summary, *on_refresh_documents())
+
+
+def on_ask_delete(doc_id: str | None) -> tuple[Any, ...]:
+    if not doc_id:
+        return placeholder_html("Select a document in the table first."), gr.update(visible=False)
+    try:
+        title = STATE.index.document(doc_id).title
+    except RagError as error:
+        return placeholder_html(str(error)), gr.update(visible=False)
+    question = (
+        f"Delete \u201c{html_text(title)}\u201d (<code>{html_text(doc_id)}</code>) from the index? "
+        "Its file moves to the corpus's .rag-removed folder; answers that quote it will be marked."
+    )
+    return f'<div class="rag-warning">{question}</div>', gr.update(visible=True)
+
+
+def on_delete(doc_id: str | None) -> tuple[Any, ...]:
+    if not doc_id:
+        message = placeholder_html("Select a document in the table first.")
+    else:
+        try:
+            message = placeholder_html(remove_document(STATE, doc_id))
+        except RagError as error:
+            message = placeholder_html(f"Not deleted: {error}")
+    rows, doc_ids, summary = on_refresh_documents()
+    hidden = gr.update(visible=False)
+    return message, rows, doc_ids, summary, None, placeholder_html("Select a document to read it."), hidden
+
+
+# --- layout ----------------------------------------------------------------------------
+
+# System fonts only: the default themes fetch Google Fonts, a request to a third party on every page view.
+THEME = gr.themes.Soft(font=("ui-sans-serif", "system-ui", "sans-serif"), font_mono=("ui-monospace", "monospace"))
+
+INTRO = (
+    "# rag \u2014 answers quoted from your documents\n"
+    "Every answer is made only of sentences copied verbatim from the documents, each with its source. "
+    "When the documents do not answer, it says so."
+)
+
+
+@dataclass
+class AskTab:
+    """The Ask tab's components that other tabs' events update."""
+
+    chatbot: gr.Chatbot
+    answers: gr.State
+    documents: gr.Dropdown
+    sources: gr.Dropdown
+    viewer: gr.HTML
+    opened: gr.State  # the citation shown in the viewer (as a dict)
+
+
+def _ask_tab() -> AskTab:
+    answers = gr.State([])
+    opened = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=6, min_width=300):
+            documents, sources = _filter_box("rag-filter")
+            chatbot = gr.Chatbot(
+                label="Questions and cited answers",
+                show_label=False,
+                height="min(52vh, 520px)",
+                min_height=160,
+                autoscroll=False,
+                latex_delimiters=[],
+                feedback_options=("Like", "Dislike"),
+                buttons=[],
+                group_consecutive_messages=True,
+                placeholder="Ask a question about the documents. Every answer quotes them, with sources.",
+                elem_id="rag-chat",
+            )
+            with gr.Row(equal_height=True, elem_id="rag-ask-row"):
+                question = gr.Textbox(
+                    placeholder="Ask a question about the documents",
+                    show_label=False,
+                    scale=8,
+                    lines=1,
+                    max_length=2000,
+                    autofocus=True,
+                    elem_id="rag-question",
+                    submit_btn=False,
+                )
+                ask = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="rag-ask")
+                clear = gr.Button("Clear", scale=1, min_width=70, elem_id="rag-clear")
+            with gr.Row(elem_id="rag-examples"):
+                example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLE_QUESTIONS]
+            with gr.Row(visible=False, elem_id="rag-export") as export_row:
+                markdown_file = gr.DownloadButton(
+                    "Export conversation (Markdown)", size="sm", interactive=False, elem_id="rag-export-md"
+                )
+                json_file = gr.DownloadButton(
+                    "Export conversation (JSON)", size="sm", interactive=False, elem_id="rag-export-json"
+                )
+        with gr.Column(scale=5, min_width=300):
+            viewer = gr.HTML(placeholder_html("Click a [n] in an answer to read it here."), visible=False,
+                             elem_id="rag-viewer")  # fmt: skip
+    open_request = gr.Textbox(visible="hidden", elem_id="rag-open-request")
+    copy_request = gr.Textbox(visible="hidden", elem_id="rag-copy-request")
+    clip = gr.Textbox(visible="hidden", elem_id="rag-clip")
+    inputs = [question, chatbot, answers, documents, sources]
+    outputs = [question, chatbot, answers, viewer, export_row, markdown_file, json_file]
+    events = [
+        ask.click(on_ask, inputs, outputs, api_visibility="private"),
+        question.submit(on_ask, inputs, outputs, api_visibility="private"),
+    ]
+    for button, text in zip(example_buttons, EXAMPLE_QUESTIONS, strict=True):
+        events.append(
+            button.click(
+                lambda h, a, d, s, t=text: on_ask(t, h, a, d, s),
+                [chatbot, answers, documents, sources],
+                outputs,
+                api_visibility="private",
+            )
+        )
+    for event in events:
+        event.then(None, js=SCROLL_TO_ANSWER).then(None, js=SCROLL_TO_MARK)
+        event.then(opened_citation, [gr.State("open 0 1"), answers], opened, api_visibility="private")
+    opening = open_request.change(on_open_request, [open_request, answers], viewer, api_visibility="private")
+    opening.then(None, js=SCROLL_TO_MARK)
+    opening.then(opened_citation, [open_request, answers], opened, api_visibility="private")
+    copy_request.change(on_copy_request, [copy_request, answers], clip, api_visibility="private").then(
+        None, clip, js=COPY_TO_CLIPBOARD
+    )
+    chatbot.like(on_feedback, [chatbot, answers], None, api_visibility="private")
+    clear_outputs = [chatbot, answers, viewer, export_row]
+    clear.click(on_clear, None, clear_outputs, api_visibility="private")
+    chatbot.clear(on_clear, None, clear_outputs, api_visibility="private")
+    return AskTab(chatbot, answers, documents, sources, viewer, opened)
+
+
+def _filter_box(elem_id: str) -> tuple[gr.Dropdown, gr.Dropdown]:
+    """The "Search in" choice of documents and sources; its heading says what is chosen."""
+    with gr.Accordion(filter_label(None, None), open=False, elem_id=elem_id) as box:
+        with gr.Row():
+            documents = gr.Dropdown(
+                label="Documents",
+                choices=[],
+                multiselect=True,
+                value=[],
+                info="Empty: every document",
+                elem_id=f"{elem_id}-documents",
+                scale=3,
+            )
+            sources = gr.Dropdown(
+                label="Sources", choices=[], multiselect=True, value=[], elem_id=f"{elem_id}-sources", scale=2
+            )
+    for choice in (documents, sources):
+        choice.change(on_filter_label, [documents, sources], box, api_visibility="private")
+    return documents, sources
+
+
+def _lookup_tab() -> tuple[gr.Dropdown, gr.Dropdown]:
+    details = gr.State([])
+    gr.Markdown("Paste a quote, a claim or a whole draft paragraph: each sentence is traced to its source.")
+    documents, sources = _filter_box("rag-lookup-filter")
+    text = gr.Textbox(
+        label="Text to look up", lines=5, max_lines=14, placeholder="Paste text here", elem_id="rag-lookup-text"
+    )
+    with gr.Row():
+        run = gr.Button("Find sources", variant="primary", elem_id="rag-lookup-run", scale=0, min_width=160)
+        gr.Examples([[e] for e in EXAMPLE_LOOKUPS], inputs=[text], label="Examples")
+    table = gr.Dataframe(
+        headers=["#", "Input sentence", "Source sentence", "Match", "Score", "Document", "Source"],
+        datatype=["number", "str", "str", "html", "str", "str", "str"],
+        column_widths=["4%", "27%", "31%", "12%", "7%", "12%", "7%"],
+        interactive=False,
+        wrap=True,
+        label="Sentences and their sources (select a row to see the passage)",
+        elem_id="rag-lookup-table",
+    )
+    detail = gr.HTML(
+        placeholder_html("Select a row to see its source sentence in its passage."), elem_id="rag-lookup-detail"
+    )
+    cards = gr.HTML("", elem_id="rag-lookup-cards")  # on a phone, instead of the table: one card per sentence
+    with gr.Accordion("Export: Markdown footnotes and JSON", open=False):
+        with gr.Row():
+            markdown_file = gr.DownloadButton("Download Markdown", interactive=False, size="sm")
+            json_file = gr.DownloadButton("Download JSON", interactive=False, size="sm")
+        with gr.Row():
+            # A Textbox, not a Code view: CodeMirror measured inside the closed accordion drew only some lines.
+            markdown = gr.Textbox(
+                label="Markdown footnotes",
+                interactive=False,
+                buttons=["copy"],
+                lines=8,
+                max_lines=20,
+                elem_id="rag-lookup-md",
+            )
+            as_json = gr.Code(label="JSON", language="json", interactive=False, buttons=["copy"], max_lines=20)
+    outputs = [table, details, detail, markdown, as_json, markdown_file, json_file]
+    run.click(on_lookup, [text, documents, sources], outputs, api_visibility="private").then(
+        lookup_cards_html, details, cards, api_visibility="private"
+    )
+    table.select(on_select_row, details, detail, api_visibility="private")
+    return documents, sources
+
+
+def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State, list[Any]]:
+    """The Documents tab; returns its table, the row ids, and the events that change the corpus."""
+    doc_ids = gr.State([])
+    selected = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=6):
+            table = gr.Dataframe(
+                headers=["Title", "Source", "Sentences", "Added (UTC)"],
+                datatype=["str", "str", "number", "str"],
+                column_widths=["40%", "19%", "18%", "23%"],
+                interactive=False,
+                wrap=True,
+                label="Documents (select one to read it)",
+                elem_id="rag-documents",
+            )
+            delete = gr.Button(
+                "Delete selected document\u2026",
+                variant="secondary",
+                interactive=False,
+                size="sm",
+                elem_id="rag-delete",
+            )
+            with gr.Group(visible=False, elem_id="rag-confirm-box") as confirm_box:
+                question = gr.HTML("", elem_id="rag-confirm-question")
+                with gr.Row():
+                    confirm = gr.Button("Delete it", variant="stop", size="sm", elem_id="rag-confirm")
+                    cancel = gr.Button("Cancel", variant="secondary", size="sm", elem_id="rag-cancel")
+            deleted = gr.HTML("", elem_id="rag-delete-message")
+            upload = gr.File(
+                label=f"Add documents: drop files here to index them ({' '.join(SUPPORTED_SUFFIXES)}; "
+                f"up to {MAX_UPLOAD_LABEL} each)",
+                file_count="multiple",
+                file_types=list(SUPPORTED_SUFFIXES),
+                elem_id="rag-upload",
+            )
+            added = gr.HTML("", elem_id="rag-upload-summary")
+        with gr.Column(scale=5):
+            viewer = gr.HTML(placeholder_html("Select a document to read it."), elem_id="rag-document-view")
+    refresh_outputs = [table, doc_ids, summary]
+    hide_confirm = gr.update(visible=False)
+    table.select(on_select_document, doc_ids, [viewer, selected, delete], api_visibility="private").then(
+        lambda: ("", hide_confirm), None, [deleted, confirm_box], api_visibility="private"
+    )
+    uploading = upload.upload(on_upload, upload, [upload, added, *refresh_outputs], api_visibility="private")
+    uploading.then(lambda: "", None, deleted, api_visibility="private")
+    uploading.then(None, js=SHOW_UPLOAD_SUMMARY)
+    delete.click(on_ask_delete, selected, [question, confirm_box], api_visibility="private")
+    cancel.click(lambda: ("", hide_confirm), None, [question, confirm_box], api_visibility="private")
+    deleting = confirm.click(
+        on_delete, selected, [deleted, *refresh_outputs, selected, viewer, confirm_box], api_visibility="private"
+    )
+    deleting.then(lambda: (gr.update(interactive=False), ""), None, [delete, added], api_visibility="private")
+    return table, doc_ids, [uploading, deleting]
+
+
+def build_demo() -> gr.Blocks:
+    """The app's layout and events; it reads the index from ``STATE`` at each request."""
+    # delete_cache: Gradio's copies of downloads and uploads go after a day (checked hourly).
+    with gr.Blocks(title="rag \u2014 cited answers", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
+        with gr.Row(elem_id="rag-header"):
+            gr.Markdown(INTRO, elem_id="rag-intro")
+            theme = gr.Button("\u25d0 Dark / light", size="sm", scale=0, min_width=120, elem_id="rag-theme")
+        summary = gr.Markdown("", elem_id="rag-summary")
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask") as ask_tab:
+                asking = _ask_tab()
+            with gr.Tab("Lookup", id="lookup"):
+                looking = _lookup_tab()
+            with gr.Tab("Documents", id="documents") as documents_tab:
+                table, doc_ids, changed = _documents_tab(summary)
+        theme.click(None, js=TOGGLE_THEME)
+        app.load(None, js=PAGE_JS)
+        app.load(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
+        choices = ([asking.documents, asking.sources], [asking.documents, asking.sources])
+        app.load(on_filter_choices, *choices, api_visibility="private")
+        app.load(on_filter_choices, list(looking), list(looking), api_visibility="private")
+        documents_tab.select(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
+        for event in changed:
+            event.then(on_filter_choices, list(looking), list(looking), api_visibility="private")
+            event.then(on_filter_choices, *choices, api_visibility="private").then(
+                on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private"
+            ).then(on_reopen, asking.opened, asking.viewer, api_visibility="private")
+        ask_tab.select(on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private")
+        gr.api(ask_api, api_name="ask")
+        gr.api(lookup_api, api_name="lookup")
+    return app
+
+
+demo = build_demo()
+
+
+# --- starting the server ---------------------------------------------------------------
+
+
+def private_paths(index: Index, staging: Path) -> list[str]:
+    """Folders Gradio must never serve: the corpus, the index, the staging folder, and the working
+    directory unless Gradio's own file cache lies inside it."""
+    paths = [index.corpus, index.path, staging]
+    cache, here = Path(gr.utils.get_upload_folder()).resolve(), Path.cwd().resolve()
+    if not cache.is_relative_to(here):
+        paths.append(here)
+    return [str(Path(p).resolve()) for p in paths]
+
+
+def _warm_up(index: Index) -> None:
+    """Load the embedding model in the background so the first question does not wait for it."""
+    try:
+        index.embedder.encode(["warm up"])
+    except Exception:  # the first question will report it properly
+        logger.exception("the embedding model could not be loaded in advance")
+
+
+def launch(
+    index: Index,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+    hosts: frozenset[str] | None = LOOPBACK_NAMES,
+) -> None:
+    """Serve ``demo`` over ``index``: no share link, no served folders, uploads capped, and only
+    the Host names in ``hosts`` answered (None: any)."""
+    from starlette.middleware import Middleware
+
+    STATE.set(index)
+    demo.queue(default_concurrency_limit=2)
+    middleware = [Middleware(HostGuard, allowed=hosts)] if hosts is not None else []
+    demo.launch(
+        app_kwargs={"middleware": middleware},
+        server_name=host,
+        server_port=port,
+        share=False,
+        auth=auth,
+        max_file_size=MAX_UPLOAD_BYTES,
+        allowed_paths=[],
+        blocked_paths=private_paths(index, STATE.folder("staging")),
+        show_error=False,  # unexpected errors stay in the terminal; user errors (gr.Error) still show
+        css=CSS,
+        theme=THEME,
+        footer_links=["api"],
+        run_history=False,
+        prevent_thread_lock=True,
+    )
+    threading.Thread(target=_warm_up, args=(index,), daemon=True).start()
+    if block:
+        demo.block_thread()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ui.py", description="The rag browser app: ask, look up, manage documents.")
+    add_serve_arguments(parser)
+    parser.add_argument("--index", default=default_index(), help="index directory (default: $RAG_INDEX or .rag-index)")
+    return parser
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the app with the options of ``rag.workspace.add_serve_arguments`` and ``--index``;
+    returns the exit code (0 after a clean stop, 1 on a user error)."""
+    try:
+        auth = parse_auth(auth_value(args.auth, args.auth_file), args.host)
+        hosts = allowed_hosts(args.host, args.allowed_hosts)
+        index = open_or_build(args.index, args.corpus, say=_say)
+    except (UsageError, RagError) as error:
+        print(f"rag serve: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        launch(index, host=args.host, port=args.port, auth=auth, hosts=hosts)
+    except KeyboardInterrupt:
+        return 0
+    except OSError as error:
+        print(f"rag serve: error: cannot listen on {args.host}:{args.port} ({error})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python ui.py [options]``: start the app; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,512 @@
+"""How answers, citations, documents and lookups look on the app's page: HTML and Markdown, every piece escaped.
+
+Every piece of document text is untrusted: it reaches the page only through ``html_text``
+(HTML components) or ``markdown_text`` (the chat, which renders Markdown), so it shows as
+the characters it is and never as markup, links or images. Nothing here imports Gradio.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rag import Answer, Citation, Document, Index, Match, RagError
+from rag.export import answer_from_dict
+from rag.export import where as citation_place
+
+KIND_BADGES = {
+    "exact": "\u2714 exact",
+    "near-exact": "\u2248 near-exact",
+    "paraphrase": "~ paraphrase",
+    "altered": "\u26a0 altered",
+    "unsupported": "\u2717 unsupported",
+}
+NEAREST_SHOWN = 2
+
+# --- escaping: the only ways document text reaches the page ----------------------------
+
+_SPACES = re.compile(r"\s+")
+# Every ASCII punctuation mark as a numeric character reference: a Markdown renderer finds
+# no emphasis, link, image, HTML tag, autolink or math in it, and the browser shows the mark.
+_INERT = {ord(mark): f"&#{ord(mark)};" for mark in string.punctuation}
+_MARKDOWN_EXPORT = re.compile(r"([\\`*_\[\]()<>!|~&$#])")
+
+
+def html_text(text: str) -> str:
+    """``text`` escaped for HTML: shown as written, never parsed as markup."""
+    return html.escape(text, quote=True)
+
+
+def markdown_text(text: str) -> str:
+    """``text`` for a Markdown renderer, on one line, with no character able to act as markup."""
+    return _SPACES.sub(" ", text).translate(_INERT)
+
+
+def markdown_export_text(text: str) -> str:
+    """``text`` on one line with Markdown's special characters backslash-escaped (for exported files)."""
+    return _MARKDOWN_EXPORT.sub(r"\\\1", " ".join(text.split()))
+
+
+def highlight_html(text: str, start: int, end: int, *, mark_id: str = "") -> str:
+    """HTML of ``text`` with ``text[start:end]`` in a <mark>; every piece escaped.
+
+    Raises:
+        ValueError: The span does not lie within the text.
+    """
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span {start}:{end} lies outside a text of {len(text)} characters")
+    anchor = f' id="{html_text(mark_id)}"' if mark_id else ""
+    return (
+        f'{html_text(text[:start])}<mark class="rag-hl"{anchor}>{html_text(text[start:end])}</mark>'
+        f"{html_text(text[end:])}"
+    )
+
+
+def highlight_markdown(text: str, start: int, end: int) -> str:
+    """``highlight_html`` for the chat's Markdown: the same <mark>, the text made inert."""
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span {start}:{end} lies outside a text of {len(text)} characters")
+    before, quote, after = (_SPACES.sub(" ", part) for part in (text[:start], text[start:end], text[end:]))
+    return f"{before.translate(_INERT)}<mark>{quote.translate(_INERT)}</mark>{after.translate(_INERT)}".strip()
+
+
+def _safe_link(url: str) -> str:
+    """An http(s) address as a link that opens elsewhere, or the address as plain text."""
+    if not re.match(r"https?://[^\s\"'<>]+$", url, re.I):
+        return html_text(url)
+    return f'<a href="{html_text(url)}" target="_blank" rel="noopener noreferrer nofollow">{html_text(url)}</a>'
+
+
+# --- answers ---------------------------------------------------------------------------
+
+
+def _title_line(citation: Citation) -> str:
+    source = f" \u00b7 {markdown_text(citation.source)}" if citation.source else ""
+    page = f" \u00b7 p. {citation.page}" if citation.page else ""
+    return f"*{markdown_text(citation.title)}*{source}{page}"
+
+
+def _coverage_markdown(citation: Citation) -> str:
+    """A line under a quote saying which parts of the question it covers and which it misses."""
+    parts = []  # the words are document-borne: each escaped, the labels kept as Markdown text
+    if citation.covered:
+        parts.append(f"covers: {markdown_text(', '.join(citation.covered))}")
+    if citation.missing:
+        parts.append(f"missing: {markdown_text(', '.join(citation.missing))}")
+    separator = " \u00b7 "
+    return f"  \n*{separator.join(parts)}*" if parts else ""
+
+
+def cite_marker(answer_number: int | None, number: int) -> str:
+    """The [n] of a quote: a button that opens the citation in its document (bold text without a number)."""
+    if answer_number is None:
+        return f"**[{number}]**"
+    return f'<button type="button" class="rag-cite rag-q{answer_number}-c{number}">&#91;{number}&#93;</button>'
+
+
+def copy_buttons(answer_number: int | None, number: int = 0) -> str:
+    """Buttons copying a citation (``number``), or the whole answer (0), as a quote or a Markdown footnote."""
+    if answer_number is None:
+        return ""
+    what = "answer" if number == 0 else f"&#91;{number}&#93;"
+    return (
+        f'<span class="rag-actions"><button type="button" class="rag-copy rag-q{answer_number}-c{number}-quote">'
+        f"Copy {what} as quote</button> "
+        f'<button type="button" class="rag-copy rag-q{answer_number}-c{number}-note">'
+        f"Copy {what} as footnote</button></span>"
+    )
+
+
+def answer_markdown(answer: Answer, number: int | None = None) -> str:
+    """The chat reply: the quoted sentences numbered [1]..[k], each with its document's title and source.
+
+    With the answer's ``number`` in the conversation, each [n] is a button that opens its citation.
+    """
+    searched = (
+        f"*searched for: {markdown_text(answer.searched_for)}*\n\n" if answer.searched_for != answer.question else ""
+    )
+    if answer.abstained:
+        reason = markdown_text(answer.reason.rstrip("."))
+        return f"{searched}**The documents do not answer this question.**\n\nReason: {reason}."
+    lines = [searched.strip()] if searched else []
+    lines += [
+        f"{cite_marker(number, n)} \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
+        + _coverage_markdown(citation)
+        for n, citation in enumerate(answer.citations, start=1)
+    ]
+    lines.append(f"*confidence {answer.confidence:.2f} (abstains below {answer.threshold:.2f})*")
+    if answer.parts or answer.citations[0].scores.get("overview"):
+        lines.append(f"*{markdown_text(answer.reason)}*")
+    if number is not None:
+        lines.append(copy_buttons(number))
+    return "\n\n".join(lines)
+
+
+def _source_markdown(label: str, citation: Citation, actions: str = "") -> str:
+    inner = citation.start - citation.context_start
+    passage = (
+        highlight_markdown(citation.context, inner, inner + len(citation.text))
+        if citation.context
+        else f"<mark>{markdown_text(citation.text)}</mark>"
+    )
+    also = "".join(
+        f"<br>also in: *{markdown_text(other.title)}* {markdown_text(other.source)}" for other in citation.also_in
+    )
+    return (
+        f"{label} {_title_line(citation)} \u00b7 score {citation.score:.2f} \u00b7 "
+        f"{markdown_text(citation_place(citation))}{also}\n\n{passage}" + (f"\n\n{actions}" if actions else "")
+    )
+
+
+def sources_markdown(answer: Answer, number: int | None = None) -> str:
+    """The Sources area under a reply: each citation's passage with the cited sentence highlighted."""
+    if answer.abstained:
+        nearest = answer.candidates[:NEAREST_SHOWN]
+        if not nearest:
+            return "Nothing in the documents comes close."
+        parts = [_source_markdown(f"**Nearest {n} (NOT an answer)**", c) for n, c in enumerate(nearest, start=1)]
+        return "\n\n---\n\n".join(parts)
+    return "\n\n---\n\n".join(
+        _source_markdown(cite_marker(number, n), c, copy_buttons(number, n))
+        for n, c in enumerate(answer.citations, start=1)
+    )
+
+
+def answer_messages(answer: Answer, number: int | None = None) -> list[dict[str, Any]]:
+    """The assistant messages of one answer: the reply, then its Sources, collapsed under the reply.
+
+    ``number`` is the answer's place in the conversation (1 for the first question): it makes
+    each [n] a button that opens its citation, and adds the copy buttons.
+    """
+    title = "Nearest passages \u2014 NOT an answer" if answer.abstained else f"Sources ({len(answer.citations)})"
+    sources = {
+        "role": "assistant",
+        "content": sources_markdown(answer, number),
+        "metadata": {"title": title, "status": "done"},  # "done": shown collapsed
+    }
+    return [{"role": "assistant", "content": answer_markdown(answer, number)}, sources]
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# --- documents -------------------------------------------------------------------------
+
+
+def document_header_html(document: Document, sentences: int | None = None) -> str:
+    parts = [f'<div class="rag-doc-title">{html_text(document.title)}</div><div class="rag-meta">']
+    details = [html_text(document.source)] if document.source else []
+    details += [html_text(document.date)] if document.date else []
+    details.append(f"<code>{html_text(document.doc_id)}</code>")
+    details += [f"{sentences} sentences"] if sentences is not None else []
+    details += [_safe_link(document.url)] if document.url else []
+    parts.append(" \u00b7 ".join(details))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def document_html(
+    document: Document, start: int | None = None, end: int | None = None, *, sentences: int | None = None
+) -> str:
+    """The whole document as HTML; with a span, that span highlighted (the viewer scrolls to it)."""
+    if document.pages:
+        body = paged_html(document, start, end)
+    elif start is None or end is None:
+        body = html_text(document.text)
+    else:
+        body = highlight_html(document.text, start, end, mark_id="rag-focus")
+    return f'<div class="rag-card">{document_header_html(document, sentences)}<div class="rag-doc">{body}</div></div>'
+
+
+_LINE_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
+
+
+def paged_html(document: Document, start: int | None = None, end: int | None = None) -> str:
+    """A paged document (PDF) as HTML: a marker where each page starts, the span ``start:end`` highlighted,
+    and a page's hard line breaks inside paragraphs shown as spaces (the text itself is unchanged)."""
+    span = (start, end) if start is not None and end is not None else (0, 0)
+    if not 0 <= span[0] <= span[1] <= len(document.text):
+        raise ValueError(f"span {span[0]}:{span[1]} lies outside a text of {len(document.text)} characters")
+    cuts = sorted({0, len(document.text), *document.pages, *span})
+    parts, focused = [], False
+    for a, b in itertools.pairwise(cuts):
+        if a in document.pages:
+            parts.append(f'<span class="rag-page" role="separator">Page {document.pages.index(a) + 1}</span>')
+        piece = html_text(_LINE_BREAK.sub(" ", document.text[a:b]))
+        if span[0] <= a and b <= span[1] and a < b:
+            anchor = "" if focused else ' id="rag-focus"'
+            focused = True
+            piece = f'<mark class="rag-hl"{anchor}>{piece}</mark>'
+        parts.append(piece)
+    return "".join(parts)
+
+
+def placeholder_html(message: str) -> str:
+    return f'<div class="rag-empty">{html_text(message)}</div>'
+
+
+def view_citation(index: Index, citation: Citation | None) -> str:
+    """The document viewer for ``citation``: its whole document with the quote highlighted, or, when the
+    document has changed or gone since the answer (``Index.stale_reason``), a line saying so."""
+    if citation is None:
+        return placeholder_html("Open a citation to read it in its document.")
+    reason = index.stale_reason(citation)
+    if reason is None:
+        try:
+            return BACK_TO_ANSWER + document_html(index.document(citation.doc_id), citation.start, citation.end)
+        except RagError as error:  # removed since stale_reason looked
+            reason = str(error)
+    return placeholder_html(f"{reason}; ask the question again.")
+
+
+# Shown on narrow screens only, where the viewer sits under the chat (see CSS).
+BACK_TO_ANSWER = '<button type="button" class="rag-back">\u2191 Back to the answer</button>'
+
+
+def document_rows(index: Index) -> tuple[list[list[Any]], list[str]]:
+    """The documents table (title, source, sentences, date added) and the id of each row."""
+    headers = index.documents()
+    rows = [
+        [d["title"], d["source"], d["sentences"], (d.get("added_at") or "").replace("T", " ").rstrip("Z")]
+        for d in headers
+    ]
+    return rows, [d["doc_id"] for d in headers]
+
+
+def index_summary(index: Index) -> str:
+    documents = index.documents()
+    sentences = sum(int(d["sentences"]) for d in documents)
+    plural = "" if len(documents) == 1 else "s"
+    return f"{len(documents)} document{plural} \u00b7 {sentences} sentences indexed"
+
+
+# --- lookup ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupView:
+    """Everything the Lookup tab shows for one text."""
+
+    rows: list[list[Any]]
+    details: list[str]
+    markdown: str
+    json: str
+    matches: list[Match] = field(default_factory=list)
+
+
+def kind_badge(kind: str) -> str:
+    return f'<span class="rag-kind rag-kind-{html_text(kind)}">{html_text(KIND_BADGES.get(kind, kind))}</span>'
+
+
+def lookup_rows(matches: Sequence[Match]) -> list[list[Any]]:
+    """One table row per input sentence: #, input, matched source sentence, kind badge, score, document, source."""
+    rows = []
+    for number, match in enumerate(matches, start=1):
+        cited = match.citation
+        rows.append(
+            [
+                number,
+                match.query,
+                cited.text if cited else "",
+                kind_badge(match.kind),
+                f"{match.score:.2f}",
+                cited.title if cited else "",
+                cited.source if cited else "",
+            ]
+        )
+    return rows
+
+
+def passage_html(citation: Citation, label: str) -> str:
+    """A citation's passage with its sentence highlighted, under a line saying where it is."""
+    if citation.context:
+        inner = citation.start - citation.context_start
+        passage = highlight_html(citation.context, inner, inner + len(citation.text))
+    else:
+        passage = highlight_html(citation.text, 0, len(citation.text))
+    meta = (
+        f"{html_text(label)} \u00b7 <b>{html_text(citation.title)}</b>"
+        + (f" \u00b7 {html_text(citation.source)}" if citation.source else "")
+        + f" \u00b7 <code>{html_text(citation_place(citation))}</code> \u00b7 score {citation.score:.2f}"
+    )
+    return f'<div class="rag-card"><div class="rag-meta">{meta}</div><div class="rag-passage">{passage}</div></div>'
+
+
+def marks_html(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """HTML of ``text`` with each span of ``spans`` in a <mark class="rag-diff">; every piece escaped.
+
+    Empty spans mark nothing; overlapping spans are joined.
+    """
+    pieces, at = [], 0
+    for start, end in sorted((max(0, a), min(len(text), b)) for a, b in spans if b > a):
+        if end <= at:
+            continue
+        start = max(start, at)
+        pieces.append(html_text(text[at:start]))
+        pieces.append(f'<mark class="rag-diff">{html_text(text[start:end])}</mark>')
+        at = end
+    pieces.append(html_text(text[at:]))
+    return "".join(pieces)
+
+
+def altered_html(match: Match) -> str:
+    """An altered claim beside its source sentence, the words where they differ marked on both sides."""
+    cited = match.citation
+    claim = marks_html(match.query, [(d.claim_start - match.query_start, d.claim_end - match.query_start)
+                                     for d in match.differences])  # fmt: skip
+    source = marks_html(
+        cited.text, [(d.source_start - cited.start, d.source_end - cited.start) for d in match.differences]
+    )
+    rows = "".join(
+        f"<li><b>{html_text(d.kind)}</b>: the claim says "
+        f"{'&ldquo;' + html_text(d.claim_text) + '&rdquo;' if d.claim_text else 'nothing'}, the source says "
+        f"{'&ldquo;' + html_text(d.source_text) + '&rdquo;' if d.source_text else 'nothing'}</li>"
+        for d in match.differences
+    )
+    meta = (
+        f"<b>{html_text(cited.title)}</b>" + (f" \u00b7 {html_text(cited.source)}" if cited.source else "")
+        + f" \u00b7 <code>{html_text(citation_place(cited))}</code> \u00b7 score {match.score:.2f}"
+    )  # fmt: skip
+    return (
+        f'<div class="rag-card rag-reason"><b>Why:</b> {html_text(match.reason)}'
+        f'<ul class="rag-summary">{rows}</ul></div>'
+        f'<div class="rag-card"><div class="rag-meta">The claim</div><div class="rag-passage">{claim}</div></div>'
+        f'<div class="rag-card"><div class="rag-meta">The source \u00b7 {meta}</div>'
+        f'<div class="rag-passage">{source}</div></div>'
+    )
+
+
+def match_detail_html(match: Match) -> str:
+    """What a selected lookup row shows: the source sentence highlighted in its passage; for an
+    altered claim, the claim and the source side by side with their differing words marked."""
+    heading = f'<div class="rag-query">{kind_badge(match.kind)} \u201c{html_text(match.query)}\u201d</div>'
+    if match.kind == "altered" and match.citation is not None:
+        return heading + altered_html(match) + passage_html(match.citation, "The source in its passage")
+    if match.citation is not None:
+        return heading + passage_html(match.citation, match.kind)  # the score is on the passage's line
+    if match.nearest is not None:
+        return heading + passage_html(match.nearest, "Nearest sentence \u2014 NOT a match")
+    return heading + placeholder_html("No source sentence comes close.")
+
+
+def matches_markdown(text: str, matches: Sequence[Match]) -> str:
+    """The looked-up text with a Markdown footnote after each sentence saying where it comes from."""
+    body, notes, position = [], [], 0
+    for number, match in enumerate(matches, start=1):
+        body.append(text[position : match.query_end])
+        body.append(f"[^{number}]")
+        position = match.query_end
+        cited = match.citation
+        if cited is None and match.nearest is not None:
+            near = match.nearest
+            notes.append(
+                f"[^{number}]: Unsupported (score {match.score:.2f}): the nearest source sentence, "
+                f"\u201c{markdown_export_text(near.text)}\u201d \u2014 *{markdown_export_text(near.title)}*, "
+                f"{markdown_export_text(citation_place(near))}, does not support it."
+            )
+            continue
+        if cited is None:
+            notes.append(f"[^{number}]: Unsupported: no source sentence comes close (best score {match.score:.2f}).")
+            continue
+        source = f", {markdown_export_text(cited.source)}" if cited.source else ""
+        said = (
+            f"Altered: {_differences_markdown(match)}; source" if match.kind == "altered" else match.kind.capitalize()
+        )
+        notes.append(
+            f"[^{number}]: {said} (score {match.score:.2f}): "
+            f"\u201c{markdown_export_text(cited.text)}\u201d \u2014 *{markdown_export_text(cited.title)}*{source}, "
+            f"{markdown_export_text(citation_place(cited))}."
+        )
+    body.append(text[position:])
+    return "".join(body).strip() + "\n\n" + "\n".join(notes) + "\n"
+
+
+def _differences_markdown(match: Match) -> str:
+    """The differences of an altered match in words: "the source says $40 billion, not $90 billion"."""
+    parts = []
+    for d in match.differences:
+        if d.kind == "context":
+            parts.append(f"quoted out of context, the source says *{markdown_export_text(d.source_text)}* \u2026")
+        elif d.claim_text and d.source_text:
+            parts.append(
+                f"the source says {markdown_export_text(d.source_text)}, not {markdown_export_text(d.claim_text)}"
+            )
+        elif d.claim_text:
+            parts.append(f"the source does not say \u201c{markdown_export_text(d.claim_text)}\u201d ({d.kind})")
+        else:
+            parts.append(f"the source says \u201c{markdown_export_text(d.source_text)}\u201d ({d.kind})")
+    return "; ".join(parts)
+
+
+def matches_json(matches: Sequence[Match]) -> str:
+    return json.dumps([asdict(m) for m in matches], indent=2, ensure_ascii=False)
+
+
+def lookup_view(index: Index, text: str, where: dict[str, Any] | None = None) -> LookupView:
+    """Look ``text`` up (in the documents ``where`` chooses) and build the table, the row details and both exports."""
+    matches = index.lookup(text, where=where)
+    return LookupView(
+        rows=lookup_rows(matches),
+        details=[match_detail_html(m) for m in matches],
+        markdown=matches_markdown(text, matches),
+        json=matches_json(matches),
+        matches=list(matches),
+    )
+
+
+# --- the chat and the search filter ---------------------------------------------------
+
+
+def mark_stale(index: Index, history: list[dict[str, Any]], answers: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history with a warning under each answer whose citations are no longer in the index (or changed)."""
+    replies: dict[int, int] = {}
+    number = 0
+    for position, message in enumerate(history):
+        if message.get("role") == "user":
+            number += 1
+        elif number and number not in replies and not (message.get("metadata") or {}).get("title"):
+            replies[number] = position
+    marked = list(history)
+    for number, position in replies.items():
+        if number > len(answers) or "rag-stale" in str(marked[position].get("content", "")):
+            continue
+        answer = answer_from_dict(answers[number - 1])
+        reasons = [(n, index.stale_reason(c)) for n, c in enumerate(answer.citations, start=1)]
+        notes = [f"[{n}] {markdown_text(reason)}" for n, reason in reasons if reason]
+        if notes:
+            warning = f'\n\n<span class="rag-stale">\u26a0 {"; ".join(notes)}.</span>'
+            marked[position] = {**marked[position], "content": f"{marked[position]['content']}{warning}"}
+    return marked
+
+
+def filter_label(documents: Sequence[str] | None, sources: Sequence[str] | None) -> str:
+    """The filter's heading: what the next question searches."""
+    if not documents and not sources:
+        return "Search in: all documents (choose some)"
+    parts = [f"{len(documents)} document{'s' if len(documents) != 1 else ''}"] if documents else []
+    parts += [f"source {', '.join(sources)}"] if sources else []
+    return f"Search in: {' and '.join(parts)} only"
+
+
+def filter_choices(index: Index) -> tuple[list[tuple[str, str]], list[str]]:
+    """The documents (title and id, by id) and the distinct sources one can restrict a search to."""
+    headers = index.documents()
+    documents = [(f"{_clip(d['title'], 60)} \u2014 {d['doc_id']}", d["doc_id"]) for d in headers]
+    return documents, sorted({d["source"] for d in headers if d["source"]}, key=str.casefold)
+
+
+def lookup_cards_html(details: Sequence[str]) -> str:
+    """Every looked-up sentence as a numbered card (its kind, source sentence and passage), stacked:
+    what a phone shows instead of the table, whose columns a narrow screen cannot hold."""
+    return "".join(
+        f'<div class="rag-lookup-card"><div class="rag-meta">Sentence {n}</div>{detail}</div>'
+        for n, detail in enumerate(details, start=1)
+    )

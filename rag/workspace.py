@@ -1,0 +1,86 @@
+"""What the command line and the app share: default folders, host and port; opening (or first building) the index.
+
+The two interfaces must agree on where documents and the index live, so both take these
+defaults and ``open_or_build`` from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from rag import Index, build_index, load_index
+from rag.errors import IndexNotFoundError
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_INDEX = ".rag-index"
+INDEX_VARIABLE = "RAG_INDEX"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def default_index() -> str:
+    """The index folder when none is given: ``$RAG_INDEX``, else ``.rag-index``."""
+    return os.environ.get(INDEX_VARIABLE) or DEFAULT_INDEX
+
+
+def _silent(message: str) -> None:
+    del message
+
+
+def open_or_build(
+    index_dir: str | Path, corpus: str | Path | None = None, *, say: Callable[[str], None] = _silent
+) -> Index:
+    """Open the index at ``index_dir``; when there is none yet, build it from the corpus first.
+
+    Args:
+        index_dir: The index folder.
+        corpus: The folder to build from when there is no index. None: the default corpus, and
+            only for the default index folder, so that a mistyped ``--index`` is refused rather
+            than quietly built anew.
+        say: Receives one line for the user when the index is built first, or when it was built
+            from another corpus than ``corpus``.
+
+    Raises:
+        IndexNotFoundError: There is no index and none is built (another folder than the default).
+        RagError: The index cannot be read, or the build fails (the message says why).
+    """
+    try:
+        index = load_index(index_dir)
+    except IndexNotFoundError:
+        source = corpus if corpus is not None else _default_source(index_dir)
+        if source is None:
+            raise IndexNotFoundError(
+                f"no index at {index_dir}: build one first with: rag index CORPUS --index {index_dir}"
+            ) from None
+        say(f"No index at {index_dir} yet: building it from {source}/ first.")
+        index = build_index(source, index_dir, progress=True)
+        if index.build_report is not None:
+            say(f"Indexed {index.build_report.documents} documents, {index.build_report.sentences} sentences.")
+        return index
+    if corpus is not None and Path(corpus).resolve() != index.corpus.resolve():
+        say(f"note: {index_dir} was built from {index.corpus}, not {corpus}; using it as it is.")
+    return index
+
+
+def _default_source(index_dir: str | Path) -> str | None:
+    """The default corpus when ``index_dir`` is the default index and the corpus is there; else None."""
+    if str(index_dir) != default_index() or not Path(DEFAULT_CORPUS).is_dir():
+        return None
+    return DEFAULT_CORPUS
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the browser app, for ``python ui.py`` and ``rag serve`` alike."""
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS, help=f"corpus folder (default: {DEFAULT_CORPUS})")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    parser.add_argument(
+        "--auth", default=None, help="USER:PASSWORD, required beyond loopback (shows in ps: prefer --auth-file)"
+    )
+    parser.add_argument("--auth-file", default=None, help="a file whose first line is USER:PASSWORD (or set $RAG_AUTH)")
+    parser.add_argument(
+        "--allowed-hosts", default=None, help="comma-separated host names the app answers to besides loopback ones"
+    )
