@@ -355,6 +355,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", parents=[common], help="start the browser app (same as python ui.py)")
     add_serve_arguments(serve)
+    _add_cluster_arguments(serve)
     serve.set_defaults(run=cmd_serve)
     return parser
 

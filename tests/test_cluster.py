@@ -359,3 +359,17 @@ def test_cli_builds_and_answers_on_ray_with_the_real_model(
             (c["doc_id"], c["start"], c["end"]) for c in expected["citations"]
         ]
         assert sharded["confidence"] == pytest.approx(expected["confidence"], abs=0.02)
+
+
+def test_serve_starts_the_app_on_a_sharded_index(on_ray: Any, single: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.app
+
+    served: list[Any] = []
+    monkeypatch.setattr(rag.app, "launch", lambda index, **options: served.append(index))
+    monkeypatch.setattr(rag.pipeline, "_embedder_for", lambda config: FakeEmbedder())  # the index's own encoder
+    assert main(["serve", "--index", str(on_ray.path), "--ray", "auto", "--shards", "2"]) == 0
+    try:
+        assert len(served[0].shards.actors) == 2
+        assert answers(served[0]) == answers(single)
+    finally:
+        served[0].close()

@@ -84,3 +84,17 @@ def test_shards_without_a_cluster_is_one_line(tmp_path: Path) -> None:
     assert (
         completed.stderr.startswith("rag: error: shards are served by Ray actors") and completed.stderr.count("\n") == 1
     ), completed.stderr
+
+
+def test_serving_on_ray_without_the_extra_is_one_line(tmp_path: Path) -> None:
+    completed = _run(
+        """
+        import sys
+        sys.modules["ray"] = None
+        from rag.cli import main
+        sys.exit(main(["serve", "--index", "index", "--ray", "10.0.0.1:6379", "--shards", "2"]))
+        """,
+        tmp_path,
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stderr.count("\n") == 1 and 'pip install -e ".[ray]"' in completed.stderr, completed.stderr
