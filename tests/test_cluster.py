@@ -373,3 +373,24 @@ def test_serve_starts_the_app_on_a_sharded_index(on_ray: Any, single: Any, monke
         assert answers(served[0]) == answers(single)
     finally:
         served[0].close()
+
+
+def test_documents_added_to_a_sharded_index_are_served_sharded(cluster: Any, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, "a", 12)
+    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder(), ray=cluster.address)
+    sharded = load_index(index.path, embedder=FakeEmbedder(), ray=True, shards=2)
+    new = tmp_path / "new.md"
+    new.write_text("The observatory of Northwick was opened in 1887 by the town council.\n", encoding="utf-8")
+    try:
+        updated = sharded.add_files([new])
+        assert len(updated.shards.actors) == 2 and updated.build_report.added == ("new.md",)
+        expected = load_index(index.path, embedder=FakeEmbedder())
+        question = "When was the observatory of Northwick opened?"
+        assert asdict(updated.ask(question)) == asdict(expected.ask(question))
+        assert updated.ask(question).citations[0].doc_id == "new.md"
+        updated = updated.remove(["new.md"])
+        assert "new.md" not in {d["doc_id"] for d in updated.documents()}
+        updated.close()
+    finally:
+        sharded.close()

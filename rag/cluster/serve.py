@@ -549,6 +549,26 @@ class ShardedIndex(Index):
         self.shards.close()
         self._indexes.store.close()
 
+    def add_files(self, files: Sequence[str | Path], *, folder: str = "", names: Sequence[str] | None = None) -> Index:
+        """``Index.add_files``, and the updated index served on as many shards (at most one per segment)."""
+        return self._sharded(super().add_files(files, folder=folder, names=names))
+
+    def remove(self, doc_ids: Sequence[str]) -> Index:
+        """``Index.remove``, and the updated index served on as many shards (at most one per segment)."""
+        return self._sharded(super().remove(doc_ids))
+
+    def rebuild(self) -> Index:
+        """``Index.rebuild``, and the rebuilt index served on as many shards (at most one per segment)."""
+        return self._sharded(super().rebuild())
+
+    def _sharded(self, updated: Index) -> ShardedIndex:
+        """The index ``updated`` (loaded in this process by the update) served on shards like this one's."""
+        shards = min(len(self.shards.actors), len(updated.manifest["segments"]))
+        index = load_sharded(self.path, self.shards._ray, shards, embedder=self._embedder)
+        index.build_report = updated.build_report
+        updated._indexes.store.close()
+        return index
+
 
 def _filter_masks(
     store: CorpusStore, doc_ids: Sequence[str], shard_segments: Sequence[Sequence[str]], segments: Sequence[dict]
