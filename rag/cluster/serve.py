@@ -1,15 +1,16 @@
 """Sharded serving: Ray actors hold groups of whole segments; the driver merges their candidates.
 
-A question is encoded once, on the driver. Each search of the single-process index (dense
-neighbours, BM25 over sentences, BM25 over passages) becomes one call to every shard at
-once, and the shards' answers are merged exactly as ``DenseView`` and ``LexicalView`` merge
-their segments: rows sorted by score then row, with the ties at the cut. BM25 is scored
-with corpus-wide statistics, as Elasticsearch's dfs_query_then_fetch does: the live row
-count and total length of every shard are summed once at load, and the document frequency
-of each query term is summed over the shards (and cached: the index never changes) before
-any shard scores. So every shard computes the very numbers one process would, and the
-driver runs the single-process retrieval, answer and lookup code (``Index``) on them, with
-the metadata (SQLite) and stored vectors read from the shared index folder.
+A question is encoded once, on the driver. Its searches of the single-process index (dense
+neighbours, BM25 over sentences, BM25 over passages) go to every shard in one call, and the
+shards' answers are merged exactly as ``DenseView`` and ``LexicalView`` merge their
+segments: rows sorted by score then row, with the ties at the cut. BM25 is scored with
+corpus-wide statistics, as Elasticsearch's dfs_query_then_fetch does: the live row count
+and total length of every shard are summed once at load, and so is each term's document
+frequency (held on the driver, or asked for per question past VOCABULARY_KEPT terms). So
+every shard computes the very numbers one process would, and the driver runs the
+single-process retrieval, answer and lookup code (``Index``) on them, with the metadata
+(SQLite) and stored vectors read from the shared index folder. A filter (``where``) masks
+its documents' rows on every shard once, with its own statistics.
 
 A shard that dies is restarted by Ray and the call retried; when it cannot be, the
 question fails with an error naming the shard, never with an answer from the other shards.
