@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import DEFAULT_DATA, load_squad, machine, write_corpus  # noqa: E402
 from rag import build_index  # noqa: E402
-from rag import pipeline as pipeline_module  # noqa: E402
+from rag import queries as queries_module  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 SEED = ROOT / "corpus" / "seed-article.md"
@@ -83,7 +83,7 @@ def conversations(index, items: list[dict]) -> dict:
             alone = index.ask(turn["q"])
             followed = index.ask(turn["q"], history=history)
             # The naive way, searched as one question (not split at the "?" between the two).
-            prefixed = index._ask_one(f"{previous} {turn['q']}", [], k, threshold, None) if previous else alone
+            prefixed = index._queries._ask_one(f"{previous} {turn['q']}", [], k, threshold, None) if previous else alone
             if followed.searched_for == turn["q"]:
                 unchanged += 1
                 same += followed == alone
@@ -115,7 +115,7 @@ def multipart(index, items: list[dict]) -> dict:
         answer = index.ask(item["q"])
         texts = " ".join(c.text for c in answer.citations)
         split.append(all(g in texts for g in item["golds"]))
-        one = index._ask_one(item["q"], [], index.config.answer.k, index.config.answer.threshold, None)
+        one = index._queries._ask_one(item["q"], [], index.config.answer.k, index.config.answer.threshold, None)
         texts = " ".join(c.text for c in one.citations)
         whole.append(all(g in texts for g in item["golds"]))
     return {"questions": len(items), "split into parts": rate(split), "searched whole": rate(whole)}
@@ -134,7 +134,7 @@ def overview(indexes: dict, items: list[dict]) -> dict:
 
 def reasons(index, items: list[dict]) -> dict:
     preferred = [hit(index.ask(item["q"]), item["golds"]) for item in items]
-    with mock.patch.object(pipeline_module, "asks_reason", lambda question: None):
+    with mock.patch.object(queries_module, "asks_reason", lambda question: None):
         plain = [hit(index.ask(item["q"]), item["golds"]) for item in items]
     return {"questions": len(items), "reason preferred": rate(preferred), "plain ranking": rate(plain)}
 

@@ -39,12 +39,14 @@ from throughput import (  # noqa: E402
 from rag import build_index  # noqa: E402
 from rag import ingest as rag_ingest  # noqa: E402
 from rag import pipeline as rag_pipeline  # noqa: E402
-from rag import store as rag_store  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.dense import DenseIndex  # noqa: E402
+from rag.index import files as rag_files  # noqa: E402
+from rag.index import segment as rag_segment  # noqa: E402
+from rag.index import update as rag_update  # noqa: E402
+from rag.index.metadata import MetadataStore  # noqa: E402
 from rag.ingest import documents as rag_documents  # noqa: E402
 from rag.lexical import LexicalIndex  # noqa: E402
-from rag.store import MetadataStore  # noqa: E402
 
 METHOD = """\
 Corpus: --documents documents of --sentences-per-document real SQuAD sentences (--data): each
@@ -72,7 +74,7 @@ Every operation runs with timing wrappers around each stage of the build (exclus
 wrapped call's time minus that of wrapped calls inside it; "other" is the wall time no wrapper
 saw). The wrappers' own cost is measured at start and reported. The encoder-only time of the
 article is the encode call inside the add, and also the same sentences encoded alone (median of
-5). "scales with" says, from reading rag/pipeline.py, what each stage's work grows with.
+5). "scales with" says, from reading rag/index/update.py, what each stage's work grows with.
 """
 
 DOCUMENTS_PER_FOLDER = 1000
@@ -82,22 +84,23 @@ STANDALONE_ENCODES = 5
 # "*" is timed only when not inside another wrapped call (bm25s also calls np.save).
 STAGES: list[tuple[object, str, str]] = [
     (shutil, "copyfile", "copy the article into the corpus"),
-    (rag_pipeline, "scan_corpus", "scan corpus folders"),
-    (rag_pipeline, "unchanged_since", "prove other files unchanged (stat)"),
+    (rag_update, "scan_corpus", "scan corpus folders"),
+    (rag_update, "unchanged_since", "prove other files unchanged (stat)"),
     (rag_documents, "read_document", "read + decode files"),
     (rag_documents, "content_hash", "sha256 of each document's text"),
-    (rag_pipeline, "split_sentences", "split sentences"),
-    (rag_pipeline, "chunk_passages", "chunk passages"),
-    (rag_pipeline, "_parse_corpus", "parse (rest)"),
-    (rag_pipeline, "_previous_index", "open previous index (manifest, mmap)"),
+    (rag_segment, "split_sentences", "split sentences"),
+    (rag_segment, "chunk_passages", "chunk passages"),
+    (rag_update, "split_documents", "parse (rest)"),
+    (rag_update, "previous_index", "open previous index (manifest, mmap)"),
+    (rag_update, "verify_files", "verify index files (previous + new)"),
     (rag_pipeline, "verify_files", "verify index files (previous + new)"),
     (MetadataStore, "document_index", "SQLite read of previous index"),
     (MetadataStore, "rows_for_contents", "SQLite read of previous index"),
     (MetadataStore, "rows_by_text", "SQLite read of previous index"),
     (MetadataStore, "rows_of_documents", "SQLite read of previous index"),
-    (rag_pipeline, "_embed", "reuse unchanged vectors (gather, mmap)"),
+    (rag_update, "embed", "reuse unchanged vectors (gather, mmap)"),
     ("EMBEDDER", "encode", "encode (sentences not reused)"),
-    (rag_pipeline, "tokenize", "BM25 tokenise (fold, stopwords, stem)"),
+    (rag_segment, "tokenize", "BM25 tokenise (fold, stopwords, stem)"),
     (MetadataStore, "create", "SQLite write"),
     (MetadataStore, "add_document", "SQLite write"),
     (MetadataStore, "add_sentences", "SQLite write"),
@@ -110,18 +113,18 @@ STAGES: list[tuple[object, str, str]] = [
     (faiss.IndexFlat, "add", "FAISS add vectors"),
     (DenseIndex, "build", "FAISS build (rest: copy, normalise)"),
     (DenseIndex, "save", "FAISS save"),
-    (rag_pipeline, "passage_vectors", "passage vectors + .npy writes"),
+    (rag_segment, "passage_vectors", "passage vectors + .npy writes"),
     (np, "save", "passage vectors + .npy writes*"),
-    (rag_pipeline, "new_generation", "new generation folder"),
-    (rag_pipeline, "link_segment", "hard-link kept segments"),
-    (rag_store, "file_checksums", "sha256 of every new index file"),
-    (rag_store, "_fsync_tree", "fsync new generation"),
-    (rag_store, "remove_stale_generations", "delete the old generation"),
-    (rag_pipeline, "commit_generation", "commit (rename, manifest)"),
+    (rag_update, "new_generation", "new generation folder"),
+    (rag_update, "link_segment", "hard-link kept segments"),
+    (rag_files, "file_checksums", "sha256 of every new index file"),
+    (rag_files, "_fsync_tree", "fsync new generation"),
+    (rag_files, "remove_stale_generations", "delete the old generation"),
+    (rag_update, "commit_generation", "commit (rename, manifest)"),
     (rag_pipeline, "load_index", "load the new index"),
 ]
 
-# What each stage's work grows with in an add, from reading rag/pipeline.py (run the script at
+# What each stage's work grows with in an add, from reading rag/index/update.py (run the script at
 # two --documents sizes to see it measured).
 SCALES = {
     "copy the article into the corpus": "article",

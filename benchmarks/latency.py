@@ -43,13 +43,13 @@ from throughput import (  # noqa: E402
 )
 
 from rag import build_index, load_index  # noqa: E402
-from rag import pipeline as rag_pipeline  # noqa: E402
+from rag import queries as rag_queries  # noqa: E402
 from rag import retrieval as rag_retrieval  # noqa: E402
 from rag.dense import DenseIndex  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
-from rag.lexical import LexicalView  # noqa: E402
+from rag.index.metadata import MetadataStore  # noqa: E402
+from rag.lexical import LexicalSegments  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
-from rag.store import MetadataStore  # noqa: E402
 
 METHOD = """\
 Corpora: encoding 1M sentences with the real model takes over an hour here, so the corpora
@@ -351,10 +351,10 @@ def child_build(size: int | str, work: Path, data: Path) -> dict[str, Any]:
 def query_stages(index: Any) -> list[tuple[object, str, str]]:
     return [
         (index._embedder, "encode", "encode question (onnx-int8)"),
-        (rag_pipeline, "prepare_query", "prepare query (tokenise, idf)"),
+        (rag_queries, "prepare_query", "prepare query (tokenise, idf)"),
         (DenseIndex, "search", "dense search (faiss)"),
-        (LexicalView, "search", "BM25 search, sentences and passages"),
-        (LexicalView, "idf", "BM25 idf of the query terms"),
+        (LexicalSegments, "search", "BM25 search, sentences and passages"),
+        (LexicalSegments, "idf", "BM25 idf of the query terms"),
         (rag_retrieval, "candidate_rows", "merge candidates"),
         (MetadataStore, "sentences", "SQLite sentences()"),
         (MetadataStore, "rows_of_passages", "SQLite rows_of_passages()"),
@@ -363,7 +363,7 @@ def query_stages(index: Any) -> list[tuple[object, str, str]]:
         (MetadataStore, "headers_for", "SQLite headers_for()"),
         (MetadataStore, "document", "SQLite document() (quote merging)"),
         (rag_retrieval, "score_sentences", "score candidates (5 signals)"),
-        (rag_pipeline, "decide", "choose citations (decide)"),
+        (rag_queries, "decide", "choose citations (decide)"),
     ]
 
 

@@ -140,15 +140,14 @@ def measure_fan_out(ray: Any, corpus: Path, work: Path, questions: list[str]) ->
 def _time_shard_calls(sharded: Any, path: Path) -> dict[str, list[float]]:
     """Time each call to the shards, and the same call made on copies of the shards in this process, serially."""
     from rag.cluster.serve import Shard
-    from rag.store import read_manifest
+    from rag.index.manifest import read_manifest
 
     manifest = read_manifest(path)
-    segments = {s["name"]: s for s in manifest["segments"]}
-    assert not any(s["removed"] for s in segments.values())  # a fresh build: every row is live
-    settings = Config.from_dict(manifest["settings"]).retrieval
-    generation = str(path / manifest["generation"])
+    segments = {s.name: s for s in manifest.segments}
+    settings = Config.from_dict(manifest.settings).retrieval
+    generation = str(path / manifest.generation)
     copies = [
-        Shard(generation, [segments[n] for n in names], [(None, None)] * len(names), settings.bm25_k1, settings.bm25_b)
+        Shard(str(path), generation, [segments[n] for n in names], settings.bm25_k1, settings.bm25_b)
         for names in sharded.shards.segments
     ]
     times: dict[str, list[float]] = {"ray": [], "in_process": []}

@@ -30,10 +30,12 @@ from rag import build_index  # noqa: E402
 from rag import pipeline as rag_pipeline  # noqa: E402
 from rag.dense import DenseIndex  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
+from rag.index import segment as rag_segment  # noqa: E402
+from rag.index import update as rag_update  # noqa: E402
+from rag.index.metadata import MetadataStore  # noqa: E402
 from rag.ingest import load_corpus  # noqa: E402
 from rag.lexical import LexicalIndex  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
-from rag.store import MetadataStore  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad1-train-subset.json"
 
@@ -213,10 +215,11 @@ def time_call(function: Callable[[], Any]) -> tuple[float, float]:
 
 
 BUILD_STAGES = [
-    (rag_pipeline, "load_corpus", "read files (scan, decode, hash)"),
-    (rag_pipeline, "_parse_corpus", "parse (sentences, passages)"),
-    (rag_pipeline, "_previous_index", "look for a previous index"),
-    (rag_pipeline, "tokenize", "BM25 tokenise (fold, stopwords, stem)"),
+    (rag_update, "scan_corpus", "read files (scan, decode, hash)"),
+    (rag_update, "load_documents", "read files (scan, decode, hash)"),
+    (rag_update, "split_documents", "parse (sentences, passages)"),
+    (rag_update, "previous_index", "look for a previous index"),
+    (rag_segment, "tokenize", "BM25 tokenise (fold, stopwords, stem)"),
     (LexicalIndex, "build", "BM25 build (sentences + passages)"),
     (LexicalIndex, "save", "BM25 save"),
     (MetadataStore, "create", "SQLite write"),
@@ -226,9 +229,9 @@ BUILD_STAGES = [
     (MetadataStore, "commit", "SQLite write"),
     (DenseIndex, "build", "FAISS build"),
     (DenseIndex, "save", "FAISS save"),
-    (rag_pipeline, "passage_vectors", "passage vectors + .npy writes"),
+    (rag_segment, "passage_vectors", "passage vectors + .npy writes"),
     (np, "save", "passage vectors + .npy writes*"),
-    (rag_pipeline, "commit_generation", "commit (fsync, sha256 of files, manifest)"),
+    (rag_update, "commit_generation", "commit (fsync, sha256 of files, manifest)"),
     (rag_pipeline, "load_index", "load the new index (verifies sha256)"),
 ]
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from rag.config import AnswerConfig
+from rag.index.metadata import DocumentHeader, SentenceRecord
 from rag.lexical import fold
 from rag.retrieval import describe_missing
-from rag.store import SentenceRecord
 from rag.types import Answer, Citation, Hit, Passage, Source, page_number
 
 # Reads document text: (doc_id, start, end) -> document.text[start:end].
@@ -39,7 +37,7 @@ def make_candidate(
     hit: Hit,
     record: SentenceRecord,
     passage: Passage,
-    header: Mapping[str, Any],
+    header: DocumentHeader,
     antecedent: SentenceRecord | None = None,
     read: SpanReader | None = None,
 ) -> Candidate:
@@ -55,17 +53,17 @@ def make_candidate(
     citation = Citation(
         text=sentence.text if opening is sentence else read(sentence.doc_id, opening.start, sentence.end),
         doc_id=sentence.doc_id,
-        title=header["title"],
-        source=header["source"],
+        title=header.title,
+        source=header.source,
         start=opening.start,
         end=sentence.end,
         score=round(hit.score, 4),
         context=passage.text if opening.start >= passage.start else read(sentence.doc_id, opening.start, passage.end),
         context_start=min(passage.start, opening.start),
-        url=header["url"],
-        date=header["date"],
-        page=page_number(json.loads(header["pages"]), sentence.start),
-        content_hash=header["content_hash"],
+        url=header.url,
+        date=header.date,
+        page=page_number(header.pages, sentence.start),
+        content_hash=header.content_hash,
         scores={name: round(value, 4) for name, value in hit.scores.items()},
         covered=hit.covered,
         missing=hit.missing,

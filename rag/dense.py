@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,14 @@ logger = logging.getLogger(__name__)
 EXACT_LIMIT = 50_000
 IVF_NPROBE = 16
 _ADD_SLICE = 4096  # rows normalised and added to FAISS at a time
+# The head of FAISS's file of an exact inner-product index (IndexFlatIP), up to its rows:
+# type, dimension, row count, two unused counts, "trained", metric 0 (inner product), and
+# the number of floats that follow. tests/test_dense.py checks it against faiss's own file.
+_FLAT_IP_HEAD = struct.Struct("<4siqqq?iQ")
+# FAISS's inverted lists of an IVF index: type, cell count, bytes per row, then the list sizes,
+# "full" (one per cell) or "sprs" (cell, size pairs of the cells that hold rows), then each
+# non-empty cell's rows and their ids. The empty lists of a trained index end its file.
+_LISTS_HEAD = struct.Struct("<4sQQ4sQ")
 
 
 def _faiss():  # untyped: faiss has no type stubs
@@ -28,14 +37,52 @@ def _faiss():  # untyped: faiss has no type stubs
     return faiss
 
 
-def as_unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Contiguous float32 rows of unit length (zero rows stay zero); the input is never changed."""
-    array = np.array(vectors, dtype=np.float32, order="C", copy=True)
+def as_unit_rows(vectors: np.ndarray, *, copy: bool = True) -> np.ndarray:
+    """Contiguous float32 rows of unit length (zero rows stay zero).
+
+    The input is never changed unless ``copy=False``: then a contiguous float32 array is
+    normalised in place (an array of its own, such as a sum just computed) and returned.
+    """
+    # np.asarray copies only when it must (numpy 1.26 has no copy=None).
+    array = np.array(vectors, dtype=np.float32, order="C") if copy else np.asarray(vectors, np.float32, order="C")
     if array.ndim != 2:
         raise ValueError(f"expected a 2-d array of vectors, got shape {array.shape}")
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    np.divide(array, norms, out=array, where=norms > 0)
+    # A slice at a time: the norm squares its input into a temporary as large as the input
+    # (a whole IVF training sample). A row's norm is the same whatever the slice.
+    for start in range(0, len(array), _ADD_SLICE):
+        rows = array[start : start + _ADD_SLICE]
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        np.divide(rows, norms, out=rows, where=norms > 0)
     return array
+
+
+def save_mean_vectors(path: Path, vectors: np.ndarray, groups: Sequence[int] | np.ndarray, count: int) -> None:
+    """Save as ``.npy`` the unit mean vector of each of ``count`` groups of rows (a passage's sentences).
+
+    Row ``i`` of ``vectors`` belongs to group ``groups[i]``. When the groups never decrease (each
+    a run of rows), the means are summed and written a slice of groups at a time; the file is the
+    one ``np.save(path, as_unit_rows(sums))`` writes, without the whole array in memory.
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    dim = np.shape(vectors)[1]
+    if len(groups) and np.any(groups[1:] < groups[:-1]):
+        sums = np.zeros((count, dim), dtype=np.float32)
+        np.add.at(sums, groups, vectors)
+        np.save(path, as_unit_rows(sums, copy=False), allow_pickle=False)
+        return
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+        "fortran_order": False,
+        "shape": (count, dim),
+    }
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_1_0(out, header)
+        for first in range(0, count, _ADD_SLICE):
+            last = min(first + _ADD_SLICE, count)
+            start, end = np.searchsorted(groups, [first, last])
+            sums = np.zeros((last - first, dim), dtype=np.float32)
+            np.add.at(sums, groups[start:end] - first, vectors[start:end])
+            out.write(as_unit_rows(sums, copy=False).tobytes())
 
 
 def _cells(count: int) -> int:
@@ -57,13 +104,30 @@ def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # untyped: fa
         nlist = _cells(count)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(0).choice(count, min(count, nlist * 64), replace=False)
-        index.train(as_unit_rows(array[sample]))
+        index.train(as_unit_rows(array[sample], copy=False))  # the sample is a copy already: normalised in place
     else:
         quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
         index = faiss.IndexIVFFlat(quantizer, dim, len(centroids), faiss.METRIC_INNER_PRODUCT)
         index.is_trained = True  # an IVFFlat is trained once its quantizer holds the cells
     index.nprobe = IVF_NPROBE
     return index  # faiss's wrapper keeps the quantizer alive as long as the index
+
+
+def _write_cells(out, vectors: np.ndarray, cells: np.ndarray, nlist: int, code_size: int) -> None:  # untyped: a file
+    """The inverted lists FAISS writes after adding ``vectors`` assigned to ``cells``, rows in order within a cell."""
+    order = np.argsort(cells, kind="stable")
+    sizes = np.bincount(cells, minlength=nlist).astype(np.uint64)
+    filled = np.flatnonzero(sizes)
+    if len(filled) > nlist // 2:
+        out.write(_LISTS_HEAD.pack(b"ilar", nlist, code_size, b"full", nlist) + sizes.tobytes())
+    else:
+        pairs = np.column_stack([filled.astype(np.uint64), sizes[filled]]).reshape(-1)
+        out.write(_LISTS_HEAD.pack(b"ilar", nlist, code_size, b"sprs", len(pairs)) + pairs.tobytes())
+    ends = np.cumsum(sizes.astype(np.int64))
+    for cell in filled.tolist():
+        rows = order[ends[cell] - int(sizes[cell]) : ends[cell]]
+        out.write(as_unit_rows(vectors[rows]).tobytes())
+        out.write(rows.astype(np.int64).tobytes())
 
 
 class DenseIndex:
@@ -111,6 +175,49 @@ class DenseIndex:
         for start in range(0, count, _ADD_SLICE):
             index.add(as_unit_rows(vectors[start : start + _ADD_SLICE]))
         return cls(index, dim)
+
+    @classmethod
+    def write(
+        cls, vectors: np.ndarray, path: Path, *, exact_limit: int | None = None, centroids: np.ndarray | None = None
+    ) -> tuple[str, np.ndarray | None]:
+        """Write to ``path`` the file that ``build(vectors, ...).save(path)`` writes, without building it in memory.
+
+        FAISS keeps its own copy of every row, as large as the caller's array, until the file
+        is written; here the normalised rows go to the file a slice (or an IVF cell) at a time.
+        An IVF index is trained and its cells assigned as :meth:`build` does.
+
+        Returns:
+            The index kind ("flat" or "ivf") and, for IVF, its cells' centres.
+        """
+        if np.ndim(vectors) != 2:
+            raise ValueError(f"expected a 2-d array of vectors, got shape {np.shape(vectors)}")
+        count, dim = np.shape(vectors)
+        if count <= (EXACT_LIMIT if exact_limit is None else exact_limit):
+            with open(path, "wb") as out:
+                out.write(_FLAT_IP_HEAD.pack(b"IxFI", dim, count, 1 << 20, 1 << 20, True, 0, count * dim))
+                for start in range(0, count, _ADD_SLICE):
+                    out.write(as_unit_rows(vectors[start : start + _ADD_SLICE]).tobytes())
+            return "flat", None
+        faiss = _faiss()
+        index = _ivf(faiss, vectors, _reusable(centroids, count, dim))
+        quantizer = faiss.downcast_index(index.quantizer)
+        empty = faiss.serialize_index(index).tobytes()
+        no_lists = _LISTS_HEAD.pack(b"ilar", index.nlist, index.code_size, b"sprs", 0)
+        if not empty.endswith(no_lists):  # another FAISS file layout: let FAISS build and write it
+            for start in range(0, count, _ADD_SLICE):
+                index.add(as_unit_rows(vectors[start : start + _ADD_SLICE]))
+            faiss.write_index(index, str(path))
+            return "ivf", quantizer.reconstruct_n(0, quantizer.ntotal)
+        cells = np.concatenate(
+            [
+                quantizer.assign(as_unit_rows(vectors[start : start + _ADD_SLICE]), 1)[:, 0]
+                for start in range(0, count, _ADD_SLICE)
+            ]
+        )
+        with open(path, "wb") as out:
+            out.write(empty[:8] + struct.pack("<q", count) + empty[16 : -len(no_lists)])
+            _write_cells(out, vectors, cells, index.nlist, index.code_size)
+        return "ivf", quantizer.reconstruct_n(0, quantizer.ntotal)
 
     def centroids(self) -> np.ndarray | None:
         """The IVF cells' centres, for a later build to reuse; None for an exact index."""
@@ -176,7 +283,7 @@ class DensePart:
     live: np.ndarray | None = None  # a bool per row of the segment; None: every row is live
 
 
-class DenseView:
+class DenseSegments:
     """Several segments' vector indexes searched as one; rows not live are never returned."""
 
     def __init__(self, parts: Sequence[DensePart]) -> None:
@@ -236,7 +343,7 @@ def _search_with_ties(
         wanted *= 2
 
 
-class VectorParts:
+class VectorSegments:
     """The stored vectors of several segments, read by global row as if one array."""
 
     def __init__(self, arrays: Sequence[np.ndarray], first_rows: Sequence[int]) -> None:

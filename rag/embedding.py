@@ -354,8 +354,12 @@ def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors /= np.maximum(norms, 1e-12)
+    # A slice at a time: the norm squares its whole input into a temporary array, which for
+    # every sentence of a large build was as big as the vectors themselves. Each row's norm
+    # is the same whatever the slice.
+    for start in range(0, len(vectors), TOKENIZE_SLICE):
+        rows = vectors[start : start + TOKENIZE_SLICE]
+        rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
     return vectors
 
 

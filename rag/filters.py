@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.dense import DensePart, DenseView
+from rag.dense import DensePart, DenseSegments
 from rag.errors import QueryError
-from rag.lexical import LexicalPart, LexicalView
+from rag.index.metadata import MetadataSegments
+from rag.lexical import LexicalPart, LexicalSegments
 from rag.retrieval import SearchIndexes
-from rag.store import CorpusStore
 
 _DAY = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 _NAMED_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %Y", "%b %Y")
@@ -136,7 +136,7 @@ def _in_folder(doc_id: str, folders: Iterable[str]) -> bool:
     return any(doc_id.startswith(folder.strip("/") + "/") for folder in folders)
 
 
-def select_documents(where: Where, store: CorpusStore) -> list[str]:
+def select_documents(where: Where, store: MetadataSegments) -> list[str]:
     """The live documents ``where`` chooses, sorted.
 
     Raises:
@@ -157,10 +157,10 @@ def select_documents(where: Where, store: CorpusStore) -> list[str]:
             continue
         if where.folder and not _in_folder(doc_id, where.folder):
             continue
-        if sources and (header["source"] or "").casefold() not in sources:
+        if sources and (header.source or "").casefold() not in sources:
             continue
         if since or until:
-            day = document_date(header["date"], live[doc_id].file.mtime_ns)
+            day = document_date(header.date, live[doc_id].file.mtime_ns)
             if day is None or (since and day < since) or (until and day > until):
                 continue
         chosen.append(doc_id)
@@ -190,13 +190,15 @@ def restrict(indexes: SearchIndexes, doc_ids: Iterable[str]) -> SearchIndexes:
     sentence_lexical, passage_lexical = indexes.sentence_lexical, indexes.passage_lexical
     return replace(
         indexes,
-        dense=DenseView([DensePart(p.index, p.first_row, sentence_masks[p.first_row]) for p in indexes.dense.parts]),
-        sentence_lexical=LexicalView(
+        dense=DenseSegments(
+            [DensePart(p.index, p.first_row, sentence_masks[p.first_row]) for p in indexes.dense.parts]
+        ),
+        sentence_lexical=LexicalSegments(
             [LexicalPart(p.index, p.first_row, sentence_masks[p.first_row]) for p in sentence_lexical.parts],
             k1=sentence_lexical.k1,
             b=sentence_lexical.b,
         ),
-        passage_lexical=LexicalView(
+        passage_lexical=LexicalSegments(
             [LexicalPart(p.index, p.first_row, passage_masks[p.first_row]) for p in passage_lexical.parts],
             k1=passage_lexical.k1,
             b=passage_lexical.b,

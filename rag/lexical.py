@@ -8,8 +8,9 @@ import logging
 import math
 import re
 import unicodedata
+from array import array as packed
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -83,6 +84,67 @@ def idf(document_frequency: np.ndarray | int, count: int) -> np.ndarray | float:
     return np.log1p((count - document_frequency + 0.5) / (document_frequency + 0.5))
 
 
+class TokenRows:
+    """The tokens of many rows (sentences, passages), kept compactly: each distinct term once, term ids end to end.
+
+    A list of str per sentence held a str object per token, about 60 bytes each; here a token
+    costs 4 bytes. Iterating yields each row's tokens as a list, as :func:`tokenize` gives them.
+    """
+
+    __slots__ = ("terms", "ids", "lengths", "_starts")
+
+    def __init__(self, terms: Sequence[str], ids: np.ndarray, lengths: np.ndarray) -> None:
+        """Wrap term ids: row ``i`` holds the terms ``terms[ids[j]]`` for its ``lengths[i]`` consecutive ``j``."""
+        if int(lengths.sum(dtype=np.int64)) != len(ids):
+            raise ValueError(f"the row lengths add up to {int(lengths.sum())}, not to the {len(ids)} token ids")
+        self.terms, self.ids, self.lengths = list(terms), ids, lengths
+        self._starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+    @classmethod
+    def of_texts(cls, texts: Iterable[str]) -> TokenRows:
+        """The tokens of each text (see :func:`tokenize`); term ids are numbered as first seen."""
+        columns: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+        ids, lengths = packed("i"), packed("q")
+        for text in texts:
+            tokens = tokenize(text)
+            ids.extend(map(columns.__getitem__, tokens))
+            lengths.append(len(tokens))
+        return cls(list(columns), np.frombuffer(ids, dtype=np.int32), np.frombuffer(lengths, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, row: int) -> list[str]:
+        terms = self.terms
+        return [terms[i] for i in self.ids[self._starts[row] : self._starts[row + 1]].tolist()]
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return (self[row] for row in range(len(self)))
+
+    def grouped(self, groups: Sequence[int] | np.ndarray, count: int) -> TokenRows:
+        """``count`` rows, row ``g`` the tokens of every row whose group is ``g``, in row order.
+
+        Passages are groups of consecutive sentences, so their tokens are the sentences' own ids
+        (no copy) when the groups never decrease.
+        """
+        groups = np.asarray(groups, dtype=np.int64)
+        if groups.shape != self.lengths.shape:
+            raise ValueError(f"one group per row expected ({len(self)}), got {groups.shape}")
+        lengths = np.bincount(groups, weights=self.lengths, minlength=count).astype(np.int64)
+        if len(groups) and np.any(groups[1:] < groups[:-1]):
+            order = np.argsort(np.repeat(groups, self.lengths), kind="stable")
+            return TokenRows(self.terms, self.ids[order], lengths)
+        return TokenRows(self.terms, self.ids, lengths)
+
+    def term_ids(self) -> tuple[list[str], np.ndarray]:
+        """The terms that occur, in the order first seen, and each token's int64 column among them."""
+        present, first = np.unique(self.ids, return_index=True)
+        seen = present[np.argsort(first, kind="stable")]
+        column = np.zeros(len(self.terms), dtype=np.int64)
+        column[seen] = np.arange(len(seen), dtype=np.int64)
+        return [self.terms[i] for i in seen.tolist()], column[self.ids]
+
+
 # Files of a saved segment, besides vocab.json and params.json; rows are local and stored as int32.
 _ARRAYS = ("indptr", "rows", "tf", "lengths")
 _MAX_ROWS = 2**31 - 1
@@ -97,12 +159,12 @@ class LexicalIndex:
     """One segment's postings: term frequencies by term, and each row's length. Immutable.
 
     Nothing here depends on the rest of the collection: BM25 is computed at query time by a
-    :class:`LexicalView`, with the statistics of the rows that are live then, so a segment is
+    :class:`LexicalSegments`, with the statistics of the rows that are live then, so a segment is
     never rebuilt when another is added or some of its rows are deleted. Make one with
     :meth:`build` or :meth:`load`; the convenience methods score it alone, every row live.
     """
 
-    __slots__ = ("count", "k1", "b", "_columns", "_indptr", "_rows", "_tf", "_lengths", "_total_length", "_view")
+    __slots__ = ("count", "k1", "b", "_columns", "_indptr", "_rows", "_tf", "_lengths", "_total_length", "_alone")
 
     def __init__(
         self,
@@ -126,14 +188,17 @@ class LexicalIndex:
         self._total_length = int(lengths.sum(dtype=np.int64))
         self.count = len(lengths)
         self.k1, self.b = float(k1), float(b)
-        self._view = LexicalView([LexicalPart(self, 0)], k1=self.k1, b=self.b)
+        self._alone = LexicalSegments([LexicalPart(self, 0)], k1=self.k1, b=self.b)
 
     @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
+    def build(
+        cls, token_lists: Sequence[Sequence[str]] | TokenRows, *, k1: float = 1.2, b: float = 0.75
+    ) -> LexicalIndex:
         """Index ``token_lists``, one list per row, in order.
 
         Args:
-            token_lists: the tokens of each row; a row's length counts repeated tokens.
+            token_lists: the tokens of each row (lists, or :class:`TokenRows`, the same index
+                either way); a row's length counts repeated tokens.
             k1: BM25 term-frequency saturation, used by the convenience methods.
             b: BM25 length normalisation, used by the convenience methods.
 
@@ -143,6 +208,10 @@ class LexicalIndex:
         count = len(token_lists)
         if count > _MAX_ROWS:
             raise ValueError(f"a segment holds at most {_MAX_ROWS} rows (stored as int32), not {count}")
+        if isinstance(token_lists, TokenRows):
+            terms, term_ids = token_lists.term_ids()
+            indptr, rows, tf = _term_postings(term_ids, token_lists.lengths, len(terms))
+            return cls(terms, indptr, rows, tf, token_lists.lengths.astype(np.int32), k1=k1, b=b)
         lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=count)
         # Each new term takes the next column as it is first seen: one pass over the tokens.
         columns: defaultdict[str, int] = defaultdict(itertools.count().__next__)
@@ -197,21 +266,21 @@ class LexicalIndex:
             raise ValueError(f"{folder}: params.json counts {params['count']} rows, lengths.npy {arrays[-1].shape}")
         return cls(terms, *arrays, k1=params["k1"], b=params["b"])
 
-    def view(self) -> LexicalView:
+    def as_segments(self) -> LexicalSegments:
         """This segment alone as a collection, every row live, with the k1 and b it was built with."""
-        return self._view
+        return self._alone
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        """IDF of each distinct token in this segment; see :meth:`LexicalView.idf`."""
-        return self._view.idf(tokens)
+        """IDF of each distinct token in this segment; see :meth:`LexicalSegments.idf`."""
+        return self._alone.idf(tokens)
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every row of this segment; see :meth:`LexicalView.scores`."""
-        return self._view.scores(tokens)
+        """BM25 score of every row of this segment; see :meth:`LexicalSegments.scores`."""
+        return self._alone.scores(tokens)
 
     def search(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The top ``k`` rows of this segment; see :meth:`LexicalView.search`."""
-        return self._view.search(tokens, k)
+        """The top ``k`` rows of this segment; see :meth:`LexicalSegments.search`."""
+        return self._alone.search(tokens, k)
 
     def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The local rows holding ``term`` (ascending) and its frequency in each, or None if never seen."""
@@ -245,7 +314,7 @@ class LexicalPart:
                 raise ValueError(f"live must hold one bool per row ({self.index.count}), not shape {self.live.shape}")
 
 
-class LexicalView:
+class LexicalSegments:
     """BM25 over several segments as one collection; rows not live are invisible, also to the statistics.
 
     Scores equal those of one index built over the live rows alone, in global-row order. The
@@ -284,7 +353,7 @@ class LexicalView:
         self._average_length = total_length / self.count if self.count else 0.0
         self._row_limit = max((part.first_row + part.index.count for part in self.parts), default=0)
         # Each row's length normalisation, k1 * (1 - b + b * length / average), computed once
-        # per view: a query then only gathers it for its postings.
+        # per collection: a query then only gathers it for its postings.
         self._norms = tuple(
             self.k1 * (1 - self.b + self.b * part.index._lengths.astype(np.float64) / self._average_length)
             if self._average_length
@@ -431,7 +500,7 @@ def _own_mask(live: np.ndarray | None) -> np.ndarray | None:
 def _check_disjoint(parts: Sequence[LexicalPart]) -> None:
     for part in parts:
         if not isinstance(part, LexicalPart):
-            raise ValueError(f"a LexicalView is made of LexicalPart, not {type(part).__name__}")
+            raise ValueError(f"a LexicalSegments is made of LexicalPart, not {type(part).__name__}")
     spans = sorted((part.first_row, part.first_row + part.index.count) for part in parts if part.index.count)
     for (start, end), (next_start, next_end) in pairwise(spans):
         if next_start < end:

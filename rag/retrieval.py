@@ -37,10 +37,10 @@ from typing import Literal
 import numpy as np
 
 from rag.config import RetrievalConfig
-from rag.dense import DenseView, VectorParts
+from rag.dense import DenseSegments, VectorSegments
 from rag.embedding import WordVectors
-from rag.lexical import LexicalView, capitalised_tokens, coverage, fold, name_groups, tokenize
-from rag.store import CorpusStore, SentenceRecord
+from rag.index.metadata import MetadataSegments, SentenceRecord
+from rag.lexical import LexicalSegments, capitalised_tokens, coverage, fold, name_groups, tokenize
 from rag.types import Hit
 
 WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5, "phrase": 0.25}
@@ -80,15 +80,15 @@ class Query:
 class SearchIndexes:
     """The structures a search reads, over every segment: vectors, BM25 and metadata."""
 
-    dense: DenseView
-    sentence_vectors: VectorParts
-    passage_vectors: VectorParts
-    sentence_lexical: LexicalView
-    passage_lexical: LexicalView
-    store: CorpusStore
+    dense: DenseSegments
+    sentence_vectors: VectorSegments
+    passage_vectors: VectorSegments
+    sentence_lexical: LexicalSegments
+    passage_lexical: LexicalSegments
+    store: MetadataSegments
 
 
-def prepare_query(text: str, vector: np.ndarray, lexical: LexicalView) -> Query:
+def prepare_query(text: str, vector: np.ndarray, lexical: LexicalSegments) -> Query:
     tokens = tuple(tokenize(text))
     idf = lexical.idf(tokens)
     return Query(
@@ -314,7 +314,7 @@ def question_focus(text: str, idf: dict[str, float]) -> Focus:
 
     Args:
         text: The question as asked.
-        idf: The IDF of each of its tokens (see :meth:`LexicalView.idf`); a term's weight.
+        idf: The IDF of each of its tokens (see :meth:`LexicalSegments.idf`); a term's weight.
     """
     answer_type, asked, expected, frame = None, "", "", frozenset[str]()
     for pattern, kind, description in _ANSWER_TYPES:

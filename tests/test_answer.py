@@ -94,7 +94,7 @@ REFERRING_SPANS = [(0, 26), (27, 56), (57, 78)]
 
 
 def _record(position: int):  # untyped: a SentenceRecord
-    from rag.store import SentenceRecord
+    from rag.index.metadata import SentenceRecord
     from rag.types import Sentence
 
     start, end = REFERRING_SPANS[position]
@@ -108,11 +108,12 @@ def _read_referring(doc_id: str, start: int, end: int) -> str:
 
 def _referring_candidate(position: int, score: float, *, with_antecedent: bool) -> Candidate:
     from rag.answer import make_candidate
+    from rag.index.metadata import DocumentHeader
     from rag.types import Hit, Passage
 
     # The passage holds sentences 1-2: the antecedent of sentence 1 lies outside it.
     passage = Passage("b.txt", 0, 1, 2, 27, 78, REFERRING[27:78])
-    header = {"title": "B", "source": "", "url": "", "date": "", "pages": "[]", "content_hash": ""}
+    header = DocumentHeader("b.txt", "B", "", "", "", "", 3, "")
     hit = Hit(row=10 + position, score=score, scores={"score": score})
     antecedent = _record(position - 1) if with_antecedent else None
     return make_candidate(hit, _record(position), passage, header, antecedent, _read_referring)

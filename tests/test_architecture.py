@@ -1,4 +1,9 @@
-"""The folder is the architecture: each stage imports only the stages before it."""
+"""The folder is the architecture: each stage imports only the stages before it.
+
+A stage is a module (``rag/lexical.py``) or a package (``rag/index/``, ``rag/ingest/``): a
+package's modules belong to its stage, may import each other (in the order given in
+``INSIDE`` where one is given) and, like a module, only the stages before theirs.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from rag.index.segment import SEGMENT_FILES
+
 ROOT = Path(__file__).resolve().parent.parent
+RAG = ROOT / "rag"
 ORDER = [
-    "types", "errors", "config", "ingest", "sentences", "chunking", "model_export", "embedding", "dense",
-    "lexical", "boilerplate", "store", "retrieval", "answer", "conversation", "claims", "lookup", "filters",
-    "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
+    "types", "errors", "config", "ingest", "corpus", "sentences", "chunking", "model_export", "embedding", "dense",
+    "lexical", "boilerplate", "index", "retrieval", "answer", "conversation", "claims", "lookup", "filters",
+    "queries", "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
     "app_render", "app_access", "app_documents", "app_assets", "app", "cli",
 ]  # fmt: skip
+# The modules of a package stage in their own order: each imports only those before it.
+INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}
 HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_export"),
          "onnxruntime": ("embedding", "model_export"),
          "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": "app",
@@ -21,52 +31,79 @@ HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace"}
 APP = {"rag.app", "rag.app_render", "rag.app_access", "rag.app_documents", "rag.app_assets"}
 APP_ALSO = {"rag.ingest"}  # read_document: an upload is refused for the reason indexing would give
+# What only rag/index/ may know: the names of the files in an index folder, and the manifest's keys.
+INDEX_FILE_NAMES = {*SEGMENT_FILES, "manifest.json"}
+# Stages that read a manifest of their own, not the index's (the ONNX export's, in the model cache).
+OWN_MANIFESTS = {"embedding", "model_export"}
 
 
-def _stage_files(stage: str) -> list[Path]:
-    """The source of a stage: ``rag/STAGE.py``, or every module of the package ``rag/STAGE/``."""
-    package = ROOT / "rag" / stage
-    return sorted(package.glob("*.py")) if package.is_dir() else [ROOT / "rag" / f"{stage}.py"]
+def _sources() -> dict[Path, str]:
+    """Every module of the package, with the stage it belongs to."""
+    found = {}
+    for path in sorted(RAG.rglob("*.py")):
+        parts = path.relative_to(RAG).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        found[path] = parts[0]
+    return found
 
 
-def _stage_imports(stage: str) -> set[str]:
-    return set().union(*(_imports(path) for path in _stage_files(stage)))
+def _name(path: Path) -> str:
+    return path.relative_to(RAG).as_posix()
 
 
 def _imports(path: Path) -> set[str]:
+    """The modules ``path`` imports, relative imports resolved against its package."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ".".join(("rag", *path.relative_to(RAG).parent.parts)) if path.is_relative_to(RAG) else ""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            found.update(".".join([*base, *([node.module] if node.module else [alias.name])]) for alias in node.names)
     return found
 
 
+def _stage_of(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[1] if parts[0] == "rag" and len(parts) > 1 else None
+
+
 def test_every_module_is_in_the_stage_order() -> None:
-    modules = {p.stem for p in (ROOT / "rag").glob("*.py")} - {"__init__"}
-    modules |= {p.name for p in (ROOT / "rag").iterdir() if (p / "__init__.py").is_file()}
-    assert modules == set(ORDER)
+    assert set(_sources().values()) == set(ORDER)
+    for package, modules in INSIDE.items():
+        held = {p.stem for p in (RAG / package).glob("*.py")} - {"__init__"}
+        assert held == set(modules), f"rag/{package}/ holds {sorted(held)}, INSIDE lists {sorted(modules)}"
 
 
-@pytest.mark.parametrize("module", ORDER)
-def test_stages_import_only_earlier_stages(module: str) -> None:
-    allowed = set(ORDER[: ORDER.index(module)])
-    used = {name.split(".")[1] for name in _stage_imports(module) if name.startswith("rag.")} - {module}
-    if module == "pipeline":
+@pytest.mark.parametrize("path", sorted(_sources()), ids=_name)
+def test_stages_import_only_earlier_stages(path: Path) -> None:
+    stage = _sources()[path]
+    allowed = set(ORDER[: ORDER.index(stage)])
+    imported = {name for name in _imports(path) if _stage_of(name)}
+    used = {_stage_of(name) for name in imported} - {stage}
+    if stage == "pipeline":
         used -= {"cluster"}  # build_index/load_index(ray=...) hand over to rag.cluster, imported only then
-    own = {n for n in _stage_imports(module) if n == "rag" or n.startswith("rag.")}
-    if module == "cli":
+    own = {n for n in _imports(path) if n == "rag" or n.startswith("rag.")}
+    if stage == "cli":
         assert own <= PUBLIC | {"rag.app"}, f"the CLI must use the public API only, not {sorted(own - PUBLIC)}"
-    if f"rag.{module}" in APP:
+    if f"rag.{stage}" in APP:
         assert own <= PUBLIC | APP | APP_ALSO, f"the app must use the public API only, not {sorted(own - PUBLIC - APP)}"
-    assert used <= allowed, f"rag.{module} imports later stages: {sorted(used - allowed)}"
+    assert used <= allowed, f"{path.name} ({stage}) imports later stages: {sorted(used - allowed)}"
+    if stage in INSIDE and path.stem != "__init__":
+        order = INSIDE[stage]
+        inside = {name.split(".")[2] for name in imported if _stage_of(name) == stage and len(name.split(".")) > 2}
+        later = inside - set(order[: order.index(path.stem)])
+        assert not later, f"rag/{stage}/{path.name} imports modules after it in {stage}: {sorted(later)}"
 
 
 @pytest.mark.parametrize("library", sorted(HEAVY))
 def test_each_heavy_library_has_one_home(library: str) -> None:
-    owners = {stage for stage in ORDER if any(n.split(".")[0] == library for n in _stage_imports(stage))}
+    owners = {stage for path, stage in _sources().items() if any(n.split(".")[0] == library for n in _imports(path))}
     homes = HEAVY[library]
     allowed = {homes} if isinstance(homes, str) else set(homes or ())
     assert owners <= allowed, f"{library} imported by {sorted(owners)}"
@@ -74,13 +111,48 @@ def test_each_heavy_library_has_one_home(library: str) -> None:
 
 def test_only_the_pipeline_hooks_reach_the_cluster_package() -> None:
     """rag/cluster/ runs after the pipeline; the pipeline's ray= hooks are the only way in, imported lazily."""
-    for path in (ROOT / "rag").rglob("*.py"):
-        if path.parent.name != "cluster":
+    for path, stage in _sources().items():
+        if stage != "cluster":
             reached = {n for n in _imports(path) if n.startswith("rag.cluster")}
-            assert reached <= ({"rag.cluster.build", "rag.cluster.serve"} if path.stem == "pipeline" else set()), path
-    pipeline = ast.parse((ROOT / "rag" / "pipeline.py").read_text(encoding="utf-8"))
+            assert reached <= ({"rag.cluster.build", "rag.cluster.serve"} if stage == "pipeline" else set()), path
+    pipeline = ast.parse((RAG / "pipeline.py").read_text(encoding="utf-8"))
     top_level = {node.module for node in pipeline.body if isinstance(node, ast.ImportFrom)}
     assert not {m for m in top_level if m and m.startswith("rag.cluster")}
+
+
+def _index_knowledge(path: Path, *, manifests: bool = True) -> list[str]:
+    """Where ``path`` names a file of the index folder or reads a key of a manifest (dict or JSON).
+
+    Reading the typed ``Manifest``'s attributes is the way; ``Index.info()``, the public summary
+    the CLI prints, is not a manifest.
+    """
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in INDEX_FILE_NAMES:
+            found.append(f"line {node.lineno}: names the index file {node.value!r}")
+        elif not manifests:
+            continue
+        elif isinstance(node, ast.Subscript) and "manifest" in ast.unparse(node.value).lower():
+            found.append(f"line {node.lineno}: reads a manifest key ({ast.unparse(node)})")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            if "manifest" in ast.unparse(node.func.value).lower():
+                found.append(f"line {node.lineno}: reads a manifest key ({ast.unparse(node)})")
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p, stage in sorted(_sources().items()) if stage != "index"], ids=_name)
+def test_only_the_index_package_knows_the_index_files(path: Path) -> None:
+    found = _index_knowledge(path, manifests=_sources()[path] not in OWN_MANIFESTS)
+    assert found == [], f"{path.relative_to(ROOT)} reaches into the index folder"
+
+
+def test_the_index_check_finds_what_it_looks_for(tmp_path: Path) -> None:
+    module = tmp_path / "leaky.py"
+    module.write_text(
+        'a = index.manifest["segments"]\nb = self._manifest.get("files")\nc = folder / "sentences.faiss"\n',
+        encoding="utf-8",
+    )
+    assert len(_index_knowledge(module)) == 3
 
 
 def test_ui_only_launches_the_app() -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from rag.cluster.build import group_batches, join_parsed, split_batches
 from rag.cluster.serve import CorpusWideBM25, Totals, _frequency, _live_frequencies, _live_totals, merge_ranked
-from rag.dense import DenseIndex, DensePart, DenseView
-from rag.lexical import LexicalIndex, LexicalPart, LexicalView
+from rag.dense import DenseIndex, DensePart, DenseSegments
+from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments
 
 WORDS = [f"w{n}" for n in range(40)]
 
@@ -39,12 +39,12 @@ def _parts(segments: list[list[list[str]]], rng: np.random.Generator) -> list[Le
 def test_shards_score_bm25_exactly_as_one_view(seed: int) -> None:
     rng = np.random.default_rng(seed)
     parts = _parts(_segments(rng, rng.integers(1, 60, size=5)), rng)
-    whole = LexicalView(parts, k1=1.2, b=0.75)
+    whole = LexicalSegments(parts, k1=1.2, b=0.75)
     groups = [parts[:2], parts[2:3], parts[3:]]
     count = sum(_live_totals(g)[0] for g in groups)
     length = sum(_live_totals(g)[1] for g in groups)
     views = [CorpusWideBM25(g, k1=1.2, b=0.75, count=count, total_length=length) for g in groups]
-    plain = [LexicalView(g, k1=1.2, b=0.75) for g in groups]
+    plain = [LexicalSegments(g, k1=1.2, b=0.75) for g in groups]
     for _ in range(20):
         tokens = list(rng.choice(WORDS, size=rng.integers(1, 5)))
         frequencies = {t: sum(_frequency(p, t) for p in plain) for t in tokens}
@@ -74,8 +74,8 @@ def test_shards_search_vectors_exactly_as_one_view(seed: int) -> None:
         live = rng.random(size) > 0.3 if rng.random() > 0.5 else None
         parts.append(DensePart(DenseIndex.build(vectors), first, live))
         first += size
-    whole = DenseView(parts)
-    groups = [DenseView(parts[:1]), DenseView(parts[1:3]), DenseView(parts[3:])]
+    whole = DenseSegments(parts)
+    groups = [DenseSegments(parts[:1]), DenseSegments(parts[1:3]), DenseSegments(parts[3:])]
     for _ in range(10):
         query = rng.normal(size=8).astype(np.float32)
         for k in (1, 5, 25, 200):
@@ -119,17 +119,17 @@ def test_split_batches_keeps_the_order_and_leaves_none_empty(tmp_path) -> None:
 
 def test_joined_batches_number_passages_on() -> None:
     from rag.config import Config
-    from rag.pipeline import _parse_corpus
+    from rag.index.segment import split_documents
     from rag.types import Document, FileVersion
 
     def parsed(doc_id: str, text: str):
         document = Document(doc_id=doc_id, text=text, title=doc_id)
         file = FileVersion(sha256="0" * 64, size=len(text), mtime_ns=0)
-        return _parse_corpus([(document, file)], Config())
+        return split_documents([(document, file)], Config())
 
     one = parsed("a.md", "First sentence here. Second one here.\n\nA new paragraph starts. It ends.")
     two = parsed("b.md", "Another document. With two sentences.")
-    both = _parse_corpus([(d, f) for p in (one, two) for d, f in zip(p.documents, p.files, strict=True)], Config())
+    both = split_documents([(d, f) for p in (one, two) for d, f in zip(p.documents, p.files, strict=True)], Config())
     joined = join_parsed([one, two])
     assert joined.sentence_passage == both.sentence_passage
     assert joined.passages == both.passages and joined.sentences == both.sentences

@@ -18,12 +18,13 @@ import numpy as np
 import pytest
 
 import rag.dense
+import rag.index.manifest
 import rag.lexical
 import rag.pipeline
-import rag.store
 from rag import Index, build_index, load_index
 from rag.errors import IndexLockedError, IndexMismatchError
-from rag.store import MANIFEST, MetadataStore
+from rag.index.manifest import MANIFEST
+from rag.index.metadata import MetadataStore
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations
 from tests.tools.indexer import THINGS, make_corpus, town
@@ -190,7 +191,7 @@ def classmethod_before(hook: Callable[[], None], owner: type, name: str) -> clas
 # Where load_index can be interrupted: after reading the manifest, and before opening each
 # file, a build commits a new generation and deletes the one being loaded.
 RACE_POINTS: dict[str, Callable[[Callable[[], None]], tuple[Any, str, Any]]] = {
-    "before-verify": lambda hook: (rag.pipeline, "verify_files", before(hook, rag.store.verify_files)),
+    "before-verify": lambda hook: (rag.pipeline, "verify_files", before(hook, rag.index.manifest.verify_files)),
     "before-faiss": lambda hook: (rag.dense.DenseIndex, "load", classmethod_before(hook, rag.dense.DenseIndex, "load")),
     "before-vectors": lambda hook: (np, "load", before(hook, np.load)),
     "before-bm25": lambda hook: (

@@ -26,12 +26,14 @@ import numpy as np
 import pytest
 
 import rag.dense
+import rag.index.files
+import rag.index.manifest
 import rag.lexical
-import rag.pipeline
-import rag.store
 from rag import build_index, load_index
 from rag.errors import IndexMismatchError, IndexNotFoundError, IndexWriteError
-from rag.store import DATABASE, MANIFEST, MetadataStore
+from rag.index.manifest import MANIFEST
+from rag.index.metadata import MetadataStore
+from rag.index.segment import DATABASE
 from rag.types import Answer
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations, assert_offsets
@@ -293,7 +295,11 @@ def disk_full(step: str, monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> No
         "npy-save": (np, "save", half_written(np.save, lambda path, *_: path, when=vectors)),
         "fsync": (os, "fsync", enospc),
         "generation-rename": (os, "replace", failing_on(os.replace, is_generation)),
-        "index-folder-fsync": (rag.store, "_fsync_path", failing_on(rag.store._fsync_path, nth_call_for(index_dir, 1))),
+        "index-folder-fsync": (
+            rag.index.files,
+            "_fsync_path",
+            failing_on(rag.index.files._fsync_path, nth_call_for(index_dir, 1)),
+        ),
         "manifest-write": (json, "dump", half_json_dump(json.dump)),
         "manifest-rename": (os, "replace", failing_on(os.replace, is_manifest_temp)),
     }
@@ -337,7 +343,7 @@ def test_an_error_after_the_commit_point_leaves_the_new_index(references, index_
     with pytest.MonkeyPatch.context() as monkeypatch:
         # The second flush of the index folder is the one after manifest.json was replaced.
         predicate = nth_call_for(index_dir, 2)
-        monkeypatch.setattr(rag.store, "_fsync_path", failing_on(rag.store._fsync_path, predicate))
+        monkeypatch.setattr(rag.index.files, "_fsync_path", failing_on(rag.index.files._fsync_path, predicate))
         with pytest.raises(IndexWriteError, match="space left") as raised:
             build_index(corpus, index_dir, embedder=FakeEmbedder())
         assert "unchanged" not in str(raised.value), "the new index is live: saying otherwise would mislead"
@@ -508,7 +514,7 @@ def test_an_index_of_an_older_format_is_refused_and_rebuilt(small_index: Path, t
     index_dir = tmp_path / "index"
     shutil.copytree(small_index, index_dir)
     manifest = json.loads((index_dir / MANIFEST).read_text()) | {"format_version": 2}
-    manifest["manifest_sha256"] = rag.store.manifest_checksum(manifest)
+    manifest["manifest_sha256"] = rag.index.manifest.manifest_checksum(manifest)
     (index_dir / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatchError, match=r"format version 2, this rag reads 3; rebuild it with: rag index"):
         load_index(index_dir, embedder=FakeEmbedder())

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rag.dense import DenseIndex, as_unit_rows
+from rag.dense import DenseIndex, as_unit_rows, save_mean_vectors
 
 
 def _vectors(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -120,3 +120,53 @@ def test_cells_of_a_very_different_size_are_not_reused() -> None:
     small_cells = DenseIndex.build(vectors[:1200], exact_limit=1000).centroids()
     rebuilt = DenseIndex.build(vectors, exact_limit=1000, centroids=small_cells[:20])
     assert len(rebuilt.centroids()) == int(4 * np.sqrt(3000))
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 4097, 9000])
+def test_write_streams_the_file_build_and_save_would_write(tmp_path, count: int) -> None:
+    # An exact index is written without FAISS holding a copy of the rows: byte for byte
+    # the file FAISS writes itself, slices of normalisation included (4096 rows each).
+    vectors = _vectors(count, dim=16) * 3
+    original = vectors.copy()
+    DenseIndex.build(vectors).save(tmp_path / "built.faiss")
+    kind, cells = DenseIndex.write(vectors, tmp_path / "written.faiss")
+    assert (kind, cells) == ("flat", None)
+    assert (tmp_path / "written.faiss").read_bytes() == (tmp_path / "built.faiss").read_bytes()
+    assert np.array_equal(vectors, original)  # the caller's rows are left as they were
+    loaded = DenseIndex.load(tmp_path / "written.faiss")
+    assert (loaded.count, loaded.dim, loaded.kind) == (count, 16, "flat")
+
+
+@pytest.mark.parametrize(("count", "centroids"), [(3000, 0), (5000, 0), (3000, 250)])
+def test_write_streams_the_ivf_file_build_and_save_would_write(tmp_path, count: int, centroids: int) -> None:
+    # Cells assigned a slice at a time, rows written cell by cell: FAISS's own file, byte for
+    # byte, with lists stored "full" (most cells hold rows) or "sprs" (given cells, few filled).
+    vectors = _vectors(count, dim=16)
+    cells = as_unit_rows(_vectors(centroids, dim=16, seed=9)) if centroids else None
+    if cells is not None:
+        cells[2:] = cells[0]  # most cells identical to the first: only a few ever win a row
+    built = DenseIndex.build(vectors, exact_limit=1000, centroids=cells)
+    built.save(tmp_path / "built.faiss")
+    kind, written_cells = DenseIndex.write(vectors, tmp_path / "written.faiss", exact_limit=1000, centroids=cells)
+    assert kind == "ivf"
+    assert np.array_equal(written_cells, built.centroids())
+    assert (tmp_path / "written.faiss").read_bytes() == (tmp_path / "built.faiss").read_bytes()
+    loaded = DenseIndex.load(tmp_path / "written.faiss")
+    assert loaded.search(vectors[5], 5)[0].tolist() == built.search(vectors[5], 5)[0].tolist()
+
+
+@pytest.mark.parametrize(("rows", "groups"), [(0, 0), (10, 3), (12_000, 5_000)])
+def test_mean_vectors_are_saved_as_the_whole_array_would_be(tmp_path, rows: int, groups: int) -> None:
+    # Runs of rows in group order are summed a slice of 4096 groups at a time (5,000 crosses it).
+    vectors = as_unit_rows(_vectors(rows, dim=8))
+    owner = np.sort(np.random.default_rng(1).integers(0, max(groups, 1), rows))
+    owner[: min(groups, rows)] = np.arange(min(groups, rows))  # every group holds a row
+    owner.sort()
+    sums = np.zeros((groups, 8), dtype=np.float32)
+    np.add.at(sums, owner, vectors)
+    np.save(tmp_path / "whole.npy", as_unit_rows(sums), allow_pickle=False)
+    save_mean_vectors(tmp_path / "sliced.npy", vectors, owner, groups)
+    assert (tmp_path / "sliced.npy").read_bytes() == (tmp_path / "whole.npy").read_bytes()
+    shuffled = np.random.default_rng(2).permutation(rows)  # groups out of order: summed at once
+    save_mean_vectors(tmp_path / "shuffled.npy", vectors[shuffled], owner[shuffled], groups)
+    np.testing.assert_allclose(np.load(tmp_path / "shuffled.npy"), np.load(tmp_path / "whole.npy"), atol=1e-6)

@@ -93,8 +93,8 @@ def test_filtered_search_equals_search_over_those_documents_alone(
 
 
 def test_bm25_statistics_follow_the_filter(full: Index) -> None:
-    everything = full._indexes_for(None).sentence_lexical
-    news = full._indexes_for(Where(folder=("news",))).sentence_lexical
+    everything = full._queries._indexes_for(None).sentence_lexical
+    news = full._queries._indexes_for(Where(folder=("news",))).sentence_lexical
     assert news.count < everything.count
     assert news.idf(["fund"]) != everything.idf(["fund"])
 

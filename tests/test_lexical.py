@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rag.lexical
-from rag.lexical import LexicalIndex, LexicalPart, LexicalView, coverage, fold, idf, tokenize
+from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments, TokenRows, coverage, fold, idf, tokenize
 
 
 def test_fold_handles_case_accents_quotes_and_dashes() -> None:
@@ -102,7 +102,7 @@ def test_result_types() -> None:
 
 def test_the_convenience_methods_score_the_segment_alone_every_row_live() -> None:
     index = LexicalIndex.build([tokenize(t) for t in TEXTS], k1=1.6, b=0.5)
-    view = index.view()
+    view = index.as_segments()
     assert view.count == index.count == len(TEXTS)
     assert (view.k1, view.b) == (1.6, 0.5)
     query = tokenize("cat mat dogs")
@@ -119,7 +119,7 @@ def test_ties_go_to_the_lower_row_also_at_the_cut() -> None:
 
 def test_ties_go_to_the_lower_global_row_across_segments() -> None:
     same = [["apple", "pie"]] * 3
-    view = LexicalView([LexicalPart(LexicalIndex.build(same), 10), LexicalPart(LexicalIndex.build(same), 0)])
+    view = LexicalSegments([LexicalPart(LexicalIndex.build(same), 10), LexicalPart(LexicalIndex.build(same), 0)])
     rows, scores = view.search(["apple"], 4)
     assert rows.tolist() == [0, 1, 2, 10]
     assert len(set(scores.tolist())) == 1
@@ -184,7 +184,7 @@ def test_a_view_scores_exactly_as_one_index_over_its_live_rows(seed: int) -> Non
         live_rows += [first_row + r for r in np.flatnonzero(live)]
         first_row += len(docs) + int(rng.integers(0, 3))  # gaps between segments are allowed
     rng.shuffle(parts)  # the order the parts are given in does not matter
-    view = LexicalView(parts, k1=k1, b=b)
+    view = LexicalSegments(parts, k1=k1, b=b)
     reference = LexicalIndex.build(live_docs, k1=k1, b=b)
     global_row = np.asarray(live_rows, dtype=np.int64)
 
@@ -206,7 +206,7 @@ def test_a_view_scores_exactly_as_one_index_over_its_live_rows(seed: int) -> Non
 
 def test_a_view_of_nothing_live() -> None:
     index = LexicalIndex.build([tokenize(t) for t in TEXTS])
-    for view in (LexicalView([]), LexicalView([LexicalPart(index, 3, np.zeros(index.count, dtype=bool))])):
+    for view in (LexicalSegments([]), LexicalSegments([LexicalPart(index, 3, np.zeros(index.count, dtype=bool))])):
         rows, scores = view.search(tokenize("cat"), 5)
         assert view.count == 0 and rows.size == scores.size == 0
         assert not view.scores(tokenize("cat")).any()
@@ -217,7 +217,7 @@ def test_a_view_keeps_its_own_copy_of_the_live_mask() -> None:
     index = LexicalIndex.build([tokenize(t) for t in TEXTS])
     live = np.ones(index.count, dtype=bool)
     live[0] = False
-    view = LexicalView([LexicalPart(index, 0, live)])
+    view = LexicalSegments([LexicalPart(index, 0, live)])
     before = view.search(tokenize("cat"), 5)
     live[:] = True
     np.testing.assert_array_equal(view.search(tokenize("cat"), 5)[0], before[0])
@@ -226,9 +226,9 @@ def test_a_view_keeps_its_own_copy_of_the_live_mask() -> None:
 
 def test_adjacent_parts_are_fine_and_overlapping_ones_are_refused() -> None:
     index = LexicalIndex.build([tokenize(t) for t in TEXTS])  # 5 rows
-    assert LexicalView([LexicalPart(index, 0), LexicalPart(index, 5)]).count == 10
+    assert LexicalSegments([LexicalPart(index, 0), LexicalPart(index, 5)]).count == 10
     with pytest.raises(ValueError, match="overlap"):
-        LexicalView([LexicalPart(index, 5), LexicalPart(index, 0), LexicalPart(index, 9)])
+        LexicalSegments([LexicalPart(index, 5), LexicalPart(index, 0), LexicalPart(index, 9)])
 
 
 @pytest.mark.parametrize(
@@ -245,13 +245,13 @@ def test_adjacent_parts_are_fine_and_overlapping_ones_are_refused() -> None:
 def test_a_part_refuses_a_bad_mask_or_first_row(first_row: object, live: object) -> None:
     index = LexicalIndex.build([tokenize(t) for t in TEXTS])
     with pytest.raises(ValueError):
-        LexicalView([LexicalPart(index, first_row, live)])  # type: ignore[arg-type]
+        LexicalSegments([LexicalPart(index, first_row, live)])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("k1", "b"), [(-0.1, 0.75), (1.2, 1.5), (float("nan"), 0.75)])
 def test_a_view_refuses_bad_parameters(k1: float, b: float) -> None:
     with pytest.raises(ValueError, match="k1"):
-        LexicalView([], k1=k1, b=b)
+        LexicalSegments([], k1=k1, b=b)
 
 
 SEGMENT_FILES = {"vocab.json", "params.json", "indptr.npy", "rows.npy", "tf.npy", "lengths.npy"}
@@ -273,8 +273,8 @@ def test_save_and_load_round_trip(tmp_path: Path, mmap: bool) -> None:
     live = np.random.default_rng(1).random(index.count) > 0.5
     query = ["w1", "w2", "cat"]
     np.testing.assert_array_equal(
-        LexicalView([LexicalPart(loaded, 0, live)]).scores(query),
-        LexicalView([LexicalPart(index, 0, live)]).scores(query),
+        LexicalSegments([LexicalPart(loaded, 0, live)]).scores(query),
+        LexicalSegments([LexicalPart(index, 0, live)]).scores(query),
     )
 
 
@@ -377,3 +377,40 @@ def test_a_name_counts_once_and_is_present_when_a_part_is_mentioned_capitalised(
     assert coverage(weights, tokenize(surname_only)) == pytest.approx(3 / 6)
     lower_case = "they visited li companies"
     assert coverage(weights, tokenize(lower_case), names, capitalised_tokens(lower_case)) == pytest.approx(2 / 5)
+
+
+_ROWS = [
+    "Chip makers raised the chip fund.",
+    "",
+    "U.S. export rules; the court ruled on export rules.",
+    "River city market.",
+    "The fund grew, the market grew.",
+]
+
+
+def _same_segment(one: LexicalIndex, other: LexicalIndex) -> bool:
+    arrays = ("_indptr", "_rows", "_tf", "_lengths")
+    return list(one._columns) == list(other._columns) and all(
+        np.array_equal(getattr(one, a), getattr(other, a)) and getattr(one, a).dtype == getattr(other, a).dtype
+        for a in arrays
+    )
+
+
+def test_token_rows_hold_the_tokens_of_each_text() -> None:
+    rows = TokenRows.of_texts(_ROWS)
+    assert len(rows) == len(_ROWS)
+    assert list(rows) == [tokenize(text) for text in _ROWS]
+    assert rows.ids.dtype == np.int32 and len(rows.terms) == len({t for text in _ROWS for t in tokenize(text)})
+    assert len(TokenRows.of_texts([])) == 0 and LexicalIndex.build(TokenRows.of_texts([])).count == 0
+
+
+@pytest.mark.parametrize("groups", [[0, 0, 1, 1, 2], [2, 0, 1, 0, 2], [0, 1, 1, 1, 3]])
+def test_token_rows_index_exactly_as_token_lists_do(groups: list[int]) -> None:
+    lists = [tokenize(text) for text in _ROWS]
+    assert _same_segment(LexicalIndex.build(TokenRows.of_texts(_ROWS)), LexicalIndex.build(lists))
+    joined: list[list[str]] = [[] for _ in range(max(groups) + 1)]
+    for tokens, group in zip(lists, groups, strict=True):
+        joined[group].extend(tokens)
+    grouped = TokenRows.of_texts(_ROWS).grouped(groups, len(joined))
+    assert list(grouped) == joined
+    assert _same_segment(LexicalIndex.build(grouped), LexicalIndex.build(joined))

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import rag.pipeline
-import rag.store
+import rag.index.update
 from rag import build_index, load_index
 from rag.errors import (
     CorpusError,
@@ -22,7 +21,8 @@ from rag.errors import (
     IndexWriteError,
     RagError,
 )
-from rag.store import MARKER, write_lock
+from rag.index.files import write_lock
+from rag.index.manifest import MARKER
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,7 +195,7 @@ def test_a_failed_update_puts_the_corpus_back(index, corpus: Path, tmp_path: Pat
     def explode(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(rag.pipeline, "new_generation", explode)
+    monkeypatch.setattr(rag.index.update, "new_generation", explode)
     with pytest.raises(IndexWriteError, match="No space left"):
         index.add_files([new], folder="news")
     with pytest.raises(IndexWriteError, match="No space left"):

@@ -3,6 +3,7 @@
 import pytest
 
 import rag.chunking
+import rag.index.segment
 import rag.pipeline
 import rag.sentences
 from rag.types import Sentence
@@ -12,8 +13,8 @@ def test_every_span_producing_stage_is_checked() -> None:
     for produce in (
         rag.sentences.split_sentences,
         rag.chunking.chunk_passages,
-        rag.pipeline.split_sentences,
-        rag.pipeline.chunk_passages,
+        rag.index.segment.split_sentences,
+        rag.index.segment.chunk_passages,
         rag.pipeline.Index.ask,
         rag.pipeline.Index.lookup,
         rag.pipeline.Index.sentences,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import rag.pipeline
+import rag.index.update
 from rag import Config, Index, build_index, load_index
 from rag.errors import (
     CorpusError,
@@ -20,7 +20,7 @@ from rag.errors import (
     QueryError,
     RagError,
 )
-from rag.store import write_lock
+from rag.index.files import write_lock
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations, assert_offsets
 
@@ -174,7 +174,7 @@ def test_failed_build_leaves_the_previous_index_working(index, corpus: Path, tmp
     def explode(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(rag.pipeline, "link_segment", explode)  # an update keeps the segment of the other file
+    monkeypatch.setattr(rag.index.update, "link_segment", explode)  # an update keeps the segment of the other file
     (corpus / "news" / "tea.md").unlink()
     with pytest.raises(IndexWriteError, match="disk full.*the previous index is unchanged"):
         build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())

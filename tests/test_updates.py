@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-import rag.pipeline
-import rag.store
+import rag.index.files
+import rag.index.manifest
+import rag.index.update
 from rag import Document, Index, build_index, load_index
 from rag.errors import DocumentNotFoundError, IndexMismatchError
+from rag.index.manifest import MANIFEST
+from rag.index.metadata import MetadataStore
+from rag.index.segment import DATABASE
 from rag.ingest import Skipped
-from rag.store import DATABASE, MANIFEST, MetadataStore
 from tests.fakes import FakeEmbedder
 
 # --- a random news corpus ------------------------------------------------------------------
@@ -310,9 +313,9 @@ def expected_path(segments: list[dict[str, Any]], members: list[dict[str, int]],
     keep = [n for n, live in enumerate(members) if set(live) & unchanged]
     rows = sum(segments[n]["sentences"] for n in keep)
     live_rows = sum(count for n in keep for doc_id, count in members[n].items() if doc_id in unchanged)
-    if rows and 1 - live_rows / rows > rag.pipeline.MAX_REMOVED_SHARE:
+    if rows and 1 - live_rows / rows > rag.index.update.MAX_REMOVED_SHARE:
         return "rewrite"
-    if len(keep) + 1 > rag.pipeline.MAX_SEGMENTS:
+    if len(keep) + 1 > rag.index.update.MAX_SEGMENTS:
         return "merge"
     return "append"
 
@@ -325,7 +328,7 @@ def assert_segment_policy(
     old_names, new_names = [s["name"] for s in old], [s["name"] for s in new]
     path = expected_path(old, members, unchanged)
     kept = [old_names[n] for n, live in enumerate(members) if set(live) & unchanged]
-    assert len(new) <= rag.pipeline.MAX_SEGMENTS
+    assert len(new) <= rag.index.update.MAX_SEGMENTS
     if path == "rewrite":
         assert len(new) == 1 and new_names[0] not in old_names, "more than a quarter removed: everything rewritten"
     elif path == "merge":
@@ -365,15 +368,15 @@ class CountingEmbedder(FakeEmbedder):
 
 @pytest.fixture()
 def files_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The file names rag.pipeline reads, in order (load_documents wrapped, still called)."""
+    """The file names a build reads, in order (load_documents wrapped, still called)."""
     read: list[str] = []
-    original = rag.pipeline.load_documents
+    original = rag.index.update.load_documents
 
     def counting(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Document, str]], list[Skipped]]:
         read.extend(Path(p).relative_to(root).as_posix() for p in paths)
         return original(root, paths)
 
-    monkeypatch.setattr(rag.pipeline, "load_documents", counting)
+    monkeypatch.setattr(rag.index.update, "load_documents", counting)
     return read
 
 
@@ -385,7 +388,7 @@ def files_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_any_sequence_of_changes_answers_as_a_fresh_build(
     seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files_read: list[str]
 ) -> None:
-    monkeypatch.setattr(rag.pipeline, "MAX_SEGMENTS", 3)  # reach the merge path within a few updates
+    monkeypatch.setattr(rag.index.update, "MAX_SEGMENTS", 3)  # reach the merge path within a few updates
     rng = random.Random(seed)
     corpus = NewsCorpus(tmp_path / "corpus", rng)
     corpus.fill(rng.randint(20, 30))
@@ -433,14 +436,14 @@ def test_more_updates_than_max_segments_merge_and_stay_equal(tmp_path: Path) -> 
     index_dir = tmp_path / "index"
     index = build_index(corpus.folder, index_dir, embedder=FakeEmbedder())
     counts = []
-    for _ in range(rag.pipeline.MAX_SEGMENTS + 3):
+    for _ in range(rag.index.update.MAX_SEGMENTS + 3):
         name = corpus.add()[len("add ") :]
         index = build_index(corpus.folder, index_dir, embedder=FakeEmbedder())
         assert index.build_report.added == (name,)
         counts.append(len(index.manifest["segments"]))
-        assert counts[-1] <= rag.pipeline.MAX_SEGMENTS, counts
+        assert counts[-1] <= rag.index.update.MAX_SEGMENTS, counts
     # One segment more per update; past the limit the smaller ones merge into the new one, beside the largest.
-    assert counts == [*range(2, rag.pipeline.MAX_SEGMENTS + 1), 2, 3, 4, 5]
+    assert counts == [*range(2, rag.index.update.MAX_SEGMENTS + 1), 2, 3, 4, 5]
     fresh = build_index(corpus.folder, tmp_path / "fresh", embedder=FakeEmbedder())
     assert_same_as_fresh(index, fresh, lookups=[corpus.articles[corpus.pick()].sentences()[0]])
 
@@ -606,21 +609,21 @@ def test_kept_segments_are_linked_with_their_checksums_carried_over(
     before = segment_files(index_dir / first.manifest["generation"] / segment)
     assert len(before) >= 8
     hashed: list[Path] = []
-    digest, checksums = rag.store._file_digest, rag.store.file_checksums
+    digest, checksums = rag.index.manifest.file_digest, rag.index.files.file_checksums
     hashed_at_commit: list[str] = []
 
     def recording_digest(path: Path) -> str:
         hashed.append(Path(path))
         return digest(path)
 
-    def recording_checksums(folder: Path, known: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    def recording_checksums(folder: Path, known: dict[str, Any] | None = None) -> dict[str, Any]:
         hashed.clear()
         result = checksums(folder, known)
         hashed_at_commit.extend(p.relative_to(folder).as_posix() for p in hashed)
         return result
 
-    monkeypatch.setattr(rag.store, "_file_digest", recording_digest)
-    monkeypatch.setattr(rag.store, "file_checksums", recording_checksums)
+    monkeypatch.setattr(rag.index.manifest, "file_digest", recording_digest)
+    monkeypatch.setattr(rag.index.files, "file_checksums", recording_checksums)
     corpus.add()
     updated = build_index(corpus.folder, index_dir, embedder=FakeEmbedder())
     generation = updated.manifest["generation"]

@@ -28,30 +28,36 @@ import numpy as np
 from rag.cluster.connect import connect
 from rag.config import Config
 from rag.errors import CorpusError, IndexWriteError, RagError
-from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus
-from rag.pipeline import (
-    BuildReport,
-    Index,
-    _changes,
-    _embedder_for,
-    _keep_segments,
-    _live_counts,
-    _load_built,
-    _manifest,
-    _parse_corpus,
-    _Parsed,
-    _plan,
-    _Previous,
-    _previous_index,
-    _write_segment,
+from rag.index.files import commit_generation, new_generation, write_lock
+from rag.index.manifest import SegmentEntry, live_generation
+from rag.index.segment import (
+    DATABASE,
+    PASSAGE_VECTORS,
+    SENTENCE_BM25,
+    SENTENCE_DENSE,
+    SENTENCE_VECTORS,
+    SegmentContents,
+    split_documents,
+    write_segment,
 )
-from rag.store import DATABASE, commit_generation, live_generation, new_generation, write_lock
+from rag.index.update import (
+    BuildReport,
+    Previous,
+    changes,
+    keep_segments,
+    live_counts,
+    new_manifest,
+    plan_update,
+    previous_index,
+)
+from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus
+from rag.pipeline import Index, _embedder_for, _load_built
 
 logger = logging.getLogger(__name__)
 
 PARSE_BATCHES_PER_SEGMENT = 8  # files are read in this many batches per segment, then grouped evenly
 TASK_RETRIES = 2  # a task whose worker dies is run again this many times before the build fails
-SEGMENT_FILES = (DATABASE, "sentences.faiss", "bm25-sentences", "bm25-passages", "sentence_vectors.npy")
+WRITTEN_FILES = (DATABASE, SENTENCE_DENSE, SENTENCE_BM25, SENTENCE_VECTORS, PASSAGE_VECTORS)  # a segment has at least
 _MODELS: dict[tuple[str, int], Any] = {}  # per worker process: the model, loaded once for every batch
 
 
@@ -65,10 +71,10 @@ class BatchSummary:
     skipped: tuple[Skipped, ...]
 
 
-def parse_batch(corpus: str, paths: Sequence[str], config: Config) -> tuple[BatchSummary, _Parsed]:
+def parse_batch(corpus: str, paths: Sequence[str], config: Config) -> tuple[BatchSummary, SegmentContents]:
     """Read and split one batch of files (a Ray task): its summary for the driver, and the parsed batch."""
     loaded, failed = load_documents(Path(corpus), [Path(p) for p in paths])
-    parsed = _parse_corpus(loaded, config)
+    parsed = split_documents(loaded, config)
     versions = tuple((d.doc_id, d.content_hash, f.sha256) for d, f in zip(parsed.documents, parsed.files, strict=True))
     summary = BatchSummary(len(parsed.sentences), len(parsed.passages), versions, (*failed, *parsed.skipped))
     return summary, parsed
@@ -80,9 +86,9 @@ def write_batch(
     added_before: dict[str, str],
     config: Config,
     embedder: Any | None,
-    *batches: _Parsed,
-) -> dict[str, Any]:
-    """Encode consecutive parsed batches and write them as the segment ``folder`` (a Ray task); its manifest entry.
+    *batches: SegmentContents,
+) -> tuple[SegmentEntry, str]:
+    """Encode consecutive parsed batches and write them as the segment ``folder`` (a Ray task); its entry and encoder.
 
     A retried task first removes what a dead attempt left of the same segment (the folder is
     this build's own, inside its new generation).
@@ -92,24 +98,16 @@ def write_batch(
     parsed = join_parsed(batches)
     encoder = embedder if embedder is not None else _worker_model(config)
     vectors = encoder.encode([s.text for s in parsed.sentences])
-    kind = _write_segment(target, parsed, vectors, first, added_before, None)
-    return {
-        "name": target.name,
-        "first_row": first[0],
-        "sentences": len(parsed.sentences),
-        "first_passage": first[1],
-        "passages": len(parsed.passages),
-        "removed": [],
-        "dense_index": kind,
-        "encoder": encoder.name,
-    }
+    kind = write_segment(target, parsed, vectors, first, added_before, None)
+    entry = SegmentEntry(target.name, first[0], len(parsed.sentences), first[1], len(parsed.passages), (), kind)
+    return entry, encoder.name
 
 
-def join_parsed(batches: Sequence[_Parsed]) -> _Parsed:
+def join_parsed(batches: Sequence[SegmentContents]) -> SegmentContents:
     """Consecutive parsed batches as one, their sentences' passage numbers shifted to follow on."""
     if len(batches) == 1:
         return batches[0]
-    joined = _Parsed()
+    joined = SegmentContents()
     for batch in batches:
         offset = len(joined.passages)
         joined.documents.extend(batch.documents)
@@ -238,7 +236,7 @@ def build_on_ray(
     with write_lock(index_dir):
         encoder = embedder if embedder is not None else _encoder_on_cluster(ray, config, cpus_per_worker)
         paths, skipped = scan_corpus(corpus)
-        previous = _previous_index(index_dir, encoder.name, config)
+        previous = previous_index(index_dir, encoder.name, config)
         before = live_generation(index_dir)
         try:
             build = _RayBuild(ray, corpus, index_dir, config, embedder, encoder, workers, cpus_per_worker)
@@ -251,7 +249,7 @@ def build_on_ray(
             raise IndexWriteError(f"cannot write the index at {index_dir} ({detail}){state}") from None
         finally:
             if previous is not None:
-                previous.store.close()
+                previous.metadata.close()
     return _load_built(index_dir, embedder, report)  # without one, the model loads at the first question
 
 
@@ -270,11 +268,11 @@ class _RayBuild:
         self,
         paths: Sequence[Path],
         skipped: Sequence[Skipped],
-        previous: _Previous | None,
+        previous: Previous | None,
         batch_count: int,
         started: float,
     ) -> BuildReport:
-        plan = _plan(self.corpus, paths, previous)
+        plan = plan_update(self.corpus, paths, previous)
         # Parsed in small batches, then grouped into batch_count segments of equal sentences:
         # file sizes say little about how many sentences a file holds.
         batches = split_batches(plan.read, batch_count * PARSE_BATCHES_PER_SEGMENT)
@@ -291,10 +289,10 @@ class _RayBuild:
             )
         folder = new_generation(self.index_dir)
         try:
-            kept, known = _keep_segments(folder, previous, plan)
+            kept, known = keep_segments(folder, previous, plan)
             added_before = {d: live.added_at for d, live in previous.live.items()} if previous else {}
             written = self._write(folder, kept, summaries, parsed, batches, added_before, batch_count)
-            counts = _live_counts(kept, previous, _Parsed(), plan)
+            counts = live_counts(kept, previous, SegmentContents(), plan)
             new = [s for s in summaries if s.versions]
             report = BuildReport(
                 corpus=str(self.corpus),
@@ -305,9 +303,9 @@ class _RayBuild:
                 skipped=tuple(all_skipped),
                 encoder=self.encoder.name,
                 embedded=sum(s.sentences for s in new),
-                **_changes(previous, versions),
+                **changes(previous, versions),
             )
-            manifest = _manifest(report, documents, [*kept, *written], self.config, self.encoder)
+            manifest = new_manifest(report, documents, [*kept, *written], self.config, self.encoder)
             commit_generation(self.index_dir, folder, manifest, known)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -335,16 +333,16 @@ class _RayBuild:
     def _write(
         self,
         folder: Path,
-        kept: Sequence[dict[str, Any]],
+        kept: Sequence[SegmentEntry],
         summaries: Sequence[BatchSummary],
         parsed: Sequence[Any],
         batches: Sequence[Sequence[Path]],
         added_before: dict[str, str],
         count: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[SegmentEntry]:
         """Encode and write the parsed batches as ``count`` segments numbered after the kept ones."""
-        row = max((s["first_row"] + s["sentences"] for s in kept), default=0)
-        passage = max((s["first_passage"] + s["passages"] for s in kept), default=0)
+        row = max((s.end_row for s in kept), default=0)
+        passage = max((s.end_passage for s in kept), default=0)
         task = self._task(write_batch)
         submits: list[Callable[[], Any]] = []
         expected = []
@@ -357,10 +355,11 @@ class _RayBuild:
             sentences, passages = sum(summaries[n].sentences for n in group), sum(summaries[n].passages for n in group)
             expected.append((target, row, sentences, passages))
             row, passage = row + sentences, passage + passages
-        entries = self._gather(submits, "encoding")
-        for entry, (target, first_row, sentences, passages) in zip(entries, expected, strict=True):
-            _verify_segment(target, entry, first_row, (sentences, passages), self.encoder.name)
-            entry.pop("encoder")
+        written = self._gather(submits, "encoding")
+        entries = []
+        for (entry, encoder), (target, first_row, sentences, passages) in zip(written, expected, strict=True):
+            _verify_segment(target, entry, encoder, first_row, (sentences, passages), self.encoder.name)
+            entries.append(entry)
         return entries
 
     def _gather(self, submits: Sequence[Callable[[], Any]], stage: str) -> list[Any]:
@@ -403,17 +402,19 @@ def _cause(error: BaseException) -> str:
     return (lines[-1] if lines else type(cause).__name__)[:200]
 
 
-def _verify_segment(target: Path, entry: dict[str, Any], first_row: int, rows: tuple[int, int], encoder: str) -> None:
+def _verify_segment(
+    target: Path, entry: SegmentEntry, encoded_with: str, first_row: int, rows: tuple[int, int], encoder: str
+) -> None:
     """A written segment must be where it was asked, hold its batches' rows and come from the same encoder."""
     problem = ""
-    if entry["encoder"] != encoder:
-        problem = f"was encoded with {entry['encoder']}, not {encoder}"
-    elif (entry["sentences"], entry["passages"], entry["first_row"]) != (*rows, first_row):
+    if encoded_with != encoder:
+        problem = f"was encoded with {encoded_with}, not {encoder}"
+    elif (entry.sentences, entry.passages, entry.first_row, entry.name) != (*rows, first_row, target.name):
         problem = "holds other rows than its batches"
-    elif missing := [name for name in SEGMENT_FILES if not (target / name).exists()]:
+    elif missing := [name for name in WRITTEN_FILES if not (target / name).exists()]:
         problem = f"lacks {', '.join(missing)}"
     else:
-        vectors = np.load(target / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        vectors = np.load(target / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
         if vectors.shape[0] != rows[0]:
             problem = f"holds {vectors.shape[0]} vectors for {rows[0]} sentences"
     if problem:

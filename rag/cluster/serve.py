@@ -2,7 +2,7 @@
 
 A question is encoded once, on the driver. Its searches of the single-process index (dense
 neighbours, BM25 over sentences, BM25 over passages) go to every shard in one call, and the
-shards' answers are merged exactly as ``DenseView`` and ``LexicalView`` merge their
+shards' answers are merged exactly as ``DenseSegments`` and ``LexicalSegments`` merge their
 segments: rows sorted by score then row, with the ties at the cut. BM25 is scored with
 corpus-wide statistics, as Elasticsearch's dfs_query_then_fetch does: the live row count
 and total length of every shard are summed once at load, and so is each term's document
@@ -31,13 +31,16 @@ import numpy as np
 
 from rag.cluster.connect import connect
 from rag.config import Config
-from rag.dense import DenseIndex, DensePart, DenseView, VectorParts
+from rag.dense import DensePart, DenseSegments, VectorSegments
 from rag.errors import IndexMismatchError, RagError
 from rag.filters import Where, select_documents
-from rag.lexical import LexicalIndex, LexicalPart, LexicalView, idf
-from rag.pipeline import FILTERS_KEPT, Index, _live_masks, _open_segments
+from rag.index.manifest import Manifest, SegmentEntry, read_manifest, rebuild_hint, verify_files
+from rag.index.metadata import MetadataSegments
+from rag.index.segment import PASSAGE_VECTORS, open_metadata, open_search_files
+from rag.lexical import LexicalPart, LexicalSegments, idf
+from rag.pipeline import Index
+from rag.queries import FILTERS_KEPT, Queries
 from rag.retrieval import SearchIndexes
-from rag.store import CorpusStore, read_manifest, rebuild_hint, verify_files
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +76,12 @@ class Totals:
         )
 
 
-class CorpusWideBM25(LexicalView):
+class CorpusWideBM25(LexicalSegments):
     """BM25 over one shard's segments, scored with the statistics of the whole corpus.
 
     The live row count and average length come from every shard (``count``, ``total_length``)
     and each term's document frequency is given per query, so a row scores exactly as in
-    one ``LexicalView`` over all segments.
+    one ``LexicalSegments`` over all segments.
     """
 
     __slots__ = ("_frequencies",)
@@ -87,7 +90,7 @@ class CorpusWideBM25(LexicalView):
         super().__init__(parts, k1=k1, b=b)
         self._frequencies: dict[str, int] = {}
         self.count = count
-        # The same expressions as LexicalView's, so the floating-point results are the same.
+        # The same expressions as LexicalSegments's, so the floating-point results are the same.
         self._average_length = total_length / self.count if self.count else 0.0
         self._norms = tuple(
             self.k1 * (1 - self.b + self.b * part.index._lengths.astype(np.float64) / self._average_length)
@@ -99,12 +102,12 @@ class CorpusWideBM25(LexicalView):
     def search_with(
         self, tokens: Sequence[str], k: int, ties: bool, frequencies: dict[str, int]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``LexicalView.search`` with each term's corpus-wide document frequency."""
+        """``LexicalSegments.search`` with each term's corpus-wide document frequency."""
         self._frequencies = frequencies
         return self.search(tokens, k, ties=ties)
 
     def _accumulate(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        # LexicalView._accumulate, with the corpus-wide document frequency of each term.
+        # LexicalSegments._accumulate, with the corpus-wide document frequency of each term.
         if self.count == 0 or self._average_length == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         found_rows, found_scores = [], []
@@ -118,7 +121,7 @@ class CorpusWideBM25(LexicalView):
                 found_scores.append(repeats * term_idf * tf / (tf + norm))
         if not found_rows:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        # Summed in the order the terms come, as LexicalView does (bincount adds in order).
+        # Summed in the order the terms come, as LexicalSegments does (bincount adds in order).
         all_rows, all_scores = np.concatenate(found_rows), np.concatenate(found_scores)
         rows, inverse = np.unique(all_rows, return_inverse=True)
         return rows, np.bincount(inverse, weights=all_scores, minlength=len(rows))
@@ -142,7 +145,7 @@ def _live_frequencies(part: LexicalPart) -> np.ndarray:
     return held[index._indptr[1:]] - held[index._indptr[:-1]]
 
 
-def _frequency(view: LexicalView, term: str) -> int:
+def _frequency(view: LexicalSegments, term: str) -> int:
     return sum(len(rows) for _, rows, _, _ in view._live_postings(term))
 
 
@@ -154,9 +157,9 @@ class UnknownSelection(LookupError):
 class _Structures:
     """One selection of a shard's rows (all live rows, or a filter's): its dense view and BM25 parts."""
 
-    dense: DenseView
+    dense: DenseSegments
     parts: dict[str, list[LexicalPart]]
-    plain: dict[str, LexicalView]
+    plain: dict[str, LexicalSegments]
     scored: dict[tuple[str, Totals], CorpusWideBM25]
 
 
@@ -167,24 +170,24 @@ class Shard:
     with ``select`` (a filter's rows masked as ``rag.filters.restrict`` masks them).
     """
 
-    def __init__(
-        self,
-        generation: str,
-        segments: Sequence[dict[str, Any]],
-        masks: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
-        k1: float,
-        b: float,
-    ) -> None:
-        self._indexes = []
-        for segment in segments:
-            folder = Path(generation) / segment["name"]
-            index = DenseIndex.load(folder / "sentences.faiss")
-            sentence_index = LexicalIndex.load(folder / "bm25-sentences")
-            passage_index = LexicalIndex.load(folder / "bm25-passages")
-            held = (index.count, sentence_index.count, passage_index.count)
-            if held != (segment["sentences"], segment["sentences"], segment["passages"]):
-                raise ValueError(f"segment {segment['name']} holds {held} rows, its manifest says otherwise")
-            self._indexes.append((index, sentence_index, passage_index, segment["first_row"], segment["first_passage"]))
+    def __init__(self, index_dir: str, generation: str, segments: Sequence[SegmentEntry], k1: float, b: float) -> None:
+        metadata, vectors = open_metadata(Path(index_dir), Path(generation), segments)
+        try:
+            self._indexes, masks = [], []
+            for number, segment in enumerate(segments):
+                files = open_search_files(Path(generation), number, segment, metadata, vectors[number])
+                self._indexes.append(
+                    (
+                        files.dense,
+                        files.sentence_lexical,
+                        files.passage_lexical,
+                        segment.first_row,
+                        segment.first_passage,
+                    )
+                )
+                masks.append((files.live_sentences, files.live_passages))
+        finally:
+            metadata.close()  # the masks of removed rows are read; the driver reads the metadata
         self._k1, self._b = k1, b
         self._selections: OrderedDict[str | None, _Structures] = OrderedDict()
         self._selections[None] = self._structures(masks)
@@ -198,8 +201,8 @@ class Shard:
             sentences.append(LexicalPart(sentence_index, first_row, live))
             passages.append(LexicalPart(passage_index, first_passage, live_passages))
         parts = {"sentences": sentences, "passages": passages}
-        plain = {kind: LexicalView(p, k1=self._k1, b=self._b) for kind, p in parts.items()}
-        return _Structures(DenseView(dense), parts, plain, {})
+        plain = {kind: LexicalSegments(p, k1=self._k1, b=self._b) for kind, p in parts.items()}
+        return _Structures(DenseSegments(dense), parts, plain, {})
 
     def _selection(self, key: str | None) -> _Structures:
         found = self._selections.get(key)
@@ -465,7 +468,7 @@ class Selection:
 
 
 class ShardedDense:
-    """The shards' dense indexes searched as one (``DenseView.search``)."""
+    """The shards' dense indexes searched as one (``DenseSegments.search``)."""
 
     def __init__(self, selection: Selection, dim: int) -> None:
         self._selection = selection
@@ -480,7 +483,7 @@ class ShardedDense:
 
 
 class ShardedBM25:
-    """The shards' BM25 over sentences or passages searched as one (``LexicalView``'s idf and search)."""
+    """The shards' BM25 over sentences or passages searched as one (``LexicalSegments``'s idf and search)."""
 
     def __init__(self, selection: Selection, kind: str, k1: float, b: float) -> None:
         self._selection = selection
@@ -515,18 +518,14 @@ def _search_indexes(base: SearchIndexes, selection: Selection, dim: int, k1: flo
     )
 
 
-class ShardedIndex(Index):
-    """An ``Index`` whose search structures live in Ray actors; answers as the single-process index does."""
+class ShardedQueries(Queries):
+    """``Queries`` whose filters mask the shards' rows instead of local structures."""
 
-    def __init__(
-        self, path: Path, manifest: dict[str, Any], indexes: SearchIndexes, embedder: Any, selection: Selection
-    ) -> None:
-        super().__init__(path, manifest, indexes, embedder)
-        self.shards = selection.shards
+    def __init__(self, indexes: SearchIndexes, index: ShardedIndex, selection: Selection) -> None:
+        super().__init__(indexes, index.config, lambda: index.embedder, index._lock)
         self._selection = selection
-
-    def __repr__(self) -> str:
-        return f"{super().__repr__()[:-1]} shards={len(self.shards.actors)}>"
+        self._entries = index._manifest.segments
+        self._dimension = index._manifest.dimension
 
     def _indexes_for(self, where: Where | None) -> SearchIndexes:
         """The search structures over the documents ``where`` chooses, set up on every shard once per filter."""
@@ -536,14 +535,30 @@ class ShardedIndex(Index):
         if doc_ids not in self._filtered:
             if len(self._filtered) >= FILTERS_KEPT:
                 self._filtered.pop(next(iter(self._filtered)))
+            shards = self._selection.shards
             key = hashlib.sha256("\0".join(doc_ids).encode()).hexdigest()[:16]
-            masks = _filter_masks(self._indexes.store, doc_ids, self.shards.segments, self.manifest["segments"])
-            selection = Selection(self.shards, key, masks, self._selection.lexical)
+            masks = _filter_masks(self._indexes.store, doc_ids, shards.segments, self._entries)
+            selection = Selection(shards, key, masks, self._selection.lexical)
             retrieval = self.config.retrieval
             self._filtered[doc_ids] = _search_indexes(
-                self._indexes, selection, int(self.manifest["dimension"]), retrieval.bm25_k1, retrieval.bm25_b
+                self._indexes, selection, self._dimension, retrieval.bm25_k1, retrieval.bm25_b
             )
         return self._filtered[doc_ids]
+
+
+class ShardedIndex(Index):
+    """An ``Index`` whose search structures live in Ray actors; answers as the single-process index does."""
+
+    def __init__(
+        self, path: Path, manifest: Manifest, indexes: SearchIndexes, embedder: Any, selection: Selection
+    ) -> None:
+        super().__init__(path, manifest, indexes, embedder)
+        self.shards = selection.shards
+        self._selection = selection
+        self._queries = ShardedQueries(indexes, self, selection)
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]} shards={len(self.shards.actors)}>"
 
     def close(self) -> None:
         """Stop the shard actors and close the metadata."""
@@ -564,7 +579,7 @@ class ShardedIndex(Index):
 
     def _sharded(self, updated: Index) -> ShardedIndex:
         """The index ``updated`` (loaded in this process by the update) served on shards like this one's."""
-        shards = min(len(self.shards.actors), len(updated.manifest["segments"]))
+        shards = min(len(self.shards.actors), len(updated._manifest.segments))
         index = load_sharded(self.path, self.shards._ray, shards, embedder=self._embedder)
         index.build_report = updated.build_report
         updated._indexes.store.close()
@@ -572,7 +587,10 @@ class ShardedIndex(Index):
 
 
 def _filter_masks(
-    store: CorpusStore, doc_ids: Sequence[str], shard_segments: Sequence[Sequence[str]], segments: Sequence[dict]
+    store: MetadataSegments,
+    doc_ids: Sequence[str],
+    shard_segments: Sequence[Sequence[str]],
+    segments: Sequence[SegmentEntry],
 ) -> list[list[tuple[np.ndarray, np.ndarray]]]:
     """Per shard, per segment: the sentence and passage rows of ``doc_ids`` (as ``rag.filters.restrict`` masks)."""
     live = store.live_documents()
@@ -587,11 +605,11 @@ def _filter_masks(
             rows, passage_rows = part.store.rows_of_documents(by_segment[number])
             sentences[np.asarray(rows, dtype=np.int64) - part.first_row] = True
             passages[np.asarray(passage_rows, dtype=np.int64) - part.first_passage] = True
-        masks[segment["name"]] = (sentences, passages)
+        masks[segment.name] = (sentences, passages)
     return [[masks[name] for name in names] for names in shard_segments]
 
 
-def group_segments(segments: Sequence[dict[str, Any]], shards: int) -> list[list[int]]:
+def group_segments(segments: Sequence[SegmentEntry], shards: int) -> list[list[int]]:
     """Segment numbers per shard, whole segments only, the live rows balanced (largest first)."""
     if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
         raise RagError(f"shards must be a whole number of at least 1, got {shards!r}")
@@ -602,10 +620,10 @@ def group_segments(segments: Sequence[dict[str, Any]], shards: int) -> list[list
         )
     groups: list[list[int]] = [[] for _ in range(shards)]
     load = [0] * shards
-    for number in sorted(range(len(segments)), key=lambda n: -segments[n]["sentences"]):
+    for number in sorted(range(len(segments)), key=lambda n: -segments[n].sentences):
         smallest = min(range(shards), key=lambda s: (load[s], s))
         groups[smallest].append(number)
-        load[smallest] += segments[number]["sentences"]
+        load[smallest] += segments[number].sentences
     return [sorted(group) for group in groups]
 
 
@@ -628,18 +646,18 @@ def load_sharded(index_dir: str | Path, ray: Any, shards: int, *, embedder: Any 
     index_dir = Path(index_dir).resolve()
     manifest = read_manifest(index_dir)
     generation = verify_files(index_dir, manifest, full=False)
-    if embedder is not None and embedder.name != manifest["encoder"]:
+    if embedder is not None and embedder.name != manifest.encoder:
         raise IndexMismatchError(
-            f"the index at {index_dir} was built with encoder {manifest['encoder']}, not {embedder.name}; "
+            f"the index at {index_dir} was built with encoder {manifest.encoder}, not {embedder.name}; "
             f"{rebuild_hint(index_dir)}"
         )
-    segments, config = manifest["segments"], Config.from_dict(manifest["settings"])
+    segments, config = manifest.segments, Config.from_dict(manifest.settings)
     groups = group_segments(segments, shards)
-    store, sentence_vectors = _open_segments(index_dir, generation, segments)
+    store, sentence_vectors = open_metadata(index_dir, generation, segments)
     try:
-        selection = _start_shards(ray, generation, segments, groups, store, config)
+        selection = _start_shards(ray, index_dir, generation, segments, groups, config)
         passage_arrays = [
-            np.load(generation / s["name"] / "passage_vectors.npy", mmap_mode="r", allow_pickle=False) for s in segments
+            np.load(generation / s.name / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False) for s in segments
         ]
     except BaseException:
         store.close()
@@ -647,23 +665,23 @@ def load_sharded(index_dir: str | Path, ray: Any, shards: int, *, embedder: Any 
     retrieval = config.retrieval
     plain = SearchIndexes(
         dense=None,  # type: ignore[arg-type]  # set below, with the shards
-        sentence_vectors=VectorParts(sentence_vectors, [s["first_row"] for s in segments]),
-        passage_vectors=VectorParts(passage_arrays, [s["first_passage"] for s in segments]),
+        sentence_vectors=VectorSegments(sentence_vectors, [s.first_row for s in segments]),
+        passage_vectors=VectorSegments(passage_arrays, [s.first_passage for s in segments]),
         sentence_lexical=None,  # type: ignore[arg-type]
         passage_lexical=None,  # type: ignore[arg-type]
         store=store,
     )
-    dim = int(manifest["dimension"])
+    dim = manifest.dimension
     indexes = _search_indexes(plain, selection, dim, retrieval.bm25_k1, retrieval.bm25_b)
     return ShardedIndex(index_dir, manifest, indexes, embedder, selection)
 
 
 def _start_shards(
     ray: Any,
+    index_dir: Path,
     generation: Path,
-    segments: Sequence[dict[str, Any]],
+    segments: Sequence[SegmentEntry],
     groups: Sequence[Sequence[int]],
-    store: CorpusStore,
     config: Config,
 ) -> Selection:
     """One actor per group of segments, spread over the cluster's nodes, loaded and ready."""
@@ -679,14 +697,13 @@ def _start_shards(
     actors = []
     for group in groups:
         chosen = [segments[n] for n in group]
-        masks = [_live_masks(store, n, segments[n]) for n in group]
         place = NodeAffinitySchedulingStrategy(nodes[len(actors) % len(nodes)], soft=False) if nodes else "SPREAD"
         actors.append(
             actor_class.options(scheduling_strategy=place, **options).remote(
-                str(generation), chosen, masks, retrieval.bm25_k1, retrieval.bm25_b
+                str(index_dir), str(generation), chosen, retrieval.bm25_k1, retrieval.bm25_b
             )
         )
-    names = [[segments[n]["name"] for n in group] for group in groups]
+    names = [[segments[n].name for n in group] for group in groups]
     # The BM25 searches retrieval.candidate_rows runs after each dense search.
     lexical = [("sentences", retrieval.candidates, True), ("passages", max(1, retrieval.candidates // 3), True)]
     try:

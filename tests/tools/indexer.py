@@ -185,12 +185,13 @@ def _is_sentence_vectors(path: Any, *args: Any) -> bool:
 def arm(step: str, embedder: SlowFakeEmbedder, index_dir: Path) -> None:
     """Arrange for this process to SIGKILL itself at ``step`` of the build."""
     import rag.dense
+    import rag.index.manifest
+    import rag.index.metadata
     import rag.lexical
-    import rag.store
 
     steps: dict[str, Callable[[], None]] = {
         "embedding": lambda: setattr(embedder, "after_batch", lambda number: _die() if number == 1 else None),
-        "sqlite-commit": lambda: _kill_on_call(rag.store.MetadataStore, "commit"),
+        "sqlite-commit": lambda: _kill_on_call(rag.index.metadata.MetadataStore, "commit"),
         "bm25-save": lambda: _kill_on_call(rag.lexical.LexicalIndex, "save", call=2),
         "faiss-write": lambda: _kill_on_call(rag.dense.DenseIndex, "save", before=False),
         "npy-save": lambda: _kill_on_call(np, "save", before=False, when=_is_sentence_vectors),
@@ -199,7 +200,7 @@ def arm(step: str, embedder: SlowFakeEmbedder, index_dir: Path) -> None:
         "generation-renamed": lambda: _kill_on_replace(_is_generation, before=False),
         "manifest-temp": lambda: _kill_on_replace(_is_manifest, before=True),
         "manifest-replaced": lambda: _kill_on_replace(_is_manifest, before=False),
-        "stale-cleanup": lambda: _kill_while_removing(rag.store.live_generation(index_dir)),
+        "stale-cleanup": lambda: _kill_while_removing(rag.index.manifest.live_generation(index_dir)),
     }
     steps[step]()
 

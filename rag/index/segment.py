@@ -1,0 +1,249 @@
+"""One segment of an index: the one list of its file names, writing it, and opening it.
+
+A segment holds the documents one build or update wrote: their metadata (SQLite), the
+sentence and passage vectors, the sentence vector index (faiss) and BM25 term frequencies
+of sentences and of passages. Its files are never changed once written; later updates only
+list documents as removed from it in the manifest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import chunk_passages
+from rag.config import Config
+from rag.dense import DenseIndex, as_unit_rows, save_mean_vectors
+from rag.index.manifest import SEGMENT_DATABASE, SegmentEntry
+from rag.index.metadata import MetadataPart, MetadataSegments, MetadataStore
+from rag.ingest import Skipped
+from rag.lexical import LexicalIndex, TokenRows
+from rag.sentences import split_sentences
+from rag.types import Document, FileVersion, Passage, Sentence
+
+DATABASE = SEGMENT_DATABASE  # documents, sentences and passages (rag.index.metadata)
+SENTENCE_VECTORS = "sentence_vectors.npy"
+PASSAGE_VECTORS = "passage_vectors.npy"
+SENTENCE_DENSE = "sentences.faiss"
+IVF_CENTROIDS = "ivf_centroids.npy"  # only when the segment's vector index is IVF
+SENTENCE_BM25 = "bm25-sentences"  # a folder (rag.lexical names the files inside)
+PASSAGE_BM25 = "bm25-passages"
+SEGMENT_FILES = (
+    DATABASE,
+    SENTENCE_VECTORS,
+    PASSAGE_VECTORS,
+    SENTENCE_DENSE,
+    IVF_CENTROIDS,
+    SENTENCE_BM25,
+    PASSAGE_BM25,
+)
+# numpy parses every .npy header with ast.literal_eval, and on CPython 3.11 building ASTs in
+# two threads at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905): index files are opened one load at a time.
+_OPEN_LOCK = threading.RLock()
+
+
+@dataclass(slots=True)
+class SegmentContents:
+    """Documents split into sentences and passages: what a new segment is written from."""
+
+    documents: list[Document] = field(default_factory=list)
+    files: list[FileVersion] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    sentence_passage: list[int] = field(default_factory=list)  # each sentence's passage, numbered from 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def split_documents(documents: Sequence[tuple[Document, FileVersion]], config: Config) -> SegmentContents:
+    """Split each document into sentences and passages; one without sentences is skipped."""
+    contents = SegmentContents()
+    for document, file in documents:
+        sentences = split_sentences(document.text, document.doc_id)
+        if not sentences:
+            contents.skipped.append(Skipped(document.doc_id, "no sentences after splitting"))
+            continue
+        passages = chunk_passages(
+            document.text,
+            sentences,
+            max_sentences=config.chunking.passage_sentences,
+            max_tokens=config.chunking.passage_max_tokens,
+        )
+        first_passage = len(contents.passages)
+        owner = {}
+        for number, passage in enumerate(passages):
+            owner.update(dict.fromkeys(range(passage.first, passage.last + 1), first_passage + number))
+        contents.documents.append(document)
+        contents.files.append(file)
+        contents.sentences.extend(sentences)
+        contents.sentence_passage.extend(owner[s.position] for s in sentences)
+        contents.passages.extend(passages)
+    return contents
+
+
+def passage_vectors(sentence_vectors: np.ndarray, sentence_passage: Sequence[int], count: int) -> np.ndarray:
+    """Each passage's vector: the normalised mean of its sentences' vectors (no second encoding)."""
+    sums = np.zeros((count, sentence_vectors.shape[1]), dtype=np.float32)
+    np.add.at(sums, np.asarray(sentence_passage, dtype=np.int64), sentence_vectors)
+    return as_unit_rows(sums, copy=False)
+
+
+def write_segment(
+    folder: Path,
+    contents: SegmentContents,
+    vectors: np.ndarray,
+    first: tuple[int, int],
+    added_before: dict[str, str],
+    centroids: np.ndarray | None,
+) -> str:
+    """Write one segment (metadata, BM25 and vector files) of the parsed documents; returns its index kind.
+
+    Args:
+        folder: The segment's folder (created here).
+        contents: Its documents, sentences and passages.
+        vectors: One vector per sentence.
+        first: The global numbers of its first sentence row and first passage.
+        added_before: When documents already indexed were first added (kept across updates).
+        centroids: IVF cells to reuse, if the vector index is to be IVF.
+    """
+    folder.mkdir()
+    sentence_tokens = TokenRows.of_texts(s.text for s in contents.sentences)
+    _write_metadata(folder, contents, sentence_tokens, first, added_before)
+    return _write_search_files(folder, contents, sentence_tokens, vectors, centroids)
+
+
+def _write_metadata(
+    folder: Path,
+    contents: SegmentContents,
+    sentence_tokens: TokenRows,
+    first: tuple[int, int],
+    added_before: dict[str, str],
+) -> None:
+    first_row, first_passage = first
+    store = MetadataStore.create(folder / DATABASE)
+    try:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        counts = Counter(s.doc_id for s in contents.sentences)
+        for document, file in zip(contents.documents, contents.files, strict=True):
+            added_at = added_before.get(document.doc_id, now)
+            store.add_document(document, counts[document.doc_id], added_at, file)
+        passages = [first_passage + p for p in contents.sentence_passage]
+        store.add_sentences(first_row, contents.sentences, passages, sentence_tokens)
+        store.add_passages(first_passage, contents.passages)
+        store.commit()
+    finally:
+        store.close()
+
+
+def _write_search_files(
+    folder: Path,
+    contents: SegmentContents,
+    sentence_tokens: TokenRows,
+    vectors: np.ndarray,
+    centroids: np.ndarray | None,
+) -> str:
+    LexicalIndex.build(sentence_tokens).save(folder / SENTENCE_BM25)
+    passage_tokens = sentence_tokens.grouped(contents.sentence_passage, len(contents.passages))
+    LexicalIndex.build(passage_tokens).save(folder / PASSAGE_BM25)
+    np.save(folder / SENTENCE_VECTORS, vectors, allow_pickle=False)
+    save_mean_vectors(folder / PASSAGE_VECTORS, vectors, contents.sentence_passage, len(contents.passages))
+    kind, cells = DenseIndex.write(vectors, folder / SENTENCE_DENSE, centroids=centroids)
+    if cells is not None:
+        np.save(folder / IVF_CENTROIDS, cells, allow_pickle=False)
+    return kind
+
+
+def read_centroids(generation: Path, segment: SegmentEntry) -> np.ndarray | None:
+    """The IVF cells of a segment, if its vector index has them."""
+    cells = generation / segment.name / IVF_CENTROIDS
+    return np.load(cells, allow_pickle=False) if cells.is_file() else None
+
+
+def open_metadata(
+    index_dir: Path, generation: Path, segments: Sequence[SegmentEntry]
+) -> tuple[MetadataSegments, list[np.ndarray]]:
+    """The segments' metadata read as one, and each segment's sentence vectors (memory-mapped)."""
+    parts, vectors = [], []
+    try:
+        for segment in segments:
+            folder = generation / segment.name
+            with _OPEN_LOCK:
+                vectors.append(np.load(folder / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False))
+            store = MetadataStore.open(folder / DATABASE, index_dir)
+            parts.append(
+                MetadataPart(
+                    store=store,
+                    first_row=segment.first_row,
+                    sentences=segment.sentences,
+                    first_passage=segment.first_passage,
+                    passages=segment.passages,
+                    removed=frozenset(segment.removed),
+                )
+            )
+        return MetadataSegments(parts), vectors
+    except BaseException:
+        for part in parts:
+            part.store.close()
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFiles:
+    """One segment's search structures as opened from its files, and which of its rows are live."""
+
+    dense: DenseIndex
+    passage_vectors: np.ndarray
+    sentence_lexical: LexicalIndex
+    passage_lexical: LexicalIndex
+    live_sentences: np.ndarray | None  # a bool per row; None: every row is live
+    live_passages: np.ndarray | None
+
+
+def open_search_files(
+    generation: Path, number: int, segment: SegmentEntry, metadata: MetadataSegments, sentence_vectors: np.ndarray
+) -> SearchFiles:
+    """Open segment ``number``'s vector and BM25 files (ValueError when they disagree with its entry)."""
+    folder = generation / segment.name
+    live_sentences, live_passages = _live_masks(metadata, number, segment)
+    with _OPEN_LOCK:
+        dense = DenseIndex.load(folder / SENTENCE_DENSE)
+        passages = np.load(folder / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False)
+        sentence_lexical = LexicalIndex.load(folder / SENTENCE_BM25)
+        passage_lexical = LexicalIndex.load(folder / PASSAGE_BM25)
+    files = SearchFiles(dense, passages, sentence_lexical, passage_lexical, live_sentences, live_passages)
+    _check_rows(segment, sentence_vectors, files)
+    return files
+
+
+def _live_masks(
+    metadata: MetadataSegments, number: int, segment: SegmentEntry
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Which sentence and passage rows of a segment are live (None: all of them)."""
+    if not segment.removed:
+        return None, None
+    dead_sentences, dead_passages = metadata.dead_rows(number)
+    sentences = np.ones(segment.sentences, dtype=bool)
+    sentences[np.asarray(dead_sentences, dtype=np.int64) - segment.first_row] = False
+    passages = np.ones(segment.passages, dtype=bool)
+    passages[np.asarray(dead_passages, dtype=np.int64) - segment.first_passage] = False
+    return sentences, passages
+
+
+def _check_rows(segment: SegmentEntry, vectors: np.ndarray, files: SearchFiles) -> None:
+    """Every file of a segment must hold the rows its manifest entry says (a mismatch is damage)."""
+    sentences, passages = segment.sentences, segment.passages
+    held = (
+        len(vectors),
+        files.dense.count,
+        files.sentence_lexical.count,
+        len(files.passage_vectors),
+        files.passage_lexical.count,
+    )
+    if held != (sentences, sentences, sentences, passages, passages):
+        raise ValueError(f"segment {segment.name} holds {held} rows, its manifest says {sentences}/{passages}")
