@@ -22,7 +22,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag import SUPPORTED_SUFFIXES, Answer, Index, RagError
+from rag import SUPPORTED_SUFFIXES, Answer, Index, RagError, load_index
 from rag.app_access import LOOPBACK_NAMES, HostGuard, UsageError, allowed_hosts, auth_value, parse_auth
 from rag.app_assets import (
     COPY_TO_CLIPBOARD,
@@ -740,7 +740,10 @@ def serve(args: argparse.Namespace) -> int:
     try:
         auth = parse_auth(auth_value(args.auth, args.auth_file), args.host)
         hosts = allowed_hosts(args.host, args.allowed_hosts)
-        index = open_or_build(args.index, args.corpus, say=_say)
+        if getattr(args, "ray", None) or getattr(args, "shards", None):  # rag serve --ray ADDRESS --shards N
+            index = load_index(args.index, ray=args.ray, shards=args.shards)
+        else:
+            index = open_or_build(args.index, args.corpus, say=_say)
     except (UsageError, RagError) as error:
         print(f"rag serve: error: {error}", file=sys.stderr)
         return 1

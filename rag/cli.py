@@ -103,11 +103,14 @@ def _say(message: str) -> None:
 
 def _open_index(args: argparse.Namespace) -> Index:
     """Load the index; the default one is built from the default corpus first when there is none yet."""
+    if getattr(args, "ray", None) or getattr(args, "shards", None):  # sharded on a Ray cluster
+        return load_index(args.index, ray=args.ray, shards=args.shards)
     return open_or_build(args.index, say=_say)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    return _show_report(build_index(args.corpus, args.index, progress=not args.json), args)
+    ray = {"ray": args.ray} if args.ray else {}  # read and encode on a Ray cluster
+    return _show_report(build_index(args.corpus, args.index, progress=not args.json, **ray), args)
 
 
 def _show_report(index: Index, args: argparse.Namespace) -> int:
@@ -186,6 +189,11 @@ def _where_of(args: argparse.Namespace) -> dict[str, Any] | None:
     where = {name: getattr(args, name) for name in ("doc", "folder", "source", "since", "until")}
     where = {name: value for name, value in where.items() if value}
     return where or None
+
+
+def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ray", metavar="ADDRESS", default=None, help="serve from this Ray cluster (pip extra: ray)")
+    parser.add_argument("--shards", type=int, default=None, help="Ray actors holding the index (with --ray)")
 
 
 def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -296,6 +304,10 @@ def _parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", parents=[common], help="build the index of a corpus folder")
     index.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS, help="folder of documents (default: corpus)")
+    index.add_argument(
+        "--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
+        help="read and encode on a Ray cluster (its address; none: a local one; pip extra: ray)",
+    )  # fmt: skip
     index.set_defaults(run=cmd_index)
 
     add = commands.add_parser("add", parents=[common], help="copy files into the corpus and index them")
@@ -313,6 +325,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
     ask.add_argument("--context", action="store_true", help="show the passage around each quote")
     _add_filter_arguments(ask)
+    _add_cluster_arguments(ask)
     ask.set_defaults(run=cmd_ask)
 
     chat = commands.add_parser("chat", parents=[common], help="a conversation: follow-ups refer to earlier answers")
@@ -320,12 +333,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
     chat.add_argument("--context", action="store_true", help="show the passage around each quote")
     _add_filter_arguments(chat)
+    _add_cluster_arguments(chat)
     chat.set_defaults(run=cmd_chat)
 
     lookup = commands.add_parser("lookup", parents=[common], help="find where each sentence of a text comes from")
     lookup.add_argument("text", help="a quote, claim or paragraph; '-' reads standard input")
     lookup.add_argument("--threshold", type=float, default=None, help="score a paraphrase must reach (0..1)")
     _add_filter_arguments(lookup)
+    _add_cluster_arguments(lookup)
     lookup.set_defaults(run=cmd_lookup)
 
     info = commands.add_parser("info", parents=[common], help="show what is indexed and how")
@@ -335,10 +350,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluation = commands.add_parser("eval", parents=[common], help="measure the index on your labelled questions")
     evaluation.add_argument("file", help='SQuAD-format JSON, or JSONL of {"question": ..., "answer": ... or null}')
     evaluation.add_argument("--threshold", type=float, default=None, help="abstention threshold to evaluate at")
+    _add_cluster_arguments(evaluation)
     evaluation.set_defaults(run=cmd_eval)
 
     serve = commands.add_parser("serve", parents=[common], help="start the browser app (same as python ui.py)")
     add_serve_arguments(serve)
+    _add_cluster_arguments(serve)
     serve.set_defaults(run=cmd_serve)
     return parser
 

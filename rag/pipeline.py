@@ -55,6 +55,7 @@ def build_index(
     *,
     embedder: Embedder | None = None,
     progress: bool = False,
+    ray: str | bool | None = None,
 ) -> Index:
     """Index every readable document under ``corpus`` into ``index_dir``, or bring that index up to date.
 
@@ -71,6 +72,8 @@ def build_index(
         config: Settings; defaults to ``Config()``.
         embedder: An embedder to use instead of the configured model (tests use a fake).
         progress: Show progress bars (for people waiting at a terminal).
+        ray: Read and encode on a Ray cluster: its address, or True for a local one
+            (needs ``pip install -e ".[ray]"``; see ``rag.cluster.build``).
 
     Returns:
         The loaded index; ``index.build_report`` says what was indexed, changed and skipped.
@@ -79,6 +82,10 @@ def build_index(
         CorpusError: The folder does not exist or holds no readable document.
         IndexLockedError: Another process is writing this index.
     """
+    if ray is not None and ray is not False:
+        from rag.cluster.build import build_on_cluster
+
+        return build_on_cluster(corpus, index_dir, config, embedder, ray)
     started = time.perf_counter()
     config = config or Config()
     corpus, index_dir = Path(corpus), Path(index_dir)
@@ -95,7 +102,14 @@ def _load_built(index_dir: Path, embedder: Embedder, report: BuildReport) -> Ind
     return index
 
 
-def load_index(index_dir: str | Path, *, embedder: Embedder | None = None, verify: bool | None = None) -> Index:
+def load_index(
+    index_dir: str | Path,
+    *,
+    embedder: Embedder | None = None,
+    verify: bool | None = None,
+    ray: str | bool | None = None,
+    shards: int | None = None,
+) -> Index:
     """Open the index at ``index_dir`` for questions and lookups.
 
     Args:
@@ -103,11 +117,18 @@ def load_index(index_dir: str | Path, *, embedder: Embedder | None = None, verif
         embedder: Use this embedder instead of loading the one the index was built with;
             its ``name`` must equal the manifest's encoder (vectors never mix).
         verify: Hash every file (True), check sizes only (False), or decide by size (None).
+        ray: Serve from a Ray cluster (its address, or True for a local one): ``shards``
+            actors hold the search structures; answers equal the single-process index's.
+        shards: How many actors (default 1); each holds a group of whole segments.
 
     Raises:
         IndexNotFoundError: There is no index there.
         IndexMismatchError: The index is damaged or from another format; the message says how to rebuild.
     """
+    if ray is not None and ray is not False or shards is not None:
+        from rag.cluster.serve import load_on_cluster
+
+        return load_on_cluster(index_dir, ray, shards, embedder)
     index_dir = Path(index_dir)
     attempts = LOAD_ATTEMPTS
     while True:

@@ -19,14 +19,15 @@ RAG = ROOT / "rag"
 ORDER = [
     "types", "errors", "config", "ingest", "corpus", "sentences", "chunking", "model_export", "embedding", "dense",
     "lexical", "boilerplate", "index", "retrieval", "answer", "conversation", "claims", "lookup", "filters",
-    "queries", "pipeline", "export", "feedback", "evaluation", "workspace",
+    "queries", "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
     "app_render", "app_access", "app_documents", "app_assets", "app", "cli",
 ]  # fmt: skip
 # The modules of a package stage in their own order: each imports only those before it.
 INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}
 HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_export"),
          "onnxruntime": ("embedding", "model_export"),
-         "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": "app"}  # fmt: skip
+         "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": "app",
+         "ray": "cluster"}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace"}
 APP = {"rag.app", "rag.app_render", "rag.app_access", "rag.app_documents", "rag.app_assets"}
 APP_ALSO = {"rag.ingest"}  # read_document: an upload is refused for the reason indexing would give
@@ -85,6 +86,8 @@ def test_stages_import_only_earlier_stages(path: Path) -> None:
     allowed = set(ORDER[: ORDER.index(stage)])
     imported = {name for name in _imports(path) if _stage_of(name)}
     used = {_stage_of(name) for name in imported} - {stage}
+    if stage == "pipeline":
+        used -= {"cluster"}  # build_index/load_index(ray=...) hand over to rag.cluster, imported only then
     own = {n for n in _imports(path) if n == "rag" or n.startswith("rag.")}
     if stage == "cli":
         assert own <= PUBLIC | {"rag.app"}, f"the CLI must use the public API only, not {sorted(own - PUBLIC)}"
@@ -104,6 +107,17 @@ def test_each_heavy_library_has_one_home(library: str) -> None:
     homes = HEAVY[library]
     allowed = {homes} if isinstance(homes, str) else set(homes or ())
     assert owners <= allowed, f"{library} imported by {sorted(owners)}"
+
+
+def test_only_the_pipeline_hooks_reach_the_cluster_package() -> None:
+    """rag/cluster/ runs after the pipeline; the pipeline's ray= hooks are the only way in, imported lazily."""
+    for path, stage in _sources().items():
+        if stage != "cluster":
+            reached = {n for n in _imports(path) if n.startswith("rag.cluster")}
+            assert reached <= ({"rag.cluster.build", "rag.cluster.serve"} if stage == "pipeline" else set()), path
+    pipeline = ast.parse((RAG / "pipeline.py").read_text(encoding="utf-8"))
+    top_level = {node.module for node in pipeline.body if isinstance(node, ast.ImportFrom)}
+    assert not {m for m in top_level if m and m.startswith("rag.cluster")}
 
 
 def _index_knowledge(path: Path, *, manifests: bool = True) -> list[str]:

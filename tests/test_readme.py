@@ -31,7 +31,7 @@ def in_a_fresh_folder(tmp_path: Path, monkeypatch) -> Path:
 
 def test_the_readme_has_examples() -> None:
     assert _blocks("python") and _blocks("sh")
-    assert "python -m pytest -q" in README and 'pip install -e ".[test]"' in README
+    assert "python -m pytest -q" in README and 'pip install -e ".[test,ray]"' in README
 
 
 # What each Python block must print, keyed by a line of the block: the answers the README promises.

@@ -1,0 +1,39 @@
+"""The one place that imports Ray and joins a cluster."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rag.errors import RagError
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = 'Ray is not installed; install the extra with: pip install -e ".[ray]"'
+
+
+def ray_module() -> Any:
+    """The ``ray`` module, or a RagError that says how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise RagError(INSTALL_HINT) from None
+    return ray
+
+
+def connect(address: str | bool | None) -> Any:
+    """Join the Ray cluster at ``address`` (or start a local one for True, "local" or ""); returns ``ray``.
+
+    When this process is already connected (``ray.init`` was called), that connection is used
+    as it is, so a caller can set up Ray its own way (runtime environment, namespace) first.
+    """
+    ray = ray_module()
+    if ray.is_initialized():
+        return ray
+    target = None if address in (True, None, "", "local") else str(address)
+    try:
+        ray.init(address=target, logging_level=logging.WARNING, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        where = f"at {target}" if target else "on this machine"
+        raise RagError(f"cannot join the Ray cluster {where}: {error}") from None
+    return ray
