@@ -14,7 +14,7 @@ from typing import Any
 from rag import Answer, BuildReport, Citation, Index, Match, __version__, build_index, load_index
 from rag.errors import QueryError, RagError
 from rag.export import coverage_text, where
-from rag.workspace import DEFAULT_CORPUS, add_serve_arguments, default_index, open_or_build
+from rag.workspace import DEFAULT_CORPUS, add_cluster_arguments, add_serve_arguments, default_index, open_or_build
 
 
 def _quote(text: str) -> str:
@@ -191,11 +191,6 @@ def _where_of(args: argparse.Namespace) -> dict[str, Any] | None:
     return where or None
 
 
-def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ray", metavar="ADDRESS", default=None, help="serve from this Ray cluster (pip extra: ray)")
-    parser.add_argument("--shards", type=int, default=None, help="Ray actors holding the index (with --ray)")
-
-
 def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("which documents to search (default: all; repeat an option for several)")
     group.add_argument("--doc", action="append", metavar="DOC_ID", help="a document id (path relative to the corpus)")
@@ -325,7 +320,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
     ask.add_argument("--context", action="store_true", help="show the passage around each quote")
     _add_filter_arguments(ask)
-    _add_cluster_arguments(ask)
+    add_cluster_arguments(ask)
     ask.set_defaults(run=cmd_ask)
 
     chat = commands.add_parser("chat", parents=[common], help="a conversation: follow-ups refer to earlier answers")
@@ -333,14 +328,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
     chat.add_argument("--context", action="store_true", help="show the passage around each quote")
     _add_filter_arguments(chat)
-    _add_cluster_arguments(chat)
+    add_cluster_arguments(chat)
     chat.set_defaults(run=cmd_chat)
 
     lookup = commands.add_parser("lookup", parents=[common], help="find where each sentence of a text comes from")
     lookup.add_argument("text", help="a quote, claim or paragraph; '-' reads standard input")
     lookup.add_argument("--threshold", type=float, default=None, help="score a paraphrase must reach (0..1)")
     _add_filter_arguments(lookup)
-    _add_cluster_arguments(lookup)
+    add_cluster_arguments(lookup)
     lookup.set_defaults(run=cmd_lookup)
 
     info = commands.add_parser("info", parents=[common], help="show what is indexed and how")
@@ -350,12 +345,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluation = commands.add_parser("eval", parents=[common], help="measure the index on your labelled questions")
     evaluation.add_argument("file", help='SQuAD-format JSON, or JSONL of {"question": ..., "answer": ... or null}')
     evaluation.add_argument("--threshold", type=float, default=None, help="abstention threshold to evaluate at")
-    _add_cluster_arguments(evaluation)
+    add_cluster_arguments(evaluation)
     evaluation.set_defaults(run=cmd_eval)
 
     serve = commands.add_parser("serve", parents=[common], help="start the browser app (same as python ui.py)")
     add_serve_arguments(serve)
-    _add_cluster_arguments(serve)
     serve.set_defaults(run=cmd_serve)
     return parser
 

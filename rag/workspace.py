@@ -72,6 +72,12 @@ def _default_source(index_dir: str | Path) -> str | None:
     return DEFAULT_CORPUS
 
 
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ray ADDRESS --shards N``: answer from an index held by actors on a Ray cluster (pip extra: ray)."""
+    parser.add_argument("--ray", metavar="ADDRESS", default=None, help="serve from this Ray cluster (pip extra: ray)")
+    parser.add_argument("--shards", type=int, default=None, help="Ray actors holding the index (with --ray)")
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the browser app, for ``python ui.py`` and ``rag serve`` alike."""
     parser.add_argument("--corpus", default=DEFAULT_CORPUS, help=f"corpus folder (default: {DEFAULT_CORPUS})")
@@ -84,3 +90,4 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allowed-hosts", default=None, help="comma-separated host names the app answers to besides loopback ones"
     )
+    add_cluster_arguments(parser)

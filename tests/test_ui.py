@@ -607,7 +607,17 @@ def test_python_ui_py_and_rag_serve_take_the_same_options(tmp_path: Path) -> Non
         [sys.executable, "-m", "rag.cli", "serve", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert ui_help.returncode == 0 == serve_help.returncode, ui_help.stderr + serve_help.stderr
-    options = ["--corpus", "--index", "--host", "--port", "--auth", "--auth-file", "--allowed-hosts"]
+    options = [
+        "--corpus",
+        "--index",
+        "--host",
+        "--port",
+        "--auth",
+        "--auth-file",
+        "--allowed-hosts",
+        "--ray",
+        "--shards",
+    ]
     for option in options:
         assert f" {option} " in ui_help.stdout and f" {option} " in serve_help.stdout, option
     assert "(default: corpus)" in ui_help.stdout and "(default: 7860)" in serve_help.stdout
