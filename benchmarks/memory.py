@@ -1,6 +1,6 @@
 """Peak memory of `build_index` per MB of a one-line text file (a benchmark, not a test).
 
-python benchmarks/memory.py [--sizes 2 4 8] [--encoder real|fake] [--json]
+python benchmarks/memory.py [--sizes 2 4 8] [--encoder real|fake] [--no-sentence-ends] [--json]
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ then reports its own peak RSS (getrusage RUSAGE_SELF ru_maxrss) and the peak RSS
 process just before building (after importing rag and loading the encoder). "Build" is the
 difference, "per MB" divides it by the file size. One run per size; memory is deterministic
 enough that repeats are not needed, but the machine is shared: small differences are noise.
+--no-sentence-ends first deletes every . ! ? ; and : of the text, so the file is one endless
+"sentence" that indexing cuts every 2,000 characters (the shape of issue 10's 45 MB attack).
 """
+_SENTENCE_ENDS = re.compile(r"[.!?;:]")
 
 _CHILD = """
 import resource, sys, json
@@ -117,15 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=float, nargs="+", default=[2, 4, 8], help="file sizes in MB")
     parser.add_argument("--encoder", choices=["real", "fake"], default="real")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--no-sentence-ends", action="store_true", help="delete . ! ? ; : (one endless sentence)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     text = source_text(args.data)
+    if args.no_sentence_ends:
+        text = _SENTENCE_ENDS.sub("", text)
     rows = [measure(size, args.encoder, text) for size in args.sizes]
     if args.json:
-        print(json.dumps({"encoder": args.encoder, "rows": rows, "method": METHOD}, indent=2))
+        shape = "no sentence ends" if args.no_sentence_ends else "prose"
+        print(json.dumps({"encoder": args.encoder, "text": shape, "rows": rows, "method": METHOD}, indent=2))
         return 0
     print(METHOD)
-    print(f"encoder: {args.encoder}")
+    print(f"encoder: {args.encoder}; text: {'no sentence ends' if args.no_sentence_ends else 'prose'}")
     header = ("file MB", 8), ("sentences", 10), ("base MB", 8), ("peak MB", 8), ("build MB", 9), ("peak/MB", 8)
     print(" ".join(f"{name:>{width}}" for name, width in header), f"{'build/MB':>9}")
     for row in rows:
