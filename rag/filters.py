@@ -169,15 +169,13 @@ def select_documents(where: Where, store: MetadataSegments) -> list[str]:
     return chosen
 
 
-def restrict(indexes: SearchIndexes, doc_ids: Iterable[str]) -> SearchIndexes:
-    """The search structures of ``indexes`` with every row outside ``doc_ids`` masked out."""
-    store = indexes.store
+def document_masks(store: MetadataSegments, doc_ids: Iterable[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each segment of ``store``, in order: which of its sentence rows and passages belong to ``doc_ids``."""
     live = store.live_documents()
     by_segment: dict[int, list[str]] = {}
     for doc_id in doc_ids:
         by_segment.setdefault(live[doc_id].segment, []).append(doc_id)
-    sentence_masks: dict[int, np.ndarray] = {}
-    passage_masks: dict[int, np.ndarray] = {}
+    masks = []
     for number, part in enumerate(store.parts):
         sentences = np.zeros(part.sentences, dtype=bool)
         passages = np.zeros(part.passages, dtype=bool)
@@ -185,6 +183,16 @@ def restrict(indexes: SearchIndexes, doc_ids: Iterable[str]) -> SearchIndexes:
             rows, passage_rows = part.store.rows_of_documents(by_segment[number])
             sentences[np.asarray(rows, dtype=np.int64) - part.first_row] = True
             passages[np.asarray(passage_rows, dtype=np.int64) - part.first_passage] = True
+        masks.append((sentences, passages))
+    return masks
+
+
+def restrict(indexes: SearchIndexes, doc_ids: Iterable[str]) -> SearchIndexes:
+    """The search structures of ``indexes`` with every row outside ``doc_ids`` masked out."""
+    store = indexes.store
+    sentence_masks: dict[int, np.ndarray] = {}
+    passage_masks: dict[int, np.ndarray] = {}
+    for part, (sentences, passages) in zip(store.parts, document_masks(store, doc_ids), strict=True):
         sentence_masks[part.first_row] = sentences
         passage_masks[part.first_passage] = passages
     sentence_lexical, passage_lexical = indexes.sentence_lexical, indexes.passage_lexical

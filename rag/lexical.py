@@ -431,6 +431,12 @@ class LexicalSegments:
                 found.append((part, rows, tf, norms))
         return found
 
+    def _document_frequency(
+        self, term: str, postings: Sequence[tuple[LexicalPart, np.ndarray, np.ndarray, np.ndarray]]
+    ) -> int:
+        """How many live rows hold ``term``: those of its postings here (a shard overrides it with the corpus's)."""
+        return sum(len(rows) for _, rows, _, _ in postings)
+
     def _accumulate(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The global rows with a query term (ascending, int64) and their BM25 scores (float64)."""
         if self.count == 0 or self._average_length == 0:
@@ -439,7 +445,7 @@ class LexicalSegments:
         # A repeated query token adds its term score once per occurrence, as bm25s's get_scores does.
         for term, repeats in Counter(tokens).items():
             postings = self._live_postings(term)
-            term_idf = idf(sum(len(rows) for _, rows, _, _ in postings), self.count)
+            term_idf = idf(self._document_frequency(term, postings), self.count)
             for part, rows, tf, norms in postings:
                 tf = tf.astype(np.float64)
                 norm = norms[rows]

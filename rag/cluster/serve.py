@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,7 +33,7 @@ from rag.cluster.connect import connect
 from rag.config import Config
 from rag.dense import DensePart, DenseSegments, VectorSegments
 from rag.errors import IndexMismatchError, RagError
-from rag.filters import Where, select_documents
+from rag.filters import Where, document_masks, select_documents
 from rag.index.manifest import Manifest, SegmentEntry, read_manifest, rebuild_hint, verify_files
 from rag.index.metadata import MetadataSegments
 from rag.index.segment import PASSAGE_VECTORS, open_metadata, open_search_files
@@ -106,25 +106,10 @@ class CorpusWideBM25(LexicalSegments):
         self._frequencies = frequencies
         return self.search(tokens, k, ties=ties)
 
-    def _accumulate(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        # LexicalSegments._accumulate, with the corpus-wide document frequency of each term.
-        if self.count == 0 or self._average_length == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        found_rows, found_scores = [], []
-        for term, repeats in Counter(tokens).items():
-            postings = self._live_postings(term)
-            term_idf = idf(self._frequencies[term], self.count)
-            for part, rows, tf, norms in postings:
-                tf = tf.astype(np.float64)
-                norm = norms[rows]
-                found_rows.append(rows.astype(np.int64) + part.first_row)
-                found_scores.append(repeats * term_idf * tf / (tf + norm))
-        if not found_rows:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        # Summed in the order the terms come, as LexicalSegments does (bincount adds in order).
-        all_rows, all_scores = np.concatenate(found_rows), np.concatenate(found_scores)
-        rows, inverse = np.unique(all_rows, return_inverse=True)
-        return rows, np.bincount(inverse, weights=all_scores, minlength=len(rows))
+    def _document_frequency(
+        self, term: str, postings: Sequence[tuple[LexicalPart, np.ndarray, np.ndarray, np.ndarray]]
+    ) -> int:
+        return self._frequencies[term]  # counted over every shard, not only this one's postings
 
 
 def _live_totals(parts: Sequence[LexicalPart]) -> tuple[int, int]:
@@ -593,19 +578,7 @@ def _filter_masks(
     segments: Sequence[SegmentEntry],
 ) -> list[list[tuple[np.ndarray, np.ndarray]]]:
     """Per shard, per segment: the sentence and passage rows of ``doc_ids`` (as ``rag.filters.restrict`` masks)."""
-    live = store.live_documents()
-    by_segment: dict[int, list[str]] = {}
-    for doc_id in doc_ids:
-        by_segment.setdefault(live[doc_id].segment, []).append(doc_id)
-    masks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for number, (part, segment) in enumerate(zip(store.parts, segments, strict=True)):
-        sentences = np.zeros(part.sentences, dtype=bool)
-        passages = np.zeros(part.passages, dtype=bool)
-        if number in by_segment:
-            rows, passage_rows = part.store.rows_of_documents(by_segment[number])
-            sentences[np.asarray(rows, dtype=np.int64) - part.first_row] = True
-            passages[np.asarray(passage_rows, dtype=np.int64) - part.first_passage] = True
-        masks[segment.name] = (sentences, passages)
+    masks = {segment.name: mask for segment, mask in zip(segments, document_masks(store, doc_ids), strict=True)}
     return [[masks[name] for name in names] for names in shard_segments]
 
 
