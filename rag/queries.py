@@ -275,8 +275,12 @@ class Queries:
         if doc_ids not in self._filtered:
             if len(self._filtered) >= FILTERS_KEPT:
                 self._filtered.pop(next(iter(self._filtered)))
-            self._filtered[doc_ids] = restrict(self._indexes, doc_ids)
+            self._filtered[doc_ids] = self._restrict(doc_ids)
         return self._filtered[doc_ids]
+
+    def _restrict(self, doc_ids: tuple[str, ...]) -> SearchIndexes:
+        """The search structures with every row outside ``doc_ids`` masked out (a sharded index masks its shards)."""
+        return restrict(self._indexes, doc_ids)
 
     def _candidates(
         self,

@@ -33,13 +33,13 @@ from rag.cluster.connect import connect
 from rag.config import Config
 from rag.dense import DensePart, DenseSegments, VectorSegments
 from rag.errors import IndexMismatchError, RagError
-from rag.filters import Where, document_masks, select_documents
+from rag.filters import document_masks
 from rag.index.manifest import Manifest, SegmentEntry, read_manifest, rebuild_hint, verify_files
 from rag.index.metadata import MetadataSegments
 from rag.index.segment import PASSAGE_VECTORS, open_metadata, open_search_files
 from rag.lexical import LexicalPart, LexicalSegments, idf
 from rag.pipeline import Index
-from rag.queries import FILTERS_KEPT, Queries
+from rag.queries import Queries
 from rag.retrieval import SearchIndexes
 
 logger = logging.getLogger(__name__)
@@ -512,23 +512,14 @@ class ShardedQueries(Queries):
         self._entries = index._manifest.segments
         self._dimension = index._manifest.dimension
 
-    def _indexes_for(self, where: Where | None) -> SearchIndexes:
-        """The search structures over the documents ``where`` chooses, set up on every shard once per filter."""
-        if where is None:
-            return self._indexes
-        doc_ids = tuple(select_documents(where, self._indexes.store))
-        if doc_ids not in self._filtered:
-            if len(self._filtered) >= FILTERS_KEPT:
-                self._filtered.pop(next(iter(self._filtered)))
-            shards = self._selection.shards
-            key = hashlib.sha256("\0".join(doc_ids).encode()).hexdigest()[:16]
-            masks = _filter_masks(self._indexes.store, doc_ids, shards.segments, self._entries)
-            selection = Selection(shards, key, masks, self._selection.lexical)
-            retrieval = self.config.retrieval
-            self._filtered[doc_ids] = _search_indexes(
-                self._indexes, selection, self._dimension, retrieval.bm25_k1, retrieval.bm25_b
-            )
-        return self._filtered[doc_ids]
+    def _restrict(self, doc_ids: tuple[str, ...]) -> SearchIndexes:
+        """The search structures over ``doc_ids``: their rows masked on every shard (once per filter)."""
+        shards = self._selection.shards
+        key = hashlib.sha256("\0".join(doc_ids).encode()).hexdigest()[:16]
+        masks = _filter_masks(self._indexes.store, doc_ids, shards.segments, self._entries)
+        selection = Selection(shards, key, masks, self._selection.lexical)
+        retrieval = self.config.retrieval
+        return _search_indexes(self._indexes, selection, self._dimension, retrieval.bm25_k1, retrieval.bm25_b)
 
 
 class ShardedIndex(Index):
