@@ -32,7 +32,7 @@ from rag.errors import QueryError, RagError  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 from tests.tools.indexer import THINGS, make_corpus, town  # noqa: E402
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # a real 3-node cluster: out of the quick run
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = 60
