@@ -14,7 +14,14 @@ from typing import Any
 from rag import Answer, BuildReport, Citation, Index, Match, __version__, build_index, load_index
 from rag.errors import QueryError, RagError
 from rag.export import coverage_text, where
-from rag.workspace import DEFAULT_CORPUS, add_cluster_arguments, add_serve_arguments, default_index, open_or_build
+from rag.workspace import (
+    DEFAULT_CORPUS,
+    add_cluster_arguments,
+    add_serve_arguments,
+    counted,
+    default_index,
+    open_or_build,
+)
 
 
 def _quote(text: str) -> str:
@@ -86,7 +93,8 @@ def print_report(report: BuildReport, index_dir: str) -> None:
         for doc_id in getattr(report, change):
             print(f"{change} {printable(doc_id)}")
     print(
-        f"Indexed {report.documents} documents, {report.sentences} sentences, {report.passages} passages "
+        f"Indexed {counted(report.documents, 'document')}, {counted(report.sentences, 'sentence')}, "
+        f"{counted(report.passages, 'passage')} "
         f"in {report.seconds:.1f} s into {printable(index_dir)} ({len(report.skipped)} skipped; "
         f"encoder {report.encoder})"
     )

@@ -58,7 +58,8 @@ def open_or_build(
         say(f"No index at {index_dir} yet: building it from {source}/ first.")
         index = build_index(source, index_dir, progress=True)
         if index.build_report is not None:
-            say(f"Indexed {index.build_report.documents} documents, {index.build_report.sentences} sentences.")
+            report = index.build_report
+            say(f"Indexed {counted(report.documents, 'document')}, {counted(report.sentences, 'sentence')}.")
         return index
     if corpus is not None and Path(corpus).resolve() != index.corpus.resolve():
         say(f"note: {index_dir} was built from {index.corpus}, not {corpus}; using it as it is.")
@@ -70,6 +71,11 @@ def _default_source(index_dir: str | Path) -> str | None:
     if str(index_dir) != default_index() or not Path(DEFAULT_CORPUS).is_dir():
         return None
     return DEFAULT_CORPUS
+
+
+def counted(number: int, noun: str) -> str:
+    """``number`` and ``noun``, plural unless it is one: "1 document", "3 sentences"."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_index_prints_a_summary(capsys, seed_corpus: Path, tmp_path: Path) -> None:
     code, out, err = run(capsys, "index", str(seed_corpus), "--index", str(tmp_path / "idx"))
     assert code == 0, err
-    assert "Indexed 1 documents" in out and "sentences" in out and "passages" in out
+    assert "Indexed 1 document, " in out and "sentences" in out and "passages" in out
     assert (tmp_path / "idx" / "manifest.json").is_file()
 
 
