@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -98,3 +99,37 @@ def test_serving_on_ray_without_the_extra_is_one_line(tmp_path: Path) -> None:
     )
     assert completed.returncode == 1, completed.stderr
     assert completed.stderr.count("\n") == 1 and 'pip install -e ".[ray]"' in completed.stderr, completed.stderr
+
+
+def test_a_shard_count_below_one_is_refused_before_any_cluster_is_joined(tmp_path: Path) -> None:
+    completed = _run(
+        """
+        import sys
+        sys.modules["ray"] = None  # joining a cluster would fail differently: the count is checked first
+        from rag.cli import main
+        sys.exit(main(["ask", "What is the fund?", "--index", "index", "--ray", "10.0.0.1:6379", "--shards", "0"]))
+        """,
+        tmp_path,
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stderr == "rag: error: shards must be a whole number of at least 1, got 0\n", completed.stderr
+
+
+def test_a_cluster_address_no_one_answers_on_is_one_line_at_once(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    completed = _run(
+        f"""
+        import sys
+        from rag.cli import main
+        sys.exit(main(["ask", "What is the fund?", "--index", "index", "--ray", "127.0.0.1:{port}"]))
+        """,
+        tmp_path,
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stderr.startswith(f"rag: error: cannot reach the Ray cluster at 127.0.0.1:{port}: "), (
+        completed.stderr
+    )
+    assert completed.stderr.count("\n") == 1, completed.stderr

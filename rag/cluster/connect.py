@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 from rag.errors import RagError
 
 logger = logging.getLogger(__name__)
 
+REACH_SECONDS = 5
 INSTALL_HINT = 'Ray is not installed; install the extra with: pip install -e ".[ray]"'
 
 
@@ -31,9 +33,22 @@ def connect(address: str | bool | None) -> Any:
     if ray.is_initialized():
         return ray
     target = None if address in (True, None, "", "local") else str(address)
+    if target is not None:
+        _check_reachable(target)
     try:
         ray.init(address=target, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as error:
         where = f"at {target}" if target else "on this machine"
         raise RagError(f"cannot join the Ray cluster {where}: {error}") from None
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once a HOST:PORT no one answers on: Ray itself retries for minutes, printing warnings."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():  # "auto" and other forms Ray resolves itself
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_SECONDS).close()
+    except OSError as error:
+        raise RagError(f"cannot reach the Ray cluster at {address}: {error.strerror or error}") from None

@@ -573,10 +573,14 @@ def _filter_masks(
     return [[masks[name] for name in names] for names in shard_segments]
 
 
-def group_segments(segments: Sequence[SegmentEntry], shards: int) -> list[list[int]]:
-    """Segment numbers per shard, whole segments only, the live rows balanced (largest first)."""
+def _check_shards(shards: object) -> None:
     if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
         raise RagError(f"shards must be a whole number of at least 1, got {shards!r}")
+
+
+def group_segments(segments: Sequence[SegmentEntry], shards: int) -> list[list[int]]:
+    """Segment numbers per shard, whole segments only, the live rows balanced (largest first)."""
+    _check_shards(shards)
     if shards > len(segments):
         raise RagError(
             f"the index has {len(segments)} segment{'s' * (len(segments) != 1)}, so at most that many shards, "
@@ -593,6 +597,8 @@ def group_segments(segments: Sequence[SegmentEntry], shards: int) -> list[list[i
 
 def load_on_cluster(index_dir: str | Path, ray: str | bool | None, shards: int | None, embedder: Any) -> ShardedIndex:
     """``load_index(..., ray=..., shards=...)``: join the cluster at ``ray`` and start the shards."""
+    if shards is not None:
+        _check_shards(shards)
     if ray is None or ray is False:
         raise RagError("shards are served by Ray actors: give the cluster too (ray=ADDRESS, or True for a local one)")
     return load_sharded(index_dir, connect(ray), 1 if shards is None else shards, embedder=embedder)
