@@ -46,7 +46,7 @@ from rag.index import segment as rag_segment  # noqa: E402
 from rag.index import update as rag_update  # noqa: E402
 from rag.index.metadata import MetadataStore  # noqa: E402
 from rag.ingest import documents as rag_documents  # noqa: E402
-from rag.lexical import LexicalIndex  # noqa: E402
+from rag.lexical import LexicalIndex, TokenRows  # noqa: E402
 
 METHOD = """\
 Corpus: --documents documents of --sentences-per-document real SQuAD sentences (--data): each
@@ -100,7 +100,7 @@ STAGES: list[tuple[object, str, str]] = [
     (MetadataStore, "rows_of_documents", "SQLite read of previous index"),
     (rag_update, "embed", "reuse unchanged vectors (gather, mmap)"),
     ("EMBEDDER", "encode", "encode (sentences not reused)"),
-    (rag_segment, "tokenize", "BM25 tokenise (fold, stopwords, stem)"),
+    (TokenRows, "of_texts", "BM25 tokenise (fold, stopwords, stem)"),
     (MetadataStore, "create", "SQLite write"),
     (MetadataStore, "add_document", "SQLite write"),
     (MetadataStore, "add_sentences", "SQLite write"),
@@ -111,9 +111,8 @@ STAGES: list[tuple[object, str, str]] = [
     (faiss.IndexIVF, "train", "FAISS IVF training (k-means)"),
     (faiss.IndexIVF, "add", "FAISS add vectors"),
     (faiss.IndexFlat, "add", "FAISS add vectors"),
-    (DenseIndex, "build", "FAISS build (rest: copy, normalise)"),
-    (DenseIndex, "save", "FAISS save"),
-    (rag_segment, "passage_vectors", "passage vectors + .npy writes"),
+    (DenseIndex, "write", "FAISS write (normalise, IVF cells, file)"),
+    (rag_segment, "save_mean_vectors", "passage vectors + .npy writes"),
     (np, "save", "passage vectors + .npy writes*"),
     (rag_update, "new_generation", "new generation folder"),
     (rag_update, "link_segment", "hard-link kept segments"),
@@ -145,8 +144,7 @@ SCALES = {
     "BM25 build (sentences + passages)": "new segment",
     "BM25 save": "new segment",
     "FAISS add vectors": "new segment",
-    "FAISS build (rest: copy, normalise)": "new segment",
-    "FAISS save": "new segment",
+    "FAISS write (normalise, IVF cells, file)": "new segment",
     "passage vectors + .npy writes": "new segment",
     "new generation folder": "-",
     "hard-link kept segments": "files of kept segments",

@@ -34,7 +34,7 @@ from rag.index import segment as rag_segment  # noqa: E402
 from rag.index import update as rag_update  # noqa: E402
 from rag.index.metadata import MetadataStore  # noqa: E402
 from rag.ingest import load_corpus  # noqa: E402
-from rag.lexical import LexicalIndex  # noqa: E402
+from rag.lexical import LexicalIndex, TokenRows  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad1-train-subset.json"
@@ -219,7 +219,7 @@ BUILD_STAGES = [
     (rag_update, "load_documents", "read files (scan, decode, hash)"),
     (rag_update, "split_documents", "parse (sentences, passages)"),
     (rag_update, "previous_index", "look for a previous index"),
-    (rag_segment, "tokenize", "BM25 tokenise (fold, stopwords, stem)"),
+    (TokenRows, "of_texts", "BM25 tokenise (fold, stopwords, stem)"),
     (LexicalIndex, "build", "BM25 build (sentences + passages)"),
     (LexicalIndex, "save", "BM25 save"),
     (MetadataStore, "create", "SQLite write"),
@@ -227,9 +227,8 @@ BUILD_STAGES = [
     (MetadataStore, "add_sentences", "SQLite write"),
     (MetadataStore, "add_passages", "SQLite write"),
     (MetadataStore, "commit", "SQLite write"),
-    (DenseIndex, "build", "FAISS build"),
-    (DenseIndex, "save", "FAISS save"),
-    (rag_segment, "passage_vectors", "passage vectors + .npy writes"),
+    (DenseIndex, "write", "FAISS write (normalise, IVF cells, file)"),
+    (rag_segment, "save_mean_vectors", "passage vectors + .npy writes"),
     (np, "save", "passage vectors + .npy writes*"),
     (rag_update, "commit_generation", "commit (fsync, sha256 of files, manifest)"),
     (rag_pipeline, "load_index", "load the new index (verifies sha256)"),

@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.chunking import chunk_passages
 from rag.config import Config
-from rag.dense import DenseIndex, as_unit_rows, save_mean_vectors
+from rag.dense import DenseIndex, save_mean_vectors
 from rag.index.manifest import SEGMENT_DATABASE, SegmentEntry
 from rag.index.metadata import MetadataPart, MetadataSegments, MetadataStore
 from rag.ingest import Skipped
@@ -85,13 +85,6 @@ def split_documents(documents: Sequence[tuple[Document, FileVersion]], config: C
         contents.sentence_passage.extend(owner[s.position] for s in sentences)
         contents.passages.extend(passages)
     return contents
-
-
-def passage_vectors(sentence_vectors: np.ndarray, sentence_passage: Sequence[int], count: int) -> np.ndarray:
-    """Each passage's vector: the normalised mean of its sentences' vectors (no second encoding)."""
-    sums = np.zeros((count, sentence_vectors.shape[1]), dtype=np.float32)
-    np.add.at(sums, np.asarray(sentence_passage, dtype=np.int64), sentence_vectors)
-    return as_unit_rows(sums, copy=False)
 
 
 def write_segment(
