@@ -120,6 +120,12 @@ def visible(locator: Locator) -> Locator:
     return locator.locator("visible=true").first
 
 
+def select_document(page: Page, title: str) -> None:
+    """Click the document's row and wait until the viewer shows it: the app knows the selection then."""
+    visible(page.locator("#rag-documents .cell-wrap").filter(has_text=title)).click()
+    visible(page.locator("#rag-document-view").get_by_text(title, exact=False)).wait_for(timeout=WAIT_MS)
+
+
 def ask(page: Page, question: str) -> None:
     page.fill("#rag-question textarea", question)
     page.click("#rag-ask")
@@ -410,7 +416,7 @@ def test_hostile_upload_executes_nothing_and_shows_text_literally(page: tuple[Pa
     shot(page, "08-hostile-lookup.png")
 
     page.get_by_role("tab", name="Documents").click()  # delete one of them again
-    visible(page.locator("#rag-documents .cell-wrap").filter(has_text="Dockside notes")).click()
+    select_document(page, "Dockside notes")  # a delete clicked before the selection arrives asks to select first
     page.click("#rag-delete")
     page.locator("#rag-confirm").click()
     page.wait_for_function(
@@ -570,7 +576,7 @@ def test_delete_asks_with_cancel_and_marks_answers_that_cited_it(
     ask(page, "How much did the Rivertown library cost?")
     chat_text(page, "cost 4 million dollars").wait_for(timeout=WAIT_MS)
     page.get_by_role("tab", name="Documents").click()
-    visible(page.locator("#rag-documents .cell-wrap").filter(has_text="Rivertown library opens")).click()
+    select_document(page, "Rivertown library opens")
     page.click("#rag-delete")
     question = page.locator("#rag-confirm-question")
     visible(question.get_by_text("Delete")).wait_for(timeout=WAIT_MS)
