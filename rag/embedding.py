@@ -76,6 +76,55 @@ class Embedder(Protocol):
 
     # Optional, and used when present: ``encode_words(texts) -> list[WordVectors]``, each
     # word's contextual vector, with which a question's words are aligned with a sentence's.
+    # Optional, and used when present: ``encode_into(texts, out, *, show_progress)``, which writes
+    # the vector of texts[i] into out[i] (see ``encode_into`` below) instead of returning them.
+
+
+class RowSink(Protocol):
+    """Where vectors are written, ``sink[rows] = vectors``: an array, or a build's vector file."""
+
+    def __setitem__(self, rows: np.ndarray, vectors: np.ndarray) -> None: ...
+
+
+# Texts per ``encode`` call when an embedder cannot write into a sink itself: a build holds
+# the vectors of this many texts at a time, not of every sentence.
+ENCODE_SLICE = 4096
+
+
+def encode_into(
+    embedder: Embedder,
+    texts: Sequence[str],
+    out: RowSink,
+    rows: np.ndarray | None = None,
+    *,
+    show_progress: bool = False,
+) -> None:
+    """Write the vector of ``texts[i]`` into row ``rows[i]`` of ``out`` (row ``i`` without ``rows``).
+
+    An embedder with its own ``encode_into`` writes a batch at a time, with the vectors one
+    ``encode`` call gives; any other is called on ``ENCODE_SLICE`` texts at a time.
+    """
+    texts = _as_list(texts)
+    target: RowSink = out if rows is None else _Rows(out, np.asarray(rows, dtype=np.int64))
+    own = getattr(embedder, "encode_into", None)
+    if callable(own):
+        own(texts, target, show_progress=show_progress)
+        return
+    with _progress(len(texts), show_progress) as bar:
+        for start in range(0, len(texts), ENCODE_SLICE):
+            stop = min(start + ENCODE_SLICE, len(texts))
+            target[np.arange(start, stop)] = embedder.encode(texts[start:stop])
+            bar.update(stop - start)
+
+
+class _Rows:
+    """A sink whose row ``i`` is row ``rows[i]`` of another."""
+
+    def __init__(self, out: RowSink, rows: np.ndarray) -> None:
+        self._out, self._rows = out, rows
+
+    def __setitem__(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        self._out[self._rows[rows]] = vectors
 
 
 def load_embedder(
@@ -176,6 +225,16 @@ class OnnxEmbedder:
         """
         texts = _as_list(texts)
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        self.encode_into(texts, vectors, show_progress=show_progress)
+        return vectors
+
+    def encode_into(self, texts: Sequence[str], out: RowSink, *, show_progress: bool = False) -> None:
+        """Write the vector of ``texts[i]`` into row ``i`` of ``out``, a batch at a time.
+
+        The vectors are those :meth:`encode` returns (the same batches), but they never
+        need to be all in memory: a build writes them straight into its vector file.
+        """
+        texts = _as_list(texts)
         # Only the word-piece ids are kept, tokenised a slice at a time: a tokenizers Encoding
         # also holds the pieces' strings, offsets, masks and the truncated overflow, which for
         # tens of thousands of long texts came to gigabytes. They are kept end to end in one
@@ -195,19 +254,19 @@ class OnnxEmbedder:
         batches = [order[rows] for rows in _batches(lengths[order], self.batch_size)]
 
         def run(rows: np.ndarray) -> np.ndarray:
-            return self._encode_batch([pieces[starts[i] : starts[i] + lengths[i]] for i in rows], lengths[rows])
+            pooled = self._encode_batch([pieces[starts[i] : starts[i] + lengths[i]] for i in rows], lengths[rows])
+            return _normalise(pooled)  # row by row: the same whatever the batch
 
         with _progress(len(texts), show_progress) as bar:
             if self.workers > 1 and len(batches) > 1:
                 with ThreadPoolExecutor(self.workers) as pool:
                     for rows, batch_vectors in zip(batches, pool.map(run, batches), strict=True):
-                        vectors[rows] = batch_vectors
+                        out[rows] = batch_vectors
                         bar.update(len(rows))
             else:
                 for rows in batches:
-                    vectors[rows] = run(rows)
+                    out[rows] = run(rows)
                     bar.update(len(rows))
-        return _normalise(vectors)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, special tokens included, before truncation."""

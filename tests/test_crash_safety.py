@@ -287,12 +287,14 @@ def sqlite_disk_full(store: MetadataStore) -> None:
 def disk_full(step: str, monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> None:
     """Make ``step`` of the next build fail as on a full disk."""
     dense = rag.dense.DenseIndex  # writes the FAISS file itself, a slice at a time
-    lexical, vectors = rag.lexical.LexicalIndex, lambda path, *_: str(path).endswith("_vectors.npy")
+    lexical, rows = rag.lexical.LexicalIndex, rag.dense.RowWriter
+    sentence_rows = lambda out, *_: out.path.name == "sentence_vectors.npy"  # noqa: E731
     patches: dict[str, tuple[Any, str, Any]] = {
         "sqlite-commit": (MetadataStore, "commit", sqlite_disk_full),
         "bm25-save": (lexical, "save", half_written(lexical.save, lambda _, folder: folder / "vocab.json")),
         "faiss-write": (dense, "write", half_written(dense.write, lambda _, path, *__: path)),
-        "npy-save": (np, "save", half_written(np.save, lambda path, *_: path, when=vectors)),
+        # Sentence vectors go to their file as they are encoded: the first rows written fill the disk.
+        "npy-save": (rows, "__setitem__", half_written(rows.__setitem__, lambda out, *_: out.path, when=sentence_rows)),
         "fsync": (os, "fsync", enospc),
         "generation-rename": (os, "replace", failing_on(os.replace, is_generation)),
         "index-folder-fsync": (

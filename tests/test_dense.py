@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rag.dense import DenseIndex, as_unit_rows, save_mean_vectors
+from rag.dense import DenseIndex, RowFile, RowWriter, as_unit_rows, save_mean_vectors
 
 
 def _vectors(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -125,7 +125,7 @@ def test_cells_of_a_very_different_size_are_not_reused() -> None:
 @pytest.mark.parametrize("count", [0, 1, 7, 4097, 9000])
 def test_write_streams_the_file_build_and_save_would_write(tmp_path, count: int) -> None:
     # An exact index is written without FAISS holding a copy of the rows: byte for byte
-    # the file FAISS writes itself, slices of normalisation included (4096 rows each).
+    # the file FAISS writes itself, slices of normalisation included (1024 rows each).
     vectors = _vectors(count, dim=16) * 3
     original = vectors.copy()
     DenseIndex.build(vectors).save(tmp_path / "built.faiss")
@@ -157,7 +157,7 @@ def test_write_streams_the_ivf_file_build_and_save_would_write(tmp_path, count: 
 
 @pytest.mark.parametrize(("rows", "groups"), [(0, 0), (10, 3), (12_000, 5_000)])
 def test_mean_vectors_are_saved_as_the_whole_array_would_be(tmp_path, rows: int, groups: int) -> None:
-    # Runs of rows in group order are summed a slice of 4096 groups at a time (5,000 crosses it).
+    # Runs of rows in group order are summed a slice of 1024 groups at a time (5,000 crosses it).
     vectors = as_unit_rows(_vectors(rows, dim=8))
     owner = np.sort(np.random.default_rng(1).integers(0, max(groups, 1), rows))
     owner[: min(groups, rows)] = np.arange(min(groups, rows))  # every group holds a row
@@ -170,3 +170,57 @@ def test_mean_vectors_are_saved_as_the_whole_array_would_be(tmp_path, rows: int,
     shuffled = np.random.default_rng(2).permutation(rows)  # groups out of order: summed at once
     save_mean_vectors(tmp_path / "shuffled.npy", vectors[shuffled], owner[shuffled], groups)
     np.testing.assert_allclose(np.load(tmp_path / "shuffled.npy"), np.load(tmp_path / "whole.npy"), atol=1e-6)
+
+
+def test_a_row_file_reads_what_the_array_holds(tmp_path) -> None:
+    # Slices are read from the file, sets of rows gathered 1,024 at a time through short mappings.
+    vectors = _vectors(5000, dim=7)
+    np.save(tmp_path / "rows.npy", vectors, allow_pickle=False)
+    rows = RowFile(tmp_path / "rows.npy")
+    assert (rows.shape, rows.ndim, len(rows), np.shape(rows)) == ((5000, 7), 2, 5000, (5000, 7))
+    picks = np.random.default_rng(3).integers(0, 5000, 3000)  # repeats, out of order, many mappings
+    for key in (picks, [4999, 0, 4999], [-1, -5000], np.array([], dtype=np.int64), np.arange(5000)):
+        assert np.array_equal(rows[key], vectors[key])
+    for key in (slice(0, 10), slice(4990, 6000), slice(10, 5), slice(None, None, 3), slice(-5, None)):
+        assert np.array_equal(rows[key], vectors[key])
+    with pytest.raises(IndexError):
+        rows[[5000]]
+
+
+def test_a_row_file_refuses_what_is_not_rows_of_float32(tmp_path) -> None:
+    np.save(tmp_path / "ints.npy", np.zeros((3, 2), dtype=np.int64))
+    np.save(tmp_path / "flat.npy", np.zeros(6, dtype=np.float32))
+    for name in ("ints.npy", "flat.npy"):
+        with pytest.raises(ValueError, match="not rows of float32"):
+            RowFile(tmp_path / name)
+
+
+def test_rows_written_in_any_order_make_the_file_np_save_makes(tmp_path) -> None:
+    vectors = _vectors(5000, dim=7)
+    np.save(tmp_path / "saved.npy", vectors, allow_pickle=False)
+    order = 100 + np.random.default_rng(4).permutation(4900)
+    with RowWriter(tmp_path / "written.npy", 5000, 7) as out:
+        out[0:100] = vectors[0:100]  # a slice, then batches of scattered rows (an encoder's sorted batches)
+        for start in range(0, 4900, 37):
+            rows = order[start : start + 37]
+            out[rows] = vectors[rows]
+    assert (tmp_path / "written.npy").read_bytes() == (tmp_path / "saved.npy").read_bytes()
+    with pytest.raises(FileExistsError):  # never over a file that exists
+        RowWriter(tmp_path / "saved.npy", 1, 7)
+    with RowWriter(tmp_path / "bad.npy", 2, 7) as out, pytest.raises(IndexError):
+        out[[2]] = vectors[:1]
+
+
+@pytest.mark.parametrize(("count", "exact_limit"), [(4097, None), (3000, 1000)])
+def test_the_index_file_written_from_a_row_file_is_the_one_written_from_the_array(tmp_path, count, exact_limit):
+    # A build reads its vectors back from the segment's file: flat and IVF files must not change.
+    vectors = _vectors(count, dim=16)
+    np.save(tmp_path / "rows.npy", vectors, allow_pickle=False)
+    from_array = DenseIndex.write(vectors, tmp_path / "array.faiss", exact_limit=exact_limit)
+    from_file = DenseIndex.write(RowFile(tmp_path / "rows.npy"), tmp_path / "file.faiss", exact_limit=exact_limit)
+    assert from_array[0] == from_file[0]
+    assert (tmp_path / "file.faiss").read_bytes() == (tmp_path / "array.faiss").read_bytes()
+    groups = np.repeat(np.arange(count // 4 + 1), 4)[:count]
+    save_mean_vectors(tmp_path / "array.npy", vectors, groups, count // 4 + 1)
+    save_mean_vectors(tmp_path / "file.npy", RowFile(tmp_path / "rows.npy"), groups, count // 4 + 1)
+    assert (tmp_path / "file.npy").read_bytes() == (tmp_path / "array.npy").read_bytes()

@@ -279,3 +279,31 @@ def test_words_are_read_with_their_spans_and_the_texts_own_vector(any_embedder: 
         np.testing.assert_allclose(words.text_vector, any_embedder.encode([text])[0], atol=1e-5)
     huawei = read[0].vectors[2]
     assert float(huawei @ read[0].vectors[2]) > float(huawei @ read[1].vectors[0])
+
+
+def test_encoding_into_rows_gives_the_vectors_of_one_encode_call(onnx_embedder: Embedder, tmp_path: Path) -> None:
+    # A build writes its vectors straight into the segment's file: the same batches as encode(),
+    # so the same vectors exactly, whichever rows they are written to.
+    from rag.dense import RowFile, RowWriter
+
+    texts = [f"Sentence {i} is about {'chips ' * (i % 9)}and funds." for i in range(300)]
+    whole = onnx_embedder.encode(texts)
+    rows = np.random.default_rng(0).permutation(400)[:300]
+    with RowWriter(tmp_path / "rows.npy", 400, onnx_embedder.dim) as out:
+        embedding.encode_into(onnx_embedder, texts, out, rows)
+    written = RowFile(tmp_path / "rows.npy")
+    assert np.array_equal(written[rows], whole)
+    unwritten = np.setdiff1d(np.arange(400), rows)
+    assert not written[unwritten].any()
+
+
+def test_an_embedder_without_encode_into_is_encoded_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedding, "ENCODE_SLICE", 64)
+    fake, calls = FakeEmbedder(), []
+    encode = fake.encode
+    monkeypatch.setattr(fake, "encode", lambda texts, **kw: calls.append(len(texts)) or encode(texts, **kw))
+    texts = [f"text number {i} about chips" for i in range(150)]
+    out = np.zeros((150, fake.dim), dtype=np.float32)
+    embedding.encode_into(fake, texts, out)
+    assert calls == [64, 64, 22]  # never the vectors of every text at once
+    assert np.array_equal(out, encode(texts))

@@ -27,6 +27,7 @@ import numpy as np
 
 from rag.cluster.connect import connect
 from rag.config import Config
+from rag.embedding import encode_into
 from rag.errors import CorpusError, IndexWriteError, RagError
 from rag.index.files import commit_generation, new_generation, write_lock
 from rag.index.manifest import SegmentEntry, live_generation
@@ -97,7 +98,8 @@ def write_batch(
     shutil.rmtree(target, ignore_errors=True)
     parsed = join_parsed(batches)
     encoder = embedder if embedder is not None else _worker_model(config)
-    vectors = encoder.encode([s.text for s in parsed.sentences])
+    texts = [s.text for s in parsed.sentences]
+    vectors = (encoder.dim, lambda out: encode_into(encoder, texts, out))
     kind = write_segment(target, parsed, vectors, first, added_before, None)
     entry = SegmentEntry(target.name, first[0], len(parsed.sentences), first[1], len(parsed.passages), (), kind)
     return entry, encoder.name

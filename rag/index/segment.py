@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.chunking import chunk_passages
 from rag.config import Config
-from rag.dense import DenseIndex, save_mean_vectors
+from rag.dense import DenseIndex, RowFile, RowWriter, save_mean_vectors
 from rag.index.manifest import SEGMENT_DATABASE, SegmentEntry
 from rag.index.metadata import MetadataPart, MetadataSegments, MetadataStore
 from rag.ingest import Skipped
@@ -87,10 +87,14 @@ def split_documents(documents: Sequence[tuple[Document, FileVersion]], config: C
     return contents
 
 
+# Writes every sentence's vector into the segment's vector file (rows in sentence order).
+FillVectors = Callable[[RowWriter], None]
+
+
 def write_segment(
     folder: Path,
     contents: SegmentContents,
-    vectors: np.ndarray,
+    vectors: tuple[int, FillVectors],
     first: tuple[int, int],
     added_before: dict[str, str],
     centroids: np.ndarray | None,
@@ -100,15 +104,28 @@ def write_segment(
     Args:
         folder: The segment's folder (created here).
         contents: Its documents, sentences and passages.
-        vectors: One vector per sentence.
+        vectors: Their dimension, and what writes one vector per sentence into the vector file.
+            The vectors go to the file as they are made and are read back from it a slice
+            at a time: a build never holds them all (they are 14 times the size of prose).
         first: The global numbers of its first sentence row and first passage.
         added_before: When documents already indexed were first added (kept across updates).
         centroids: IVF cells to reuse, if the vector index is to be IVF.
     """
     folder.mkdir()
+    dim, fill = vectors
+    with RowWriter(folder / SENTENCE_VECTORS, len(contents.sentences), dim) as out:
+        fill(out)
+    with _OPEN_LOCK:
+        written = RowFile(folder / SENTENCE_VECTORS)
     sentence_tokens = TokenRows.of_texts(s.text for s in contents.sentences)
     _write_metadata(folder, contents, sentence_tokens, first, added_before)
-    return _write_search_files(folder, contents, sentence_tokens, vectors, centroids)
+    return _write_search_files(folder, contents, sentence_tokens, written, centroids)
+
+
+def segment_vectors(generation: Path, segment: SegmentEntry) -> RowFile:
+    """A segment's sentence vectors, to be read a slice at a time (an update reusing them)."""
+    with _OPEN_LOCK:
+        return RowFile(generation / segment.name / SENTENCE_VECTORS)
 
 
 def _write_metadata(
@@ -138,13 +155,12 @@ def _write_search_files(
     folder: Path,
     contents: SegmentContents,
     sentence_tokens: TokenRows,
-    vectors: np.ndarray,
+    vectors: RowFile,
     centroids: np.ndarray | None,
 ) -> str:
     LexicalIndex.build(sentence_tokens).save(folder / SENTENCE_BM25)
     passage_tokens = sentence_tokens.grouped(contents.sentence_passage, len(contents.passages))
     LexicalIndex.build(passage_tokens).save(folder / PASSAGE_BM25)
-    np.save(folder / SENTENCE_VECTORS, vectors, allow_pickle=False)
     save_mean_vectors(folder / PASSAGE_VECTORS, vectors, contents.sentence_passage, len(contents.passages))
     kind, cells = DenseIndex.write(vectors, folder / SENTENCE_DENSE, centroids=centroids)
     if cells is not None:

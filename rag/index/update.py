@@ -25,11 +25,21 @@ import numpy as np
 
 from rag import __version__
 from rag.config import Config
+from rag.dense import RowFile, RowWriter
+from rag.embedding import encode_into
 from rag.errors import CorpusError, IndexMismatchError, IndexWriteError, RagError
 from rag.index.files import commit_generation, link_segment, new_generation
 from rag.index.manifest import FileChecksum, Manifest, SegmentEntry, live_generation, read_manifest, verify_files
 from rag.index.metadata import LiveDocument, MetadataSegments
-from rag.index.segment import SegmentContents, open_metadata, read_centroids, split_documents, write_segment
+from rag.index.segment import (
+    FillVectors,
+    SegmentContents,
+    open_metadata,
+    read_centroids,
+    segment_vectors,
+    split_documents,
+    write_segment,
+)
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 
 if TYPE_CHECKING:
@@ -68,7 +78,7 @@ class Previous:
     manifest: Manifest
     generation: Path
     metadata: MetadataSegments
-    vectors: list[np.ndarray]  # each segment's sentence vectors, in manifest order
+    vectors: list[RowFile]  # each segment's sentence vectors, in manifest order, read a slice at a time
     live: dict[str, LiveDocument]
     compatible: bool  # same settings and package: its segments can be kept as they are
 
@@ -88,7 +98,12 @@ def previous_index(index_dir: Path, encoder: str, config: Config) -> Previous | 
         generation = verify_files(index_dir, manifest)  # hashed (below the limit): never reuse damaged vectors
         if manifest.encoder != encoder:
             return None
-        metadata, vectors = open_metadata(index_dir, generation, manifest.segments)
+        metadata, _ = open_metadata(index_dir, generation, manifest.segments)
+        try:
+            vectors = [segment_vectors(generation, segment) for segment in manifest.segments]
+        except BaseException:
+            metadata.close()
+            raise
     except (RagError, OSError, ValueError):
         return None  # nothing usable: embed everything afresh
     compatible = manifest.settings == config.to_dict() and manifest.package_version == __version__
@@ -148,21 +163,33 @@ def segments_to_merge(previous: Previous, keep: list[int], unchanged: dict[str, 
     return set()
 
 
-def embed(
+# Reused vectors are copied into a new segment this many rows at a time.
+_COPY_SLICE = 4096
+
+
+def fill_vectors(
     contents: SegmentContents, previous: Previous | None, embedder: Embedder, progress: bool
-) -> tuple[np.ndarray, int]:
-    """Vectors for every sentence, reusing the indexed vectors of the same texts; how many were reused."""
+) -> tuple[FillVectors, int]:
+    """What writes every sentence's vector into a new segment, reusing the indexed vectors of the same
+    texts; and how many are reused.
+
+    The reused vectors are copied and the others encoded straight into the segment's file,
+    a slice or a batch at a time.
+    """
     segment, source = reusable_vectors(contents, previous)
     kept, missing = np.flatnonzero(source >= 0), np.flatnonzero(source < 0)
-    if not len(kept):  # nothing to reuse: the encoder's own array, not a second copy
-        return embedder.encode([s.text for s in contents.sentences], show_progress=progress), 0
-    vectors = np.zeros((len(contents.sentences), embedder.dim), dtype=np.float32)
-    for number in np.unique(segment[kept]):
-        where = kept[segment[kept] == number]
-        vectors[where] = previous.vectors[number][source[where]]
-    if len(missing):
-        vectors[missing] = embedder.encode([contents.sentences[i].text for i in missing], show_progress=progress)
-    return vectors, len(kept)
+
+    def fill(out: RowWriter) -> None:
+        for number in np.unique(segment[kept]).tolist():
+            where = kept[segment[kept] == number]
+            for start in range(0, len(where), _COPY_SLICE):
+                rows = where[start : start + _COPY_SLICE]
+                out[rows] = previous.vectors[number][source[rows]]
+        if len(missing):
+            texts = [contents.sentences[i].text for i in missing]
+            encode_into(embedder, texts, out, None if len(kept) == 0 else missing, show_progress=progress)
+
+    return fill, len(kept)
 
 
 def reusable_vectors(contents: SegmentContents, previous: Previous | None) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +257,7 @@ def keep_segments(
 def new_segment(
     folder: Path,
     contents: SegmentContents,
-    vectors: np.ndarray,
+    vectors: tuple[int, FillVectors],
     kept: Sequence[SegmentEntry],
     previous: Previous | None,
     plan: Plan,
@@ -341,10 +368,10 @@ class _Build:
             raise CorpusError(
                 f"no readable documents in {self.corpus}" + (f" (skipped {reasons})" if reasons else " (it is empty)")
             )
-        vectors, reused = embed(contents, previous, self.embedder, self.progress) if contents.documents else (None, 0)
+        fill, reused = fill_vectors(contents, previous, self.embedder, self.progress)
         before = live_generation(self.index_dir)
         try:
-            return self._write(contents, versions, documents, vectors, reused, previous, plan)
+            return self._write(contents, versions, documents, fill, reused, previous, plan)
         except (OSError, sqlite3.Error) as error:  # a read-only folder, a full disk
             state = ""
             if live_generation(self.index_dir) == before:
@@ -357,7 +384,7 @@ class _Build:
         contents: SegmentContents,
         versions: dict[str, tuple[str, str]],
         documents: dict[str, str],
-        vectors: np.ndarray | None,
+        fill: FillVectors,
         reused: int,
         previous: Previous | None,
         plan: Plan,
@@ -367,6 +394,7 @@ class _Build:
         try:
             segments, known = keep_segments(folder, previous, plan)
             if contents.documents:
+                vectors = (self.embedder.dim, fill)
                 segments.append(new_segment(folder, contents, vectors, segments, previous, plan))
             report = BuildReport(
                 corpus=str(self.corpus),

@@ -178,8 +178,8 @@ def _is_manifest(path: Path) -> bool:
     return path.name.startswith(".manifest.json.")
 
 
-def _is_sentence_vectors(path: Any, *args: Any) -> bool:
-    return Path(path).name == "sentence_vectors.npy"
+def _is_vector_writer(writer: Any, *args: Any) -> bool:
+    return Path(writer.path).name == "sentence_vectors.npy"
 
 
 def arm(step: str, embedder: SlowFakeEmbedder, index_dir: Path) -> None:
@@ -194,7 +194,8 @@ def arm(step: str, embedder: SlowFakeEmbedder, index_dir: Path) -> None:
         "sqlite-commit": lambda: _kill_on_call(rag.index.metadata.MetadataStore, "commit"),
         "bm25-save": lambda: _kill_on_call(rag.lexical.LexicalIndex, "save", call=2),
         "faiss-write": lambda: _kill_on_call(rag.dense.DenseIndex, "write", before=False),
-        "npy-save": lambda: _kill_on_call(np, "save", before=False, when=_is_sentence_vectors),
+        # The sentence vectors are written as they are encoded; this strikes once the file is whole.
+        "npy-save": lambda: _kill_on_call(rag.dense.RowWriter, "__exit__", before=False, when=_is_vector_writer),
         "fsync": lambda: _kill_on_call(os, "fsync", call=3),
         "generation-rename": lambda: _kill_on_replace(_is_generation, before=True),
         "generation-renamed": lambda: _kill_on_replace(_is_generation, before=False),
