@@ -1,6 +1,6 @@
 """Peak memory of `build_index` per MB of a one-line text file (a benchmark, not a test).
 
-python benchmarks/memory.py [--sizes 2 4 8] [--encoder real|fake] [--no-sentence-ends] [--json]
+python benchmarks/memory.py [--sizes 2 4 8] [--encoder real|fake] [--dim 384] [--no-sentence-ends] [--json]
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ METHOD = """\
 Each size writes one file of N MB to a fresh temporary corpus: the SQuAD contexts of --data
 (or the packaged seed article when absent), joined on ONE line and repeated until N MB; every
 repetition swaps inner words so sentences stay distinct. A child Python process runs
-build_index on that corpus (the real packaged encoder, or the fake one of tests/fakes.py),
-then reports its own peak RSS (getrusage RUSAGE_SELF ru_maxrss) and the peak RSS of the same
+build_index on that corpus (the real packaged encoder, or the fake one of tests/fakes.py with --dim dimensions),
+then reports its own peak RSS (VmHWM of /proc/self/status) and the peak RSS of the same
 process just before building (after importing rag and loading the encoder). "Build" is the
 difference, "per MB" divides it by the file size. One run per size; memory is deterministic
 enough that repeats are not needed, but the machine is shared: small differences are noise.
@@ -37,7 +37,12 @@ enough that repeats are not needed, but the machine is shared: small differences
 _SENTENCE_ENDS = re.compile(r"[.!?;:]")
 
 _CHILD = """
-import resource, sys, json
+import sys, json
+def peak_kb():
+    # VmHWM is this process's own peak RSS. ru_maxrss is not: under vfork, exec hands the child
+    # the peak of the parent that started it (a test runner or this benchmark, holding the text).
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 sys.path.insert(0, {root!r})
 from rag import build_index
 from rag.pipeline import _embedder_for
@@ -47,12 +52,13 @@ if encoder == "fake":
     sys.path.insert(0, {tests!r})
     from tests.fakes import FakeEmbedder
     embedder = FakeEmbedder()
+    embedder.dim = {dim!r}
 else:
     embedder = _embedder_for(Config())
     embedder.encode(["warm up the encoder once"])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 index = build_index({corpus!r}, {index!r}, embedder=embedder)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = peak_kb()
 print(json.dumps({{"before_kb": before, "peak_kb": after, "sentences": index.info()["counts"]["sentences"]}}))
 """
 
@@ -81,7 +87,7 @@ def one_line(text: str, size: int) -> str:
     return " ".join(parts).encode("utf-8")[:size].decode("utf-8", "ignore").rsplit(" ", 1)[0] + "\n"
 
 
-def measure(megabytes: float, encoder: str, text: str) -> dict[str, float]:
+def measure(megabytes: float, encoder: str, text: str, dim: int = 64) -> dict[str, float]:
     """Build an index of one `megabytes` MB one-line file in a child process; its peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp, "corpus")
@@ -90,7 +96,12 @@ def measure(megabytes: float, encoder: str, text: str) -> dict[str, float]:
         (corpus / "one-line.txt").write_text(body, encoding="utf-8")
         size = (corpus / "one-line.txt").stat().st_size
         child = _CHILD.format(
-            root=str(ROOT), tests=str(ROOT), encoder=encoder, corpus=str(corpus), index=str(Path(tmp, "index"))
+            root=str(ROOT),
+            tests=str(ROOT),
+            encoder=encoder,
+            dim=dim,
+            corpus=str(corpus),
+            index=str(Path(tmp, "index")),
         )
         done = subprocess.run(
             [sys.executable, "-c", child],
@@ -119,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[2, 4, 8], help="file sizes in MB")
     parser.add_argument("--encoder", choices=["real", "fake"], default="real")
+    parser.add_argument("--dim", type=int, default=64, help="dimensions of the fake encoder (the real one has 384)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--no-sentence-ends", action="store_true", help="delete . ! ? ; : (one endless sentence)")
     parser.add_argument("--json", action="store_true")
@@ -126,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     text = source_text(args.data)
     if args.no_sentence_ends:
         text = _SENTENCE_ENDS.sub("", text)
-    rows = [measure(size, args.encoder, text) for size in args.sizes]
+    rows = [measure(size, args.encoder, text, args.dim) for size in args.sizes]
     if args.json:
         shape = "no sentence ends" if args.no_sentence_ends else "prose"
         print(json.dumps({"encoder": args.encoder, "text": shape, "rows": rows, "method": METHOD}, indent=2))
