@@ -936,3 +936,17 @@ def test_plain_text_headline_becomes_the_title(tmp_path: Path, text: str, title:
     document = read_document(tmp_path / "notes.txt", "notes.txt")
     assert document.title == title
     assert document.text.strip().endswith(text.strip()[-10:])  # the headline stays in the text
+
+
+def test_the_parser_process_ignores_modules_in_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The parser runs as `python -c`, which would put the working folder first on sys.path: a
+    # json.py there (or a rag/ folder) would then run in place of the modules the parser imports.
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    (folder / "json.py").write_text("raise SystemExit('the json.py of the working folder ran')\n")
+    (folder / "rag").mkdir()
+    (folder / "rag" / "__init__.py").write_text("raise SystemExit('the rag of the working folder ran')\n")
+    monkeypatch.chdir(folder)
+    assert read(tmp_path, "a.pdf", make_pdf([["Parsed in the child."]])).text == "Parsed in the child."

@@ -53,7 +53,9 @@ def _run_worker(arguments: list[str], data: bytes, label: str, timeout: float) -
     """Run the parser process on ``data``; its standard output and exit code."""
     try:
         completed = subprocess.run(
-            [sys.executable, "-c", _WORKER_COMMAND, *arguments],
+            # -P: the working folder is not put on sys.path, so a json.py or rag/ there cannot stand
+            # in for the modules the parser imports (the package comes through PYTHONPATH).
+            [sys.executable, "-P", "-c", _WORKER_COMMAND, *arguments],
             input=data,
             capture_output=True,
             timeout=timeout,
