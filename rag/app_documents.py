@@ -15,8 +15,7 @@ from typing import Any
 
 from rag import SUPPORTED_SUFFIXES, Index, RagError
 from rag.app_render import html_text, placeholder_html
-from rag.errors import IngestError
-from rag.ingest import container_reason, read_document
+from rag.ingest import document_reason
 
 UPLOAD_FOLDER = "uploads"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # Gradio counts a megabyte as 1024 * 1024 bytes: one limit, "5 MB" everywhere
@@ -99,15 +98,9 @@ def check_upload(name: str, data: bytes) -> str:
         return f"too large ({len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_LABEL})"
     if not data.strip():
         return "empty file"
-    # PDF and DOCX are parsed once, in the limited parser process, when they are indexed; here only
-    # the checks indexing makes before parsing (header, ZIP directory and zip-bomb limits).
-    if suffix in (".pdf", ".docx"):
-        return container_reason(data, suffix)
-    try:  # a text format, read as indexing reads it: refused now, for the reason indexing would give
-        read_document(Path(name), name, data)
-    except IngestError as error:
-        return str(error)
-    return ""
+    # Refused now for the reason indexing would give: a text format is read as indexing reads it;
+    # PDF and DOCX get the checks made before parsing (they are parsed once, when indexed).
+    return document_reason(Path(name), data=data)
 
 
 def stage_uploads(files: Sequence[str | Path], staging: Path) -> tuple[list[Staged], list[tuple[str, str]]]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rag.errors import RagError
-from rag.ingest import doc_id_for
+from rag.ingest import doc_id_for, document_reason
 
 
 def corpus_targets(corpus: Path, files: Sequence[str | Path], folder: str, names: Sequence[str] | None) -> list[Path]:
@@ -27,6 +27,8 @@ def corpus_targets(corpus: Path, files: Sequence[str | Path], folder: str, names
     base = _corpus_folder(corpus, folder)
     targets: list[Path] = []
     for file, name in zip(files, names, strict=True):
+        if Path(file).is_dir():
+            raise RagError(f"cannot add {file}: it is a folder (add its files, or copy it into the corpus and index)")
         if not Path(file).is_file():
             raise RagError(f"cannot add {file}: no such file")
         plain = Path(name).name
@@ -40,6 +42,11 @@ def corpus_targets(corpus: Path, files: Sequence[str | Path], folder: str, names
         if target.is_dir() or (target.is_symlink() and not target.is_file()):
             raise RagError(f"cannot add {plain!r}: {target} is a folder or a link, not a document")
         targets.append(target)
+    # Only once every name is allowed: reading a file is the costly check. What indexing would
+    # skip is refused before the corpus is touched, not copied in and left unindexed.
+    for file, target in zip(files, targets, strict=True):
+        if reason := document_reason(Path(file), name=target.name):
+            raise RagError(f"cannot add {file}: {reason}")
     return targets
 
 

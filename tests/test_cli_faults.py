@@ -68,6 +68,32 @@ def test_adding_a_file_already_in_the_corpus_is_one_line(fake_index: Path) -> No
     assert_one_line_error(completed, "already in the corpus")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("notes.json", b'{"a": 1}', ("notes.json", "unsupported file type .json")),
+        ("empty.txt", b"", ("empty.txt", "empty")),
+        ("image.txt", bytes(range(256)) * 8, ("image.txt", "binary")),
+        ("fake.pdf", b"just text", ("fake.pdf", "not a PDF file")),
+    ],
+)
+def test_adding_a_file_indexing_would_skip_is_refused_before_the_corpus_is_touched(
+    tmp_path: Path, fake_index: Path, name: str, content: bytes, words: tuple[str, ...]
+) -> None:
+    # Before, such a file was copied into the corpus, skipped by the build, and `rag add` exited 0.
+    corpus = fake_index.parent / "corpus"
+    before = sorted(p.name for p in corpus.rglob("*"))
+    source = tmp_path / name
+    source.write_bytes(content)
+    assert_one_line_error(rag("add", str(source), "--index", str(fake_index)), *words)
+    assert sorted(p.name for p in corpus.rglob("*")) == before
+
+
+def test_adding_a_folder_says_it_is_a_folder(tmp_path: Path, fake_index: Path) -> None:
+    (tmp_path / "drafts").mkdir()
+    assert_one_line_error(rag("add", str(tmp_path / "drafts"), "--index", str(fake_index)), "is a folder")
+
+
 def test_eval_with_a_number_for_an_answer_is_one_line(tmp_path: Path, fake_index: Path) -> None:
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"question": "How big is the fund?", "answer": 40}\n', encoding="utf-8")

@@ -16,7 +16,7 @@ The names below are the package's API. The limits are re-exported to be read; to
 """
 
 from rag.ingest.decode import binary_reason
-from rag.ingest.documents import content_hash, load_corpus, load_documents, read_document
+from rag.ingest.documents import content_hash, document_reason, load_corpus, load_documents, read_document
 from rag.ingest.files import (
     MAX_FILE_BYTES,
     RACY_SECONDS,
@@ -54,6 +54,7 @@ __all__ = [
     "binary_reason",
     "container_reason",
     "content_hash",
+    "document_reason",
     "doc_id_for",
     "file_sha256",
     "load_corpus",

@@ -12,7 +12,7 @@ from rag.ingest.files import _FORMAT_NAMES, Skipped, _read_bytes, _read_file, _u
 from rag.ingest.html import _read_html
 from rag.ingest.markdown import _read_markdown
 from rag.ingest.metadata import _Extracted, _one_line, _safe_url, _title_from_name
-from rag.ingest.office import _read_docx, _read_pdf
+from rag.ingest.office import _read_docx, _read_pdf, container_reason
 from rag.ingest.text import _read_plain
 from rag.ingest.worker import IN_PROCESS_MAX_BYTES, _read_markup_in_child
 from rag.types import Document, FileVersion
@@ -114,3 +114,27 @@ def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Documen
         content_hash=content_hash(extracted.text),
         pages=extracted.pages,
     )
+
+
+def document_reason(path: Path, *, name: str = "", data: bytes | None = None) -> str:
+    """Why indexing would skip ``path`` as a file called ``name`` (default: its own name); "" when it would read it.
+
+    ``data`` are its bytes when already read (otherwise they are read from ``path``).
+
+    What adding a file checks before it touches the corpus, and an upload before it is staged:
+    the type, the file itself (regular, not empty, under the size limit) and its content. A
+    text format is read as indexing reads it; a PDF or DOCX gets the checks made before its
+    parser starts (header, ZIP directory, zip-bomb limits), since parsing it is indexing's work.
+    """
+    named = Path(name or path.name)
+    suffix = named.suffix.lower()
+    if suffix not in _READERS:
+        return _unsupported(suffix)
+    try:
+        data = _read_bytes(path) if data is None else data
+        if suffix in (".pdf", ".docx"):
+            return container_reason(data, suffix)
+        read_document(named, named.name, data)
+    except IngestError as error:
+        return _one_line(str(error))
+    return ""
