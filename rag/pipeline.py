@@ -334,7 +334,8 @@ class Index:
 
         Raises:
             CorpusError: The corpus folder has gone (moved or deleted).
-            RagError: A file is missing, already in the corpus, or a name or folder is not allowed.
+            RagError: A file is missing, is a folder, is already in the corpus, would be skipped by
+                indexing (its type or content; the reason is given), or a name or folder is not allowed.
             IndexLockedError: Another process is writing this index (nothing was copied).
         """
         started = time.perf_counter()
