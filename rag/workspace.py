@@ -84,11 +84,22 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shards", type=int, default=None, help="Ray actors holding the index (with --ray)")
 
 
+def port_number(text: str) -> int:
+    """A TCP port to listen on, 1 to 65535 (argparse turns the ValueError into a usage line)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the port must be a number, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"the port must be between 1 and 65535, got {port}")
+    return port
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the browser app, for ``python ui.py`` and ``rag serve`` alike."""
     parser.add_argument("--corpus", default=DEFAULT_CORPUS, help=f"corpus folder (default: {DEFAULT_CORPUS})")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     parser.add_argument(
         "--auth", default=None, help="USER:PASSWORD, required beyond loopback (shows in ps: prefer --auth-file)"
     )

@@ -155,6 +155,16 @@ def test_usage_errors_exit_2(capsys) -> None:
     assert exit_info.value.code == 2
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "0", "http"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(capsys, port: str) -> None:
+    # Before, 99999 reached socket.bind and ended in an OverflowError traceback.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", port])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument --port: the port must be" in err and "Traceback" not in err
+
+
 def test_ask_without_an_index_builds_the_default_corpus_first(capsys, seed_corpus: Path, monkeypatch) -> None:
     monkeypatch.chdir(seed_corpus.parent)
     monkeypatch.delenv("RAG_INDEX", raising=False)
