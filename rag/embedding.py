@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from rag.model_export import (
 from rag.model_export import default_cache_dir as default_cache_dir  # re-exported: where it was before the split
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
 
     from tokenizers import Tokenizer
 
@@ -47,8 +48,10 @@ ENCODERS: tuple[Encoder, ...] = ("onnx-int8", "torch-fp32")
 # fastest while a batch's activations stay in cache; 512 gave 379 sentences/s and 90
 # 4-sentence passages/s against 314 and 53 for plain batches of 64.
 BATCH_TOKENS = 512
-# Texts tokenised at once before encoding: bounds the tokenizer's memory on a huge document.
+# Texts tokenised at once before encoding, at most this many and (past the first) this many
+# characters: bounds the tokenizer's memory, whose encodings of long texts keep their overflow.
 TOKENIZE_SLICE = 1024
+TOKENIZE_CHARS = 128 * 1024
 
 
 @runtime_checkable
@@ -104,7 +107,7 @@ def encode_into(
     An embedder with its own ``encode_into`` writes a batch at a time, with the vectors one
     ``encode`` call gives; any other is called on ``ENCODE_SLICE`` texts at a time.
     """
-    texts = _as_list(texts)
+    texts = _as_sequence(texts)
     target: RowSink = out if rows is None else _Rows(out, np.asarray(rows, dtype=np.int64))
     own = getattr(embedder, "encode_into", None)
     if callable(own):
@@ -113,7 +116,7 @@ def encode_into(
     with _progress(len(texts), show_progress) as bar:
         for start in range(0, len(texts), ENCODE_SLICE):
             stop = min(start + ENCODE_SLICE, len(texts))
-            target[np.arange(start, stop)] = embedder.encode(texts[start:stop])
+            target[np.arange(start, stop)] = embedder.encode(list(texts[start:stop]))
             bar.update(stop - start)
 
 
@@ -234,15 +237,15 @@ class OnnxEmbedder:
         The vectors are those :meth:`encode` returns (the same batches), but they never
         need to be all in memory: a build writes them straight into its vector file.
         """
-        texts = _as_list(texts)
+        texts = _as_sequence(texts)
         # Only the word-piece ids are kept, tokenised a slice at a time: a tokenizers Encoding
         # also holds the pieces' strings, offsets, masks and the truncated overflow, which for
         # tens of thousands of long texts came to gigabytes. They are kept end to end in one
         # int32 array (an array per text cost more in overhead than its ids).
         slices: list[np.ndarray] = []
         counts: list[int] = []
-        for start in range(0, len(texts), TOKENIZE_SLICE):
-            encodings = self._tokenizer.encode_batch(texts[start : start + TOKENIZE_SLICE])
+        for some in _text_slices(texts):
+            encodings = self._tokenizer.encode_batch(some)
             counts.extend(len(e.ids) for e in encodings)
             slices.append(np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), dtype=np.int32))
             del encodings
@@ -274,8 +277,8 @@ class OnnxEmbedder:
             self._counter = _counting_tokenizer(self._tokenizer)
         texts = _as_list(texts)
         counts: list[int] = []
-        for start in range(0, len(texts), TOKENIZE_SLICE):
-            counts += [len(e.ids) for e in self._counter.encode_batch(texts[start : start + TOKENIZE_SLICE])]
+        for some in _text_slices(texts):
+            counts += [len(e.ids) for e in self._counter.encode_batch(some)]
         return counts
 
     def encode_words(self, texts: Sequence[str]) -> list[WordVectors]:
@@ -367,6 +370,26 @@ def _as_list(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("encode() takes a sequence of texts, not a single str: wrap it in a list")
     return list(texts)
+
+
+def _as_sequence(texts: Sequence[str]) -> Sequence[str]:
+    """``texts`` as given when it is a sequence (read a slice at a time), else as a list."""
+    if isinstance(texts, str):
+        raise TypeError("encode() takes a sequence of texts, not a single str: wrap it in a list")
+    return texts if isinstance(texts, Sequence) else list(texts)
+
+
+def _text_slices(texts: Sequence[str]) -> Iterator[list[str]]:
+    """``texts`` in order, as lists of at most TOKENIZE_SLICE texts and, past the first, TOKENIZE_CHARS characters."""
+    start = 0
+    while start < len(texts):
+        some = list(texts[start : start + TOKENIZE_SLICE])
+        total, end = 0, 0
+        while end < len(some) and (end == 0 or total + len(some[end]) <= TOKENIZE_CHARS):
+            total += len(some[end])
+            end += 1
+        yield some[:end]
+        start += end
 
 
 def _batches(sorted_lengths: np.ndarray, batch_size: int) -> Iterator[slice]:

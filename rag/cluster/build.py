@@ -98,7 +98,7 @@ def write_batch(
     shutil.rmtree(target, ignore_errors=True)
     parsed = join_parsed(batches)
     encoder = embedder if embedder is not None else _worker_model(config)
-    texts = [s.text for s in parsed.sentences]
+    texts = parsed.sentences.text_view()
     vectors = (encoder.dim, lambda out: encode_into(encoder, texts, out))
     kind = write_segment(target, parsed, vectors, first, added_before, None)
     entry = SegmentEntry(target.name, first[0], len(parsed.sentences), first[1], len(parsed.passages), (), kind)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,15 +51,121 @@ SEGMENT_FILES = (
 _OPEN_LOCK = threading.RLock()
 
 
+class SpanRows(Sequence[Any]):
+    """The sentences (or passages) of a segment's documents, kept as integer columns and made on demand.
+
+    As objects, each with its own copy of its text, they took about 360 bytes a sentence, more
+    than the text itself (a 45 MB file of prose has 357,000 sentences); here a row costs its
+    integers, and its text is sliced from its document's when the row is read. Reading row ``i``
+    gives the ``Sentence`` (or ``Passage``) that was added as row ``i``, equal field for field.
+    """
+
+    __slots__ = ("_kind", "_fields", "_texts", "_ids", "_numbers", "_document", "_columns")
+
+    def __init__(self, kind: type[Sentence] | type[Passage]) -> None:
+        self._kind = kind
+        self._fields = _INTEGER_FIELDS[kind]
+        self._texts: list[str] = []  # each document's text, by number
+        self._ids: list[str] = []
+        self._numbers: dict[str, int] = {}
+        self._document = array("i")
+        self._columns = tuple(array("q") for _ in self._fields)
+
+    def add(self, document: Document, rows: Iterable[Sentence] | Iterable[Passage]) -> None:
+        """Append rows of ``document`` (their text must be the document's at their span)."""
+        number = self._numbers.setdefault(document.doc_id, len(self._ids))
+        if number == len(self._ids):
+            self._ids.append(document.doc_id)
+            self._texts.append(document.text)
+        for row in rows:
+            if row.doc_id != document.doc_id or self._texts[number][row.start : row.end] != row.text:
+                raise ValueError(f"{row!r} is not a span of document {document.doc_id}")
+            self._document.append(number)
+            for column, name in zip(self._columns, self._fields, strict=True):
+                column.append(getattr(row, name))
+
+    def extend(self, other: SpanRows) -> None:
+        """Append every row of ``other`` (rows of the same kind, of documents added there)."""
+        renumber = []
+        for doc_id, text in zip(other._ids, other._texts, strict=True):
+            number = self._numbers.setdefault(doc_id, len(self._ids))
+            if number == len(self._ids):
+                self._ids.append(doc_id)
+                self._texts.append(text)
+            renumber.append(number)
+        self._document.extend(renumber[n] for n in other._document)
+        for mine, theirs in zip(self._columns, other._columns, strict=True):
+            mine.extend(theirs)
+
+    def __len__(self) -> int:
+        return len(self._document)
+
+    def __getitem__(self, index: int | slice) -> Any:  # Sentence | Passage, or a list of them
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        number = self._document[index]
+        values = {name: column[index] for name, column in zip(self._fields, self._columns, strict=True)}
+        text = self._texts[number][values["start"] : values["end"]]
+        return self._kind(doc_id=self._ids[number], text=text, **values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SpanRows | list | tuple):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def texts(self, start: int = 0, stop: int | None = None) -> Iterator[str]:
+        """The texts of rows ``start`` to ``stop``, without making their objects."""
+        starts, ends = self._columns[self._fields.index("start")], self._columns[self._fields.index("end")]
+        for row in range(start, len(self) if stop is None else stop):
+            yield self._texts[self._document[row]][starts[row] : ends[row]]
+
+    def doc_ids(self) -> Iterator[str]:
+        """Each row's doc_id."""
+        return (self._ids[number] for number in self._document)
+
+    def text(self, row: int) -> str:
+        """The text of one row, without making its object."""
+        starts, ends = self._columns[self._fields.index("start")], self._columns[self._fields.index("end")]
+        return self._texts[self._document[row]][starts[row] : ends[row]]
+
+    def text_view(self, rows: np.ndarray | None = None) -> Sequence[str]:
+        """The texts of ``rows`` (default: every row) as a sequence, each sliced when read: what
+        the encoder is given, so that the texts of every sentence are never all held at once."""
+        return _TextView(self, np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64))
+
+
+class _TextView(Sequence[str]):
+    __slots__ = ("_rows", "_numbers")
+
+    def __init__(self, rows: SpanRows, numbers: np.ndarray) -> None:
+        self._rows, self._numbers = rows, numbers
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __getitem__(self, index: int | slice) -> Any:  # str, or a list of str for a slice
+        if isinstance(index, slice):
+            return [self._rows.text(row) for row in self._numbers[index].tolist()]
+        return self._rows.text(int(self._numbers[index]))
+
+
+_INTEGER_FIELDS: dict[type, tuple[str, ...]] = {
+    Sentence: ("position", "paragraph", "start", "end"),
+    Passage: ("position", "first", "last", "start", "end"),
+}
+
+
 @dataclass(slots=True)
 class SegmentContents:
     """Documents split into sentences and passages: what a new segment is written from."""
 
     documents: list[Document] = field(default_factory=list)
     files: list[FileVersion] = field(default_factory=list)
-    sentences: list[Sentence] = field(default_factory=list)
-    passages: list[Passage] = field(default_factory=list)
-    sentence_passage: list[int] = field(default_factory=list)  # each sentence's passage, numbered from 0
+    sentences: SpanRows = field(default_factory=lambda: SpanRows(Sentence))
+    passages: SpanRows = field(default_factory=lambda: SpanRows(Passage))
+    sentence_passage: array = field(default_factory=lambda: array("q"))  # each sentence's passage, from 0
     skipped: list[Skipped] = field(default_factory=list)
 
 
@@ -75,15 +183,18 @@ def split_documents(documents: Sequence[tuple[Document, FileVersion]], config: C
             max_sentences=config.chunking.passage_sentences,
             max_tokens=config.chunking.passage_max_tokens,
         )
-        first_passage = len(contents.passages)
-        owner = {}
-        for number, passage in enumerate(passages):
-            owner.update(dict.fromkeys(range(passage.first, passage.last + 1), first_passage + number))
+        # Each sentence's passage: the last passage that starts at or before its position.
+        firsts = np.fromiter((p.first for p in passages), dtype=np.int64, count=len(passages))
+        lasts = np.fromiter((p.last for p in passages), dtype=np.int64, count=len(passages))
+        positions = np.fromiter((s.position for s in sentences), dtype=np.int64, count=len(sentences))
+        owner = np.searchsorted(firsts, positions, side="right") - 1
+        if np.any(owner < 0) or np.any(positions > lasts[owner]):
+            raise ValueError(f"the passages of {document.doc_id} do not cover each of its sentences")
+        contents.sentence_passage.extend((owner + len(contents.passages)).tolist())
         contents.documents.append(document)
         contents.files.append(file)
-        contents.sentences.extend(sentences)
-        contents.sentence_passage.extend(owner[s.position] for s in sentences)
-        contents.passages.extend(passages)
+        contents.sentences.add(document, sentences)
+        contents.passages.add(document, passages)
     return contents
 
 
@@ -117,7 +228,7 @@ def write_segment(
         fill(out)
     with _OPEN_LOCK:
         written = RowFile(folder / SENTENCE_VECTORS)
-    sentence_tokens = TokenRows.of_texts(s.text for s in contents.sentences)
+    sentence_tokens = TokenRows.of_texts(contents.sentences.texts())
     _write_metadata(folder, contents, sentence_tokens, first, added_before)
     return _write_search_files(folder, contents, sentence_tokens, written, centroids)
 
@@ -139,11 +250,11 @@ def _write_metadata(
     store = MetadataStore.create(folder / DATABASE)
     try:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        counts = Counter(s.doc_id for s in contents.sentences)
+        counts = Counter(contents.sentences.doc_ids())
         for document, file in zip(contents.documents, contents.files, strict=True):
             added_at = added_before.get(document.doc_id, now)
             store.add_document(document, counts[document.doc_id], added_at, file)
-        passages = [first_passage + p for p in contents.sentence_passage]
+        passages = array("q", (first_passage + p for p in contents.sentence_passage))
         store.add_sentences(first_row, contents.sentences, passages, sentence_tokens)
         store.add_passages(first_passage, contents.passages)
         store.commit()

@@ -186,8 +186,9 @@ def fill_vectors(
                 rows = where[start : start + _COPY_SLICE]
                 out[rows] = previous.vectors[number][source[rows]]
         if len(missing):
-            texts = [contents.sentences[i].text for i in missing]
-            encode_into(embedder, texts, out, None if len(kept) == 0 else missing, show_progress=progress)
+            every = len(kept) == 0
+            texts = contents.sentences.text_view(None if every else missing)
+            encode_into(embedder, texts, out, None if every else missing, show_progress=progress)
 
     return fill, len(kept)
 
@@ -203,14 +204,14 @@ def reusable_vectors(contents: SegmentContents, previous: Previous | None) -> tu
     if previous is None:
         return segment, source
     found = previous.metadata.rows_for_contents(d.content_hash for d in contents.documents)
-    counts = Counter(s.doc_id for s in contents.sentences)
+    counts = Counter(contents.sentences.doc_ids())
     offset = 0
     for document in contents.documents:
         count = counts[document.doc_id]
         number, rows = found.get(document.content_hash, (-1, np.empty(0, dtype=np.int64)))
         if len(rows) != count and document.doc_id in previous.live:
             number, by_text = previous.metadata.rows_by_text(document.doc_id)
-            texts = (s.text for s in contents.sentences[offset : offset + count])
+            texts = contents.sentences.texts(offset, offset + count)
             rows = np.fromiter((by_text.get(t, -1) for t in texts), dtype=np.int64, count=count)
         if len(rows) == count:  # the same text splits into the same sentences
             first_row = previous.segments[number].first_row
