@@ -6,7 +6,6 @@ python benchmarks/incremental.py --documents 1000 --sentences-per-document 10 --
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -26,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from latency import base_paragraphs, distinct_variant  # noqa: E402
 from throughput import (  # noqa: E402
-    DEFAULT_DATA,
     Stopwatch,
+    benchmark_parser,
     data_missing,
     emit,
     machine,
@@ -421,15 +420,11 @@ def print_report(result: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=METHOD, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SQuAD 1.1 JSON (default: %(default)s)")
+    parser = benchmark_parser(__doc__, METHOD)
     parser.add_argument("--documents", type=int, default=10_000, help="documents in the corpus (default 10000)")
     parser.add_argument("--sentences-per-document", type=int, default=10, help="sentences per document (default 10)")
     parser.add_argument("--article-words", type=int, default=1000, help="words of the added article (default 1000)")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="work in DIR and keep the corpus and index")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     if data_missing(args.data):
         return 1

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from throughput import (  # noqa: E402
     BUILD_STAGES,
-    DEFAULT_DATA,
     Stopwatch,
+    benchmark_parser,
     data_missing,
     emit,
     machine,
@@ -592,14 +592,10 @@ def print_report(result: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=METHOD, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark_parser(__doc__, METHOD)
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated: 1k, 10k, 100k, 1M, 5000, squad")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SQuAD 1.1 JSON (default: %(default)s)")
     parser.add_argument("--profile-size", help="size to cProfile the asks at (default: the largest)")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="work in DIR and keep the corpora and indexes")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--child", choices=["build", "query"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)

@@ -5,7 +5,6 @@ python benchmarks/scale.py [--data PATH] [--sentences 3000] [--repeats 2] [--que
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 import statistics
@@ -21,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from throughput import (  # noqa: E402
-    DEFAULT_DATA,
+    benchmark_parser,
     data_missing,
     emit,
     machine,
@@ -223,14 +222,10 @@ def print_report(result: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=METHOD, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SQuAD 1.1 JSON (default: %(default)s)")
+    parser = benchmark_parser(__doc__, METHOD)
     parser.add_argument("--sentences", type=int, default=3000, help="about this many sentences (default 3000)")
     parser.add_argument("--repeats", type=int, default=2, help="timed builds of each kind (default 2)")
     parser.add_argument("--questions", type=int, default=60, help="questions asked of each index (default 60)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     if data_missing(args.data):
         return 1

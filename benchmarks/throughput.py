@@ -335,6 +335,16 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"load average at end {load}")
 
 
+def benchmark_parser(doc: str, method: str) -> argparse.ArgumentParser:
+    """The command line every benchmark shares: its first doc line, its method as epilog, --data and --json."""
+    parser = argparse.ArgumentParser(
+        description=doc.splitlines()[0], epilog=method, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SQuAD 1.1 JSON (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
 def data_missing(path: Path) -> bool:
     """Say on stderr that the SQuAD file is absent (nothing is measured then); True when it is."""
     if path.is_file():
@@ -357,14 +367,10 @@ def emit(result: dict, as_json: bool, report) -> int:  # untyped: the script's p
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=METHOD, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SQuAD 1.1 JSON (default: %(default)s)")
+    parser = benchmark_parser(__doc__, METHOD)
     parser.add_argument("--sentences", type=int, default=3000, help="about this many sentences (default 3000)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (default 3)")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="work in DIR and keep the corpus and indexes")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     if data_missing(args.data):
         return 1

@@ -145,8 +145,7 @@ class RowFile:
                 chosen = order[start : start + _GATHER_ROWS]
                 positions = wanted[chosen]  # ascending
                 block = np.empty((len(chosen), dim), dtype=np.float32)
-                breaks = np.flatnonzero(np.diff(positions) != 1) + 1
-                for first, stop in zip([0, *breaks.tolist()], [*breaks.tolist(), len(chosen)], strict=True):
+                for first, stop in _runs(positions):
                     offset = self._offset + int(positions[first]) * row_bytes
                     if os.preadv(file.fileno(), [block[first:stop]], offset) != (stop - first) * row_bytes:
                         raise ValueError(f"{self.path.name} is shorter than its header says")
@@ -184,23 +183,21 @@ class RowWriter:
             raise IndexError(f"a row outside the file's {count} rows")
         order = np.argsort(wanted, kind="stable")
         ordered = wanted[order]
-        # One write per run of consecutive rows (a whole slice is one write).
-        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
-        for run in np.split(np.arange(len(ordered)), breaks):
-            if len(run):
-                data = block[order[run]].tobytes()
-                os.pwrite(self._file.fileno(), data, self._offset + int(ordered[run[0]]) * dim * 4)
-
-    def close(self) -> RowFile:
-        """Close the file; its rows, to read back."""
-        self._file.close()
-        return RowFile(self.path)
+        for first, stop in _runs(ordered):  # one write per run of consecutive rows (a slice is one)
+            data = block[order[first:stop]].tobytes()
+            os.pwrite(self._file.fileno(), data, self._offset + int(ordered[first]) * dim * 4)
 
     def __enter__(self) -> RowWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._file.close()
+
+
+def _runs(ascending: np.ndarray) -> list[tuple[int, int]]:
+    """The (start, stop) index ranges of ``ascending`` that hold runs of consecutive row numbers."""
+    breaks = (np.flatnonzero(np.diff(ascending) != 1) + 1).tolist()
+    return [(first, stop) for first, stop in zip([0, *breaks], [*breaks, len(ascending)], strict=True) if stop > first]
 
 
 def _cells(count: int) -> int:

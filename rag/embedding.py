@@ -366,14 +366,12 @@ class SentenceTransformerEmbedder:
 
 
 def _as_list(texts: Sequence[str]) -> list[str]:
-    # A lone string is a Sequence[str] too; embedding it letter by letter is never meant.
-    if isinstance(texts, str):
-        raise TypeError("encode() takes a sequence of texts, not a single str: wrap it in a list")
-    return list(texts)
+    return list(_as_sequence(texts))
 
 
 def _as_sequence(texts: Sequence[str]) -> Sequence[str]:
     """``texts`` as given when it is a sequence (read a slice at a time), else as a list."""
+    # A lone string is a Sequence[str] too; embedding it letter by letter is never meant.
     if isinstance(texts, str):
         raise TypeError("encode() takes a sequence of texts, not a single str: wrap it in a list")
     return texts if isinstance(texts, Sequence) else list(texts)

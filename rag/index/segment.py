@@ -117,9 +117,7 @@ class SpanRows(Sequence[Any]):
 
     def texts(self, start: int = 0, stop: int | None = None) -> Iterator[str]:
         """The texts of rows ``start`` to ``stop``, without making their objects."""
-        starts, ends = self._columns[self._fields.index("start")], self._columns[self._fields.index("end")]
-        for row in range(start, len(self) if stop is None else stop):
-            yield self._texts[self._document[row]][starts[row] : ends[row]]
+        return (self.text(row) for row in range(start, len(self) if stop is None else stop))
 
     def doc_ids(self) -> Iterator[str]:
         """Each row's doc_id."""
@@ -127,8 +125,8 @@ class SpanRows(Sequence[Any]):
 
     def text(self, row: int) -> str:
         """The text of one row, without making its object."""
-        starts, ends = self._columns[self._fields.index("start")], self._columns[self._fields.index("end")]
-        return self._texts[self._document[row]][starts[row] : ends[row]]
+        start, end = self._columns[-2][row], self._columns[-1][row]  # every kind's fields end with start, end
+        return self._texts[self._document[row]][start:end]
 
     def text_view(self, rows: np.ndarray | None = None) -> Sequence[str]:
         """The texts of ``rows`` (default: every row) as a sequence, each sliced when read: what
@@ -151,6 +149,7 @@ class _TextView(Sequence[str]):
         return self._rows.text(int(self._numbers[index]))
 
 
+# Each kind's integer fields, start and end last (SpanRows.text reads them there).
 _INTEGER_FIELDS: dict[type, tuple[str, ...]] = {
     Sentence: ("position", "paragraph", "start", "end"),
     Passage: ("position", "first", "last", "start", "end"),
