@@ -69,8 +69,12 @@ def squad_data(data_dir: Path) -> tuple[dict[str, str], list[dict]]:
             offset = len(text)
             text += paragraph["context"] + ("\n\n" if number < len(paragraphs) - 1 else "\n")
             for qa in paragraph["qas"]:
-                golds = sorted({(offset + a["answer_start"], offset + a["answer_start"] + len(a["text"])) for a in qa["answers"]})
-                questions.append({"q": qa["question"], "doc": name, "golds": golds, "answerable": not qa["is_impossible"]})
+                golds = sorted(
+                    {(offset + a["answer_start"], offset + a["answer_start"] + len(a["text"])) for a in qa["answers"]}
+                )
+                questions.append(
+                    {"q": qa["question"], "doc": name, "golds": golds, "answerable": not qa["is_impossible"]}
+                )
         documents[name] = text
     return documents, questions
 
@@ -93,7 +97,9 @@ def wikiqa_data(data_dir: Path) -> tuple[dict[str, str], list[dict]]:
         documents[f"{doc}.txt"] = text + "\n"
     questions: dict[str, dict] = {}
     for row in rows:
-        item = questions.setdefault(row["QuestionID"], {"q": row["Question"], "doc": f"{row['DocumentID']}.txt", "golds": []})
+        item = questions.setdefault(
+            row["QuestionID"], {"q": row["Question"], "doc": f"{row['DocumentID']}.txt", "golds": []}
+        )
         if row["Label"] == "1":
             item["golds"].append(spans[(row["DocumentID"], int(row["SentenceID"].rsplit("-", 1)[1]))])
     for item in questions.values():
@@ -270,10 +276,10 @@ def run_checkout(code: Path, work: Path, tag: str, sets: list[str]) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     env.update(PYTHONPATH=str(code), HF_HUB_OFFLINE="1", TQDM_DISABLE="1")
     with log.open("w") as handle:
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(work), "--tag", tag]
         done = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", str(work), "--tag", tag, "--sets", ",".join(sets)],
-            env=env, cwd=str(work), stdout=handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [*command, "--sets", ",".join(sets)], env=env, cwd=str(work), stdout=handle, stderr=subprocess.STDOUT
+        )
     if done.returncode:
         sys.exit(f"real.py: the run of {code} failed (exit {done.returncode}); see {log}:\n{log.read_text()[-3000:]}")
     return json.loads((work / f"{tag}.json").read_text(encoding="utf-8"))
@@ -322,7 +328,9 @@ def squad_figures(plan: dict, run: dict, problems: list[str]) -> dict:
         "answered": _rate([not r["abstained"] for r in answerable]),
         "unanswerable abstained": _rate([r["abstained"] for r in unanswerable]),
         "off-topic abstained": _rate([r["abstained"] for r in offtopic]),
-        "AUROC in-topic unanswerable": auroc([r["confidence"] for r in answerable], [r["confidence"] for r in unanswerable]),
+        "AUROC in-topic unanswerable": auroc(
+            [r["confidence"] for r in answerable], [r["confidence"] for r in unanswerable]
+        ),
         "AUROC off-topic": auroc([r["confidence"] for r in answerable], [r["confidence"] for r in offtopic]),
         "ask p50 ms": statistics.median(r["ms"] for r in records + offtopic),
     }
@@ -333,13 +341,17 @@ def wikiqa_figures(plan: dict, run: dict, problems: list[str]) -> dict:
     for r in records:
         _checked(r["top"], plan["documents"], problems)
     pairs = list(zip(items, records, strict=True))
+    answerable = [r for q, r in pairs if q["answerable"]]
+    unanswerable = [r for q, r in pairs if not q["answerable"]]
     return {
-        "hit@1": _rate([_overlaps(r["top"], [(q["doc"], s, e) for s, e in q["golds"]]) for q, r in pairs if q["answerable"]]),
-        "AUROC": auroc([r["confidence"] for q, r in pairs if q["answerable"]], [r["confidence"] for q, r in pairs if not q["answerable"]]),
-        "answerable answered": _rate([not r["abstained"] for q, r in pairs if q["answerable"]]),
-        "unanswerable abstained": _rate([r["abstained"] for q, r in pairs if not q["answerable"]]),
+        "hit@1": _rate(
+            [_overlaps(r["top"], [(q["doc"], *g) for g in q["golds"]]) for q, r in pairs if q["answerable"]]
+        ),
+        "AUROC": auroc([r["confidence"] for r in answerable], [r["confidence"] for r in unanswerable]),
+        "answerable answered": _rate([not r["abstained"] for r in answerable]),
+        "unanswerable abstained": _rate([r["abstained"] for r in unanswerable]),
         "ask p50 ms": statistics.median(r["ms"] for r in records),
-    }  # fmt: skip
+    }
 
 
 def inscit_figures(plan: dict, run: dict, problems: list[str]) -> dict:
@@ -380,7 +392,12 @@ def mrpc_figures(plan: dict, run: dict, problems: list[str]) -> dict:
         if claim["faithful"]:
             ok = all(k in SUPPORTED for k in record["kinds"])
             supported.append(ok)
-            own.append(ok and any(c and _overlaps([*c, ""], [(claim["doc"], *g) for g in claim["golds"]]) for c in record["cited"]))
+            own.append(
+                ok
+                and any(
+                    c and _overlaps([*c, ""], [(claim["doc"], *g) for g in claim["golds"]]) for c in record["cited"]
+                )
+            )
             accused.append("altered" in record["kinds"])
     return {
         "faithful paraphrases supported": _rate(supported),
@@ -398,7 +415,9 @@ FIGURES = {"squad": squad_figures, "wikiqa": wikiqa_figures, "inscit": inscit_fi
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="the public halves (default: %(default)s)")
-    parser.add_argument("--baseline", type=Path, action="append", default=[], help="a checkout to compare with (repeatable)")
+    parser.add_argument(
+        "--baseline", type=Path, action="append", default=[], help="a checkout to compare with (repeatable)"
+    )
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated, of: " + ", ".join(SETS))
     parser.add_argument("--limit", type=int, help="at most N items of each set (a seeded sample), for a quick run")
     parser.add_argument("--seed", type=int, default=0)
@@ -427,7 +446,9 @@ def main() -> int:
         results[label] = {name: FIGURES[name](plan[name], raw[name], problems) for name in sets}
         results[label]["seconds"] = time.perf_counter() - began
         if problems:
-            results[label]["span problems"] = problems[:5] + ([f"... {len(problems)} in all"] if len(problems) > 5 else [])
+            results[label]["span problems"] = problems[:5] + (
+                [f"... {len(problems)} in all"] if len(problems) > 5 else []
+            )
     if args.json:
         print(json.dumps(results, indent=2))
     else:
