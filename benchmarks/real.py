@@ -27,7 +27,8 @@ any commit can be compared. The figures are computed here, from the spans each r
   own pair; AUROC of the lookup score, paraphrase vs not; lookup p50.
 
 Ask and lookup latencies are the median over the run's own calls (a checkout's runs are
-sequential, so the columns are comparable as ratios, not as absolute figures).
+sequential, so the columns are comparable as ratios, not as absolute figures); SQuAD also
+gives ask's p50 as a multiple of encoding the question alone (the issue's cost measure).
 
     python benchmarks/real.py [--baseline DIR ...] [--sets squad,wikiqa,inscit,mrpc] [--limit N] [--json]
 """
@@ -226,6 +227,7 @@ def worker(work: Path, tag: str, sets: list[str]) -> None:
             out[name] = {"questions": [_asked(index, q["q"]) for q in items]}
             if name == "squad":
                 out[name]["offtopic"] = [_asked(index, q) for q in plan[name]["offtopic"]]
+                out[name]["encode_ms"] = [_encoded(index, q["q"]) for q in items]
         out[name]["build_seconds"] = build_seconds
     (work / f"{tag}.json").write_text(json.dumps(out), encoding="utf-8")
 
@@ -245,6 +247,13 @@ def _asked_with_answer(index, question: str, **options) -> tuple[dict, object]:
         "top": [top.doc_id, top.start, top.end, top.text] if top else None,
         "searched_for": getattr(answer, "searched_for", question),
     }, answer  # fmt: skip
+
+
+def _encoded(index, question: str) -> float:
+    """Milliseconds to encode the question alone, the floor under any ask (warm, one at a time)."""
+    began = time.perf_counter()
+    index.embedder.encode([question])
+    return (time.perf_counter() - began) * 1000
 
 
 def _conversation(index, conversation: dict, takes_history: bool) -> dict:
@@ -333,6 +342,8 @@ def squad_figures(plan: dict, run: dict, problems: list[str]) -> dict:
         ),
         "AUROC off-topic": auroc([r["confidence"] for r in answerable], [r["confidence"] for r in offtopic]),
         "ask p50 ms": statistics.median(r["ms"] for r in records + offtopic),
+        "ask p50 / encoding the question p50": statistics.median(r["ms"] for r in records)
+        / statistics.median(run["encode_ms"]),
     }
 
 
