@@ -13,7 +13,8 @@ any commit can be compared. The figures are computed here, from the spans each r
   default threshold, off-topic questions (WikiQA and INSCIT first turns asked of the SQuAD
   index) abstained on, and AUROC of the confidence: answerable vs crowd-written unanswerable
   questions (in-topic) and vs off-topic ones.
-- WikiQA (real Bing questions, one document per Wikipedia summary, all in one index): Hit@1
+- WikiQA (real Bing questions, one document per Wikipedia summary named by its title, all in
+  one index): Hit@1
   over questions with an answering sentence (the top candidate overlaps one), AUROC answerable
   vs not, and the share of the unanswerable ones abstained on.
 - INSCIT (real conversations; the evidence passages make the corpus, one document per
@@ -86,8 +87,14 @@ def wikiqa_data(data_dir: Path) -> tuple[dict[str, str], list[dict]]:
     with (data_dir / "wikiqa-test-public.tsv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     sentences: dict[str, dict[int, str]] = defaultdict(dict)
+    names: dict[str, str] = {}  # a document is named by its title, as a file of that article would be
     for row in rows:
         sentences[row["DocumentID"]][int(row["SentenceID"].rsplit("-", 1)[1])] = " ".join(row["Sentence"].split())
+        title = re.sub(r"[^\w ,'()-]+", "_", row["DocumentTitle"]).strip() or row["DocumentID"]
+        names.setdefault(
+            row["DocumentID"], title if title + ".txt" not in names.values() else f"{title} {row['DocumentID']}"
+        )
+    names = {doc: f"{name}.txt" for doc, name in names.items()}
     documents, spans = {}, {}
     for doc, parts in sentences.items():
         text = ""
@@ -95,11 +102,11 @@ def wikiqa_data(data_dir: Path) -> tuple[dict[str, str], list[dict]]:
             text += " " if text else ""
             spans[(doc, number)] = (len(text), len(text) + len(parts[number]))
             text += parts[number]
-        documents[f"{doc}.txt"] = text + "\n"
+        documents[names[doc]] = text + "\n"
     questions: dict[str, dict] = {}
     for row in rows:
         item = questions.setdefault(
-            row["QuestionID"], {"q": row["Question"], "doc": f"{row['DocumentID']}.txt", "golds": []}
+            row["QuestionID"], {"q": row["Question"], "doc": names[row["DocumentID"]], "golds": []}
         )
         if row["Label"] == "1":
             item["golds"].append(spans[(row["DocumentID"], int(row["SentenceID"].rsplit("-", 1)[1]))])
