@@ -3,8 +3,11 @@ staging uploaded files, adding them to the corpus and deleting documents."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
+import stat
 import tempfile
 import threading
 import unicodedata
@@ -103,6 +106,28 @@ def check_upload(name: str, data: bytes) -> str:
     return document_reason(Path(name), data=data)
 
 
+def read_upload(path: Path) -> bytes | None:
+    """The bytes of an uploaded file; None when it is over the upload limit.
+
+    Read through one descriptor opened without following a link: a link put in place of the
+    upload (in Gradio's cache, or a path an API client names) is refused, never read, and the
+    size is that of the file read, not of whatever the name pointed at a moment before.
+
+    Raises:
+        OSError: It cannot be opened or read, is a link, or is not a regular file.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > MAX_UPLOAD_BYTES:
+            return None
+        data = handle.read(MAX_UPLOAD_BYTES + 1)
+    return None if len(data) > MAX_UPLOAD_BYTES else data
+
+
 def stage_uploads(files: Sequence[str | Path], staging: Path) -> tuple[list[Staged], list[tuple[str, str]]]:
     """Check uploaded files and copy the acceptable ones to ``staging`` under content-hash names.
 
@@ -117,12 +142,12 @@ def stage_uploads(files: Sequence[str | Path], staging: Path) -> tuple[list[Stag
         path = Path(file)
         original = path.name
         try:
-            if path.stat().st_size > MAX_UPLOAD_BYTES:  # refuse before reading a huge file into memory
-                refused.append((original, f"too large (the limit is {MAX_UPLOAD_LABEL})"))
-                continue
-            data = path.read_bytes()
+            data = read_upload(path)
         except OSError as error:
             refused.append((original, f"cannot be read ({error.strerror})"))
+            continue
+        if data is None:  # refused before reading a huge file into memory
+            refused.append((original, f"too large (the limit is {MAX_UPLOAD_LABEL})"))
             continue
         reason = check_upload(original, data)
         if reason:

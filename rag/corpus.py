@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from rag.errors import RagError
-from rag.ingest import doc_id_for, document_reason
+from rag.ingest import descriptor_inside, doc_id_for, document_reason
 
 
 def corpus_targets(corpus: Path, files: Sequence[str | Path], folder: str, names: Sequence[str] | None) -> list[Path]:
@@ -64,6 +65,16 @@ def _corpus_folder(corpus: Path, folder: str) -> Path:
     return base
 
 
+def _remove_made_outside(descriptor: int, target: Path) -> None:
+    """Remove the empty file just made through ``target`` where it really is (outside the corpus)."""
+    made = os.fstat(descriptor)
+    real = Path(os.path.realpath(target))
+    with contextlib.suppress(OSError):
+        now = os.lstat(real)
+        if (now.st_dev, now.st_ino) == (made.st_dev, made.st_ino):
+            real.unlink()
+
+
 def _same_file(one: Path, other: Path) -> bool:
     try:
         return one.samefile(other)
@@ -104,12 +115,27 @@ class CorpusMoves:
         self._set_aside.append((path, target))
 
     def copy_in(self, source: Path, target: Path) -> None:
-        """Copy ``source`` to ``target`` in the corpus; never over an existing file."""
+        """Copy ``source`` to ``target`` in the corpus; never over an existing file, never out of the corpus.
+
+        The new file is made without following a link (O_EXCL, O_NOFOLLOW) and checked, once
+        open, to lie inside the corpus: a folder on its way swapped for a link to another
+        place is refused, and the file made there removed. Times and mode are copied through
+        the open file, never through a name that could have become a link meanwhile.
+        """
         self._make_parents(target)
-        with open(source, "rb") as reader, open(target, "xb") as writer:
-            self._copied.append(target)
-            shutil.copyfileobj(reader, writer, 1 << 20)
-        shutil.copystat(source, target)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        with open(source, "rb") as reader:
+            descriptor = os.open(target, flags, 0o644)
+            with os.fdopen(descriptor, "wb") as writer:
+                if not descriptor_inside(descriptor, self.corpus, target):
+                    _remove_made_outside(descriptor, target)
+                    raise RagError(f"cannot add {source}: a folder on the way to {target} is a link out of the corpus")
+                self._copied.append(target)
+                shutil.copyfileobj(reader, writer, 1 << 20)
+                given = os.fstat(reader.fileno())
+                os.fchmod(descriptor, stat.S_IMODE(given.st_mode))
+                writer.flush()
+                os.utime(descriptor, ns=(given.st_atime_ns, given.st_mtime_ns))
 
     def _make_parents(self, path: Path) -> None:
         missing = [p for p in reversed(path.parents) if not p.exists()]
