@@ -87,7 +87,9 @@ def test_files_swapped_for_links_after_the_scan_are_not_read(corpus, outside, tm
     assert "launch codes" not in indexed_text(index)
     assert [d["doc_id"] for d in index.documents()] == ["keep.md", "news/tea.txt"]
     reasons = {s.path: s.reason for s in index.build_report.skipped}
-    assert reasons == dict.fromkeys(["big.txt", "rice.txt", "tea.txt"], "symlink points outside the corpus folder (not read)")
+    assert reasons == dict.fromkeys(
+        ["big.txt", "rice.txt", "tea.txt"], "symlink points outside the corpus folder (not read)"
+    )
     assert index.lookup("The launch codes are kept in the blue folder.")[0].kind == "unsupported"
 
 
