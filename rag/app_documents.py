@@ -34,6 +34,7 @@ class IndexHolder:
     def __init__(self, index: Index | None = None) -> None:
         self._index = index
         self._changing = threading.Lock()  # one change of the corpus at a time
+        self._stopping = False
         self._swap = threading.Lock()
         self._folders: dict[str, Path] = {}
 
@@ -57,11 +58,23 @@ class IndexHolder:
             self._index = index
 
     def change(self, update: Callable[[Index], Index]) -> Index:
-        """Apply ``update`` (e.g. ``lambda i: i.remove([...])``) and make its result current."""
+        """Apply ``update`` (e.g. ``lambda i: i.remove([...])``) and make its result current.
+
+        Raises:
+            RagError: The app is stopping (nothing was changed).
+        """
         with self._changing:
+            if self._stopping:
+                raise RagError("the app is stopping; nothing was changed (try again once it is back)")
             updated = update(self.index)
             self.set(updated)
             return updated
+
+    def stop(self) -> None:
+        """Refuse every later change, and return once the change under way (if any) has finished."""
+        self._stopping = True
+        with self._changing:
+            pass
 
 
 # --- uploads ---------------------------------------------------------------------------

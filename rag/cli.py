@@ -16,11 +16,14 @@ from rag.errors import QueryError, RagError
 from rag.export import coverage_text, where
 from rag.workspace import (
     DEFAULT_CORPUS,
+    TERMINATED_STATUS,
+    Terminated,
     add_cluster_arguments,
     add_serve_arguments,
     counted,
     default_index,
     open_or_build,
+    sigterm_as_interrupt,
 )
 
 
@@ -367,8 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
-        code = args.run(args)
-        sys.stdout.flush()
+        with sigterm_as_interrupt():  # timeout, docker stop, systemd: cleaned up as Ctrl-C is
+            code = args.run(args)
+            sys.stdout.flush()
         return code
     except RagError as error:
         print(f"rag: error: {printable(str(error))}", file=sys.stderr)
@@ -377,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         print("rag: error: the output was closed before everything was written", file=sys.stderr)
         return 1
+    except Terminated:
+        print("rag: terminated (SIGTERM)", file=sys.stderr)
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130

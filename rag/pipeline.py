@@ -386,14 +386,18 @@ class Index:
         If either fails, ``moves`` puts every file back where it was: a refused or failed
         update leaves the corpus as it was.
         """
+        before = live_generation(self.path)
         try:
             change()
             return update_index(corpus, self.path, self.config, self.embedder, False, started)
-        except OSError as error:
+        except BaseException as error:
+            # Stopped after the commit (SIGTERM, Ctrl-C while clearing old generations): the
+            # index now holds the change, so the corpus keeps it too.
+            if live_generation(self.path) != before:
+                raise
             moves.undo()
-            raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
-        except BaseException:
-            moves.undo()
+            if isinstance(error, OSError):
+                raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
             raise
 
     def rebuild(self) -> Index:
