@@ -24,7 +24,15 @@ from typing import Any
 import gradio as gr
 
 from rag import SUPPORTED_SUFFIXES, Answer, Index, RagError, load_index
-from rag.app_access import LOOPBACK_NAMES, HostGuard, UsageError, allowed_hosts, auth_value, parse_auth
+from rag.app_access import (
+    LOOPBACK_NAMES,
+    HostGuard,
+    LoginLimiter,
+    UsageError,
+    allowed_hosts,
+    auth_value,
+    parse_auth,
+)
 from rag.app_assets import (
     COPY_TO_CLIPBOARD,
     CSS,
@@ -710,6 +718,8 @@ def launch(
     STATE.set(index)
     demo.queue(default_concurrency_limit=2)
     middleware = [Middleware(HostGuard, allowed=hosts)] if hosts is not None else []
+    if auth is not None:  # wrong passwords slow down per client address (rag.app_access.LoginLimiter)
+        middleware.append(Middleware(LoginLimiter))
     demo.launch(
         app_kwargs={"middleware": middleware},
         server_name=host,
