@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import rag.index.update
+import rag.pipeline
 from rag import build_index
 from rag.cluster.build import parse_batch
 from rag.config import Config
@@ -154,9 +155,65 @@ def test_adding_into_a_folder_swapped_for_a_link_writes_nothing_outside(corpus, 
     before = sorted(p.name for p in (outside / "news").iterdir())
     swap_folder_for_link(corpus, outside)
     moves = CorpusMoves(corpus)
-    with pytest.raises(RagError, match="link out of the corpus"):
+    with pytest.raises(OSError):
         moves.copy_in(source, corpus / "news" / "new.txt")
+    moves.undo()
     assert sorted(p.name for p in (outside / "news").iterdir()) == before
+
+
+def test_an_add_raced_by_a_folder_swap_is_refused_and_undone(corpus, outside, tmp_path, monkeypatch) -> None:
+    """add_files checks the folder, then a link is swapped in before the copy: the add fails, nothing moves."""
+    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    source = tmp_path / "tea.txt"
+    source.write_text(RICE, encoding="utf-8")
+    outside_before = {p.name: p.read_bytes() for p in (outside / "news").iterdir()}
+    real = rag.pipeline.corpus_targets
+
+    def checked_then_swapped(*args, **kwargs):
+        targets = real(*args, **kwargs)
+        swap_folder_for_link(corpus, outside)
+        return targets
+
+    monkeypatch.setattr(rag.pipeline, "corpus_targets", checked_then_swapped)
+    with pytest.raises(RagError, match="cannot change the corpus"):
+        index.add_files([source], folder="news")
+    assert {p.name: p.read_bytes() for p in (outside / "news").iterdir()} == outside_before
+    assert not (corpus / ".rag-removed").exists() or not any((corpus / ".rag-removed").rglob("*.txt"))
+
+
+def test_a_removal_raced_by_a_folder_swap_moves_nothing_from_outside(corpus, outside, tmp_path, monkeypatch) -> None:
+    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    real = index.document
+
+    def looked_up_then_swapped(doc_id):
+        document = real(doc_id)
+        swap_folder_for_link(corpus, outside)
+        return document
+
+    monkeypatch.setattr(index, "document", looked_up_then_swapped)
+    with pytest.raises(RagError, match="cannot change the corpus"):
+        index.remove(["news/tea.txt"])
+    assert (outside / "news" / "tea.txt").read_text(encoding="utf-8") == SECRET, "the outside file stays put"
+    assert (corpus.parent / "news-moved" / "tea.txt").read_text(encoding="utf-8") == TEA
+
+
+def test_a_crash_mid_copy_leaves_no_half_file_to_index(corpus, tmp_path, monkeypatch) -> None:
+    """The copy is written under a hidden name and linked in whole: a kill mid-copy leaves nothing indexable."""
+    import rag.corpus
+
+    source = tmp_path / "new.txt"
+    source.write_text(RICE * 100, encoding="utf-8")
+
+    def killed(reader, descriptor):
+        os.write(descriptor, reader.read(50))
+        raise KeyboardInterrupt  # stands for the process dying here
+
+    monkeypatch.setattr(rag.corpus, "_write_copy", killed)
+    with pytest.raises(KeyboardInterrupt):
+        CorpusMoves(corpus).copy_in(source, corpus / "new.txt")
+    assert not (corpus / "new.txt").exists()
+    paths, _ = scan_corpus(corpus)
+    assert "new.txt" not in {p.name for p in paths}
 
 
 def test_adding_over_a_link_planted_at_the_target_writes_nothing_outside(corpus, outside, tmp_path) -> None:
