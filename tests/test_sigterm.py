@@ -192,3 +192,27 @@ def test_the_app_stopped_by_sigterm_exits_143_in_one_line(tmp_path: Path) -> Non
     assert process.returncode == 143, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("rag serve: stopped (SIGTERM)")
+
+
+def test_a_ray_build_stopped_by_a_signal_cancels_its_tasks(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM while the driver waits: every task is cancelled, so none goes on writing
+    into the generation folder the driver removes."""
+    from types import SimpleNamespace
+
+    from rag.cluster.build import _RayBuild
+    from rag.config import Config
+
+    cancelled: list[str] = []
+
+    def wait(refs, num_returns):
+        raise KeyboardInterrupt  # the signal arrives while the driver waits
+
+    ray = SimpleNamespace(
+        wait=wait,
+        cancel=lambda ref, force: cancelled.append(ref),
+        exceptions=SimpleNamespace(RayError=type("RayError", (Exception,), {})),
+    )
+    build = _RayBuild(ray, tmp_path, tmp_path / "index", Config(), None, None, 2, 1)
+    with pytest.raises(KeyboardInterrupt):
+        build._gather([lambda n=n: f"task-{n}" for n in range(3)], "reading")
+    assert sorted(cancelled) == ["task-0", "task-1"]  # the two running (2 workers); the third never started
