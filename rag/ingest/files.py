@@ -283,19 +283,19 @@ def open_in_corpus(root: Path, path: Path) -> int:
     Raises:
         IngestError: The file cannot be opened, or what was opened lies outside the corpus.
     """
-    real_root = Path(os.path.realpath(root))
+    real_root = os.path.realpath(root)
     try:
         descriptor = _open_regular(path, follow=False)
     except _IsLink:
-        target = Path(os.path.realpath(path))
-        if not target.is_relative_to(real_root):
+        target = os.path.realpath(path)
+        if not _within(target, real_root):
             raise IngestError("symlink points outside the corpus folder (not read)") from None
         try:
-            descriptor = _open_regular(target, follow=False)
+            descriptor = _open_regular(Path(target), follow=False)
         except _IsLink:
             raise IngestError("the file was replaced by a link while being read (not read)") from None
     try:
-        if not descriptor_inside(descriptor, root, path):
+        if not _within(_descriptor_path(descriptor, path), real_root):
             raise IngestError("the file opened lies outside the corpus folder (a link on its path; not read)")
     except BaseException:
         os.close(descriptor)
@@ -305,8 +305,14 @@ def open_in_corpus(root: Path, path: Path) -> int:
 
 def descriptor_inside(descriptor: int, root: Path, path: Path) -> bool:
     """Whether the file open as ``descriptor`` (opened by the name ``path``) really lies inside the folder ``root``."""
-    where = _descriptor_path(descriptor, path)
-    return where is not None and where.is_relative_to(os.path.realpath(root))
+    return _within(_descriptor_path(descriptor, path), os.path.realpath(root))
+
+
+def _within(where: str | None, real_root: str) -> bool:
+    """Whether the real path ``where`` lies inside the real folder ``real_root`` (strings: this runs per file)."""
+    if where is None:
+        return False
+    return where == real_root or where.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 class _IsLink(Exception):
@@ -327,17 +333,17 @@ def _open_regular(path: Path, *, follow: bool) -> int:
         raise IngestError(f"cannot open file ({err.strerror})") from err
 
 
-def _descriptor_path(descriptor: int, path: Path) -> Path | None:
+def _descriptor_path(descriptor: int, path: Path) -> str | None:
     """Where the open file ``descriptor`` really is: the kernel's name for it (/proc on Linux,
     F_GETPATH on macOS), else the resolved ``path`` when it is still that same file."""
     try:
-        return Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+        return os.readlink(f"/proc/self/fd/{descriptor}")
     except OSError:
         pass
     if hasattr(fcntl, "F_GETPATH"):  # macOS
         try:
             name = fcntl.fcntl(descriptor, fcntl.F_GETPATH, bytes(4096))
-            return Path(os.fsdecode(name.split(b"\0", 1)[0]))
+            return os.fsdecode(name.split(b"\0", 1)[0])
         except OSError:
             pass
     resolved = os.path.realpath(path)
@@ -345,7 +351,7 @@ def _descriptor_path(descriptor: int, path: Path) -> Path | None:
         opened, named = os.fstat(descriptor), os.stat(resolved)
     except OSError:
         return None
-    return Path(resolved) if (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino) else None
+    return resolved if (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino) else None
 
 
 def _check_size(size: int) -> None:
