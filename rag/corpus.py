@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import stat
@@ -80,6 +81,7 @@ def _same_file(one: Path, other: Path) -> bool:
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 ADDING_PREFIX = ".rag-adding-"  # a file being copied in: hidden, so never indexed half-written
+_UNFINISHED_COPY = re.compile(re.escape(ADDING_PREFIX) + r"[0-9a-f]{32}\.tmp")
 
 
 class CorpusMoves:
@@ -98,6 +100,7 @@ class CorpusMoves:
         self._set_aside: list[tuple[Path, Path]] = []  # (corpus path, where it went)
         self._copied: list[Path] = []
         self._made_folders: list[Path] = []
+        self._swept: set[Path] = set()
 
     def _removed(self) -> Path:
         if self._removed_folder is None:
@@ -128,6 +131,9 @@ class CorpusMoves:
         half file for the next build to index. Times and mode are set through the open file.
         """
         folder = self._folder(target.parent, make=True)
+        if target.parent not in self._swept:
+            self._swept.add(target.parent)
+            _remove_unfinished_copies(folder)
         temporary = f"{ADDING_PREFIX}{uuid.uuid4().hex}.tmp"
         try:
             with open(source, "rb") as reader:
@@ -196,6 +202,16 @@ class CorpusMoves:
         for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
             with contextlib.suppress(OSError), self._two_folders(folder.parent, folder.parent) as (parent, _):
                 os.rmdir(folder.name, dir_fd=parent)  # only when empty again
+
+
+def _remove_unfinished_copies(folder: int) -> None:
+    """Remove what a copy killed mid-way (SIGKILL, power cut) left in ``folder``: only names of
+    ``copy_in``'s exact making. The caller holds the index's write lock, so no copy is under way."""
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if _UNFINISHED_COPY.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.name, dir_fd=folder)
 
 
 def _write_copy(reader: BinaryIO, descriptor: int) -> None:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,7 @@ from rag.ingest import IN_PROCESS_MAX_BYTES, file_sha256, load_documents, scan_c
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_offsets
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "The launch codes are kept in the blue folder. Nobody outside the team may read them.\n"
 TEA = "The tea harvest in Yunnan began early this year. Farmers picked leaves in March.\n"
 RICE = "Rice farmers in Hunan planted a new variety. The yield rose by a tenth.\n"
@@ -197,23 +201,48 @@ def test_a_removal_raced_by_a_folder_swap_moves_nothing_from_outside(corpus, out
     assert (corpus.parent / "news-moved" / "tea.txt").read_text(encoding="utf-8") == TEA
 
 
-def test_a_crash_mid_copy_leaves_no_half_file_to_index(corpus, tmp_path, monkeypatch) -> None:
-    """The copy is written under a hidden name and linked in whole: a kill mid-copy leaves nothing indexable."""
-    import rag.corpus
+KILLED_MID_COPY = """
+import os, signal, sys
+from pathlib import Path
+import rag.corpus
 
+def killed(reader, descriptor):
+    os.write(descriptor, reader.read(50))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+rag.corpus._write_copy = killed
+rag.corpus.CorpusMoves(Path(sys.argv[1])).copy_in(Path(sys.argv[2]), Path(sys.argv[1]) / "new.txt")
+"""
+
+
+def test_a_copy_killed_mid_way_leaves_no_half_file_to_index(corpus, tmp_path) -> None:
+    """kill -9 in the middle of add_files's copy: the copy has a hidden name until it is whole,
+    so the next build indexes no half file, and the next add removes the leftover."""
     source = tmp_path / "new.txt"
     source.write_text(RICE * 100, encoding="utf-8")
-
-    def killed(reader, descriptor):
-        os.write(descriptor, reader.read(50))
-        raise KeyboardInterrupt  # stands for the process dying here
-
-    monkeypatch.setattr(rag.corpus, "_write_copy", killed)
-    with pytest.raises(KeyboardInterrupt):
-        CorpusMoves(corpus).copy_in(source, corpus / "new.txt")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    died = subprocess.run([sys.executable, "-c", KILLED_MID_COPY, str(corpus), str(source)], env=env, check=False)
+    assert died.returncode == -signal.SIGKILL
     assert not (corpus / "new.txt").exists()
+    [left] = corpus.glob(".rag-adding-*.tmp")
+    assert left.read_bytes() == source.read_bytes()[:50]
     paths, _ = scan_corpus(corpus)
-    assert "new.txt" not in {p.name for p in paths}
+    assert not any(p.name.startswith(".rag-adding") or p.name == "new.txt" for p in paths)
+    CorpusMoves(corpus).copy_in(source, corpus / "new.txt")
+    assert not left.exists()
+    assert (corpus / "new.txt").read_bytes() == source.read_bytes()
+
+
+def test_the_next_add_removes_what_a_killed_copy_left(corpus, tmp_path) -> None:
+    left = corpus / ".rag-adding-0123456789abcdef0123456789abcdef.tmp"
+    left.write_text("half a file", encoding="utf-8")
+    mine = corpus / ".rag-adding-notes.tmp"  # not a name copy_in makes: the user's, kept
+    mine.write_text("the user's own", encoding="utf-8")
+    source = tmp_path / "new.txt"
+    source.write_text(RICE, encoding="utf-8")
+    CorpusMoves(corpus).copy_in(source, corpus / "new.txt")
+    assert not left.exists() and mine.exists()
+    assert (corpus / "new.txt").read_text(encoding="utf-8") == RICE
 
 
 def test_adding_over_a_link_planted_at_the_target_writes_nothing_outside(corpus, outside, tmp_path) -> None:

@@ -303,11 +303,6 @@ def open_in_corpus(root: Path, path: Path) -> int:
     return descriptor
 
 
-def descriptor_inside(descriptor: int, root: Path, path: Path) -> bool:
-    """Whether the file open as ``descriptor`` (opened by the name ``path``) really lies inside the folder ``root``."""
-    return _within(_descriptor_path(descriptor, path), os.path.realpath(root))
-
-
 def _within(where: str | None, real_root: str) -> bool:
     """Whether the real path ``where`` lies inside the real folder ``real_root`` (strings: this runs per file)."""
     if where is None:
