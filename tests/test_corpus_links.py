@@ -202,15 +202,16 @@ def test_a_removal_raced_by_a_folder_swap_moves_nothing_from_outside(corpus, out
 
 
 KILLED_MID_COPY = """
-import os, signal, sys
+import os, shutil, signal, sys
 from pathlib import Path
 import rag.corpus
 
-def killed(reader, descriptor):
-    os.write(descriptor, reader.read(50))
+def killed(reader, writer, length=0):
+    writer.write(reader.read(50))
+    writer.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 
-rag.corpus._write_copy = killed
+shutil.copyfileobj = killed
 rag.corpus.CorpusMoves(Path(sys.argv[1])).copy_in(Path(sys.argv[2]), Path(sys.argv[1]) / "new.txt")
 """
 
