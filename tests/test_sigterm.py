@@ -216,3 +216,21 @@ def test_a_ray_build_stopped_by_a_signal_cancels_its_tasks(tmp_path: Path) -> No
     with pytest.raises(KeyboardInterrupt):
         build._gather([lambda n=n: f"task-{n}" for n in range(3)], "reading")
     assert sorted(cancelled) == ["task-0", "task-1"]  # the two running (2 workers); the third never started
+
+
+def test_joining_ray_keeps_the_commands_sigterm_handler(monkeypatch) -> None:
+    """ray.init makes SIGTERM call sys.exit(15) (no clean-up message, status 15); rag puts its own back."""
+    from types import SimpleNamespace
+
+    import rag.cluster.connect
+    from rag.workspace import sigterm_as_interrupt
+
+    def init(**options):
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # what ray.init does
+
+    ray = SimpleNamespace(is_initialized=lambda: False, init=init)
+    monkeypatch.setattr(rag.cluster.connect, "ray_module", lambda: ray)
+    with sigterm_as_interrupt():
+        ours = signal.getsignal(signal.SIGTERM)
+        rag.cluster.connect.connect(True)
+        assert signal.getsignal(signal.SIGTERM) is ours
