@@ -292,7 +292,7 @@ def _print_corpus_changes(changes: dict[str, list[str]]) -> None:
     if not count:
         print("corpus:     every indexed file is as it was indexed; no new files")
         return
-    print(f"corpus:     {counted(count, 'file')} differ from the index (rag index updates it):")
+    print(f"corpus:     {counted(count, 'file')} not as indexed (rag index updates the index):")
     for kind in ("changed", "deleted", "new"):
         for doc_id in changes[kind]:
             print(f"  {kind:<9}{printable(doc_id)}")

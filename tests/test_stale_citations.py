@@ -106,7 +106,7 @@ def test_info_verify_lists_changed_deleted_and_new_files(index_dir: Path, capsys
     (corpus / "gamma.txt").write_text("Rice farmers planted a new variety.\n", encoding="utf-8")
     assert main(["info", "--verify", "--index", str(index_dir)]) == 0
     out = capsys.readouterr().out
-    assert "corpus:     3 files differ from the index (rag index updates it):" in out
+    assert "corpus:     3 files not as indexed (rag index updates the index):" in out
     assert out.splitlines()[-3:] == ["  changed  alpha.txt", "  deleted  beta.txt", "  new      gamma.txt"]
     assert main(["info", "--verify", "--json", "--index", str(index_dir)]) == 0
     changes = json.loads(capsys.readouterr().out)["corpus_changes"]
