@@ -7,6 +7,7 @@ name to 127.0.0.1, or a client guessing passwords, is refused before Gradio sees
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
@@ -144,6 +145,8 @@ class HostGuard:
 # LOGIN_MAX_WAIT_SECONDS: 200 guesses, 0.4 s without a limit (issue 20), then take about two days.
 LOGIN_FREE_FAILURES = 5
 LOGIN_MAX_WAIT_SECONDS = 900.0
+# A try that comes at most this long before its wait is over is held, not refused.
+LOGIN_HOLD_SECONDS = 10.0
 # An address is forgotten this long after its last wrong password; at most this many are kept
 # (the least recently seen go first), so a flood from many addresses cannot exhaust memory.
 LOGIN_FORGET_SECONDS = 24 * 3600.0
@@ -180,19 +183,23 @@ def client_key(scope: Any) -> str:
 
 
 class LoginLimiter:
-    """ASGI middleware: limit wrong passwords per client address, with a 429 and Retry-After.
+    """ASGI middleware: limit wrong passwords per client address, by delays and a 429 with Retry-After.
 
     Each address gets ``LOGIN_FREE_FAILURES`` wrong passwords; then every further one makes it
-    wait twice as long before its next try (1 s, 2 s, 4 s ... up to ``LOGIN_MAX_WAIT_SECONDS``),
-    and a try made while waiting is refused without being checked. One try at a time per
-    address, so a burst sent at once counts as many tries. The right password clears the
-    address. Only the guessing address waits: the right user from another address logs in at
-    once, whatever the flood. Refusals are logged (once per wait).
+    wait twice as long before its next try (1 s, 2 s, 4 s ... up to ``LOGIN_MAX_WAIT_SECONDS``).
+    A try made while waiting is held until the wait is over when that is at most
+    ``LOGIN_HOLD_SECONDS`` away (so a person who mistypes sees Gradio's "incorrect
+    credentials" a little later, its login page showing nothing for a 429), and otherwise
+    refused with 429 and Retry-After without being checked. One try at a time per address:
+    a try sent while another is held or checked gets 429 at once, so a burst counts as one.
+    The right password clears the address. Only the guessing address waits: the right user
+    from another address logs in at once, whatever the flood. Refusals are logged (once per wait).
     """
 
-    def __init__(self, app: Any, clock: Any = time.monotonic) -> None:
+    def __init__(self, app: Any, clock: Any = time.monotonic, sleep: Any = asyncio.sleep) -> None:
         self.app = app
         self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._seen: OrderedDict[str, _Attempts] = OrderedDict()
 
@@ -201,9 +208,9 @@ class LoginLimiter:
             await self.app(scope, receive, send)
             return
         key = client_key(scope)
-        wait = self._begin(key)
-        if wait:
-            await _refuse(send, wait)
+        hold, refuse = self._begin(key)
+        if refuse:
+            await _refuse(send, refuse)
             return
         status = 500
 
@@ -214,6 +221,8 @@ class LoginLimiter:
             await send(message)
 
         try:
+            if hold:
+                await self._sleep(hold)
             await self.app(scope, receive, sending)
         finally:
             self._end(key, succeeded=status < 400)
@@ -225,20 +234,24 @@ class LoginLimiter:
         path, root = scope.get("path", ""), scope.get("root_path", "")
         return path.removeprefix(root) in _LOGIN_PATHS if root else path in _LOGIN_PATHS
 
-    def _begin(self, key: str) -> float:
-        """Seconds ``key`` must wait before its next try (0: it may try now, and is marked trying)."""
+    def _begin(self, key: str) -> tuple[float, float]:
+        """(seconds to hold this try before checking it, seconds after which to retry if refused now);
+        a try not refused is marked as the address's one try under way."""
         now = self._clock()
         with self._lock:
             attempts = self._attempts(key, now)
-            if not attempts.trying and now >= attempts.blocked_until:
+            wait = max(attempts.blocked_until - now, 0.0)
+            if not attempts.trying and wait <= LOGIN_HOLD_SECONDS:
                 attempts.trying = True
-                return 0.0
-            wait = max(attempts.blocked_until - now, 1.0)
+                return wait, 0.0
+            refuse = max(wait, 1.0)
             if not attempts.told:  # once per wait: a flood of refusals must not flood the log too
                 attempts.told = True
-                why = "another login from it is being checked" if attempts.trying else "too many wrong passwords"
-                logger.warning("refused logins from %s for %.0f s: %s (%d in a row)", key, wait, why, attempts.failures)
-        return wait
+                why = "another login from it is under way" if attempts.trying else "too many wrong passwords"
+                logger.warning(
+                    "refused logins from %s for %.0f s: %s (%d in a row)", key, refuse, why, attempts.failures
+                )
+        return 0.0, refuse
 
     def _end(self, key: str, *, succeeded: bool) -> None:
         now = self._clock()
