@@ -15,6 +15,7 @@ import logging
 import re
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +24,15 @@ from typing import Any
 import gradio as gr
 
 from rag import SUPPORTED_SUFFIXES, Answer, Index, RagError, load_index
-from rag.app_access import LOOPBACK_NAMES, HostGuard, UsageError, allowed_hosts, auth_value, parse_auth
+from rag.app_access import (
+    LOOPBACK_NAMES,
+    HostGuard,
+    LoginLimiter,
+    UsageError,
+    allowed_hosts,
+    auth_value,
+    parse_auth,
+)
 from rag.app_assets import (
     COPY_TO_CLIPBOARD,
     CSS,
@@ -60,7 +69,14 @@ from rag.export import (
     quote_with_citation,
 )
 from rag.feedback import feedback_path, record_feedback
-from rag.workspace import add_serve_arguments, default_index, open_or_build
+from rag.workspace import (
+    TERMINATED_STATUS,
+    Terminated,
+    add_serve_arguments,
+    default_index,
+    open_or_build,
+    sigterm_as_interrupt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -702,6 +718,8 @@ def launch(
     STATE.set(index)
     demo.queue(default_concurrency_limit=2)
     middleware = [Middleware(HostGuard, allowed=hosts)] if hosts is not None else []
+    if auth is not None:  # wrong passwords slow down per client address (rag.app_access.LoginLimiter)
+        middleware.append(Middleware(LoginLimiter))
     demo.launch(
         app_kwargs={"middleware": middleware},
         server_name=host,
@@ -720,7 +738,17 @@ def launch(
     )
     threading.Thread(target=_warm_up, args=(index,), daemon=True).start()
     if block:
-        demo.block_thread()
+        try:
+            while demo.is_running:
+                time.sleep(0.1)
+        finally:  # Ctrl-C, SIGTERM (rag.workspace.Terminated)
+            stop()
+
+
+def stop() -> None:
+    """Stop serving: refuse new changes to the documents, let the one under way finish, then close."""
+    STATE.stop()
+    demo.close(verbose=False)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -736,7 +764,16 @@ def _say(message: str) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Start the app with the options of ``rag.workspace.add_serve_arguments`` and ``--index``;
-    returns the exit code (0 after a clean stop, 1 on a user error)."""
+    returns the exit code (0 after Ctrl-C, 143 after SIGTERM, 1 on a user error)."""
+    with sigterm_as_interrupt():
+        try:
+            return _serve(args)
+        except Terminated:
+            print("rag serve: stopped (SIGTERM); no change to the documents was cut off", file=sys.stderr)
+            return TERMINATED_STATUS
+
+
+def _serve(args: argparse.Namespace) -> int:
     try:
         auth = parse_auth(auth_value(args.auth, args.auth_file), args.host)
         hosts = allowed_hosts(args.host, args.allowed_hosts)
@@ -749,6 +786,8 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     try:
         launch(index, host=args.host, port=args.port, auth=auth, hosts=hosts)
+    except Terminated:
+        raise
     except KeyboardInterrupt:
         return 0
     except OSError as error:

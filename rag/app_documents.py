@@ -3,8 +3,11 @@ staging uploaded files, adding them to the corpus and deleting documents."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
+import stat
 import tempfile
 import threading
 import unicodedata
@@ -31,6 +34,7 @@ class IndexHolder:
     def __init__(self, index: Index | None = None) -> None:
         self._index = index
         self._changing = threading.Lock()  # one change of the corpus at a time
+        self._stopping = False
         self._swap = threading.Lock()
         self._folders: dict[str, Path] = {}
 
@@ -54,11 +58,23 @@ class IndexHolder:
             self._index = index
 
     def change(self, update: Callable[[Index], Index]) -> Index:
-        """Apply ``update`` (e.g. ``lambda i: i.remove([...])``) and make its result current."""
+        """Apply ``update`` (e.g. ``lambda i: i.remove([...])``) and make its result current.
+
+        Raises:
+            RagError: The app is stopping (nothing was changed).
+        """
         with self._changing:
+            if self._stopping:
+                raise RagError("the app is stopping; nothing was changed (try again once it is back)")
             updated = update(self.index)
             self.set(updated)
             return updated
+
+    def stop(self) -> None:
+        """Refuse every later change, and return once the change under way (if any) has finished."""
+        self._stopping = True
+        with self._changing:
+            pass
 
 
 # --- uploads ---------------------------------------------------------------------------
@@ -103,6 +119,28 @@ def check_upload(name: str, data: bytes) -> str:
     return document_reason(Path(name), data=data)
 
 
+def read_upload(path: Path) -> bytes | None:
+    """The bytes of an uploaded file; None when it is over the upload limit.
+
+    Read through one descriptor opened without following a link: a link put in place of the
+    upload (in Gradio's cache, or a path an API client names) is refused, never read, and the
+    size is that of the file read, not of whatever the name pointed at a moment before.
+
+    Raises:
+        OSError: It cannot be opened or read, is a link, or is not a regular file.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > MAX_UPLOAD_BYTES:
+            return None
+        data = handle.read(MAX_UPLOAD_BYTES + 1)
+    return None if len(data) > MAX_UPLOAD_BYTES else data
+
+
 def stage_uploads(files: Sequence[str | Path], staging: Path) -> tuple[list[Staged], list[tuple[str, str]]]:
     """Check uploaded files and copy the acceptable ones to ``staging`` under content-hash names.
 
@@ -117,12 +155,12 @@ def stage_uploads(files: Sequence[str | Path], staging: Path) -> tuple[list[Stag
         path = Path(file)
         original = path.name
         try:
-            if path.stat().st_size > MAX_UPLOAD_BYTES:  # refuse before reading a huge file into memory
-                refused.append((original, f"too large (the limit is {MAX_UPLOAD_LABEL})"))
-                continue
-            data = path.read_bytes()
+            data = read_upload(path)
         except OSError as error:
             refused.append((original, f"cannot be read ({error.strerror})"))
+            continue
+        if data is None:  # refused before reading a huge file into memory
+            refused.append((original, f"too large (the limit is {MAX_UPLOAD_LABEL})"))
             continue
         reason = check_upload(original, data)
         if reason:

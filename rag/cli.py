@@ -16,11 +16,14 @@ from rag.errors import QueryError, RagError
 from rag.export import coverage_text, where
 from rag.workspace import (
     DEFAULT_CORPUS,
+    TERMINATED_STATUS,
+    Terminated,
     add_cluster_arguments,
     add_serve_arguments,
     counted,
     default_index,
     open_or_build,
+    sigterm_as_interrupt,
 )
 
 
@@ -139,12 +142,30 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return _show_report(load_index(args.index).remove(args.doc_ids), args)
 
 
+def _warn_if_changed(index: Index, citations: Sequence[Citation | None]) -> None:
+    """One line on stderr when a cited document's file changed on disk since it was indexed."""
+    doc_ids = {c.doc_id for c in citations if c is not None}
+    doc_ids |= {other.doc_id for c in citations if c is not None for other in c.also_in}
+    if not doc_ids:
+        return
+    changes = index.corpus_changes(doc_ids)
+    names = [printable(d) for d in changes["changed"]] + [f"{printable(d)} (deleted)" for d in changes["deleted"]]
+    if names:
+        sys.stdout.flush()  # the warning follows the answer it is about
+        _say(
+            f"rag: warning: {', '.join(names)} changed on disk since indexed; the characters cited may now "
+            "hold other text (rag index updates the index)"
+        )
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
-    answer = _open_index(args).ask(args.question, k=args.k, threshold=args.threshold, where=_where_of(args))
+    index = _open_index(args)
+    answer = index.ask(args.question, k=args.k, threshold=args.threshold, where=_where_of(args))
     if args.json:
         print(_to_json(asdict(answer)))
     else:
         print_answer(answer, args.context)
+    _warn_if_changed(index, answer.citations)
     return 0
 
 
@@ -189,6 +210,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         else:
             print_answer(answer, args.context)
             print(flush=True)
+        _warn_if_changed(index, answer.citations)
     return 0
 
 
@@ -230,13 +252,16 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         print(_to_json([asdict(m) for m in matches]))
     else:
         print_matches(matches)
+    _warn_if_changed(index, [m.citation for m in matches])
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = load_index(args.index, verify=True if args.verify else None).info()
+    index = load_index(args.index, verify=True if args.verify else None)
+    info = index.info()
+    changes = index.corpus_changes() if args.verify else None
     if args.json:
-        print(_to_json(info))
+        print(_to_json({**info, "corpus_changes": changes} if changes is not None else info))
         return 0
     counts = info.get("counts", {})
     size = info["size_bytes"] / 1e6
@@ -256,7 +281,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"answering:  threshold {answer['threshold']}, k {answer['k']}")
     print(f"lookup:     paraphrase threshold {lookup['paraphrase_threshold']}")
     print(f"fingerprint {info['corpus_fingerprint'][:16]}")
+    if changes is not None:
+        _print_corpus_changes(changes)
     return 0
+
+
+def _print_corpus_changes(changes: dict[str, list[str]]) -> None:
+    """What ``rag info --verify`` found in the corpus folder that the index does not hold."""
+    count = sum(len(names) for names in changes.values())
+    if not count:
+        print("corpus:     every indexed file is as it was indexed; no new files")
+        return
+    print(f"corpus:     {counted(count, 'file')} not as indexed (rag index updates the index):")
+    for kind in ("changed", "deleted", "new"):
+        for doc_id in changes[kind]:
+            print(f"  {kind:<9}{printable(doc_id)}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -347,7 +386,9 @@ def _parser() -> argparse.ArgumentParser:
     lookup.set_defaults(run=cmd_lookup)
 
     info = commands.add_parser("info", parents=[common], help="show what is indexed and how")
-    info.add_argument("--verify", action="store_true", help="check every file's checksum")
+    info.add_argument(
+        "--verify", action="store_true", help="check every index file's checksum; list corpus files changed since"
+    )
     info.set_defaults(run=cmd_info)
 
     evaluation = commands.add_parser("eval", parents=[common], help="measure the index on your labelled questions")
@@ -367,8 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
-        code = args.run(args)
-        sys.stdout.flush()
+        with sigterm_as_interrupt():  # timeout, docker stop, systemd: cleaned up as Ctrl-C is
+            code = args.run(args)
+            sys.stdout.flush()
         return code
     except RagError as error:
         print(f"rag: error: {printable(str(error))}", file=sys.stderr)
@@ -377,6 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         print("rag: error: the output was closed before everything was written", file=sys.stderr)
         return 1
+    except Terminated:
+        print("rag: terminated (SIGTERM)", file=sys.stderr)
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130

@@ -21,7 +21,9 @@ from rag.errors import QueryError
 from rag.index.metadata import MetadataSegments
 from rag.lexical import LexicalPart, LexicalSegments
 from rag.retrieval import SearchIndexes
+from rag.types import NO_TIME
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DAY = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 _NAMED_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %Y", "%b %Y")
 
@@ -127,8 +129,8 @@ def document_date(date: str, file_mtime_ns: int) -> dt.date | None:
             return dt.date(int(found.group(1)), int(found.group(2) or 1), 1)
         except ValueError:
             pass
-    if file_mtime_ns >= 0:
-        return dt.datetime.fromtimestamp(file_mtime_ns / 1e9, tz=dt.UTC).date()
+    if file_mtime_ns != NO_TIME:  # before 1970 too (negative), as late as the index stores (2262)
+        return (_EPOCH + dt.timedelta(microseconds=file_mtime_ns // 1000)).date()
     return None
 
 

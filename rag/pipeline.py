@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from rag.index.manifest import Manifest, live_generation, read_manifest, rebuild
 from rag.index.metadata import MetadataSegments
 from rag.index.segment import open_metadata, open_search_files
 from rag.index.update import BuildReport, update_index
+from rag.ingest import doc_id_for, scan_corpus, unchanged_since
 from rag.lexical import LexicalPart, LexicalSegments
 from rag.queries import Queries
 from rag.retrieval import SearchIndexes
@@ -295,6 +296,38 @@ class Index:
             return f"{citation.doc_id} no longer holds the quoted text at characters {citation.start}-{citation.end}"
         return None
 
+    def corpus_changes(self, doc_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """What differs in the corpus folder from what is indexed: documents whose file "changed" or
+        was "deleted" since it was read, and "new" files (not indexed, not skipped at the last build).
+
+        Citations of a changed document may point at characters that now hold other text. A
+        file is checked by its stat, and hashed only when the stat differs from the one recorded
+        (``rag.ingest.unchanged_since``), so checking the few documents an answer cites is cheap.
+
+        Args:
+            doc_ids: Check only these documents (those not indexed are left out), and look for no
+                new files; None: every document, and the corpus is scanned for new files.
+        """
+        corpus = self.corpus
+        wanted = sorted(set(doc_ids)) if doc_ids is not None else None
+        store = self._indexes.store
+        with self._lock:
+            live = {d: store.live_document(d) for d in wanted} if wanted is not None else store.live_documents()
+        changes: dict[str, list[str]] = {"changed": [], "deleted": [], "new": []}
+        for doc_id, document in sorted(live.items()):
+            if document is None:
+                continue
+            path = corpus / doc_id
+            if not (path.exists() or path.is_symlink()):
+                changes["deleted"].append(doc_id)
+            elif not unchanged_since(path, document.file, root=corpus):
+                changes["changed"].append(doc_id)
+        if wanted is None and corpus.is_dir():
+            skipped = {item["path"] for item in self._manifest.skipped}
+            paths, _ = scan_corpus(corpus)
+            changes["new"] = [d for d in (doc_id_for(corpus, p) for p in paths) if d not in live and d not in skipped]
+        return changes
+
     def sentences(self, doc_id: str) -> list[Sentence]:
         """The sentences of document ``doc_id`` as indexed, in order (offsets into its text)."""
         self.document(doc_id)
@@ -386,14 +419,18 @@ class Index:
         If either fails, ``moves`` puts every file back where it was: a refused or failed
         update leaves the corpus as it was.
         """
+        before = live_generation(self.path)
         try:
             change()
             return update_index(corpus, self.path, self.config, self.embedder, False, started)
-        except OSError as error:
+        except BaseException as error:
+            # Stopped after the commit (SIGTERM, Ctrl-C while clearing old generations): the
+            # index now holds the change, so the corpus keeps it too.
+            if live_generation(self.path) != before:
+                raise
             moves.undo()
-            raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
-        except BaseException:
-            moves.undo()
+            if isinstance(error, OSError):
+                raise CorpusError(f"cannot change the corpus at {corpus} ({error}); it is as it was") from None
             raise
 
     def rebuild(self) -> Index:

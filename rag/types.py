@@ -57,14 +57,18 @@ def page_number(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
     return sum(1 for start in pages if start <= offset) or 1
 
 
+# A file time that is not known. Not -1: a file may be dated before 1970 (negative times).
+NO_TIME = -(2**63)
+
+
 @dataclass(frozen=True, slots=True)
 class FileVersion:
     """A corpus file as it was read: the sha256 of its bytes, and its stat to tell later whether it changed."""
 
     sha256: str
     size: int = -1
-    mtime_ns: int = -1
-    ctime_ns: int = -1
+    mtime_ns: int = NO_TIME
+    ctime_ns: int = NO_TIME
     inode: int = -1
     read_at_ns: int = -1
 

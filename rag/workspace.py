@@ -7,9 +7,13 @@ defaults and ``open_or_build`` from here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 from rag import Index, build_index, load_index
 from rag.errors import IndexNotFoundError
@@ -108,3 +112,37 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--allowed-hosts", default=None, help="comma-separated host names the app answers to besides loopback ones"
     )
     add_cluster_arguments(parser)
+
+
+# --- stopping on SIGTERM as on Ctrl-C -------------------------------------------------------
+
+TERMINATED_STATUS = 143  # 128 + SIGTERM: what a shell, timeout, docker and systemd report for it
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (timeout, docker stop, systemd), raised in the main thread as Ctrl-C raises
+    KeyboardInterrupt, so that the same clean-up runs: a build removes its unfinished
+    generation, an add or a removal puts the corpus back."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises ``Terminated`` in the main thread (elsewhere this does nothing).
+
+    Only the first SIGTERM raises; later ones are ignored, so that they cannot break off the
+    clean-up the first one started (SIGKILL still ends the process, and loses nothing either).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated

@@ -878,8 +878,8 @@ def _version_of(path: Path, *, read_later_by: float = 0.0) -> FileVersion:
 def test_a_settled_file_with_the_same_stat_is_not_read_again(tmp_path: Path, monkeypatch) -> None:
     path = write(tmp_path, "a.txt", "The harbour reopened.")
     version = _version_of(path, read_later_by=ingest.RACY_SECONDS + 1)
-    monkeypatch.setattr(files, "file_sha256", lambda _: pytest.fail("a settled, unchanged file was hashed"))
-    assert ingest.unchanged_since(path, version)
+    monkeypatch.setattr(files, "file_sha256", lambda _, root: pytest.fail("a settled, unchanged file was hashed"))
+    assert ingest.unchanged_since(path, version, root=tmp_path)
 
 
 def test_a_file_read_right_after_its_last_change_is_hashed_to_decide(tmp_path: Path, monkeypatch) -> None:
@@ -887,8 +887,8 @@ def test_a_file_read_right_after_its_last_change_is_hashed_to_decide(tmp_path: P
     version = _version_of(path, read_later_by=0.5)  # a write in the same clock tick could keep the stat
     hashed: list[Path] = []
     real = ingest.file_sha256
-    monkeypatch.setattr(files, "file_sha256", lambda p: hashed.append(p) or real(p))
-    assert ingest.unchanged_since(path, version)
+    monkeypatch.setattr(files, "file_sha256", lambda p, root: hashed.append(p) or real(p, root=root))
+    assert ingest.unchanged_since(path, version, root=tmp_path)
     assert hashed == [path]
 
 
@@ -901,14 +901,14 @@ def test_same_size_and_restored_mtime_is_still_a_change(tmp_path: Path) -> None:
     path.write_text("The harbour reclosed.", encoding="utf-8")  # same length
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert os.stat(path).st_size == version.size and os.stat(path).st_mtime_ns == version.mtime_ns
-    assert not ingest.unchanged_since(path, version)
+    assert not ingest.unchanged_since(path, version, root=tmp_path)
 
 
 def test_a_deleted_or_unreadable_file_has_changed(tmp_path: Path) -> None:
     path = write(tmp_path, "a.txt", "The harbour reopened.")
     version = _version_of(path, read_later_by=ingest.RACY_SECONDS + 1)
     path.unlink()
-    assert not ingest.unchanged_since(path, version)
+    assert not ingest.unchanged_since(path, version, root=tmp_path)
 
 
 def test_load_documents_records_the_version_it_read(tmp_path: Path) -> None:

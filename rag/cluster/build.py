@@ -387,6 +387,10 @@ class _RayBuild:
             for ref in refs.values():
                 ray.cancel(ref, force=True)
             raise RagError(_failure(stage, number, len(submits), error, self.index_dir)) from None
+        except BaseException:  # Ctrl-C, SIGTERM: no task may go on writing into the generation being removed
+            for ref in refs.values():
+                ray.cancel(ref, force=True)
+            raise
         return [results[n] for n in range(len(submits))]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import threading
 from typing import Any
 
 from rag.errors import RagError
@@ -35,11 +37,17 @@ def connect(address: str | bool | None) -> Any:
     target = None if address in (True, None, "", "local") else str(address)
     if target is not None:
         _check_reachable(target)
+    # ray.init makes SIGTERM exit at once (sys.exit(15)); the caller's own handler (the CLI's, which
+    # cleans up, says so and exits 143) is put back.
+    handler = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     try:
         ray.init(address=target, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as error:
         where = f"at {target}" if target else "on this machine"
         raise RagError(f"cannot join the Ray cluster {where}: {error}") from None
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
     return ray
 
 

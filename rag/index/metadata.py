@@ -377,6 +377,10 @@ class MetadataSegments:
         """Every live document by doc_id."""
         return dict(self._live)
 
+    def live_document(self, doc_id: str) -> LiveDocument | None:
+        """The live document ``doc_id`` (None when it is not live), without copying them all."""
+        return self._live.get(doc_id)
+
     def dead_rows(self, number: int) -> tuple[list[int], list[int]]:
         """The sentence and passage rows of segment ``number`` that belong to removed documents."""
         part = self.parts[number]

@@ -135,7 +135,7 @@ def plan_update(corpus: Path, paths: Sequence[Path], previous: Previous | None) 
     unchanged = {
         doc_id: live
         for doc_id, live in previous.live.items()
-        if doc_id in by_id and unchanged_since(by_id[doc_id], live.file)
+        if doc_id in by_id and unchanged_since(by_id[doc_id], live.file, root=corpus)
     }
     removed: dict[int, set[str]] = {}
     for doc_id, live in previous.live.items():

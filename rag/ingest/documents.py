@@ -67,7 +67,7 @@ def load_documents(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Docume
     for path in paths:
         doc_id = doc_id_for(root, path)
         try:
-            data, version = _read_file(path)
+            data, version = _read_file(path, root=root)
             documents.append((read_document(path, doc_id, data), version))
         except IngestError as err:
             skipped.append(Skipped(doc_id, _one_line(str(err))))

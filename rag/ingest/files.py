@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import stat
@@ -12,7 +14,7 @@ from typing import Literal
 
 from rag.errors import CorpusError, IngestError
 from rag.ingest.decode import _SURROGATES
-from rag.types import FileVersion
+from rag.types import NO_TIME, FileVersion
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 50_000_000
@@ -103,10 +105,10 @@ def scan_corpus(root: Path) -> tuple[list[Path], list[Skipped]]:
     return files, skipped
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes as indexing reads them; "" when it cannot be read (reading it says why)."""
+def file_sha256(path: Path, *, root: Path) -> str:
+    """The sha256 of the corpus file's bytes as indexing reads them; "" when it cannot be read (reading it says why)."""
     try:
-        return _read_file(path)[1].sha256
+        return _read_file(path, root=root)[1].sha256
     except IngestError:
         return ""
 
@@ -118,8 +120,8 @@ def file_sha256(path: Path) -> str:
 RACY_SECONDS = 2.0
 
 
-def unchanged_since(path: Path, version: FileVersion) -> bool:
-    """Whether the file at ``path`` still holds the bytes ``version`` was read from.
+def unchanged_since(path: Path, version: FileVersion, *, root: Path) -> bool:
+    """Whether the corpus file at ``path`` (under ``root``) still holds the bytes ``version`` was read from.
 
     Trusted from its stat (size, mtime, ctime and inode all equal, none of them racy),
     otherwise decided by hashing its bytes again; a file that cannot be read has changed.
@@ -128,13 +130,30 @@ def unchanged_since(path: Path, version: FileVersion) -> bool:
         info = os.stat(path)
     except OSError:
         return False
-    same_stat = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == (
-        version.size, version.mtime_ns, version.ctime_ns, version.inode,
-    )  # fmt: skip
+    now = (info.st_size, stored_time(info.st_mtime_ns), stored_time(info.st_ctime_ns), stored_inode(info.st_ino))
+    same_stat = now == (version.size, version.mtime_ns, version.ctime_ns, version.inode)
     settled = max(version.mtime_ns, version.ctime_ns) + RACY_SECONDS * 1e9 < version.read_at_ns
     if same_stat and settled:
         return True
-    return bool(version.sha256) and file_sha256(path) == version.sha256
+    return bool(version.sha256) and file_sha256(path, root=root) == version.sha256
+
+
+# SQLite holds 64-bit signed integers. A file time in nanoseconds leaves that range after
+# 2262-04-11 (``touch -d 2300-01-01`` is allowed on ext4, XFS and Btrfs), and some filesystems
+# number inodes past 2**63; such values are stored clamped (times) or wrapped (inodes), and a
+# file is compared by the same mapping, so it indexes and is still recognised as unchanged.
+# The smallest value is kept for "no time known" (``rag.types.NO_TIME``).
+_INT64_MAX = 2**63 - 1
+
+
+def stored_time(nanoseconds: int) -> int:
+    """A file time in nanoseconds as the index stores it: clamped into SQLite's 64-bit integers."""
+    return max(NO_TIME + 1, min(nanoseconds, _INT64_MAX))
+
+
+def stored_inode(inode: int) -> int:
+    """An inode number as the index stores it: an unsigned 64-bit number as its signed twin."""
+    return inode - 2**64 if inode > _INT64_MAX else inode
 
 
 def _check_corpus_root(root: Path) -> None:
@@ -219,14 +238,14 @@ def _read_bytes(path: Path) -> bytes:
     return _read_file(path)[0]
 
 
-def _read_file(path: Path) -> tuple[bytes, FileVersion]:
-    """The bytes of a regular file and what it was when read (refusing what ``_read_bytes`` refuses)."""
+def _read_file(path: Path, *, root: Path | None = None) -> tuple[bytes, FileVersion]:
+    """The bytes of a regular file and what it was when read (refusing what ``_read_bytes`` refuses).
+
+    With ``root``, ``path`` is a file of the corpus at ``root`` and is read only if the file
+    opened lies inside it (``open_in_corpus``): a link swapped in after the scan is refused.
+    """
     read_at = time.time_ns()
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as err:
-        raise IngestError(f"cannot open file ({err.strerror})") from err
+    descriptor = open_in_corpus(root, path) if root is not None else _open_regular(path, follow=True)
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
@@ -244,12 +263,90 @@ def _read_file(path: Path) -> tuple[bytes, FileVersion]:
     version = FileVersion(
         sha256=hashlib.sha256(data).hexdigest(),
         size=info.st_size,
-        mtime_ns=info.st_mtime_ns,
-        ctime_ns=info.st_ctime_ns,
-        inode=info.st_ino,
+        mtime_ns=stored_time(info.st_mtime_ns),
+        ctime_ns=stored_time(info.st_ctime_ns),
+        inode=stored_inode(info.st_ino),
         read_at_ns=read_at,
     )
     return data, version
+
+
+def open_in_corpus(root: Path, path: Path) -> int:
+    """A read-only descriptor of the corpus file ``path``, opened only if it lies inside ``root``.
+
+    The scan refuses links that leave the corpus, but a file can be replaced by such a link (or
+    a folder on its path by a link to another folder) between the scan and the read. So the
+    name itself is opened without following a link (a link the scan allowed is resolved and
+    checked first), and the file then opened is checked where it really is: the path of the
+    descriptor must lie inside the corpus, whatever happened to the names on the way.
+
+    Raises:
+        IngestError: The file cannot be opened, or what was opened lies outside the corpus.
+    """
+    real_root = os.path.realpath(root)
+    try:
+        descriptor = _open_regular(path, follow=False)
+    except _IsLink:
+        target = os.path.realpath(path)
+        if not _within(target, real_root):
+            raise IngestError("symlink points outside the corpus folder (not read)") from None
+        try:
+            descriptor = _open_regular(Path(target), follow=False)
+        except _IsLink:
+            raise IngestError("the file was replaced by a link while being read (not read)") from None
+    try:
+        if not _within(_descriptor_path(descriptor, path), real_root):
+            raise IngestError("the file opened lies outside the corpus folder (a link on its path; not read)")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _within(where: str | None, real_root: str) -> bool:
+    """Whether the real path ``where`` lies inside the real folder ``real_root`` (strings: this runs per file)."""
+    if where is None:
+        return False
+    return where == real_root or where.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+class _IsLink(Exception):
+    """The last name of a path opened without following links is a symbolic link."""
+
+
+def _open_regular(path: Path, *, follow: bool) -> int:
+    """A read-only descriptor of ``path``; ``follow=False`` raises ``_IsLink`` rather than follow a link."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused once opened.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, flags)
+    except OSError as err:
+        if not follow and err.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
+            raise _IsLink from None  # Linux says ELOOP, FreeBSD EMLINK
+        raise IngestError(f"cannot open file ({err.strerror})") from err
+
+
+def _descriptor_path(descriptor: int, path: Path) -> str | None:
+    """Where the open file ``descriptor`` really is: the kernel's name for it (/proc on Linux,
+    F_GETPATH on macOS), else the resolved ``path`` when it is still that same file."""
+    try:
+        return os.readlink(f"/proc/self/fd/{descriptor}")
+    except OSError:
+        pass
+    if hasattr(fcntl, "F_GETPATH"):  # macOS
+        try:
+            name = fcntl.fcntl(descriptor, fcntl.F_GETPATH, bytes(4096))
+            return os.fsdecode(name.split(b"\0", 1)[0])
+        except OSError:
+            pass
+    resolved = os.path.realpath(path)
+    try:
+        opened, named = os.fstat(descriptor), os.stat(resolved)
+    except OSError:
+        return None
+    return resolved if (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino) else None
 
 
 def _check_size(size: int) -> None:
