@@ -35,6 +35,7 @@ from rag.model_export import (
     prepare_export,
 )
 from rag.model_export import default_cache_dir as default_cache_dir  # re-exported: where it was before the split
+from rag.progress import on_terminal, progress
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -338,7 +339,7 @@ class SentenceTransformerEmbedder:
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,
-            show_progress_bar=show_progress,
+            show_progress_bar=show_progress and on_terminal(),  # elsewhere, a line at most (rag.progress)
             convert_to_numpy=True,
             normalize_embeddings=True,
         )
@@ -443,23 +444,8 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors
 
 
-class _NoProgress:
-    def __enter__(self) -> _NoProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, n: int) -> None:
-        return None
-
-
 def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return _NoProgress()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="Embedding", unit="text")
+    return progress(total, "Embedding", "text", show)
 
 
 def _load_tokenizer(path: Path, max_tokens: int) -> Tokenizer:
