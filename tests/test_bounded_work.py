@@ -126,7 +126,9 @@ def test_big_markup_files_are_read_in_the_parser_process(tmp_path: Path, monkeyp
     in_process = documents._READERS[".md"](path.read_bytes(), path)
     commands = []
     call = worker.ParserPool.call
-    monkeypatch.setattr(worker.ParserPool, "call", lambda pool, header, *a: commands.append(header) or call(pool, header, *a))
+    monkeypatch.setattr(
+        worker.ParserPool, "call", lambda pool, header, *a: commands.append(header) or call(pool, header, *a)
+    )
     document = read_document(path, "big.md")
     assert commands == [{"kind": "markup", "suffix": ".md"}]
     assert (

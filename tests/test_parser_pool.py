@@ -76,7 +76,8 @@ def test_a_worker_is_replaced_after_a_timeout_or_a_crash_and_only_its_file_is_sk
 
 def test_a_worker_out_of_memory_is_retired_and_the_next_file_is_read(tmp_path: Path, monkeypatch) -> None:
     command = (
-        "import rag.ingest.office as o, rag.ingest.worker as w; w.PARSER_MEMORY_BYTES = 200_000_000; real = o._extract_pdf\n"
+        "import rag.ingest.office as o, rag.ingest.worker as w; w.PARSER_MEMORY_BYTES = 200_000_000\n"
+        "real = o._extract_pdf\n"
         "o._extract_pdf = lambda data: ([str(bytearray(10**9))], '', '') if b'HUGE' in data else real(data)\n"
         "w._worker_main()"
     )
