@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -234,7 +235,10 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = load_index(args.index, verify=True if args.verify else None).info()
+    index = load_index(args.index, verify=True if args.verify else None)
+    info = index.info()
+    encodings = Counter(d["encoding"] or "n/a (PDF/DOCX)" for d in index.documents())
+    info["encodings"] = dict(sorted(encodings.items(), key=lambda item: (-item[1], item[0])))
     if args.json:
         print(_to_json(info))
         return 0
@@ -246,6 +250,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"contents:   {counts.get('documents')} documents, {counts.get('sentences')} sentences, "
         f"{counts.get('passages')} passages, {counts.get('skipped')} files skipped"
     )
+    print(f"encodings:  {', '.join(f'{count} {name}' for name, count in info['encodings'].items())}")
     print(f"model:      {info['model']}")
     print(f"encoder:    {info['encoder']} ({info['dimension']} dimensions)")
     print(f"dense:      FAISS {info.get('dense_index', 'flat')}, inner product over unit vectors (cosine)")

@@ -36,6 +36,7 @@ class Document:
     date: str = ""
     content_hash: str = ""
     pages: tuple[int, ...] = ()
+    encoding: str = ""  # the encoding a text file was read in ("utf-8", "gb18030"...); "" for PDF and DOCX
 
     def __post_init__(self) -> None:
         if not self.doc_id:

@@ -135,6 +135,7 @@ def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Documen
         date=extracted.date,
         content_hash=content_hash(extracted.text),
         pages=extracted.pages,
+        encoding=extracted.encoding,
     )
 
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import IngestError
-from rag.ingest.decode import _decode_text
+from rag.ingest.decode import _decode_text_and_encoding
 from rag.ingest.metadata import _clean_field, _Extracted, _one_line, _safe_url, _trailing_source
 
 _HIDDEN_TAGS = {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "canvas"}
@@ -135,8 +135,9 @@ def _hides(values: dict[str, str]) -> bool:
 
 def _read_html(data: bytes, path: Path) -> _Extracted:
     parser = _VisibleText()
+    decoded, encoding = _decode_text_and_encoding(data, path)
     try:
-        parser.feed(_defuse_unclosed_markup(_decode_text(data, path)))
+        parser.feed(_defuse_unclosed_markup(decoded))
         parser.close()
     except (AssertionError, ValueError) as err:  # html.parser's reaction to some broken markup
         raise IngestError(f"HTML could not be parsed ({_one_line(str(err))})") from err
@@ -147,6 +148,7 @@ def _read_html(data: bytes, path: Path) -> _Extracted:
         source=_meta_field(parser, "source") or _trailing_source(text),
         url=next(filter(_safe_url, (_clean_field(parser.canonical), _meta_field(parser, "url"))), ""),
         date=_meta_field(parser, "date"),
+        encoding=encoding,
     )
 
 

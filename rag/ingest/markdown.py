@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from pathlib import Path
 
-from rag.ingest.decode import _decode_text
+from rag.ingest.decode import _decode_text_and_encoding
 from rag.ingest.metadata import _clean_field, _Extracted, _split_front_matter, _with_fields
 
 
 def _read_markdown(data: bytes, path: Path) -> _Extracted:
-    fields, body = _split_front_matter(_decode_text(data, path))
+    text, encoding = _decode_text_and_encoding(data, path)
+    fields, body = _split_front_matter(text)
     markdown = _drop_html_blocks(body)
-    return _with_fields(_markdown_to_text(markdown), fields, title=_markdown_title(markdown))
+    extracted = _with_fields(_markdown_to_text(markdown), fields, title=_markdown_title(markdown))
+    return replace(extracted, encoding=encoding)
 
 
 _MD_HTML_BLOCK = re.compile(r"<!--|<(script|style|noscript|template)\b[^<>]*>", re.I)

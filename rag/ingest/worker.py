@@ -219,7 +219,7 @@ def _read_markup_in_child(data: bytes, path: Path) -> _Extracted:
     outcome, exit_code = _call_parser({"kind": "markup", "suffix": suffix}, data, label, timeout)
     _raise_reported(outcome)
     fields = outcome.get("extracted") if isinstance(outcome, dict) else None
-    names = ("text", "title", "source", "url", "date")
+    names = ("text", "title", "source", "url", "date", "encoding")
     if not isinstance(fields, dict) or not all(isinstance(fields.get(n), str) for n in names):
         raise IngestError(f"{label} parser crashed (exit code {exit_code})")
     return _Extracted(**{n: fields[n] for n in names})
@@ -361,7 +361,8 @@ def _markup_worker(data: bytes, suffix: str) -> dict[str, object]:
     try:
         extracted = _READERS[suffix](data, Path(f"document{suffix}"))
         # Lone surrogates cannot cross as UTF-8 JSON; the readers already replace them.
-        return {"extracted": {n: getattr(extracted, n) for n in ("text", "title", "source", "url", "date")}}
+        fields = ("text", "title", "source", "url", "date", "encoding")
+        return {"extracted": {n: getattr(extracted, n) for n in fields}}
     except MemoryError:
         return _out_of_memory(label)
     except IngestError as err:
