@@ -204,6 +204,7 @@ def _clip(text: str, limit: int) -> str:
 def document_header_html(document: Document, sentences: int | None = None) -> str:
     parts = [f'<div class="rag-doc-title">{html_text(document.title)}</div><div class="rag-meta">']
     details = [html_text(document.source)] if document.source else []
+    details += [f"by {html_text(document.author)}"] if document.author else []
     details += [html_text(document.date)] if document.date else []
     details.append(f"<code>{html_text(document.doc_id)}</code>")
     details += [f"{sentences} sentences"] if sentences is not None else []

@@ -136,6 +136,7 @@ def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Documen
         content_hash=content_hash(extracted.text),
         pages=extracted.pages,
         encoding=extracted.encoding,
+        author=extracted.author,
     )
 
 

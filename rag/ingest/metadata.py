@@ -22,6 +22,7 @@ class _Extracted:
     date: str = ""
     pages: tuple[int, ...] = ()
     encoding: str = ""  # the text encoding a text format was read in; "" for PDF and DOCX
+    author: str = ""
 
 
 _FRONT_MATTER_FIELD = re.compile(r"([A-Za-z_][\w-]*)\s*:\s*(.*)")

@@ -196,7 +196,7 @@ def _call_parser(header: dict[str, str], data: bytes, label: str, timeout: float
 
 
 def _extract_in_child(kind: str, data: bytes) -> tuple[list[str], str, str]:
-    """Text parts, title and source of a ``kind`` file ("pdf", "docx"), parsed in a child process
+    """Text parts, title and author of a ``kind`` file ("pdf", "docx"), parsed in a child process
     under time and memory limits, so that a hostile file can neither hang nor exhaust the caller.
 
     Child processes rather than multiprocessing: spawn and forkserver re-run the caller's
@@ -290,10 +290,10 @@ def _parse_worker_outcome(label: str, outcome: object, exit_code: int) -> tuple[
         isinstance(outcome, dict)
         and _is_str_list(outcome.get("parts"))
         and isinstance(outcome.get("title"), str)
-        and isinstance(outcome.get("source"), str)
+        and isinstance(outcome.get("author"), str)
     ):
         raise IngestError(f"{label} parser crashed (exit code {exit_code})")
-    return outcome["parts"], outcome["title"], outcome["source"]
+    return outcome["parts"], outcome["title"], outcome["author"]
 
 
 def _is_str_list(value: object) -> bool:
@@ -337,8 +337,8 @@ def _serve_one(header: dict[str, str], data: bytes) -> dict[str, object]:
     label = _WORKER_LABELS.get(kind, kind)
     try:
         extract = {"pdf": office._extract_pdf, "docx": office._extract_docx}[kind]
-        parts, title, source = extract(data)
-        return {"parts": parts, "title": title, "source": source}
+        parts, title, author = extract(data)
+        return {"parts": parts, "title": title, "author": author}
     except MemoryError:
         return _out_of_memory(label)
     except _ParseProblem as err:
