@@ -150,7 +150,8 @@ def _open_index(args: argparse.Namespace) -> Index:
 def cmd_index(args: argparse.Namespace) -> int:
     ray = {"ray": args.ray} if args.ray else {}  # read and encode on a Ray cluster
     config = _build_config(args)
-    _announce_encoder(args, config)
+    if not args.ray:  # on a cluster the workers export, and a missing Ray is the only line to print
+        _announce_encoder(args, config)
     progress = not (args.json or args.quiet)
     return _show_report(build_index(args.corpus, args.index, config, progress=progress, **ray), args)
 
