@@ -76,6 +76,17 @@ def test_a_big_legacy_file_read_in_the_parser_process_keeps_its_encoding(tmp_pat
     assert document.text.startswith(CHINESE) and document.encoding == "gb18030"
 
 
+def test_a_file_larger_than_the_detectors_sample_is_detected_from_whole_characters(tmp_path: Path) -> None:
+    # 2 MB of GBK: the sample the detector reads must not end inside a two-byte character.
+    path = tmp_path / "long.txt"
+    line = "中国是世界上人口最多的国家之一。北京是中国的首都，上海是最大的城市。\n"
+    data = (line * 20_000).encode("gbk")
+    assert data[: 256 * 1024][-1] >= 0x80, "the detector's sample would end inside a character"
+    path.write_bytes(data)
+    document = read_document(path, "long.txt")
+    assert document.encoding == "gb18030" and document.text.startswith(line)
+
+
 def _legacy_corpus(folder: Path) -> Path:
     folder.mkdir()
     (folder / "china.txt").write_bytes(CHINESE.encode("gbk"))

@@ -142,7 +142,7 @@ def _detected_charset(data: bytes) -> str | None:
         return None
     from charset_normalizer import from_bytes  # imported here: only files that are not UTF-8 need it
 
-    best = from_bytes(data[:_DETECT_BYTES]).best()
+    best = from_bytes(_sample(data)).best()
     if best is None:
         return None
     try:
@@ -152,6 +152,15 @@ def _detected_charset(data: bytes) -> str | None:
     if name in _UNDECLARABLE or _is_western(str(best)):
         return None
     return name
+
+
+def _sample(data: bytes) -> bytes:
+    """At most ``_DETECT_BYTES`` of ``data``, cut after a newline: a cut inside a multi-byte character
+    would rule out the right encoding (no legacy CJK encoding uses byte 0x0A inside a character)."""
+    if len(data) <= _DETECT_BYTES:
+        return data
+    cut = data.rfind(b"\n", 0, _DETECT_BYTES)
+    return data[: cut + 1] if cut > _DETECT_BYTES // 2 else data[:_DETECT_BYTES]
 
 
 def _is_western(text: str) -> bool:
