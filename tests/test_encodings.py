@@ -38,6 +38,7 @@ LEGACY = [
     pytest.param("japan.md", JAPANESE, "shift_jis", "cp932", id="Shift-JIS"),
     pytest.param("taiwan.txt", TAIWANESE, "big5", "big5", id="Big5"),
     pytest.param("russia-1251.txt", RUSSIAN, "cp1251", "cp1251", id="cp1251"),
+    pytest.param("greece.txt", "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας.", "cp1253", "cp1253", id="Greek cp1253"),
 ]
 
 
@@ -57,6 +58,11 @@ def test_legacy_text_is_read_as_its_own_characters(tmp_path: Path, name, text, c
         pytest.param("café – “quoted”".encode("cp1252"), "café – “quoted”", "cp1252", id="short cp1252"),
         pytest.param(GERMAN.encode("cp1252"), GERMAN, "cp1252", id="German cp1252"),
         pytest.param("naïve “x” ".encode() + b"caf\xe9 end", "naïve “x” café end", "utf-8+cp1252", id="mixed"),
+        # Short Western text the detector alone takes for Big5, cp1006 or cp1125:
+        pytest.param("Über alles".encode("cp1252"), "Über alles", "cp1252", id="Über"),
+        pytest.param("naïve résumé".encode("cp1252"), "naïve résumé", "cp1252", id="résumé"),
+        pytest.param("Smörgåsbord och kött".encode("cp1252"), "Smörgåsbord och kött", "cp1252", id="Swedish"),
+        pytest.param("Prix: 5 €".encode("cp1252"), "Prix: 5 €", "cp1252", id="euro"),
         pytest.param("plain UTF-8: 北京".encode(), "plain UTF-8: 北京", "utf-8", id="utf-8"),
         pytest.param(b"\xef\xbb\xbfwith a BOM", "with a BOM", "utf-8", id="utf-8 BOM"),
     ],

@@ -49,6 +49,10 @@ _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|
 # CJK text rarely forms such sequences (its trail bytes mostly fall outside 0x80-0xBF) and
 # Cyrillic codepages never do (their letters lie at 0xC0 and above); tests/test_encodings.py.
 _MOSTLY_UTF8 = 0.5
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
+# At least half the high bytes in runs of three: words of a non-Latin script (see _high_bytes_in_runs);
+# tests/test_encodings.py holds the cases on both sides.
+_LEGACY_RUN_SHARE = 0.5
 # The detector reads at most this much: enough to decide, and bounded on a 50 MB file.
 _DETECT_BYTES = 256 * 1024
 
@@ -138,7 +142,7 @@ def _detected_charset(data: bytes) -> str | None:
     do: on short texts the detector cannot tell cp1252 from cp1250 or the Mac codepages, and
     cp1252 is by far the most common. A file that is mostly UTF-8 is left to that reading too.
     """
-    if _utf8_share(data) >= _MOSTLY_UTF8:
+    if _utf8_share(data) >= _MOSTLY_UTF8 or _high_bytes_in_runs(data) < _LEGACY_RUN_SHARE:
         return None
     from charset_normalizer import from_bytes  # imported here: only files that are not UTF-8 need it
 
@@ -152,6 +156,19 @@ def _detected_charset(data: bytes) -> str | None:
     if name in _UNDECLARABLE or _is_western(str(best)):
         return None
     return name
+
+
+def _high_bytes_in_runs(data: bytes) -> float:
+    """The share of the bytes above ASCII that stand in runs of three or more.
+
+    Western text has its accented letters and curly quotes one or two at a time between ASCII
+    letters ("Smörgåsbord", "naïve"); CJK, Cyrillic, Greek or Arabic text in a legacy codepage is
+    words of high bytes. On short Western text the detector guesses Big5 or cp1006 ("Über alles"),
+    so it is asked only about the second kind.
+    """
+    high = sum(1 for _ in _HIGH_BYTE.finditer(data))
+    in_runs = sum(match.end() - match.start() for match in _HIGH_RUN.finditer(data))
+    return in_runs / high if high else 0.0
 
 
 def _sample(data: bytes) -> bytes:
