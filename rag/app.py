@@ -170,6 +170,20 @@ def lookup_api(
         raise gr.Error(str(error)) from None
 
 
+def ask_question_api(question: str) -> dict[str, Any]:
+    """Answer a question over every document: ``ask`` with only its question, for a short HTTP call.
+
+    Gradio's ``/gradio_api/call/ask`` wants every input of ``ask`` (seven) and answers a shorter
+    call with an empty error; this one takes ``{"data": [question]}`` (docs/http-api.md).
+    """
+    return ask_api(question)
+
+
+def lookup_text_api(text: str) -> list[dict[str, Any]]:
+    """Find where each sentence of ``text`` comes from, in every document: ``lookup`` with only its text."""
+    return lookup_api(text)
+
+
 # --- event handlers: Gradio in, the functions above, Gradio out --------------------------
 
 
@@ -675,6 +689,8 @@ def build_demo() -> gr.Blocks:
         ask_tab.select(on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private")
         gr.api(ask_api, api_name="ask")
         gr.api(lookup_api, api_name="lookup")
+        gr.api(ask_question_api, api_name="ask_question")
+        gr.api(lookup_text_api, api_name="lookup_text")
     return app
 
 

@@ -204,9 +204,12 @@ def _clip(text: str, limit: int) -> str:
 def document_header_html(document: Document, sentences: int | None = None) -> str:
     parts = [f'<div class="rag-doc-title">{html_text(document.title)}</div><div class="rag-meta">']
     details = [html_text(document.source)] if document.source else []
+    details += [f"by {html_text(document.author)}"] if document.author else []
     details += [html_text(document.date)] if document.date else []
     details.append(f"<code>{html_text(document.doc_id)}</code>")
     details += [f"{sentences} sentences"] if sentences is not None else []
+    # A text file read from a legacy encoding says which: a wrong guess shows as odd characters.
+    details += [f"read as {html_text(document.encoding)}"] if document.encoding not in ("", "utf-8") else []
     details += [_safe_link(document.url)] if document.url else []
     parts.append(" \u00b7 ".join(details))
     parts.append("</div>")

@@ -7,21 +7,25 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
 from typing import Any
 
-from rag import Answer, BuildReport, Citation, Index, Match, __version__, build_index, load_index
+from rag import Answer, BuildReport, Citation, Config, Index, Match, __version__, build_index, load_index
 from rag.errors import QueryError, RagError
 from rag.export import coverage_text, where
+from rag.user_config import load_settings
 from rag.workspace import (
     DEFAULT_CORPUS,
+    DEFAULT_INDEX,
+    INDEX_VARIABLE,
     TERMINATED_STATUS,
     Terminated,
     add_cluster_arguments,
     add_serve_arguments,
     counted,
-    default_index,
+    encoder_needs_export,
     open_or_build,
     sigterm_as_interrupt,
 )
@@ -112,16 +116,47 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _quiet(message: str) -> None:
+    del message
+
+
+def _notes(args: argparse.Namespace) -> Callable[[str], None]:
+    """Where notes for the person waiting go: stderr, or nowhere with -q."""
+    return _quiet if getattr(args, "quiet", False) else _say
+
+
+def _announce_encoder(args: argparse.Namespace, config: Config) -> None:
+    """Say so before the first build exports the encoder, which takes a while and shows nothing else."""
+    if encoder_needs_export(config):
+        _notes(args)("rag: preparing the encoder once (about 20 s)")
+
+
+def _build_config(args: argparse.Namespace) -> Config:
+    """The settings of a build: --threshold and the settings file's model over the defaults."""
+    config = Config()
+    if getattr(args, "model", None):
+        config = replace(config, embedding=replace(config.embedding, model=args.model))
+    if getattr(args, "threshold", None) is not None:
+        config = config.with_threshold(args.threshold)
+    return config
+
+
 def _open_index(args: argparse.Namespace) -> Index:
     """Load the index; the default one is built from the default corpus first when there is none yet."""
     if getattr(args, "ray", None) or getattr(args, "shards", None):  # sharded on a Ray cluster
         return load_index(args.index, ray=args.ray, shards=args.shards)
-    return open_or_build(args.index, say=_say)
+    if not os.path.isdir(args.index):
+        _announce_encoder(args, _build_config(args))
+    return open_or_build(args.index, args.auto_corpus, say=_notes(args))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     ray = {"ray": args.ray} if args.ray else {}  # read and encode on a Ray cluster
-    return _show_report(build_index(args.corpus, args.index, progress=not args.json, **ray), args)
+    config = _build_config(args)
+    if not args.ray:  # on a cluster the workers export, and a missing Ray is the only line to print
+        _announce_encoder(args, config)
+    progress = not (args.json or args.quiet)
+    return _show_report(build_index(args.corpus, args.index, config, progress=progress, **ray), args)
 
 
 def _show_report(index: Index, args: argparse.Namespace) -> int:
@@ -260,6 +295,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     index = load_index(args.index, verify=True if args.verify else None)
     info = index.info()
     changes = index.corpus_changes() if args.verify else None
+    encodings = Counter(d["encoding"] or "n/a (PDF/DOCX)" for d in index.documents())
+    info["encodings"] = dict(sorted(encodings.items(), key=lambda item: (-item[1], item[0])))
     if args.json:
         print(_to_json({**info, "corpus_changes": changes} if changes is not None else info))
         return 0
@@ -271,6 +308,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"contents:   {counts.get('documents')} documents, {counts.get('sentences')} sentences, "
         f"{counts.get('passages')} passages, {counts.get('skipped')} files skipped"
     )
+    print(f"encodings:  {', '.join(f'{count} {name}' for name, count in info['encodings'].items())}")
     print(f"model:      {info['model']}")
     print(f"encoder:    {info['encoder']} ({info['dimension']} dimensions)")
     print(f"dense:      FAISS {info.get('dense_index', 'flat')}, inner product over unit vectors (cosine)")
@@ -333,19 +371,48 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+ASK_EXAMPLES = """\
+examples:
+  rag ask "How big is the chip fund?"
+  rag ask "Who runs the fund?" -k 1 --context
+  rag ask "What did the ministry announce?" --source cgtn.com --since 2024 --json
+"""
+LOOKUP_EXAMPLES = """\
+examples:
+  rag lookup "China is launching a state-backed fund to raise over $40 billion"
+  rag lookup - < draft.txt
+  rag lookup "The fund will raise $50 billion" --json | jq '.[0].kind'
+"""
+SETTINGS_HELP = (
+    "settings: rag.toml in the working folder (or [tool.rag] in its pyproject.toml), then "
+    "~/.config/rag/rag.toml, may set corpus, index, k, threshold and model; options given here win."
+)
+
+
+def _parser(settings: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    settings = settings or {}
+    index_default = _default_index(settings)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index", default=default_index(), help="index directory (default: $RAG_INDEX or .rag-index)")
+    common.add_argument(
+        "--index", default=index_default, help="index directory (default: $RAG_INDEX, the settings file, .rag-index)"
+    )
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress and no notes on stderr")
+    common.set_defaults(model=settings.get("model"))
     parser = argparse.ArgumentParser(
-        prog="rag", description="Answers made only of sentences quoted from your documents."
+        prog="rag", description="Answers made only of sentences quoted from your documents.", epilog=SETTINGS_HELP
     )
     parser.add_argument("--version", action="version", version=f"rag {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     index = commands.add_parser("index", parents=[common], help="build the index of a corpus folder")
-    index.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS, help="folder of documents (default: corpus)")
+    corpus = settings.get("corpus", DEFAULT_CORPUS)
+    index.add_argument("corpus", nargs="?", default=corpus, help=f"folder of documents (default: {corpus})")
+    index.add_argument(
+        "--threshold", type=float, default=settings.get("threshold"),
+        help="answers abstain below this score (0..1), saved in the index (default 0.25)",
+    )  # fmt: skip
     index.add_argument(
         "--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
         help="read and encode on a Ray cluster (its address; none: a local one; pip extra: ray)",
@@ -361,24 +428,34 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="document ids (paths relative to the corpus)")
     remove.set_defaults(run=cmd_remove)
 
-    ask = commands.add_parser("ask", parents=[common], help="answer a question with quoted sentences")
+    ask = commands.add_parser(
+        "ask", parents=[common], help="answer a question with quoted sentences",
+        epilog=ASK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     ask.add_argument("question")
-    ask.add_argument("-k", type=int, default=None, help="most citations to give (default 3)")
-    ask.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
+    ask.add_argument("-k", type=int, default=settings.get("k"), help="most citations to give (default 3)")
+    ask.add_argument(
+        "--threshold", type=float, default=settings.get("threshold"), help="abstain below this score (0..1)"
+    )
     ask.add_argument("--context", action="store_true", help="show the passage around each quote")
     _add_filter_arguments(ask)
     add_cluster_arguments(ask)
     ask.set_defaults(run=cmd_ask)
 
     chat = commands.add_parser("chat", parents=[common], help="a conversation: follow-ups refer to earlier answers")
-    chat.add_argument("-k", type=int, default=None, help="most citations to give (default 3)")
-    chat.add_argument("--threshold", type=float, default=None, help="abstain below this score (0..1)")
+    chat.add_argument("-k", type=int, default=settings.get("k"), help="most citations to give (default 3)")
+    chat.add_argument(
+        "--threshold", type=float, default=settings.get("threshold"), help="abstain below this score (0..1)"
+    )
     chat.add_argument("--context", action="store_true", help="show the passage around each quote")
     _add_filter_arguments(chat)
     add_cluster_arguments(chat)
     chat.set_defaults(run=cmd_chat)
 
-    lookup = commands.add_parser("lookup", parents=[common], help="find where each sentence of a text comes from")
+    lookup = commands.add_parser(
+        "lookup", parents=[common], help="find where each sentence of a text comes from",
+        epilog=LOOKUP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     lookup.add_argument("text", help="a quote, claim or paragraph; '-' reads standard input")
     lookup.add_argument("--threshold", type=float, default=None, help="score a paraphrase must reach (0..1)")
     _add_filter_arguments(lookup)
@@ -399,13 +476,37 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", parents=[common], help="start the browser app (same as python ui.py)")
     add_serve_arguments(serve)
+    if "corpus" in settings:
+        serve.set_defaults(corpus=settings["corpus"])
     serve.set_defaults(run=cmd_serve)
+
+    completion = commands.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    completion.add_argument("shell", choices=("bash", "zsh"))
+    completion.set_defaults(run=cmd_completion, verbose=False, quiet=False)
     return parser
+
+
+def _default_index(settings: dict[str, Any]) -> str:
+    return os.environ.get(INDEX_VARIABLE) or settings.get("index") or DEFAULT_INDEX
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from rag.completion import completion_script
+
+    print(completion_script(_parser(), args.shell), end="")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `rag` command; returns the exit code (0 ok, 1 user error, 2 usage)."""
-    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except RagError as error:
+        print(f"rag: error: {printable(str(error))}", file=sys.stderr)
+        return 1
+    args = _parser(settings).parse_args(argv)
+    # The index built first when there is none: the settings' corpus, for the default index only.
+    args.auto_corpus = settings.get("corpus") if getattr(args, "index", None) == _default_index(settings) else None
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
         with sigterm_as_interrupt():  # timeout, docker stop, systemd: cleaned up as Ctrl-C is
@@ -415,10 +516,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as error:
         print(f"rag: error: {printable(str(error))}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
         _silence_stdout()
-        print("rag: error: the output was closed before everything was written", file=sys.stderr)
-        return 1
+        return 128 + 13  # killed by SIGPIPE, as a shell reports it
     except Terminated:
         print("rag: terminated (SIGTERM)", file=sys.stderr)
         return TERMINATED_STATUS

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from rag.model_export import (
     prepare_export,
 )
 from rag.model_export import default_cache_dir as default_cache_dir  # re-exported: where it was before the split
+from rag.progress import on_terminal, progress
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -162,11 +164,36 @@ def load_embedder(
         raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
     if threads < 1 or batch_size < 1:
         raise ValueError(f"threads and batch_size must be >= 1, got {threads} and {batch_size}")
+    exported = exported_encoder_dir() if model is None and encoder == "onnx-int8" else None
+    if exported is not None:  # a serving machine: the export made elsewhere, no torch, no model package
+        return OnnxEmbedder(exported, threads=threads, batch_size=batch_size, workers=workers)
     source = model or default_model_path()
     if encoder == "torch-fp32":
         return SentenceTransformerEmbedder(source, threads=threads, batch_size=batch_size)
     export_dir = prepare_encoder(source, cache_dir=cache_dir)
     return OnnxEmbedder(export_dir, threads=threads, batch_size=batch_size, workers=workers)
+
+
+ENCODER_DIR_VARIABLE = "RAG_ENCODER_DIR"
+
+
+def exported_encoder_dir() -> Path | None:
+    """The exported encoder folder ``$RAG_ENCODER_DIR`` names, for the default model; None when unset.
+
+    A machine that only serves (a container, a Ray worker) copies the folder a build machine's
+    first ``rag index`` exported (``~/.cache/rag/encoders/all-minilm-l6-v2-*``) and needs neither
+    torch, sentence-transformers, onnx nor the model package (docs/install.md).
+
+    Raises:
+        ModelError: the variable names a folder without an export.
+    """
+    value = os.environ.get(ENCODER_DIR_VARIABLE)
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if not (folder / EXPORT_MANIFEST).is_file():
+        raise ModelError(f"${ENCODER_DIR_VARIABLE} is {value}, which holds no exported encoder ({EXPORT_MANIFEST})")
+    return folder
 
 
 def prepare_encoder(model: str | None = None, *, cache_dir: Path | None = None) -> Path:
@@ -338,7 +365,7 @@ class SentenceTransformerEmbedder:
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,
-            show_progress_bar=show_progress,
+            show_progress_bar=show_progress and on_terminal(),  # elsewhere, a line at most (rag.progress)
             convert_to_numpy=True,
             normalize_embeddings=True,
         )
@@ -443,23 +470,8 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors
 
 
-class _NoProgress:
-    def __enter__(self) -> _NoProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, n: int) -> None:
-        return None
-
-
 def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return _NoProgress()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="Embedding", unit="text")
+    return progress(total, "Embedding", "text", show)
 
 
 def _load_tokenizer(path: Path, max_tokens: int) -> Tokenizer:

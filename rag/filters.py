@@ -9,6 +9,7 @@ exactly as the rows of removed documents are.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -24,7 +25,9 @@ from rag.retrieval import SearchIndexes
 from rag.types import NO_TIME
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_DAY = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+# A year first, then month and day after "-", "/" or "." ("2024-03-05", "2024/03/05", "2024.03").
+_DAY = re.compile(r"^(\d{4})(?:([-/.])(\d{1,2})(?:\2(\d{1,2}))?)?(?!\d)")
+_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?![a-z])", re.I)
 _NAMED_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %Y", "%b %Y")
 
 
@@ -114,9 +117,9 @@ def document_date(date: str, file_mtime_ns: int) -> dt.date | None:
     """A document's date: its own (ISO, or such as "March 5, 2024") when it has one, else its file's (UTC)."""
     text = (date or "").strip()
     found = _DAY.match(text)
-    if found and found.group(3):
+    if found and found.group(4):
         try:
-            return dt.date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+            return dt.date(int(found.group(1)), int(found.group(3)), int(found.group(4)))
         except ValueError:
             pass
     for pattern in _NAMED_DATE_FORMATS:
@@ -124,14 +127,40 @@ def document_date(date: str, file_mtime_ns: int) -> dt.date | None:
             return dt.datetime.strptime(text, pattern).date()
         except ValueError:
             continue
+    named = _named_date(text)
+    if named is not None:
+        return named
     if found:  # a year, or a year and month: its first day
         try:
-            return dt.date(int(found.group(1)), int(found.group(2) or 1), 1)
+            return dt.date(int(found.group(1)), int(found.group(3) or 1), 1)
         except ValueError:
             pass
     if file_mtime_ns != NO_TIME:  # before 1970 too (negative), as late as the index stores (2262)
         return (_EPOCH + dt.timedelta(microseconds=file_mtime_ns // 1000)).date()
     return None
+
+
+def _named_date(text: str) -> dt.date | None:
+    """An RFC 2822 date ("Tue, 05 Mar 2024 10:00:00 GMT"), or another that names its month (dateutil).
+
+    A date without a year is none; one without a day is its month's first day.
+    """
+    try:
+        return email.utils.parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        pass
+    if not _MONTH_NAME.search(text):
+        return None
+    from dateutil import parser  # imported here: most dates are ISO
+
+    try:  # parsed against two defaults: a field that differs between them was not in the text
+        first = parser.parse(text, default=dt.datetime(2000, 1, 1))
+        second = parser.parse(text, default=dt.datetime(2001, 2, 2))
+    except (ValueError, OverflowError):
+        return None
+    if first.year != second.year or first.month != second.month:
+        return None
+    return first.date() if first.day == second.day else first.date().replace(day=1)
 
 
 def _in_folder(doc_id: str, folders: Iterable[str]) -> bool:

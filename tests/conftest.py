@@ -83,6 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
     _cache["previous"] = os.environ.get(_CACHE_VARIABLE)
     _cache["folder"] = tempfile.mkdtemp(prefix="rag-test-cache-")
     os.environ[_CACHE_VARIABLE] = _cache["folder"]
+    # The user's own ~/.config/rag/rag.toml must not change what the CLI tests see.
+    os.environ["XDG_CONFIG_HOME"] = os.path.join(_cache["folder"], "config")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

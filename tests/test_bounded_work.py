@@ -125,10 +125,12 @@ def test_big_markup_files_are_read_in_the_parser_process(tmp_path: Path, monkeyp
     assert path.stat().st_size > worker.IN_PROCESS_MAX_BYTES
     in_process = documents._READERS[".md"](path.read_bytes(), path)
     commands = []
-    run = worker.subprocess.run
-    monkeypatch.setattr(worker.subprocess, "run", lambda command, **kw: commands.append(command) or run(command, **kw))
+    call = worker.ParserPool.call
+    monkeypatch.setattr(
+        worker.ParserPool, "call", lambda pool, header, *a: commands.append(header) or call(pool, header, *a)
+    )
     document = read_document(path, "big.md")
-    assert [c[-2:] for c in commands] == [["markup", ".md"]]
+    assert commands == [{"kind": "markup", "suffix": ".md"}]
     assert (
         (document.text, document.title)
         == (in_process.text, in_process.title)

@@ -103,14 +103,15 @@ def test_eval_with_a_number_for_an_answer_is_one_line(tmp_path: Path, fake_index
     assert_one_line_error(rag("eval", str(squad), "--index", str(fake_index)), "SQuAD")
 
 
-def test_a_closed_output_pipe_is_one_line(fake_index: Path) -> None:
+def test_a_closed_output_pipe_ends_quietly(fake_index: Path) -> None:
     reader, writer = os.pipe()
     os.close(reader)  # like `| head -c1` after its byte: every write fails with EPIPE
     command = [sys.executable, "-m", "rag.cli", "info", "--json", "--index", str(fake_index)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     completed = subprocess.run(command, stdout=writer, stderr=subprocess.PIPE, env=env, timeout=120, check=False)
     os.close(writer)
-    assert_one_line_error(completed, "output was closed")
+    # The reader went away on purpose (`| head`): no message, and the status a shell gives SIGPIPE.
+    assert completed.stderr == b"" and completed.returncode == 141
 
 
 def test_odd_file_names_never_abort_the_build_and_never_reach_the_terminal_raw(tmp_path: Path) -> None:

@@ -372,9 +372,11 @@ def files_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     read: list[str] = []
     original = rag.index.update.load_documents
 
-    def counting(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Document, str]], list[Skipped]]:
+    def counting(
+        root: Path, paths: Sequence[Path], **options: bool
+    ) -> tuple[list[tuple[Document, str]], list[Skipped]]:
         read.extend(Path(p).relative_to(root).as_posix() for p in paths)
-        return original(root, paths)
+        return original(root, paths, **options)
 
     monkeypatch.setattr(rag.index.update, "load_documents", counting)
     return read

@@ -37,7 +37,8 @@ CREATE TABLE documents (
     date TEXT NOT NULL, content_hash TEXT NOT NULL, text TEXT NOT NULL, pages TEXT NOT NULL,
     added_at TEXT NOT NULL, sentence_count INTEGER NOT NULL, file_sha256 TEXT NOT NULL,
     file_size INTEGER NOT NULL, file_mtime_ns INTEGER NOT NULL, file_ctime_ns INTEGER NOT NULL,
-    file_inode INTEGER NOT NULL, read_at_ns INTEGER NOT NULL
+    file_inode INTEGER NOT NULL, read_at_ns INTEGER NOT NULL, encoding TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE sentences (
     row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -79,6 +80,8 @@ class DocumentHeader:
     sentences: int
     added_at: str
     pages: tuple[int, ...] = ()  # each page's start offset in the text (PDF); () for other formats
+    encoding: str = ""  # the codec a text file was read in; "" for PDF, DOCX and indexes built before it was kept
+    author: str = ""  # a DOCX's author property; "" when none, and in indexes built before it was kept
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +94,8 @@ class DocumentHeader:
             "sentences": self.sentences,
             "added_at": self.added_at,
             "pages": list(self.pages),
+            "encoding": self.encoding,
+            "author": self.author,
         }
 
 
@@ -106,6 +111,7 @@ class MetadataStore:
         self._path = path
         self._index_dir: Path | None = None
         self._writable = False
+        self._added_columns: str | None = None
 
     @classmethod
     def create(cls, path: Path) -> MetadataStore:
@@ -160,11 +166,12 @@ class MetadataStore:
 
     def add_document(self, document: Document, sentence_count: int, added_at: str, file: FileVersion) -> None:
         self._db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 document.doc_id, document.title, document.source, document.url, document.date,
                 document.content_hash, document.text, json.dumps(list(document.pages)), added_at, sentence_count,
                 file.sha256, file.size, file.mtime_ns, file.ctime_ns, file.inode, file.read_at_ns,
+                document.encoding, document.author,
             ),
         )  # fmt: skip
 
@@ -284,12 +291,14 @@ class MetadataStore:
 
     def document(self, doc_id: str) -> Document | None:
         rows = self._rows(
-            "SELECT doc_id, text, title, source, url, date, content_hash, pages FROM documents WHERE doc_id = ?",
+            f"SELECT doc_id, text, title, source, url, date, content_hash, pages, {self._added()} "
+            "FROM documents WHERE doc_id = ?",
             (doc_id,),
         )
         if not rows:
             return None
-        return Document(*rows[0][:7], pages=tuple(json.loads(rows[0][7])))
+        row = rows[0]
+        return Document(*row[:7], pages=tuple(json.loads(row[7])), encoding=row[8], author=row[9])
 
     def document_headers(self) -> list[DocumentHeader]:
         """Every document held here, without its text."""
@@ -304,11 +313,19 @@ class MetadataStore:
         return {h.doc_id: h for h in self._headers(f"WHERE doc_id IN ({marks})", wanted)}
 
     def _headers(self, clause: str, parameters: Sequence[Any] = ()) -> list[DocumentHeader]:
-        columns = "doc_id, title, source, url, date, content_hash, sentence_count, added_at, pages"
+        columns = f"doc_id, title, source, url, date, content_hash, sentence_count, added_at, pages, {self._added()}"
         return [
-            DocumentHeader(*r[:8], pages=tuple(json.loads(r[8])))
+            DocumentHeader(*r[:8], pages=tuple(json.loads(r[8])), encoding=r[9], author=r[10])
             for r in self._rows(f"SELECT {columns} FROM documents {clause}", parameters)
         ]
+
+    def _added(self) -> str:
+        """The columns added after format 3 was defined (encoding, author), or '' for each in a segment
+        written before them: they have defaults, so the format and the manifest stay as they were."""
+        if self._added_columns is None:
+            names = {row[1] for row in self._rows("PRAGMA table_info(documents)")}
+            self._added_columns = ", ".join(c if c in names else "''" for c in ("encoding", "author"))
+        return self._added_columns
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:

@@ -356,7 +356,7 @@ class _Build:
     def run(self, paths: Sequence[Path], skipped: Sequence[Skipped], previous: Previous | None) -> BuildReport:
         """Read what changed, write the new generation and commit it; returns what was done."""
         plan = plan_update(self.corpus, paths, previous)
-        loaded, failed = load_documents(self.corpus, plan.read)
+        loaded, failed = load_documents(self.corpus, plan.read, progress=self.progress)
         contents = split_documents(loaded, self.config)
         contents.skipped = sorted([*skipped, *failed, *contents.skipped], key=lambda item: item.path)
         versions = {d: (live.content_hash, live.file.sha256) for d, live in plan.unchanged.items()}

@@ -3,11 +3,11 @@
 One module per job, in the order a file moves through them:
 
 - ``files``: which files of the corpus are read, their bytes and version, and why one is skipped;
-- ``decode``: bytes -> text (byte-order marks, UTF-8, declared and legacy encodings, binary sniffing);
+- ``decode``: bytes -> text (byte-order marks, UTF-8, declared and detected legacy encodings, binary sniffing);
 - ``metadata``: title, source, url and date (front matter, trailing "Source:" lines, clean-up);
 - ``text``, ``markdown``, ``html``: the readers of text formats;
-- ``worker``: the sandboxed child process that parses PDF, DOCX and large markup files under
-  time and memory limits;
+- ``worker``: the pool of sandboxed, long-lived child processes (one per core) that parse PDF,
+  DOCX and large markup files under time and memory limits;
 - ``office``: PDF and DOCX;
 - ``documents``: the reader of each format, reading one file and loading many.
 

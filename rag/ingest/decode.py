@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import unicodedata
 from pathlib import Path
 
 from rag.errors import IngestError
@@ -42,6 +43,18 @@ _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0
 _UNDECLARABLE = {"utf-8", "iso8859-1", "ascii", "cp1252", "idna", "punycode", "undefined"}
 _UNDECLARABLE |= {"raw-unicode-escape", "unicode-escape", "utf-7", "utf-16", "utf-16-le", "utf-16-be", "utf-32"}
 _LEGACY_ERRORS = "rag.ingest.legacy"
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# Over half the high bytes in valid UTF-8 sequences: a UTF-8 file with stray Windows bytes. Legacy
+# CJK text rarely forms such sequences (its trail bytes mostly fall outside 0x80-0xBF) and
+# Cyrillic codepages never do (their letters lie at 0xC0 and above); tests/test_encodings.py.
+_MOSTLY_UTF8 = 0.5
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
+# At least half the high bytes in runs of three: words of a non-Latin script (see _high_bytes_in_runs);
+# tests/test_encodings.py holds the cases on both sides.
+_LEGACY_RUN_SHARE = 0.5
+# The detector reads at most this much: enough to decide, and bounded on a 50 MB file.
+_DETECT_BYTES = 256 * 1024
 
 
 def _legacy_byte_table() -> tuple[str, ...]:
@@ -68,38 +81,108 @@ def _decode_invalid_as_legacy(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_LEGACY_ERRORS, _decode_invalid_as_legacy)
 
 
-def _decode_text(data: bytes, path: Path) -> str:
-    """The text of a text-format file, line endings normalised to "\\n"; refuses binary and empty files."""
-    text = _normalise_newlines(_decode_bytes(data, path))
+def _decode_text_and_encoding(data: bytes, path: Path) -> tuple[str, str]:
+    """The text of a text-format file, line endings normalised to "\\n", and the codec it was read in.
+
+    Refuses binary and empty files. The codec is Python's name for it ("utf-8", "gb18030",
+    "koi8-r"), "cp1252", or "utf-8+cp1252" for UTF-8 with stray Windows bytes.
+    """
+    decoded, encoding = _decode_bytes(data, path)
+    text = _normalise_newlines(decoded)
     if not text.strip():
         raise IngestError("empty file")
-    return text
+    return text, encoding
 
 
-def _decode_bytes(data: bytes, path: Path) -> str:
+def _decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
     suffix = path.suffix.lower()
     binary = f"binary content (control characters) in a {suffix} file"
     for bom, codec, label in _BOMS:
         if data.startswith(bom):
-            return _require_text(_decode_strict(data[len(bom) :], codec, label), binary)
+            return _require_text(_decode_strict(data[len(bom) :], codec, label), binary), codec
     binary_kind = binary_reason(data, suffix)
     if binary_kind:
         raise IngestError(binary_kind)
     try:
-        return _require_text(data.decode("utf-8"), binary)
+        return _require_text(data.decode("utf-8"), binary), "utf-8"
     except UnicodeDecodeError:
         pass
     declared = _declared_charset(data) if suffix in _HTML_SUFFIXES else None
     if declared:
         try:
-            return _require_text(data.decode(declared), binary)
+            return _require_text(data.decode(declared), binary), declared
         except (UnicodeDecodeError, LookupError):  # LookupError: a codec that is not a charset
             logger.info("%s: not valid in its declared charset %s", path, declared)
+    detected = _detected_charset(data)
+    if detected:
+        try:
+            return _require_text(data.decode(detected), binary), detected
+        except (UnicodeDecodeError, IngestError):
+            logger.info("%s: the detected charset %s does not read it", path, detected)
     # Mostly-UTF-8 files with stray Windows bytes read correctly; pure cp1252 files too.
     text = data.decode("utf-8", errors=_LEGACY_ERRORS)
     text = _require_text(text, "not valid UTF-8 and not a recognised legacy encoding")
-    logger.warning("%s: not valid UTF-8; read its invalid bytes as cp1252 (latin-1 where undefined)", path)
-    return text
+    if _utf8_share(data) > 0:
+        logger.warning("%s: not valid UTF-8; read its invalid bytes as cp1252 (latin-1 where undefined)", path)
+        return text, "utf-8+cp1252"
+    return text, "cp1252"
+
+
+def _utf8_share(data: bytes) -> float:
+    """The share of the bytes above ASCII that form valid UTF-8 sequences (a UTF-8 file with a few stray bytes)."""
+    high = sum(1 for _ in _HIGH_BYTE.finditer(data))
+    valid = sum(match.end() - match.start() for match in _UTF8_SEQUENCE.finditer(data))
+    return valid / high if high else 0.0
+
+
+def _detected_charset(data: bytes) -> str | None:
+    """The legacy charset of a file that is not UTF-8, detected from its bytes; None for Western text.
+
+    Western text (every letter beyond ASCII a Latin one) is left to the cp1252 reading, as browsers
+    do: on short texts the detector cannot tell cp1252 from cp1250 or the Mac codepages, and
+    cp1252 is by far the most common. A file that is mostly UTF-8 is left to that reading too.
+    """
+    if _utf8_share(data) >= _MOSTLY_UTF8 or _high_bytes_in_runs(data) < _LEGACY_RUN_SHARE:
+        return None
+    from charset_normalizer import from_bytes  # imported here: only files that are not UTF-8 need it
+
+    best = from_bytes(_sample(data)).best()
+    if best is None:
+        return None
+    try:
+        name = codecs.lookup(best.encoding).name
+    except LookupError:
+        return None
+    if name in _UNDECLARABLE or _is_western(str(best)):
+        return None
+    return name
+
+
+def _high_bytes_in_runs(data: bytes) -> float:
+    """The share of the bytes above ASCII that stand in runs of three or more.
+
+    Western text has its accented letters and curly quotes one or two at a time between ASCII
+    letters ("Smörgåsbord", "naïve"); CJK, Cyrillic, Greek or Arabic text in a legacy codepage is
+    words of high bytes. On short Western text the detector guesses Big5 or cp1006 ("Über alles"),
+    so it is asked only about the second kind.
+    """
+    high = sum(1 for _ in _HIGH_BYTE.finditer(data))
+    in_runs = sum(match.end() - match.start() for match in _HIGH_RUN.finditer(data))
+    return in_runs / high if high else 0.0
+
+
+def _sample(data: bytes) -> bytes:
+    """At most ``_DETECT_BYTES`` of ``data``, cut after a newline: a cut inside a multi-byte character
+    would rule out the right encoding (no legacy CJK encoding uses byte 0x0A inside a character)."""
+    if len(data) <= _DETECT_BYTES:
+        return data
+    cut = data.rfind(b"\n", 0, _DETECT_BYTES)
+    return data[: cut + 1] if cut > _DETECT_BYTES // 2 else data[:_DETECT_BYTES]
+
+
+def _is_western(text: str) -> bool:
+    letters = [c for c in text if ord(c) > 0x7F and c.isalpha()]
+    return all(unicodedata.name(c, "").startswith("LATIN") for c in letters)
 
 
 def _decode_strict(data: bytes, codec: str, label: str) -> str:

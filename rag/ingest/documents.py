@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rag.errors import IngestError
@@ -14,7 +15,8 @@ from rag.ingest.markdown import _read_markdown
 from rag.ingest.metadata import _Extracted, _one_line, _safe_url, _title_from_name
 from rag.ingest.office import _read_docx, _read_pdf, container_reason
 from rag.ingest.text import _read_plain
-from rag.ingest.worker import IN_PROCESS_MAX_BYTES, _read_markup_in_child
+from rag.ingest.worker import IN_PROCESS_MAX_BYTES, _read_markup_in_child, parser_pool
+from rag.progress import progress as show_progress
 from rag.types import Document, FileVersion
 
 logger = logging.getLogger(__name__)
@@ -55,8 +57,18 @@ def load_corpus(root: Path) -> tuple[list[Document], list[Skipped]]:
     return [document for document, _ in loaded], skipped
 
 
-def load_documents(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Document, FileVersion]], list[Skipped]]:
+def load_documents(
+    root: Path, paths: Sequence[Path], *, progress: bool = False
+) -> tuple[list[tuple[Document, FileVersion]], list[Skipped]]:
     """Read the given files of the corpus at ``root``; a file that cannot be read is skipped, never raised.
+
+    Files are read by as many threads as the parser pool has processes, so that PDF and DOCX
+    files are parsed side by side; each child parses many files (see ``rag.ingest.worker``).
+
+    Args:
+        root: The corpus folder.
+        paths: The files to read.
+        progress: Show a "Reading" bar (on a terminal; one line elsewhere).
 
     Returns:
         Each document read, with the version of the file it was read from (sha256 of its
@@ -64,19 +76,29 @@ def load_documents(root: Path, paths: Sequence[Path]) -> tuple[list[tuple[Docume
     """
     documents: list[tuple[Document, FileVersion]] = []
     skipped: list[Skipped] = []
-    for path in paths:
-        doc_id = doc_id_for(root, path)
-        try:
-            data, version = _read_file(path, root=root)
-            documents.append((read_document(path, doc_id, data), version))
-        except IngestError as err:
-            skipped.append(Skipped(doc_id, _one_line(str(err))))
-        except Exception as err:  # one bad file must not stop the whole corpus
-            logger.exception("unexpected error while reading %s", doc_id)
-            skipped.append(Skipped(doc_id, f"unexpected error while reading ({type(err).__name__})"))
+    with parser_pool() as pool, show_progress(len(paths), "Reading", "file", progress) as bar:
+        with ThreadPoolExecutor(max_workers=pool.size, thread_name_prefix="rag-read") as threads:
+            for outcome in threads.map(lambda path: _load_one(root, path), paths):
+                bar.update(1)
+                if isinstance(outcome, Skipped):
+                    skipped.append(outcome)
+                else:
+                    documents.append(outcome)
     for item in skipped:
         logger.info("skipped %s: %s", item.path, item.reason)
     return documents, skipped
+
+
+def _load_one(root: Path, path: Path) -> tuple[Document, FileVersion] | Skipped:
+    doc_id = doc_id_for(root, path)
+    try:
+        data, version = _read_file(path, root=root)  # opened inside the corpus, never through a link
+        return read_document(path, doc_id, data), version
+    except IngestError as err:
+        return Skipped(doc_id, _one_line(str(err)))
+    except Exception as err:  # one bad file must not stop the whole corpus
+        logger.exception("unexpected error while reading %s", doc_id)
+        return Skipped(doc_id, f"unexpected error while reading ({type(err).__name__})")
 
 
 def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Document:
@@ -113,6 +135,8 @@ def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Documen
         date=extracted.date,
         content_hash=content_hash(extracted.text),
         pages=extracted.pages,
+        encoding=extracted.encoding,
+        author=extracted.author,
     )
 
 

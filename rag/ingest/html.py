@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import IngestError
-from rag.ingest.decode import _decode_text
+from rag.ingest.decode import _decode_text_and_encoding
 from rag.ingest.metadata import _clean_field, _Extracted, _one_line, _safe_url, _trailing_source
 
 _HIDDEN_TAGS = {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "canvas"}
@@ -21,6 +21,19 @@ _BLOCK_TAGS |= {"tr", "ul", "body", "html"}
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _COMMENT_CLOSE = re.compile(r"--\s*>")  # what html.parser accepts as the end of a comment
+# Page furniture, not the page's content: navigation, asides ("Related"), footers, banners and
+# what a class or id names as such. Dropped unless nothing would be left (then the whole page is
+# read); measured on the pages of benchmarks/readers.py (docs/readers.md).
+_FURNITURE_TAGS = {"nav", "aside", "footer"}
+_FURNITURE_ROLES = {"navigation", "banner", "complementary", "contentinfo", "search", "menu", "menubar"}
+_FURNITURE_NAMES = {"nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "footer", "sidebar"}
+_FURNITURE_NAMES |= {"related", "share", "sharing", "social", "comments", "cookie", "cookies", "newsletter"}
+_FURNITURE_NAMES |= {"subscribe", "advert", "advertisement", "ad", "ads", "promo", "banner", "masthead", "skip"}
+_NAME_TOKENS = re.compile(r"[^a-z0-9]+")
+_MAIN_TAGS = {"main", "article"}
+# When <main> or <article> holds at least this share of the page's words, only they are read
+# (a page of teasers in <article>s keeps the rest); benchmarks/readers.py.
+_MAIN_MIN_SHARE = 0.3
 _META_FIELDS = {
     "source": ("og:site_name", "author"),
     "date": ("article:published_time", "date"),
@@ -31,9 +44,12 @@ _META_FIELDS = {
 class _VisibleText(HTMLParser):
     """Collects the text a browser would show, in blocks, plus the title and <meta> fields."""
 
-    def __init__(self) -> None:
+    def __init__(self, drop_furniture: bool = True) -> None:
         super().__init__(convert_charrefs=True)
+        self.drop_furniture = drop_furniture
         self.blocks: list[str] = []
+        self.in_main: list[bool] = []  # for each block, whether it lies in <main> or <article>
+        self._main_depth = 0
         self.meta: dict[str, str] = {}
         self.canonical = ""
         self.title = ""
@@ -46,7 +62,11 @@ class _VisibleText(HTMLParser):
 
     def text(self) -> str:
         self._flush()
-        return "\n\n".join(self.blocks)
+        blocks = self.blocks
+        main = [block for block, inside in zip(blocks, self.in_main, strict=True) if inside]
+        if self.drop_furniture and main and _words(main) >= _MAIN_MIN_SHARE * _words(blocks):
+            blocks = main
+        return "\n\n".join(blocks)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
@@ -57,10 +77,23 @@ class _VisibleText(HTMLParser):
             return
         self._hidden.clear()  # a body element closes an unclosed <head>
         self._hidden_open.clear()
-        if tag not in _VOID_TAGS and (tag in _HIDDEN_TAGS or _hides(values)):
+        if tag not in _VOID_TAGS and (tag in _HIDDEN_TAGS or _hides(values) or self._furniture(tag, values)):
             self._push_hidden(tag)
             return
         self._open_visible(tag)
+        if tag in _MAIN_TAGS:
+            self._main_depth += 1
+
+    def _furniture(self, tag: str, values: dict[str, str]) -> bool:
+        """Whether the element is page furniture (with ``drop_furniture``); a header only outside the content."""
+        if not self.drop_furniture or tag in ("html", "body", *_MAIN_TAGS):
+            return False
+        if tag in _FURNITURE_TAGS or (tag == "header" and not self._main_depth):
+            return True
+        if values.get("role", "").strip().lower() in _FURNITURE_ROLES:
+            return True
+        names = f"{values.get('class', '')} {values.get('id', '')}".lower()
+        return not _FURNITURE_NAMES.isdisjoint(_NAME_TOKENS.split(names))
 
     def _push_hidden(self, tag: str) -> None:
         self._hidden.append(tag)
@@ -89,6 +122,8 @@ class _VisibleText(HTMLParser):
             return
         if tag in _BLOCK_TAGS:
             self._flush()
+        if tag in _MAIN_TAGS and self._main_depth:
+            self._main_depth -= 1
         if tag == "h1" and self._h1_parts is not None:
             self.first_h1 = _clean_field("".join(self._h1_parts))
             self._h1_parts = None
@@ -126,7 +161,12 @@ class _VisibleText(HTMLParser):
         block = "\n".join(lines).strip("\n")
         if block.strip():
             self.blocks.append(block)
+            self.in_main.append(self._main_depth > 0)
         self._parts = []
+
+
+def _words(blocks: list[str]) -> int:
+    return sum(len(block.split()) for block in blocks)
 
 
 def _hides(values: dict[str, str]) -> bool:
@@ -134,20 +174,31 @@ def _hides(values: dict[str, str]) -> bool:
 
 
 def _read_html(data: bytes, path: Path) -> _Extracted:
-    parser = _VisibleText()
-    try:
-        parser.feed(_defuse_unclosed_markup(_decode_text(data, path)))
-        parser.close()
-    except (AssertionError, ValueError) as err:  # html.parser's reaction to some broken markup
-        raise IngestError(f"HTML could not be parsed ({_one_line(str(err))})") from err
+    decoded, encoding = _decode_text_and_encoding(data, path)
+    markup = _defuse_unclosed_markup(decoded)
+    parser = _parsed(markup, drop_furniture=True)
     text = parser.text()
+    if not text.strip():  # all of it looked like furniture: read the whole page rather than nothing
+        parser = _parsed(markup, drop_furniture=False)
+        text = parser.text()
     return _Extracted(
         text=text,
         title=parser.title or parser.first_h1,
         source=_meta_field(parser, "source") or _trailing_source(text),
         url=next(filter(_safe_url, (_clean_field(parser.canonical), _meta_field(parser, "url"))), ""),
         date=_meta_field(parser, "date"),
+        encoding=encoding,
     )
+
+
+def _parsed(markup: str, *, drop_furniture: bool) -> _VisibleText:
+    parser = _VisibleText(drop_furniture)
+    try:
+        parser.feed(markup)
+        parser.close()
+    except (AssertionError, ValueError) as err:  # html.parser's reaction to some broken markup
+        raise IngestError(f"HTML could not be parsed ({_one_line(str(err))})") from err
+    return parser
 
 
 def _defuse_unclosed_markup(text: str) -> str:

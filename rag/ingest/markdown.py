@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from pathlib import Path
 
-from rag.ingest.decode import _decode_text
+from rag.ingest.decode import _decode_text_and_encoding
 from rag.ingest.metadata import _clean_field, _Extracted, _split_front_matter, _with_fields
 
 
 def _read_markdown(data: bytes, path: Path) -> _Extracted:
-    fields, body = _split_front_matter(_decode_text(data, path))
+    text, encoding = _decode_text_and_encoding(data, path)
+    fields, body = _split_front_matter(text)
     markdown = _drop_html_blocks(body)
-    return _with_fields(_markdown_to_text(markdown), fields, title=_markdown_title(markdown))
+    extracted = _with_fields(_markdown_to_text(markdown), fields, title=_markdown_title(markdown))
+    return replace(extracted, encoding=encoding)
 
 
 _MD_HTML_BLOCK = re.compile(r"<!--|<(script|style|noscript|template)\b[^<>]*>", re.I)
@@ -26,10 +29,17 @@ _MD_QUOTE = re.compile(r" {0,3}(?:>[ \t]?)+")
 _MD_HEADING_MARK = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)")
 _MD_BRACKETS = r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
 _MD_TARGET = r"(?:\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)|\[[^\]\n]*\])"
+_MD_FOOTNOTE_MARK = re.compile(r"\[\^[^\]\s]{1,40}\]")
+_MD_FOOTNOTE = re.compile(r" {0,3}\[\^[^\]\s]{1,40}\]:[ \t]*")
+_MD_TABLE_CELL = re.compile(r"(?<!\\)\|")
+# HTML that starts or ends a block: a line break where it stood, so "<summary>More</summary>Text"
+# does not glue "More" to "Text".
+_MD_BLOCK_HTML = r"</?(?:summary|details|p|div|br|li|ul|ol|tr|td|th|table|h[1-6]|blockquote|section|figure)\b[^<>]*>"
 _MD_INLINE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"!" + _MD_BRACKETS + _MD_TARGET), ""),  # images go entirely, alt text too
     (re.compile(_MD_BRACKETS + _MD_TARGET), r"\1"),
     (re.compile(r"<((?:https?|mailto):[^<>\s]+)>"), r"\1"),
+    (re.compile(_MD_BLOCK_HTML, re.I), "\n"),
     (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), ""),
     (re.compile(r"`+([^`\n]+)`+"), r"\1"),
     (re.compile(r"\*\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*\*"), r"\1"),
@@ -46,8 +56,11 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 def _markdown_to_text(markdown: str) -> str:
-    """Plain text of light Markdown (without HTML comments and scripts): link text kept, images dropped."""
-    lines = (_markdown_line(line) for line in markdown.split("\n"))
+    """Plain text of light Markdown (without HTML comments and scripts): link text kept, images dropped,
+    a table's rows as lines of cells, footnote marks dropped and footnotes kept as paragraphs."""
+    source = markdown.split("\n")
+    in_table = _table_lines(source)
+    lines = (_table_row(line) if table else _markdown_line(line) for line, table in zip(source, in_table, strict=True))
     text = _markdown_inline("\n".join(line for line in lines if line is not None))
     # Also what removed markup leaves at line starts. Stripped line by line: a regular expression
     # for trailing spaces ("[ \t]+$") backtracks over every long run of spaces inside a line.
@@ -61,11 +74,38 @@ def _markdown_line(line: str) -> str | None:
         return None
     if _MD_FENCE.match(line) or _MD_RULE.fullmatch(line):
         return ""
+    footnote = _MD_FOOTNOTE.match(line)
+    if footnote:  # "[^1]: The note." -> the note, as a paragraph of its own
+        return "\n" + line[footnote.end() :]
     quote = _MD_QUOTE.match(line)
     if quote:
         line = line[quote.end() :]
     heading = _heading(line)
     return heading[1] if heading else line
+
+
+def _table_lines(lines: list[str]) -> list[bool]:
+    """Which lines are rows of a table: a header line, its rule (``|---|---|``), and the rows up to a blank line."""
+    inside = [False] * len(lines)
+    row = 0
+    while row < len(lines):
+        if "|" in lines[row] and row + 1 < len(lines) and _is_table_rule(lines[row + 1]):
+            inside[row] = True
+            row += 2
+            while row < len(lines) and "|" in lines[row] and lines[row].strip():
+                inside[row] = True
+                row += 1
+        else:
+            row += 1
+    return inside
+
+
+def _table_row(line: str) -> str | None:
+    """A table row as its cells joined by "; " (a pipe is markup, not text); its rule is dropped."""
+    if _is_table_rule(line):
+        return None
+    cells = [cell.strip(" \t") for cell in _MD_TABLE_CELL.split(line.strip(" \t").strip("|"))]
+    return "; ".join(cell.replace("\\|", "|") for cell in cells if cell)
 
 
 def _is_table_rule(line: str) -> bool:
@@ -91,6 +131,7 @@ def _heading(line: str) -> tuple[int, str] | None:
 def _markdown_inline(text: str) -> str:
     # Escaped characters are parked in a private-use plane so no pattern mistakes them for markup.
     text = _MD_ESCAPE.sub(lambda match: chr(_ESCAPE_PLANE + ord(match[1])), text)
+    text = _MD_FOOTNOTE_MARK.sub("", text)
     for _ in range(2):  # a second pass reaches markup nested in markup, e.g. **bold *italic***
         for pattern, replacement in _MD_INLINE:
             text = pattern.sub(replacement, text)

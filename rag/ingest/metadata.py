@@ -21,6 +21,8 @@ class _Extracted:
     url: str = ""
     date: str = ""
     pages: tuple[int, ...] = ()
+    encoding: str = ""  # the text encoding a text format was read in; "" for PDF and DOCX
+    author: str = ""
 
 
 _FRONT_MATTER_FIELD = re.compile(r"([A-Za-z_][\w-]*)\s*:\s*(.*)")

@@ -126,9 +126,9 @@ def _pdf_error_reason(err: Exception) -> str:
 
 def _read_docx(data: bytes, path: Path) -> _Extracted:
     _check_docx_archive(data)
-    blocks, title, source = _extract_in_child("docx", data)
+    blocks, title, author = _extract_in_child("docx", data)
     text = _PAGE_BREAK.join(filter(None, (_normalise_newlines(block).strip() for block in blocks)))
-    return _Extracted(text=text, title=_clean_field(title), source=_clean_field(source))
+    return _Extracted(text=text, title=_clean_field(title), author=_clean_field(author))
 
 
 def _check_docx_archive(data: bytes) -> None:
@@ -155,7 +155,8 @@ def _check_docx_archive(data: bytes) -> None:
 
 
 def _extract_docx(data: bytes) -> tuple[list[str], str, str]:
-    """Paragraphs and tables (a row per line) in document order, the core title and author."""
+    """Paragraphs and tables (a row per line) in document order; the title (the core property, else the
+    first heading) and the author (the core property, unless it is python-docx's template value)."""
     try:
         import docx  # imported here: only the worker process parses DOCX files
     except ImportError as err:
@@ -165,10 +166,20 @@ def _extract_docx(data: bytes) -> tuple[list[str], str, str]:
     warnings.simplefilter("ignore")
     document = docx.Document(io.BytesIO(data))
     blocks: list[str] = []
+    heading = ""
     for item in document.iter_inner_content():
         blocks.append(_docx_table_text(item) if isinstance(item, DocxTable) else item.text)
+        if not heading and not isinstance(item, DocxTable) and _is_heading(item) and item.text.strip():
+            heading = item.text
     properties = document.core_properties
-    return blocks, properties.title or "", properties.author or ""
+    author = properties.author or ""
+    # python-docx's own template says "python-docx": the library that wrote the file, not a person.
+    return blocks, properties.title or heading, "" if author == "python-docx" else author
+
+
+def _is_heading(paragraph: object) -> bool:
+    style = getattr(getattr(paragraph, "style", None), "name", "") or ""
+    return style == "Title" or style.startswith("Heading")
 
 
 def _docx_table_text(table: Table) -> str:

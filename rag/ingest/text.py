@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from rag.ingest.decode import _decode_text
+from rag.ingest.decode import _decode_text_and_encoding
 from rag.ingest.metadata import _clean_field, _Extracted, _split_front_matter, _with_fields
 
 
 def _read_plain(data: bytes, path: Path) -> _Extracted:
-    fields, body = _split_front_matter(_decode_text(data, path))
-    return _with_fields(body, fields, title=plain_headline(body))
+    text, encoding = _decode_text_and_encoding(data, path)
+    fields, body = _split_front_matter(text)
+    return replace(_with_fields(body, fields, title=plain_headline(body)), encoding=encoding)
 
 
 _HEADLINE_MAX_CHARS = 120
