@@ -145,7 +145,7 @@ def _open_index(args: argparse.Namespace) -> Index:
     """Load the index; the default one is built from the default corpus first when there is none yet."""
     if getattr(args, "ray", None) or getattr(args, "shards", None):  # sharded on a Ray cluster
         return load_index(args.index, ray=args.ray, shards=args.shards)
-    if not os.path.isdir(args.index):
+    if not os.path.isdir(args.index) and args.builds_default:  # only a build exports: not "no index at ..."
         _announce_encoder(args, _build_config(args))
     return open_or_build(args.index, args.auto_corpus, say=_notes(args))
 
@@ -153,7 +153,9 @@ def _open_index(args: argparse.Namespace) -> Index:
 def cmd_index(args: argparse.Namespace) -> int:
     ray = {"ray": args.ray} if args.ray else {}  # read and encode on a Ray cluster
     config = _build_config(args)
-    if not args.ray:  # on a cluster the workers export, and a missing Ray is the only line to print
+    # On a cluster the workers export, and a missing Ray is the only line to print; a build that
+    # will be refused (no corpus folder, an index path that is a file) exports nothing either.
+    if not args.ray and os.path.isdir(args.corpus) and (os.path.isdir(args.index) or not os.path.exists(args.index)):
         _announce_encoder(args, config)
     progress = not (args.json or args.quiet)
     return _show_report(build_index(args.corpus, args.index, config, progress=progress, **ray), args)
@@ -506,7 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args = _parser(settings).parse_args(argv)
     # The index built first when there is none: the settings' corpus, for the default index only.
-    args.auto_corpus = settings.get("corpus") if getattr(args, "index", None) == _default_index(settings) else None
+    args.builds_default = getattr(args, "index", None) == _default_index(settings)  # built first when missing
+    args.auto_corpus = settings.get("corpus") if args.builds_default else None
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
         with sigterm_as_interrupt():  # timeout, docker stop, systemd: cleaned up as Ctrl-C is

@@ -8,6 +8,7 @@ import pytest
 
 from rag import build_index
 from rag.filters import document_date
+from rag.types import NO_TIME
 from tests.fakes import FakeEmbedder
 
 
@@ -28,12 +29,12 @@ from tests.fakes import FakeEmbedder
     ],
 )
 def test_document_dates_are_read_as_the_day_they_name(text: str, day: str) -> None:
-    assert str(document_date(text, -1)) == day
+    assert str(document_date(text, NO_TIME)) == day
 
 
 @pytest.mark.parametrize("text", ["Tuesday", "20240305", "2024-13-45", "March 5"])
 def test_what_names_no_day_of_a_year_falls_back_to_the_file_date(text: str) -> None:
-    assert document_date(text, -1) is None
+    assert document_date(text, NO_TIME) is None
 
 
 def test_since_and_until_choose_by_an_rfc_2822_or_slashed_date(tmp_path: Path) -> None:

@@ -43,7 +43,9 @@ def test_a_file_dated_after_2262_is_indexed_and_then_kept_unread(corpus: Path, t
     read: list[str] = []
     real = rag.index.update.load_documents
     monkeypatch.setattr(
-        rag.index.update, "load_documents", lambda root, paths: read.extend(p.name for p in paths) or real(root, paths)
+        rag.index.update,
+        "load_documents",
+        lambda root, paths, **kw: read.extend(p.name for p in paths) or real(root, paths, **kw),
     )
     again = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     assert read == [] and again.build_report.updated == ()
