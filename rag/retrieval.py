@@ -30,12 +30,13 @@ from __future__ import annotations
 import bisect
 import heapq
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
+from rag.answer_model import probability, ranking
 from rag.config import RetrievalConfig
 from rag.dense import DenseSegments, VectorSegments
 from rag.embedding import WordVectors
@@ -197,6 +198,7 @@ def score_sentences(
             # What the sentence scores without the words it borrows from the one before it,
             # for judging it as a second quote beside that one.
             scores["score_alone"] = score - WEIGHTS["lexical"] * (lexical - own_lexical) / total_weight
+            scores["lexical_own"] = own_lexical
         hits.append(Hit(row=record.row, score=score, scores=scores))
     return _ranked(hits, records)
 
@@ -603,6 +605,50 @@ def _weigh(
     return Hit(hit.row, hit.score * found.share, scores, covered=found.covered, missing=found.missing)
 
 
+def rank_question(
+    query: Query,
+    hits: Sequence[Hit],
+    records: dict[int, SentenceRecord],
+    before: dict[int, SentenceRecord],
+    indexes: SearchIndexes,
+    previous_documents: Collection[str] = (),
+    limit: int | None = None,
+) -> list[Hit]:
+    """Each hit scored by the fitted answer model (``rag.answer_model``); best first.
+
+    The model reads the retrieval signals beside what the sentence holds of the question's focus
+    (``focus_coverage``: the share of its terms, the kind of answer asked) and whether its
+    document is one the previous answer cited (``previous_documents``). Each hit records the
+    terms it covers and misses; ``scores["score"]`` is the probability without the conversation
+    (the hit's score, its confidence; the order counts the conversation), ``scores["combined"]``
+    the retrieval score it was found with.
+    """
+    if not hits:
+        return []
+    passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
+    previous = frozenset(previous_documents)
+    scored = []
+    for hit in hits:
+        record = records[hit.row]
+        text, tokens = _quoted(record, before.get(hit.row))
+        found = focus_coverage(query.focus, query.text, text, tokens, passages.get(record.passage))
+        signals = {
+            **hit.scores,
+            "number": 1.0 if hit.scores.get("number_bonus", 0.0) > 0 else 0.0,
+            "coverage": found.share,
+            "type_met": 1.0 if found.type_found is True else 0.0,
+            "type_missed": 1.0 if found.type_found is False else 0.0,
+            "combined": hit.score,
+        }
+        signals["score"] = probability(signals)
+        if "lexical_own" in signals:  # judged on its own words beside the sentence it refers back to
+            signals["score_alone"] = probability({**signals, "lexical": signals["lexical_own"]})
+        rank = ranking(signals, record.sentence.doc_id in previous)
+        scored.append(Hit(hit.row, rank, signals, covered=found.covered, missing=found.missing))
+    ranked = _ranked(scored, list(records.values()))[:limit]
+    return [replace(h, score=h.scores["score"]) for h in ranked]
+
+
 def _is_answer_type(label: str) -> bool:
     return label.split(" for “", 1)[0] in {expected for _, _, expected in _ANSWER_TYPES}
 
@@ -612,12 +658,24 @@ def _listing(labels: Sequence[str], conjunction: str) -> str:
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} {conjunction} {shown[-1]}"
 
 
-def describe_missing(covered: Sequence[str], missing: Sequence[str]) -> str:
-    """What a sentence lacks of the question, in words: 'the sources mention “Huawei” but not “founded” or a
-    date for “when”'. Empty when it lacks nothing."""
+def describe_missing(
+    covered: Sequence[str], missing: Sequence[str], unknown: Callable[[str], bool] | None = None
+) -> str:
+    """What the best sentence lacks of the question, in words: 'the best sentence mentions “Huawei” but not
+    “founded” or a date for “when”'. Empty when it lacks nothing.
+
+    ``unknown`` tells a term no searched document holds: it is said so ('no document mentions “Apple”'),
+    and a term some document holds is never called missing from the sources, only from the sentence.
+    """
     if not missing:
         return ""
-    terms = [label for label in covered if not _is_answer_type(label)]
-    if not terms:
-        return f"the sources do not mention {_listing(missing, 'or')}"
-    return f"the sources mention {_listing(terms, 'and')} but not {_listing(missing, 'or')}"
+    absent = [m for m in missing if unknown is not None and not _is_answer_type(m) and unknown(m)]
+    lacking = [m for m in missing if m not in absent]
+    parts = [f"no document mentions {_listing(absent, 'or')}"] if absent else []
+    if lacking:
+        terms = [label for label in covered if not _is_answer_type(label)]
+        if terms:
+            parts.append(f"the best sentence mentions {_listing(terms, 'and')} but not {_listing(lacking, 'or')}")
+        else:
+            parts.append(f"the best sentence does not mention {_listing(lacking, 'or')}")
+    return "; ".join(parts)

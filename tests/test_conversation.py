@@ -100,11 +100,20 @@ def test_ellipsis_reuses_the_previous_question() -> None:
     assert resolve_followup("Why?", visits) == "Why did Premier Li Qiang visit?"
     assert resolve_followup("And in Shenzhen?", visits) == "Which companies did Premier Li Qiang visit in Shenzhen?"
     split = [turn("When did the Methodist Protestant Church split?")]
-    assert (
-        resolve_followup("Over what issue?", split) == "When did the Methodist Protestant Church split over what issue?"
-    )
+    assert resolve_followup("Over what issue?", split) == "Over what issue did the Methodist Protestant Church split?"
     war = [turn("What does the church say about war?")]
     assert resolve_followup("And conscription?", war) == "What does the church say about conscription?"
+
+
+def test_a_rewrite_is_a_question_a_person_would_write() -> None:
+    # Issue 19: "Why?" after a question whose wh-word is its subject became "Why manages the new
+    # chip fund?", and "And what about Huawei?" was glued on as "... the new chip fund Huawei?".
+    manages = [turn("Who manages the new chip fund?")]
+    assert resolve_followup("Why?", manages) == "Why?"
+    assert resolve_followup("When?", manages) == "When?"
+    assert resolve_followup("Who else?", manages) == "Who manages the new chip fund?"
+    assert resolve_followup("And what about Huawei?", manages) == "And what about Huawei?"
+    assert resolve_followup("By whom?", manages) == "By whom?"
 
 
 def test_what_happened_next_is_recognised() -> None:

@@ -129,10 +129,23 @@ def test_align_terms_takes_each_terms_best_match_in_the_sentence() -> None:
 def test_describe_missing_names_what_is_there_and_what_is_not() -> None:
     assert (
         describe_missing(("Huawei",), ("founded", "a date for “when”"))
-        == "the sources mention “Huawei” but not “founded” or a date for “when”"
+        == "the best sentence mentions “Huawei” but not “founded” or a date for “when”"
     )
-    assert describe_missing((), ("World Cup", "won")) == "the sources do not mention “World Cup” or “won”"
+    assert describe_missing((), ("World Cup", "won")) == "the best sentence does not mention “World Cup” or “won”"
     assert describe_missing(("fund",), ()) == ""
+
+
+def test_a_reason_never_calls_missing_a_word_the_documents_hold() -> None:
+    # Issue 19: "And what about Huawei?" abstained saying the sources don't mention Huawei; they do.
+    # Only a term no document holds is said to be missing from the sources.
+    in_corpus = {"huawei", "fund"}
+    unknown = lambda label: not set(tokenize(label)) & in_corpus  # noqa: E731
+    reason = describe_missing(("fund",), ("Huawei", "founded", "a date for “when”"), unknown)
+    assert (
+        reason
+        == "no document mentions “founded”; the best sentence mentions “fund” but not “Huawei” or a date for “when”"
+    )
+    assert describe_missing((), ("World Cup",), unknown) == "no document mentions “World Cup”"
 
 
 def test_ask_weighs_citations_and_reports_coverage(tmp_path: Path) -> None:
@@ -148,7 +161,9 @@ def test_ask_weighs_citations_and_reports_coverage(tmp_path: Path) -> None:
     assert best.text.startswith("Huawei and BYD")
     assert best.covered == ("Huawei",) and best.missing == ("founded", "a date for “when”")
     assert best.scores["coverage"] < 1 and best.score == pytest.approx(best.scores["score"], abs=1e-4)
-    assert answer.abstained and "but not “founded” or a date for “when”" in answer.reason
+    assert answer.abstained and answer.reason.startswith(
+        "no document mentions “founded”; the best sentence mentions “Huawei” but not a date for “when”"
+    )
     answered = index.ask("How much will the fund raise?", threshold=0.1)
     assert not answered.abstained and "a number for “how much”" in answered.citations[0].covered
 
