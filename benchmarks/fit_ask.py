@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
-from rag import build_index, load_index  # noqa: E402
+from rag import build_index  # noqa: E402
 from rag.answer_model import FEATURES  # noqa: E402
 from rag.conversation import Turn, resolve_followup  # noqa: E402
 
@@ -54,14 +54,17 @@ L2 = 1.0  # on the summed log-loss of some 100,000 candidates: enough to keep Ne
 
 
 def _index(work: Path, name: str, documents: dict[str, str]):
-    folder = work / f"index-{name}"
-    if (folder / "manifest.json").exists():
-        return load_index(folder)
+    """The set's index under ``work``: an update of the one a previous run left (only what changed is
+    read and encoded again), so refitting is quick and never answers from a stale corpus."""
     corpus = work / f"corpus-{name}"
     corpus.mkdir(parents=True, exist_ok=True)
+    for stale in set(p.name for p in corpus.iterdir()) - set(documents):
+        (corpus / stale).unlink()
     for doc, text in documents.items():
-        (corpus / doc).write_text(text, encoding="utf-8")
-    return build_index(corpus, folder)
+        path = corpus / doc
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return build_index(corpus, work / f"index-{name}")
 
 
 def _candidates(index, question: str, previous: tuple[str, ...], limit: int) -> list[dict]:
@@ -166,24 +169,40 @@ def _matrix(candidates: list[dict]) -> np.ndarray:
     return np.array([c["x"] for c in candidates], dtype=float).reshape(-1, len(FEATURES))
 
 
+# The calibration (a, b) in use: a candidate's confidence is sigmoid(a * logit + b), see ``calibrate``.
+CALIBRATION = [1.0, 0.0]
+
+
 def score_all(questions: list[dict], w: np.ndarray | None, conversation: float = 0.0) -> None:
-    """Each candidate's confidence ``p`` (the model's probability, or with ``w`` None the old hand-set
-    score) and ranking ``r`` (``p`` with a previous answer's document counted up by ``conversation``)."""
+    """Each candidate's logit ``z`` under the model ``w`` (None: the old hand-set score, kept as ``p``),
+    its confidence ``p`` and its ranking ``r`` (with a previous answer's document counted up by
+    ``conversation``)."""
     for q in questions:
         for key in ("candidates", "rewrite"):
             for c in q.get(key) or []:
-                if w is not None:
-                    c["z"] = float(w[0] + np.dot(c["x"], w[1:]))
-                    c["p"] = float(_sigmoid(c["z"]))
-                else:
-                    c["z"], c["p"] = None, c["old"]
+                c["z"] = float(w[0] + np.dot(c["x"], w[1:])) if w is not None else None
         rank(q, conversation)
 
 
 def rank(q: dict, conversation: float) -> None:
+    a, b = CALIBRATION
     for key in ("candidates", "rewrite"):
         for c in q.get(key) or []:
-            c["r"] = c["p"] if c["z"] is None else float(_sigmoid(c["z"] + (conversation if c["prev"] else 0.0)))
+            if c["z"] is None:
+                c["p"] = c["r"] = c["old"]
+            else:
+                c["p"] = float(_sigmoid(a * c["z"] + b))
+                c["r"] = float(_sigmoid(a * (c["z"] + (conversation if c["prev"] else 0.0)) + b))
+
+
+def calibrate(questions: list[dict]) -> list[float]:
+    """(a, b) such that sigmoid(a * logit + b) of a question's best candidate is the chance that it is
+    right: a logistic fit of "the best candidate is right" on its logit, over every question (the
+    unanswerable and off-topic ones have none right). The model itself is fitted over all candidates,
+    so its raw probabilities are shares of candidates, not of answers."""
+    tops = [(t["z"], t["y"]) for q in questions if (t := max(q["candidates"], key=lambda c: c["z"], default=None))]
+    fitted = fit(np.array([[z] for z, _ in tops]), np.array([y for _, y in tops]))
+    return [float(fitted[1]), float(fitted[0])]
 
 
 def _sigmoid(z):
@@ -264,9 +283,10 @@ def choose_conversation(questions: list[dict]) -> float:
 
 def choose_margin(questions: list[dict]) -> float:
     """The margin by which a rewrite's confidence must beat the question's own to be used: the one
-    that finds the most evidence on INSCIT follow-ups (ties: the larger margin, fewer rewrites)."""
-    best, best_hits = 1.0, -1
-    for margin in np.round(np.arange(-0.3, 1.0001, 0.01), 2)[::-1]:
+    that finds the most evidence on INSCIT follow-ups, from 0 (a rewrite is used whenever its
+    evidence is the stronger) up; ties go to the smaller."""
+    best, best_hits = 0.0, -1
+    for margin in np.round(np.arange(0.0, 1.0001, 0.01), 2):
         hits = _follow_up_hits(questions, float(margin))
         if hits > best_hits:
             best, best_hits = float(margin), hits
@@ -303,11 +323,14 @@ def figures(questions: list[dict], threshold: float, conversation: float, margin
 
 
 def write_model(w: np.ndarray, threshold: float, conversation: float, margin: float) -> None:
-    weights = ", ".join(f'"{name}": {value:.4f}' for name, value in zip(FEATURES, w[1:], strict=True))
+    a, b = CALIBRATION
+    pairs = [f'"{name}": {value:.4f},' for name, value in zip(FEATURES, w[1:], strict=True)]
+    weights = "".join(f"\n        {' '.join(pairs[i : i + 4])}" for i in range(0, len(pairs), 4))
     block = (
         "FITTED = {\n"
         f'    "bias": {w[0]:.4f},\n'
-        f'    "weights": {{{weights}}},\n'
+        f'    "weights": {{{weights}\n    }},\n'
+        f'    "calibration": [{a:.4f}, {b:.4f}],\n'
         f'    "threshold": {threshold:.4f},\n'
         f'    "conversation": {conversation:.2f},\n'
         f'    "rewrite_margin": {margin:.2f},\n'
@@ -340,6 +363,9 @@ def main() -> int:
     old_values = choose_threshold(questions), 0.0, choose_margin(questions)
     old = figures(questions, *old_values)
     out_of_fold(questions, args.folds, args.seed)
+    CALIBRATION[:] = calibrate(questions)
+    for q in questions:
+        rank(q, 0.0)
     oof_values = choose_threshold(questions), choose_conversation(questions), choose_margin(questions)
     new = figures(questions, *oof_values)
     print(f"\n{'':48}{'hand-set score':>16}{'fitted (out of fold)':>22}")
@@ -349,7 +375,7 @@ def main() -> int:
         print(f"  {key:46}{old[key]:>16.3f}{new[key]:>22.3f}")
     everything = [c for q in questions for c in q["candidates"]]
     w = fit(_matrix(everything), np.array([c["y"] for c in everything]))
-    score_all(questions, w)
+    score_all(questions, w)  # with the out-of-fold calibration: in-sample logits would flatter it
     threshold, conversation, margin = (
         choose_threshold(questions),
         choose_conversation(questions),
@@ -359,6 +385,7 @@ def main() -> int:
         f"\nfitted on everything: threshold {threshold:.3f}, conversation {conversation:.2f}, "
         f"rewrite margin {margin:.2f}"
     )
+    print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}")
     print(f"  bias {w[0]:+.3f}, " + ", ".join(f"{n} {v:+.3f}" for n, v in zip(FEATURES, w[1:], strict=True)))
     if args.write:
         write_model(w, threshold, conversation, margin)

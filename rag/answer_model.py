@@ -31,42 +31,54 @@ FEATURES = (
     "coverage",  # share of the question's focus (terms and answer kind) the sentence holds
     "type_met",  # the question asks for a kind of answer (a date, a number, a name...) and it is there
     "type_missed",  # it asks for one and it is not there
+    "title",  # IDF-weighted share of the question's terms in the title of the sentence's document
+    "lead",  # the sentence opens its document (news and encyclopaedias state the gist first)
+    "length",  # the sentence's length in tokens, over 40 (at most 1): a fragment seldom answers
 )
 
 # Written by `python benchmarks/fit_ask.py --write` (see its output for the cross-validated figures):
-# the model's bias and weights; the threshold on its probability below which rag abstains; the
+# the model's bias and weights; the calibration (a, b) of its log-odds z into the chance that the
+# best sentence answers, sigmoid(a * z + b); the threshold on that chance below which rag abstains; the
 # weight added, for ranking only, to a sentence of a document the previous answer cited; and the
 # margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
 # fmt: off
 FITTED = {
-    "bias": -7.675,
+    "bias": -7.0574,
     "weights": {
-        "dense": 1.403, "dense_passage": 3.602, "lexical": 2.188, "lexical_passage": 0.554, "phrase": 0.622,
-        "number": -0.036, "coverage": 1.524, "type_met": 0.077, "type_missed": -0.807,
+        "dense": 1.3940, "dense_passage": 3.2387, "lexical": 2.2884, "lexical_passage": 0.5506,
+        "phrase": 0.5711, "number": 0.0607, "coverage": 0.9929, "type_met": -0.1108,
+        "type_missed": -0.9072, "title": 1.4183, "lead": 0.4885, "length": -0.3448,
     },
-    "threshold": 0.033,
-    "conversation": 0.0,
-    "rewrite_margin": 0.0,
+    "calibration": [0.5061, 0.2300],
+    "threshold": 0.1957,
+    "conversation": 0.50,
+    "rewrite_margin": 0.08,
 }
 # fmt: on
 
 
 def logit(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float:
-    """The model's log-odds that a sentence with these ``signals`` answers the question (missing ones count 0)."""
+    """The model's raw log-odds for a sentence with these ``signals`` (missing ones count 0)."""
     weights = fitted["weights"]
     return fitted["bias"] + sum(weights[name] * float(signals.get(name, 0.0)) for name in FEATURES)
 
 
 def probability(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float:
-    """The probability that a sentence with these ``signals`` answers the question."""
-    return _sigmoid(logit(signals, fitted))
+    """The chance that a sentence with these ``signals``, cited first, answers the question.
+
+    The logistic model is fitted over every candidate of a question, so its own output is a share
+    of candidates; the fitted calibration turns the log-odds into the chance for the best one.
+    """
+    return _calibrated(logit(signals, fitted), fitted)
 
 
 def ranking(signals: Mapping[str, float], previous_document: bool, fitted: Mapping = FITTED) -> float:
     """What orders a question's candidates: the probability, a sentence of a document the
     conversation's previous answer cited counted up by the fitted conversation weight."""
-    return _sigmoid(logit(signals, fitted) + (fitted["conversation"] if previous_document else 0.0))
+    return _calibrated(logit(signals, fitted) + (fitted["conversation"] if previous_document else 0.0), fitted)
 
 
-def _sigmoid(z: float) -> float:
+def _calibrated(z: float, fitted: Mapping) -> float:
+    a, b = fitted["calibration"]
+    z = a * z + b
     return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0

@@ -605,6 +605,10 @@ def _weigh(
     return Hit(hit.row, hit.score * found.share, scores, covered=found.covered, missing=found.missing)
 
 
+# Sentence length enters the answer model as tokens over this many (capped at 1).
+LENGTH_SCALE = 40
+
+
 def rank_question(
     query: Query,
     hits: Sequence[Hit],
@@ -627,6 +631,10 @@ def rank_question(
         return []
     passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
     previous = frozenset(previous_documents)
+    titles = {
+        doc_id: coverage(query.idf, tokenize(header.title))
+        for doc_id, header in indexes.store.headers_for({records[h.row].sentence.doc_id for h in hits}).items()
+    }
     scored = []
     for hit in hits:
         record = records[hit.row]
@@ -638,6 +646,9 @@ def rank_question(
             "coverage": found.share,
             "type_met": 1.0 if found.type_found is True else 0.0,
             "type_missed": 1.0 if found.type_found is False else 0.0,
+            "title": titles.get(record.sentence.doc_id, 0.0),
+            "lead": 1.0 if record.sentence.position == 0 else 0.0,
+            "length": min(1.0, len(record.tokens) / LENGTH_SCALE),
             "combined": hit.score,
         }
         signals["score"] = probability(signals)

@@ -17,7 +17,7 @@ from rag.index.segment import SEGMENT_FILES
 ROOT = Path(__file__).resolve().parent.parent
 RAG = ROOT / "rag"
 ORDER = [
-    "types", "errors", "config", "ingest", "corpus", "sentences", "chunking", "model_export", "embedding", "dense",
+    "types", "errors", "answer_model", "config", "ingest", "corpus", "sentences", "chunking", "model_export", "embedding", "dense",
     "lexical", "boilerplate", "index", "retrieval", "answer", "conversation", "claims", "lookup", "filters",
     "queries", "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
     "app_render", "app_access", "app_documents", "app_assets", "app", "cli",
