@@ -226,7 +226,7 @@ def search(
 # that repeats the question's names but lacks the asked fact ("When was Huawei founded?"
 # against "Li visited Huawei and BYD") is the commonest way a quote answers nothing.
 
-AnswerType = Literal["date", "number", "person", "place"]
+AnswerType = Literal["date", "number", "person", "organisation", "place"]
 
 # Only where a question opens with them (or after a comma or a preposition): "when" inside a
 # question ("What happens when ...") is a conjunction, "who" a relative pronoun.
@@ -243,6 +243,15 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], AnswerType, str], ...] = (
         "a number",
     ),
     (re.compile(_OPENING + r"(who|whom|whose)\b", re.I), "person", "a name"),
+    (
+        re.compile(
+            _OPENING + r"((?:which|what) (?:agency|agencies|company|companies|organi[sz]ations?|firms?|groups?|"
+            r"part(?:y|ies)|universit(?:y|ies)|institutions?|newspapers?|banks?|teams?|band|ministry|department))\b",
+            re.I,
+        ),
+        "organisation",
+        "a name",
+    ),
     (re.compile(_OPENING + r"(where)\b", re.I), "place", "a place"),
 )
 # Words that say what kind of answer is wanted rather than what it is about.
@@ -323,7 +332,9 @@ def question_focus(text: str, idf: dict[str, float]) -> Focus:
         match = pattern.search(text)
         if match:
             answer_type, asked, expected = kind, match.group(1).lower(), description
-            frame = frozenset(tokenize(match.group(1)))
+            # "which agency" asks for an organisation's name, and the agency is still what the
+            # question is about; "what year" only asks for a date.
+            frame = frozenset(tokenize(match.group(1).split()[0] if kind == "organisation" else match.group(1)))
             break
     excluded = frame | _FRAME_WORDS
     terms: list[Term] = []
@@ -378,7 +389,7 @@ def holds_answer_type(answer_type: AnswerType | None, sentence: str, question: s
     """Whether ``sentence`` holds an answer of the kind asked, one the question does not state itself.
 
     None when the question asks for no particular kind. Dates and numbers are recognised by
-    their form; a person or place by a capitalised word that is not the sentence's first and
+    their form; a person, organisation or place by a capitalised word that is not the sentence's first and
     not in the question (a weak check: capitalised words are everywhere).
     """
     if answer_type is None:

@@ -312,3 +312,15 @@ def test_seed_what_happened_next_cites_the_sentence_after_the_previous_answer(re
     assert after.citations[0].start > first.citations[0].start
     assert "This initiative, spearheaded by" in after.citations[0].text
     assert after.searched_for.startswith("what follows") and "continues the previous answer" in after.reason
+
+
+def test_a_rewrite_is_used_only_when_its_evidence_beats_the_question_by_the_margin(fake_index, monkeypatch) -> None:
+    from rag import answer_model
+
+    first = fake_index.ask(CHIP)
+    monkeypatch.setitem(answer_model.FITTED, "rewrite_margin", 1.0)  # no confidence can beat another by 1
+    kept = fake_index.ask("When was it set up?", history=[first])
+    assert kept.searched_for == "When was it set up?"
+    monkeypatch.setitem(answer_model.FITTED, "rewrite_margin", -1.0)  # any rewrite wins
+    rewritten = fake_index.ask("When was it set up?", history=[first])
+    assert rewritten.searched_for != "When was it set up?" and "fund" in rewritten.searched_for

@@ -39,7 +39,9 @@ def _coverage(question: str, sentence: str, **kwargs):
         ("Who runs the fund?", "person", "who"),
         ("Where is Huawei headquartered?", "place", "where"),
         ("What happens when ISE gets a vulnerability event?", None, ""),  # "when" as a conjunction
-        ("Which companies did Li Qiang visit?", None, ""),
+        ("Which companies did Li Qiang visit?", "organisation", "which companies"),
+        ("Which agency reported the fund's target?", "organisation", "which agency"),
+        ("Which technologies are described as dual-use?", None, ""),
     ],
 )
 def test_the_kind_of_answer_asked(question: str, answer_type: str | None, asked: str) -> None:
@@ -82,6 +84,10 @@ def test_the_questions_own_numbers_do_not_answer_it() -> None:
     assert holds_answer_type("date", "It was founded in the 19th century.", "When was it founded?")
     assert holds_answer_type("date", "It was founded by the Wesleys.", "When was it founded?") is False
     assert holds_answer_type(None, "Anything.", "What is it?") is None
+    question = "Which agency reported the fund's target?"
+    assert holds_answer_type("organisation", "The fund aims at $40 billion, according to Reuters.", question)
+    assert holds_answer_type("organisation", "The fund aims at $40 billion.", question) is False
+    assert [t.label for t in _focus(question).terms] == ["agency", "reported", "fund's", "target"]
 
 
 def test_another_form_of_a_word_counts() -> None:
