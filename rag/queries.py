@@ -234,6 +234,11 @@ class Queries:
             )
             if citable is not shown:
                 answer = replace(answer, candidates=tuple(c.citation for c in fold_syndicated(shown)[:k]))
+        if answer.abstained and not tokenize(searched):  # "Why?" with nothing it could be tied to
+            empty = f"“{question.strip()}” names nothing to look for"
+            if turns:
+                empty += ", and the previous question does not make it one that reads: ask it in full"
+            answer = replace(answer, reason=f"{empty}; {answer.reason}")
         return answer if searched == question else replace(answer, searched_for=searched)
 
     def _question_candidates(self, text: str, k: int, previous: Sequence[str], chosen: Where | None) -> list[Candidate]:

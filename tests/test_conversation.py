@@ -324,3 +324,10 @@ def test_a_rewrite_is_used_only_when_its_evidence_beats_the_question_by_the_marg
     monkeypatch.setitem(answer_model.FITTED, "rewrite_margin", -1.0)  # any rewrite wins
     rewritten = fake_index.ask("When was it set up?", history=[first])
     assert rewritten.searched_for != "When was it set up?" and "fund" in rewritten.searched_for
+
+
+def test_a_bare_why_that_cannot_be_tied_to_the_previous_question_says_so(fake_index) -> None:
+    first = fake_index.ask("Who manages the new chip fund?")
+    why = fake_index.ask("Why?", history=[first])
+    assert why.searched_for == "Why?" and why.abstained
+    assert why.reason.startswith("“Why?” names nothing to look for, and the previous question does not make it")
