@@ -44,6 +44,7 @@ from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa
 from rag import build_index  # noqa: E402
 from rag.answer_model import FEATURES  # noqa: E402
 from rag.conversation import Turn, resolve_followup  # noqa: E402
+from rag.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"
 L2 = 1.0  # on the summed log-loss of some 100,000 candidates: enough to keep Newton's steps finite
@@ -322,6 +323,36 @@ def figures(questions: list[dict], threshold: float, conversation: float, margin
     return {k: float(v) for k, v in out.items()}
 
 
+def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, float]]:
+    """Hit@1 when only the best N candidates by the retrieval score are scored by the model (the
+    retrieval score recomputed from the signals, as rag.retrieval.score_sentences weighs them)."""
+    names = ("dense", "dense_passage", "lexical", "lexical_passage", "phrase")
+    at = [FEATURES.index(n) for n in names]
+    weights = np.array([WEIGHTS[n] for n in names]) / sum(WEIGHTS.values())
+
+    def retrieval(c: dict) -> float:
+        return (
+            float(np.dot(np.maximum(np.array(c["x"])[at], 0.0), weights))
+            + NUMBER_BONUS * c["x"][FEATURES.index("number")]
+        )
+
+    out = {}
+    for size in (5, 8, 12, 20, 30):
+        out[size] = {}
+        for name in ("squad", "wikiqa", "inscit"):
+            chosen = [
+                q
+                for q in questions
+                if q["set"] == name and q["kind"] in ("answerable", "first") and q.get("has_gold", True)
+            ]
+            hits = []
+            for q in chosen:
+                pool = sorted(q["candidates"], key=lambda c: -retrieval(c))[:size]
+                hits.append(max(pool, key=lambda c: w[0] + np.dot(c["x"], w[1:]), default={"y": 0})["y"])
+            out[size][name] = float(np.mean(hits))
+    return out
+
+
 def write_model(w: np.ndarray, threshold: float, conversation: float, margin: float) -> None:
     a, b = CALIBRATION
     pairs = [f'"{name}": {value:.4f},' for name, value in zip(FEATURES, w[1:], strict=True)]
@@ -387,6 +418,8 @@ def main() -> int:
     )
     print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}")
     print(f"  bias {w[0]:+.3f}, " + ", ".join(f"{n} {v:+.3f}" for n, v in zip(FEATURES, w[1:], strict=True)))
+    for size, hits in pool_sizes(questions, w).items():
+        print(f"  Hit@1 scoring the best {size:>2} by retrieval: " + ", ".join(f"{k} {v:.3f}" for k, v in hits.items()))
     if args.write:
         write_model(w, threshold, conversation, margin)
         print(f"written to {MODEL_FILE.relative_to(ROOT)}")

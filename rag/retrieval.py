@@ -32,6 +32,7 @@ import heapq
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -395,11 +396,26 @@ def holds_answer_type(answer_type: AnswerType | None, sentence: str, question: s
     if answer_type is None:
         return None
     if answer_type in ("date", "number"):
-        pattern = _DATE if answer_type == "date" else _NUMBER
-        stated = {fold(m.group(0)) for m in pattern.finditer(question)}
-        return any(fold(m.group(0)) not in stated for m in pattern.finditer(sentence))
-    capitalised = [w for w in _WORD.findall(sentence)[1:] if w[:1].isupper()]
-    return bool(set(tokenize(" ".join(capitalised))) - set(tokenize(question)))
+        return bool(_values(answer_type, sentence) - _values(answer_type, question))
+    return bool(_capitalised_after_first(sentence) - _stems(question))
+
+
+# Cached by text, as ``capitalised_tokens`` is: the same sentences are read for many questions.
+@lru_cache(maxsize=1 << 15)
+def _values(kind: str, text: str) -> frozenset[str]:
+    """The dates (``kind`` "date") or numbers of ``text``, folded."""
+    return frozenset(fold(m.group(0)) for m in (_DATE if kind == "date" else _NUMBER).finditer(text))
+
+
+@lru_cache(maxsize=1 << 15)
+def _capitalised_after_first(text: str) -> frozenset[str]:
+    """Tokens of the capitalised words of ``text`` but its first (a sentence opens with a capital)."""
+    return frozenset(tokenize(" ".join(w for w in _WORD.findall(text)[1:] if w[:1].isupper())))
+
+
+@lru_cache(maxsize=1 << 12)
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
 
 
 def focus_coverage(
@@ -618,6 +634,10 @@ def _weigh(
 
 # Sentence length enters the answer model as tokens over this many (capped at 1).
 LENGTH_SCALE = 40
+# Only this many of the best candidates by the retrieval score are scored by the answer model:
+# on the real question sets the model's choice never came from further down at 8 or more
+# (`python benchmarks/fit_ask.py` prints Hit@1 by this pool size), and reading each costs.
+RERANKED = 12
 
 
 def rank_question(
@@ -640,6 +660,7 @@ def rank_question(
     """
     if not hits:
         return []
+    hits = list(hits)[: max(limit or 0, RERANKED)]  # best first by the retrieval score
     passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
     previous = frozenset(previous_documents)
     titles = {
