@@ -17,18 +17,16 @@ The mix follows earlier measurements: word overlap is the strongest selector, de
 similarity recognises off-topic questions, and both work best at sentence level
 (``benchmarks/squad.py`` measures the result).
 
-A question (not a lookup) then has each score weighed by how much of what it asks the
-sentence holds (``weigh_coverage``): its focus (``question_focus``: names, rare words and
-the kind of answer asked, a date for "when", a number for "how many") is checked against
-the sentence (``focus_coverage``), with a sentence in doubt read word by word with the
-encoder's contextual vectors so that a synonym counts (``align_terms``). A sentence that
+A question (not a lookup) is then scored by the fitted answer model (``rank_question``,
+``rag.answer_model``) over those signals and what the sentence holds of the question's focus
+(``question_focus``: names, rare words and the kind of answer asked, a date for "when", a
+number for "how many"), checked against the sentence by ``focus_coverage``. A sentence that
 repeats the question's names but lacks the asked fact is the commonest false answer.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +38,6 @@ import numpy as np
 from rag.answer_model import probability, ranking
 from rag.config import RetrievalConfig
 from rag.dense import DenseSegments, VectorSegments
-from rag.embedding import WordVectors
 from rag.index.metadata import MetadataSegments, SentenceRecord
 from rag.lexical import LexicalSegments, capitalised_tokens, coverage, fold, name_groups, tokenize
 from rag.types import Hit
@@ -424,7 +421,6 @@ def focus_coverage(
     text: str,
     tokens: Sequence[str] | Vocabulary,
     context_tokens: Sequence[str] | Vocabulary = (),
-    aligned: dict[str, float] | None = None,
 ) -> Coverage:
     """Which of the question's terms the sentence ``text`` (with ``tokens``) covers.
 
@@ -434,11 +430,7 @@ def focus_coverage(
         text: The sentence, read with the sentence before it when it refers back.
         tokens: Its tokens.
         context_tokens: Tokens of the passage around it: a term found only there counts half.
-        aligned: Each term's best contextual similarity to a word of the sentence
-            (``align_terms``): a term not found by its stem earns partial credit from it, and
-            counts as covered when that credit reaches one half.
     """
-    aligned = aligned or {}
     held = tokens if isinstance(tokens, Vocabulary) else vocabulary(tokens)
     around = context_tokens if isinstance(context_tokens, Vocabulary) else vocabulary(context_tokens)
     names = any(term.is_multi_word_name for term in focus.terms)
@@ -451,11 +443,9 @@ def focus_coverage(
             present = any(s in mentions or s in held.tokens for s in term.stems)
         else:
             present = all(_holds(s, held) for s in term.stems)
-        soft = 0.0 if present else _soft_credit(aligned.get(term.label))
         in_passage = not present and all(_holds(s, around) for s in term.stems)
-        credit = 1.0 if present else max(soft, 0.5 if in_passage else 0.0)
-        found += term.weight * credit
-        if present or soft >= 0.5:
+        found += term.weight * (1.0 if present else 0.5 if in_passage else 0.0)
+        if present:
             covered.append(term.label)
         elif in_passage:  # covered, by the passage shown around the quote
             covered.append(term.label)
@@ -472,110 +462,11 @@ def focus_coverage(
     return Coverage(tuple(covered), tuple(missing), tuple(in_context), type_found, share)
 
 
-# A question word that is not in the sentence still counts when a word of the sentence means
-# nearly the same in context ("problems" / "issues"): the credit rises from nothing at this
-# cosine between their contextual vectors to full at SOFT_FULL.
-SOFT_NONE = 0.30
-SOFT_FULL = 0.70
-# How many of the best sentences are read word by word (an encoder pass each).
-ALIGNED = 1
-# Sentences are read word by word only for a question whose best weighed score lies below this
-# multiple of the threshold (and whose best unweighed score reaches the threshold): above it
-# the answer is not in doubt, below the threshold it cannot be lifted past it.
-READ_BELOW = 1.5
-
-
-def align_terms(
-    focus: Focus, question: str, question_words: WordVectors, sentence_words: WordVectors
-) -> dict[str, float]:
-    """For each term of the question, the best cosine between its words and a word of the sentence.
-
-    BERTScore-style: both texts' words carry the encoder's contextual vectors, so that a
-    synonym in context scores high while a word that merely shares the topic scores low.
-    """
-    if not len(sentence_words.vectors) or not len(question_words.vectors):
-        return {}
-    similarity = question_words.vectors @ sentence_words.vectors.T
-    best_per_word = similarity.max(axis=1)
-    stems_of = [frozenset(tokenize(question[a:b])) for a, b in question_words.spans]
-    aligned: dict[str, float] = {}
-    for term in focus.terms:
-        scores = [float(best_per_word[i]) for i, stems in enumerate(stems_of) if stems & set(term.stems)]
-        if scores:
-            aligned[term.label] = max(scores)
-    return aligned
-
-
-def _soft_credit(similarity: float | None) -> float:
-    if similarity is None:
-        return 0.0
-    return min(1.0, max(0.0, (similarity - SOFT_NONE) / (SOFT_FULL - SOFT_NONE)))
-
-
-# Reads texts word by word: the contextual vector of each word (``Embedder.encode_words``).
-WordReader = Callable[[Sequence[str]], list[WordVectors]]
-
-
 def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[str, tuple[str, ...]]:
     """The text and tokens a quote of ``record`` holds: with its antecedent when it refers back."""
     if antecedent is None:
         return record.sentence.text, record.tokens
     return f"{antecedent.sentence.text} {record.sentence.text}", (*antecedent.tokens, *record.tokens)
-
-
-def weigh_coverage(
-    query: Query,
-    hits: Sequence[Hit],
-    records: dict[int, SentenceRecord],
-    before: dict[int, SentenceRecord],
-    indexes: SearchIndexes,
-    words: WordReader | None = None,
-    question_words: WordVectors | None = None,
-    limit: int | None = None,
-    threshold: float | None = None,
-) -> list[Hit]:
-    """Each hit's score weighed by how much of what the question asks its sentence holds; best first.
-
-    A sentence that repeats the question's names but lacks the asked fact ("When was Huawei
-    founded?" against "Li visited Huawei and BYD") loses in proportion to what it lacks: its
-    score is multiplied by its :class:`Coverage` share. The best ``ALIGNED`` sentences are
-    also read word by word with ``words`` (when given), so that a synonym in context counts;
-    ``question_words`` are the question's, when its encoding gave them already.
-    Each hit records which terms it covers and misses. With ``limit``, only the best ``limit``
-    weighed hits are returned, and hits that cannot reach them are not weighed at all.
-    With ``threshold``, sentences are read word by word only when that can decide whether the
-    question is answered: when the best scores below it weighed, and reaches it unweighed.
-    """
-    if not hits or not query.focus.terms and query.focus.answer_type is None:
-        return list(hits)[:limit]
-    passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
-    weighed = _ranked(_weigh_best(query, hits, records, before, passages, limit), list(records.values()))[:limit]
-    if words is None or not query.focus.terms:
-        return weighed
-    unweighed = {h.row: h for h in hits}
-    # Reading word by word costs an encoder pass, so only sentences it could lift to the top are
-    # read: those lacking some term whose score before weighing beats the best weighed score.
-    best = weighed[0].score
-    if threshold is not None and not (unweighed[weighed[0].row].score >= threshold > best / READ_BELOW):
-        return weighed
-    top = [h.row for h in weighed[:ALIGNED] if h.scores["coverage"] < 1 and unweighed[h.row].score > best]
-    if not top:
-        return weighed
-    if question_words is None:
-        question_words = words([query.text])[0]
-    sentence_words = words([_quoted(records[r], before.get(r))[0] for r in top])
-    realigned = {
-        row: _weigh(
-            query,
-            unweighed[row],
-            records,
-            before,
-            passages,
-            align_terms(query.focus, query.text, question_words, vectors),
-        )
-        for row, vectors in zip(top, sentence_words, strict=True)
-    }
-    return _ranked([realigned.get(h.row, h) for h in weighed], list(records.values()))
 
 
 class _LazyVocabularies:
@@ -588,48 +479,6 @@ class _LazyVocabularies:
         if passage not in self._made:
             self._made[passage] = vocabulary(self._tokens.get(passage, ()))
         return self._made[passage]
-
-
-def _weigh_best(
-    query: Query,
-    hits: Sequence[Hit],
-    records: dict[int, SentenceRecord],
-    before: dict[int, SentenceRecord],
-    passages: _LazyVocabularies,
-    limit: int | None,
-) -> list[Hit]:
-    """The weighed hits that can rank among the best ``limit``: weighing only lowers a score,
-    so once a hit (best first) scores below the ``limit``-th weighed score, none after it can rank."""
-    weighed: list[Hit] = []
-    lowest: list[float] = []  # a heap of the best ``limit`` weighed scores
-    for hit in hits:
-        if limit is not None and len(lowest) >= limit and round(hit.score, 9) < round(lowest[0], 9):
-            break
-        weighed.append(_weigh(query, hit, records, before, passages, None))
-        heapq.heappush(lowest, weighed[-1].score)
-        if limit is not None and len(lowest) > limit:
-            heapq.heappop(lowest)
-    return weighed
-
-
-def _weigh(
-    query: Query,
-    hit: Hit,
-    records: dict[int, SentenceRecord],
-    before: dict[int, SentenceRecord],
-    passages: _LazyVocabularies,
-    aligned: dict[str, float] | None,
-) -> Hit:
-    record = records[hit.row]
-    text, tokens = _quoted(record, before.get(hit.row))
-    context = passages.get(record.passage)
-    found = focus_coverage(query.focus, query.text, text, tokens, context, aligned)
-    # Multiplied, not averaged in: a sentence holding half of what is asked keeps half its score
-    # (measured against squaring or rooting the share, and against subtracting what is missing).
-    scores = {**hit.scores, "coverage": found.share, "score": hit.score * found.share}
-    if "score_alone" in scores:
-        scores["score_alone"] *= found.share
-    return Hit(hit.row, hit.score * found.share, scores, covered=found.covered, missing=found.missing)
 
 
 # Sentence length enters the answer model as tokens over this many (capped at 1).
