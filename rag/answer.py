@@ -169,6 +169,7 @@ def decide(
     k: int,
     config: AnswerConfig,
     read: SpanReader,
+    unknown: Callable[[str], bool] | None = None,
 ) -> Answer:
     """Answer with the best cited sentences, or abstain when the best one is too weak.
 
@@ -179,6 +180,7 @@ def decide(
         k: The most citations to give.
         config: Answer settings (the relative cut-off for further citations).
         read: Reads document text for merged quotes.
+        unknown: Tells a question term that no searched document holds, for the reason.
     """
     distinct = fold_syndicated(candidates)
     shown = tuple(c.citation for c in distinct[:k])
@@ -187,7 +189,7 @@ def decide(
     confidence = distinct[0].citation.score
     if confidence < threshold:
         reason = f"the best sentence scored {confidence:.2f}, below the threshold {threshold:.2f}"
-        lacking = describe_missing(distinct[0].citation.covered, distinct[0].citation.missing)
+        lacking = describe_missing(distinct[0].citation.covered, distinct[0].citation.missing, unknown)
         reason = f"{lacking}: {reason}" if lacking else reason
         return Answer(question, True, reason, confidence, threshold, (), shown)
     chosen = merge_adjacent(select_citations(distinct, threshold, config, k), read)

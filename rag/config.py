@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
+from rag.answer_model import FITTED
+
 Encoder = Literal["onnx-int8", "torch-fp32"]
 
 
@@ -62,21 +64,20 @@ class RetrievalConfig:
 class AnswerConfig:
     """When to answer and what to cite.
 
-    ``threshold`` is on the combined sentence score weighed by its coverage of the question
-    (0..1); below it the answer abstains. Calibrated with benchmarks/trust_ask.py: 95% of
-    answerable questions scored 0.31 or more, off-topic ones at most 0.18 at the 99th
-    percentile; 0.25 keeps the margin below the answerable 5th percentile (0.8 of it) that the
-    earlier 0.40 kept below 0.50.
+    ``threshold`` is on the answer model's chance that the best sentence answers the question
+    (``rag.answer_model``, 0..1); below it the answer abstains. Its default is fitted with the
+    model by ``benchmarks/fit_ask.py`` on real questions (answering at least 95% of SQuAD's
+    answerable ones while abstaining on as many unanswerable and off-topic ones as it can).
     ``relative_cutoff``: further citations must score at least this fraction of the best.
     """
 
-    threshold: float = 0.25
+    threshold: float = round(FITTED["threshold"], 2)
     k: int = 3
     relative_cutoff: float = 0.85
-    # The score scale ``threshold`` is on: 2 since scores are weighed by how much of the question
-    # a sentence covers. A threshold saved on another scale means nothing on this one, so an index
-    # built before answers with this default (see ``Config.from_dict``).
-    scale: int = 2
+    # The score scale ``threshold`` is on: 3 since scores are the fitted answer model's chance (2:
+    # the hand-weighted score times coverage). A threshold saved on another scale means nothing on
+    # this one, so an index built before answers with this default (see ``Config.from_dict``).
+    scale: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:

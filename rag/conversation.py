@@ -503,19 +503,37 @@ def resolve_ellipsis(question: str, turns: Sequence[Turn]) -> str | None:
         return None
     first = tokens[0].lower
     if first in WH_WORDS and all(t.lower in WH_WORDS | _ELSE | {"not", "so", "exactly"} for t in tokens):
-        # "Why?", "When?", "Who else?": the previous question asked again with this wh-word.
+        # "Why?", "When?", "Who else?": the previous question asked again with this wh-word, where
+        # that still reads as a question: "When did Li visit?" -> "Why did Li visit?". After a
+        # question whose wh-word was its subject ("Who manages the fund?") the wh-word cannot
+        # simply be swapped ("Why manages the fund?"), nor put before a statement it never had.
         wh, rest = _frame(previous)
-        return f"{tokens[0].text.capitalize()} {rest}" if wh and rest else f"{tokens[0].text.capitalize()} {previous}"
+        if tokens[0].lower in ("who", "what", "which") and tokens[0].lower == (wh.split()[0].lower() if wh else ""):
+            return f"{wh} {rest}"  # "Who else?" after "Who visited?": the same question
+        rest_words = [t for t in words(rest) if t.is_word]
+        adjunct = wh.split()[0].lower() in ("when", "where", "why", "how") if wh else False
+        # Swapped for an argument ("What did he say about X?"), the wh-word leaves a gap that
+        # "Why did he say about X?" cannot fill; only a clause with nothing after its verb reads.
+        closed = adjunct or not any(t.lower in PREPOSITIONS for t in rest_words[1:])
+        if wh and rest_words and rest_words[0].lower in AUXILIARIES and closed:
+            return f"{tokens[0].text.capitalize()} {rest}"
+        return None
     if first in PREPOSITIONS and len(tokens) <= 4 and any(t.lower in WH_WORDS for t in tokens):
-        # "Over what issue?", "By whom?": the previous question, asked further.
-        return f"{_FRAGMENT_END.sub('', previous)} {fragment[:1].lower()}{fragment[1:]}?"
+        # "Over what issue?", "By whom?": asked of the previous question's clause, where it has one
+        # to ask of ("When did the church split?" -> "Over what issue did the church split?").
+        wh, rest = _frame(previous)
+        rest_words = words(rest)
+        if wh and rest_words and rest_words[0].lower in AUXILIARIES:
+            return f"{fragment[:1].upper()}{fragment[1:]} {rest}"
+        return None
     if not lead or first in WH_WORDS or first in AUXILIARIES:
         return None
     return _substitute(previous, fragment)
 
 
-def _substitute(previous: str, fragment: str) -> str:
-    """The previous question with the fragment in place of what it replaces, else added to it."""
+def _substitute(previous: str, fragment: str) -> str | None:
+    """The previous question with the fragment in place of what it replaces (or narrowed by a
+    prepositional fragment); None when the fragment replaces nothing in it."""
     tokens, old = words(fragment), words(previous)
     years = [t for t in tokens if _YEAR.match(t.text)]
     old_years = [t for t in old if _YEAR.match(t.text)]
@@ -534,8 +552,12 @@ def _substitute(previous: str, fragment: str) -> str:
     if not new and len(old_words) >= 3 and old_words[-2].lower in PREPOSITIONS and _content(old_words[-1]):
         # "What does the church say about war?" "And conscription?": the object is replaced.
         return _apply(previous, [(old_words[-1].start, old_words[-1].end, fragment)])
-    body = _FRAGMENT_END.sub("", previous)
-    return f"{body} {fragment}?"
+    if tokens[0].lower in PREPOSITIONS:  # "And in Africa?": the previous question, narrowed
+        return f"{_FRAGMENT_END.sub('', previous)} {fragment}?"
+    # A fragment that replaces nothing of the previous question names its own topic ("And what
+    # about Huawei?"): glued onto the previous question it would read as nonsense, so it is
+    # searched as asked.
+    return None
 
 
 def asks_for_more(question: str) -> bool:

@@ -569,8 +569,13 @@ def name_groups(text: str) -> list[tuple[str, ...]]:
     return [g for g in groups if len(g) > 1]
 
 
+@lru_cache(maxsize=1 << 15)
 def capitalised_tokens(text: str) -> frozenset[str]:
-    """Tokens of the capitalised words of ``text``: where a part of a name can be mentioned."""
+    """Tokens of the capitalised words of ``text``: where a part of a name can be mentioned.
+
+    Cached by text: a question's candidate sentences are read again for every question that
+    finds them, and tokenizing them was a third of a question's time (benchmarks/latency.py).
+    """
     return frozenset(tokenize(" ".join(_CAPITALISED.findall(text))))
 
 

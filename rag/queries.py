@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.answer import Candidate, decide, fold_syndicated, make_candidate, merge_adjacent
+from rag.answer_model import FITTED
 from rag.boilerplate import alone_on_line, is_boilerplate, looks_like_label
 from rag.config import Config
 from rag.conversation import (
@@ -34,14 +35,14 @@ from rag.conversation import (
 from rag.errors import DocumentNotFoundError, QueryError
 from rag.filters import Where, restrict, select_documents
 from rag.index.metadata import DocumentHeader
-from rag.lexical import coverage, idf, tokenize
+from rag.lexical import LexicalSegments, coverage, idf, tokenize
 from rag.lookup import match_sentence
-from rag.retrieval import SearchIndexes, prepare_query, search, weigh_coverage
+from rag.retrieval import SearchIndexes, prepare_query, rank_question, search
 from rag.sentences import sentence_spans
 from rag.types import Answer, Hit, Match, Sentence
 
 if TYPE_CHECKING:
-    from rag.embedding import Embedder, WordVectors
+    from rag.embedding import Embedder
 
 MAX_QUESTION_CHARS = 2_000
 MAX_LOOKUP_CHARS = 500_000
@@ -207,22 +208,18 @@ class Queries:
             answer = self._what_next(question, turns[-1], k, threshold)
             if answer is not None:
                 return answer
-        searched = resolve_followup(question, turns)
-        words = getattr(self.embedder, "encode_words", None)  # an encoder that reads word by word
-        question_words = words([searched])[0] if words is not None else None
-        vector = question_words.text_vector if question_words is not None else self.embedder.encode([searched])[0]
+        previous = turns[-1].documents if turns else ()
+        searched = question
+        candidates = self._question_candidates(question, k, previous, chosen)
+        rewritten = resolve_followup(question, turns)
+        if rewritten != question:
+            # A follow-up's rewrite ("Who leads it?" -> "Who leads the new chip fund?") is searched
+            # too, and used only when its evidence beats the question's own by the fitted margin
+            # (benchmarks/fit_ask.py, on real conversations: most follow-ups name their topic).
+            alternative = self._question_candidates(rewritten, k, previous, chosen)
+            if _evidence(alternative) > _evidence(candidates) + FITTED["rewrite_margin"]:
+                candidates, searched = alternative, rewritten
         with self._lock:
-            candidates = self._candidates(
-                searched,
-                vector,
-                limit=max(k, 10),
-                with_antecedents=True,
-                question=True,
-                question_words=question_words,
-                threshold=threshold,
-                content_only=True,
-                indexes=self._indexes_for(chosen),
-            )
             if searched != question and asks_for_more(question):
                 candidates = demote_cited(candidates, turns)
             shown = citable = candidates
@@ -231,10 +228,33 @@ class Queries:
                 shown, citable = prefer_reasons(
                     searched, reason, candidates, threshold, self._next_sentence, self._read
                 )
-            answer = decide(question, citable, threshold=threshold, k=k, config=self.config.answer, read=self._read)
+            unknown = _unknown_terms(self._indexes_for(chosen).sentence_lexical)
+            answer = decide(
+                question, citable, threshold=threshold, k=k, config=self.config.answer, read=self._read, unknown=unknown
+            )
             if citable is not shown:
                 answer = replace(answer, candidates=tuple(c.citation for c in fold_syndicated(shown)[:k]))
+        if answer.abstained and not tokenize(searched):  # "Why?" with nothing it could be tied to
+            empty = f"“{question.strip()}” names nothing to look for"
+            if turns:
+                empty += ", and the previous question does not make it one that reads: ask it in full"
+            answer = replace(answer, reason=f"{empty}; {answer.reason}")
         return answer if searched == question else replace(answer, searched_for=searched)
+
+    def _question_candidates(self, text: str, k: int, previous: Sequence[str], chosen: Where | None) -> list[Candidate]:
+        """The candidate sentences for a question, ranked by the answer model."""
+        vector = self.embedder.encode([text])[0]
+        with self._lock:
+            return self._candidates(
+                text,
+                vector,
+                limit=max(k, 10),
+                with_antecedents=True,
+                question=True,
+                previous_documents=previous,
+                content_only=True,
+                indexes=self._indexes_for(chosen),
+            )
 
     def lookup(
         self, text: str, *, threshold: float | None = None, where: Where | dict[str, Any] | None = None
@@ -290,8 +310,7 @@ class Queries:
         limit: int,
         with_antecedents: bool = False,
         question: bool = False,
-        question_words: WordVectors | None = None,
-        threshold: float | None = None,
+        previous_documents: Sequence[str] = (),
         content_only: bool = False,
         indexes: SearchIndexes | None = None,
     ) -> list[Candidate]:
@@ -301,8 +320,7 @@ class Queries:
         if content_only:  # page furniture ("Reference(s):", "Share") is never cited or shown
             hits = [h for h in hits if not self._is_furniture(records[h.row].sentence)]
         if question:  # a question is answered only as far as a sentence holds what it asks
-            words = getattr(self.embedder, "encode_words", None)
-            hits = weigh_coverage(query, hits, records, antecedents, indexes, words, question_words, limit, threshold)
+            hits = rank_question(query, hits, records, antecedents, indexes, previous_documents, limit)
         hits = hits[:limit]
         chosen = [records[h.row] for h in hits]
         passages = indexes.store.passages(r.passage for r in chosen)
@@ -347,6 +365,22 @@ class Queries:
         if document is None:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index")
         return document.text[start:end]
+
+
+def _unknown_terms(lexical: LexicalSegments) -> Callable[[str], bool]:
+    """Whether no searched sentence holds any word of a question's term (its IDF is the largest there is)."""
+    rarest = float(idf(0, lexical.count))
+
+    def unknown(label: str) -> bool:
+        stems = tokenize(label)
+        return bool(stems) and all(value >= rarest - 1e-9 for value in lexical.idf(stems).values())
+
+    return unknown
+
+
+def _evidence(candidates: Sequence[Candidate]) -> float:
+    """How strongly the best candidate answers: its probability under the answer model."""
+    return candidates[0].citation.score if candidates else 0.0
 
 
 def _check_text(text: str, what: str, limit: int, *, strip: bool = True) -> str:

@@ -17,28 +17,27 @@ The mix follows earlier measurements: word overlap is the strongest selector, de
 similarity recognises off-topic questions, and both work best at sentence level
 (``benchmarks/squad.py`` measures the result).
 
-A question (not a lookup) then has each score weighed by how much of what it asks the
-sentence holds (``weigh_coverage``): its focus (``question_focus``: names, rare words and
-the kind of answer asked, a date for "when", a number for "how many") is checked against
-the sentence (``focus_coverage``), with a sentence in doubt read word by word with the
-encoder's contextual vectors so that a synonym counts (``align_terms``). A sentence that
+A question (not a lookup) is then scored by the fitted answer model (``rank_question``,
+``rag.answer_model``) over those signals and what the sentence holds of the question's focus
+(``question_focus``: names, rare words and the kind of answer asked, a date for "when", a
+number for "how many"), checked against the sentence by ``focus_coverage``. A sentence that
 repeats the question's names but lacks the asked fact is the commonest false answer.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 
+from rag.answer_model import probability, ranking
 from rag.config import RetrievalConfig
 from rag.dense import DenseSegments, VectorSegments
-from rag.embedding import WordVectors
 from rag.index.metadata import MetadataSegments, SentenceRecord
 from rag.lexical import LexicalSegments, capitalised_tokens, coverage, fold, name_groups, tokenize
 from rag.types import Hit
@@ -197,6 +196,7 @@ def score_sentences(
             # What the sentence scores without the words it borrows from the one before it,
             # for judging it as a second quote beside that one.
             scores["score_alone"] = score - WEIGHTS["lexical"] * (lexical - own_lexical) / total_weight
+            scores["lexical_own"] = own_lexical
         hits.append(Hit(row=record.row, score=score, scores=scores))
     return _ranked(hits, records)
 
@@ -224,7 +224,7 @@ def search(
 # that repeats the question's names but lacks the asked fact ("When was Huawei founded?"
 # against "Li visited Huawei and BYD") is the commonest way a quote answers nothing.
 
-AnswerType = Literal["date", "number", "person", "place"]
+AnswerType = Literal["date", "number", "person", "organisation", "place"]
 
 # Only where a question opens with them (or after a comma or a preposition): "when" inside a
 # question ("What happens when ...") is a conjunction, "who" a relative pronoun.
@@ -241,6 +241,15 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], AnswerType, str], ...] = (
         "a number",
     ),
     (re.compile(_OPENING + r"(who|whom|whose)\b", re.I), "person", "a name"),
+    (
+        re.compile(
+            _OPENING + r"((?:which|what) (?:agency|agencies|company|companies|organi[sz]ations?|firms?|groups?|"
+            r"part(?:y|ies)|universit(?:y|ies)|institutions?|newspapers?|banks?|teams?|band|ministry|department))\b",
+            re.I,
+        ),
+        "organisation",
+        "a name",
+    ),
     (re.compile(_OPENING + r"(where)\b", re.I), "place", "a place"),
 )
 # Words that say what kind of answer is wanted rather than what it is about.
@@ -321,7 +330,9 @@ def question_focus(text: str, idf: dict[str, float]) -> Focus:
         match = pattern.search(text)
         if match:
             answer_type, asked, expected = kind, match.group(1).lower(), description
-            frame = frozenset(tokenize(match.group(1)))
+            # "which agency" asks for an organisation's name, and the agency is still what the
+            # question is about; "what year" only asks for a date.
+            frame = frozenset(tokenize(match.group(1).split()[0] if kind == "organisation" else match.group(1)))
             break
     excluded = frame | _FRAME_WORDS
     terms: list[Term] = []
@@ -376,17 +387,32 @@ def holds_answer_type(answer_type: AnswerType | None, sentence: str, question: s
     """Whether ``sentence`` holds an answer of the kind asked, one the question does not state itself.
 
     None when the question asks for no particular kind. Dates and numbers are recognised by
-    their form; a person or place by a capitalised word that is not the sentence's first and
+    their form; a person, organisation or place by a capitalised word that is not the sentence's first and
     not in the question (a weak check: capitalised words are everywhere).
     """
     if answer_type is None:
         return None
     if answer_type in ("date", "number"):
-        pattern = _DATE if answer_type == "date" else _NUMBER
-        stated = {fold(m.group(0)) for m in pattern.finditer(question)}
-        return any(fold(m.group(0)) not in stated for m in pattern.finditer(sentence))
-    capitalised = [w for w in _WORD.findall(sentence)[1:] if w[:1].isupper()]
-    return bool(set(tokenize(" ".join(capitalised))) - set(tokenize(question)))
+        return bool(_values(answer_type, sentence) - _values(answer_type, question))
+    return bool(_capitalised_after_first(sentence) - _stems(question))
+
+
+# Cached by text, as ``capitalised_tokens`` is: the same sentences are read for many questions.
+@lru_cache(maxsize=1 << 15)
+def _values(kind: str, text: str) -> frozenset[str]:
+    """The dates (``kind`` "date") or numbers of ``text``, folded."""
+    return frozenset(fold(m.group(0)) for m in (_DATE if kind == "date" else _NUMBER).finditer(text))
+
+
+@lru_cache(maxsize=1 << 15)
+def _capitalised_after_first(text: str) -> frozenset[str]:
+    """Tokens of the capitalised words of ``text`` but its first (a sentence opens with a capital)."""
+    return frozenset(tokenize(" ".join(w for w in _WORD.findall(text)[1:] if w[:1].isupper())))
+
+
+@lru_cache(maxsize=1 << 12)
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
 
 
 def focus_coverage(
@@ -395,7 +421,6 @@ def focus_coverage(
     text: str,
     tokens: Sequence[str] | Vocabulary,
     context_tokens: Sequence[str] | Vocabulary = (),
-    aligned: dict[str, float] | None = None,
 ) -> Coverage:
     """Which of the question's terms the sentence ``text`` (with ``tokens``) covers.
 
@@ -405,11 +430,7 @@ def focus_coverage(
         text: The sentence, read with the sentence before it when it refers back.
         tokens: Its tokens.
         context_tokens: Tokens of the passage around it: a term found only there counts half.
-        aligned: Each term's best contextual similarity to a word of the sentence
-            (``align_terms``): a term not found by its stem earns partial credit from it, and
-            counts as covered when that credit reaches one half.
     """
-    aligned = aligned or {}
     held = tokens if isinstance(tokens, Vocabulary) else vocabulary(tokens)
     around = context_tokens if isinstance(context_tokens, Vocabulary) else vocabulary(context_tokens)
     names = any(term.is_multi_word_name for term in focus.terms)
@@ -422,11 +443,9 @@ def focus_coverage(
             present = any(s in mentions or s in held.tokens for s in term.stems)
         else:
             present = all(_holds(s, held) for s in term.stems)
-        soft = 0.0 if present else _soft_credit(aligned.get(term.label))
         in_passage = not present and all(_holds(s, around) for s in term.stems)
-        credit = 1.0 if present else max(soft, 0.5 if in_passage else 0.0)
-        found += term.weight * credit
-        if present or soft >= 0.5:
+        found += term.weight * (1.0 if present else 0.5 if in_passage else 0.0)
+        if present:
             covered.append(term.label)
         elif in_passage:  # covered, by the passage shown around the quote
             covered.append(term.label)
@@ -443,110 +462,11 @@ def focus_coverage(
     return Coverage(tuple(covered), tuple(missing), tuple(in_context), type_found, share)
 
 
-# A question word that is not in the sentence still counts when a word of the sentence means
-# nearly the same in context ("problems" / "issues"): the credit rises from nothing at this
-# cosine between their contextual vectors to full at SOFT_FULL.
-SOFT_NONE = 0.30
-SOFT_FULL = 0.70
-# How many of the best sentences are read word by word (an encoder pass each).
-ALIGNED = 1
-# Sentences are read word by word only for a question whose best weighed score lies below this
-# multiple of the threshold (and whose best unweighed score reaches the threshold): above it
-# the answer is not in doubt, below the threshold it cannot be lifted past it.
-READ_BELOW = 1.5
-
-
-def align_terms(
-    focus: Focus, question: str, question_words: WordVectors, sentence_words: WordVectors
-) -> dict[str, float]:
-    """For each term of the question, the best cosine between its words and a word of the sentence.
-
-    BERTScore-style: both texts' words carry the encoder's contextual vectors, so that a
-    synonym in context scores high while a word that merely shares the topic scores low.
-    """
-    if not len(sentence_words.vectors) or not len(question_words.vectors):
-        return {}
-    similarity = question_words.vectors @ sentence_words.vectors.T
-    best_per_word = similarity.max(axis=1)
-    stems_of = [frozenset(tokenize(question[a:b])) for a, b in question_words.spans]
-    aligned: dict[str, float] = {}
-    for term in focus.terms:
-        scores = [float(best_per_word[i]) for i, stems in enumerate(stems_of) if stems & set(term.stems)]
-        if scores:
-            aligned[term.label] = max(scores)
-    return aligned
-
-
-def _soft_credit(similarity: float | None) -> float:
-    if similarity is None:
-        return 0.0
-    return min(1.0, max(0.0, (similarity - SOFT_NONE) / (SOFT_FULL - SOFT_NONE)))
-
-
-# Reads texts word by word: the contextual vector of each word (``Embedder.encode_words``).
-WordReader = Callable[[Sequence[str]], list[WordVectors]]
-
-
 def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[str, tuple[str, ...]]:
     """The text and tokens a quote of ``record`` holds: with its antecedent when it refers back."""
     if antecedent is None:
         return record.sentence.text, record.tokens
     return f"{antecedent.sentence.text} {record.sentence.text}", (*antecedent.tokens, *record.tokens)
-
-
-def weigh_coverage(
-    query: Query,
-    hits: Sequence[Hit],
-    records: dict[int, SentenceRecord],
-    before: dict[int, SentenceRecord],
-    indexes: SearchIndexes,
-    words: WordReader | None = None,
-    question_words: WordVectors | None = None,
-    limit: int | None = None,
-    threshold: float | None = None,
-) -> list[Hit]:
-    """Each hit's score weighed by how much of what the question asks its sentence holds; best first.
-
-    A sentence that repeats the question's names but lacks the asked fact ("When was Huawei
-    founded?" against "Li visited Huawei and BYD") loses in proportion to what it lacks: its
-    score is multiplied by its :class:`Coverage` share. The best ``ALIGNED`` sentences are
-    also read word by word with ``words`` (when given), so that a synonym in context counts;
-    ``question_words`` are the question's, when its encoding gave them already.
-    Each hit records which terms it covers and misses. With ``limit``, only the best ``limit``
-    weighed hits are returned, and hits that cannot reach them are not weighed at all.
-    With ``threshold``, sentences are read word by word only when that can decide whether the
-    question is answered: when the best scores below it weighed, and reaches it unweighed.
-    """
-    if not hits or not query.focus.terms and query.focus.answer_type is None:
-        return list(hits)[:limit]
-    passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
-    weighed = _ranked(_weigh_best(query, hits, records, before, passages, limit), list(records.values()))[:limit]
-    if words is None or not query.focus.terms:
-        return weighed
-    unweighed = {h.row: h for h in hits}
-    # Reading word by word costs an encoder pass, so only sentences it could lift to the top are
-    # read: those lacking some term whose score before weighing beats the best weighed score.
-    best = weighed[0].score
-    if threshold is not None and not (unweighed[weighed[0].row].score >= threshold > best / READ_BELOW):
-        return weighed
-    top = [h.row for h in weighed[:ALIGNED] if h.scores["coverage"] < 1 and unweighed[h.row].score > best]
-    if not top:
-        return weighed
-    if question_words is None:
-        question_words = words([query.text])[0]
-    sentence_words = words([_quoted(records[r], before.get(r))[0] for r in top])
-    realigned = {
-        row: _weigh(
-            query,
-            unweighed[row],
-            records,
-            before,
-            passages,
-            align_terms(query.focus, query.text, question_words, vectors),
-        )
-        for row, vectors in zip(top, sentence_words, strict=True)
-    }
-    return _ranked([realigned.get(h.row, h) for h in weighed], list(records.values()))
 
 
 class _LazyVocabularies:
@@ -561,46 +481,64 @@ class _LazyVocabularies:
         return self._made[passage]
 
 
-def _weigh_best(
+# Sentence length enters the answer model as tokens over this many (capped at 1).
+LENGTH_SCALE = 40
+# Only this many of the best candidates by the retrieval score are scored by the answer model:
+# on the real question sets the model's choice never came from further down at 8 or more
+# (`python benchmarks/fit_ask.py` prints Hit@1 by this pool size), and reading each costs.
+RERANKED = 12
+
+
+def rank_question(
     query: Query,
     hits: Sequence[Hit],
     records: dict[int, SentenceRecord],
     before: dict[int, SentenceRecord],
-    passages: _LazyVocabularies,
-    limit: int | None,
+    indexes: SearchIndexes,
+    previous_documents: Collection[str] = (),
+    limit: int | None = None,
 ) -> list[Hit]:
-    """The weighed hits that can rank among the best ``limit``: weighing only lowers a score,
-    so once a hit (best first) scores below the ``limit``-th weighed score, none after it can rank."""
-    weighed: list[Hit] = []
-    lowest: list[float] = []  # a heap of the best ``limit`` weighed scores
+    """Each hit scored by the fitted answer model (``rag.answer_model``); best first.
+
+    The model reads the retrieval signals beside what the sentence holds of the question's focus
+    (``focus_coverage``: the share of its terms, the kind of answer asked) and whether its
+    document is one the previous answer cited (``previous_documents``). Each hit records the
+    terms it covers and misses; ``scores["score"]`` is the probability without the conversation
+    (the hit's score, its confidence; the order counts the conversation), ``scores["combined"]``
+    the retrieval score it was found with.
+    """
+    if not hits:
+        return []
+    hits = list(hits)[: max(limit or 0, RERANKED)]  # best first by the retrieval score
+    passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
+    previous = frozenset(previous_documents)
+    titles = {
+        doc_id: coverage(query.idf, tokenize(header.title))
+        for doc_id, header in indexes.store.headers_for({records[h.row].sentence.doc_id for h in hits}).items()
+    }
+    scored = []
     for hit in hits:
-        if limit is not None and len(lowest) >= limit and round(hit.score, 9) < round(lowest[0], 9):
-            break
-        weighed.append(_weigh(query, hit, records, before, passages, None))
-        heapq.heappush(lowest, weighed[-1].score)
-        if limit is not None and len(lowest) > limit:
-            heapq.heappop(lowest)
-    return weighed
-
-
-def _weigh(
-    query: Query,
-    hit: Hit,
-    records: dict[int, SentenceRecord],
-    before: dict[int, SentenceRecord],
-    passages: _LazyVocabularies,
-    aligned: dict[str, float] | None,
-) -> Hit:
-    record = records[hit.row]
-    text, tokens = _quoted(record, before.get(hit.row))
-    context = passages.get(record.passage)
-    found = focus_coverage(query.focus, query.text, text, tokens, context, aligned)
-    # Multiplied, not averaged in: a sentence holding half of what is asked keeps half its score
-    # (measured against squaring or rooting the share, and against subtracting what is missing).
-    scores = {**hit.scores, "coverage": found.share, "score": hit.score * found.share}
-    if "score_alone" in scores:
-        scores["score_alone"] *= found.share
-    return Hit(hit.row, hit.score * found.share, scores, covered=found.covered, missing=found.missing)
+        record = records[hit.row]
+        text, tokens = _quoted(record, before.get(hit.row))
+        found = focus_coverage(query.focus, query.text, text, tokens, passages.get(record.passage))
+        signals = {
+            **hit.scores,
+            "number": 1.0 if hit.scores.get("number_bonus", 0.0) > 0 else 0.0,
+            "coverage": found.share,
+            "type_met": 1.0 if found.type_found is True else 0.0,
+            "type_missed": 1.0 if found.type_found is False else 0.0,
+            "title": titles.get(record.sentence.doc_id, 0.0),
+            "lead": 1.0 if record.sentence.position == 0 else 0.0,
+            "length": min(1.0, len(record.tokens) / LENGTH_SCALE),
+            "combined": hit.score,
+        }
+        signals["score"] = probability(signals)
+        if "lexical_own" in signals:  # judged on its own words beside the sentence it refers back to
+            signals["score_alone"] = probability({**signals, "lexical": signals["lexical_own"]})
+        rank = ranking(signals, record.sentence.doc_id in previous)
+        scored.append(Hit(hit.row, rank, signals, covered=found.covered, missing=found.missing))
+    ranked = _ranked(scored, list(records.values()))[:limit]
+    return [replace(h, score=h.scores["score"]) for h in ranked]
 
 
 def _is_answer_type(label: str) -> bool:
@@ -612,12 +550,24 @@ def _listing(labels: Sequence[str], conjunction: str) -> str:
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} {conjunction} {shown[-1]}"
 
 
-def describe_missing(covered: Sequence[str], missing: Sequence[str]) -> str:
-    """What a sentence lacks of the question, in words: 'the sources mention “Huawei” but not “founded” or a
-    date for “when”'. Empty when it lacks nothing."""
+def describe_missing(
+    covered: Sequence[str], missing: Sequence[str], unknown: Callable[[str], bool] | None = None
+) -> str:
+    """What the best sentence lacks of the question, in words: 'the best sentence mentions “Huawei” but not
+    “founded” or a date for “when”'. Empty when it lacks nothing.
+
+    ``unknown`` tells a term no searched document holds: it is said so ('no document mentions “Apple”'),
+    and a term some document holds is never called missing from the sources, only from the sentence.
+    """
     if not missing:
         return ""
-    terms = [label for label in covered if not _is_answer_type(label)]
-    if not terms:
-        return f"the sources do not mention {_listing(missing, 'or')}"
-    return f"the sources mention {_listing(terms, 'and')} but not {_listing(missing, 'or')}"
+    absent = [m for m in missing if unknown is not None and not _is_answer_type(m) and unknown(m)]
+    lacking = [m for m in missing if m not in absent]
+    parts = [f"no document mentions {_listing(absent, 'or')}"] if absent else []
+    if lacking:
+        terms = [label for label in covered if not _is_answer_type(label)]
+        if terms:
+            parts.append(f"the best sentence mentions {_listing(terms, 'and')} but not {_listing(lacking, 'or')}")
+        else:
+            parts.append(f"the best sentence does not mention {_listing(lacking, 'or')}")
+    return "; ".join(parts)

@@ -17,9 +17,9 @@ from rag.index.segment import SEGMENT_FILES
 ROOT = Path(__file__).resolve().parent.parent
 RAG = ROOT / "rag"
 ORDER = [
-    "types", "errors", "progress", "config", "ingest", "corpus", "sentences", "chunking", "model_export", "embedding",
-    "dense", "lexical", "boilerplate", "index", "retrieval", "answer", "conversation", "claims", "lookup", "filters",
-    "queries", "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
+    "types", "errors", "progress", "answer_model", "config", "ingest", "corpus", "sentences", "chunking",
+    "model_export", "embedding", "dense", "lexical", "boilerplate", "index", "retrieval", "answer", "conversation",
+    "claims", "lookup", "filters", "queries", "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
     "app_render", "app_access", "app_documents", "app_assets", "app", "user_config", "completion", "cli", "__main__",
 ]  # fmt: skip
 # The modules of a package stage in their own order: each imports only those before it.

@@ -355,9 +355,13 @@ def test_cli_builds_and_answers_on_ray_with_the_real_model(
         assert sharded == json.loads(json.dumps(asdict(local.ask(question))))
         expected = asdict(single.ask(question))
         assert sharded["abstained"] == expected["abstained"]
-        assert [(c["doc_id"], c["start"], c["end"]) for c in sharded["citations"]] == [
-            (c["doc_id"], c["start"], c["end"]) for c in expected["citations"]
-        ]
+        spans = [{(c["doc_id"], c["start"], c["end"]): c["score"] for c in a["citations"]} for a in (sharded, expected)]
+        assert list(spans[0])[:1] == list(spans[1])[:1]  # the same best quote
+        # A further quote is cited when it scores at least 85% of the best: one that scores within the
+        # quantisation noise of that line may be cited by one build and not the other.
+        floor = 0.85 * expected["confidence"]
+        for span in spans[0].keys() ^ spans[1].keys():
+            assert abs({**spans[0], **spans[1]}[span] - floor) <= 0.02, (question, span)
         assert sharded["confidence"] == pytest.approx(expected["confidence"], abs=0.02)
 
 

@@ -100,11 +100,20 @@ def test_ellipsis_reuses_the_previous_question() -> None:
     assert resolve_followup("Why?", visits) == "Why did Premier Li Qiang visit?"
     assert resolve_followup("And in Shenzhen?", visits) == "Which companies did Premier Li Qiang visit in Shenzhen?"
     split = [turn("When did the Methodist Protestant Church split?")]
-    assert (
-        resolve_followup("Over what issue?", split) == "When did the Methodist Protestant Church split over what issue?"
-    )
+    assert resolve_followup("Over what issue?", split) == "Over what issue did the Methodist Protestant Church split?"
     war = [turn("What does the church say about war?")]
     assert resolve_followup("And conscription?", war) == "What does the church say about conscription?"
+
+
+def test_a_rewrite_is_a_question_a_person_would_write() -> None:
+    # Issue 19: "Why?" after a question whose wh-word is its subject became "Why manages the new
+    # chip fund?", and "And what about Huawei?" was glued on as "... the new chip fund Huawei?".
+    manages = [turn("Who manages the new chip fund?")]
+    assert resolve_followup("Why?", manages) == "Why?"
+    assert resolve_followup("When?", manages) == "When?"
+    assert resolve_followup("Who else?", manages) == "Who manages the new chip fund?"
+    assert resolve_followup("And what about Huawei?", manages) == "And what about Huawei?"
+    assert resolve_followup("By whom?", manages) == "By whom?"
 
 
 def test_what_happened_next_is_recognised() -> None:
@@ -303,3 +312,22 @@ def test_seed_what_happened_next_cites_the_sentence_after_the_previous_answer(re
     assert after.citations[0].start > first.citations[0].start
     assert "This initiative, spearheaded by" in after.citations[0].text
     assert after.searched_for.startswith("what follows") and "continues the previous answer" in after.reason
+
+
+def test_a_rewrite_is_used_only_when_its_evidence_beats_the_question_by_the_margin(fake_index, monkeypatch) -> None:
+    from rag import answer_model
+
+    first = fake_index.ask(CHIP)
+    monkeypatch.setitem(answer_model.FITTED, "rewrite_margin", 1.0)  # no confidence can beat another by 1
+    kept = fake_index.ask("When was it set up?", history=[first])
+    assert kept.searched_for == "When was it set up?"
+    monkeypatch.setitem(answer_model.FITTED, "rewrite_margin", -1.0)  # any rewrite wins
+    rewritten = fake_index.ask("When was it set up?", history=[first])
+    assert rewritten.searched_for != "When was it set up?" and "fund" in rewritten.searched_for
+
+
+def test_a_bare_why_that_cannot_be_tied_to_the_previous_question_says_so(fake_index) -> None:
+    first = fake_index.ask("Who manages the new chip fund?")
+    why = fake_index.ask("Why?", history=[first])
+    assert why.searched_for == "Why?" and why.abstained
+    assert why.reason.startswith("“Why?” names nothing to look for, and the previous question does not make it")

@@ -48,7 +48,7 @@ def test_bad_files_are_clear_errors(tmp_path: Path, content: str) -> None:
 def test_evaluate_on_the_seed_questions(real_index) -> None:
     questions = [
         LabelledQuestion("How much money does the new chip fund aim to raise?", "$40 billion"),
-        LabelledQuestion("Which companies did Li Qiang visit?", "Huawei and BYD"),
+        LabelledQuestion("Which technologies are described as dual-use?", "advanced microchips"),
         LabelledQuestion("Who won the 2022 FIFA World Cup?", None),
     ]
     result = evaluate(real_index, questions)
@@ -59,7 +59,7 @@ def test_evaluate_on_the_seed_questions(real_index) -> None:
 
 def test_rag_eval_command(capsys, real_index, tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
-    path.write_text('{"question": "Which companies did Li Qiang visit?", "answer": "Huawei"}\n')
+    path.write_text('{"question": "How much money does the new chip fund aim to raise?", "answer": "$40 billion"}\n')
     assert main(["eval", str(path), "--index", str(real_index.path)]) == 0
     out = capsys.readouterr().out
     assert "Hit@1 1.000" in out and "AUROC" in out

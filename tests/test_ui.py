@@ -348,7 +348,11 @@ def test_search_filter_from_the_ask_tab(index: Index, monkeypatch) -> None:
 
 
 def test_chat_follow_up_is_resolved_from_the_chat_and_clearing_forgets_it(index: Index, monkeypatch) -> None:
+    from rag import answer_model
+
     monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    # The chat's part only: whether a rewrite is used is the answer model's (its fitted margin).
+    monkeypatch.setitem(answer_model.FITTED, "rewrite_margin", -1.0)
     _, history, answers, *_ = app.on_ask(CHIP_QUESTION, [], [])
     _, history, answers, *_ = app.on_ask("When was it set up?", history, answers)
     assert answers[-1]["searched_for"] != "When was it set up?" and "chip fund" in answers[-1]["searched_for"]

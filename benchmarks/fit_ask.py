@@ -1,0 +1,431 @@
+"""Fit the answer model (rag/answer_model.py) on the public halves of real question sets.
+
+Builds an index of each set's corpus (SQuAD 2.0, WikiQA, INSCIT; see benchmarks/real.py, whose
+loaders this reuses, and ../shared/data/real/README.md), asks every question, and keeps the
+signals of up to ``--candidates`` candidate sentences of each, labelled by the gold spans:
+right when the sentence holds a gold answer (SQuAD), overlaps an answering sentence (WikiQA) or
+lies in an evidence passage (INSCIT). Unanswerable questions and off-topic ones (WikiQA and
+INSCIT questions asked of the SQuAD index) have no right sentence. INSCIT follow-ups carry the
+conversation: the document the previous turn's best sentence came from, and the rewrite of the
+follow-up (rag.conversation.resolve_followup) asked beside it.
+
+Then, seeded and cross-validated by document (no document's questions are both fitted and
+judged in one fold):
+- a logistic model over ``FEATURES`` (L2-regularised, Newton's method) whose probability ranks a
+  question's candidates and whose best probability is its confidence;
+- the threshold on that confidence: the one that abstains best on unanswerable and off-topic
+  questions while answering at least 95% of SQuAD's answerable questions and, as far as that
+  allows, abstaining on at least 97% of off-topic ones;
+- the margin by which a follow-up's rewrite must beat the question as asked to be used.
+
+Prints the out-of-fold figures beside those of the hand-set score it replaces (the retrieval
+score times the focus coverage), then the model fitted on everything. With --write, those values
+replace ``FITTED`` in rag/answer_model.py.
+
+    python benchmarks/fit_ask.py [--data-dir DIR] [--folds 5] [--seed 0] [--work DIR] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
+from rag import build_index  # noqa: E402
+from rag.answer_model import FEATURES  # noqa: E402
+from rag.conversation import Turn, resolve_followup  # noqa: E402
+from rag.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
+
+MODEL_FILE = ROOT / "rag" / "answer_model.py"
+L2 = 1.0  # on the summed log-loss of some 100,000 candidates: enough to keep Newton's steps finite
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidates and their signals.
+
+
+def _index(work: Path, name: str, documents: dict[str, str]):
+    """The set's index under ``work``: an update of the one a previous run left (only what changed is
+    read and encoded again), so refitting is quick and never answers from a stale corpus."""
+    corpus = work / f"corpus-{name}"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for stale in set(p.name for p in corpus.iterdir()) - set(documents):
+        (corpus / stale).unlink()
+    for doc, text in documents.items():
+        path = corpus / doc
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return build_index(corpus, work / f"index-{name}")
+
+
+def _candidates(index, question: str, previous: tuple[str, ...], limit: int) -> list[dict]:
+    queries = index._queries  # a benchmark may look inside; the product does not
+    vector = queries.embedder.encode([question])[0]
+    found = queries._candidates(
+        question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=previous,
+        content_only=True,
+    )  # fmt: skip
+    return [
+        {"doc": c.citation.doc_id, "start": c.citation.start, "end": c.citation.end, "text": c.citation.text,
+         "x": [c.citation.scores.get(f, 0.0) for f in FEATURES], "prev": c.citation.doc_id in previous,
+         "old": float(c.citation.scores["combined"]) * float(c.citation.scores["coverage"])}
+        for c in found
+    ]  # fmt: skip
+
+
+def _labelled(candidates: list[dict], right) -> list[dict]:
+    for c in candidates:
+        c["y"] = 1.0 if right(c) else 0.0
+    return candidates
+
+
+def collect(data_dir: Path, work: Path, limit: int) -> list[dict]:
+    """Every question as {set, group, kind, candidates}, kind in answerable / unanswerable / offtopic /
+    first / follow-up; follow-ups also carry their rewrite's candidates."""
+    questions: list[dict] = []
+    squad_docs, squad = squad_data(data_dir)
+    wiki_docs, wiki = wikiqa_data(data_dir)
+    inscit_docs, conversations = inscit_data(data_dir)
+    index = _index(work, "squad", squad_docs)
+    for q in squad:
+        cands = _labelled(
+            _candidates(index, q["q"], (), limit),
+            lambda c, q=q: c["doc"] == q["doc"] and any(c["start"] <= s and e <= c["end"] for s, e in q["golds"]),
+        )
+        kind = "answerable" if q["answerable"] else "unanswerable"
+        questions.append({"set": "squad", "group": f"squad:{q['doc']}", "kind": kind, "candidates": cands})
+    for q in wiki:  # off-topic for the SQuAD index
+        questions.append({"set": "offtopic", "group": f"wikiqa:{q['doc']}", "kind": "offtopic",
+                          "candidates": _labelled(_candidates(index, q["q"], (), limit), lambda c: False)})  # fmt: skip
+    for conversation in conversations:
+        questions.append({"set": "offtopic", "group": f"inscit:{conversation['id']}", "kind": "offtopic",
+                          "candidates": _labelled(_candidates(index, conversation["turns"][0]["q"], (), limit),
+                                                  lambda c: False)})  # fmt: skip
+    index = _index(work, "wikiqa", wiki_docs)
+    for q in wiki:
+        golds = [(q["doc"], s, e) for s, e in q["golds"]]
+        cands = _labelled(_candidates(index, q["q"], (), limit), lambda c, g=golds: _overlaps(c, g))
+        kind = "answerable" if q["answerable"] else "unanswerable"
+        questions.append({"set": "wikiqa", "group": f"wikiqa:{q['doc']}", "kind": kind, "candidates": cands})
+    index = _index(work, "inscit", inscit_docs)
+    for conversation in conversations:
+        turns: list[Turn] = []
+        for number, turn in enumerate(conversation["turns"]):
+            previous = turns[-1].documents if turns else ()
+            right = lambda c, g=turn["golds"]: _overlaps(c, g)  # noqa: E731
+            cands = _labelled(_candidates(index, turn["q"], previous, limit), right)
+            item = {"set": "inscit", "group": f"inscit:{conversation['id']}", "candidates": cands,
+                    "kind": "first" if number == 0 else "follow-up", "answerable": turn["answerable"],
+                    "has_gold": bool(turn["golds"])}  # fmt: skip
+            rewritten = resolve_followup(turn["q"], turns)
+            if rewritten != turn["q"]:
+                item["rewrite"] = _labelled(_candidates(index, rewritten, previous, limit), right)
+            questions.append(item)
+            best = max(cands, key=lambda c: c["old"], default=None)  # what the previous turn cited
+            turns.append(Turn(turn["q"], (best["text"],) if best else (), (best["doc"],) if best else (),
+                              spans=((best["doc"], best["start"], best["end"]),) if best else ()))  # fmt: skip
+    return questions
+
+
+def _overlaps(c: dict, golds) -> bool:
+    return any(c["doc"] == d and c["start"] < e and s < c["end"] for d, s, e in golds)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model.
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = L2) -> np.ndarray:
+    """Logistic regression by Newton's method; returns [bias, *weights]. The bias is not penalised."""
+    design = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(design.shape[1])
+    penalty = np.full(design.shape[1], l2)
+    penalty[0] = 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -60, 60)))
+        gradient = design.T @ (p - y) + penalty * w
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def predict(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(w[0] + x @ w[1:], -60, 60)))
+
+
+def _matrix(candidates: list[dict]) -> np.ndarray:
+    return np.array([c["x"] for c in candidates], dtype=float).reshape(-1, len(FEATURES))
+
+
+# The calibration (a, b) in use: a candidate's confidence is sigmoid(a * logit + b), see ``calibrate``.
+CALIBRATION = [1.0, 0.0]
+
+
+def score_all(questions: list[dict], w: np.ndarray | None, conversation: float = 0.0) -> None:
+    """Each candidate's logit ``z`` under the model ``w`` (None: the old hand-set score, kept as ``p``),
+    its confidence ``p`` and its ranking ``r`` (with a previous answer's document counted up by
+    ``conversation``)."""
+    for q in questions:
+        for key in ("candidates", "rewrite"):
+            for c in q.get(key) or []:
+                c["z"] = float(w[0] + np.dot(c["x"], w[1:])) if w is not None else None
+        rank(q, conversation)
+
+
+def rank(q: dict, conversation: float) -> None:
+    a, b = CALIBRATION
+    for key in ("candidates", "rewrite"):
+        for c in q.get(key) or []:
+            if c["z"] is None:
+                c["p"] = c["r"] = c["old"]
+            else:
+                c["p"] = float(_sigmoid(a * c["z"] + b))
+                c["r"] = float(_sigmoid(a * (c["z"] + (conversation if c["prev"] else 0.0)) + b))
+
+
+def calibrate(questions: list[dict]) -> list[float]:
+    """(a, b) such that sigmoid(a * logit + b) of a question's best candidate is the chance that it is
+    right: a logistic fit of "the best candidate is right" on its logit, over every question (the
+    unanswerable and off-topic ones have none right). The model itself is fitted over all candidates,
+    so its raw probabilities are shares of candidates, not of answers."""
+    tops = [(t["z"], t["y"]) for q in questions if (t := max(q["candidates"], key=lambda c: c["z"], default=None))]
+    fitted = fit(np.array([[z] for z, _ in tops]), np.array([y for _, y in tops]))
+    return [float(fitted[1]), float(fitted[0])]
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
+def _top(candidates: list[dict]) -> dict | None:
+    return max(candidates, key=lambda c: c["r"], default=None)
+
+
+def out_of_fold(questions: list[dict], folds: int, seed: int) -> None:
+    groups = sorted({q["group"] for q in questions})
+    random.Random(seed).shuffle(groups)
+    fold_of = {g: i % folds for i, g in enumerate(groups)}
+    for fold in range(folds):
+        train = [c for q in questions if fold_of[q["group"]] != fold for c in q["candidates"]]
+        w = fit(_matrix(train), np.array([c["y"] for c in train]))
+        score_all([q for q in questions if fold_of[q["group"]] == fold], w)
+
+
+def choose_threshold(questions: list[dict]) -> float:
+    """The threshold that abstains best on unanswerable and off-topic questions while answering the
+    answerable ones: at least 95% of SQuAD's answered and then, as far as that allows, 97% of
+    off-topic abstained (refusing what the documents answer is the costlier mistake)."""
+    conf = _confidences(questions)
+    best, best_key = 0.5, None
+    for t in np.unique(np.round(np.concatenate([v for v in conf.values() if len(v)]), 4)):
+        answered = {k: float(np.mean(v >= t)) for k, v in conf.items() if len(v)}
+        missed, let_in = max(0.0, 0.95 - answered["squad answerable"]), max(0.0, answered["offtopic"] - 0.03)
+        balanced = np.mean([answered[k] for k in ("squad answerable", "wikiqa answerable", "inscit answerable")]) + (
+            np.mean([1 - answered[k] for k in ("squad unanswerable", "wikiqa unanswerable", "offtopic")])
+        )
+        key = (-round(missed, 4), -round(let_in, 4), balanced)
+        if best_key is None or key > best_key:
+            best, best_key = float(t), key
+    return best
+
+
+def _confidences(questions: list[dict]) -> dict[str, np.ndarray]:
+    out = defaultdict(list)
+    for q in questions:
+        top = _top(q["candidates"])
+        confidence = top["p"] if top else 0.0
+        if q["set"] == "inscit":
+            if q["answerable"]:
+                out["inscit answerable"].append(confidence)
+        else:
+            out[q["set"] + (" " + q["kind"] if q["set"] != "offtopic" else "")].append(confidence)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def _follow_up_hits(questions: list[dict], margin: float | None) -> int:
+    """INSCIT follow-ups whose chosen top sentence is right; ``margin`` None: no rewrite is used."""
+    hits = 0
+    for q in questions:
+        if q["set"] != "inscit" or q["kind"] != "follow-up" or not q["has_gold"]:
+            continue
+        own, rw = _top(q["candidates"]), _top(q.get("rewrite") or [])
+        use = rw if margin is not None and rw and (own is None or rw["p"] > own["p"] + margin) else own
+        hits += (use or {"y": 0})["y"]
+    return hits
+
+
+def choose_conversation(questions: list[dict]) -> float:
+    """The weight, for ranking, of a sentence of the previous answer's document: the one that finds
+    the most evidence on INSCIT follow-ups (ties: the smaller)."""
+    best, best_hits = 0.0, -1
+    for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
+        for q in questions:
+            rank(q, weight)
+        hits = _follow_up_hits(questions, None)
+        if hits > best_hits:
+            best, best_hits = float(weight), hits
+    for q in questions:
+        rank(q, best)
+    return best
+
+
+def choose_margin(questions: list[dict]) -> float:
+    """The margin by which a rewrite's confidence must beat the question's own to be used: the one
+    that finds the most evidence on INSCIT follow-ups, from 0 (a rewrite is used whenever its
+    evidence is the stronger) up; ties go to the smaller."""
+    best, best_hits = 0.0, -1
+    for margin in np.round(np.arange(0.0, 1.0001, 0.01), 2):
+        hits = _follow_up_hits(questions, float(margin))
+        if hits > best_hits:
+            best, best_hits = float(margin), hits
+    return best
+
+
+def figures(questions: list[dict], threshold: float, conversation: float, margin: float) -> dict:
+    out: dict = {}
+    for name in ("squad", "wikiqa"):
+        mine = [q for q in questions if q["set"] == name]
+        answerable = [q for q in mine if q["kind"] == "answerable"]
+        out[f"{name} hit@1"] = np.mean([(_top(q["candidates"]) or {"y": 0})["y"] for q in answerable])
+        pos = [(_top(q["candidates"]) or {"p": 0})["p"] for q in answerable]
+        neg = [(_top(q["candidates"]) or {"p": 0})["p"] for q in mine if q["kind"] == "unanswerable"]
+        out[f"{name} AUROC unanswerable"] = auroc(pos, neg)
+        if name == "squad":
+            off = [(_top(q["candidates"]) or {"p": 0})["p"] for q in questions if q["set"] == "offtopic"]
+            out["squad AUROC off-topic"] = auroc(pos, off)
+    inscit = [q for q in questions if q["set"] == "inscit" and q["has_gold"]]
+    follow_ups = sum(q["kind"] == "follow-up" for q in inscit)
+    out["inscit first"] = np.mean([(_top(q["candidates"]) or {"y": 0})["y"] for q in inscit if q["kind"] == "first"])
+    out["inscit follow-up with history"] = _follow_up_hits(questions, margin) / follow_ups
+    for q in questions:
+        rank(q, 0.0)
+    out["inscit follow-up alone"] = _follow_up_hits(questions, None) / follow_ups
+    for q in questions:
+        rank(q, conversation)
+    conf = _confidences(questions)
+    for key, values in sorted(conf.items()):
+        rate = float(np.mean(values >= threshold))
+        answerable = key.endswith(" answerable")
+        out[f"{key} {'answered' if answerable else 'abstained'}"] = rate if answerable else 1 - rate
+    return {k: float(v) for k, v in out.items()}
+
+
+def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, float]]:
+    """Hit@1 when only the best N candidates by the retrieval score are scored by the model (the
+    retrieval score recomputed from the signals, as rag.retrieval.score_sentences weighs them)."""
+    names = ("dense", "dense_passage", "lexical", "lexical_passage", "phrase")
+    at = [FEATURES.index(n) for n in names]
+    weights = np.array([WEIGHTS[n] for n in names]) / sum(WEIGHTS.values())
+
+    def retrieval(c: dict) -> float:
+        return (
+            float(np.dot(np.maximum(np.array(c["x"])[at], 0.0), weights))
+            + NUMBER_BONUS * c["x"][FEATURES.index("number")]
+        )
+
+    out = {}
+    for size in (5, 8, 12, 20, 30):
+        out[size] = {}
+        for name in ("squad", "wikiqa", "inscit"):
+            chosen = [
+                q
+                for q in questions
+                if q["set"] == name and q["kind"] in ("answerable", "first") and q.get("has_gold", True)
+            ]
+            hits = []
+            for q in chosen:
+                pool = sorted(q["candidates"], key=lambda c: -retrieval(c))[:size]
+                hits.append(max(pool, key=lambda c: w[0] + np.dot(c["x"], w[1:]), default={"y": 0})["y"])
+            out[size][name] = float(np.mean(hits))
+    return out
+
+
+def write_model(w: np.ndarray, threshold: float, conversation: float, margin: float) -> None:
+    a, b = CALIBRATION
+    pairs = [f'"{name}": {value:.4f},' for name, value in zip(FEATURES, w[1:], strict=True)]
+    weights = "".join(f"\n        {' '.join(pairs[i : i + 4])}" for i in range(0, len(pairs), 4))
+    block = (
+        "FITTED = {\n"
+        f'    "bias": {w[0]:.4f},\n'
+        f'    "weights": {{{weights}\n    }},\n'
+        f'    "calibration": [{a:.4f}, {b:.4f}],\n'
+        f'    "threshold": {threshold:.4f},\n'
+        f'    "conversation": {conversation:.2f},\n'
+        f'    "rewrite_margin": {margin:.2f},\n'
+        "}\n"
+    )
+    text = MODEL_FILE.read_text(encoding="utf-8")
+    text = re.sub(r"FITTED = \{\n.*?\n\}\n", lambda _: block, text, count=1, flags=re.S)
+    MODEL_FILE.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/rag-fit-ask"), help="indexes are kept here and reused")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--candidates", type=int, default=30)
+    parser.add_argument("--recollect", action="store_true", help="ask every question again (else reuse --work's)")
+    parser.add_argument("--write", action="store_true", help="write the fitted values into rag/answer_model.py")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    cache = args.work / f"questions-{args.candidates}.json"
+    if cache.exists() and not args.recollect:
+        questions = json.loads(cache.read_text(encoding="utf-8"))
+    else:
+        questions = collect(args.data_dir, args.work, args.candidates)
+        cache.write_text(json.dumps(questions), encoding="utf-8")
+    print(f"{len(questions)} questions, {sum(len(q['candidates']) for q in questions)} candidates")
+    score_all(questions, None)
+    old_values = choose_threshold(questions), 0.0, choose_margin(questions)
+    old = figures(questions, *old_values)
+    out_of_fold(questions, args.folds, args.seed)
+    CALIBRATION[:] = calibrate(questions)
+    for q in questions:
+        rank(q, 0.0)
+    oof_values = choose_threshold(questions), choose_conversation(questions), choose_margin(questions)
+    new = figures(questions, *oof_values)
+    print(f"\n{'':48}{'hand-set score':>16}{'fitted (out of fold)':>22}")
+    for label, a, b in zip(("threshold", "conversation weight", "rewrite margin"), old_values, oof_values, strict=True):
+        print(f"  {label:46}{a:>16.3f}{b:>22.3f}")
+    for key in new:
+        print(f"  {key:46}{old[key]:>16.3f}{new[key]:>22.3f}")
+    everything = [c for q in questions for c in q["candidates"]]
+    w = fit(_matrix(everything), np.array([c["y"] for c in everything]))
+    score_all(questions, w)  # with the out-of-fold calibration: in-sample logits would flatter it
+    threshold, conversation, margin = (
+        choose_threshold(questions),
+        choose_conversation(questions),
+        choose_margin(questions),
+    )
+    print(
+        f"\nfitted on everything: threshold {threshold:.3f}, conversation {conversation:.2f}, "
+        f"rewrite margin {margin:.2f}"
+    )
+    print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}")
+    print(f"  bias {w[0]:+.3f}, " + ", ".join(f"{n} {v:+.3f}" for n, v in zip(FEATURES, w[1:], strict=True)))
+    for size, hits in pool_sizes(questions, w).items():
+        print(f"  Hit@1 scoring the best {size:>2} by retrieval: " + ", ".join(f"{k} {v:.3f}" for k, v in hits.items()))
+    if args.write:
+        write_model(w, threshold, conversation, margin)
+        print(f"written to {MODEL_FILE.relative_to(ROOT)}")
+    (args.work / "figures.json").write_text(json.dumps({"hand-set": old, "fitted": new}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

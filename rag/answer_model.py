@@ -1,0 +1,84 @@
+"""How likely a sentence is to answer a question: a logistic model over the signals rag computes.
+
+Every candidate sentence of a question carries the retrieval signals (``rag.retrieval``: dense
+and BM25-style coverage at sentence and passage level, adjacent word pairs, a number for a
+"how many") and what it holds of the question's focus (the IDF-weighted share of its terms,
+whether it holds the kind of answer asked). The model turns them into the probability that the
+sentence answers; it ranks the candidates, and the best one's probability is the answer's
+confidence, compared with the threshold. In a conversation, a sentence of a document the
+previous answer cited ranks higher by a fitted weight; its confidence stays its own, so history
+never lifts an unanswerable question over the threshold.
+
+The weights are not set by hand: ``benchmarks/fit_ask.py`` fits them, seeded and
+cross-validated by document, on the public halves of real question sets (SQuAD 2.0 with its
+crowd-written unanswerable questions, WikiQA's search questions, INSCIT's conversations, plus
+off-topic questions), and writes ``FITTED`` below. Edit that script, not these numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+# The inputs of the logistic model, in the order of its weights. Each lies in 0..1.
+FEATURES = (
+    "dense",  # cosine between the question and the sentence
+    "dense_passage",  # cosine to the sentence's passage
+    "lexical",  # IDF-weighted share of the question's terms in the sentence
+    "lexical_passage",  # the same share in its passage
+    "phrase",  # share of the question's adjacent word pairs adjacent in the sentence
+    "number",  # a "when / how many" question meets a number the question does not state
+    "coverage",  # share of the question's focus (terms and answer kind) the sentence holds
+    "type_met",  # the question asks for a kind of answer (a date, a number, a name...) and it is there
+    "type_missed",  # it asks for one and it is not there
+    "title",  # IDF-weighted share of the question's terms in the title of the sentence's document
+    "lead",  # the sentence opens its document (news and encyclopaedias state the gist first)
+    "length",  # the sentence's length in tokens, over 40 (at most 1): a fragment seldom answers
+)
+
+# Written by `python benchmarks/fit_ask.py --write` (see its output for the cross-validated figures):
+# the model's bias and weights; the calibration (a, b) of its log-odds z into the chance that the
+# best sentence answers, sigmoid(a * z + b); the threshold on that chance below which rag abstains; the
+# weight added, for ranking only, to a sentence of a document the previous answer cited; and the
+# margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
+# fmt: off
+FITTED = {
+    "bias": -6.9819,
+    "weights": {
+        "dense": 1.2734, "dense_passage": 3.2335, "lexical": 2.2433, "lexical_passage": 0.6018,
+        "phrase": 0.6100, "number": 0.0733, "coverage": 0.9546, "type_met": -0.1329,
+        "type_missed": -0.9530, "title": 1.4586, "lead": 0.4814, "length": -0.3322,
+    },
+    "calibration": [0.5048, 0.2320],
+    "threshold": 0.1909,
+    "conversation": 0.50,
+    "rewrite_margin": 0.08,
+}
+# fmt: on
+
+
+def logit(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float:
+    """The model's raw log-odds for a sentence with these ``signals`` (missing ones count 0)."""
+    weights = fitted["weights"]
+    return fitted["bias"] + sum(weights[name] * float(signals.get(name, 0.0)) for name in FEATURES)
+
+
+def probability(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float:
+    """The chance that a sentence with these ``signals``, cited first, answers the question.
+
+    The logistic model is fitted over every candidate of a question, so its own output is a share
+    of candidates; the fitted calibration turns the log-odds into the chance for the best one.
+    """
+    return _calibrated(logit(signals, fitted), fitted)
+
+
+def ranking(signals: Mapping[str, float], previous_document: bool, fitted: Mapping = FITTED) -> float:
+    """What orders a question's candidates: the probability, a sentence of a document the
+    conversation's previous answer cited counted up by the fitted conversation weight."""
+    return _calibrated(logit(signals, fitted) + (fitted["conversation"] if previous_document else 0.0), fitted)
+
+
+def _calibrated(z: float, fitted: Mapping) -> float:
+    a, b = fitted["calibration"]
+    z = a * z + b
+    return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
