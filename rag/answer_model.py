@@ -50,7 +50,7 @@ FITTED = {
         "type_missed": -0.9530, "title": 1.4586, "lead": 0.4814, "length": -0.3322,
     },
     "calibration": [0.5048, 0.2320],
-    "threshold": 0.1909,
+    "threshold": 0.1923,
     "conversation": 0.50,
     "rewrite_margin": 0.08,
 }
