@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from rag.config import AnswerConfig
 from rag.index.metadata import DocumentHeader, SentenceRecord
@@ -28,8 +29,12 @@ class Candidate:
     last: int
 
 
+@lru_cache(maxsize=1 << 15)
 def text_key(text: str) -> str:
-    """The same sentence up to case, accents, quote style and spacing (syndicated copies)."""
+    """The same sentence up to case, accents, quote style and spacing (syndicated copies).
+
+    Cached by text: every question folds its candidates' texts, mostly the same sentences again.
+    """
     return _SPACE.sub(" ", fold(text)).strip()
 
 

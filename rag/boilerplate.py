@@ -17,6 +17,7 @@ is about the form of a line, not a list of one site's lines: a sentence is furni
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MAX_LABEL_WORDS = 5
 MAX_CREDIT_WORDS = 12
@@ -44,6 +45,7 @@ def looks_like_label(text: str) -> bool:
     return word_count(text) <= MAX_LABEL_WORDS and not _ENDS_AS_SENTENCE.search(text)
 
 
+@lru_cache(maxsize=1 << 15)  # by text: every question checks its candidates, mostly the same sentences
 def is_boilerplate(text: str, *, alone_on_line: bool = True) -> bool:
     """Whether a sentence is page furniture rather than content (see the module docstring).
 

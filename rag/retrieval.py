@@ -127,9 +127,12 @@ def candidate_rows(query: Query, indexes: SearchIndexes, config: RetrievalConfig
 def _number_bonus(query: Query, record: SentenceRecord) -> float:
     if not query.wants_number:
         return 0.0
-    numbers = {m.group(0).lower() for m in _NUMBER.finditer(record.sentence.text)}
-    in_question = {m.group(0).lower() for m in _NUMBER.finditer(query.text)}
-    return NUMBER_BONUS if numbers - in_question else 0.0
+    return NUMBER_BONUS if _numbers_in(record.sentence.text) - _numbers_in(query.text) else 0.0
+
+
+@lru_cache(maxsize=1 << 15)  # by text: the same sentences come back for many questions
+def _numbers_in(text: str) -> frozenset[str]:
+    return frozenset(m.group(0).lower() for m in _NUMBER.finditer(text))
 
 
 def antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> dict[int, SentenceRecord]:
