@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.lexical import STOPWORDS, fold, tokenize
+from rag.sentences import sentence_spans
 from rag.types import Difference, DifferenceKind
 
 # Words with their spans: dotted acronyms ("U.S."), words with inner apostrophes or
@@ -38,24 +40,62 @@ class Word:
         return self.text[:1].isupper()
 
 
+@lru_cache(maxsize=1024)
+def normalised(text: str, form: str = "NFKC") -> tuple[str, list[int], list[int]]:
+    """``text`` in normal ``form`` (NFKC to match words, NFC to match verbatim), with where
+    each of its characters comes from.
+
+    ``starts[i]:ends[i]`` is the span of ``text`` that character ``i`` of the normal form
+    stands for: a base character with its combining marks ("e" + U+0301 -> "é") is
+    normalised as one piece, so a span of normal text maps back to whole characters of
+    ``text`` and cited offsets stay exact (macOS writes file text decomposed, NFD).
+    """
+    if text.isascii():
+        return text, list(range(len(text))), list(range(1, len(text) + 1))
+    parts, starts, ends = [], [], []
+    at = 0
+    while at < len(text):
+        end = at + 1
+        while end < len(text) and unicodedata.combining(text[end]):
+            end += 1
+        piece = unicodedata.normalize(form, text[at:end])
+        parts.append(piece)
+        starts += [at] * len(piece)
+        ends += [end] * len(piece)
+        at = end
+    return "".join(parts), starts, ends
+
+
+def original_span(starts: list[int], ends: list[int], start: int, end: int) -> tuple[int, int]:
+    """The span of the original text that ``start:end`` of its normal form stands for."""
+    if start >= end:
+        at = starts[start] if start < len(starts) else (ends[-1] if ends else 0)
+        return at, at
+    return starts[start], ends[end - 1]
+
+
 @lru_cache(maxsize=4096)
 def words(text: str) -> tuple[Word, ...]:
     """The words of ``text`` with their spans, in order (cached: passages are compared often).
 
+    Words are read from the text's normal form (NFKC) and their spans point into ``text``.
     A hyphenated word holding a number word is split ("two-three-year" -> "two", "three",
     "year"), so that a range reads as its numbers.
     """
+    norm, starts, ends = normalised(text)
     found = []
-    for m in _WORD.finditer(text):
-        weak = _opens(text, m.start())
+    for m in _WORD.finditer(norm):
+        start, end = original_span(starts, ends, m.start(), m.end())
+        weak = _opens(text, start)
         parts = m.group(0).split("-")
         if len(parts) > 1 and any(fold(p) in _UNITS for p in parts):
             at = m.start()
             for n, part in enumerate(parts):
-                found.append(Word(part, at, at + len(part), _key(part), weak and n == 0))
+                a, b = original_span(starts, ends, at, at + len(part))
+                found.append(Word(text[a:b], a, b, _key(part), weak and n == 0))
                 at += len(part) + 1
             continue
-        found.append(Word(m.group(0), m.start(), m.end(), _key(m.group(0)), weak))
+        found.append(Word(text[start:end], start, end, _key(m.group(0)), weak))
     return tuple(found)
 
 
@@ -328,8 +368,10 @@ def _common_prefix(a: str, b: str) -> str:
 
 
 def _is_name(word: Word) -> bool:
+    """A capitalised word that may be a name: not a function word, a number or an initial ("H.")."""
     return (
         word.capitalised
+        and len(word.key) > 1
         and word.key not in STOPWORDS
         and word.key not in _NOT_NAMES
         and not word.key[:1].isdigit()
@@ -365,6 +407,47 @@ def _present(word: Word, keys: set[str]) -> bool:
     return any(_alike(part, key) for part in parts for key in keys)
 
 
+# Words an expansion may hold that its acronym leaves out ("Bureau of Labor Statistics" -> BLS).
+_ACRONYM_SKIPS = frozenset("of and for the on in at to &".split())
+
+
+def acronyms(items: Sequence[Word]) -> frozenset[str]:
+    """The initials of each stretch of two or more capitalised words ("Air Transportation
+    Stabilization Board" -> "atsb", and its shorter stretches), function words inside skipped."""
+    found = set()
+    stretch: list[str] = []
+    for word in (*items, None):
+        if word is not None and word.capitalised and not word.key[:1].isdigit():
+            stretch.append(word.key[0])
+            for n in range(len(stretch) - 1):
+                found.add("".join(stretch[n:]))
+        elif word is None or word.key not in _ACRONYM_SKIPS or not stretch:
+            stretch = []
+    return frozenset(found)
+
+
+def spelt_out(items: Sequence[Word], wanted: set[str] | frozenset[str]) -> list[Word]:
+    """The words of the stretches of capitalised words whose initials are one of ``wanted``."""
+    found: list[Word] = []
+    stretch: list[Word] = []
+    for word in (*items, None):
+        if word is not None and word.capitalised and not word.key[:1].isdigit():
+            stretch.append(word)
+            capitals = [w for w in stretch if w.key not in _ACRONYM_SKIPS or w.capitalised]
+            for n in range(len(capitals) - 1):
+                if "".join(w.key[0] for w in capitals[n:]) in wanted:
+                    found += capitals[n:]
+        elif word is None or word.key not in _ACRONYM_SKIPS or not stretch:
+            stretch = []
+    return found
+
+
+def _acronym(word: Word) -> bool:
+    """Whether a word is written as an acronym: two to six capitals ("ATSB", "U.S.")."""
+    letters = word.text.replace(".", "")
+    return 2 <= len(letters) <= 6 and letters.isupper() and letters.isalpha()
+
+
 def _run_present(run: Sequence[Word], keys: set[str]) -> bool:
     joined = " ".join(w.key for w in run)
     return joined in _ALIASES and any(_canonical(k) == _ALIASES[joined] for k in keys)
@@ -386,7 +469,9 @@ _NEGATIONS = frozenset(
 )
 _NOT_NEGATING = {("no", "doubt"), ("no", "less"), ("not", "least")}
 # Two words that negate what follows them: "point particles rather than solid objects".
-_NEGATING_PAIRS = {("rather", "than"), ("instead", "of"), ("opposed", "to"), ("far", "from")}
+_NEGATING_PAIRS = {("rather", "than"), ("instead", "of"), ("opposed", "to"), ("far", "from")} | {
+    (decline, "to") for decline in ("decline", "declines", "declined", "declining")
+}  # "declined to comment": did not comment
 # Phrases under which a source reports words without asserting them; the scope runs to
 # the end of the clause (for a condition, to its comma).
 _HEDGES = re.compile(
@@ -500,7 +585,7 @@ _OPPOSITES = (
     ("safe", "dangerous unsafe"), ("easy simple", "difficult hard"), ("public", "private"),
     ("domestic", "foreign"), ("internal", "external"), ("upper", "lower"), ("heavy", "light"),
     ("hot warm", "cold cool"), ("fast quick rapid", "slow"), ("attract", "repel"), ("alive", "dead"),
-    ("first", "last"), ("emphasize emphasise stress underscore highlight", "downplay"),
+    ("emphasize emphasise stress underscore highlight", "downplay"),
     ("remember", "forget"), ("love", "hate"), ("victory", "defeat"), ("ally allies", "enemy enemies rival"),
     ("create establish found form introduce build", "abolish eliminate dissolve disband destroy scrap"),
     ("conserve preserve keep retain save maintain", "lose waste destroy"), ("join enter", "leave quit exit"),
@@ -583,6 +668,51 @@ def _opposite_differences(
     return found
 
 
+# Ranked scales, in order: a claim that puts a thing at another place on one ("the secondary
+# force" for "the primary force", "the last" for "the first") says something else, however
+# near the places are. Ordinals from "third" on are numbers too (see _ORDINALS).
+_RANKS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth",
+    "primary secondary tertiary quaternary",
+    "former latter",
+)
+_RANK_ENDS = {"last": 0, "final": 0}  # the end of the ordinal scale, whatever its length
+
+
+@lru_cache(maxsize=1)
+def _rank_places() -> dict[str, tuple[int, int]]:
+    """Word -> (scale, place on it)."""
+    places = {word: (scale, n) for scale, line in enumerate(_RANKS) for n, word in enumerate(line.split())}
+    places.update({word: (0, 99) for word in _RANK_ENDS})
+    return places
+
+
+def _rank_differences(
+    claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
+) -> list[Difference]:
+    """A place on a ranked scale the claim states where the source states another one."""
+    places = _rank_places()
+    claim_keys = {w.key for w in claim_words}
+    source_keys = {w.key for w in source_words}
+    found = []
+    for word in claim_words:
+        place = places.get(word.key)
+        if place is None or word.key in source_keys:
+            continue
+        other = next(
+            (
+                w
+                for w in source_words
+                if w.key not in claim_keys and w.key in places and places[w.key][0] == place[0]
+                and places[w.key][1] != place[1]
+            ),
+            None,
+        )  # fmt: skip
+        if other is not None:
+            found.append(claim.difference(source, "rank", (word.start, word.end), (other.start, other.end)))
+    return found
+
+
 # --- comparison -------------------------------------------------------------------------
 
 
@@ -624,12 +754,46 @@ def compare(
     found = [
         *_number_differences(claim, source, claim_words, source_words),
         *_name_differences(claim, source, claim_words, source_words, context_words, names, corpus_terms),
+        *_misattributed_names(claim, source, claim_words, source_words, names),
         *_negation_differences(claim, source, claim_words, source_words),
         *_opposite_differences(claim, source, claim_words, source_words),
+        *_rank_differences(claim, source, claim_words, source_words),
         *_hedge_differences(claim, source, claim_words, source_words),
         *_quantifier_differences(claim, source, claim_words, source_words),
     ]
-    return sorted(found, key=lambda d: (d.claim_start, d.source_start))
+    return _one_per_claim_span(sorted(_double_negations(found), key=lambda d: (d.claim_start, d.source_start)))
+
+
+# How far (characters) a negation may stand before the word it turns: "not very difficult".
+NEGATED_REACH = 16
+
+
+def _double_negations(found: list[Difference]) -> list[Difference]:
+    """A negation and an opposite that cancel out: "easy" for "not difficult", "not easy" for "hard"."""
+    negated = [d for d in found if d.kind == "negation"]
+    for opposite in [d for d in found if d.kind == "opposite"]:
+        for negation in negated:
+            on_source = negation.source_text and 0 <= opposite.source_start - negation.source_end <= NEGATED_REACH
+            on_claim = negation.claim_text and 0 <= opposite.claim_start - negation.claim_end <= NEGATED_REACH
+            if on_source or on_claim:
+                found = [d for d in found if d is not opposite and d is not negation]
+                negated.remove(negation)
+                break
+    return found
+
+
+def _one_per_claim_span(found: list[Difference]) -> list[Difference]:
+    """One difference per claim word that states something ("third" is a number and a rank):
+    the one that names what the source says instead."""
+    kept: dict[tuple[int, int], Difference] = {}
+    for d in found:
+        span = (d.claim_start, d.claim_end)
+        if d.claim_text and span in kept:
+            if d.source_text and not kept[span].source_text:
+                kept[span] = d
+            continue
+        kept[span if d.claim_text else (d.source_start, -d.source_end)] = d
+    return sorted(kept.values(), key=lambda d: (d.claim_start, d.source_start))
 
 
 def _number_differences(
@@ -673,9 +837,16 @@ def _name_differences(
     names: frozenset[str],
     corpus_terms: frozenset[str],
 ) -> list[Difference]:
-    source_keys = {w.key for w in source_words}
+    # An acronym and its expansion name the same thing: each side's keys hold the initials of
+    # the other side's stretches of capitalised words, and its words spelt out by an acronym.
+    source_acronyms = acronyms(source_words) | acronyms(context_words)
+    claim_acronyms = acronyms(claim_words)
+    source_keys = {w.key for w in source_words} | source_acronyms
     context_keys = source_keys | {w.key for w in context_words}
-    claim_keys = {w.key for w in claim_words}
+    claim_keys = {w.key for w in claim_words} | claim_acronyms
+    claim_keys |= {w.key for w in spelt_out(source_words, claim_acronyms) + spelt_out(context_words, claim_acronyms)}
+    context_keys |= {w.key for w in spelt_out(claim_words, source_acronyms)}
+    source_keys |= {w.key for w in spelt_out(claim_words, {w.key for w in source_words if _acronym(w)})}
     # A capitalised word is a name in the source when it is capitalised mid-sentence somewhere there.
     elsewhere = names | known_names(source_words) | known_names(context_words)
     runs = [
@@ -685,7 +856,8 @@ def _name_differences(
     missing_runs = [r for r in runs if not any(_present(w, claim_keys) for w in r)]
     found = []
     for run in name_runs(claim_words, claim.text):
-        if _run_present(run, context_keys):
+        # A sentence's capitalised first word is a name only when known as one ("However" is not).
+        if _run_present(run, context_keys) or not _strong(run, elsewhere):
             continue
         # Or in part, where the claim's name shares a word with the source's: "Zhejiang" of
         # "Zhejiang Province" when the claim says "Guangdong Province".
@@ -698,7 +870,8 @@ def _name_differences(
             if not _present(w, claim_keys) and w.key not in _TITLES
         ]
         for word in run:
-            if _present(word, source_keys):
+            # A title is no person: "President Xi" and "Xi" are one man.
+            if word.key in _TITLES or _present(word, source_keys):
                 continue
             if _present(word, context_keys):
                 # Named around the source sentence: a change only when it takes the place
@@ -723,6 +896,62 @@ def _name_differences(
     return found
 
 
+# Content words either side of a claim's name that say which source sentence it is about.
+NAME_WINDOW = 3
+
+
+def _misattributed_names(
+    claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word], names: frozenset[str]
+) -> list[Difference]:
+    """Names a claim moves from one sentence of a joined source to another.
+
+    A claim aligned with two adjacent sentences holds all their names, yet may put the name
+    of one in the other's clause: "President Xi Jinping has reinforced this vision" for
+    "President Xi Jinping has long advocated ... Premier Li Qiang has reinforced this vision".
+    Each claim name is checked against the sentence that holds most of the words around it.
+    """
+    spans = sentence_spans(source.text)
+    if len(spans) < 2:
+        return []
+    elsewhere = names | known_names(source_words)
+    sentences = [[w for w in source_words if a <= w.start < b] for a, b in spans]
+    sentence_stems = [content_stems(ws) for ws in sentences]
+    claim_keys = {w.key for w in claim_words} | acronyms(claim_words)
+    found = []
+    for run in name_runs(claim_words, claim.text):
+        people = [w for w in run if w.key not in _TITLES]
+        if not people or not _strong(run, elsewhere):
+            continue
+        at = claim_words.index(run[0])
+        after = claim_words.index(run[-1]) + 1
+        before = [w for w in claim_words[:at] if stem(w.key) and not _is_name(w)][-NAME_WINDOW:]
+        around = content_stems(
+            [*before, *[w for w in claim_words[after:] if stem(w.key) and not _is_name(w)][:NAME_WINDOW]]
+        )
+        holders = [n for n, ws in enumerate(sentences) if all(_present(w, {x.key for x in ws}) for w in people)]
+        if not holders or not around:
+            continue
+        overlap = [len(around & stems) for stems in sentence_stems]
+        best = max(range(len(sentences)), key=lambda n: overlap[n])
+        if best in holders or overlap[best] <= max(overlap[n] for n in holders) or overlap[best] < 2:
+            continue
+        keys = {w.key for w in sentences[best]}
+        missing = [
+            r
+            for r in name_runs(sentences[best], source.text)
+            if _strong(r, elsewhere)
+            and not any(_present(w, claim_keys) for w in r if w.key not in _TITLES)
+            and not all(_present(w, keys) for w in people)
+        ]
+        missing = [[w for w in r if w.key not in _TITLES] for r in missing]
+        missing = [r for r in missing if r]
+        if missing:
+            other = missing[0]
+            mine = (people[0].start, _unpossessive(people[-1]))
+            found.append(claim.difference(source, "name", mine, (other[0].start, _unpossessive(other[-1]))))
+    return found
+
+
 def _drop(runs: list[list[Word]], taken: list[Word]) -> None:
     """Remove from ``runs`` those that share a word with ``taken`` (a name pairs with one claim word)."""
     runs[:] = [r for r in runs if not any(w in taken for w in r)]
@@ -742,9 +971,15 @@ def _negation_differences(
     stated = [c for c in negations(source.text, source_words) if (c.head | set(c.before)) & claim_stems] + _prefixed(
         source_words, claim_stems
     )
-    if len(said) > len(stated):
-        return [claim.difference(source, "negation", (c.start, c.end), (0, 0)) for c in said[len(stated) :]]
-    return [claim.difference(source, "negation", (0, 0), (c.start, c.end)) for c in stated[len(said) :]]
+    # A negation counts as added (or dropped) only beyond every negation of the other text, of
+    # whatever words: "doesn't yet have an attorney" says what "does not have a lawyer" does.
+    said_all = len(negations(claim.text, claim_words)) + len(_prefixed(claim_words, source_stems))
+    stated_all = len(negations(source.text, source_words)) + len(_prefixed(source_words, claim_stems))
+    if len(said) > stated_all:
+        return [claim.difference(source, "negation", (c.start, c.end), (0, 0)) for c in said[stated_all:]]
+    if len(stated) > said_all:
+        return [claim.difference(source, "negation", (0, 0), (c.start, c.end)) for c in stated[said_all:]]
+    return []
 
 
 def _prefixed(items: Sequence[Word], other: set[str]) -> list[Cue]:

@@ -19,11 +19,23 @@ Every match carries a one-line reason.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answer import Candidate, SpanReader
-from rag.claims import Side, compare, known_names, name_stems, quoted_out_of_context, stem, text_stems, words
+from rag.claims import (
+    Side,
+    compare,
+    known_names,
+    name_stems,
+    normalised,
+    original_span,
+    quoted_out_of_context,
+    stem,
+    text_stems,
+    words,
+)
 from rag.lexical import fold
 from rag.sentences import sentence_spans
 from rag.types import Citation, Difference, Match
@@ -32,14 +44,25 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def _words(text: str) -> list[tuple[str, int, int]]:
-    """Folded words of ``text`` with their character spans in it."""
-    return [(fold(m.group(0)), m.start(), m.end()) for m in _WORD.finditer(text)]
+    """Folded words of ``text`` (read from its NFKC form) with their character spans in ``text``."""
+    norm, starts, ends = normalised(text)
+    return [(fold(m.group(0)), *original_span(starts, ends, m.start(), m.end())) for m in _WORD.finditer(norm)]
 
 
 def find_exact(query: str, text: str) -> tuple[int, int] | None:
-    """The span of the first verbatim occurrence of ``query`` in ``text``."""
+    """The span of the first verbatim occurrence of ``query`` in ``text``, the two compared in
+    the same Unicode form (NFC): "é" typed as one character or as "e" and an accent is one text."""
+    if not query:
+        return None
     at = text.find(query)
-    return (at, at + len(query)) if query and at >= 0 else None
+    if at >= 0:
+        return at, at + len(query)
+    if query.isascii() and text.isascii():
+        return None
+    wanted = unicodedata.normalize("NFC", query)
+    norm, starts, ends = normalised(text, "NFC")
+    at = norm.find(wanted)
+    return original_span(starts, ends, at, at + len(wanted)) if at >= 0 else None
 
 
 def find_near_exact(query: str, text: str) -> tuple[int, int] | None:
