@@ -138,7 +138,7 @@ def content_stems(items: Iterable[Word]) -> set[str]:
     """The stems of the content words (hyphenated words also by their parts)."""
     found = set()
     for word in items:
-        for part in (word.key, *word.key.split("-")):
+        for part in (word.key, *word.key.split("-"), word.key.replace("-", "")):
             if s := stem(part):
                 found.add(s)
     return found
@@ -171,6 +171,8 @@ _MONTHS = {
         "january february march april may june july august september october november december".split(), start=1
     )
 }
+# A weekday is a date, told apart from another weekday only: "Wednesday" for "today" says the same.
+_WEEKDAYS = {d: i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split(), start=1)}
 # Words before an amount that say which way it is bounded ("over $40 billion").
 _BOUNDS = {
     ("more", "than"): ">", ("over",): ">", ("above",): ">", ("exceeding",): ">", ("upwards", "of"): ">",
@@ -195,7 +197,7 @@ class Quantity:
 
     @property
     def kind(self) -> DifferenceKind:
-        return "date" if self.unit in ("year", "month", "decade") else "number"
+        return "date" if self.unit in ("year", "month", "decade", "weekday") else "number"
 
 
 def _number_word(word: Word) -> float | None:
@@ -218,6 +220,8 @@ def quantities(text: str, items: Sequence[Word] | None = None) -> list[Quantity]
 
 def _read_quantity(items: Sequence[Word], i: int) -> tuple[Quantity | None, int]:
     word = items[i]
+    if word.key in _WEEKDAYS and word.capitalised:
+        return Quantity(float(_WEEKDAYS[word.key]), "weekday", "", word.start, word.end), i + 1
     if word.key in _MONTHS and word.capitalised and not (word.key == "may" and word.weak):
         return Quantity(float(_MONTHS[word.key]), "month", "", word.start, word.end), i + 1
     if word.key in _ORDINALS:
@@ -344,7 +348,7 @@ _TITLES = frozenset(
     "senator mayor chairman chief secretary judge justice professor saint st".split()
 )
 # Capitalised words that are not names: titles and words capitalised by convention.
-_NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an".split()) | frozenset(_MONTHS)
+_NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an".split()) | frozenset(_MONTHS) | frozenset(_WEEKDAYS)
 
 
 def _canonical(key: str) -> str:
@@ -467,7 +471,11 @@ _NEGATIONS = frozenset(
     "not no never none nobody nothing nowhere neither nor without cannot fail fails failed failing deny denies "
     "denied denying refuse refuses refused unable lack lacks lacked lacking".split()
 )
-_NOT_NEGATING = {("no", "doubt"), ("no", "less"), ("not", "least")}
+_NOT_NEGATING = {("no", "doubt"), ("no", "less"), ("not", "least"), ("not", "only")}
+# Contractions written without their apostrophe ("isnt"), as in hastily typed news copy.
+_BARE_CONTRACTIONS = frozenset(
+    "isnt arent wasnt werent dont doesnt didnt cant couldnt wont wouldnt shouldnt hasnt havent hadnt".split()
+)
 # Two words that negate what follows them: "point particles rather than solid objects".
 _NEGATING_PAIRS = {("rather", "than"), ("instead", "of"), ("opposed", "to"), ("far", "from")} | {
     (decline, "to") for decline in ("decline", "declines", "declined", "declining")
@@ -489,6 +497,8 @@ _HEDGES = re.compile(
     re.IGNORECASE,
 )
 _CONDITIONS = frozenset({"if", "unless", "whether"})
+# Words by which a claim states its own doubt: it then reports a hedged source fairly.
+_DOUBTS = frozenset("may might could possibly possible perhaps probably likely unlikely maybe".split())
 _MODALS = frozenset({"might", "may", "could"})
 _CLAUSE_END = re.compile(r"[;:—–()]|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b|[.!?](?=\s|$)")
 _QUANTIFIERS = {
@@ -520,7 +530,11 @@ def negations(text: str, items: Sequence[Word]) -> list[Cue]:
     for n, word in enumerate(items):
         nxt = items[n + 1].key if n + 1 < len(items) else ""
         pair = (word.key, nxt) in _NEGATING_PAIRS
-        negating = pair or word.key in _NEGATIONS or word.key.endswith(("n't", "n’t"))
+        if pair and word.key.startswith("declin") and n + 2 < len(items) and not items[n + 2].key[:1].isalpha():
+            pair = False  # "declined to $36.9 billion" is a fall, not a refusal
+        negating = (
+            pair or word.key in _NEGATIONS or word.key in _BARE_CONTRACTIONS or word.key.endswith(("n't", "n’t"))
+        )
         if not negating or (word.key, nxt) in _NOT_NEGATING:
             continue
         if any(a <= word.start < b for a, b in hedged):  # "no evidence that" is a hedge
@@ -557,7 +571,7 @@ def hedges(text: str, items: Sequence[Word]) -> list[Cue]:
     """Each hedge with the stems of the content words under it (to the end of its clause)."""
     found = []
     for m in _HEDGES.finditer(text):
-        condition = fold(m.group(0).split()[0]) in _CONDITIONS
+        condition = fold(m.group(0).split()[0]) in _CONDITIONS | _MODALS
         end = _clause_end(text, m.end(), condition=condition)
         scope = [s for w in items if m.end() <= w.start < end for s in [stem(w.key)] if s]
         found.append(Cue(m.start(), m.end(), tuple(scope)))
@@ -687,6 +701,13 @@ def _rank_places() -> dict[str, tuple[int, int]]:
     return places
 
 
+def _other_rank(place: tuple[int, int], other: tuple[int, int] | None) -> bool:
+    """Whether two places lie apart on one scale; "last" stands apart from "first" only (the sixth may be the last)."""
+    if other is None or other[0] != place[0] or other[1] == place[1]:
+        return False
+    return 99 not in (place[1], other[1]) or 0 in (place[1], other[1])
+
+
 def _rank_differences(
     claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
@@ -699,15 +720,7 @@ def _rank_differences(
         place = places.get(word.key)
         if place is None or word.key in source_keys:
             continue
-        other = next(
-            (
-                w
-                for w in source_words
-                if w.key not in claim_keys and w.key in places and places[w.key][0] == place[0]
-                and places[w.key][1] != place[1]
-            ),
-            None,
-        )  # fmt: skip
+        other = next((w for w in source_words if w.key not in claim_keys and _other_rank(place, places.get(w.key))), None)
         if other is not None:
             found.append(claim.difference(source, "rank", (word.start, word.end), (other.start, other.end)))
     return found
@@ -812,10 +825,13 @@ def _number_differences(
         else:
             unmatched.append(q)
     unmatched += [q for q in repeats if any(s.kind == q.kind for s in spare)]
+    # A weekday differs only from another weekday: "Wednesday" may be what the source calls "today".
+    unmatched = [q for q in unmatched if q.unit != "weekday" or any(s.unit == "weekday" for s in spare)]
     unmatched.sort(key=lambda q: q.start)
     found = []
     for q in unmatched:
-        pool = [s for s in spare if s.kind == q.kind] or spare
+        pool = [s for s in spare if s.unit == "weekday"] if q.unit == "weekday" else []
+        pool = pool or [s for s in spare if s.kind == q.kind and s.unit != "weekday"] or spare
         other = min(pool, key=lambda s: abs(_relative(claim, q.start) - _relative(source, s.start)), default=None)
         if other is not None:
             spare.remove(other)
@@ -997,7 +1013,7 @@ def _prefixed(items: Sequence[Word], other: set[str]) -> list[Cue]:
 def _hedge_differences(
     claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
-    if hedges(claim.text, claim_words):
+    if hedges(claim.text, claim_words) or {w.key for w in claim_words} & _DOUBTS:
         return []  # the claim reports the words as the source does, or with its own doubt
     claim_stems = content_stems(claim_words)
     found = []
