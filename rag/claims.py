@@ -532,9 +532,7 @@ def negations(text: str, items: Sequence[Word]) -> list[Cue]:
         pair = (word.key, nxt) in _NEGATING_PAIRS
         if pair and word.key.startswith("declin") and n + 2 < len(items) and not items[n + 2].key[:1].isalpha():
             pair = False  # "declined to $36.9 billion" is a fall, not a refusal
-        negating = (
-            pair or word.key in _NEGATIONS or word.key in _BARE_CONTRACTIONS or word.key.endswith(("n't", "n’t"))
-        )
+        negating = pair or word.key in _NEGATIONS or word.key in _BARE_CONTRACTIONS or word.key.endswith(("n't", "n’t"))
         if not negating or (word.key, nxt) in _NOT_NEGATING:
             continue
         if any(a <= word.start < b for a, b in hedged):  # "no evidence that" is a hedge
@@ -720,7 +718,9 @@ def _rank_differences(
         place = places.get(word.key)
         if place is None or word.key in source_keys:
             continue
-        other = next((w for w in source_words if w.key not in claim_keys and _other_rank(place, places.get(w.key))), None)
+        other = next(
+            (w for w in source_words if w.key not in claim_keys and _other_rank(place, places.get(w.key))), None
+        )
         if other is not None:
             found.append(claim.difference(source, "rank", (word.start, word.end), (other.start, other.end)))
     return found
@@ -737,12 +737,20 @@ class Side:
     offset: int
 
     def difference(
-        self, other: Side, kind: DifferenceKind, mine: tuple[int, int], theirs: tuple[int, int]
+        self, other: Side, kind: DifferenceKind, mine: tuple[int, int], theirs: tuple[int, int], change: str = ""
     ) -> Difference:
+        """``change`` left empty is read from which sides hold words (see ``rag.types.Difference``)."""
         a, b = mine
         c, d = theirs
         return Difference(
-            kind, self.text[a:b], self.offset + a, self.offset + b, other.text[c:d], other.offset + c, other.offset + d
+            kind,
+            self.text[a:b],
+            self.offset + a,
+            self.offset + b,
+            other.text[c:d],
+            other.offset + c,
+            other.offset + d,
+            change,  # type: ignore[arg-type]
         )
 
 
@@ -1065,11 +1073,12 @@ def quoted_out_of_context(claim: Side, sentence: Side, quote_start: int, quote_e
     negated = [c for c in negations(sentence.text, items) if _negates(sentence.text, items, c, quote_start)]
     for cue in (*hedged, *negated):
         if cue.end <= quote_start:
-            found.append(claim.difference(sentence, "context", (0, len(claim.text)), (cue.start, cue.end)))
+            # The quote leaves out the words that make it the source's: it dropped them.
+            found.append(claim.difference(sentence, "context", (0, len(claim.text)), (cue.start, cue.end), "dropped"))
     question = sentence.text.rstrip().endswith("?")
     if question and not claim.text.rstrip().endswith("?"):
         end = len(sentence.text.rstrip())
-        found.append(claim.difference(sentence, "context", (0, len(claim.text)), (end - 1, end)))
+        found.append(claim.difference(sentence, "context", (0, len(claim.text)), (end - 1, end), "dropped"))
     return found[:1]
 
 
