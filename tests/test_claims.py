@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
-from rag.claims import Side, compare, quantities, quoted_out_of_context
+from rag.claims import Side, compare, quantities, quoted_out_of_context, words
 
 FUND = "In response, China is launching a new state-backed fund aiming to raise over $40 billion for chips."
 VISITS = "Li's visits to Huawei and BYD send a clear message about the government's commitment to technology."
@@ -150,3 +152,93 @@ def test_a_quote_of_the_whole_hedged_sentence_or_of_a_clause_outside_the_hedge_i
     quote = "the fund raised $40 billion"
     at = sentence.index(quote)
     assert quoted_out_of_context(Side(quote, 0), Side(sentence, 0), at, at + len(quote)) == []
+
+
+# --- issue 19: lookup accuses only what differs ------------------------------------------
+
+
+def test_words_of_decomposed_text_keep_exact_spans() -> None:
+    source = unicodedata.normalize("NFD", "Möngke Khan met José in Zürich.")
+    assert [(w.key, source[w.start : w.end] == w.text) for w in words(source)][:2] == [
+        ("mongke", True),
+        ("khan", True),
+    ]
+    claim = "Möngke Khan met José in Zürich."  # typed composed (NFC)
+    assert differences(claim, source) == []
+
+
+def test_a_sentences_capitalised_first_word_is_no_name() -> None:
+    source = "ElBaradei's agency rejected the findings of the report."
+    assert differences("However, the agency rejected the findings of the report.", source) == []
+    assert differences("Yesterday the agency rejected the findings of the report.", source) == []
+
+
+def test_an_initial_is_no_name() -> None:
+    assert differences("George H. Bush visited the plant.", "Thomas and George Bush visited the plant.") == []
+
+
+def test_an_acronym_is_its_expansion() -> None:
+    long = "The Air Transportation Stabilization Board rejected the loan request."
+    assert differences("The ATSB rejected the loan request.", long) == []
+    assert differences(long, "The ATSB rejected the loan request.") == []
+    assert differences("The BLS said prices rose.", "The Bureau of Labor Statistics said prices rose.") == []
+    assert differences("The FAA rejected the loan request.", long, names=frozenset({"faa"})) != []
+
+
+def test_a_title_is_no_other_person() -> None:
+    assert differences("President Bush visited the plant.", "Bush visited the plant.") == []
+    assert differences("Premier Li visited the plant.", "Li Qiang visited the plant.") == []
+
+
+XI_LI = (
+    "President Xi Jinping has long advocated for “indigenous innovation,” emphasizing the necessity for China to "
+    "develop its own technological capabilities. Premier Li Qiang has reinforced this vision by highlighting the "
+    "crucial role of specialized, high-end, innovation-driven enterprises."
+)
+
+
+def test_a_claim_on_two_sentences_is_compared_with_each() -> None:
+    swapped = "President Xi Jinping has reinforced this vision by highlighting the crucial role of enterprises."
+    assert differences(swapped, XI_LI) == [("name", "Xi Jinping", "Li Qiang")]
+    merged = (
+        "President Xi Jinping has long advocated for indigenous innovation, and Premier Li Qiang has reinforced "
+        "this vision by highlighting the crucial role of enterprises."
+    )
+    assert differences(merged, XI_LI) == []
+
+
+def test_another_place_on_a_ranked_scale_is_a_difference() -> None:
+    source = "The congress declared science and technology the primary productive force."
+    claim = "Science and technology were declared the secondary productive force."
+    assert differences(claim, source) == [("rank", "secondary", "primary")]
+    assert differences("Science and technology were declared the primary productive force.", source) == []
+    assert differences("It was the last such case.", "It was the first such case.") == [("rank", "last", "first")]
+    # "the final one" may be the sixth: an end of a scale conflicts only with its start.
+    assert differences("A final juror will be picked Friday.", "A sixth juror will be picked Friday.") == []
+
+
+def test_each_difference_says_whether_the_claim_replaced_added_or_dropped_words() -> None:
+    def changes(claim: str, source: str, **kwargs) -> list[tuple[str, str]]:
+        return [(d.kind, d.change) for d in compare(Side(claim, 0), Side(source, 0), **kwargs)]
+
+    assert changes(VISITS.replace("BYD", "Xiaomi"), VISITS) == [("name", "replaced")]
+    assert changes(VISITS.replace("send", "do not send"), VISITS) == [("negation", "added")]
+    assert changes(VISITS, VISITS.replace("send", "do not send")) == [("negation", "dropped")]
+    claim = "Li's visits to Huawei, BYD and Tencent send a clear message about the government's commitment."
+    assert changes(claim, VISITS, names=frozenset({"tencent"})) == [("name", "added")]
+    hedged = "There is no evidence that the fund will end corruption in the sector."
+    assert changes("The fund will end corruption in the sector.", hedged) == [("hedge", "dropped")]
+    sentence = "It is not true that the fund will end corruption."
+    at = sentence.index("the fund")
+    (found,) = quoted_out_of_context(Side("the fund will end corruption", 0), Side(sentence, 0), at, len(sentence) - 1)
+    assert found.change == "dropped"
+
+
+def test_a_negation_anywhere_in_the_other_text_answers_one_in_another_form() -> None:
+    source = "Ruffner, 45, does not have a lawyer on the murder charge, authorities said."
+    assert (
+        differences("Ruffner, 45, doesn't yet have an attorney in the murder charge, authorities said.", source) == []
+    )
+    assert differences("Ruffner, 45, has an attorney in the murder charge, authorities said.", source) == [
+        ("negation", "", "not")
+    ]

@@ -1,5 +1,7 @@
 """Lookup kinds: exact, near-exact, paraphrase and unsupported, with exact spans."""
 
+import unicodedata
+
 from rag.answer import Candidate
 from rag.lookup import find_exact, find_near_exact, match_sentence
 from rag.types import Citation
@@ -124,6 +126,37 @@ def test_every_match_says_why() -> None:
         for score in (0.2, 0.8):
             assert match_sentence(query, 0, [_candidate(score)], paraphrase_threshold=0.5).reason
     assert match_sentence("x", 0, [], paraphrase_threshold=0.5).reason == "the index holds no sentence near it"
+
+
+def test_a_verbatim_quote_of_a_decomposed_source_is_exact() -> None:
+    text = unicodedata.normalize("NFD", "Intro. Möngke Khan ruled the Mongol Empire from Karakorum. End.")
+    citation = Citation(text=text[7:-5], doc_id="m.md", title="M", source="", start=7, end=len(text) - 5, score=0.9,
+                        context=text, context_start=0)  # fmt: skip
+    quote = "Möngke Khan ruled the Mongol Empire from Karakorum."  # typed composed (NFC)
+    match = match_sentence(quote, 0, [Candidate(citation, 0, 1, 1)], paraphrase_threshold=0.5)
+    assert match.kind == "exact" and match.citation.text == text[7:-5]
+    assert_offsets(text, [match.citation])
+    near = match_sentence(
+        "möngke khan RULED the mongol empire", 0, [Candidate(citation, 0, 1, 1)], paraphrase_threshold=0.5
+    )
+    assert near.kind == "near-exact" and near.citation.text == text[7 : text.index(" from")]
+    assert_offsets(text, [near.citation])
+
+
+def test_an_altered_match_says_whether_it_says_something_else_or_adds_a_detail() -> None:
+    text = "The fund aims to raise over $40 billion for chips, Reuters reported."
+    citation = Citation(text=text, doc_id="d.md", title="D", source="", start=0, end=len(text), score=0.8)
+    candidate = Candidate(citation, 0, 0, 0)
+    changed = match_sentence("The fund aims to raise $90 billion for chips.", 0, [candidate], paraphrase_threshold=0.5)
+    assert (changed.kind, changed.verdict) == ("altered", "says something else")
+    assert [d.change for d in changed.differences] == ["replaced"]
+    added = match_sentence(
+        "The fund aims to raise over $40 billion for chips from Tencent, Reuters reported.",
+        0, [candidate], paraphrase_threshold=0.5, corpus_terms=frozenset({"tencent"}),
+    )  # fmt: skip
+    assert (added.kind, added.verdict) == ("altered", "adds a detail"), added.reason
+    assert [(d.kind, d.claim_text, d.change) for d in added.differences] == [("name", "Tencent", "added")]
+    assert match_sentence("The fund will raise 40 billion.", 0, [candidate], paraphrase_threshold=0.5).verdict == ""
 
 
 # --- end to end, the real packaged model on the seed article ---------------------------------
