@@ -174,7 +174,8 @@ def test_a_sentences_capitalised_first_word_is_no_name() -> None:
 
 
 def test_an_initial_is_no_name() -> None:
-    assert differences("George H. Bush visited the plant.", "Thomas and George Bush visited the plant.") == []
+    source = "The plant was visited by Thomas, the manager, and by George Bush."
+    assert differences("The plant was visited by the manager and by George H. Bush.", source) == []
 
 
 def test_an_acronym_is_its_expansion() -> None:
