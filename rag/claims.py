@@ -173,6 +173,7 @@ _MONTHS = {
 }
 # A weekday is a date, told apart from another weekday only: "Wednesday" for "today" says the same.
 _WEEKDAYS = {d: i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split(), start=1)}
+_DAYS = frozenset(_WEEKDAYS) | {"today", "yesterday", "tomorrow", "tonight"}
 # Words before an amount that say which way it is bounded ("over $40 billion").
 _BOUNDS = {
     ("more", "than"): ">", ("over",): ">", ("above",): ">", ("exceeding",): ">", ("upwards", "of"): ">",
@@ -348,7 +349,7 @@ _TITLES = frozenset(
     "senator mayor chairman chief secretary judge justice professor saint st".split()
 )
 # Capitalised words that are not names: titles and words capitalised by convention.
-_NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an".split()) | frozenset(_MONTHS) | frozenset(_WEEKDAYS)
+_NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an".split()) | frozenset(_MONTHS)
 
 
 def _canonical(key: str) -> str:
@@ -861,20 +862,27 @@ def _name_differences(
     names: frozenset[str],
     corpus_terms: frozenset[str],
 ) -> list[Difference]:
-    # An acronym and its expansion name the same thing: each side's keys hold the initials of
-    # the other side's stretches of capitalised words, and its words spelt out by an acronym.
-    source_acronyms = acronyms(source_words) | acronyms(context_words)
-    claim_acronyms = acronyms(claim_words)
-    source_keys = {w.key for w in source_words} | source_acronyms
+    source_keys = {w.key for w in source_words}
     context_keys = source_keys | {w.key for w in context_words}
-    claim_keys = {w.key for w in claim_words} | claim_acronyms
-    claim_keys |= {w.key for w in spelt_out(source_words, claim_acronyms) + spelt_out(context_words, claim_acronyms)}
-    context_keys |= {w.key for w in spelt_out(claim_words, source_acronyms)}
+    claim_keys = {w.key for w in claim_words}
+    # An acronym and its expansion name the same thing ("ATSB", "Air Transportation Stabilization
+    # Board"): an acronym written on one side is present when the other side spells it out.
+    claim_acronyms = {w.key for w in claim_words if _acronym(w)}
+    source_acronyms = {w.key for w in (*source_words, *context_words) if _acronym(w)}
+    claim_keys |= source_acronyms & acronyms(claim_words)
+    claim_keys |= {w.key for w in spelt_out([*source_words, *context_words], claim_acronyms)}
+    source_keys |= claim_acronyms & acronyms(source_words)
     source_keys |= {w.key for w in spelt_out(claim_words, {w.key for w in source_words if _acronym(w)})}
+    context_keys |= source_keys | (claim_acronyms & acronyms(context_words))
+    context_keys |= {w.key for w in spelt_out(claim_words, source_acronyms)}
+    # A weekday is a date (see _number_differences) where the source names a day.
+    days = (source_keys | context_keys) & _DAYS
     # A capitalised word is a name in the source when it is capitalised mid-sentence somewhere there.
     elsewhere = names | known_names(source_words) | known_names(context_words)
     runs = [
-        r for r in name_runs(source_words, source.text) if _strong(r, elsewhere) and not _run_present(r, claim_keys)
+        r
+        for r in name_runs(source_words, source.text)
+        if _strong(r, elsewhere) and not _run_present(r, claim_keys) and not all(w.key in _WEEKDAYS for w in r)
     ]
     # Names of the source sentence the claim leaves out entirely ("BYD").
     missing_runs = [r for r in runs if not any(_present(w, claim_keys) for w in r)]
@@ -895,7 +903,7 @@ def _name_differences(
         ]
         for word in run:
             # A title is no person: "President Xi" and "Xi" are one man.
-            if word.key in _TITLES or _present(word, source_keys):
+            if word.key in _TITLES or _present(word, source_keys) or (days and word.key in _WEEKDAYS):
                 continue
             if _present(word, context_keys):
                 # Named around the source sentence: a change only when it takes the place
