@@ -5,12 +5,17 @@ Kinds, strongest first:
 - ``exact``: the sentence occurs verbatim in a source; the citation is that very span;
 - ``near-exact``: the same words in the same order up to case, accents, punctuation,
   quote style and spacing; the citation spans those words in the source;
+
+Texts are compared in one Unicode form (NFC for verbatim, NFKC for words), with every span
+mapped back to the source as stored: "é" written decomposed (NFD, as macOS writes it) is "é".
 - ``paraphrase``: no such span, but the source sentence it aligns with (or two adjacent
   ones it merges) scores at or above the paraphrase threshold (the same 0..1 score as
   answers) and states the same numbers, dates, names, polarity and hedges (rag.claims);
 - ``altered``: close to a source sentence but departing from it in one of those ways, or
   a verbatim quote of words the source places under a negation, a hedge or a question;
-  the differences list the claim's words against the source's;
+  the differences list the claim's words against the source's, each saying whether the
+  claim replaced, added or dropped words, and the match's verdict says whether the claim
+  says something else or only adds a detail (a name, number or date) the source does not state;
 - ``unsupported``: nothing scores that high; the nearest sentence is still reported.
 
 Every match carries a one-line reason.
