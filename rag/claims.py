@@ -24,7 +24,9 @@ from rag.types import Difference, DifferenceKind
 # Words with their spans: dotted acronyms ("U.S."), words with inner apostrophes or
 # hyphens ("Li's", "state-backed"), numbers with separators ("1,000.5"), and the signs
 # that belong to amounts.
-_WORD = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)*(?:st|nd|rd|th|s)?|[^\W_]+(?:['\u2019\-][^\W_]+)*|[$€£¥%]")
+_WORD = re.compile(
+    r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)*(?:st|nd|rd|th|['\u2019]?s)?|[^\W_]+(?:['\u2019\-][^\W_]+)*|[$€£¥%]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ def words(text: str) -> tuple[Word, ...]:
         start, end = original_span(starts, ends, m.start(), m.end())
         weak = _opens(text, start)
         parts = m.group(0).split("-")
-        if len(parts) > 1 and any(fold(p) in _UNITS for p in parts):
+        if len(parts) > 1 and any(fold(p) in _UNITS or fold(p) in _SCALES or fold(p) in _CURRENCY for p in parts):
             at = m.start()
             for n, part in enumerate(parts):
                 a, b = original_span(starts, ends, at, at + len(part))
@@ -110,6 +112,8 @@ def _opens(text: str, at: int) -> bool:
 @lru_cache(maxsize=65536)
 def _key(word: str) -> str:
     key = fold(word)
+    if key[:1].isdigit():
+        return key.replace("'", "")  # "1990's" is "1990s"
     if key.endswith(("'s", "’s")):
         key = key[:-2]
     return key.replace(".", "") if re.fullmatch(r"(?:[^\W\d_]\.)+", key) else key
@@ -346,7 +350,8 @@ _ALIASES = {
 # Titles: part of a name run, but no name by themselves.
 _TITLES = frozenset(
     "premier president minister prime chancellor governor king queen prince princess pope bishop general "
-    "senator mayor chairman chief secretary judge justice professor saint st".split()
+    "senator mayor chairman chief secretary judge justice professor saint st "
+    "sen rep gov gen lt col sgt capt adm maj rev".split()
 )
 # Capitalised words that are not names: titles and words capitalised by convention.
 _NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an".split()) | frozenset(_MONTHS)
@@ -398,8 +403,11 @@ def name_runs(items: Sequence[Word], text: str) -> list[list[Word]]:
 
 
 def known_names(items: Iterable[Word]) -> frozenset[str]:
-    """Folded words capitalised mid-sentence: names, wherever else they appear."""
-    return frozenset(w.key for w in items if _is_name(w) and not w.weak)
+    """Folded words capitalised mid-sentence and never written in lower case: names, wherever
+    else they appear ("Police Chief Moose" does not make "police" a name where "the police" is written)."""
+    items = list(items)
+    lower = {w.key for w in items if w.text[:1].islower()}
+    return frozenset(w.key for w in items if _is_name(w) and not w.weak and w.key not in lower)
 
 
 def _unpossessive(word: Word) -> int:
@@ -1018,9 +1026,10 @@ def _prefixed(items: Sequence[Word], other: set[str]) -> list[Cue]:
     """Words negated by a prefix ("unchanged", "nonexistent") whose root the other text holds, and it not them."""
     found = []
     for word in items:
+        key = word.key.replace("-", "")  # "non-binding" is "nonbinding"
         for prefix in _NEGATIVE_PREFIXES:
-            rest = word.key[len(prefix) :]
-            if word.key.startswith(prefix) and len(rest) >= 5 and stem(rest) in other and stem(word.key) not in other:
+            rest = key[len(prefix) :]
+            if key.startswith(prefix) and len(rest) >= 5 and stem(rest) in other and stem(key) not in other:
                 found.append(Cue(word.start, word.end, (stem(rest),)))
                 break
     return found

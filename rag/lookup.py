@@ -127,7 +127,7 @@ def match_sentence(
                 return _verbatim(claim, kind, candidate.citation, span)
     if not candidates:
         return Match(query, query_start, end, "unsupported", 0.0, None, reason="the index holds no sentence near it")
-    names = frozenset().union(*(known_names(words(c.citation.context)) for c in candidates))
+    names = known_names(w for c in candidates for w in words(c.citation.context))
     aligned, coverage, differences = _align(claim, candidates, names, corpus_terms, read)
     score = aligned.score
     if differences and (score >= paraphrase_threshold or coverage >= CLOSE_COVERAGE):
