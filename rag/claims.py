@@ -351,10 +351,10 @@ _ALIASES = {
 _TITLES = frozenset(
     "premier president minister prime chancellor governor king queen prince princess pope bishop general "
     "senator mayor chairman chief secretary judge justice professor saint st "
-    "sen rep gov gen lt col sgt capt adm maj rev".split()
+    "sen rep gov gen lt col sgt capt adm maj rev ceo cfo coo".split()
 )
 # Capitalised words that are not names: titles and words capitalised by convention.
-_NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an".split()) | frozenset(_MONTHS)
+_NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an co inc corp ltd plc".split()) | frozenset(_MONTHS)
 
 
 def _canonical(key: str) -> str:
@@ -892,6 +892,8 @@ def _name_differences(
         for r in name_runs(source_words, source.text)
         if _strong(r, elsewhere) and not _run_present(r, claim_keys) and not all(w.key in _WEEKDAYS for w in r)
     ]
+    # A title stands for no one: "Lt." is never the name a claim's "Colby" replaced.
+    runs = [kept for r in runs if (kept := [w for w in r if w.key not in _TITLES])]
     # Names of the source sentence the claim leaves out entirely ("BYD").
     missing_runs = [r for r in runs if not any(_present(w, claim_keys) for w in r)]
     found = []
@@ -912,6 +914,9 @@ def _name_differences(
         for word in run:
             # A title is no person: "President Xi" and "Xi" are one man.
             if word.key in _TITLES or _present(word, source_keys) or (days and word.key in _WEEKDAYS):
+                continue
+            if word.key in _WEEKDAYS:  # a day the source does not name: a date the claim adds
+                found.append(claim.difference(source, "date", (word.start, _unpossessive(word)), (0, 0)))
                 continue
             if _present(word, context_keys):
                 # Named around the source sentence: a change only when it takes the place
