@@ -204,3 +204,21 @@ def test_true_paraphrases_of_the_seed_article_are_found(real_index) -> None:
         (match,) = real_index.lookup(claim)
         assert match.kind == "paraphrase", (claim, match.reason)
         assert gold in match.citation.text
+
+
+def test_the_issues_altered_claims_on_the_seed_article_are_caught(real_index) -> None:
+    cases = {
+        # The claim meets two sentences at once; the name is checked against the one it is about.
+        "President Xi Jinping has reinforced this vision by highlighting the crucial role of specialized, high-end, "
+        "innovation-driven enterprises.": ("name", "Xi Jinping", "Li Qiang"),
+        "Science and technology were declared the secondary productive force.": ("rank", "secondary", "primary"),
+    }
+    for claim, expected in cases.items():
+        (match,) = real_index.lookup(claim)
+        assert match.kind == "altered", (claim, match.reason)
+        assert (match.differences[0].kind, match.differences[0].claim_text, match.differences[0].source_text) == (
+            expected
+        )
+        assert match.verdict == "says something else"
+        document = real_index.document(match.citation.doc_id)
+        assert document.text[match.differences[0].source_start : match.differences[0].source_end] == expected[2]
