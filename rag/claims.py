@@ -43,17 +43,18 @@ class Word:
 
 
 @lru_cache(maxsize=1024)
-def normalised(text: str, form: str = "NFKC") -> tuple[str, list[int], list[int]]:
+def normalised(text: str, form: str = "NFKC") -> tuple[str, list[int] | None, list[int] | None]:
     """``text`` in normal ``form`` (NFKC to match words, NFC to match verbatim), with where
     each of its characters comes from.
 
     ``starts[i]:ends[i]`` is the span of ``text`` that character ``i`` of the normal form
     stands for: a base character with its combining marks ("e" + U+0301 -> "é") is
     normalised as one piece, so a span of normal text maps back to whole characters of
-    ``text`` and cited offsets stay exact (macOS writes file text decomposed, NFD).
+    ``text`` and cited offsets stay exact (macOS writes file text decomposed, NFD). ASCII text
+    is its own normal form: both maps are then None (each character stands for itself).
     """
     if text.isascii():
-        return text, list(range(len(text))), list(range(1, len(text) + 1))
+        return text, None, None
     parts, starts, ends = [], [], []
     at = 0
     while at < len(text):
@@ -68,8 +69,10 @@ def normalised(text: str, form: str = "NFKC") -> tuple[str, list[int], list[int]
     return "".join(parts), starts, ends
 
 
-def original_span(starts: list[int], ends: list[int], start: int, end: int) -> tuple[int, int]:
+def original_span(starts: list[int] | None, ends: list[int] | None, start: int, end: int) -> tuple[int, int]:
     """The span of the original text that ``start:end`` of its normal form stands for."""
+    if starts is None or ends is None:
+        return start, end
     if start >= end:
         at = starts[start] if start < len(starts) else (ends[-1] if ends else 0)
         return at, at
@@ -400,6 +403,16 @@ def name_runs(items: Sequence[Word], text: str) -> list[list[Word]]:
         else:
             runs.append([word])
     return runs
+
+
+@lru_cache(maxsize=4096)
+def name_evidence(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The folded words ``text`` capitalises mid-sentence, and those it writes in lower case (cached)."""
+    items = words(text)
+    return (
+        frozenset(w.key for w in items if _is_name(w) and not w.weak),
+        frozenset(w.key for w in items if w.text[:1].islower()),
+    )
 
 
 def known_names(items: Iterable[Word]) -> frozenset[str]:
@@ -1010,16 +1023,14 @@ def _negation_differences(
     # Only negations of what both texts talk about (what is negated, or what it is said of):
     # a claim may leave out a negated clause. A word negated by its prefix ("unaccelerated")
     # counts as a negation when the other text holds the word itself.
-    said = [
-        c for c in negations(claim.text, claim_words) if not c.scope or (c.head | set(c.before)) & source_stems
-    ] + _prefixed(claim_words, source_stems)
-    stated = [c for c in negations(source.text, source_words) if (c.head | set(c.before)) & claim_stems] + _prefixed(
-        source_words, claim_stems
-    )
+    claim_cues, source_cues = negations(claim.text, claim_words), negations(source.text, source_words)
+    claim_prefixed, source_prefixed = _prefixed(claim_words, source_stems), _prefixed(source_words, claim_stems)
+    said = [c for c in claim_cues if not c.scope or (c.head | set(c.before)) & source_stems] + claim_prefixed
+    stated = [c for c in source_cues if (c.head | set(c.before)) & claim_stems] + source_prefixed
     # A negation counts as added (or dropped) only beyond every negation of the other text, of
     # whatever words: "doesn't yet have an attorney" says what "does not have a lawyer" does.
-    said_all = len(negations(claim.text, claim_words)) + len(_prefixed(claim_words, source_stems))
-    stated_all = len(negations(source.text, source_words)) + len(_prefixed(source_words, claim_stems))
+    said_all = len(claim_cues) + len(claim_prefixed)
+    stated_all = len(source_cues) + len(source_prefixed)
     if len(said) > stated_all:
         return [claim.difference(source, "negation", (c.start, c.end), (0, 0)) for c in said[stated_all:]]
     if len(stated) > said_all:

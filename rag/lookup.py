@@ -32,7 +32,7 @@ from rag.answer import Candidate, SpanReader
 from rag.claims import (
     Side,
     compare,
-    known_names,
+    name_evidence,
     name_stems,
     normalised,
     original_span,
@@ -127,7 +127,9 @@ def match_sentence(
                 return _verbatim(claim, kind, candidate.citation, span)
     if not candidates:
         return Match(query, query_start, end, "unsupported", 0.0, None, reason="the index holds no sentence near it")
-    names = known_names(w for c in candidates for w in words(c.citation.context))
+    # Names of the candidates' passages: capitalised mid-sentence and never in lower case there.
+    evidence = [name_evidence(c.citation.context) for c in candidates]
+    names = frozenset().union(*(e[0] for e in evidence)) - frozenset().union(*(e[1] for e in evidence))
     aligned, coverage, differences = _align(claim, candidates, names, corpus_terms, read)
     score = aligned.score
     if differences and (score >= paraphrase_threshold or coverage >= CLOSE_COVERAGE):
