@@ -178,6 +178,8 @@ _MONTHS = {
         "january february march april may june july august september october november december".split(), start=1
     )
 }
+# Their abbreviations, as news copy writes them ("Nov. 11").
+_MONTHS |= {m[:3]: n for m, n in _MONTHS.items() if m != "may"} | {"sept": 9}
 # A weekday is a date, told apart from another weekday only: "Wednesday" for "today" says the same.
 _WEEKDAYS = {d: i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split(), start=1)}
 _DAYS = frozenset(_WEEKDAYS) | {"today", "yesterday", "tomorrow", "tonight"}
@@ -367,6 +369,9 @@ def _canonical(key: str) -> str:
 def _alike(a: str, b: str) -> bool:
     """The same name in two forms: equal, aliases, or one stem ("China"/"Chinese")."""
     if a == b or _canonical(a) == _canonical(b):
+        return True
+    a, b = a.replace("'", "").replace("\u2019", ""), b.replace("'", "").replace("\u2019", "")
+    if a.removesuffix("s") == b.removesuffix("s"):  # "O'Neill's" / "ONeills", "Day's" / "Days"
         return True
     shorter = min(len(a), len(b))
     common = len(_common_prefix(a, b))
@@ -861,7 +866,11 @@ def _number_differences(
     found = []
     for q in unmatched:
         pool = [s for s in spare if s.unit == "weekday"] if q.unit == "weekday" else []
-        pool = pool or [s for s in spare if s.kind == q.kind and s.unit != "weekday"] or spare
+        # An amount pairs with one in its own unit; a bare count never with a sum of money.
+        same_unit = [s for s in spare if s.kind == q.kind and s.unit == q.unit]
+        unitless = [s for s in spare if s.kind == q.kind and s.unit in ("", q.unit) and s.unit != "weekday"]
+        if not pool:
+            pool = same_unit or (unitless if not q.unit else [s for s in spare if s.kind == q.kind] or spare)
         other = min(pool, key=lambda s: abs(_relative(claim, q.start) - _relative(source, s.start)), default=None)
         if other is not None:
             spare.remove(other)
@@ -905,6 +914,7 @@ def _name_differences(
         for r in name_runs(source_words, source.text)
         if _strong(r, elsewhere) and not _run_present(r, claim_keys) and not all(w.key in _WEEKDAYS for w in r)
     ]
+    whole_runs = name_runs(source_words, source.text)
     # A title stands for no one: "Lt." is never the name a claim's "Colby" replaced.
     runs = [kept for r in runs if (kept := [w for w in r if w.key not in _TITLES])]
     # Names of the source sentence the claim leaves out entirely ("BYD").
@@ -917,6 +927,11 @@ def _name_differences(
         # Or in part, where the claim's name shares a word with the source's: "Zhejiang" of
         # "Zhejiang Province" when the claim says "Guangdong Province".
         run_keys = {w.key for w in run}
+        # A claim name that only lengthens one of the source's ("Skagit River" for "the Skagit")
+        # replaces nothing.
+        shared = [r for r in whole_runs if any(_present(x, run_keys) for x in r if x.key not in _TITLES)]
+        if shared and all(_present(x, claim_keys) for r in shared for x in r):
+            continue
         parts = [
             [w]
             for r in runs
