@@ -107,9 +107,13 @@ def words(text: str) -> tuple[Word, ...]:
 def _opens(text: str, at: int) -> bool:
     """Whether a word at ``at`` opens the text, a sentence or a quotation (its capital says nothing)."""
     at -= 1
+    lines = 0
     while at >= 0 and text[at].isspace():
+        lines += text[at] == "\n"
+        if lines == 2:
+            return True  # a paragraph's first word (a PDF's hard line break inside a sentence is one newline)
         at -= 1
-    return at < 0 or text[at] in ".!?:\"'“‘(«—–-"
+    return at < 0 or text[at] in ".!?:\"'“‘(«—–-”’"
 
 
 @lru_cache(maxsize=65536)
@@ -165,6 +169,7 @@ _ORDINALS = {
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20, "thirtieth": 30, "hundredth": 100,
 }  # fmt: skip
 _SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9, "mn": 1e6}
+_SCALES |= {word + "s": value for word, value in _SCALES.items() if len(word) > 2}  # "1.1 millions"
 _CURRENCY = {
     "$": "usd", "dollar": "usd", "dollars": "usd", "usd": "usd", "us$": "usd",
     "€": "eur", "euro": "eur", "euros": "eur", "eur": "eur",
