@@ -902,7 +902,9 @@ def _name_differences(
     claim_keys = {w.key for w in claim_words}
     # An acronym and its expansion name the same thing ("ATSB", "Air Transportation Stabilization
     # Board"): an acronym written on one side is present when the other side spells it out.
-    claim_acronyms = {w.key for w in claim_words if _acronym(w)}
+    # An acronym that glosses the claim's own words ("Cognitive Events Listing (CTA)") vouches
+    # for no other expansion of it.
+    claim_acronyms = {w.key for w in claim_words if _acronym(w) and not claim.text[: w.start].rstrip().endswith("(")}
     source_acronyms = {w.key for w in (*source_words, *context_words) if _acronym(w)}
     claim_keys |= source_acronyms & acronyms(claim_words)
     claim_keys |= {w.key for w in spelt_out([*source_words, *context_words], claim_acronyms)}
@@ -933,16 +935,23 @@ def _name_differences(
         # "Zhejiang Province" when the claim says "Guangdong Province".
         run_keys = {w.key for w in run}
         # A claim name that only lengthens one of the source's ("Skagit River" for "the Skagit")
-        # replaces nothing.
-        shared = [r for r in whole_runs if any(_present(x, run_keys) for x in r if x.key not in _TITLES)]
-        if shared and all(_present(x, claim_keys) for r in shared for x in r):
+        # replaces nothing, unless a name the claim leaves out stands right by the source's
+        # ("Click Save" for "Click the Ready ... link").
+        shared = [r for r in whole_runs if any(x.key in run_keys for x in r if x.key not in _TITLES)]
+        if (
+            shared
+            and all(x.key in run_keys for r in shared for x in r)
+            and not _beside(shared, missing_runs, source_words)
+        ):
             continue
+        # The source run sharing most words with the claim's comes first ("TC NAC Live Log").
+        sharing = sorted(runs, key=lambda r: -sum(x.key in run_keys for x in r))
         parts = [
             [w]
-            for r in runs
-            if any(_present(x, run_keys) for x in r)
+            for r in sharing
+            if any(x.key in run_keys for x in r if x.key not in _TITLES)
             for w in r
-            if not _present(w, claim_keys) and w.key not in _TITLES
+            if not _present(w, run_keys) and w.key not in _TITLES
         ]
         for word in run:
             # A title is no person: "President Xi" and "Xi" are one man.
@@ -1028,6 +1037,17 @@ def _misattributed_names(
             mine = (people[0].start, _unpossessive(people[-1]))
             found.append(claim.difference(source, "name", mine, (other[0].start, _unpossessive(other[-1]))))
     return found
+
+
+def _beside(runs: list[list[Word]], others: list[list[Word]], items: Sequence[Word]) -> bool:
+    """Whether one of ``others`` starts within two words after one of ``runs`` ends, or ends just before it starts."""
+    at = {id(w): n for n, w in enumerate(items)}
+    for run in runs:
+        first, last = at[id(run[0])], at[id(run[-1])]
+        for other in others:
+            if 0 < at[id(other[0])] - last <= 3 or 0 < first - at[id(other[-1])] <= 3:
+                return True
+    return False
 
 
 def _drop(runs: list[list[Word]], taken: list[Word]) -> None:
