@@ -243,3 +243,24 @@ def test_a_negation_anywhere_in_the_other_text_answers_one_in_another_form() -> 
     assert differences("Ruffner, 45, has an attorney in the murder charge, authorities said.", source) == [
         ("negation", "", "not")
     ]
+
+
+def test_a_name_lengthening_the_sources_replaces_nothing_unless_a_left_out_name_stands_beside_it() -> None:
+    source = "The Skagit was expected to crest at 38 feet at Mount Vernon, the National Weather Service said."
+    claim = "At Mount Vernon, the Skagit River was expected to crest at 38 feet, Burke said."
+    assert differences(claim, source) == [("name", "Burke", "National Weather Service")]
+    assert differences("Step 7 Click Save.", "Step 7 Click the Ready to configure link.") == [("name", "Save", "Ready")]
+
+
+def test_days_and_months_are_dates_in_any_form() -> None:
+    source = "The effort will be formally launched today outside a Sacramento fire station."
+    assert differences(source.replace("today", "Wednesday"), source) == []
+    thursday = "The House approved the bill on Thursday."
+    assert differences("The House approved the bill on Tuesday.", thursday) == [("date", "Tuesday", "Thursday")]
+    assert differences("The shooting on November 11 was the latest.", "The shooting on Nov. 11 was the latest.") == []
+
+
+def test_an_amount_pairs_with_one_in_its_own_unit() -> None:
+    source = "Singapore is a trading partner of the United States, with trade volume of $33.4 billion."
+    claim = "Singapore is a trading partner of the United States, with two-way trade totaling more than $34 billion."
+    assert differences(claim, source) == [("number", "two", ""), ("number", "$34 billion", "$33.4 billion")]
