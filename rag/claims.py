@@ -1067,15 +1067,29 @@ def _negation_differences(
     claim_prefixed, source_prefixed = _prefixed(claim_words, source_stems), _prefixed(source_words, claim_stems)
     said = [c for c in claim_cues if not c.scope or (c.head | set(c.before)) & source_stems] + claim_prefixed
     stated = [c for c in source_cues if (c.head | set(c.before)) & claim_stems] + source_prefixed
-    # A negation counts as added (or dropped) only beyond every negation of the other text, of
-    # whatever words: "doesn't yet have an attorney" says what "does not have a lawyer" does.
-    said_all = len(claim_cues) + len(claim_prefixed)
-    stated_all = len(source_cues) + len(source_prefixed)
-    if len(said) > stated_all:
-        return [claim.difference(source, "negation", (c.start, c.end), (0, 0)) for c in said[stated_all:]]
-    if len(stated) > said_all:
-        return [claim.difference(source, "negation", (0, 0), (c.start, c.end)) for c in stated[said_all:]]
-    return []
+    # A negation counts as added (or dropped) only when no negation of the other text, of
+    # whatever words, is said of the same things: "doesn't yet have an attorney" says what
+    # "does not have a lawyer" does; "refuses to extend" is not "refuse to serve".
+    added = _unanswered(said, claim_cues + claim_prefixed, source_cues + source_prefixed)
+    if added:
+        return [claim.difference(source, "negation", (c.start, c.end), (0, 0)) for c in added]
+    dropped = _unanswered(stated, source_cues + source_prefixed, claim_cues + claim_prefixed)
+    return [claim.difference(source, "negation", (0, 0), (c.start, c.end)) for c in dropped]
+
+
+def _unanswered(relevant: list[Cue], mine: list[Cue], theirs: list[Cue]) -> list[Cue]:
+    """The relevant cues of one text that no cue of the other answers (each answers one): a cue
+    answers another when what they govern or are said of shares a word, or neither governs any."""
+    spare = list(theirs)
+    unanswered = []
+    for cue in mine:
+        about = set(cue.scope) | set(cue.before)
+        other = next((o for o in spare if (about & (set(o.scope) | set(o.before))) or not (about or o.scope)), None)
+        if other is not None:
+            spare.remove(other)
+        elif cue in relevant:
+            unanswered.append(cue)
+    return unanswered
 
 
 def _prefixed(items: Sequence[Word], other: set[str]) -> list[Cue]:

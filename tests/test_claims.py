@@ -243,6 +243,11 @@ def test_a_negation_anywhere_in_the_other_text_answers_one_in_another_form() -> 
     assert differences("Ruffner, 45, has an attorney in the murder charge, authorities said.", source) == [
         ("negation", "", "not")
     ]
+    # ... but only a negation said of the same things: "refuses to extend" is not "refuse to serve".
+    church = "The Church extends its ministry to those who oppose war and who refuse to serve in the armed forces."
+    assert differences("The Church refuses to extend its ministry to those who oppose war.", church) == [
+        ("negation", "refuses", "")
+    ]
 
 
 def test_a_name_lengthening_the_sources_replaces_nothing_unless_a_left_out_name_stands_beside_it() -> None:
