@@ -1077,14 +1077,19 @@ def _negation_differences(
     return [claim.difference(source, "negation", (0, 0), (c.start, c.end)) for c in dropped]
 
 
+def _answers(cue: Cue, other: Cue) -> bool:
+    if not cue.scope and not other.scope:
+        return True
+    return bool(set(cue.scope) & set(other.scope)) or bool(set(cue.before) & set(other.before))
+
+
 def _unanswered(relevant: list[Cue], mine: list[Cue], theirs: list[Cue]) -> list[Cue]:
     """The relevant cues of one text that no cue of the other answers (each answers one): a cue
-    answers another when what they govern or are said of shares a word, or neither governs any."""
+    answers another when what they govern shares a word, or what they are said of, or neither governs any."""
     spare = list(theirs)
     unanswered = []
     for cue in mine:
-        about = set(cue.scope) | set(cue.before)
-        other = next((o for o in spare if (about & (set(o.scope) | set(o.before))) or not (about or o.scope)), None)
+        other = next((o for o in spare if _answers(cue, o)), None)
         if other is not None:
             spare.remove(other)
         elif cue in relevant:
