@@ -1065,7 +1065,7 @@ def _negation_differences(
     # counts as a negation when the other text holds the word itself.
     claim_cues, source_cues = negations(claim.text, claim_words), negations(source.text, source_words)
     claim_prefixed, source_prefixed = _prefixed(claim_words, source_stems), _prefixed(source_words, claim_stems)
-    said = [c for c in claim_cues if not c.scope or (c.head | set(c.before)) & source_stems] + claim_prefixed
+    said = [c for c in claim_cues if not c.scope or c.head & source_stems] + claim_prefixed
     stated = [c for c in source_cues if (c.head | set(c.before)) & claim_stems] + source_prefixed
     # A negation counts as added (or dropped) only when no negation of the other text, of
     # whatever words, is said of the same things: "doesn't yet have an attorney" says what
