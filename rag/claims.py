@@ -364,7 +364,9 @@ _TITLES = frozenset(
     "sen rep gov gen lt col sgt capt adm maj rev ceo cfo coo".split()
 )
 # Capitalised words that are not names: titles and words capitalised by convention.
-_NOT_NAMES = frozenset("mr mrs ms dr prof sir madam i the a an co inc corp ltd plc".split()) | frozenset(_MONTHS)
+_NOT_NAMES = frozenset(
+    "mr mrs ms dr prof sir madam i the a an co inc corp ltd plc today yesterday tomorrow tonight".split()
+) | frozenset(_MONTHS)
 
 
 def _canonical(key: str) -> str:
@@ -918,7 +920,7 @@ def _name_differences(
     elsewhere = names | known_names(source_words) | known_names(context_words)
     runs = [
         r
-        for r in name_runs(source_words, source.text)
+        for r in _trimmed(name_runs(source_words, source.text), elsewhere)
         if _strong(r, elsewhere) and not _run_present(r, claim_keys) and not all(w.key in _WEEKDAYS for w in r)
     ]
     whole_runs = name_runs(source_words, source.text)
@@ -927,7 +929,7 @@ def _name_differences(
     # Names of the source sentence the claim leaves out entirely ("BYD").
     missing_runs = [r for r in runs if not any(_present(w, claim_keys) for w in r)]
     found = []
-    for run in name_runs(claim_words, claim.text):
+    for run in _trimmed(name_runs(claim_words, claim.text), elsewhere):
         # A sentence's capitalised first word is a name only when known as one ("However" is not).
         if _run_present(run, context_keys) or not _strong(run, elsewhere):
             continue
@@ -1037,6 +1039,11 @@ def _misattributed_names(
             mine = (people[0].start, _unpossessive(people[-1]))
             found.append(claim.difference(source, "name", mine, (other[0].start, _unpossessive(other[-1]))))
     return found
+
+
+def _trimmed(runs: list[list[Word]], elsewhere: frozenset[str]) -> list[list[Word]]:
+    """The runs without a sentence's capitalised first word not known as a name ("Although Prempro" -> "Prempro")."""
+    return [r[1:] if len(r) > 1 and not _strong(r[:1], elsewhere) else r for r in runs]
 
 
 def _beside(runs: list[list[Word]], others: list[list[Word]], items: Sequence[Word]) -> bool:
