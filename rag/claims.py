@@ -1098,8 +1098,11 @@ NEGATION_REACH = 6
 def _answers(cue: Cue, other: Cue) -> bool:
     if not cue.scope and not other.scope:
         return True
+    # What one negates may be what the other is said of: "no absolute rest frame" / "an absolute
+    # rest frame did not exist".
     mine, theirs = set(cue.wide or cue.scope), set(other.wide or other.scope)
-    return bool(mine & theirs) or bool(set(cue.before) & set(other.before))
+    mine_of, theirs_of = set(cue.before), set(other.before)
+    return bool((mine | mine_of) & theirs) or bool((mine | mine_of) & theirs_of)
 
 
 def _unanswered(relevant: list[Cue], mine: list[Cue], theirs: list[Cue]) -> list[Cue]:

@@ -244,10 +244,17 @@ def test_a_negation_anywhere_in_the_other_text_answers_one_in_another_form() -> 
         ("negation", "", "not")
     ]
     # ... but only a negation said of the same things: "refuses to extend" is not "refuse to serve".
-    church = "The Church extends its ministry to those who oppose war and who refuse to serve in the armed forces."
-    assert differences("The Church refuses to extend its ministry to those who oppose war.", church) == [
-        ("negation", "refuses", "")
-    ]
+    church = (
+        "Therefore, the Church supports and extends its ministry to those persons who conscientiously oppose all war, "
+        "or any particular war, and who therefore refuse to serve in the armed forces."
+    )
+    claim = "The Church refuses to extend its ministry to those who conscientiously oppose war."
+    assert differences(claim, church) == [("negation", "refuses", "")]
+    # What one negates may be what the other says is not: "no absolute rest frame".
+    galileo = (
+        'Galileo realized that velocity addition demands that the concept of an "absolute rest frame" did not exist.'
+    )
+    assert differences("Galileo saw that velocity addition means there can be no absolute rest frame.", galileo) == []
 
 
 def test_a_name_lengthening_the_sources_replaces_nothing_unless_a_left_out_name_stands_beside_it() -> None:
