@@ -16,10 +16,11 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from rag.lexical import STOPWORDS, fold, tokenize
 from rag.sentences import sentence_spans
-from rag.types import Difference, DifferenceKind
+from rag.types import ChangeKind, Difference, DifferenceKind
 
 # Words with their spans: dotted acronyms ("U.S."), words with inner apostrophes or
 # hyphens ("Li's", "state-backed"), numbers with separators ("1,000.5"), and the signs
@@ -774,7 +775,12 @@ class Side:
     offset: int
 
     def difference(
-        self, other: Side, kind: DifferenceKind, mine: tuple[int, int], theirs: tuple[int, int], change: str = ""
+        self,
+        other: Side,
+        kind: DifferenceKind,
+        mine: tuple[int, int],
+        theirs: tuple[int, int],
+        change: ChangeKind | Literal[""] = "",
     ) -> Difference:
         """``change`` left empty is read from which sides hold words (see ``rag.types.Difference``)."""
         a, b = mine
@@ -787,7 +793,7 @@ class Side:
             other.text[c:d],
             other.offset + c,
             other.offset + d,
-            change,  # type: ignore[arg-type]
+            change,
         )
 
 
