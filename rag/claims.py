@@ -1104,11 +1104,15 @@ NEGATION_REACH = 6
 def _answers(cue: Cue, other: Cue) -> bool:
     if not cue.scope and not other.scope:
         return True
-    # What one negates may be what the other is said of: "no absolute rest frame" / "an absolute
-    # rest frame did not exist".
     mine, theirs = set(cue.wide or cue.scope), set(other.wide or other.scope)
     mine_of, theirs_of = set(cue.before), set(other.before)
-    return bool((mine | mine_of) & theirs) or bool((mine | mine_of) & theirs_of)
+    if mine & theirs:
+        return True
+    if mine & theirs_of and theirs & mine_of:
+        return False  # the two swap their sides: "X rather than Y" / "Y rather than X"
+    # What one negates may be what the other is said of: "no absolute rest frame" / "an absolute
+    # rest frame did not exist".
+    return bool(mine_of & theirs_of or mine & theirs_of or theirs & mine_of)
 
 
 def _unanswered(relevant: list[Cue], mine: list[Cue], theirs: list[Cue]) -> list[Cue]:

@@ -255,6 +255,9 @@ def test_a_negation_anywhere_in_the_other_text_answers_one_in_another_form() -> 
         'Galileo realized that velocity addition demands that the concept of an "absolute rest frame" did not exist.'
     )
     assert differences("Galileo saw that velocity addition means there can be no absolute rest frame.", galileo) == []
+    newton = "The laws were developed to describe idealized point particles rather than three-dimensional objects."
+    swapped = "The laws were developed to describe three-dimensional objects rather than idealized point particles."
+    assert differences(swapped, newton) == [("negation", "rather than", "")]
 
 
 def test_a_name_lengthening_the_sources_replaces_nothing_unless_a_left_out_name_stands_beside_it() -> None:
