@@ -369,7 +369,7 @@ def altered_html(match: Match) -> str:
         cited.text, [(d.source_start - cited.start, d.source_end - cited.start) for d in match.differences]
     )
     rows = "".join(
-        f"<li><b>{html_text(d.kind)}</b>: the claim says "
+        f"<li><b>{html_text(d.kind)}</b> ({html_text(d.change)}): the claim says "
         f"{'&ldquo;' + html_text(d.claim_text) + '&rdquo;' if d.claim_text else 'nothing'}, the source says "
         f"{'&ldquo;' + html_text(d.source_text) + '&rdquo;' if d.source_text else 'nothing'}</li>"
         for d in match.differences
@@ -379,7 +379,7 @@ def altered_html(match: Match) -> str:
         + f" \u00b7 <code>{html_text(citation_place(cited))}</code> \u00b7 score {match.score:.2f}"
     )  # fmt: skip
     return (
-        f'<div class="rag-card rag-reason"><b>Why:</b> {html_text(match.reason)}'
+        f'<div class="rag-card rag-reason"><b>Why ({html_text(match.verdict)}):</b> {html_text(match.reason)}'
         f'<ul class="rag-summary">{rows}</ul></div>'
         f'<div class="rag-card"><div class="rag-meta">The claim</div><div class="rag-passage">{claim}</div></div>'
         f'<div class="rag-card"><div class="rag-meta">The source \u00b7 {meta}</div>'
@@ -421,7 +421,9 @@ def matches_markdown(text: str, matches: Sequence[Match]) -> str:
             continue
         source = f", {markdown_export_text(cited.source)}" if cited.source else ""
         said = (
-            f"Altered: {_differences_markdown(match)}; source" if match.kind == "altered" else match.kind.capitalize()
+            f"Altered, {match.verdict}: {_differences_markdown(match)}; source"
+            if match.kind == "altered"
+            else match.kind.capitalize()
         )
         notes.append(
             f"[^{number}]: {said} (score {match.score:.2f}): "

@@ -75,14 +75,15 @@ def print_matches(matches: Sequence[Match]) -> None:
             nearest = f"; nearest: {_quote(match.nearest.text)}" if match.nearest else ""
             print(f"   unsupported (best score {match.score:.2f}){nearest}")
             continue
-        print(f"   {match.kind} (score {match.score:.2f}): {_quote(match.citation.text)}")
+        verdict = f", {match.verdict}" if match.verdict else ""
+        print(f"   {match.kind}{verdict} (score {match.score:.2f}): {_quote(match.citation.text)}")
         print(f"   {_where(match.citation)}")
         if match.kind == "altered":
             print(f"   why: {match.reason}")
             for difference in match.differences:
                 claim = _quote(difference.claim_text) if difference.claim_text else "(nothing)"
                 source = _quote(difference.source_text) if difference.source_text else "(nothing)"
-                print(f"   - {difference.kind}: claim {claim} / source {source}")
+                print(f"   - {difference.kind}: claim {claim} / source {source} ({difference.change})")
 
 
 def printable(text: str) -> str:

@@ -5,12 +5,17 @@ Kinds, strongest first:
 - ``exact``: the sentence occurs verbatim in a source; the citation is that very span;
 - ``near-exact``: the same words in the same order up to case, accents, punctuation,
   quote style and spacing; the citation spans those words in the source;
+
+Texts are compared in one Unicode form (NFC for verbatim, NFKC for words), with every span
+mapped back to the source as stored: "é" written decomposed (NFD, as macOS writes it) is "é".
 - ``paraphrase``: no such span, but the source sentence it aligns with (or two adjacent
   ones it merges) scores at or above the paraphrase threshold (the same 0..1 score as
   answers) and states the same numbers, dates, names, polarity and hedges (rag.claims);
 - ``altered``: close to a source sentence but departing from it in one of those ways, or
   a verbatim quote of words the source places under a negation, a hedge or a question;
-  the differences list the claim's words against the source's;
+  the differences list the claim's words against the source's, each saying whether the
+  claim replaced, added or dropped words, and the match's verdict says whether the claim
+  says something else or only adds a detail (a name, number or date) the source does not state;
 - ``unsupported``: nothing scores that high; the nearest sentence is still reported.
 
 Every match carries a one-line reason.
@@ -19,11 +24,23 @@ Every match carries a one-line reason.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answer import Candidate, SpanReader
-from rag.claims import Side, compare, known_names, name_stems, quoted_out_of_context, stem, text_stems, words
+from rag.claims import (
+    Side,
+    compare,
+    name_evidence,
+    name_stems,
+    normalised,
+    original_span,
+    quoted_out_of_context,
+    stem,
+    text_stems,
+    words,
+)
 from rag.lexical import fold
 from rag.sentences import sentence_spans
 from rag.types import Citation, Difference, Match
@@ -32,14 +49,25 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def _words(text: str) -> list[tuple[str, int, int]]:
-    """Folded words of ``text`` with their character spans in it."""
-    return [(fold(m.group(0)), m.start(), m.end()) for m in _WORD.finditer(text)]
+    """Folded words of ``text`` (read from its NFKC form) with their character spans in ``text``."""
+    norm, starts, ends = normalised(text)
+    return [(fold(m.group(0)), *original_span(starts, ends, m.start(), m.end())) for m in _WORD.finditer(norm)]
 
 
 def find_exact(query: str, text: str) -> tuple[int, int] | None:
-    """The span of the first verbatim occurrence of ``query`` in ``text``."""
+    """The span of the first verbatim occurrence of ``query`` in ``text``, the two compared in
+    the same Unicode form (NFC): "é" typed as one character or as "e" and an accent is one text."""
+    if not query:
+        return None
     at = text.find(query)
-    return (at, at + len(query)) if query and at >= 0 else None
+    if at >= 0:
+        return at, at + len(query)
+    if query.isascii() and text.isascii():
+        return None
+    wanted = unicodedata.normalize("NFC", query)
+    norm, starts, ends = normalised(text, "NFC")
+    at = norm.find(wanted)
+    return original_span(starts, ends, at, at + len(wanted)) if at >= 0 else None
 
 
 def find_near_exact(query: str, text: str) -> tuple[int, int] | None:
@@ -99,7 +127,9 @@ def match_sentence(
                 return _verbatim(claim, kind, candidate.citation, span)
     if not candidates:
         return Match(query, query_start, end, "unsupported", 0.0, None, reason="the index holds no sentence near it")
-    names = frozenset().union(*(known_names(words(c.citation.context)) for c in candidates))
+    # Names of the candidates' passages: capitalised mid-sentence and never in lower case there.
+    evidence = [name_evidence(c.citation.context) for c in candidates]
+    names = frozenset().union(*(e[0] for e in evidence)) - frozenset().union(*(e[1] for e in evidence))
     aligned, coverage, differences = _align(claim, candidates, names, corpus_terms, read)
     score = aligned.score
     if differences and (score >= paraphrase_threshold or coverage >= CLOSE_COVERAGE):

@@ -7,10 +7,18 @@ from typing import Literal
 
 MatchKind = Literal["exact", "near-exact", "paraphrase", "altered", "unsupported"]
 MATCH_KINDS: tuple[str, ...] = ("exact", "near-exact", "paraphrase", "altered", "unsupported")
-DifferenceKind = Literal["number", "date", "name", "negation", "opposite", "hedge", "quantifier", "context"]
+DifferenceKind = Literal["number", "date", "name", "negation", "opposite", "rank", "hedge", "quantifier", "context"]
 DIFFERENCE_KINDS: tuple[str, ...] = (
-    "number", "date", "name", "negation", "opposite", "hedge", "quantifier", "context",
+    "number", "date", "name", "negation", "opposite", "rank", "hedge", "quantifier", "context",
 )  # fmt: skip
+# What the claim did to the source's words: put others in their place, said words the source
+# does not say, or left out words the source says (a negation, a hedge).
+ChangeKind = Literal["replaced", "added", "dropped"]
+CHANGE_KINDS: tuple[str, ...] = ("replaced", "added", "dropped")
+# An altered claim either says something else than its source, or only adds a detail (a name,
+# a number, a date) the source does not state.
+Verdict = Literal["", "says something else", "adds a detail"]
+VERDICTS: tuple[str, ...] = ("", "says something else", "adds a detail")
 
 
 def _check_span(owner: str, start: int, end: int) -> None:
@@ -220,7 +228,9 @@ class Difference:
     ``claim_text`` is ``input[claim_start:claim_end]`` of the looked-up text and
     ``source_text`` is ``document.text[source_start:source_end]`` of the cited document;
     either side is empty (a zero-width span where the words would go) when the words are
-    only on the other side, such as an inserted "not".
+    only on the other side, such as an inserted "not". ``change`` says whether the claim
+    replaced the source's words, added words of its own or dropped the source's; left
+    empty, it is read from which sides hold words.
     """
 
     kind: DifferenceKind
@@ -230,10 +240,16 @@ class Difference:
     source_text: str
     source_start: int
     source_end: int
+    change: ChangeKind | Literal[""] = ""
 
     def __post_init__(self) -> None:
         if self.kind not in DIFFERENCE_KINDS:
             raise ValueError(f"Difference: kind must be one of {DIFFERENCE_KINDS}, got {self.kind!r}")
+        if not self.change:
+            change = "replaced" if self.claim_text and self.source_text else "added" if self.claim_text else "dropped"
+            object.__setattr__(self, "change", change)
+        if self.change not in CHANGE_KINDS:
+            raise ValueError(f"Difference: change must be one of {CHANGE_KINDS}, got {self.change!r}")
         _check_span("Difference claim", self.claim_start, self.claim_end)
         _check_span("Difference source", self.source_start, self.source_end)
         if len(self.claim_text) != self.claim_end - self.claim_start:
@@ -245,7 +261,7 @@ class Difference:
         """One line: what the claim says against what the source says."""
         claim = f"\u201c{self.claim_text}\u201d" if self.claim_text else "nothing"
         source = f"\u201c{self.source_text}\u201d" if self.source_text else "nothing"
-        return f"{self.kind}: the claim says {claim}, the source says {source}"
+        return f"{self.kind} {self.change}: the claim says {claim}, the source says {source}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +271,10 @@ class Match:
     ``query`` is the input sentence, found at ``query_start:query_end`` of the input text.
     ``citation`` is the best source sentence, None when ``kind`` is ``unsupported``.
     An ``altered`` match cites the source sentence the claim is close to and lists in
-    ``differences`` the words where it departs from it. ``reason`` says in one line why
-    the match got its kind.
+    ``differences`` the words where it departs from it, and ``verdict`` says whether it
+    says something else than the source or only adds a detail the source does not state
+    (a name, number or date the claim adds, with nothing in the source it replaces); left
+    empty, it is read from the differences. ``reason`` says in one line why the match got its kind.
     """
 
     query: str
@@ -268,6 +286,7 @@ class Match:
     nearest: Citation | None = None
     differences: tuple[Difference, ...] = ()
     reason: str = ""
+    verdict: Verdict = ""
 
     def __post_init__(self) -> None:
         if self.kind not in MATCH_KINDS:
@@ -276,3 +295,8 @@ class Match:
             raise ValueError("Match: citation must be None exactly when the kind is 'unsupported'")
         if (self.kind == "altered") != bool(self.differences):
             raise ValueError("Match: an 'altered' match lists its differences, and only it does")
+        if self.kind == "altered" and not self.verdict:
+            adds = all(d.change == "added" and d.kind in ("name", "number", "date") for d in self.differences)
+            object.__setattr__(self, "verdict", "adds a detail" if adds else "says something else")
+        if self.verdict not in VERDICTS or (self.kind == "altered") != bool(self.verdict):
+            raise ValueError(f"Match: an 'altered' match, and only it, has a verdict in {VERDICTS[1:]}")

@@ -75,7 +75,7 @@ def test_lookup_text_and_json(capsys, real_index) -> None:
     (match,) = json.loads(out)
     assert match["kind"] == "unsupported" and match["citation"] is None
     assert set(match) == {
-        "query", "query_start", "query_end", "kind", "score", "citation", "nearest", "differences", "reason"
+        "query", "query_start", "query_end", "kind", "score", "citation", "nearest", "differences", "reason", "verdict"
     }  # fmt: skip
     assert match["differences"] == [] and "0.40" in match["reason"]
 
@@ -85,10 +85,12 @@ def test_lookup_shows_an_altered_claim_with_its_differing_words(capsys, real_ind
     code, out, _ = run(capsys, "lookup", claim, "--index", str(real_index.path))
     assert code == 0 and "altered" in out
     assert "why: number: the claim says $90 billion, the source says $40 billion" in out
-    assert "- number: claim \u201c$90 billion\u201d / source \u201c$40 billion\u201d" in out
+    assert "- number: claim \u201c$90 billion\u201d / source \u201c$40 billion\u201d (replaced)" in out
+    assert "altered, says something else (score" in out
     code, out, _ = run(capsys, "lookup", claim, "--json", "--index", str(real_index.path))
     (match,) = json.loads(out)
     assert match["kind"] == "altered" and match["reason"].startswith("number:")
+    assert match["verdict"] == "says something else" and match["differences"][0]["change"] == "replaced"
     (difference,) = match["differences"]
     assert (difference["kind"], difference["claim_text"], difference["source_text"]) == (
         "number", "$90 billion", "$40 billion"

@@ -1,5 +1,7 @@
 """Lookup kinds: exact, near-exact, paraphrase and unsupported, with exact spans."""
 
+import unicodedata
+
 from rag.answer import Candidate
 from rag.lookup import find_exact, find_near_exact, match_sentence
 from rag.types import Citation
@@ -126,6 +128,37 @@ def test_every_match_says_why() -> None:
     assert match_sentence("x", 0, [], paraphrase_threshold=0.5).reason == "the index holds no sentence near it"
 
 
+def test_a_verbatim_quote_of_a_decomposed_source_is_exact() -> None:
+    text = unicodedata.normalize("NFD", "Intro. Möngke Khan ruled the Mongol Empire from Karakorum. End.")
+    citation = Citation(text=text[7:-5], doc_id="m.md", title="M", source="", start=7, end=len(text) - 5, score=0.9,
+                        context=text, context_start=0)  # fmt: skip
+    quote = "Möngke Khan ruled the Mongol Empire from Karakorum."  # typed composed (NFC)
+    match = match_sentence(quote, 0, [Candidate(citation, 0, 1, 1)], paraphrase_threshold=0.5)
+    assert match.kind == "exact" and match.citation.text == text[7:-5]
+    assert_offsets(text, [match.citation])
+    near = match_sentence(
+        "möngke khan RULED the mongol empire", 0, [Candidate(citation, 0, 1, 1)], paraphrase_threshold=0.5
+    )
+    assert near.kind == "near-exact" and near.citation.text == text[7 : text.index(" from")]
+    assert_offsets(text, [near.citation])
+
+
+def test_an_altered_match_says_whether_it_says_something_else_or_adds_a_detail() -> None:
+    text = "The fund aims to raise over $40 billion for chips, Reuters reported."
+    citation = Citation(text=text, doc_id="d.md", title="D", source="", start=0, end=len(text), score=0.8)
+    candidate = Candidate(citation, 0, 0, 0)
+    changed = match_sentence("The fund aims to raise $90 billion for chips.", 0, [candidate], paraphrase_threshold=0.5)
+    assert (changed.kind, changed.verdict) == ("altered", "says something else")
+    assert [d.change for d in changed.differences] == ["replaced"]
+    added = match_sentence(
+        "The fund aims to raise over $40 billion for chips from Tencent, Reuters reported.",
+        0, [candidate], paraphrase_threshold=0.5, corpus_terms=frozenset({"tencent"}),
+    )  # fmt: skip
+    assert (added.kind, added.verdict) == ("altered", "adds a detail"), added.reason
+    assert [(d.kind, d.claim_text, d.change) for d in added.differences] == [("name", "Tencent", "added")]
+    assert match_sentence("The fund will raise 40 billion.", 0, [candidate], paraphrase_threshold=0.5).verdict == ""
+
+
 # --- end to end, the real packaged model on the seed article ---------------------------------
 
 
@@ -171,3 +204,21 @@ def test_true_paraphrases_of_the_seed_article_are_found(real_index) -> None:
         (match,) = real_index.lookup(claim)
         assert match.kind == "paraphrase", (claim, match.reason)
         assert gold in match.citation.text
+
+
+def test_the_issues_altered_claims_on_the_seed_article_are_caught(real_index) -> None:
+    cases = {
+        # The claim meets two sentences at once; the name is checked against the one it is about.
+        "President Xi Jinping has reinforced this vision by highlighting the crucial role of specialized, high-end, "
+        "innovation-driven enterprises.": ("name", "Xi Jinping", "Li Qiang"),
+        "Science and technology were declared the secondary productive force.": ("rank", "secondary", "primary"),
+    }
+    for claim, expected in cases.items():
+        (match,) = real_index.lookup(claim)
+        assert match.kind == "altered", (claim, match.reason)
+        assert (match.differences[0].kind, match.differences[0].claim_text, match.differences[0].source_text) == (
+            expected
+        )
+        assert match.verdict == "says something else"
+        document = real_index.document(match.citation.doc_id)
+        assert document.text[match.differences[0].source_start : match.differences[0].source_end] == expected[2]
