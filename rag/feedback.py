@@ -40,7 +40,7 @@ def feedback_path(index_dir: str | Path) -> Path:
 def feedback_record(answer: Answer, rating: Rating, *, reason: str = "", comment: str = "") -> dict[str, Any]:
     """One line of the feedback file for ``rating`` given to ``answer`` (a thumbs down may say why)."""
     if rating not in RATINGS:
-        raise ValueError(f"a rating is 'up', 'down' or 'retracted', not {rating!r}")
+        raise ValueError(f"a rating is 'up' or 'down' (or 'retracted'), not {rating!r}")
     if reason and reason not in REASONS:
         raise ValueError(f"a reason is one of {', '.join(REASONS)}, not {reason!r}")
     record: dict[str, Any] = {
