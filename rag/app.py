@@ -652,7 +652,7 @@ def _ask_tab() -> AskTab:
             status = gr.HTML("", elem_id="rag-status")
             with gr.Row(visible=False, elem_id="rag-feedback") as undo_row:
                 undo = gr.Button("Undo my judgement", size="sm", scale=0, min_width=160, elem_id="rag-undo")
-            with gr.Group(visible=False, elem_id="rag-feedback-reason") as reason_box:
+            with gr.Column(visible=False, elem_id="rag-feedback-reason") as reason_box:
                 reason = gr.Radio(list(REASONS), label="What was wrong? (optional)", elem_id="rag-reason")
                 comment = gr.Textbox(label="Tell us more (optional)", lines=1, max_lines=4, elem_id="rag-comment")
                 send_reason = gr.Button("Send", size="sm", elem_id="rag-send-reason")
@@ -863,7 +863,8 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State, list[A
                 size="sm",
                 elem_id="rag-delete",
             )
-            with gr.Group(visible=False, elem_id="rag-confirm-box") as confirm_box:
+            # A Column, not a Group: Gradio 6 writes a Group's elem_id on two elements (a duplicate id).
+            with gr.Column(visible=False, elem_id="rag-confirm-box") as confirm_box:
                 question = gr.HTML("", elem_id="rag-confirm-question")
                 with gr.Row():
                     confirm = gr.Button("Delete it", variant="stop", size="sm", elem_id="rag-confirm")

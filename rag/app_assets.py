@@ -112,9 +112,8 @@ footer .divider, footer .divider + * ~ .divider { display: none; }
   #rag-summary { display: none; }
   #rag-chat { height: min(44vh, 400px) !important; }
   #rag-examples button { font-size: 0.8em; }
-  /* the upload zone's words under its icon, not over it */
-  #rag-upload .wrap { flex-direction: column; gap: 6px; line-height: 1.3; padding: 8px; }
-  #rag-upload .icon-wrap { position: static; margin: 0 auto; }
+  /* the upload zone's long label above its drop area, not floating over the upload icon */
+  #rag-upload label[data-testid="block-label"] { position: static !important; margin: 6px; }
 }
 """
 
@@ -190,7 +189,7 @@ PAGE_JS = """() => {
   });
   const plain = (element) => {
     const copy = element.cloneNode(true);
-    copy.querySelectorAll('.rag-actions').forEach((e) => e.remove());
+    copy.querySelectorAll('.rag-actions, .rag-preview').forEach((e) => e.remove());
     return copy.textContent.replace(/\\s+/g, ' ').trim();
   };
   let pending = false;

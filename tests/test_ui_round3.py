@@ -112,7 +112,10 @@ def test_a_question_not_in_english_says_so(index: Index, monkeypatch) -> None:
     from rag.language import detect_language, not_english_reason
 
     assert detect_language(SPANISH) == "Spanish"
-    assert detect_language("\u4e2d\u56fd\u7684\u82af\u7247\u57fa\u91d1\u8981\u7b79\u96c6\u591a\u5c11\u94b1\uff1f") == "Chinese"
+    assert (
+        detect_language("\u4e2d\u56fd\u7684\u82af\u7247\u57fa\u91d1\u8981\u7b79\u96c6\u591a\u5c11\u94b1\uff1f")
+        == "Chinese"
+    )
     assert detect_language("Wie viel Geld will der neue Chipfonds aufbringen?") == "German"
     for english in (CHIP_QUESTION, OFF_TOPIC, "Who founded the Casa de la Musica?", "Why?", "And in 2019?", "Huawei"):
         assert detect_language(english) is None, english
@@ -214,4 +217,3 @@ def test_one_sentence_is_singular_and_lookup_scores_agree(index: Index) -> None:
 @pytest.mark.parametrize("content", ["plain", [{"type": "text", "text": "plain"}], {"type": "text", "text": "plain"}])
 def test_message_text_reads_every_shape_gradio_uses(content: object) -> None:
     assert app_render.message_text(content) == "plain"
-
