@@ -18,9 +18,9 @@ AnswerType = Literal["amount", "date", "name"]
 # What a question asks for, by its question words (one question may ask for several: "How big is
 # the fund and when was it set up?").
 _TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
-    ("amount", re.compile(r"\bhow (?:much|many|big|large|high|low|long|far|old)\b|\bwhat (?:amount|percentage|share)\b", re.I)),
-    ("date", re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bsince when\b|\bin which year\b", re.I)),
-    ("name", re.compile(r"\bwho(?:m|se)?\b|\bwhich (?:company|companies|firm|firms|person|people|country|countries)\b", re.I)),
+    ("amount", re.compile(r"\bhow (?:much|many|big|large|high|long|far|old)\b|\bwhat (?:amount|percentage)\b", re.I)),
+    ("date", re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bin which year\b", re.I)),
+    ("name", re.compile(r"\bwho(?:m|se)?\b|\bwhich (?:compan(?:y|ies)|firms?|person|people|countr(?:y|ies))\b", re.I)),
 )  # fmt: skip
 
 

@@ -667,7 +667,7 @@ def _ask_tab() -> AskTab:
                 )
                 edit = gr.Button("\u270e Edit last question", size="sm", elem_id="rag-edit")
                 retry = gr.Button("\u21bb Ask it again", size="sm", elem_id="rag-retry")
-            conversations = gr.HTML("", elem_id="rag-history")  # the browser's list of past conversations (PAGE_JS)
+            gr.HTML("", elem_id="rag-history")  # the list of past conversations, drawn by PAGE_JS from localStorage
             settings = _settings_box()
         with gr.Column(scale=5, min_width=300):
             viewer = gr.HTML(placeholder_html("Click a [n] in an answer to read it here."), visible=False,

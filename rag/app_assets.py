@@ -81,7 +81,8 @@ mark.rag-diff { background: #fecaca; color: #7f1d1d; padding: 1px 2px; border-ra
 #rag-history li { display: flex; gap: 6px; align-items: center; margin: 3px 0; }
 #rag-history li button { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 2px 8px;
   background: var(--background-fill-secondary); color: var(--body-text-color); cursor: pointer; text-align: left; }
-#rag-history li button.rag-open-conversation { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+#rag-history li button.rag-open-conversation { flex: 1; overflow: hidden; text-overflow: ellipsis;
+  white-space: nowrap; }
 #rag-history li[aria-current="true"] button.rag-open-conversation { font-weight: 700; border-color: #2563eb; }
 /* Lookup: the claim and the source side by side where there is room */
 .rag-side { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
@@ -228,7 +229,8 @@ PAGE_JS = """() => {
     return Array.isArray(v) ? v.filter(c => c && typeof c.id === 'string' && Array.isArray(c.answers)) : []; }
     catch (e) { return []; } };
   const write = (list) => { for (let n = Math.min(list.length, KEPT); n > 0; n--) {
-    try { localStorage.setItem(STORE, JSON.stringify(list.slice(0, n))); return; } catch (e) { /* full: drop the oldest */ } } };
+    try { localStorage.setItem(STORE, JSON.stringify(list.slice(0, n))); return; }
+    catch (e) { /* full: drop the oldest */ } } };
   const restore = (conversation) => {
     window.ragConversation = conversation.id; localStorage.setItem(CURRENT, conversation.id);
     const box = document.querySelector('#rag-restore textarea, #rag-restore input');
@@ -255,7 +257,8 @@ PAGE_JS = """() => {
       open.textContent = (c.title || 'Conversation') + (when ? ' \u00b7 ' + when : '');
       open.title = 'Open: ' + (c.title || '');
       open.addEventListener('click', () => restore(c));
-      const remove = document.createElement('button'); remove.type = 'button'; remove.className = 'rag-delete-conversation';
+      const remove = document.createElement('button');
+      remove.type = 'button'; remove.className = 'rag-delete-conversation';
       remove.textContent = 'Delete'; remove.setAttribute('aria-label', 'Delete the conversation ' + (c.title || ''));
       remove.addEventListener('click', () => {
         write(read().filter(x => x.id !== c.id));
@@ -270,7 +273,10 @@ PAGE_JS = """() => {
     let answers; try { answers = JSON.parse(kept || '[]'); } catch (e) { return; }
     if (!Array.isArray(answers)) return;
     const list = read();
-    if (!answers.length) { if (window.ragConversation) write(list.filter(c => c.id !== window.ragConversation)); render(); return; }
+    if (!answers.length) {
+      if (window.ragConversation) write(list.filter(c => c.id !== window.ragConversation));
+      render(); return;
+    }
     window.ragConversation ||= Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
     localStorage.setItem(CURRENT, window.ragConversation);
     const title = String(answers[0].question || '').slice(0, 80);

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RAG = ROOT / "rag"
 ORDER = [
     "types", "errors", "config", "ingest", "corpus", "sentences", "chunking", "model_export", "embedding", "dense",
-    "lexical", "language", "boilerplate", "index", "retrieval", "answer", "conversation", "claims", "answer_spans", "lookup", "filters",
+    "lexical", "language", "boilerplate", "index", "retrieval", "answer", "conversation", "claims", "answer_spans",
+    "lookup", "filters",
     "queries", "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
     "app_render", "app_access", "app_documents", "app_assets", "app", "cli",
 ]  # fmt: skip

@@ -14,23 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests import test_ui_browser as first
 from tests.test_ui import CHIP_QUESTION, GOLD, OFF_TOPIC
-from tests.test_ui_browser import (  # noqa: F401 (fixtures)
-    SIZES,
-    WAIT_MS,
-    Watch,
-    app,
-    app_url,
-    ask,
-    browser,
-    chat_text,
-    open_page,
-    page,
-    select_document,
-    shot,
-    sized,
-    visible,
-)
+from tests.test_ui_browser import SIZES, WAIT_MS, ask, chat_text, open_page, select_document, shot, visible
+
+app, app_url, browser, page, sized = first.app, first.app_url, first.browser, first.page, first.sized  # fixtures
 
 pytestmark = pytest.mark.browser
 

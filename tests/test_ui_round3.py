@@ -13,8 +13,11 @@ import pytest
 from rag import Index, app, app_documents, app_render
 from rag.evaluation import load_questions
 from rag.export import answer_from_dict
+from tests import test_ui
 from tests.helpers import assert_citations
-from tests.test_ui import CHIP_QUESTION, GOLD, OFF_TOPIC, holder, index  # noqa: F401 (fixtures)
+from tests.test_ui import CHIP_QUESTION, GOLD, OFF_TOPIC
+
+index, holder = test_ui.index, test_ui.holder  # the fixtures of the first round's tests
 
 SPANISH = "\u00bfCu\u00e1nto dinero quiere recaudar el nuevo fondo de chips?"
 
