@@ -38,6 +38,7 @@ from rag.app_assets import (
     TOGGLE_THEME,
 )
 from rag.app_documents import MAX_UPLOAD_BYTES, MAX_UPLOAD_LABEL, IndexHolder, add_uploads, remove_document
+from rag.app_pages import page_image
 from rag.app_render import (
     NEAREST_SHOWN,
     answer_messages,
@@ -368,6 +369,39 @@ def opened_citation(request: str, answers: list[dict[str, Any]]) -> dict[str, An
     return asdict(answer.citations[number - 1])
 
 
+def on_page_image(opened: dict[str, Any] | None) -> tuple[Any, Any]:
+    """The cited PDF page as printed, the quote highlighted (``rag.app_pages``), and the original file
+    to open or download; both hidden for other documents, or when the file changed or went."""
+    hidden = (gr.update(visible=False, value=None), gr.update(visible=False))
+    if opened is None:
+        return hidden
+    citation = citation_from_dict(opened)
+    index = STATE.index
+    corpus = Path(index.corpus).resolve()
+    path = (corpus / citation.doc_id).resolve()
+    # Only a file inside the corpus, never through a link out of it, and only the version that was cited.
+    if citation.page is None or path.suffix.lower() != ".pdf" or not path.is_relative_to(corpus):
+        return hidden
+    if not path.is_file() or path.is_symlink() or index.stale_reason(citation) is not None:
+        return hidden
+    try:
+        shown = page_image(path, citation.page, citation.text)
+    except (OSError, ValueError) as error:
+        logger.warning("page %s of %s not rendered: %s", citation.page, citation.doc_id, error)
+        return hidden
+    marked = "the quote highlighted" if shown.marked else "the quote could not be located on the image"
+    label = f"Page {citation.page} of {citation.title}, as printed ({marked})"
+    copy = STATE.folder("exports") / citation.content_hash[:24]  # one copy per content, never overwritten
+    copy.mkdir(exist_ok=True)
+    original = copy / path.name
+    if not original.exists():
+        original.write_bytes(path.read_bytes())
+    return (
+        gr.update(value=shown.image, visible=True, label=label),
+        gr.update(value=str(original), visible=True, label=f"Open or download the original PDF ({path.name})"),
+    )
+
+
 def on_reopen(opened: dict[str, Any] | None) -> Any:
     """The viewer again after the documents changed: a deleted or changed document now says so."""
     return gr.update() if opened is None else view_citation(STATE.index, citation_from_dict(opened))
@@ -583,6 +617,8 @@ class AskTab:
     sources: gr.Dropdown
     viewer: gr.HTML
     opened: gr.State  # the citation shown in the viewer (as a dict)
+    printed: gr.Image  # its PDF page as printed
+    original: gr.DownloadButton  # its PDF file
 
 
 @dataclass
@@ -672,6 +708,10 @@ def _ask_tab() -> AskTab:
         with gr.Column(scale=5, min_width=300):
             viewer = gr.HTML(placeholder_html("Click a [n] in an answer to read it here."), visible=False,
                              elem_id="rag-viewer")  # fmt: skip
+            original = gr.DownloadButton("Open or download the original PDF", visible=False, size="sm",
+                                         elem_id="rag-original")  # fmt: skip
+            printed = gr.Image(visible=False, type="pil", format="png", interactive=False, show_label=True,
+                               buttons=["fullscreen"], elem_id="rag-page-image")  # fmt: skip
     open_request = gr.Textbox(visible="hidden", elem_id="rag-open-request")
     copy_request = gr.Textbox(visible="hidden", elem_id="rag-copy-request")
     clip = gr.Textbox(visible="hidden", elem_id="rag-clip")
@@ -710,16 +750,19 @@ def _ask_tab() -> AskTab:
     copy_request.change(on_copy_request, [copy_request, answers], clip, api_visibility="private").then(
         None, clip, js=COPY_TO_CLIPBOARD
     )
+    opened.change(on_page_image, opened, [printed, original], api_visibility="private")
     feedback_outputs = [status, last_feedback, undo_row, reason_box]
     chatbot.like(on_feedback, [chatbot, answers], feedback_outputs, api_visibility="private")
     undo.click(on_undo_feedback, [answers, last_feedback], feedback_outputs, api_visibility="private")
     send_reason.click(on_feedback_reason, [answers, last_feedback, reason, comment], [status, reason_box, comment],
                       api_visibility="private")  # fmt: skip
     clear_outputs = [chatbot, answers, viewer, export_row, status]
-    clear.click(on_clear, None, clear_outputs, api_visibility="private").then(None, js=FORGET_CONVERSATION)
-    chatbot.clear(on_clear, None, clear_outputs, api_visibility="private").then(None, js=FORGET_CONVERSATION)
+    for clearing in (clear.click, chatbot.clear):
+        cleared = clearing(on_clear, None, clear_outputs, api_visibility="private")
+        cleared.then(None, js=FORGET_CONVERSATION)
+        cleared.then(lambda: None, None, opened, api_visibility="private")  # no page image left over
     _settings_events(settings, documents, sources)
-    return AskTab(chatbot, answers, documents, sources, viewer, opened)
+    return AskTab(chatbot, answers, documents, sources, viewer, opened, printed, original)
 
 
 def on_save_set(saved: dict[str, Any] | None, name: str, documents: list[str] | None,
@@ -926,7 +969,9 @@ def build_demo() -> gr.Blocks:
             event.then(on_filter_choices, list(looking), list(looking), api_visibility="private")
             event.then(on_filter_choices, *choices, api_visibility="private").then(
                 on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private"
-            ).then(on_reopen, asking.opened, asking.viewer, api_visibility="private")
+            ).then(on_reopen, asking.opened, asking.viewer, api_visibility="private").then(
+                on_page_image, asking.opened, [asking.printed, asking.original], api_visibility="private"
+            )
         ask_tab.select(on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private")
         gr.api(ask_api, api_name="ask")
         gr.api(lookup_api, api_name="lookup")

@@ -21,7 +21,7 @@ ORDER = [
     "lexical", "language", "boilerplate", "index", "retrieval", "answer", "conversation", "claims", "answer_spans",
     "lookup", "filters",
     "queries", "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
-    "app_render", "app_access", "app_documents", "app_assets", "app", "cli",
+    "app_render", "app_pages", "app_access", "app_documents", "app_assets", "app", "cli",
 ]  # fmt: skip
 # The modules of a package stage in their own order: each imports only those before it.
 INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}
@@ -31,7 +31,7 @@ HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_
          "ray": "cluster"}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace", "rag.language",
           "rag.answer_spans"}  # fmt: skip
-APP = {"rag.app", "rag.app_render", "rag.app_access", "rag.app_documents", "rag.app_assets"}
+APP = {"rag.app", "rag.app_render", "rag.app_pages", "rag.app_access", "rag.app_documents", "rag.app_assets"}
 APP_ALSO = {"rag.ingest"}  # read_document: an upload is refused for the reason indexing would give
 # What only rag/index/ may know: the names of the files in an index folder, and the manifest's keys.
 INDEX_FILE_NAMES = {*SEGMENT_FILES, "manifest.json"}

@@ -19,6 +19,7 @@ from tests.test_ui import CHIP_QUESTION, GOLD, OFF_TOPIC
 from tests.test_ui_browser import SIZES, WAIT_MS, ask, chat_text, open_page, select_document, shot, visible
 
 app, app_url, browser, page, sized = first.app, first.app_url, first.browser, first.page, first.sized  # fixtures
+uploaded = first.uploaded  # the two-page PDF (and a .txt), uploaded once per module
 
 pytestmark = pytest.mark.browser
 
@@ -362,4 +363,34 @@ def test_a_refused_upload_is_named_in_the_summary_and_one_sentence_is_singular(
     text = summary.inner_text()
     assert "data.csv skipped" in text and ".csv" in text  # in the summary, not only in a toast
     assert "1 sentence" in text and "1 sentences" not in text
+    watch.assert_clean()
+
+
+def test_a_pdf_citation_shows_its_page_as_printed_and_the_original(
+    sized, uploaded: dict[str, str], app: tuple[str, Path]
+) -> None:
+    page, watch, size = sized
+    ask_and_wait(page, "When did divers survey the reefs at Lizard Island?", 1)
+    image = page.locator("#rag-page-image img")
+    image.wait_for(state="visible", timeout=WAIT_MS)
+    label = page.locator("#rag-page-image").inner_text()
+    assert "Page 2 of Coral survey, as printed (the quote highlighted)" in label
+    highlighted = page.evaluate(
+        """(img) => { const c = document.createElement('canvas'); c.width = img.naturalWidth;
+        c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 230 && d[i + 1] > 200 && d[i + 2] < 190) n++;
+        return n; }""",
+        image.element_handle(),
+    )
+    assert highlighted > 500, "no highlight drawn on the page image"
+    assert page.locator("#rag-viewer mark#rag-focus").is_visible() or size == "phone"  # the text view stays
+    with page.expect_download() as download:
+        page.locator("#rag-original").click()
+    original = app[1] / "corpus" / uploaded["pdf"]
+    assert download.value.suggested_filename == "coral-survey.pdf"
+    assert Path(download.value.path()).read_bytes() == original.read_bytes()
+    shot(page, f"37-pdf-page-image-{size}.png", full_page=False)
+    page.click("#rag-clear")
+    page.wait_for_function("() => !document.querySelector('#rag-page-image img')?.offsetParent", timeout=WAIT_MS)
     watch.assert_clean()
