@@ -65,7 +65,8 @@ def _render(path: Path, page_number: int, sentence: str) -> PageImage:
         raise ValueError(f"{path.name} cannot be opened as a PDF ({error})") from None
     try:
         if not 1 <= page_number <= len(pdf):
-            raise ValueError(f"{path.name} has {len(pdf)} pages, not a page {page_number}")
+            pages = f"{len(pdf)} page{'' if len(pdf) == 1 else 's'}"
+            raise ValueError(f"{path.name} has {pages}, not a page {page_number}")
         page = pdf[page_number - 1]
         image = page.render(scale=SCALE).to_pil().convert("RGBA")
         boxes = _sentence_boxes(page, sentence)

@@ -220,3 +220,32 @@ def test_one_sentence_is_singular_and_lookup_scores_agree(index: Index) -> None:
 @pytest.mark.parametrize("content", ["plain", [{"type": "text", "text": "plain"}], {"type": "text", "text": "plain"}])
 def test_message_text_reads_every_shape_gradio_uses(content: object) -> None:
     assert app_render.message_text(content) == "plain"
+
+
+def test_a_pdf_citation_opens_its_page_as_printed_and_nothing_outside_the_corpus(
+    holder: app_documents.IndexHolder, tmp_path: Path, monkeypatch
+) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    from rag.app_pages import page_image
+
+    writer = pypdf.PdfWriter()  # a one-page PDF with no text: the page renders, the quote is not found on it
+    writer.add_blank_page(width=300, height=400)
+    blank = tmp_path / "blank.pdf"
+    with blank.open("wb") as out:
+        writer.write(out)
+    shown = page_image(blank, 1, "Nothing is written here.")
+    assert shown.image.size == (450, 600) and not shown.marked  # 1.5 pixels per point
+    with pytest.raises(ValueError, match="has 1 page, not a page 2"):
+        page_image(blank, 2, "x")
+
+    monkeypatch.setattr(app, "STATE", holder)
+    _, _, answers, *_ = app.on_ask(CHIP_QUESTION, [], [])
+    cited = answers[0]["citations"][0]
+    assert app.on_page_image(cited)[0]["visible"] is False  # not a PDF: no page image
+    assert app.on_page_image(None)[0]["visible"] is False
+    outside = tmp_path / "outside.pdf"
+    outside.write_bytes(blank.read_bytes())
+    (Path(holder.index.corpus) / "link.pdf").symlink_to(outside)
+    for doc_id in ("link.pdf", "../outside.pdf"):  # a link out of the corpus, a path out of it
+        image, original = app.on_page_image({**cited, "doc_id": doc_id, "page": 1})
+        assert image["visible"] is False and original["visible"] is False, doc_id
