@@ -630,6 +630,7 @@ class Settings:
     set_name: gr.Textbox
     save_set: gr.Button
     sets: gr.Dropdown
+    said: gr.HTML  # what saving a set did
 
 
 def _settings_box() -> Settings:
@@ -649,7 +650,8 @@ def _settings_box() -> Settings:
             set_name = gr.Textbox(label="Name of the set", placeholder="e.g. Chip fund sources", scale=3,
                                   elem_id="rag-set-name")  # fmt: skip
             save_set = gr.Button("Save Search in as this set", size="sm", scale=2, elem_id="rag-save-set")
-    return Settings(k, threshold, set_name, save_set, sets)
+        said = gr.HTML("", elem_id="rag-set-said")
+    return Settings(k, threshold, set_name, save_set, sets, said)
 
 
 def _ask_tab() -> AskTab:
@@ -771,11 +773,14 @@ def on_save_set(saved: dict[str, Any] | None, name: str, documents: list[str] | 
     saved = dict(saved or {})
     name = " ".join((name or "").split())[:60]
     if not name or not (documents or sources):
-        gr.Warning("Choose documents or sources in Search in, and name the set, first.")
-        return saved, gr.update()
+        return saved, gr.update(), status_html("Choose documents or sources in Search in, and name the set, first.")
     sets = {**saved.get("sets", {}), name: {"documents": list(documents or []), "sources": list(sources or [])}}
     saved["sets"] = sets
-    return saved, gr.update(choices=sorted(sets, key=str.casefold), value=name)
+    return (
+        saved,
+        gr.update(choices=sorted(sets, key=str.casefold), value=name),
+        status_html(f"Saved \u201c{name}\u201d."),
+    )
 
 
 def on_choose_set(saved: dict[str, Any] | None, name: str | None) -> tuple[Any, ...]:
@@ -809,8 +814,8 @@ def on_keep_settings(saved: dict[str, Any] | None, k: float, threshold: float) -
 
 def _settings_events(settings: Settings, documents: gr.Dropdown, sources: gr.Dropdown) -> None:
     saved = gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=SETTINGS_SECRET)
-    settings.save_set.click(on_save_set, [saved, settings.set_name, documents, sources], [saved, settings.sets],
-                            api_visibility="private")  # fmt: skip
+    settings.save_set.click(on_save_set, [saved, settings.set_name, documents, sources],
+                            [saved, settings.sets, settings.said], api_visibility="private")  # fmt: skip
     settings.sets.input(on_choose_set, [saved, settings.sets], [documents, sources], api_visibility="private")
     for slider in (settings.k, settings.threshold):
         slider.release(on_keep_settings, [saved, settings.k, settings.threshold], saved, api_visibility="private")

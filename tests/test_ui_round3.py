@@ -200,7 +200,10 @@ def test_settings_and_saved_document_sets(index: Index, monkeypatch) -> None:
     monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
     k, threshold, sets = app.on_load_settings(None)
     assert k["value"] == index.config.answer.k and threshold["value"] == index.config.answer.threshold
-    saved, choices = app.on_save_set({}, " Chip  news ", ["seed-article.md"], [])
+    _, _, said = app.on_save_set({}, "Nameless", [], [])
+    assert "Choose documents or sources" in said
+    saved, choices, said = app.on_save_set({}, " Chip  news ", ["seed-article.md"], [])
+    assert "Saved" in said
     assert saved["sets"] == {"Chip news": {"documents": ["seed-article.md"], "sources": []}}
     assert choices["choices"] == ["Chip news"]
     documents, sources = app.on_choose_set(saved, "Chip news")
