@@ -84,6 +84,10 @@ mark.rag-diff { background: #fecaca; color: #7f1d1d; padding: 1px 2px; border-ra
 #rag-history li button.rag-open-conversation { flex: 1; overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; }
 #rag-history li[aria-current="true"] button.rag-open-conversation { font-weight: 700; border-color: #2563eb; }
+/* the cited PDF page as printed: the whole page at the column's width, never cropped */
+#rag-page-image img { object-fit: contain !important; width: 100% !important; height: auto !important;
+  max-height: none !important; }
+#rag-page-image .image-container, #rag-page-image .image-frame { height: auto !important; }
 /* Lookup: the claim and the source side by side where there is room */
 .rag-side { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
 @media (max-width: 900px) { .rag-side { grid-template-columns: 1fr; } }
