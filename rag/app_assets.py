@@ -88,6 +88,7 @@ mark.rag-diff { background: #fecaca; color: #7f1d1d; padding: 1px 2px; border-ra
 #rag-page-image img { object-fit: contain !important; width: 100% !important; height: auto !important;
   max-height: none !important; }
 #rag-page-image .image-container, #rag-page-image .image-frame { height: auto !important; }
+#rag-page-image label[data-testid="block-label"] { position: static !important; margin: 4px; }  /* not over the page */
 /* Lookup: the claim and the source side by side where there is room */
 .rag-side { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
 @media (max-width: 900px) { .rag-side { grid-template-columns: 1fr; } }
