@@ -36,6 +36,7 @@ from rag.app_assets import (
     SHOW_DOCUMENT,
     SHOW_UPLOAD_SUMMARY,
     TOGGLE_THEME,
+    UNDO_THUMB,
 )
 from rag.app_documents import MAX_UPLOAD_BYTES, MAX_UPLOAD_LABEL, IndexHolder, add_uploads, remove_document
 from rag.app_pages import page_image
@@ -455,6 +456,8 @@ def on_feedback(history: list[dict[str, Any]], answers: list[dict[str, Any]], ev
     rating = rating_of(event.liked)
     status, saved = save_judgement(answers, number, rating)
     last = {"number": number, "rating": rating} if saved and rating != "retracted" else None
+    if last is not None:  # which answer's thumb Undo takes back (UNDO_THUMB reads it)
+        status += f'<span hidden data-rag-judged="{number}"></span>'
     return status, last, gr.update(visible=last is not None), gr.update(visible=last is not None and rating == "down")
 
 
@@ -476,6 +479,7 @@ def on_feedback_reason(
     if not reason and not (comment or "").strip():
         return status_html("Choose what was wrong or write a few words first.", warning=True), gr.update(), gr.update()
     status, saved = save_judgement(answers, last["number"], "down", reason or "", comment or "")
+    status += f'<span hidden data-rag-judged="{last["number"]}"></span>'
     return status, gr.update(visible=not saved), gr.update(value="" if saved else comment)
 
 
@@ -499,6 +503,11 @@ def on_filter_choices(documents: list[str] | None, sources: list[str] | None) ->
 
 def on_clear() -> tuple[Any, ...]:
     return [], [], gr.update(value=view_citation(STATE.index, None), visible=False), gr.update(visible=False), ""
+
+
+def on_hide_feedback() -> tuple[Any, ...]:
+    """No judgement to undo or explain once the conversation shown is another one."""
+    return None, gr.update(visible=False), gr.update(visible=False)
 
 
 def on_lookup(text: str, documents: list[str] | None = None, sources: list[str] | None = None) -> tuple[Any, ...]:
@@ -690,6 +699,9 @@ def _ask_tab() -> AskTab:
             status = gr.HTML("", elem_id="rag-status")
             with gr.Row(visible=False, elem_id="rag-feedback") as undo_row:
                 undo = gr.Button("Undo my judgement", size="sm", scale=0, min_width=160, elem_id="rag-undo")
+                # Undo clicks the thumb that is on, as a second click would (its state shown, a retraction
+                # recorded); this hidden button records the retraction when no thumb is on to click.
+                undo_saved = gr.Button("Undo", visible="hidden", elem_id="rag-undo-server")
             with gr.Column(visible=False, elem_id="rag-feedback-reason") as reason_box:
                 reason = gr.Radio(list(REASONS), label="What was wrong? (optional)", elem_id="rag-reason")
                 comment = gr.Textbox(label="Tell us more (optional)", lines=1, max_lines=4, elem_id="rag-comment")
@@ -755,14 +767,18 @@ def _ask_tab() -> AskTab:
     opened.change(on_page_image, opened, [printed, original], api_visibility="private")
     feedback_outputs = [status, last_feedback, undo_row, reason_box]
     chatbot.like(on_feedback, [chatbot, answers], feedback_outputs, api_visibility="private")
-    undo.click(on_undo_feedback, [answers, last_feedback], feedback_outputs, api_visibility="private")
+    undo.click(None, js=UNDO_THUMB)
+    undo_saved.click(on_undo_feedback, [answers, last_feedback], feedback_outputs, api_visibility="private")
     send_reason.click(on_feedback_reason, [answers, last_feedback, reason, comment], [status, reason_box, comment],
                       api_visibility="private")  # fmt: skip
+    for changed in (restoring, editing):
+        changed.then(on_hide_feedback, None, [last_feedback, undo_row, reason_box], api_visibility="private")
     clear_outputs = [chatbot, answers, viewer, export_row, status]
     for clearing in (clear.click, chatbot.clear):
         cleared = clearing(on_clear, None, clear_outputs, api_visibility="private")
         cleared.then(None, js=FORGET_CONVERSATION)
         cleared.then(lambda: None, None, opened, api_visibility="private")  # no page image left over
+        cleared.then(on_hide_feedback, None, [last_feedback, undo_row, reason_box], api_visibility="private")
     _settings_events(settings, documents, sources)
     return AskTab(chatbot, answers, documents, sources, viewer, opened, printed, original)
 

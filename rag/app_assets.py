@@ -309,6 +309,17 @@ SAVE_CONVERSATION = """(kept) => { if (window.ragKeep) window.ragKeep(kept); }""
 # "New": the next question starts a new conversation; the kept ones stay in the list.
 FORGET_CONVERSATION = """() => { if (window.ragForget) window.ragForget(); }"""
 
+# Undo a judgement: click the thumb that is on under the judged answer (named in the status line), as
+# clicking it again would; Gradio then sends the retraction. With no thumb on, the server records it.
+UNDO_THUMB = """() => {
+  const judged = Number(document.querySelector('#rag-status [data-rag-judged]')?.dataset.ragJudged || 0);
+  const thumbs = [...document.querySelectorAll('#rag-chat button')].filter(b =>
+    ['Like', 'Liked', 'Dislike', 'Disliked'].includes(b.getAttribute('aria-label')));
+  const mine = judged ? thumbs.slice(2 * (judged - 1), 2 * judged) : [];
+  const on = mine.find(b => ['Liked', 'Disliked'].includes(b.getAttribute('aria-label')));
+  if (on) on.click(); else document.querySelector('#rag-undo-server')?.click();
+}"""
+
 # The upload's outcome where the user is looking: scrolled into view when it lies off screen.
 SHOW_UPLOAD_SUMMARY = """() => { setTimeout(() => {
   const summary = document.querySelector('#rag-upload-summary');

@@ -124,7 +124,12 @@ def test_feedback_taken_back_with_a_reason_and_undo(fresh, app: tuple[str, Path]
     shot(page, "31-feedback-reason.png", full_page=False)
     page.click("#rag-undo")
     lines = wait_for_lines(page, app, before + 5)
-    assert lines[-1]["rating"] == "retracted"
+    assert lines[-1]["rating"] == "retracted" and len(feedback_lines(app)) == before + 5  # one line, not two
+    page.wait_for_function(  # the thumb is shown off again, as the file says
+        "() => !document.querySelector('#rag-chat button[aria-label=\"Disliked\"]')", timeout=WAIT_MS
+    )
+    visible(page.locator("#rag-status").get_by_text("taken back")).wait_for(timeout=WAIT_MS)
+    assert not page.locator("#rag-undo").is_visible()
     watch.assert_clean()
 
 
