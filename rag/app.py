@@ -92,7 +92,6 @@ K_CHOICES = (1, 10)  # the most quotes an answer may have, as the Settings slide
 SETTINGS_KEY, SETTINGS_SECRET = "rag-settings", "rag-settings-v1"
 
 STATE = IndexHolder()
-LOADERS: list[tuple[Any, Any, list[Any]]] = []  # (function, input, outputs) run when the page loads
 
 
 # --- the API: ask and lookup as JSON for gradio_client ----------------------------------
@@ -628,6 +627,8 @@ class AskTab:
     opened: gr.State  # the citation shown in the viewer (as a dict)
     printed: gr.Image  # its PDF page as printed
     original: gr.DownloadButton  # its PDF file
+    settings: Settings
+    kept_settings: gr.BrowserState  # the settings as the browser keeps them
 
 
 @dataclass
@@ -779,8 +780,8 @@ def _ask_tab() -> AskTab:
         cleared.then(None, js=FORGET_CONVERSATION)
         cleared.then(lambda: None, None, opened, api_visibility="private")  # no page image left over
         cleared.then(on_hide_feedback, None, [last_feedback, undo_row, reason_box], api_visibility="private")
-    _settings_events(settings, documents, sources)
-    return AskTab(chatbot, answers, documents, sources, viewer, opened, printed, original)
+    kept_settings = _settings_events(settings, documents, sources)
+    return AskTab(chatbot, answers, documents, sources, viewer, opened, printed, original, settings, kept_settings)
 
 
 def on_save_set(saved: dict[str, Any] | None, name: str, documents: list[str] | None,
@@ -828,14 +829,14 @@ def on_keep_settings(saved: dict[str, Any] | None, k: float, threshold: float) -
     return {**(saved if isinstance(saved, dict) else {}), "k": int(k), "threshold": float(threshold)}
 
 
-def _settings_events(settings: Settings, documents: gr.Dropdown, sources: gr.Dropdown) -> None:
+def _settings_events(settings: Settings, documents: gr.Dropdown, sources: gr.Dropdown) -> gr.BrowserState:
     saved = gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=SETTINGS_SECRET)
     settings.save_set.click(on_save_set, [saved, settings.set_name, documents, sources],
                             [saved, settings.sets, settings.said], api_visibility="private")  # fmt: skip
     settings.sets.input(on_choose_set, [saved, settings.sets], [documents, sources], api_visibility="private")
     for slider in (settings.k, settings.threshold):
         slider.release(on_keep_settings, [saved, settings.k, settings.threshold], saved, api_visibility="private")
-    LOADERS.append((on_load_settings, saved, [settings.k, settings.threshold, settings.sets]))
+    return saved
 
 
 def _filter_box(elem_id: str) -> tuple[gr.Dropdown, gr.Dropdown]:
@@ -979,8 +980,8 @@ def build_demo() -> gr.Blocks:
                 table, doc_ids, changed = _documents_tab(summary)
         theme.click(None, js=TOGGLE_THEME)
         app.load(None, js=PAGE_JS)
-        for function, given, changed_outputs in LOADERS:
-            app.load(function, given, changed_outputs, api_visibility="private")
+        kept = [asking.settings.k, asking.settings.threshold, asking.settings.sets]
+        app.load(on_load_settings, asking.kept_settings, kept, api_visibility="private")
         app.load(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
         choices = ([asking.documents, asking.sources], [asking.documents, asking.sources])
         app.load(on_filter_choices, *choices, api_visibility="private")
