@@ -84,7 +84,7 @@ def test_deleting_a_document_keeps_earlier_answers_readable(sized, tmp_path_fact
     select_document(page, "Lisbon bakery notes")
     page.click("#rag-delete")
     visible(page.locator("#rag-confirm")).wait_for(timeout=WAIT_MS)
-    assert page.locator("[id='rag-confirm-box']").count() == 1  # one element with that id (was 2)
+    ids = page.locator("[id='rag-confirm-box']").count()  # checked below, after the answer's text
     page.click("#rag-confirm")
     page.wait_for_function(
         "() => !document.querySelector('#rag-documents').innerText.includes('Lisbon bakery')", timeout=WAIT_MS
@@ -95,6 +95,7 @@ def test_deleting_a_document_keeps_earlier_answers_readable(sized, tmp_path_fact
     assert "'type': 'text'" not in after and "[{" not in after and "\\n" not in after
     assert "\u201cThe Lisbon bakery sold 900 custard tarts on its first day.\u201d" in after
     assert "no longer in the index" in after
+    assert ids == 1  # one element with the confirmation's id (there were 2)
     shot(page, f"30-stale-kept-{size}.png", full_page=False)
     watch.assert_clean()
 
