@@ -402,6 +402,17 @@ def on_page_image(opened: dict[str, Any] | None) -> tuple[Any, Any]:
     )
 
 
+def on_opened(request: str, answers: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+    """The citation an "open" request shows (kept in the session), with its PDF page as printed."""
+    opened = opened_citation(request, answers)
+    return (opened, *on_page_image(opened))
+
+
+def on_answered(answers: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """After an answer: the citation shown with it and its PDF page, and the conversation for the browser to keep."""
+    return (*on_opened("open 0 1", answers), saved_answers(answers))
+
+
 def on_reopen(opened: dict[str, Any] | None) -> Any:
     """The viewer again after the documents changed: a deleted or changed document now says so."""
     return gr.update() if opened is None else view_citation(STATE.index, citation_from_dict(opened))
@@ -750,22 +761,24 @@ def _ask_tab() -> AskTab:
             )
         )
     editing = edit.click(on_edit_last, answers, [question, chatbot, answers, status], api_visibility="private")
-    for event in [*events, editing]:
-        event.then(saved_answers, answers, keep, api_visibility="private").then(None, keep, js=SAVE_CONVERSATION)
+    shown = [opened, printed, original]
+    editing.then(saved_answers, answers, keep, api_visibility="private").then(None, keep, js=SAVE_CONVERSATION)
     for event in events:
         event.then(None, js=SCROLL_TO_ANSWER).then(None, js=SCROLL_TO_MARK)
-        event.then(opened_citation, [gr.State("open 0 1"), answers], opened, api_visibility="private")
+        # one request after an answer, not three: each is a round trip the next question waits behind
+        event.then(on_answered, answers, [*shown, keep], api_visibility="private").then(
+            None, keep, js=SAVE_CONVERSATION
+        )
     restoring = restore.change(on_restore, restore, [chatbot, answers, viewer, export_row, markdown_file, json_file,
                                                      status], api_visibility="private")  # fmt: skip
     restoring.then(None, js=SCROLL_TO_ANSWER).then(None, js=SCROLL_TO_MARK)
-    restoring.then(opened_citation, [gr.State("open 0 1"), answers], opened, api_visibility="private")
+    restoring.then(on_opened, [gr.State("open 0 1"), answers], shown, api_visibility="private")
     opening = open_request.change(on_open_request, [open_request, answers], viewer, api_visibility="private")
     opening.then(None, js=SCROLL_TO_MARK)
-    opening.then(opened_citation, [open_request, answers], opened, api_visibility="private")
+    opening.then(on_opened, [open_request, answers], shown, api_visibility="private")
     copy_request.change(on_copy_request, [copy_request, answers], clip, api_visibility="private").then(
         None, clip, js=COPY_TO_CLIPBOARD
     )
-    opened.change(on_page_image, opened, [printed, original], api_visibility="private")
     feedback_outputs = [status, last_feedback, undo_row, reason_box]
     chatbot.like(on_feedback, [chatbot, answers], feedback_outputs, api_visibility="private")
     undo.click(None, js=UNDO_THUMB)
@@ -778,7 +791,7 @@ def _ask_tab() -> AskTab:
     for clearing in (clear.click, chatbot.clear):
         cleared = clearing(on_clear, None, clear_outputs, api_visibility="private")
         cleared.then(None, js=FORGET_CONVERSATION)
-        cleared.then(lambda: None, None, opened, api_visibility="private")  # no page image left over
+        cleared.then(lambda: on_opened("", []), None, shown, api_visibility="private")  # no page image left over
         cleared.then(on_hide_feedback, None, [last_feedback, undo_row, reason_box], api_visibility="private")
     kept_settings = _settings_events(settings, documents, sources)
     return AskTab(chatbot, answers, documents, sources, viewer, opened, printed, original, settings, kept_settings)
