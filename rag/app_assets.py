@@ -64,15 +64,15 @@ mark.rag-diff { background: #fecaca; color: #7f1d1d; padding: 1px 2px; border-ra
 /* the words that answer the question's type, inside a quote */
 #rag-chat strong.rag-answer { font-weight: 750; text-decoration: underline; text-decoration-thickness: 2px;
   text-underline-offset: 3px; text-decoration-color: #2563eb; }
-/* a [n]'s preview: on hover, on keyboard focus, and on a tap (which focuses the button) */
-.rag-cite-wrap { position: relative; display: inline; }
-.rag-preview { display: none; position: absolute; left: 0; top: 1.6em; z-index: 30; width: min(420px, 78vw);
-  padding: 10px 12px; border-radius: 8px; border: 1px solid var(--border-color-primary); font-size: 0.88em;
-  font-style: normal; font-weight: 400; line-height: 1.5; text-align: left; white-space: normal;
-  background: var(--background-fill-primary); color: var(--body-text-color); box-shadow: 0 6px 24px rgba(0,0,0,.18); }
-.rag-cite-wrap:hover .rag-preview, .rag-cite-wrap:focus-within .rag-preview { display: block; }
+/* a [n]'s preview card (built by PAGE_JS on hover, focus or tap), fixed beside its marker */
+#rag-preview { position: fixed; z-index: 1000; box-sizing: border-box; width: min(420px, calc(100vw - 16px));
+  padding: 10px 12px;
+  border-radius: 8px; border: 1px solid var(--border-color-primary); font-size: 0.88em; line-height: 1.5;
+  background: var(--background-fill-primary); color: var(--body-text-color); box-shadow: 0 6px 24px rgba(0,0,0,.18);
+  overflow-wrap: anywhere; }
+#rag-preview[hidden] { display: none; }
 .rag-preview-title { font-weight: 650; }
-.rag-preview-passage { display: block; margin-top: 6px; color: var(--body-text-color); }
+.rag-preview-meta { color: var(--body-text-color-subdued); margin-bottom: 6px; }
 .rag-note { padding: 6px 10px; border-radius: 8px; color: var(--body-text-color-subdued); font-size: 0.92em; }
 #rag-status:empty, #rag-history:empty { display: none; }
 #rag-history details { margin: 4px 0; }
@@ -195,7 +195,7 @@ PAGE_JS = """() => {
   });
   const plain = (element) => {
     const copy = element.cloneNode(true);
-    copy.querySelectorAll('.rag-actions, .rag-preview').forEach((e) => e.remove());
+    copy.querySelectorAll('.rag-actions').forEach((e) => e.remove());
     return copy.textContent.replace(/\\s+/g, ' ').trim();
   };
   let pending = false;
@@ -228,6 +228,40 @@ PAGE_JS = """() => {
   const saved = localStorage.getItem('rag-theme');
   if (saved) document.body.classList.toggle('dark', saved === 'dark');
   setTimeout(() => document.querySelector('#rag-question textarea')?.focus(), 200);
+  // The [n] preview card: built with textContent from the JSON in the marker's value (never as
+  // HTML), shown on hover and on focus (a keyboard's Tab, a tap), beside the marker; Escape hides it.
+  const tip = document.createElement('div');
+  tip.id = 'rag-preview'; tip.setAttribute('role', 'tooltip'); tip.hidden = true; document.body.append(tip);
+  let anchor = null;
+  const part = (tag, className, text) => { const e = document.createElement(tag); e.className = className;
+    e.textContent = text || ''; return e; };
+  const place = () => {
+    if (!anchor || !anchor.isConnected) { tip.hidden = true; anchor = null; return; }
+    const r = anchor.getBoundingClientRect();
+    if (r.bottom < 0 || r.top > window.innerHeight) { tip.hidden = true; return; }
+    tip.hidden = false;
+    const below = r.bottom + 6, above = r.top - 6 - tip.offsetHeight;
+    tip.style.top = (below + tip.offsetHeight <= window.innerHeight || above < 0 ? below : above) + 'px';
+    tip.style.left = Math.max(8, Math.min(r.left, window.innerWidth - tip.offsetWidth - 8)) + 'px';
+  };
+  const show = (button) => {
+    let d; try { d = JSON.parse(button.value); } catch (e) { return; }
+    const passage = part('div', 'rag-preview-passage');
+    passage.append(String(d.before || ''), part('mark', '', String(d.quote || '')), String(d.after || ''));
+    tip.replaceChildren(part('div', 'rag-preview-title', String(d.title || '')),
+                        part('div', 'rag-preview-meta', String(d.meta || '')), passage);
+    anchor = button; button.setAttribute('aria-describedby', 'rag-preview'); place();
+  };
+  const hide = () => { tip.hidden = true; anchor = null; };
+  const marker = (event) => event.target.closest?.('.rag-cite[value]');
+  document.addEventListener('mouseover', (event) => {
+    const b = marker(event);
+    if (b) show(b);
+    else if (anchor && document.activeElement !== anchor && !event.target.closest?.('#rag-preview')) hide();
+  });
+  document.addEventListener('focusin', (event) => { const b = marker(event); if (b) show(b); else hide(); });
+  document.addEventListener('keydown', (event) => { if (event.key === 'Escape') hide(); });
+  window.addEventListener('scroll', place, true);
   // Conversations kept in this browser: [{id, title, at, answers}], newest first.
   const STORE = 'rag-conversations', CURRENT = 'rag-conversation-open', KEPT = 30;
   const read = () => { try { const v = JSON.parse(localStorage.getItem(STORE) || '[]');

@@ -137,32 +137,35 @@ def quote_markdown(question: str, text: str) -> str:
     return "".join(pieces)
 
 
-def preview_html(citation: Citation) -> str:
-    """The card a [n] shows on hover, focus or tap: title, source, place, the sentence and its passage."""
+def preview_attributes(citation: Citation) -> str:
+    """The data a [n] carries for its preview card (title, source and place, the sentence in its passage):
+    JSON in the button's ``value`` (the chat's sanitizer keeps ``value`` and drops ``data-*``), escaped.
+    The page script builds the card from it with textContent on hover, focus or tap, so the chat's text
+    holds no hidden copy of the passage."""
     if citation.context:
         inner = citation.start - citation.context_start
         before = citation.context[max(0, inner - PREVIEW_CONTEXT // 2) : inner]
         after = citation.context[inner + len(citation.text) : inner + len(citation.text) + PREVIEW_CONTEXT // 2]
     else:
         before = after = ""
-    source = f" \u00b7 {markdown_text(citation.source)}" if citation.source else ""
-    return (
-        f'<span class="rag-preview" role="tooltip"><span class="rag-preview-title">{markdown_text(citation.title)}'
-        f"</span>{source} \u00b7 {markdown_text(citation_place(citation))}<br>"
-        f'<span class="rag-preview-passage">{_ELLIPSIS if before else ""}{markdown_text(before)}'
-        f"<mark>{markdown_text(citation.text)}</mark>{markdown_text(after)}{_ELLIPSIS if after else ''}</span></span>"
-    )
+    meta = " \u00b7 ".join(part for part in (citation.source, citation_place(citation)) if part)
+    fields = {
+        "title": citation.title,
+        "meta": meta,
+        "before": (_ELLIPSIS if before else "") + " ".join(before.split()) + (" " if before[-1:].isspace() else ""),
+        "quote": " ".join(citation.text.split()),
+        "after": (" " if after[:1].isspace() else "") + " ".join(after.split()) + (_ELLIPSIS if after else ""),
+    }
+    return f' value="{html_text(json.dumps(fields))}"'
 
 
 def cite_marker(answer_number: int | None, number: int, citation: Citation | None = None) -> str:
     """The [n] of a quote: a button that opens the citation in its document (bold text without a number);
-    with the citation, its preview card beside it (shown on hover and focus, see CSS)."""
+    with the citation, the data of its preview card (``preview_attributes``)."""
     if answer_number is None:
         return f"**[{number}]**"
-    button = f'<button type="button" class="rag-cite rag-q{answer_number}-c{number}">&#91;{number}&#93;</button>'
-    if citation is None:
-        return button
-    return f'<span class="rag-cite-wrap">{button}{preview_html(citation)}</span>'
+    data = preview_attributes(citation) if citation is not None else ""
+    return f'<button type="button" class="rag-cite rag-q{answer_number}-c{number}"{data}>&#91;{number}&#93;</button>'
 
 
 def copy_buttons(answer_number: int | None, number: int = 0) -> str:

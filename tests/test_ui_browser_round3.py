@@ -259,7 +259,7 @@ def test_preview_of_a_marker_on_hover_and_keyboard_focus(sized) -> None:
     page, watch, size = sized
     ask_and_wait(page, CHIP_QUESTION, 1)
     marker = visible(page.locator("#rag-chat button.rag-q1-c1"))
-    preview = visible(page.locator("#rag-chat .rag-cite-wrap")).locator(".rag-preview")
+    preview = page.locator("#rag-preview")
     assert not preview.is_visible()
     if size == "desktop":
         marker.hover()
@@ -271,11 +271,14 @@ def test_preview_of_a_marker_on_hover_and_keyboard_focus(sized) -> None:
     box = preview.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= SIZES[size]["width"] + 1
     shot(page, f"35-preview-{size}.png", full_page=False)
+    assert marker.get_attribute("aria-describedby") == "rag-preview"
     page.mouse.move(0, 0)
-    page.locator("#rag-question textarea").focus()
-    page.keyboard.press("Shift+Tab")  # keyboard only: back through the page to a marker
-    page.evaluate("() => document.querySelector('#rag-chat button.rag-q1-c1').focus()")
+    page.locator("#rag-question textarea").focus()  # focus elsewhere: the card goes
+    preview.wait_for(state="hidden", timeout=WAIT_MS)
+    page.evaluate("() => document.querySelector('#rag-chat button.rag-q1-c1').focus()")  # as Tab reaches it
     preview.wait_for(state="visible", timeout=WAIT_MS)
+    page.keyboard.press("Escape")
+    preview.wait_for(state="hidden", timeout=WAIT_MS)
     watch.assert_clean()
 
 

@@ -4,6 +4,7 @@ rebuilt from what the browser kept, edit and retry, and the small wording fixes.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -148,9 +149,11 @@ def test_the_words_answering_the_question_are_marked_inside_the_quote(index: Ind
 def test_a_marker_carries_its_preview(index: Index, monkeypatch) -> None:
     history, answers = ask(monkeypatch, index, CHIP_QUESTION)
     reply = history[1]["content"]
-    preview = reply[reply.index('<span class="rag-preview"') :]
-    for shown in ("China steps up", "cgtn.com", GOLD):
-        assert app_render.markdown_text(shown) in preview
+    marker = reply[reply.index('<button type="button" class="rag-cite rag-q1-c1"') : reply.index("&#91;1&#93;")]
+    data = json.loads(html.unescape(marker[marker.index('value="') + 7 : marker.rindex('"')]))
+    assert data["title"].startswith("China steps up its push") and data["meta"].startswith("cgtn.com")
+    assert data["quote"] == GOLD and (data["before"] or data["after"])  # some of the passage around it
+    assert "rag-preview" not in reply  # no hidden copy of the passage in the chat's text
 
 
 def test_nearest_passages_are_distinct_and_never_score_nothing(index: Index, monkeypatch) -> None:
