@@ -7,6 +7,10 @@ For each checkout (its own ``ui.py`` and ``rag/``, via PYTHONPATH), over its own
 answers and until the page shows the question box in Chromium, then ask the questions in
 the browser (Enter -> the reply rendered) and through gradio_client. The checkouts
 alternate round by round, so that machine noise falls on both alike. Medians are printed.
+
+Then, for each checkout that has ``rag.app_pages``, the time to render a cited PDF page as
+printed with its quote highlighted (a two-page PDF printed by Chromium): the first render in a
+fresh process (loading PDFium) and the median of the next ten.
 """
 
 from __future__ import annotations
@@ -98,6 +102,40 @@ def client_round(port: int) -> list[float]:
     return times
 
 
+PDF_SENTENCE = (
+    "Divers surveyed the reefs at Lizard Island between January and April 2024 and counted fewer young corals "
+    "than in any year before."
+)
+RENDER = """
+import sys, time
+from rag.app_pages import page_image, _KEPT
+times = []
+for _ in range(11):
+    _KEPT.clear()
+    started = time.perf_counter()
+    shown = page_image(sys.argv[1], 2, sys.argv[2])
+    times.append(time.perf_counter() - started)
+assert shown.marked
+print(times[0], sorted(times[1:])[5])
+"""
+
+
+def pdf_round(browser, root: Path, folder: Path) -> tuple[float, float] | None:  # browser: a Playwright Browser
+    """Seconds to render page 2 with its sentence highlighted (first, median of the next ten); None without it."""
+    if not (root / "rag" / "app_pages.py").exists():
+        return None
+    pdf = folder / "coral-survey.pdf"
+    if not pdf.exists():
+        page = browser.new_page()
+        page.set_content(f'<h1>Coral survey</h1><p style="page-break-before: always; width: 260px">{PDF_SENTENCE}</p>')
+        page.pdf(path=str(pdf))
+        page.close()
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", RENDER, str(pdf), PDF_SENTENCE], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()  # fmt: skip
+    return float(out[0]), float(out[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkouts", nargs="+", type=Path, help="folders holding ui.py and rag/")
@@ -127,6 +165,7 @@ def main() -> int:
                     results[root]["client"].extend(client_round(port))
                 finally:
                     stop(process)
+        renders = {root: pdf_round(browser, root.resolve(), folders[root]) for root in args.checkouts}
         browser.close()
     shutil.rmtree(work, ignore_errors=True)
     print(f"{'checkout':<24} {'start->port s':>14} {'page ready s':>13} {'browser ask s':>14} {'client ask s':>13}")
@@ -136,6 +175,9 @@ def main() -> int:
             f"{statistics.median(timing['browser']):>14.3f} {statistics.median(timing['client']):>13.3f}"
         )
     print(f"({args.rounds} rounds; asks: {len(QUESTIONS)} questions per round; medians)")
+    for root, render in renders.items():
+        said = "no rag/app_pages.py" if render is None else f"first {render[0]:.3f} s, then median {render[1]:.3f} s"
+        print(f"{str(root):<24} PDF page as printed: {said}")
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import re
 import sys
@@ -36,17 +37,24 @@ from rag.app_access import (
 from rag.app_assets import (
     COPY_TO_CLIPBOARD,
     CSS,
+    FORGET_CONVERSATION,
     PAGE_JS,
+    SAVE_CONVERSATION,
     SCROLL_TO_ANSWER,
     SCROLL_TO_MARK,
+    SHOW_DOCUMENT,
     SHOW_UPLOAD_SUMMARY,
     TOGGLE_THEME,
+    UNDO_THUMB,
 )
 from rag.app_documents import MAX_UPLOAD_BYTES, MAX_UPLOAD_LABEL, IndexHolder, add_uploads, remove_document
+from rag.app_pages import page_image
 from rag.app_render import (
+    NEAREST_SHOWN,
     answer_messages,
     document_html,
     document_rows,
+    explained,
     filter_choices,
     filter_label,
     html_text,
@@ -56,6 +64,7 @@ from rag.app_render import (
     mark_stale,
     markdown_text,
     placeholder_html,
+    status_html,
     view_citation,
 )
 from rag.export import (
@@ -68,7 +77,7 @@ from rag.export import (
     conversation_markdown,
     quote_with_citation,
 )
-from rag.feedback import feedback_path, record_feedback
+from rag.feedback import REASONS, feedback_path, record_feedback
 from rag.workspace import (
     TERMINATED_STATUS,
     Terminated,
@@ -91,7 +100,12 @@ EXAMPLE_LOOKUPS = (
     "its semiconductor sector, according to Reuters. The fund was announced on the moon.",
 )
 MAX_CHAT_TURNS = 20  # earlier answers passed with a chat question
+MAX_QUESTION_CHARS = 2_000  # what Index.ask accepts (rag.queries); longer is refused with a message, not cut
 THUMBS = {"up": "\U0001f44d", "down": "\U0001f44e"}
+K_CHOICES = (1, 10)  # the most quotes an answer may have, as the Settings slider offers it
+# The browser's own copy of the settings (k, threshold, saved document sets); the encryption Gradio
+# adds to BrowserState is not relied on (the key is in this file), only the storage in the user's browser.
+SETTINGS_KEY, SETTINGS_SECRET = "rag-settings", "rag-settings-v1"
 
 STATE = IndexHolder()
 
@@ -135,7 +149,7 @@ def ask_api(
     """
     try:
         where = api_filter(documents, folders, sources, since, until)
-        return asdict(STATE.index.ask(question, history=history or (), where=where))
+        return asdict(explained(STATE.index.ask(question, history=history or (), where=where)))
     except RagError as error:
         raise gr.Error(str(error)) from None
 
@@ -197,15 +211,30 @@ def on_ask(
     answers: list[dict[str, Any]],
     documents: list[str] | None = None,
     sources: list[str] | None = None,
+    k: float | None = None,
+    threshold: float | None = None,
 ) -> tuple[Any, ...]:
+    """Ask; returns the question box, chat, answers, viewer, export row, both exports and the status line."""
     question = (question or "").strip()
-    if not question:
-        return gr.update(), history, answers, gr.update(), gr.update(), gr.update(), gr.update()
+    unchanged = (gr.update(), history, answers, gr.update(), gr.update(), gr.update(), gr.update())
+    if not question:  # a slip, not an error: a hint under the box, which keeps whatever it held
+        return (*unchanged, status_html("Type a question first, for example one of the examples below."))
+    if len(question) > MAX_QUESTION_CHARS:  # refused whole, never silently cut: the box keeps it
+        return (*unchanged, status_html(
+            f"Your question is {len(question):,} characters long; rag reads questions of up to "
+            f"{MAX_QUESTION_CHARS:,}. Shorten it and ask again.", warning=True))  # fmt: skip
     index = STATE.index
     try:
-        answer = index.ask(question, history=answers[-MAX_CHAT_TURNS:], where=search_filter(documents, sources))
+        answer = index.ask(
+            question,
+            int(k) if k else None,
+            threshold=threshold,
+            history=answers[-MAX_CHAT_TURNS:],
+            where=search_filter(documents, sources),
+        )
     except RagError as error:
-        raise _user_error(error) from None
+        return (*unchanged, status_html(str(error), warning=True))
+    answer = explained(answer)
     number = len(answers) + 1
     history = [*history, {"role": "user", "content": markdown_text(question)}, *answer_messages(answer, number)]
     answers = [*answers, asdict(answer)]
@@ -223,7 +252,84 @@ def on_ask(
         gr.update(visible=True),
         markdown_file,
         json_file,
+        "",
     )
+
+
+def conversation_history(index: Index, answers: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat of a conversation rebuilt from its answers (a reload, a past conversation, an edit),
+    answers whose sources have gone since marked so."""
+    history: list[dict[str, Any]] = []
+    for number, answer in enumerate(_turns(answers), start=1):
+        history += [{"role": "user", "content": markdown_text(answer.question)}, *answer_messages(answer, number)]
+    return mark_stale(index, history, answers)
+
+
+def saved_answers(answers: Sequence[dict[str, Any]]) -> str:
+    """The conversation as the browser keeps it (JSON): the answers without the ranked candidates an
+    answer does not show, which would fill the browser's storage (an abstention keeps its nearest)."""
+    kept = [{**a, "candidates": a.get("candidates", [])[: 2 * NEAREST_SHOWN] if a.get("abstained") else []}
+            for a in answers]  # fmt: skip
+    return json.dumps(kept, ensure_ascii=False)
+
+
+def on_restore(payload: str) -> tuple[Any, ...]:
+    """Show a conversation the browser kept (sent as "<nonce>\\n<answers as JSON>"): its chat, viewer and exports.
+
+    The payload comes from the browser and is read as untrusted: anything that is not a list of
+    answers shows a message and changes nothing."""
+    _, _, body = (payload or "").partition("\n")
+    unchanged = (gr.update(),) * 6
+    try:
+        answers = json.loads(body)
+        if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
+            raise ValueError("not a list of answers")
+        history = conversation_history(STATE.index, answers)
+    except (ValueError, TypeError, KeyError, RagError) as error:
+        logger.warning("a saved conversation could not be read: %s", error)
+        return (
+            *unchanged,
+            status_html("This saved conversation could not be read; it was left as it is.", warning=True),
+        )
+    if not answers:
+        return ([], [], gr.update(visible=False), gr.update(visible=False), gr.update(), gr.update(), "")
+    last = answer_from_dict(answers[-1])
+    viewer = view_citation(STATE.index, last.citations[0]) if last.citations else placeholder_html(
+        "No citation to open: the documents do not answer this question.")  # fmt: skip
+    markdown_file, json_file = write_conversation(answers)
+    return (history, answers, gr.update(value=viewer, visible=True), gr.update(visible=True), markdown_file,
+            json_file, "")  # fmt: skip
+
+
+def on_edit_last(answers: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """Put the last question back in the box to edit, and take its answer out of the conversation."""
+    if not answers:
+        return gr.update(), gr.update(), answers, status_html("There is no question to edit yet.")
+    kept = answers[:-1]
+    return answers[-1]["question"], conversation_history(STATE.index, kept), kept, ""
+
+
+def on_retry_last(
+    history: list[dict[str, Any]],
+    answers: list[dict[str, Any]],
+    documents: list[str] | None = None,
+    sources: list[str] | None = None,
+    k: float | None = None,
+    threshold: float | None = None,
+) -> tuple[Any, ...]:
+    """Ask the last question again (with the Search in choice and settings as they are now), in its place."""
+    if not answers:
+        return (
+            gr.update(),
+            history,
+            answers,
+            *(gr.update(),) * 4,
+            status_html("There is no question to ask again yet."),
+        )
+    kept = answers[:-1]
+    asked = on_ask(answers[-1]["question"], conversation_history(STATE.index, kept), kept, documents, sources, k,
+                   threshold)  # fmt: skip
+    return asked
 
 
 def search_filter(documents: Sequence[str] | None, sources: Sequence[str] | None) -> dict[str, list[str]] | None:
@@ -293,6 +399,50 @@ def opened_citation(request: str, answers: list[dict[str, Any]]) -> dict[str, An
     return asdict(answer.citations[number - 1])
 
 
+def on_page_image(opened: dict[str, Any] | None) -> tuple[Any, Any]:
+    """The cited PDF page as printed, the quote highlighted (``rag.app_pages``), and the original file
+    to open or download; both hidden for other documents, or when the file changed or went."""
+    hidden = (gr.update(visible=False, value=None), gr.update(visible=False))
+    if opened is None:
+        return hidden
+    citation = citation_from_dict(opened)
+    index = STATE.index
+    corpus = Path(index.corpus).resolve()
+    path = (corpus / citation.doc_id).resolve()
+    # Only a file inside the corpus, never through a link out of it, and only the version that was cited.
+    if citation.page is None or path.suffix.lower() != ".pdf" or not path.is_relative_to(corpus):
+        return hidden
+    if not path.is_file() or path.is_symlink() or index.stale_reason(citation) is not None:
+        return hidden
+    try:
+        shown = page_image(path, citation.page, citation.text)
+    except (OSError, ValueError) as error:
+        logger.warning("page %s of %s not rendered: %s", citation.page, citation.doc_id, error)
+        return hidden
+    marked = "the quote highlighted" if shown.marked else "the quote could not be located on the image"
+    label = f"Page {citation.page} of {citation.title}, as printed ({marked})"
+    copy = STATE.folder("exports") / citation.content_hash[:24]  # one copy per content, never overwritten
+    copy.mkdir(exist_ok=True)
+    original = copy / path.name
+    if not original.exists():
+        original.write_bytes(path.read_bytes())
+    return (
+        gr.update(value=shown.image, visible=True, label=label),
+        gr.update(value=str(original), visible=True, label=f"Open or download the original PDF ({path.name})"),
+    )
+
+
+def on_opened(request: str, answers: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+    """The citation an "open" request shows (kept in the session), with its PDF page as printed."""
+    opened = opened_citation(request, answers)
+    return (opened, *on_page_image(opened))
+
+
+def on_answered(answers: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """After an answer: the citation shown with it and its PDF page, and the conversation for the browser to keep."""
+    return (*on_opened("open 0 1", answers), saved_answers(answers))
+
+
 def on_reopen(opened: dict[str, Any] | None) -> Any:
     """The viewer again after the documents changed: a deleted or changed document now says so."""
     return gr.update() if opened is None else view_citation(STATE.index, citation_from_dict(opened))
@@ -305,18 +455,72 @@ def on_copy_request(request: str, answers: list[dict[str, Any]]) -> str:
     return copy_text(*parsed)
 
 
-def on_feedback(history: list[dict[str, Any]], answers: list[dict[str, Any]], event: gr.LikeData) -> None:
-    """Save a thumbs up or down on an answer to the feedback file beside the index."""
+def rating_of(liked: Any) -> str:
+    """The rating a click on a thumb means: Gradio sends True/"Like", False/"Dislike", and an empty
+    value when the thumb that was on is clicked again (taken back: a retraction, never a thumbs down)."""
+    if liked is True or liked == "Like":
+        return "up"
+    if liked is False or liked == "Dislike":
+        return "down"
+    return "retracted"
+
+
+def save_judgement(answers: Sequence[dict[str, Any]], number: int, rating: str, reason: str = "",
+                   comment: str = "") -> tuple[str, bool]:  # fmt: skip
+    """Append a judgement of answer ``number``; the status line to show, and whether it was saved."""
+    path = feedback_path(STATE.index.path)
+    what = f"{THUMBS[rating]} on answer {number}" if rating in THUMBS else f"judgement of answer {number}"
+    try:
+        record_feedback(path, answer_from_dict(answers[number - 1]), rating, reason=reason, comment=comment)
+    except RagError as error:  # a folder in its place, no space, read-only: said here, the judgement kept in view
+        logger.warning("feedback not saved: %s", error)
+        return status_html(f"Your {what} was not saved: {error}.", warning=True), False
+    if rating == "retracted":
+        return status_html(f"Your {what} was taken back (recorded in {path.name} as a retraction)."), True
+    said = f" with the reason \u201c{reason}\u201d" if reason else ""
+    return status_html(f"Thanks: your {what}{said} was saved to {path.name}."), True
+
+
+def on_feedback(history: list[dict[str, Any]], answers: list[dict[str, Any]], event: gr.LikeData) -> tuple[Any, ...]:
+    """Save a thumbs up or down (or its retraction) on an answer to the feedback file beside the index.
+
+    Returns the status line, the judgement to undo (or None), and whether the Undo and the thumbs-down
+    reason are shown."""
     position = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    nothing = (gr.update(), gr.update(), gr.update(), gr.update())
     if not isinstance(position, int):
-        return
+        return nothing
     number = sum(1 for message in history[: position + 1] if message.get("role") == "user")
     if not 1 <= number <= len(answers):
-        return
-    index = STATE.index
-    rating = "up" if event.liked is True or event.liked == "Like" else "down"
-    record_feedback(feedback_path(index.path), answer_from_dict(answers[number - 1]), rating)
-    gr.Info(f"Thanks: your {THUMBS[rating]} on answer {number} was saved to {feedback_path(index.path).name}.")
+        return nothing
+    rating = rating_of(event.liked)
+    status, saved = save_judgement(answers, number, rating)
+    last = {"number": number, "rating": rating} if saved and rating != "retracted" else None
+    if last is not None:  # which answer's thumb Undo takes back (UNDO_THUMB reads it)
+        status += f'<span hidden data-rag-judged="{number}"></span>'
+    return status, last, gr.update(visible=last is not None), gr.update(visible=last is not None and rating == "down")
+
+
+def on_undo_feedback(answers: list[dict[str, Any]], last: dict[str, Any] | None) -> tuple[Any, ...]:
+    """Undo the last judgement: recorded as a retraction, which ``rag eval`` reads as the question's latest."""
+    if not last or not 1 <= last["number"] <= len(answers):
+        return status_html("There is no judgement to undo."), None, gr.update(visible=False), gr.update(visible=False)
+    status, saved = save_judgement(answers, last["number"], "retracted")
+    kept = None if saved else last
+    return status, kept, gr.update(visible=kept is not None), gr.update(visible=False)
+
+
+def on_feedback_reason(
+    answers: list[dict[str, Any]], last: dict[str, Any] | None, reason: str | None, comment: str
+) -> tuple[Any, ...]:
+    """Save why a thumbs down was given: a new judgement that supersedes the bare one."""
+    if not last or last.get("rating") != "down" or not 1 <= last["number"] <= len(answers):
+        return status_html("Give a \U0001f44e on an answer first."), gr.update(), gr.update()
+    if not reason and not (comment or "").strip():
+        return status_html("Choose what was wrong or write a few words first.", warning=True), gr.update(), gr.update()
+    status, saved = save_judgement(answers, last["number"], "down", reason or "", comment or "")
+    status += f'<span hidden data-rag-judged="{last["number"]}"></span>'
+    return status, gr.update(visible=not saved), gr.update(value="" if saved else comment)
 
 
 def on_mark_stale(history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -338,7 +542,12 @@ def on_filter_choices(documents: list[str] | None, sources: list[str] | None) ->
 
 
 def on_clear() -> tuple[Any, ...]:
-    return [], [], gr.update(value=view_citation(STATE.index, None), visible=False), gr.update(visible=False)
+    return [], [], gr.update(value=view_citation(STATE.index, None), visible=False), gr.update(visible=False), ""
+
+
+def on_hide_feedback() -> tuple[Any, ...]:
+    """No judgement to undo or explain once the conversation shown is another one."""
+    return None, gr.update(visible=False), gr.update(visible=False)
 
 
 def on_lookup(text: str, documents: list[str] | None = None, sources: list[str] | None = None) -> tuple[Any, ...]:
@@ -457,11 +666,49 @@ class AskTab:
     sources: gr.Dropdown
     viewer: gr.HTML
     opened: gr.State  # the citation shown in the viewer (as a dict)
+    printed: gr.Image  # its PDF page as printed
+    original: gr.DownloadButton  # its PDF file
+    settings: Settings
+    kept_settings: gr.BrowserState  # the settings as the browser keeps them
+
+
+@dataclass
+class Settings:
+    """The Settings box: how many quotes, the threshold, and the saved document sets."""
+
+    k: gr.Slider
+    threshold: gr.Slider
+    set_name: gr.Textbox
+    save_set: gr.Button
+    sets: gr.Dropdown
+    said: gr.HTML  # what saving a set did
+
+
+def _settings_box() -> Settings:
+    with gr.Accordion("Settings", open=False, elem_id="rag-settings"):
+        with gr.Row():
+            k = gr.Slider(*K_CHOICES, value=3, step=1, label="Most quotes per answer (k)",
+                          elem_id="rag-k")  # fmt: skip
+            threshold = gr.Slider(
+                0.0, 1.0, value=0.25, step=0.01, label="Threshold",
+                info="An answer needs a sentence scoring at least this; below it, rag says the documents do "
+                "not answer. Lower answers more often, with weaker quotes; higher abstains more.",
+                elem_id="rag-threshold",
+            )  # fmt: skip
+        with gr.Row(equal_height=True):
+            sets = gr.Dropdown(label="Saved document sets", choices=[], value=None, scale=3, elem_id="rag-sets",
+                               info="Choosing one sets Search in")  # fmt: skip
+            set_name = gr.Textbox(label="Name of the set", placeholder="e.g. Chip fund sources", scale=3,
+                                  elem_id="rag-set-name")  # fmt: skip
+            save_set = gr.Button("Save Search in as this set", size="sm", scale=2, elem_id="rag-save-set")
+        said = gr.HTML("", elem_id="rag-set-said")
+    return Settings(k, threshold, set_name, save_set, sets, said)
 
 
 def _ask_tab() -> AskTab:
     answers = gr.State([])
     opened = gr.State(None)
+    last_feedback = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=6, min_width=300):
             documents, sources = _filter_box("rag-filter")
@@ -480,17 +727,27 @@ def _ask_tab() -> AskTab:
             )
             with gr.Row(equal_height=True, elem_id="rag-ask-row"):
                 question = gr.Textbox(
+                    label="Question",  # its accessible name, though not shown
                     placeholder="Ask a question about the documents",
                     show_label=False,
                     scale=8,
                     lines=1,
-                    max_length=2000,
                     autofocus=True,
                     elem_id="rag-question",
                     submit_btn=False,
                 )
                 ask = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="rag-ask")
-                clear = gr.Button("Clear", scale=1, min_width=70, elem_id="rag-clear")
+                clear = gr.Button("New", scale=1, min_width=70, elem_id="rag-clear")
+            status = gr.HTML("", elem_id="rag-status")
+            with gr.Row(visible=False, elem_id="rag-feedback") as undo_row:
+                undo = gr.Button("Undo my judgement", size="sm", scale=0, min_width=160, elem_id="rag-undo")
+                # Undo clicks the thumb that is on, as a second click would (its state shown, a retraction
+                # recorded); this hidden button records the retraction when no thumb is on to click.
+                undo_saved = gr.Button("Undo", visible="hidden", elem_id="rag-undo-server")
+            with gr.Column(visible=False, elem_id="rag-feedback-reason") as reason_box:
+                reason = gr.Radio(list(REASONS), label="What was wrong? (optional)", elem_id="rag-reason")
+                comment = gr.Textbox(label="Tell us more (optional)", lines=1, max_lines=4, elem_id="rag-comment")
+                send_reason = gr.Button("Send", size="sm", elem_id="rag-send-reason")
             with gr.Row(elem_id="rag-examples"):
                 example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLE_QUESTIONS]
             with gr.Row(visible=False, elem_id="rag-export") as export_row:
@@ -500,41 +757,129 @@ def _ask_tab() -> AskTab:
                 json_file = gr.DownloadButton(
                     "Export conversation (JSON)", size="sm", interactive=False, elem_id="rag-export-json"
                 )
+                edit = gr.Button("\u270e Edit last question", size="sm", elem_id="rag-edit")
+                retry = gr.Button("\u21bb Ask it again", size="sm", elem_id="rag-retry")
+            gr.HTML("", elem_id="rag-history")  # the list of past conversations, drawn by PAGE_JS from localStorage
+            settings = _settings_box()
         with gr.Column(scale=5, min_width=300):
             viewer = gr.HTML(placeholder_html("Click a [n] in an answer to read it here."), visible=False,
                              elem_id="rag-viewer")  # fmt: skip
+            original = gr.DownloadButton("Open or download the original PDF", visible=False, size="sm",
+                                         elem_id="rag-original")  # fmt: skip
+            printed = gr.Image(visible=False, type="pil", format="png", interactive=False, show_label=True,
+                               buttons=["fullscreen"], elem_id="rag-page-image")  # fmt: skip
     open_request = gr.Textbox(visible="hidden", elem_id="rag-open-request")
     copy_request = gr.Textbox(visible="hidden", elem_id="rag-copy-request")
     clip = gr.Textbox(visible="hidden", elem_id="rag-clip")
-    inputs = [question, chatbot, answers, documents, sources]
-    outputs = [question, chatbot, answers, viewer, export_row, markdown_file, json_file]
+    restore = gr.Textbox(visible="hidden", elem_id="rag-restore")  # a kept conversation, sent by the page
+    keep = gr.Textbox(visible="hidden", elem_id="rag-keep")  # the conversation for the page to keep
+    choice = [documents, sources, settings.k, settings.threshold]
+    inputs = [question, chatbot, answers, *choice]
+    outputs = [question, chatbot, answers, viewer, export_row, markdown_file, json_file, status]
     events = [
         ask.click(on_ask, inputs, outputs, api_visibility="private"),
         question.submit(on_ask, inputs, outputs, api_visibility="private"),
+        retry.click(on_retry_last, [chatbot, answers, *choice], outputs, api_visibility="private"),
     ]
     for button, text in zip(example_buttons, EXAMPLE_QUESTIONS, strict=True):
         events.append(
             button.click(
-                lambda h, a, d, s, t=text: on_ask(t, h, a, d, s),
-                [chatbot, answers, documents, sources],
+                lambda h, a, d, s, k, t, q=text: on_ask(q, h, a, d, s, k, t),
+                [chatbot, answers, *choice],
                 outputs,
                 api_visibility="private",
             )
         )
+    editing = edit.click(on_edit_last, answers, [question, chatbot, answers, status], api_visibility="private")
+    shown = [opened, printed, original]
+    editing.then(saved_answers, answers, keep, api_visibility="private").then(None, keep, js=SAVE_CONVERSATION)
     for event in events:
         event.then(None, js=SCROLL_TO_ANSWER).then(None, js=SCROLL_TO_MARK)
-        event.then(opened_citation, [gr.State("open 0 1"), answers], opened, api_visibility="private")
+        # one request after an answer, not three: each is a round trip the next question waits behind
+        event.then(on_answered, answers, [*shown, keep], api_visibility="private").then(
+            None, keep, js=SAVE_CONVERSATION
+        )
+    restoring = restore.change(on_restore, restore, [chatbot, answers, viewer, export_row, markdown_file, json_file,
+                                                     status], api_visibility="private")  # fmt: skip
+    restoring.then(None, js=SCROLL_TO_ANSWER).then(None, js=SCROLL_TO_MARK)
+    restoring.then(on_opened, [gr.State("open 0 1"), answers], shown, api_visibility="private")
     opening = open_request.change(on_open_request, [open_request, answers], viewer, api_visibility="private")
     opening.then(None, js=SCROLL_TO_MARK)
-    opening.then(opened_citation, [open_request, answers], opened, api_visibility="private")
+    opening.then(on_opened, [open_request, answers], shown, api_visibility="private")
     copy_request.change(on_copy_request, [copy_request, answers], clip, api_visibility="private").then(
         None, clip, js=COPY_TO_CLIPBOARD
     )
-    chatbot.like(on_feedback, [chatbot, answers], None, api_visibility="private")
-    clear_outputs = [chatbot, answers, viewer, export_row]
-    clear.click(on_clear, None, clear_outputs, api_visibility="private")
-    chatbot.clear(on_clear, None, clear_outputs, api_visibility="private")
-    return AskTab(chatbot, answers, documents, sources, viewer, opened)
+    feedback_outputs = [status, last_feedback, undo_row, reason_box]
+    chatbot.like(on_feedback, [chatbot, answers], feedback_outputs, api_visibility="private")
+    undo.click(None, js=UNDO_THUMB)
+    undo_saved.click(on_undo_feedback, [answers, last_feedback], feedback_outputs, api_visibility="private")
+    send_reason.click(on_feedback_reason, [answers, last_feedback, reason, comment], [status, reason_box, comment],
+                      api_visibility="private")  # fmt: skip
+    for changed in (restoring, editing):
+        changed.then(on_hide_feedback, None, [last_feedback, undo_row, reason_box], api_visibility="private")
+    clear_outputs = [chatbot, answers, viewer, export_row, status]
+    for clearing in (clear.click, chatbot.clear):
+        cleared = clearing(on_clear, None, clear_outputs, api_visibility="private")
+        cleared.then(None, js=FORGET_CONVERSATION)
+        cleared.then(lambda: on_opened("", []), None, shown, api_visibility="private")  # no page image left over
+        cleared.then(on_hide_feedback, None, [last_feedback, undo_row, reason_box], api_visibility="private")
+    kept_settings = _settings_events(settings, documents, sources)
+    return AskTab(chatbot, answers, documents, sources, viewer, opened, printed, original, settings, kept_settings)
+
+
+def on_save_set(saved: dict[str, Any] | None, name: str, documents: list[str] | None,
+                sources: list[str] | None) -> tuple[Any, ...]:  # fmt: skip
+    """Keep the Search in choice under a name (in the browser's settings); the list of sets refreshed."""
+    saved = dict(saved or {})
+    name = " ".join((name or "").split())[:60]
+    if not name or not (documents or sources):
+        return saved, gr.update(), status_html("Choose documents or sources in Search in, and name the set, first.")
+    sets = {**saved.get("sets", {}), name: {"documents": list(documents or []), "sources": list(sources or [])}}
+    saved["sets"] = sets
+    return (
+        saved,
+        gr.update(choices=sorted(sets, key=str.casefold), value=name),
+        status_html(f"Saved \u201c{name}\u201d."),
+    )
+
+
+def on_choose_set(saved: dict[str, Any] | None, name: str | None) -> tuple[Any, ...]:
+    """Set Search in to a saved set (documents since deleted are left out)."""
+    chosen = (saved or {}).get("sets", {}).get(name or "")
+    if not isinstance(chosen, dict):
+        return gr.update(), gr.update()
+    document_choices, source_choices = filter_choices(STATE.index)
+    ids = {value for _, value in document_choices}
+    return (
+        gr.update(value=[d for d in chosen.get("documents", []) if d in ids]),
+        gr.update(value=[s for s in chosen.get("sources", []) if s in source_choices]),
+    )
+
+
+def on_load_settings(saved: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The settings the browser kept, applied to the Settings box (anything unreadable: the index's own)."""
+    saved = saved if isinstance(saved, dict) else {}
+    k, threshold, sets = saved.get("k"), saved.get("threshold"), saved.get("sets")
+    config = STATE.index.config.answer
+    return (
+        gr.update(value=k if isinstance(k, int) and K_CHOICES[0] <= k <= K_CHOICES[1] else config.k),
+        gr.update(value=threshold if isinstance(threshold, float | int) and 0 <= threshold <= 1 else config.threshold),
+        gr.update(choices=sorted(sets, key=str.casefold)) if isinstance(sets, dict) else gr.update(),
+    )
+
+
+def on_keep_settings(saved: dict[str, Any] | None, k: float, threshold: float) -> dict[str, Any]:
+    return {**(saved if isinstance(saved, dict) else {}), "k": int(k), "threshold": float(threshold)}
+
+
+def _settings_events(settings: Settings, documents: gr.Dropdown, sources: gr.Dropdown) -> gr.BrowserState:
+    saved = gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=SETTINGS_SECRET)
+    settings.save_set.click(on_save_set, [saved, settings.set_name, documents, sources],
+                            [saved, settings.sets, settings.said], api_visibility="private")  # fmt: skip
+    settings.sets.input(on_choose_set, [saved, settings.sets], [documents, sources], api_visibility="private")
+    for slider in (settings.k, settings.threshold):
+        slider.release(on_keep_settings, [saved, settings.k, settings.threshold], saved, api_visibility="private")
+    return saved
 
 
 def _filter_box(elem_id: str) -> tuple[gr.Dropdown, gr.Dropdown]:
@@ -626,17 +971,19 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State, list[A
                 size="sm",
                 elem_id="rag-delete",
             )
-            with gr.Group(visible=False, elem_id="rag-confirm-box") as confirm_box:
+            # A Column, not a Group: Gradio 6 writes a Group's elem_id on two elements (a duplicate id).
+            with gr.Column(visible=False, elem_id="rag-confirm-box") as confirm_box:
                 question = gr.HTML("", elem_id="rag-confirm-question")
                 with gr.Row():
                     confirm = gr.Button("Delete it", variant="stop", size="sm", elem_id="rag-confirm")
                     cancel = gr.Button("Cancel", variant="secondary", size="sm", elem_id="rag-cancel")
             deleted = gr.HTML("", elem_id="rag-delete-message")
+            # No file_types: Gradio would refuse other files in a toast that vanishes; the server refuses
+            # them instead, each named with its reason in the upload summary.
             upload = gr.File(
                 label=f"Add documents: drop files here to index them ({' '.join(SUPPORTED_SUFFIXES)}; "
                 f"up to {MAX_UPLOAD_LABEL} each)",
                 file_count="multiple",
-                file_types=list(SUPPORTED_SUFFIXES),
                 elem_id="rag-upload",
             )
             added = gr.HTML("", elem_id="rag-upload-summary")
@@ -644,9 +991,9 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State, list[A
             viewer = gr.HTML(placeholder_html("Select a document to read it."), elem_id="rag-document-view")
     refresh_outputs = [table, doc_ids, summary]
     hide_confirm = gr.update(visible=False)
-    table.select(on_select_document, doc_ids, [viewer, selected, delete], api_visibility="private").then(
-        lambda: ("", hide_confirm), None, [deleted, confirm_box], api_visibility="private"
-    )
+    selecting = table.select(on_select_document, doc_ids, [viewer, selected, delete], api_visibility="private")
+    selecting.then(lambda: ("", hide_confirm), None, [deleted, confirm_box], api_visibility="private")
+    selecting.then(None, js=SHOW_DOCUMENT)  # on a phone the reader sits under the upload zone
     uploading = upload.upload(on_upload, upload, [upload, added, *refresh_outputs], api_visibility="private")
     uploading.then(lambda: "", None, deleted, api_visibility="private")
     uploading.then(None, js=SHOW_UPLOAD_SUMMARY)
@@ -676,6 +1023,8 @@ def build_demo() -> gr.Blocks:
                 table, doc_ids, changed = _documents_tab(summary)
         theme.click(None, js=TOGGLE_THEME)
         app.load(None, js=PAGE_JS)
+        kept = [asking.settings.k, asking.settings.threshold, asking.settings.sets]
+        app.load(on_load_settings, asking.kept_settings, kept, api_visibility="private")
         app.load(on_refresh_documents, None, [table, doc_ids, summary], api_visibility="private")
         choices = ([asking.documents, asking.sources], [asking.documents, asking.sources])
         app.load(on_filter_choices, *choices, api_visibility="private")
@@ -685,7 +1034,9 @@ def build_demo() -> gr.Blocks:
             event.then(on_filter_choices, list(looking), list(looking), api_visibility="private")
             event.then(on_filter_choices, *choices, api_visibility="private").then(
                 on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private"
-            ).then(on_reopen, asking.opened, asking.viewer, api_visibility="private")
+            ).then(on_reopen, asking.opened, asking.viewer, api_visibility="private").then(
+                on_page_image, asking.opened, [asking.printed, asking.original], api_visibility="private"
+            )
         ask_tab.select(on_mark_stale, [asking.chatbot, asking.answers], asking.chatbot, api_visibility="private")
         gr.api(ask_api, api_name="ask")
         gr.api(lookup_api, api_name="lookup")

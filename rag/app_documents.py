@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import SUPPORTED_SUFFIXES, Index, RagError
-from rag.app_render import html_text, placeholder_html
+from rag.app_render import counted, html_text, placeholder_html
 from rag.ingest import document_reason
 
 UPLOAD_FOLDER = "uploads"
@@ -191,7 +191,7 @@ def upload_summary(
             label = html_text(item.original) + (f" (as {html_text(item.name)})" if item.name != item.original else "")
             if doc_id in counts:
                 verb = "replaced" if doc_id in existed else "added"
-                items.append(f"<li>\u2714 <b>{label}</b> {verb}: {counts[doc_id]} sentences</li>")
+                items.append(f"<li>\u2714 <b>{label}</b> {verb}: {counted(counts[doc_id], 'sentence')}</li>")
             else:
                 reason = skipped.get(doc_id, "no text could be read from it")
                 items.append(f"<li>\u2717 <b>{label}</b> skipped: {html_text(reason)}</li>")

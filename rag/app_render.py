@@ -13,12 +13,14 @@ import json
 import re
 import string
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rag import Answer, Citation, Document, Index, Match, RagError
+from rag.answer_spans import answer_spans
 from rag.export import answer_from_dict
 from rag.export import where as citation_place
+from rag.language import not_english_reason
 
 KIND_BADGES = {
     "exact": "\u2714 exact",
@@ -28,6 +30,9 @@ KIND_BADGES = {
     "unsupported": "\u2717 unsupported",
 }
 NEAREST_SHOWN = 2
+SEARCHED_SHOWN = 300  # characters of a rewritten question shown in "searched for" (a long one is cut with \u2026)
+PREVIEW_CONTEXT = 420  # characters of the passage a [n] preview shows around its sentence
+_ELLIPSIS = "\u2026"
 
 # --- escaping: the only ways document text reaches the page ----------------------------
 
@@ -76,6 +81,23 @@ def highlight_markdown(text: str, start: int, end: int) -> str:
     return f"{before.translate(_INERT)}<mark>{quote.translate(_INERT)}</mark>{after.translate(_INERT)}".strip()
 
 
+def counted(number: int, noun: str) -> str:
+    """ "1 sentence", "2 sentences"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def message_text(content: Any) -> str:
+    """A chat message's text, however Gradio hands it back: a str, or (Gradio 6) a list of
+    ``{"type": "text", "text": ...}`` parts, or one such part."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, list | tuple):
+        return "".join(message_text(part) for part in content)
+    return "" if content is None else str(content)
+
+
 def _safe_link(url: str) -> str:
     """An http(s) address as a link that opens elsewhere, or the address as plain text."""
     if not re.match(r"https?://[^\s\"'<>]+$", url, re.I):
@@ -103,11 +125,47 @@ def _coverage_markdown(citation: Citation) -> str:
     return f"  \n*{separator.join(parts)}*" if parts else ""
 
 
-def cite_marker(answer_number: int | None, number: int) -> str:
-    """The [n] of a quote: a button that opens the citation in its document (bold text without a number)."""
+def quote_markdown(question: str, text: str) -> str:
+    """A quoted sentence for the chat, the words answering the question's type in <strong class="rag-answer">
+    (``rag.answer_spans``: offsets into the quote, nothing generated); every piece made inert."""
+    pieces, at = [], 0
+    for start, end in answer_spans(question, text):
+        pieces.append(markdown_text(text[at:start]))
+        pieces.append(f'<strong class="rag-answer">{markdown_text(text[start:end])}</strong>')
+        at = end
+    pieces.append(markdown_text(text[at:]))
+    return "".join(pieces)
+
+
+def preview_attributes(citation: Citation) -> str:
+    """The data a [n] carries for its preview card (title, source and place, the sentence in its passage):
+    JSON in the button's ``value`` (the chat's sanitizer keeps ``value`` and drops ``data-*``), escaped.
+    The page script builds the card from it with textContent on hover, focus or tap, so the chat's text
+    holds no hidden copy of the passage."""
+    if citation.context:
+        inner = citation.start - citation.context_start
+        before = citation.context[max(0, inner - PREVIEW_CONTEXT // 2) : inner]
+        after = citation.context[inner + len(citation.text) : inner + len(citation.text) + PREVIEW_CONTEXT // 2]
+    else:
+        before = after = ""
+    meta = " \u00b7 ".join(part for part in (citation.source, citation_place(citation)) if part)
+    fields = {
+        "title": citation.title,
+        "meta": meta,
+        "before": (_ELLIPSIS if before else "") + " ".join(before.split()) + (" " if before[-1:].isspace() else ""),
+        "quote": " ".join(citation.text.split()),
+        "after": (" " if after[:1].isspace() else "") + " ".join(after.split()) + (_ELLIPSIS if after else ""),
+    }
+    return f' value="{html_text(json.dumps(fields))}"'
+
+
+def cite_marker(answer_number: int | None, number: int, citation: Citation | None = None) -> str:
+    """The [n] of a quote: a button that opens the citation in its document (bold text without a number);
+    with the citation, the data of its preview card (``preview_attributes``)."""
     if answer_number is None:
         return f"**[{number}]**"
-    return f'<button type="button" class="rag-cite rag-q{answer_number}-c{number}">&#91;{number}&#93;</button>'
+    data = preview_attributes(citation) if citation is not None else ""
+    return f'<button type="button" class="rag-cite rag-q{answer_number}-c{number}"{data}>&#91;{number}&#93;</button>'
 
 
 def copy_buttons(answer_number: int | None, number: int = 0) -> str:
@@ -123,21 +181,32 @@ def copy_buttons(answer_number: int | None, number: int = 0) -> str:
     )
 
 
+def explained(answer: Answer) -> Answer:
+    """``answer``, an abstention on a question not in English saying so (``rag.language``) rather than
+    listing the question's words as missing from the documents."""
+    reason = not_english_reason(answer.question) if answer.abstained else None
+    if reason is None or answer.reason.startswith(reason):
+        return answer
+    return replace(answer, reason=reason)
+
+
 def answer_markdown(answer: Answer, number: int | None = None) -> str:
     """The chat reply: the quoted sentences numbered [1]..[k], each with its document's title and source.
 
     With the answer's ``number`` in the conversation, each [n] is a button that opens its citation.
     """
     searched = (
-        f"*searched for: {markdown_text(answer.searched_for)}*\n\n" if answer.searched_for != answer.question else ""
+        f"*searched for: {markdown_text(_clip(answer.searched_for, SEARCHED_SHOWN))}*\n\n"
+        if " ".join(answer.searched_for.split()) != " ".join(answer.question.split())
+        else ""
     )
     if answer.abstained:
         reason = markdown_text(answer.reason.rstrip("."))
         return f"{searched}**The documents do not answer this question.**\n\nReason: {reason}."
     lines = [searched.strip()] if searched else []
     lines += [
-        f"{cite_marker(number, n)} \u201c{markdown_text(citation.text)}\u201d \u2014 {_title_line(citation)}"
-        + _coverage_markdown(citation)
+        f"{cite_marker(number, n, citation)} \u201c{quote_markdown(answer.searched_for, citation.text)}\u201d "
+        f"\u2014 {_title_line(citation)}" + _coverage_markdown(citation)
         for n, citation in enumerate(answer.citations, start=1)
     ]
     lines.append(f"*confidence {answer.confidence:.2f} (abstains below {answer.threshold:.2f})*")
@@ -164,10 +233,25 @@ def _source_markdown(label: str, citation: Citation, actions: str = "") -> str:
     )
 
 
+def nearest_passages(answer: Answer) -> list[Citation]:
+    """The passages an abstention shows as nearest: each passage once, none that scored nothing."""
+    shown: list[Citation] = []
+    seen: set[tuple[str, int, int]] = set()
+    for candidate in answer.candidates:
+        place = (candidate.doc_id, candidate.context_start, candidate.context_start + len(candidate.context))
+        if candidate.score <= 0 or (candidate.context and place in seen):
+            continue
+        seen.add(place)
+        shown.append(candidate)
+        if len(shown) == NEAREST_SHOWN:
+            break
+    return shown
+
+
 def sources_markdown(answer: Answer, number: int | None = None) -> str:
     """The Sources area under a reply: each citation's passage with the cited sentence highlighted."""
     if answer.abstained:
-        nearest = answer.candidates[:NEAREST_SHOWN]
+        nearest = nearest_passages(answer)
         if not nearest:
             return "Nothing in the documents comes close."
         parts = [_source_markdown(f"**Nearest {n} (NOT an answer)**", c) for n, c in enumerate(nearest, start=1)]
@@ -207,7 +291,7 @@ def document_header_html(document: Document, sentences: int | None = None) -> st
     details += [f"by {html_text(document.author)}"] if document.author else []
     details += [html_text(document.date)] if document.date else []
     details.append(f"<code>{html_text(document.doc_id)}</code>")
-    details += [f"{sentences} sentences"] if sentences is not None else []
+    details += [counted(sentences, "sentence")] if sentences is not None else []
     # A text file read from a legacy encoding says which: a wrong guess shows as odd characters.
     details += [f"read as {html_text(document.encoding)}"] if document.encoding not in ("", "utf-8") else []
     details += [_safe_link(document.url)] if document.url else []
@@ -252,6 +336,12 @@ def paged_html(document: Document, start: int | None = None, end: int | None = N
     return "".join(parts)
 
 
+def status_html(message: str, *, warning: bool = False) -> str:
+    """A one-line message under the question box: a hint, a confirmation, or (``warning``) what went wrong."""
+    kind = "rag-warning" if warning else "rag-note"
+    return f'<div class="{kind}" role="status">{html_text(message)}</div>'
+
+
 def placeholder_html(message: str) -> str:
     return f'<div class="rag-empty">{html_text(message)}</div>'
 
@@ -288,7 +378,7 @@ def index_summary(index: Index) -> str:
     documents = index.documents()
     sentences = sum(int(d["sentences"]) for d in documents)
     plural = "" if len(documents) == 1 else "s"
-    return f"{len(documents)} document{plural} \u00b7 {sentences} sentences indexed"
+    return f"{len(documents)} document{plural} \u00b7 {counted(sentences, 'sentence')} indexed"
 
 
 # --- lookup ----------------------------------------------------------------------------
@@ -328,8 +418,9 @@ def lookup_rows(matches: Sequence[Match]) -> list[list[Any]]:
     return rows
 
 
-def passage_html(citation: Citation, label: str) -> str:
-    """A citation's passage with its sentence highlighted, under a line saying where it is."""
+def passage_html(citation: Citation, label: str, score: float | None = None) -> str:
+    """A citation's passage with its sentence highlighted, under a line saying where it is (and ``score``,
+    by default the citation's own; a lookup row passes its match's, so the table and the detail agree)."""
     if citation.context:
         inner = citation.start - citation.context_start
         passage = highlight_html(citation.context, inner, inner + len(citation.text))
@@ -338,7 +429,8 @@ def passage_html(citation: Citation, label: str) -> str:
     meta = (
         f"{html_text(label)} \u00b7 <b>{html_text(citation.title)}</b>"
         + (f" \u00b7 {html_text(citation.source)}" if citation.source else "")
-        + f" \u00b7 <code>{html_text(citation_place(citation))}</code> \u00b7 score {citation.score:.2f}"
+        + f" \u00b7 <code>{html_text(citation_place(citation))}</code> \u00b7 score "
+        + f"{citation.score if score is None else score:.2f}"
     )
     return f'<div class="rag-card"><div class="rag-meta">{meta}</div><div class="rag-passage">{passage}</div></div>'
 
@@ -381,9 +473,10 @@ def altered_html(match: Match) -> str:
     return (
         f'<div class="rag-card rag-reason"><b>Why ({html_text(match.verdict)}):</b> {html_text(match.reason)}'
         f'<ul class="rag-summary">{rows}</ul></div>'
-        f'<div class="rag-card"><div class="rag-meta">The claim</div><div class="rag-passage">{claim}</div></div>'
+        f'<div class="rag-side"><div class="rag-card"><div class="rag-meta">The claim</div>'
+        f'<div class="rag-passage">{claim}</div></div>'
         f'<div class="rag-card"><div class="rag-meta">The source \u00b7 {meta}</div>'
-        f'<div class="rag-passage">{source}</div></div>'
+        f'<div class="rag-passage">{source}</div></div></div>'
     )
 
 
@@ -392,9 +485,9 @@ def match_detail_html(match: Match) -> str:
     altered claim, the claim and the source side by side with their differing words marked."""
     heading = f'<div class="rag-query">{kind_badge(match.kind)} \u201c{html_text(match.query)}\u201d</div>'
     if match.kind == "altered" and match.citation is not None:
-        return heading + altered_html(match) + passage_html(match.citation, "The source in its passage")
+        return heading + altered_html(match) + passage_html(match.citation, "The source in its passage", match.score)
     if match.citation is not None:
-        return heading + passage_html(match.citation, match.kind)  # the score is on the passage's line
+        return heading + passage_html(match.citation, match.kind, match.score)  # the score is on the passage's line
     if match.nearest is not None:
         return heading + passage_html(match.nearest, "Nearest sentence \u2014 NOT a match")
     return heading + placeholder_html("No source sentence comes close.")
@@ -481,14 +574,15 @@ def mark_stale(index: Index, history: list[dict[str, Any]], answers: Sequence[di
             replies[number] = position
     marked = list(history)
     for number, position in replies.items():
-        if number > len(answers) or "rag-stale" in str(marked[position].get("content", "")):
+        content = message_text(marked[position].get("content", ""))
+        if number > len(answers) or "rag-stale" in content:
             continue
         answer = answer_from_dict(answers[number - 1])
         reasons = [(n, index.stale_reason(c)) for n, c in enumerate(answer.citations, start=1)]
         notes = [f"[{n}] {markdown_text(reason)}" for n, reason in reasons if reason]
         if notes:
             warning = f'\n\n<span class="rag-stale">\u26a0 {"; ".join(notes)}.</span>'
-            marked[position] = {**marked[position], "content": f"{marked[position]['content']}{warning}"}
+            marked[position] = {**marked[position], "content": f"{content}{warning}"}
     return marked
 
 

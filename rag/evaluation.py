@@ -28,7 +28,8 @@ def load_questions(path: str | Path) -> list[LabelledQuestion]:
     """Read SQuAD-format JSON or JSONL lines of ``{"question", "answer"}``.
 
     The feedback file the browser app writes beside the index (``rag.feedback``) is such a
-    JSONL file: its thumbs-up lines are labelled questions, its thumbs-down lines are skipped.
+    JSONL file: each question's latest judgement counts; a thumbs up labels it, a thumbs down
+    or a retraction (a thumb taken back) labels nothing.
 
     In SQuAD files a question without answers (or marked ``is_impossible``) should abstain.
     """
@@ -49,7 +50,8 @@ def load_questions(path: str | Path) -> list[LabelledQuestion]:
 
 
 def _from_jsonl(text: str, path: Path) -> list[LabelledQuestion]:
-    questions = []
+    questions: list[LabelledQuestion | str] = []  # a str: the place of a judged question's latest judgement
+    judged: dict[str, LabelledQuestion | None] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -57,15 +59,20 @@ def _from_jsonl(text: str, path: Path) -> list[LabelledQuestion]:
             item = json.loads(line)
         except ValueError:
             item = None
-        if isinstance(item, dict) and "rating" in item and "answer" not in item:
-            continue  # a thumbs down from the feedback file: it says what is wrong, not what is right
+        if isinstance(item, dict) and "rating" in item and isinstance(item.get("question"), str):
+            # A judgement from the feedback file: only the question's latest one counts, so a
+            # thumbs up taken back (or turned into a thumbs down) labels nothing.
+            key = item["question"]
+            judged[key] = _labelled(item, "") if item["rating"] == "up" and "answer" in item else None
+            questions = [q for q in questions if q != key] + [key]
+            continue
         question = _labelled(item, f"{path}:{number}")
         if question is None:
             raise RagError(
                 f'{path}:{number}: expected {{"question": "text", "answer": "text" or null}}, got {line.strip()[:80]}'
             )
         questions.append(question)
-    return questions
+    return [q for q in (judged[q] if isinstance(q, str) else q for q in questions) if q is not None]
 
 
 def _labelled(item: Any, where: str) -> LabelledQuestion | None:

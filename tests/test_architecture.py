@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RAG = ROOT / "rag"
 ORDER = [
     "types", "errors", "progress", "answer_model", "config", "ingest", "corpus", "sentences", "chunking",
-    "model_export", "embedding", "dense", "lexical", "boilerplate", "index", "retrieval", "answer", "conversation",
-    "claims", "lookup", "filters", "queries", "pipeline", "cluster", "export", "feedback", "evaluation", "workspace",
-    "app_render", "app_access", "app_documents", "app_assets", "app", "user_config", "completion", "cli", "__main__",
+    "model_export", "embedding", "dense", "lexical", "language", "boilerplate", "index", "retrieval", "answer",
+    "conversation", "claims", "answer_spans", "lookup", "filters", "queries", "pipeline", "cluster", "export",
+    "feedback", "evaluation", "workspace", "app_render", "app_pages", "app_access", "app_documents", "app_assets",
+    "app", "user_config", "completion", "cli", "__main__",
 ]  # fmt: skip
 # The modules of a package stage in their own order: each imports only those before it.
 INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}
@@ -28,8 +29,9 @@ HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_
          "onnxruntime": ("embedding", "model_export"),
          "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": "app",
          "ray": "cluster"}  # fmt: skip
-PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace"}
-APP = {"rag.app", "rag.app_render", "rag.app_access", "rag.app_documents", "rag.app_assets"}
+PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace", "rag.language",
+          "rag.answer_spans"}  # fmt: skip
+APP = {"rag.app", "rag.app_render", "rag.app_pages", "rag.app_access", "rag.app_documents", "rag.app_assets"}
 APP_ALSO = {"rag.ingest"}  # read_document: an upload is refused for the reason indexing would give
 # What only rag/index/ may know: the names of the files in an index folder, and the manifest's keys.
 INDEX_FILE_NAMES = {*SEGMENT_FILES, "manifest.json"}

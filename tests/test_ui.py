@@ -53,7 +53,7 @@ LEAFLET = (
     "![x](http://127.0.0.1:9/beacon) and [click](javascript:alert(1)) in one line."
 )
 # The only tags our HTML and Markdown builders write themselves.
-OWN_TAGS = re.compile(r"</?(?:mark|br|b|code|div|span|ul|li|a|button)\b[^<>]*>")
+OWN_TAGS = re.compile(r"</?(?:mark|br|b|code|div|span|ul|li|a|button|strong)\b[^<>]*>")
 
 
 def make_corpus(folder: Path, *, hostile: bool = True) -> Path:
@@ -163,10 +163,12 @@ def test_answer_messages_quote_number_and_source_each_citation(index: Index) -> 
     assert "options" not in sources  # the [n] markers open citations now
     assert html.unescape(inert(reply["content"])).count("[1]") == 1
     for number, citation in enumerate(answer.citations, start=1):
-        marker = f'<button type="button" class="rag-cite rag-q4-c{number}">&#91;{number}&#93;</button>'
-        assert marker in reply["content"] and marker in sources["content"]
+        marker = f'<button type="button" class="rag-cite rag-q4-c{number}"( value="[^"<>]*")?>'
+        marker += f"&#91;{number}&#93;</button>"
+        assert re.search(marker, reply["content"]) and re.search(marker, sources["content"])  # reply: with a preview
         assert f"rag-q4-c{number}-quote" in sources["content"] and f"rag-q4-c{number}-note" in sources["content"]
-        assert " ".join(citation.text.split()) in html.unescape(reply["content"])
+        shown = html.unescape(re.sub(r"<[^>]+>", "", reply["content"]))  # the text as read, marks and tags aside
+        assert " ".join(citation.text.split()) in shown
         assert html.unescape(app_render.markdown_text(citation.title)) in html.unescape(reply["content"])
     assert "rag-q4-c0-quote" in reply["content"] and "rag-q4-c0-note" in reply["content"]
     assert "cgtn.com" in html.unescape(reply["content"])
@@ -254,11 +256,12 @@ def answered(index: Index, monkeypatch, *questions: str) -> tuple[list, list]:
 
 def test_on_ask_appends_to_history_opens_the_first_citation_and_exports(index: Index, monkeypatch) -> None:
     monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
-    box, history, answers, viewer, export, markdown_file, json_file = app.on_ask(CHIP_QUESTION, [], [])
+    box, history, answers, viewer, export, markdown_file, json_file, status = app.on_ask(CHIP_QUESTION, [], [])
+    assert status == ""
     assert box == "" and [m["role"] for m in history] == ["user", "assistant", "assistant"]
     assert marked(viewer["value"]) == [GOLD] and viewer["visible"] and export["visible"]
     assert "rag-q1-c1" in history[1]["content"]
-    _, history, answers, viewer, _, markdown_file, json_file = app.on_ask(OFF_TOPIC, history, answers)
+    _, history, answers, viewer, _, markdown_file, json_file, _ = app.on_ask(OFF_TOPIC, history, answers)
     assert len(history) == 6 and len(answers) == 2 and "rag-q2-c0" not in history[4]["content"]
     assert "do not answer" in viewer["value"]
     exported = json.loads(Path(json_file["value"]).read_text(encoding="utf-8"))
@@ -306,8 +309,10 @@ def test_feedback_goes_to_a_jsonl_file_beside_the_index_and_rag_eval_reads_it(in
         (CHIP_QUESTION, "up"), (CHIP_QUESTION, "down"), (OFF_TOPIC, "up"), (OFF_TOPIC, "down")
     ]  # fmt: skip
     assert lines[0]["answer"] == GOLD and lines[2]["answer"] is None and "answer" not in lines[1]
+    assert load_questions(path) == []  # each question's latest judgement is a thumbs down: no label
+    app.on_feedback(history, answers, gr.LikeData(None, {"index": 1, "value": "", "liked": True}))
     labelled = load_questions(path)
-    assert [(q.question, q.answer) for q in labelled] == [(CHIP_QUESTION, GOLD), (OFF_TOPIC, None)]
+    assert [(q.question, q.answer) for q in labelled] == [(CHIP_QUESTION, GOLD)]
     path.unlink()
 
 
@@ -339,8 +344,8 @@ def test_search_filter_from_the_ask_tab(index: Index, monkeypatch) -> None:
     _, history, answers, *_ = app.on_ask(CHIP_QUESTION, [], [], ["news/hostile.md"], [])
     assert all(c["doc_id"] == "news/hostile.md" for c in (*answers[0]["citations"], *answers[0]["candidates"]))
     assert app_render.filter_label(["a", "b"], ["cgtn.com"]) == "Search in: 2 documents and source cgtn.com only"
-    with pytest.raises(Exception, match="matches the filter"):
-        app.on_ask(CHIP_QUESTION, [], [], [], ["nobody.example"])
+    *_, status = app.on_ask(CHIP_QUESTION, [], [], [], ["nobody.example"])  # said inline, not in a toast
+    assert "matches the filter" in status and "rag-warning" in status
     rows = app.on_lookup(GOLD)[0]
     assert rows[0][3].count("rag-kind-exact") == 1
     rows = app.on_lookup(GOLD, ["news/hostile.md"], [])[0]  # the gold sentence is not in that document
