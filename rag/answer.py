@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from rag.config import AnswerConfig
 from rag.index.metadata import DocumentHeader, SentenceRecord
+from rag.language import not_english_reason
 from rag.lexical import fold
 from rag.retrieval import describe_missing
 from rag.types import Answer, Citation, Hit, Passage, Source, page_number
@@ -194,7 +195,11 @@ def decide(
     confidence = distinct[0].citation.score
     if confidence < threshold:
         reason = f"the best sentence scored {confidence:.2f}, below the threshold {threshold:.2f}"
-        lacking = describe_missing(distinct[0].citation.covered, distinct[0].citation.missing, unknown)
+        # A question in another language shares no words with English sources: saying so beats listing
+        # its stop words as missing.
+        lacking = not_english_reason(question) or describe_missing(
+            distinct[0].citation.covered, distinct[0].citation.missing, unknown
+        )
         reason = f"{lacking}: {reason}" if lacking else reason
         return Answer(question, True, reason, confidence, threshold, (), shown)
     chosen = merge_adjacent(select_citations(distinct, threshold, config, k), read)

@@ -331,3 +331,9 @@ def test_a_bare_why_that_cannot_be_tied_to_the_previous_question_says_so(fake_in
     why = fake_index.ask("Why?", history=[first])
     assert why.searched_for == "Why?" and why.abstained
     assert why.reason.startswith("“Why?” names nothing to look for, and the previous question does not make it")
+
+
+def test_a_question_in_another_language_abstains_saying_so(fake_index) -> None:
+    # Issue 22: the API and the CLI listed Spanish stop words as missing; now the reason names the language.
+    answer = fake_index.ask("¿Cuánto dinero quiere recaudar el nuevo fondo de chips?")
+    assert answer.abstained and answer.reason.startswith("rag matches English questions; this looks like Spanish")

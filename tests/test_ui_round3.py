@@ -124,8 +124,8 @@ def test_a_question_not_in_english_says_so(index: Index, monkeypatch) -> None:
     for english in (CHIP_QUESTION, OFF_TOPIC, "Who founded the Casa de la Musica?", "Why?", "And in 2019?", "Huawei"):
         assert detect_language(english) is None, english
     _, answers = ask(monkeypatch, index, SPANISH)
-    assert answers[0]["abstained"] and answers[0]["reason"] == not_english_reason(SPANISH)
-    assert answers[0]["reason"] == "rag matches English questions; this looks like Spanish"
+    assert answers[0]["abstained"] and answers[0]["reason"].startswith(not_english_reason(SPANISH))
+    assert answers[0]["reason"].startswith("rag matches English questions; this looks like Spanish:")
     assert app.ask_api(SPANISH)["reason"] == answers[0]["reason"]  # the API says the same
 
 
