@@ -74,6 +74,8 @@ def open_or_build(
                 f"no index at {index_dir}: build one first with: rag index CORPUS --index {index_dir}"
             ) from None
         say(f"No index at {index_dir} yet: building it from {source}/ first.")
+        if encoder_needs_export(Config()):  # the first start's longest silence otherwise
+            say("Preparing the encoder once (about 20 s).")
         index = build_index(source, index_dir, progress=True)
         if index.build_report is not None:
             report = index.build_report

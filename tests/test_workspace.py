@@ -43,3 +43,20 @@ def test_an_index_of_another_corpus_is_opened_with_a_note(tmp_path: Path) -> Non
     assert said == [] and opened.documents() == built.documents()
     open_or_build(tmp_path / "index", tmp_path / "other", say=said.append)
     assert said == [f"note: {tmp_path / 'index'} was built from {corpus}, not {tmp_path / 'other'}; using it as it is."]
+
+
+def test_a_first_start_says_it_prepares_the_encoder(tmp_path: Path, monkeypatch) -> None:
+    # Issue 22: the app's first start printed nothing for ~40 s while the encoder was exported.
+    import rag.workspace
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "corpus" / "seed-article.md", corpus)
+    monkeypatch.setattr(rag.workspace, "encoder_needs_export", lambda config: True)
+    monkeypatch.setattr(rag.workspace, "build_index", lambda *a, **k: build_index(*a, embedder=FakeEmbedder(), **k))
+    said: list[str] = []
+    open_or_build(tmp_path / "index", corpus, say=said.append)
+    assert said[:2] == [
+        f"No index at {tmp_path / 'index'} yet: building it from {corpus}/ first.",
+        "Preparing the encoder once (about 20 s).",
+    ]
