@@ -25,6 +25,7 @@ from rag.conversation import (
 )
 from rag.errors import QueryError
 from tests.fakes import FakeEmbedder
+from tests.helpers import assert_citations
 
 ROOT = Path(__file__).resolve().parent.parent
 CHIP = "How much money does the new chip fund aim to raise?"
@@ -324,12 +325,15 @@ def test_a_rewrite_is_used_only_when_its_evidence_beats_the_question_by_the_marg
     monkeypatch.setitem(answer_model.FITTED, "rewrite_margin", -1.0)  # any rewrite wins
     rewritten = fake_index.ask("When was it set up?", history=[first])
     assert rewritten.searched_for != "When was it set up?" and "fund" in rewritten.searched_for
+    for answer in (kept, rewritten):
+        assert_citations(fake_index, (*answer.citations, *answer.candidates))
 
 
 def test_a_bare_why_that_cannot_be_tied_to_the_previous_question_says_so(fake_index) -> None:
     first = fake_index.ask("Who manages the new chip fund?")
     why = fake_index.ask("Why?", history=[first])
     assert why.searched_for == "Why?" and why.abstained
+    assert_citations(fake_index, why.candidates)
     assert why.reason.startswith("“Why?” names nothing to look for, and the previous question does not make it")
 
 
@@ -337,3 +341,4 @@ def test_a_question_in_another_language_abstains_saying_so(fake_index) -> None:
     # Issue 22: the API and the CLI listed Spanish stop words as missing; now the reason names the language.
     answer = fake_index.ask("¿Cuánto dinero quiere recaudar el nuevo fondo de chips?")
     assert answer.abstained and answer.reason.startswith("rag matches English questions; this looks like Spanish")
+    assert_citations(fake_index, answer.candidates)
