@@ -38,13 +38,13 @@ _MAIN_MIN_SHARE = 0.3
 # Below this share of the words our own furniture rules keep, trafilatura's choice is taken for a
 # fragment (a teaser picked out of a listing page) and our rules' choice is read instead: losing
 # text costs more than keeping furniture, since an answer cannot quote what was dropped. On the
-# pages of benchmarks/readers.py trafilatura kept 0.74-1.0 of it (and 70x on docs.html, where
+# pages of benchmarks/readers.py trafilatura kept 0.74-1.0 of it (and 69x on docs.html, where
 # a class name "wy-nav-content" made our rules drop the article).
 _MIN_TRAFILATURA_SHARE = 0.2
 # A page with fewer words than this outside furniture tags has no main content to pick out, and
 # trafilatura's scores (text length, link density) are unreliable on it: it dropped one of the two
-# sentences around an <svg> (tests/bad_inputs/deep-svg.html). The shortest page of
-# benchmarks/readers.py holds 39 words; its article pages 80-150.
+# sentences around an <svg> (tests/bad_inputs/deep-svg.html). The pages of benchmarks/readers.py
+# hold 41 (plain.html) and 49 words, the others 77-146.
 _MIN_EXTRACTION_WORDS = 60
 _META_FIELDS = {
     "source": ("og:site_name", "author"),
