@@ -4,8 +4,9 @@ Written here (nothing is copied from a site): a news page built of classed <div>
 elements, a live news page with a newsletter box and "Read more" teasers inside the article, a
 blog post with a long comment thread, a documentation page with a table of contents and
 "Edit on GitHub", an old page laid out in <table>s, a page whose main text is a data table and
-lists, a wiki-style article with an infobox and references, and a forum thread. Each lists its
-main text as sentences and its furniture as phrases, as in readers.py.
+lists, a wiki-style article with an infobox and references, a forum thread, and Markdown notes
+with a setext heading, fenced and indented code and a table without outer pipes. Each lists its
+main text as sentences and its furniture as phrases (in Markdown, markup), as in readers.py.
 """
 
 from __future__ import annotations
@@ -230,6 +231,41 @@ FORUM = f"""<html><head><title>Laptop fan always at full speed - Tech Forum</tit
 <div class="similar"><h3>{FORUM_FURNITURE[4]}</h3><ul><li><a href="/t/1">{FORUM_FURNITURE[5]}</a></li></ul>
 </div></body></html>"""
 
+NOTES_MAIN = [
+    "Setting up",
+    "Install the package, then build the index once.",
+    "def read(path, **options):",
+    "return parse(path, sep=' | ')",
+    "volume = width*height*depth",
+    "html = '<b>bold</b> &amp; more'",
+    "rag index corpus/ --threshold 0.3",
+    "Python 3.11; required",
+    "A GPU; not needed",
+    "The index is rebuilt only for files that changed.",
+]
+NOTES_FURNITURE = ["=====", "```", "| Python", "---|"]
+NOTES = f"""{NOTES_MAIN[0]}
+==========
+
+{NOTES_MAIN[1]}
+
+```python
+{NOTES_MAIN[2]}
+    {NOTES_MAIN[3]}
+{NOTES_MAIN[4]}
+{NOTES_MAIN[5]}
+```
+
+    {NOTES_MAIN[6]}
+
+Requirement | Status
+------------|-------
+Python 3.11 | required
+A GPU | not needed
+
+{NOTES_MAIN[9]}
+"""
+
 MORE_PAGES: list[tuple[str, str, list[str], list[str]]] = [
     ("news-divs.html", DIVS, DIVS_MAIN, DIVS_FURNITURE),
     ("news-live.html", LIVE, LIVE_MAIN, LIVE_FURNITURE),
@@ -239,4 +275,5 @@ MORE_PAGES: list[tuple[str, str, list[str], list[str]]] = [
     ("table-layout.html", LAYOUT, LAYOUT_MAIN, LAYOUT_FURNITURE),
     ("wiki.html", WIKI, WIKI_MAIN, WIKI_FURNITURE),
     ("forum.html", FORUM, FORUM_MAIN, FORUM_FURNITURE),
+    ("notes.md", NOTES, NOTES_MAIN, NOTES_FURNITURE),
 ]

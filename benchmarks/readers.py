@@ -41,7 +41,8 @@ forum thread, a plain page with no markers, a Markdown README with a table, foot
 share buttons, cookie banners, comments, footers) as phrases. Main words kept: the words of the
 main sentences found as a run of words in the document's text (words: letters and digits, case
 folded, so "| 412.5 |" and "; 412.5;" match). Furniture words left: likewise for the furniture
-phrases (in Markdown, the furniture is markup, so it is looked for as written). Offsets: every
+phrases (in Markdown, furniture is markup and code must stay as written, so both are looked for
+as written, spaces normalised). Offsets: every
 sentence rag splits satisfies text[start:end] == sentence. Time: the reader alone on the page,
 in process, median of 5 (a parser process adds a round trip).
 """
@@ -174,12 +175,15 @@ def _found(words: list[str], phrase: str) -> bool:
 def _score(text: str, main: list[str], furniture: list[str], *, markdown: bool = False) -> dict[str, Any]:
     words = _words(text)
     sentences = split_sentences(text, "page")
-    if markdown:  # Markdown's furniture is markup ("| China", "[^1]"): found as written, not as words
-        left = sum(len(f.split()) for f in furniture if " ".join(f.split()) in " ".join(text.split()))
+    if markdown:  # Markdown's furniture is markup ("| China", "[^1]") and its code must stay as written
+        flat = " ".join(text.split())
+        kept = sum(len(_words(s)) for s in main if " ".join(s.split()) in flat)
+        left = sum(len(f.split()) for f in furniture if " ".join(f.split()) in flat)
     else:
+        kept = sum(len(_words(s)) for s in main if _found(words, s))
         left = sum(len(_words(f)) for f in furniture if _found(words, f))
     return {
-        "main_kept": sum(len(_words(s)) for s in main if _found(words, s)),
+        "main_kept": kept,
         "furniture_left": left,
         "offsets_exact": all(text[s.start : s.end] == s.text for s in sentences),
     }
