@@ -1,32 +1,50 @@
 """How much of a page's main text the HTML and Markdown readers keep, and how much furniture they drop (a benchmark).
 
-python benchmarks/readers.py [--json]
+python benchmarks/readers.py [--baseline CHECKOUT] [--json]
+
+Side by side: this checkout's readers, trafilatura's own text (what the HTML reader would store if
+it took trafilatura's output as the document), and with --baseline the readers of another checkout
+(e.g. a `git archive` of main), run in a subprocess with that checkout first on sys.path.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, os.environ.get("RAG_READERS_CHECKOUT", str(ROOT)))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+
+from reader_pages import MORE_PAGES  # noqa: E402
 
 from rag.ingest import read_document  # noqa: E402
+from rag.ingest.documents import _READERS  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
 
 METHOD = """\
-Pages written here to look like real ones (a news article in HTML5 elements, a WordPress-style
-blog post in classed <div>s, a page with <main> and ARIA roles, a plain page with no markers
-at all, a Markdown README with a table, footnotes and <details>). Each page lists its main
-text as sentences and its furniture (navigation, "Related" asides, share buttons, cookie
-banners, comments, footers) as phrases. Main words kept: the words of the main sentences found
-whole in the document's text (spaces normalised). Furniture words left: the words of the
-furniture phrases found in it. Offsets: every sentence rag splits satisfies
-text[start:end] == sentence. Run it on two checkouts to compare readers.
+Thirteen pages written to look like real ones (here and in reader_pages.py: news in HTML5
+elements, news in classed <div>s, a live news page with a newsletter box and "Read more" teasers,
+a WordPress-style blog, a blog with comments, a page with <main> and ARIA roles, a docs page, a
+page whose main text is a table and lists, an old page laid out in <table>s, a wiki article, a
+forum thread, a plain page with no markers, a Markdown README with a table, footnotes and
+<details>). Each lists its main text as sentences and its furniture (navigation, "Related",
+share buttons, cookie banners, comments, footers) as phrases. Main words kept: the words of the
+main sentences found as a run of words in the document's text (words: letters and digits, case
+folded, so "| 412.5 |" and "; 412.5;" match). Furniture words left: likewise for the furniture
+phrases (in Markdown, furniture is markup and code must stay as written, so both are looked for
+as written, spaces normalised). Offsets: every
+sentence rag splits satisfies text[start:end] == sentence. Time: the reader alone on the page,
+in process, median of 5 (a parser process adds a round trip).
 """
 
 ARTICLE = [
@@ -141,43 +159,99 @@ PAGES: list[tuple[str, str, list[str], list[str]]] = [
 ]
 
 
-def _normal(text: str) -> str:
-    return " ".join(text.split())
+_WORD = re.compile(r"\w+(?:[.,'\u2019]\w+)*")
+PAGES = PAGES[:4] + MORE_PAGES + PAGES[4:]
 
 
-def measure(folder: Path) -> list[dict[str, Any]]:
+def _words(text: str) -> list[str]:
+    return [word.lower() for word in _WORD.findall(text)]
+
+
+def _found(words: list[str], phrase: str) -> bool:
+    wanted = _words(phrase)
+    return any(words[i : i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
+
+
+def _score(text: str, main: list[str], furniture: list[str], *, markdown: bool = False) -> dict[str, Any]:
+    words = _words(text)
+    sentences = split_sentences(text, "page")
+    if markdown:  # Markdown's furniture is markup ("| China", "[^1]") and its code must stay as written
+        flat = " ".join(text.split())
+        kept = sum(len(_words(s)) for s in main if " ".join(s.split()) in flat)
+        left = sum(len(f.split()) for f in furniture if " ".join(f.split()) in flat)
+    else:
+        kept = sum(len(_words(s)) for s in main if _found(words, s))
+        left = sum(len(_words(f)) for f in furniture if _found(words, f))
+    return {
+        "main_kept": kept,
+        "furniture_left": left,
+        "offsets_exact": all(text[s.start : s.end] == s.text for s in sentences),
+    }
+
+
+def _timed(call: Any) -> tuple[Any, float]:
+    times, result = [], None
+    for _ in range(5):
+        started = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - started)
+    return result, statistics.median(times) * 1000
+
+
+def _trafilatura_text(content: str) -> str:
+    import trafilatura
+
+    extracted = trafilatura.extract(content, include_tables=True, include_comments=False, fast=True)
+    return "\n\n".join((extracted or "").split("\n"))
+
+
+def measure(folder: Path, *, with_trafilatura: bool) -> list[dict[str, Any]]:
     rows = []
     for name, content, main, furniture in PAGES:
         path = folder / name
         path.write_text(content, encoding="utf-8")
-        document = read_document(path, name)
-        text = _normal(document.text)
-        sentences = split_sentences(document.text, name)
-        main_words = sum(len(s.split()) for s in main)
-        kept = sum(len(s.split()) for s in main if _normal(s) in text)
-        furniture_words = sum(len(f.split()) for f in furniture)
-        left = sum(len(f.split()) for f in furniture if _normal(f) in text)
-        rows.append(
-            {
-                "page": name,
-                "main_words": main_words,
-                "main_kept": kept,
-                "furniture_words": furniture_words,
-                "furniture_left": left,
-                "offsets_exact": all(document.text[s.start : s.end] == s.text for s in sentences),
-                "title": document.title,
-            }
-        )
+        document = read_document(path, name)  # as indexing reads it (HTML in a parser process)
+        _, milliseconds = _timed(lambda path=path: _READERS[path.suffix](path.read_bytes(), path))
+        row = {
+            "page": name,
+            "main_words": sum(len(_words(s)) for s in main),
+            "furniture_words": sum(len(f.split() if name.endswith(".md") else _words(f)) for f in furniture),
+            "title": document.title,
+            "reader": {**_score(document.text, main, furniture, markdown=name.endswith(".md")), "ms": milliseconds},
+        }
+        if with_trafilatura and name.endswith(".html"):
+            text, milliseconds = _timed(lambda content=content: _trafilatura_text(content))
+            row["trafilatura"] = {**_score(text, main, furniture), "ms": milliseconds}
+        rows.append(row)
     return rows
 
 
-def print_report(rows: list[dict[str, Any]]) -> None:
-    print(f"{'page':<22}{'main words kept':>18}{'furniture left':>17}  offsets  title")
+def _baseline(checkout: Path) -> list[dict[str, Any]]:
+    environment = {**os.environ, "RAG_READERS_CHECKOUT": str(checkout), "PYTHONPATH": str(checkout)}
+    command = [sys.executable, __file__, "--json", "--no-trafilatura"]
+    output = subprocess.run(command, env=environment, capture_output=True, text=True, check=True).stdout
+    return json.loads(output)
+
+
+def _cell(result: dict[str, Any] | None, row: dict[str, Any]) -> str:
+    if result is None:
+        return f"{'-':>30}"
+    left = f"{result['furniture_left']}/{row['furniture_words']}" if row["furniture_words"] else "-"
+    exact = "exact" if result["offsets_exact"] else "WRONG"
+    return f"{result['main_kept']:>3}/{row['main_words']:<3} {left:>6} {exact:>6} {result['ms']:>6.1f}ms"
+
+
+def print_report(rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None) -> None:
+    before = {row["page"]: row["reader"] for row in baseline or []}
+    columns = (["baseline"] if baseline else []) + ["this checkout", "trafilatura's text"]
+    print(f"{'page':<20}" + "".join(f"{c:>31}" for c in columns))
+    print(f"{'':<20}" + "   main    furniture  offsets  time" * len(columns))
     for row in rows:
-        kept = f"{row['main_kept']}/{row['main_words']}"
-        left = f"{row['furniture_left']}/{row['furniture_words']}" if row["furniture_words"] else "-"
-        exact = "exact" if row["offsets_exact"] else "WRONG"
-        print(f"{row['page']:<22}{kept:>18}{left:>17}  {exact:<7}  {row['title']}")
+        cells = ([_cell(before.get(row["page"]), row)] if baseline else []) + [
+            _cell(row["reader"], row),
+            _cell(row.get("trafilatura"), row),
+        ]
+        print(f"{row['page']:<20}" + "".join(f" {c}" for c in cells))
 
 
 def main() -> int:
@@ -185,13 +259,16 @@ def main() -> int:
         description=__doc__.splitlines()[0], epilog=METHOD, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--baseline", type=Path, help="a checkout whose readers to measure beside these")
+    parser.add_argument("--no-trafilatura", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rag-readers-") as folder:
-        rows = measure(Path(folder))
+        rows = measure(Path(folder), with_trafilatura=not args.no_trafilatura)
+    baseline = _baseline(args.baseline.resolve()) if args.baseline else None
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows if baseline is None else {"rows": rows, "baseline": baseline}, indent=2))
     else:
-        print_report(rows)
+        print_report(rows, baseline)
     return 0
 
 

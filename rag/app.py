@@ -956,9 +956,9 @@ def _documents_tab(summary: gr.Markdown) -> tuple[gr.Dataframe, gr.State, list[A
     with gr.Row(equal_height=False):
         with gr.Column(scale=6):
             table = gr.Dataframe(
-                headers=["Title", "Source", "Sentences", "Added (UTC)"],
-                datatype=["str", "str", "number", "str"],
-                column_widths=["40%", "19%", "18%", "23%"],
+                headers=["Title", "Source", "Sentences", "Added (UTC)", "Encoding"],
+                datatype=["str", "str", "number", "str", "str"],
+                column_widths=["34%", "17%", "14%", "21%", "14%"],
                 interactive=False,
                 wrap=True,
                 label="Documents (select one to read it)",

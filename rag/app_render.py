@@ -365,10 +365,11 @@ BACK_TO_ANSWER = '<button type="button" class="rag-back">\u2191 Back to the answ
 
 
 def document_rows(index: Index) -> tuple[list[list[Any]], list[str]]:
-    """The documents table (title, source, sentences, date added) and the id of each row."""
+    """The documents table (title, source, sentences, date added, encoding) and the id of each row."""
     headers = index.documents()
     rows = [
         [d["title"], d["source"], d["sentences"], (d.get("added_at") or "").replace("T", " ").rstrip("Z")]
+        + [d.get("encoding") or "\u2014"]  # the codec a text file was read in; none for PDF and DOCX
         for d in headers
     ]
     return rows, [d["doc_id"] for d in headers]

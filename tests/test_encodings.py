@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.app_render import document_header_html
+from rag.app_render import document_header_html, document_rows
 from rag.cli import main
 from rag.ingest import IN_PROCESS_MAX_BYTES, read_document
 from rag.sentences import split_sentences
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_offsets
+from tests.test_ingest import make_pdf
 
 CHINESE = (
     "中国是世界上人口最多的国家之一。北京是中国的首都，上海是最大的城市。"
@@ -110,6 +111,15 @@ def test_the_index_keeps_each_documents_encoding_and_the_viewer_shows_a_legacy_o
     assert "read as gb18030" in document_header_html(china)
     notes = index.document("notes.txt")
     assert notes is not None and "read as" not in document_header_html(notes)
+
+
+def test_the_documents_table_has_an_encoding_column(tmp_path: Path) -> None:
+    corpus = _legacy_corpus(tmp_path / "corpus")
+    (corpus / "report.pdf").write_bytes(make_pdf([["The fund was announced in March."]]))
+    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    rows, doc_ids = document_rows(index)
+    encodings = {doc_id: row[4] for doc_id, row in zip(doc_ids, rows, strict=True)}
+    assert encodings == {"china.txt": "gb18030", "notes.txt": "utf-8", "report.pdf": "\u2014", "russia.txt": "koi8-r"}
 
 
 def test_an_index_written_before_the_encoding_was_kept_still_reads(tmp_path: Path) -> None:

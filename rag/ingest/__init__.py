@@ -4,8 +4,10 @@ One module per job, in the order a file moves through them:
 
 - ``files``: which files of the corpus are read, their bytes and version, and why one is skipped;
 - ``decode``: bytes -> text (byte-order marks, UTF-8, declared and detected legacy encodings, binary sniffing);
+- ``legacy``: which legacy codepage reads a non-Western text most plausibly (short texts included);
 - ``metadata``: title, source, url and date (front matter, trailing "Source:" lines, clean-up);
-- ``text``, ``markdown``, ``html``: the readers of text formats;
+- ``text``, ``markdown``, ``html``: the readers of text formats (Markdown's blocks parsed by markdown-it-py);
+- ``main_content``: which blocks of an HTML page are its main content, as trafilatura decides;
 - ``worker``: the pool of sandboxed, long-lived child processes (one per core) that parse PDF,
   DOCX and large markup files under time and memory limits;
 - ``office``: PDF and DOCX;

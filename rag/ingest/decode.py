@@ -9,6 +9,7 @@ import unicodedata
 from pathlib import Path
 
 from rag.errors import IngestError
+from rag.ingest.legacy import most_plausible, plausibility
 
 logger = logging.getLogger(__name__)
 
@@ -142,18 +143,23 @@ def _detected_charset(data: bytes) -> str | None:
     do: on short texts the detector cannot tell cp1252 from cp1250 or the Mac codepages, and
     cp1252 is by far the most common. A file that is mostly UTF-8 is left to that reading too.
     """
-    if _utf8_share(data) >= _MOSTLY_UTF8 or _high_bytes_in_runs(data) < _LEGACY_RUN_SHARE:
+    if _high_bytes_in_runs(data) < _LEGACY_RUN_SHARE:
         return None
+    # A mostly-UTF-8 file is read as UTF-8 with stray Windows bytes unless a legacy codepage reads
+    # it more plausibly: short Shift-JIS text can be two-thirds valid UTF-8 sequences.
+    to_beat = -1.0
+    if _utf8_share(data) >= _MOSTLY_UTF8:
+        to_beat = plausibility(data[:4096].decode("utf-8", errors=_LEGACY_ERRORS))
     from charset_normalizer import from_bytes  # imported here: only files that are not UTF-8 need it
 
-    best = from_bytes(_sample(data)).best()
-    if best is None:
-        return None
+    sample = _sample(data)
+    best = from_bytes(sample).best()
     try:
-        name = codecs.lookup(best.encoding).name
+        detected = codecs.lookup(best.encoding).name if best is not None else None
     except LookupError:
-        return None
-    if name in _UNDECLARABLE or _is_western(str(best)):
+        detected = None
+    name = most_plausible(sample, detected, to_beat=to_beat)  # the detector's pick, or a codepage that reads it better
+    if name is None or name in _UNDECLARABLE or _is_western(sample.decode(name, errors="replace")):
         return None
     return name
 

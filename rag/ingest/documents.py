@@ -22,6 +22,7 @@ from rag.types import Document, FileVersion
 logger = logging.getLogger(__name__)
 
 _MARKUP_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+_HTML_SUFFIXES = (".html", ".htm")
 
 _READERS: dict[str, Callable[[bytes, Path], _Extracted]] = {
     ".txt": _read_plain,
@@ -120,7 +121,8 @@ def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Documen
     if reader is None:
         raise IngestError(_unsupported(suffix))
     data = _read_bytes(path) if data is None else data
-    if suffix in _MARKUP_SUFFIXES and len(data) > IN_PROCESS_MAX_BYTES:
+    # HTML goes to a parser process whatever its size: trafilatura (lxml) runs there, under its limits.
+    if suffix in _HTML_SUFFIXES or (suffix in _MARKUP_SUFFIXES and len(data) > IN_PROCESS_MAX_BYTES):
         extracted = _read_markup_in_child(data, path)
     else:
         extracted = reader(data, path)

@@ -1,4 +1,4 @@
-"""HTML files -> the text a browser would show, in blocks, with the title, canonical URL and <meta> fields."""
+"""HTML files -> the main content a browser would show, in blocks, with the title, canonical URL and <meta> fields."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rag.errors import IngestError
 from rag.ingest.decode import _decode_text_and_encoding
+from rag.ingest.main_content import main_blocks
 from rag.ingest.metadata import _clean_field, _Extracted, _one_line, _safe_url, _trailing_source
 
 _HIDDEN_TAGS = {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "canvas"}
@@ -34,6 +35,17 @@ _MAIN_TAGS = {"main", "article"}
 # When <main> or <article> holds at least this share of the page's words, only they are read
 # (a page of teasers in <article>s keeps the rest); benchmarks/readers.py.
 _MAIN_MIN_SHARE = 0.3
+# Below this share of the words our own furniture rules keep, trafilatura's choice is taken for a
+# fragment (a teaser picked out of a listing page) and our rules' choice is read instead: losing
+# text costs more than keeping furniture, since an answer cannot quote what was dropped. On the
+# pages of benchmarks/readers.py trafilatura kept 0.74-1.0 of it (and 69x on docs.html, where
+# a class name "wy-nav-content" made our rules drop the article).
+_MIN_TRAFILATURA_SHARE = 0.2
+# A page with fewer words than this outside furniture tags has no main content to pick out, and
+# trafilatura's scores (text length, link density) are unreliable on it: it dropped one of the two
+# sentences around an <svg> (tests/bad_inputs/deep-svg.html). The pages of benchmarks/readers.py
+# hold 41 (plain.html) and 49 words, the others 77-146.
+_MIN_EXTRACTION_WORDS = 60
 _META_FIELDS = {
     "source": ("og:site_name", "author"),
     "date": ("article:published_time", "date"),
@@ -44,9 +56,10 @@ _META_FIELDS = {
 class _VisibleText(HTMLParser):
     """Collects the text a browser would show, in blocks, plus the title and <meta> fields."""
 
-    def __init__(self, drop_furniture: bool = True) -> None:
+    def __init__(self, drop_furniture: bool = True, *, by_names: bool = True) -> None:
         super().__init__(convert_charrefs=True)
         self.drop_furniture = drop_furniture
+        self.by_names = by_names  # furniture also by class and id names, not only by tags and roles
         self.blocks: list[str] = []
         self.in_main: list[bool] = []  # for each block, whether it lies in <main> or <article>
         self._main_depth = 0
@@ -92,6 +105,8 @@ class _VisibleText(HTMLParser):
             return True
         if values.get("role", "").strip().lower() in _FURNITURE_ROLES:
             return True
+        if not self.by_names:
+            return False
         names = f"{values.get('class', '')} {values.get('id', '')}".lower()
         return not _FURNITURE_NAMES.isdisjoint(_NAME_TOKENS.split(names))
 
@@ -176,11 +191,9 @@ def _hides(values: dict[str, str]) -> bool:
 def _read_html(data: bytes, path: Path) -> _Extracted:
     decoded, encoding = _decode_text_and_encoding(data, path)
     markup = _defuse_unclosed_markup(decoded)
-    parser = _parsed(markup, drop_furniture=True)
-    text = parser.text()
-    if not text.strip():  # all of it looked like furniture: read the whole page rather than nothing
-        parser = _parsed(markup, drop_furniture=False)
-        text = parser.text()
+    parser = _parsed(markup, drop_furniture=False)
+    whole = parser.text()
+    text = _main_text(markup) or whole
     return _Extracted(
         text=text,
         title=parser.title or parser.first_h1,
@@ -191,11 +204,28 @@ def _read_html(data: bytes, path: Path) -> _Extracted:
     )
 
 
-def _parsed(markup: str, *, drop_furniture: bool) -> _VisibleText:
-    parser = _VisibleText(drop_furniture)
+def _main_text(markup: str) -> str:
+    """The page's main content: of the blocks outside furniture tags and roles (<nav>, <aside>,
+    role="navigation"...), those trafilatura counts as main (``main_content``), unless it finds none
+    or keeps under ``_MIN_TRAFILATURA_SHARE`` of what all our furniture rules keep; then what those
+    rules keep. Class and id names are left to trafilatura: a name such as "wy-nav-content" made our
+    rules drop a whole article (docs.html in benchmarks/readers.py). "" when nothing would be left."""
+    own = _parsed(markup, drop_furniture=True).text()
+    structure = _parsed(markup, drop_furniture=True, by_names=False)
+    if _words(structure.blocks) < _MIN_EXTRACTION_WORDS:
+        return own
+    chosen = main_blocks(markup, structure.blocks)
+    if chosen and _words(chosen) >= _MIN_TRAFILATURA_SHARE * len(own.split()):
+        return "\n\n".join(chosen)
+    return own
+
+
+def _parsed(markup: str, *, drop_furniture: bool, by_names: bool = True) -> _VisibleText:
+    parser = _VisibleText(drop_furniture, by_names=by_names)
     try:
         parser.feed(markup)
         parser.close()
+        parser.text()  # flushes the last block
     except (AssertionError, ValueError) as err:  # html.parser's reaction to some broken markup
         raise IngestError(f"HTML could not be parsed ({_one_line(str(err))})") from err
     return parser

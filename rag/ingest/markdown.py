@@ -1,4 +1,10 @@
-"""Markdown files -> plain text: link text kept; images, HTML comments and scripts dropped; first heading as title."""
+"""Markdown files -> plain text: link text kept; images, HTML comments and scripts dropped; first heading as title.
+
+markdown-it-py (CommonMark with GFM tables) parses the blocks: which source lines are a table's
+rows, a fenced or indented code block (kept verbatim: ``**kwargs`` is code, not bold) or a setext
+heading's underline. The text is then built line by line from the source, so each line of the
+document is a slice of a source line less its markup.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ import html
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
+
+from markdown_it import MarkdownIt
 
 from rag.ingest.decode import _decode_text_and_encoding
 from rag.ingest.metadata import _clean_field, _Extracted, _split_front_matter, _with_fields
@@ -55,17 +64,79 @@ _MD_INNER_SPACES = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
+_LineKind = Literal["text", "table", "code", "break"]
+# "html": a block's inline HTML tags are markup to drop, as the line rules below do.
+_BLOCKS = MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
 def _markdown_to_text(markdown: str) -> str:
-    """Plain text of light Markdown (without HTML comments and scripts): link text kept, images dropped,
-    a table's rows as lines of cells, footnote marks dropped and footnotes kept as paragraphs."""
+    """Plain text of Markdown (without HTML comments and scripts): link text kept, images dropped,
+    a table's rows as lines of cells, code verbatim, footnote marks dropped and footnotes kept as paragraphs."""
     source = markdown.split("\n")
-    in_table = _table_lines(source)
-    lines = (_table_row(line) if table else _markdown_line(line) for line, table in zip(source, in_table, strict=True))
-    text = _markdown_inline("\n".join(line for line in lines if line is not None))
+    pieces: list[tuple[str, bool]] = []  # each output line, and whether it is code (kept verbatim)
+    for line, kind in zip(source, _line_kinds(markdown, source), strict=True):
+        if kind == "code":  # verbatim, except that no image or link reaches a renderer, as elsewhere
+            pieces.append((_without_images_and_links(line), True))
+            continue
+        out = "" if kind == "break" else _table_row(line) if kind == "table" else _markdown_line(line)
+        if out is not None:
+            pieces.append((out, False))
+    text = _inline_outside_code(pieces)
     # Also what removed markup leaves at line starts. Stripped line by line: a regular expression
     # for trailing spaces ("[ \t]+$") backtracks over every long run of spaces inside a line.
     text = "\n".join(line.strip(" \t") for line in text.split("\n"))
     return _BLANK_RUNS.sub("\n\n", text).strip("\n")
+
+
+def _line_kinds(markdown: str, source: list[str]) -> list[_LineKind]:
+    """What markdown-it makes of each source line: a table row, code, a line that only breaks
+    (a fence, a setext underline), or text for the line rules."""
+    kinds: list[_LineKind] = ["text"] * len(source)
+    for token in _BLOCKS.parse(markdown):
+        if token.map is None or (token.level != 0 and token.type == "heading_open"):
+            continue
+        start, end = token.map
+        if token.type == "table_open":
+            kinds[start:end] = ["table"] * (end - start)
+        elif token.type == "code_block":
+            kinds[start:end] = ["code"] * (end - start)
+        elif token.type == "fence":
+            fenced: list[_LineKind] = ["code"] * (end - start)
+            kinds[start:end], kinds[start] = fenced, "break"
+            if end - start >= 2 and _closes_fence(source[end - 1], token.markup):
+                kinds[end - 1] = "break"
+        elif token.type == "heading_open" and token.markup in ("=", "-") and end - start >= 2:
+            kinds[end - 1] = "break"
+    return kinds
+
+
+def _closes_fence(line: str, fence: str) -> bool:
+    """Whether ``line`` closes a fence opened with ``fence`` (an unclosed fence runs to the end)."""
+    line = line.strip(" \t")
+    return line.startswith(fence) and not line.strip(fence[0])
+
+
+def _without_images_and_links(line: str) -> str:
+    for pattern, replacement in _MD_INLINE[:2]:
+        line = pattern.sub(replacement, line)
+    return line
+
+
+def _inline_outside_code(pieces: list[tuple[str, bool]]) -> str:
+    """The lines joined, inline markup removed from every run of lines that is not code."""
+    runs: list[str] = []
+    text: list[str] = []
+    for line, code in pieces:
+        if code:
+            if text:
+                runs.append(_markdown_inline("\n".join(text)))
+                text = []
+            runs.append(line)
+        else:
+            text.append(line)
+    if text:
+        runs.append(_markdown_inline("\n".join(text)))
+    return "\n".join(runs)
 
 
 def _markdown_line(line: str) -> str | None:
@@ -82,22 +153,6 @@ def _markdown_line(line: str) -> str | None:
         line = line[quote.end() :]
     heading = _heading(line)
     return heading[1] if heading else line
-
-
-def _table_lines(lines: list[str]) -> list[bool]:
-    """Which lines are rows of a table: a header line, its rule (``|---|---|``), and the rows up to a blank line."""
-    inside = [False] * len(lines)
-    row = 0
-    while row < len(lines):
-        if "|" in lines[row] and row + 1 < len(lines) and _is_table_rule(lines[row + 1]):
-            inside[row] = True
-            row += 2
-            while row < len(lines) and "|" in lines[row] and lines[row].strip():
-                inside[row] = True
-                row += 1
-        else:
-            row += 1
-    return inside
 
 
 def _table_row(line: str) -> str | None:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from rag.errors import IngestError
 from rag.ingest.files import _FORMAT_NAMES
@@ -232,7 +232,7 @@ def _worker_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _write_all(stream: BinaryIO | None, head: bytes, data: bytes) -> None:
+def _write_all(stream: IO[bytes] | None, head: bytes, data: bytes) -> None:
     if stream is None:
         raise BrokenPipeError
     stream.write(head)
@@ -240,7 +240,7 @@ def _write_all(stream: BinaryIO | None, head: bytes, data: bytes) -> None:
     stream.flush()
 
 
-def _read_reply(stream: BinaryIO | None, deadline: float) -> bytes:
+def _read_reply(stream: IO[bytes] | None, deadline: float) -> bytes:
     """One length-prefixed outcome from the child, waiting no later than ``deadline``.
 
     Raises:
