@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 
 from rag import SUPPORTED_SUFFIXES
-from rag.app_api import ask_api, ask_question_api, lookup_api, lookup_text_api
+from rag.app_api import ask_api, ask_question_api, ask_where_api, lookup_api, lookup_text_api, lookup_where_api
 from rag.app_assets import (
     COPY_TO_CLIPBOARD,
     FORGET_CONVERSATION,
@@ -425,4 +425,6 @@ def build_demo() -> gr.Blocks:
         gr.api(lookup_api, api_name="lookup")
         gr.api(ask_question_api, api_name="ask_question")
         gr.api(lookup_text_api, api_name="lookup_text")
+        gr.api(ask_where_api, api_name="ask_where")
+        gr.api(lookup_where_api, api_name="lookup_where")
     return app

@@ -9,9 +9,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import gradio as gr
+import pytest
+
+from rag import Index, app_api, app_documents
 from rag.answer_spans import answer_spans
+from tests import test_ui
+from tests.test_ui import CHIP_QUESTION, GOLD
 
 ROOT = Path(__file__).resolve().parent.parent
+index = test_ui.index  # the first round's fixture: the seed article, a news folder, a PDF
+NEWS = {"news/hostile.md", "news/hostile-plain.txt"}
 ARTICLE = (ROOT / "corpus" / "seed-article.md").read_text(encoding="utf-8")
 
 
@@ -47,3 +55,38 @@ def test_a_date_or_amount_the_question_gives_is_not_marked() -> None:
     assert marked("What did Li stress when he governed Zhejiang Province in 2016?", tenure) == []
     text = "The fund raised $40 billion in 2024, up from $29 billion."
     assert marked("How much did the fund raise, $40 billion?", text) == ["$29 billion"]
+
+
+def cited(answer: dict) -> set[str]:
+    return {c["doc_id"] for c in (*answer["citations"], *answer["candidates"])}
+
+
+def test_the_http_api_takes_the_cli_names_for_a_filter_and_the_old_ones_for_now(index: Index, monkeypatch) -> None:
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
+    assert cited(app_api.ask_api(CHIP_QUESTION, folder=["news"])) <= NEWS
+    assert cited(app_api.ask_api(CHIP_QUESTION, folders=["news"])) <= NEWS  # deprecated, still read
+    assert cited(app_api.ask_api(CHIP_QUESTION, source=["cgtn.com"])) == {"seed-article.md"}
+    assert app_api.lookup_api(GOLD, doc=["news/hostile.md"])[0]["kind"] != "exact"
+    assert app_api.lookup_api(GOLD, documents=["news/hostile.md"])[0]["kind"] != "exact"
+    assert app_api.lookup_api(GOLD, doc=["seed-article.md"])[0]["kind"] == "exact"
+    with pytest.raises(gr.Error, match="give folder or folders"):
+        app_api.ask_api(CHIP_QUESTION, folder=["news"], folders=["news"])
+    # Positions are kept: a call by position reads the third value as the documents, as before.
+    by_position = app_api.ask_api(CHIP_QUESTION, [], ["news/hostile.md"])
+    assert cited(by_position) <= {"news/hostile.md"}
+
+
+def test_the_where_endpoints_take_a_filter_as_the_python_api_does(index: Index, monkeypatch) -> None:
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
+    answer = app_api.ask_where_api(CHIP_QUESTION, {"doc": "seed-article.md", "since": "2000"})
+    assert answer["citations"][0]["text"] == GOLD
+    assert cited(app_api.ask_where_api(CHIP_QUESTION, {"folder": ["news"]})) <= NEWS
+    assert cited(app_api.ask_where_api(CHIP_QUESTION, {"sources": ["cgtn.com"]})) == {"seed-article.md"}
+    assert app_api.ask_where_api(CHIP_QUESTION, {})["citations"][0]["text"] == GOLD  # empty: every document
+    assert [m["kind"] for m in app_api.lookup_where_api(GOLD, {"doc": ["seed-article.md"]})] == ["exact"]
+    with pytest.raises(gr.Error, match="unknown field 'folders_'"):
+        app_api.ask_where_api(CHIP_QUESTION, {"folders_": ["news"]})
+    with pytest.raises(gr.Error, match="JSON object"):
+        app_api.lookup_where_api(GOLD, ["news"])  # type: ignore[arg-type]
+    with pytest.raises(gr.Error, match="YYYY"):
+        app_api.ask_where_api(CHIP_QUESTION, {"until": "last week"})
