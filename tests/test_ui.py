@@ -776,3 +776,13 @@ def test_client_ask_and_lookup_take_optional_filters(client) -> None:
     assert [m["kind"] for m in matches] == ["exact"]
     with pytest.raises(Exception, match="matches the filter"):
         client.predict(CHIP_QUESTION, sources=["nobody.example"], api_name="/ask")
+    # The CLI's and the Python API's names (the ones above are the deprecated first names, still read).
+    result = client.predict(CHIP_QUESTION, doc=["seed-article.md"], since="2000", api_name="/ask")
+    assert result["citations"][0]["text"] == GOLD
+    assert [m["kind"] for m in client.predict(GOLD, source=["cgtn.com"], api_name="/lookup")] == ["exact"]
+    result = client.predict(CHIP_QUESTION, {"doc": "seed-article.md", "since": "2000"}, api_name="/ask_where")
+    assert result["citations"][0]["text"] == GOLD
+    with pytest.raises(Exception, match="matches the filter"):
+        client.predict(CHIP_QUESTION, {"folder": ["news"]}, api_name="/ask_where")  # this app has no news folder
+    with pytest.raises(Exception, match="not both"):
+        client.predict(CHIP_QUESTION, doc=["seed-article.md"], documents=["seed-article.md"], api_name="/ask")

@@ -11,11 +11,29 @@
     box.value = value + ' ' + Date.now();
     box.dispatchEvent(new Event('input', {bubbles: true}));
   };
+  const openCitation = (cite) => {
+    const found = cite.className.match(/rag-q(\d+)-c(\d+)/);
+    if (found) send('rag-open-request', 'open ' + found[1] + ' ' + found[2]);
+  };
+  // A tap on [n] previews it, as a hover does with a mouse; the card offers "Open in the document",
+  // and a second tap on the same [n] while its card shows opens it too. A click or Enter opens at once.
+  let tapped = null;  // the touch that began on a [n]: which one, and whether its card already showed
+  document.addEventListener('pointerdown', (event) => {
+    const cite = event.target.closest?.('.rag-cite[value]');
+    tapped = cite && event.pointerType === 'touch' ? {cite, shown: anchor === cite && !tip.hidden} : null;
+  }, true);
   document.addEventListener('click', (event) => {
     const cite = event.target.closest('.rag-cite');
     if (cite) {
-      const found = cite.className.match(/rag-q(\d+)-c(\d+)/);
-      if (found) { event.preventDefault(); send('rag-open-request', 'open ' + found[1] + ' ' + found[2]); }
+      event.preventDefault();
+      const tap = tapped; tapped = null;
+      if (tap && tap.cite === cite && !tap.shown) { show(cite); return; }
+      hide(); openCitation(cite);
+      return;
+    }
+    if (event.target.closest('.rag-preview-open')) {
+      const cite = tip.ragFor; hide();
+      if (cite && cite.isConnected) openCitation(cite);
       return;
     }
     if (event.target.closest('.rag-back')) {
@@ -47,6 +65,12 @@
     for (const button of document.querySelectorAll('#rag-chat button[aria-label=""]')) {  // Gradio's nameless toggles
       button.setAttribute('aria-label', button.textContent.trim() || 'Show or hide the sources');
     }
+    // Gradio's trash icon above the chat is named "Clear" (in the browser's language), like other clear
+    // buttons: named for what it clears. It is the top panel's last button (the chat shows no share or copy).
+    const trash = [...document.querySelectorAll('#rag-chat .top-panel button')].pop();
+    if (trash && trash.getAttribute('aria-label') !== 'Clear conversation') {
+      trash.setAttribute('aria-label', 'Clear conversation'); trash.title = 'Clear conversation';
+    }
   };
   new MutationObserver(() => { if (!pending) { pending = true; requestAnimationFrame(name); } })
     .observe(document.body, {subtree: true, childList: true, characterData: true,
@@ -67,6 +91,7 @@
   setTimeout(() => document.querySelector('#rag-question textarea')?.focus(), 200);
   // The [n] preview card: built with textContent from the JSON in the marker's value (never as
   // HTML), shown on hover and on focus (a keyboard's Tab, a tap), beside the marker; Escape hides it.
+  // It ends with a button that opens the citation in its document (what a tap needs: no hover there).
   const tip = document.createElement('div');
   tip.id = 'rag-preview'; tip.setAttribute('role', 'tooltip'); tip.hidden = true; document.body.append(tip);
   let anchor = null;
@@ -85,9 +110,10 @@
     let d; try { d = JSON.parse(button.value); } catch (e) { return; }
     const passage = part('div', 'rag-preview-passage');
     passage.append(String(d.before || ''), part('mark', '', String(d.quote || '')), String(d.after || ''));
+    const open = part('button', 'rag-preview-open', 'Open in the document'); open.type = 'button';
     tip.replaceChildren(part('div', 'rag-preview-title', String(d.title || '')),
-                        part('div', 'rag-preview-meta', String(d.meta || '')), passage);
-    anchor = button; button.setAttribute('aria-describedby', 'rag-preview'); place();
+                        part('div', 'rag-preview-meta', String(d.meta || '')), passage, open);
+    anchor = button; tip.ragFor = button; button.setAttribute('aria-describedby', 'rag-preview'); place();
   };
   const hide = () => { tip.hidden = true; anchor = null; };
   const marker = (event) => event.target.closest?.('.rag-cite[value]');
@@ -96,7 +122,10 @@
     if (b) show(b);
     else if (anchor && document.activeElement !== anchor && !event.target.closest?.('#rag-preview')) hide();
   });
-  document.addEventListener('focusin', (event) => { const b = marker(event); if (b) show(b); else hide(); });
+  document.addEventListener('focusin', (event) => {
+    const b = marker(event);
+    if (b) show(b); else if (!event.target.closest?.('#rag-preview')) hide();
+  });
   document.addEventListener('keydown', (event) => { if (event.key === 'Escape') hide(); });
   window.addEventListener('scroll', place, true);
   // Conversations kept in this browser: [{id, title, at, answers}], newest first.
