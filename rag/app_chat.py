@@ -41,7 +41,7 @@ from rag.export import (
     conversation_markdown,
     quote_with_citation,
 )
-from rag.feedback import feedback_path, record_feedback
+from rag.feedback import Rating, feedback_path, record_feedback
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ def on_copy_request(request: str, answers: list[dict[str, Any]]) -> str:
     return copy_text(*parsed)
 
 
-def rating_of(liked: Any) -> str:
+def rating_of(liked: Any) -> Rating:
     """The rating a click on a thumb means: Gradio sends True/"Like", False/"Dislike", and an empty
     value when the thumb that was on is clicked again (taken back: a retraction, never a thumbs down)."""
     if liked is True or liked == "Like":
@@ -321,7 +321,7 @@ def rating_of(liked: Any) -> str:
     return "retracted"
 
 
-def save_judgement(answers: Sequence[dict[str, Any]], number: int, rating: str, reason: str = "",
+def save_judgement(answers: Sequence[dict[str, Any]], number: int, rating: Rating, reason: str = "",
                    comment: str = "") -> tuple[str, bool]:  # fmt: skip
     """Append a judgement of answer ``number``; the status line to show, and whether it was saved."""
     path = feedback_path(app_documents.STATE.index.path)

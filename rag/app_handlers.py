@@ -74,7 +74,7 @@ def on_lookup(text: str, documents: list[str] | None = None, sources: list[str] 
     )
 
 
-def on_select_row(details: list[str], event: gr.SelectData) -> str:
+def on_select_row(details: list[str], event: gr.SelectData) -> Any:
     row = event.index[0] if isinstance(event.index, list | tuple) else event.index
     if not isinstance(row, int) or not 0 <= row < len(details):
         return gr.update()

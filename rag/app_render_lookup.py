@@ -95,6 +95,8 @@ def marks_html(text: str, spans: Sequence[tuple[int, int]]) -> str:
 def altered_html(match: Match) -> str:
     """An altered claim beside its source sentence, the words where they differ marked on both sides."""
     cited = match.citation
+    if cited is None:  # lookup gives every altered match the source it differs from (match_detail_html checks)
+        raise ValueError(f"an altered match has no source sentence: {match.query!r}")
     claim = marks_html(match.query, [(d.claim_start - match.query_start, d.claim_end - match.query_start)
                                      for d in match.differences])  # fmt: skip
     source = marks_html(
