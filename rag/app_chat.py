@@ -46,23 +46,10 @@ from rag.feedback import Rating, feedback_path, record_feedback
 logger = logging.getLogger(__name__)
 
 
-EXAMPLE_QUESTIONS = (
-    "How much money does the new chip fund aim to raise?",
-    "Which companies did Li Qiang visit?",
-    "Which technologies are described as dual-use?",
-)
-EXAMPLE_LOOKUPS = (
-    "China wants to be a world leader in technology.",
-    "In response, China is launching a new state-backed investment fund aiming to raise over $40 billion for "
-    "its semiconductor sector, according to Reuters. The fund was announced on the moon.",
-)
 MAX_CHAT_TURNS = 20  # earlier answers passed with a chat question
 MAX_QUESTION_CHARS = 2_000  # what Index.ask accepts (rag.queries); longer is refused with a message, not cut
 THUMBS = {"up": "\U0001f44d", "down": "\U0001f44e"}
 K_CHOICES = (1, 10)  # the most quotes an answer may have, as the Settings slider offers it
-# The browser's own copy of the settings (k, threshold, saved document sets); the encryption Gradio
-# adds to BrowserState is not relied on (the key is in this file), only the storage in the user's browser.
-SETTINGS_KEY, SETTINGS_SECRET = "rag-settings", "rag-settings-v1"
 
 
 # --- asking ----------------------------------------------------------------------------

@@ -26,11 +26,7 @@ from rag.app_assets import (
     UNDO_THUMB,
 )
 from rag.app_chat import (
-    EXAMPLE_LOOKUPS,
-    EXAMPLE_QUESTIONS,
     K_CHOICES,
-    SETTINGS_KEY,
-    SETTINGS_SECRET,
     on_answered,
     on_ask,
     on_choose_set,
@@ -73,6 +69,20 @@ from rag.app_render_lookup import lookup_cards_html
 from rag.feedback import REASONS
 
 # --- layout ----------------------------------------------------------------------------
+
+EXAMPLE_QUESTIONS = (
+    "How much money does the new chip fund aim to raise?",
+    "Which companies did Li Qiang visit?",
+    "Which technologies are described as dual-use?",
+)
+EXAMPLE_LOOKUPS = (
+    "China wants to be a world leader in technology.",
+    "In response, China is launching a new state-backed investment fund aiming to raise over $40 billion for "
+    "its semiconductor sector, according to Reuters. The fund was announced on the moon.",
+)
+# The browser's own copy of the settings (k, threshold, saved document sets); the encryption Gradio
+# adds to BrowserState is not relied on (the key is in this file), only the storage in the user's browser.
+SETTINGS_KEY, SETTINGS_SECRET = "rag-settings", "rag-settings-v1"
 
 # System fonts only: the default themes fetch Google Fonts, a request to a third party on every page view.
 THEME = gr.themes.Soft(font=("ui-sans-serif", "system-ui", "sans-serif"), font_mono=("ui-monospace", "monospace"))
