@@ -33,9 +33,14 @@ def answer_spans(question: str, text: str) -> list[tuple[int, int]]:
     """The spans of ``text`` (a quoted sentence) holding what ``question`` asks for, in order, not overlapping.
 
     Amounts are the numbers, money and percentages that are not dates; dates are years, months and
-    decades (a run such as "June 2019" joined); names are runs of capitalised words the question
-    does not already hold ("Who manages it?" marks "China Integrated Circuit Industry Investment Fund").
+    decades (a run such as "June 2019" joined); names are runs of capitalised words ("Who manages it?"
+    marks "China Integrated Circuit Industry Investment Fund"). What the question already gives is
+    not its answer, so nothing it holds is marked: no span whose words are all in the question ("2019"
+    for "What did the fund do after 2019?"), and no name run holding a name the question gives
+    ("Premier Li" and "Li's" for "Which companies did Li Qiang visit?").
     """
+    asked = {_bare(w.text) for w in words(question)}
+    given = _given_names(question)
     spans: list[tuple[int, int]] = []
     kinds = answer_types(question)
     if "amount" in kinds or "date" in kinds:
@@ -44,11 +49,34 @@ def answer_spans(question: str, text: str) -> list[tuple[int, int]]:
             if wanted in kinds and quantity.unit not in ("ordinal", "version"):
                 spans.append((quantity.start, quantity.end))
     if "name" in kinds:
-        asked = {fold(w.text) for w in words(question)}
         for run in name_runs(words(text), text):
-            if not all(fold(w.text) in asked for w in run):
+            if not any(_bare(w.text) in given for w in run):
                 spans.append((run[0].start, run[-1].end))
-    return _joined(sorted(spans), text)
+    return [span for span in _joined(sorted(spans), text) if not _all_asked(text[span[0] : span[1]], asked)]
+
+
+# A question's opening word is capitalised because it opens the question, not because it is a name.
+_OPENERS = re.compile(
+    r"(?:who(?:m|se)?|which|what|when|where|why|how|did|does|do|is|are|was|were|has|have|and|in|on)$", re.I
+)
+
+
+def _bare(word: str) -> str:
+    """A word folded, without a possessive ("Li's" and "Li’s" are "li")."""
+    return re.sub(r"['’]s$", "", fold(word))
+
+
+def _given_names(question: str) -> set[str]:
+    """The names a question gives: its capitalised words, bar an opening question word ("Which", "When")."""
+    found = words(question)
+    return {_bare(w.text) for n, w in enumerate(found)
+            if w.text[:1].isupper() and not (n == 0 and _OPENERS.match(w.text))}  # fmt: skip
+
+
+def _all_asked(span: str, asked: set[str]) -> bool:
+    """Whether every word of ``span`` is a word of the question (a span without words is not)."""
+    found = [_bare(w.text) for w in words(span)]
+    return bool(found) and all(word in asked for word in found)
 
 
 def _joined(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:

@@ -77,6 +77,10 @@ class IndexHolder:
             pass
 
 
+# The index the app serves: every handler reads it at each request (tests put their own in its place).
+STATE = IndexHolder()
+
+
 # --- uploads ---------------------------------------------------------------------------
 
 

@@ -20,18 +20,21 @@ ORDER = [
     "types", "errors", "progress", "answer_model", "config", "ingest", "corpus", "sentences", "chunking",
     "model_export", "embedding", "dense", "lexical", "language", "boilerplate", "index", "retrieval", "answer",
     "conversation", "claims", "answer_spans", "lookup", "filters", "queries", "pipeline", "cluster", "export",
-    "feedback", "evaluation", "workspace", "app_render", "app_pages", "app_access", "app_documents", "app_assets",
-    "app", "user_config", "completion", "cli", "__main__",
+    "feedback", "evaluation", "workspace", "app_render", "app_render_lookup", "app_pages", "app_access",
+    "app_documents", "app_assets", "app_handlers", "app_chat", "app_api", "app_layout", "app", "user_config",
+    "completion", "cli", "__main__",
 ]  # fmt: skip
 # The modules of a package stage in their own order: each imports only those before it.
 INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}
 HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_export"),
          "onnxruntime": ("embedding", "model_export"),
-         "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": "app",
+         "faiss": "dense", "bm25s": None, "Stemmer": "lexical",
+         "gradio": ("app", "app_handlers", "app_chat", "app_api", "app_layout"),
          "ray": "cluster"}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace", "rag.language",
           "rag.answer_spans"}  # fmt: skip
-APP = {"rag.app", "rag.app_render", "rag.app_pages", "rag.app_access", "rag.app_documents", "rag.app_assets"}
+APP = {"rag.app", "rag.app_render", "rag.app_pages", "rag.app_access", "rag.app_documents", "rag.app_assets",
+       "rag.app_render_lookup", "rag.app_handlers", "rag.app_chat", "rag.app_api", "rag.app_layout"}  # fmt: skip
 APP_ALSO = {"rag.ingest"}  # read_document: an upload is refused for the reason indexing would give
 # What only rag/index/ may know: the names of the files in an index folder, and the manifest's keys.
 INDEX_FILE_NAMES = {*SEGMENT_FILES, "manifest.json"}

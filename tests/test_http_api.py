@@ -61,7 +61,7 @@ def _run_block(block: str, port: int) -> object:
 
 def test_the_documented_curl_calls_answer_with_only_the_question_or_the_text(app: tuple[int, Path]) -> None:
     port, index_dir = app
-    ask_block, lookup_block = _bash_blocks()
+    ask_block, lookup_block, _ = _bash_blocks()
     index = load_index(index_dir)
     answer = _run_block(ask_block, port)
     assert isinstance(answer, dict) and not answer["abstained"]
@@ -74,3 +74,21 @@ def test_the_documented_curl_calls_answer_with_only_the_question_or_the_text(app
     found = matches[0]["citation"]
     document = index.document(found["doc_id"])
     assert document is not None and document.text[found["start"] : found["end"]] == found["text"]
+
+
+def test_the_documented_where_call_filters_with_the_cli_names_and_the_old_ones(app: tuple[int, Path]) -> None:
+    port, index_dir = app
+    where_block = _bash_blocks()[2]
+    assert '{"doc": ["seed-article.md"], "since": "2000"}' in where_block
+    index = load_index(index_dir)
+    for block in (where_block, where_block.replace('"doc"', '"documents"')):  # the old name, deprecated, still read
+        answer = _run_block(block, port)
+        assert isinstance(answer, dict) and not answer["abstained"]
+        citation = answer["citations"][0]
+        assert citation["doc_id"] == "seed-article.md" and "40 billion" in citation["text"]
+        document = index.document(citation["doc_id"])
+        assert document is not None and document.text[citation["start"] : citation["end"]] == citation["text"]
+    unknown = where_block.replace('"doc"', '"docs"').replace('"since": "2000"', '"since": ""')
+    completed = subprocess.run(["bash", "-c", unknown.replace("127.0.0.1:7860", f"127.0.0.1:{port}")],
+                               capture_output=True, text=True, timeout=180, check=False)  # fmt: skip
+    assert "event: error" in completed.stdout and "event: complete" not in completed.stdout

@@ -26,7 +26,18 @@ from pathlib import Path
 
 import pytest
 
-from rag import Index, app, app_access, app_documents, app_render, build_index
+from rag import (
+    Index,
+    app,
+    app_access,
+    app_api,
+    app_chat,
+    app_documents,
+    app_handlers,
+    app_render,
+    app_render_lookup,
+    build_index,
+)
 from rag.errors import IngestError, QueryError, RagError
 from rag.ingest import container_reason, read_document
 from tests.fakes import FakeEmbedder
@@ -247,21 +258,21 @@ def test_paged_document_shows_page_boundaries_and_joins_hard_line_breaks() -> No
 
 
 def answered(index: Index, monkeypatch, *questions: str) -> tuple[list, list]:
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
     history, answers = [], []
     for question in questions:
-        _, history, answers, *_ = app.on_ask(question, history, answers)
+        _, history, answers, *_ = app_chat.on_ask(question, history, answers)
     return history, answers
 
 
 def test_on_ask_appends_to_history_opens_the_first_citation_and_exports(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
-    box, history, answers, viewer, export, markdown_file, json_file, status = app.on_ask(CHIP_QUESTION, [], [])
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
+    box, history, answers, viewer, export, markdown_file, json_file, status = app_chat.on_ask(CHIP_QUESTION, [], [])
     assert status == ""
     assert box == "" and [m["role"] for m in history] == ["user", "assistant", "assistant"]
     assert marked(viewer["value"]) == [GOLD] and viewer["visible"] and export["visible"]
     assert "rag-q1-c1" in history[1]["content"]
-    _, history, answers, viewer, _, markdown_file, json_file, _ = app.on_ask(OFF_TOPIC, history, answers)
+    _, history, answers, viewer, _, markdown_file, json_file, _ = app_chat.on_ask(OFF_TOPIC, history, answers)
     assert len(history) == 6 and len(answers) == 2 and "rag-q2-c0" not in history[4]["content"]
     assert "do not answer" in viewer["value"]
     exported = json.loads(Path(json_file["value"]).read_text(encoding="utf-8"))
@@ -278,20 +289,20 @@ def test_on_ask_appends_to_history_opens_the_first_citation_and_exports(index: I
 def test_marker_requests_open_the_citation_and_copy_its_quote(index: Index, monkeypatch) -> None:
     history, answers = answered(index, monkeypatch, OFF_TOPIC, "What did the union leaflet say in one line?")
     leaflet = next(n for n, c in enumerate(answers[1]["citations"], start=1) if c["text"] == LEAFLET)
-    opened = app.on_open_request(f"open 2 {leaflet} 1712", answers)
+    opened = app_chat.on_open_request(f"open 2 {leaflet} 1712", answers)
     assert marked(opened["value"]) == [LEAFLET]
     for bad in ("open 3 1 1", "open 2 9 1", "open 2 0 1", "open 1 1 1", "rm -rf 1 1", ""):
-        assert app.on_open_request(bad, answers) == {"__type__": "update"}, bad
-    quote = app.on_copy_request(f"quote 2 {leaflet} 99", answers)
+        assert app_chat.on_open_request(bad, answers) == {"__type__": "update"}, bad
+    quote = app_chat.on_copy_request(f"quote 2 {leaflet} 99", answers)
     citation = answers[1]["citations"][leaflet - 1]
     assert quote.startswith(f"\u201c{LEAFLET}\u201d \u2014 Dockside notes <img src=x onerror=alert(1)>")
     assert quote.endswith(f"characters {citation['start']}\u2013{citation['end']}")
-    note = app.on_copy_request(f"note 2 {leaflet} 99", answers)
+    note = app_chat.on_copy_request(f"note 2 {leaflet} 99", answers)
     assert f"[^{leaflet}]: *Dockside notes \\<img" in note and "\\!\\[x\\]" in note  # Markdown made inert
-    whole = app.on_copy_request("quote 2 0 5", answers)
+    whole = app_chat.on_copy_request("quote 2 0 5", answers)
     assert whole.count("\u201c") == len(answers[1]["citations"]) and whole.startswith("[1] ")
-    assert "do not answer" in app.on_copy_request("quote 1 0 5", answers)
-    assert app.on_copy_request("open 2 1 5", answers) == ""
+    assert "do not answer" in app_chat.on_copy_request("quote 1 0 5", answers)
+    assert app_chat.on_copy_request("open 2 1 5", answers) == ""
 
 
 def test_feedback_goes_to_a_jsonl_file_beside_the_index_and_rag_eval_reads_it(index: Index, monkeypatch) -> None:
@@ -303,14 +314,14 @@ def test_feedback_goes_to_a_jsonl_file_beside_the_index_and_rag_eval_reads_it(in
     path = index.path.with_name(index.path.name + ".feedback.jsonl")
     path.unlink(missing_ok=True)
     for position, liked in ((1, True), (2, False), (4, True), (5, False)):  # reply and Sources messages
-        app.on_feedback(history, answers, gr.LikeData(None, {"index": position, "value": "", "liked": liked}))
+        app_chat.on_feedback(history, answers, gr.LikeData(None, {"index": position, "value": "", "liked": liked}))
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert [(r["question"], r["rating"]) for r in lines] == [
         (CHIP_QUESTION, "up"), (CHIP_QUESTION, "down"), (OFF_TOPIC, "up"), (OFF_TOPIC, "down")
     ]  # fmt: skip
     assert lines[0]["answer"] == GOLD and lines[2]["answer"] is None and "answer" not in lines[1]
     assert load_questions(path) == []  # each question's latest judgement is a thumbs down: no label
-    app.on_feedback(history, answers, gr.LikeData(None, {"index": 1, "value": "", "liked": True}))
+    app_chat.on_feedback(history, answers, gr.LikeData(None, {"index": 1, "value": "", "liked": True}))
     labelled = load_questions(path)
     assert [(q.question, q.answer) for q in labelled] == [(CHIP_QUESTION, GOLD)]
     path.unlink()
@@ -322,49 +333,49 @@ def test_answers_citing_a_deleted_document_are_marked(
     note = tmp_path / "harbour.md"
     note.write_text("# Harbour\n\nThe harbour crane fund will raise 12 million dollars.\n", encoding="utf-8")
     app_documents.add_uploads(holder, [note], tmp_path / "staging")
-    monkeypatch.setattr(app, "STATE", holder)
-    _, history, answers, *_ = app.on_ask("How much will the harbour crane fund raise?", [], [])
+    monkeypatch.setattr(app_documents, "STATE", holder)
+    _, history, answers, *_ = app_chat.on_ask("How much will the harbour crane fund raise?", [], [])
     assert any(c["doc_id"] == "uploads/harbour.md" for c in answers[0]["citations"])
-    assert app.on_mark_stale(history, answers) == history  # nothing changed yet
+    assert app_chat.on_mark_stale(history, answers) == history  # nothing changed yet
     app_documents.remove_document(holder, "uploads/harbour.md")
-    marked_history = app.on_mark_stale(history, answers)
+    marked_history = app_chat.on_mark_stale(history, answers)
     assert "rag-stale" in marked_history[1]["content"] and "no longer in the index" in marked_history[1]["content"]
-    assert app.on_mark_stale(marked_history, answers) == marked_history  # marked once
-    opened = app.opened_citation("open 0 1", answers)  # the newest answer's first citation, as shown with it
+    assert app_chat.on_mark_stale(marked_history, answers) == marked_history  # marked once
+    opened = app_chat.opened_citation("open 0 1", answers)  # the newest answer's first citation, as shown with it
     assert opened == answers[0]["citations"][0]
-    assert "no longer in the index" in app.on_reopen(opened)
-    assert app.opened_citation("open 5 1", answers) is None and app.on_reopen(None) == {"__type__": "update"}
+    assert "no longer in the index" in app_chat.on_reopen(opened)
+    assert app_chat.opened_citation("open 5 1", answers) is None and app_chat.on_reopen(None) == {"__type__": "update"}
 
 
 def test_search_filter_from_the_ask_tab(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
     documents, sources = app_render.filter_choices(index)
     assert ("seed-article.md" in [v for _, v in documents]) and "cgtn.com" in sources
-    assert app.search_filter([], []) is None
-    _, history, answers, *_ = app.on_ask(CHIP_QUESTION, [], [], ["news/hostile.md"], [])
+    assert app_handlers.search_filter([], []) is None
+    _, history, answers, *_ = app_chat.on_ask(CHIP_QUESTION, [], [], ["news/hostile.md"], [])
     assert all(c["doc_id"] == "news/hostile.md" for c in (*answers[0]["citations"], *answers[0]["candidates"]))
     assert app_render.filter_label(["a", "b"], ["cgtn.com"]) == "Search in: 2 documents and source cgtn.com only"
-    *_, status = app.on_ask(CHIP_QUESTION, [], [], [], ["nobody.example"])  # said inline, not in a toast
+    *_, status = app_chat.on_ask(CHIP_QUESTION, [], [], [], ["nobody.example"])  # said inline, not in a toast
     assert "matches the filter" in status and "rag-warning" in status
-    rows = app.on_lookup(GOLD)[0]
+    rows = app_handlers.on_lookup(GOLD)[0]
     assert rows[0][3].count("rag-kind-exact") == 1
-    rows = app.on_lookup(GOLD, ["news/hostile.md"], [])[0]  # the gold sentence is not in that document
+    rows = app_handlers.on_lookup(GOLD, ["news/hostile.md"], [])[0]  # the gold sentence is not in that document
     assert "rag-kind-exact" not in rows[0][3]
 
 
 def test_chat_follow_up_is_resolved_from_the_chat_and_clearing_forgets_it(index: Index, monkeypatch) -> None:
     from rag import answer_model
 
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
     # The chat's part only: whether a rewrite is used is the answer model's (its fitted margin).
     monkeypatch.setitem(answer_model.FITTED, "rewrite_margin", -1.0)
-    _, history, answers, *_ = app.on_ask(CHIP_QUESTION, [], [])
-    _, history, answers, *_ = app.on_ask("When was it set up?", history, answers)
+    _, history, answers, *_ = app_chat.on_ask(CHIP_QUESTION, [], [])
+    _, history, answers, *_ = app_chat.on_ask("When was it set up?", history, answers)
     assert answers[-1]["searched_for"] != "When was it set up?" and "chip fund" in answers[-1]["searched_for"]
     assert "searched for:" in history[-2]["content"]
-    chat, cleared, *_ = app.on_clear()
+    chat, cleared, *_ = app_chat.on_clear()
     assert chat == [] and cleared == []
-    _, _, fresh, *_ = app.on_ask("When was it set up?", [], cleared)
+    _, _, fresh, *_ = app_chat.on_ask("When was it set up?", [], cleared)
     assert fresh[-1]["searched_for"] == "When was it set up?"
 
 
@@ -373,7 +384,7 @@ def test_chat_follow_up_is_resolved_from_the_chat_and_clearing_forgets_it(index:
 
 def test_lookup_view_rows_details_and_exports(index: Index) -> None:
     text = f"{GOLD}\n\n{GOLD.upper().replace(',', '')}\n\nThe moon is made of green cheese and nobody disputes it."
-    view = app_render.lookup_view(index, text)
+    view = app_render_lookup.lookup_view(index, text)
     kinds = [m.kind for m in view.matches]
     assert kinds[:2] == ["exact", "near-exact"] and kinds[2] == "unsupported"
     assert_citations(index, [m.citation for m in view.matches if m.citation])
@@ -389,7 +400,7 @@ def test_lookup_view_rows_details_and_exports(index: Index) -> None:
 
 
 def test_lookup_of_hostile_sentence_is_escaped_in_detail_and_export(index: Index) -> None:
-    view = app_render.lookup_view(index, LEAFLET)
+    view = app_render_lookup.lookup_view(index, LEAFLET)
     (match,) = view.matches
     assert match.kind == "exact" and match.citation.text == LEAFLET
     assert_citations(index, [match.citation])
@@ -404,15 +415,15 @@ def test_unsupported_row_shows_nearest_as_not_a_match() -> None:
 
     near = Citation(text="b c.", doc_id="d.md", title="T", source="", start=2, end=6, score=0.2,
                     context="a b c. d", context_start=0)  # fmt: skip
-    detail = app_render.match_detail_html(Match("x y", 0, 3, "unsupported", 0.2, None, nearest=near))
+    detail = app_render_lookup.match_detail_html(Match("x y", 0, 3, "unsupported", 0.2, None, nearest=near))
     assert "NOT a match" in detail and marked(detail) == ["b c."]
 
 
 def test_empty_lookup_is_a_user_error(index: Index, monkeypatch) -> None:
     with pytest.raises(QueryError):
-        app_render.lookup_view(index, "   ")
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
-    outputs = app.on_lookup("  ")  # in the app: a hint where the results go, no error raised or logged
+        app_render_lookup.lookup_view(index, "   ")
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
+    outputs = app_handlers.on_lookup("  ")  # in the app: a hint where the results go, no error raised or logged
     assert "type some text to look up" in outputs[2]
 
 
@@ -582,24 +593,24 @@ def test_private_paths_cover_corpus_index_and_staging(index: Index, tmp_path: Pa
 def test_api_endpoints_raise_user_errors_for_empty_input(index: Index, monkeypatch) -> None:
     import gradio as gr
 
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
-    assert app.ask_api(CHIP_QUESTION)["citations"][0]["text"] == GOLD
-    assert [m["kind"] for m in app.lookup_api(GOLD)] == ["exact"]
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
+    assert app_api.ask_api(CHIP_QUESTION)["citations"][0]["text"] == GOLD
+    assert [m["kind"] for m in app_api.lookup_api(GOLD)] == ["exact"]
     with pytest.raises(gr.Error):
-        app.ask_api("  ")
-    only = app.ask_api(CHIP_QUESTION, folders=["news"])
+        app_api.ask_api("  ")
+    only = app_api.ask_api(CHIP_QUESTION, folders=["news"])
     assert {c["doc_id"] for c in (*only["citations"], *only["candidates"])} <= {
         "news/hostile.md",
         "news/hostile-plain.txt",
     }
-    assert app.lookup_api(GOLD, documents=["news/hostile.md"])[0]["kind"] != "exact"
+    assert app_api.lookup_api(GOLD, documents=["news/hostile.md"])[0]["kind"] != "exact"
     with pytest.raises(gr.Error, match="YYYY"):
-        app.ask_api(CHIP_QUESTION, since="yesterday")
+        app_api.ask_api(CHIP_QUESTION, since="yesterday")
 
 
 def test_answers_show_what_of_the_question_each_citation_covers(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
-    result = app.ask_api(CHIP_QUESTION)
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
+    result = app_api.ask_api(CHIP_QUESTION)
     first = result["citations"][0]
     assert "fund" in first["covered"] and isinstance(first["missing"], (list, tuple))
     answer = index.ask(CHIP_QUESTION)
@@ -765,3 +776,13 @@ def test_client_ask_and_lookup_take_optional_filters(client) -> None:
     assert [m["kind"] for m in matches] == ["exact"]
     with pytest.raises(Exception, match="matches the filter"):
         client.predict(CHIP_QUESTION, sources=["nobody.example"], api_name="/ask")
+    # The CLI's and the Python API's names (the ones above are the deprecated first names, still read).
+    result = client.predict(CHIP_QUESTION, doc=["seed-article.md"], since="2000", api_name="/ask")
+    assert result["citations"][0]["text"] == GOLD
+    assert [m["kind"] for m in client.predict(GOLD, source=["cgtn.com"], api_name="/lookup")] == ["exact"]
+    result = client.predict(CHIP_QUESTION, {"doc": "seed-article.md", "since": "2000"}, api_name="/ask_where")
+    assert result["citations"][0]["text"] == GOLD
+    with pytest.raises(Exception, match="matches the filter"):
+        client.predict(CHIP_QUESTION, {"folder": ["news"]}, api_name="/ask_where")  # this app has no news folder
+    with pytest.raises(Exception, match="not both"):
+        client.predict(CHIP_QUESTION, doc=["seed-article.md"], documents=["seed-article.md"], api_name="/ask")

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from rag import Index, app, app_documents, app_render
+from rag import Index, app_api, app_chat, app_documents, app_render, app_render_lookup
 from rag.evaluation import load_questions
 from rag.export import answer_from_dict
 from tests import test_ui
@@ -24,10 +24,10 @@ SPANISH = "\u00bfCu\u00e1nto dinero quiere recaudar el nuevo fondo de chips?"
 
 
 def ask(monkeypatch, index: Index, *questions: str) -> tuple[list, list]:
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
     history, answers = [], []
     for question in questions:
-        _, history, answers, *_ = app.on_ask(question, history, answers)
+        _, history, answers, *_ = app_chat.on_ask(question, history, answers)
     return history, answers
 
 
@@ -42,20 +42,20 @@ def test_a_deleted_source_marks_the_answer_and_keeps_its_text(
     note = tmp_path / "harbour.md"
     note.write_text("# Harbour\n\nThe harbour crane fund will raise 12 million dollars.\n", encoding="utf-8")
     app_documents.add_uploads(holder, [note], tmp_path / "staging")
-    monkeypatch.setattr(app, "STATE", holder)
-    _, history, answers, *_ = app.on_ask("How much will the harbour crane fund raise?", [], [])
+    monkeypatch.setattr(app_documents, "STATE", holder)
+    _, history, answers, *_ = app_chat.on_ask("How much will the harbour crane fund raise?", [], [])
     reply = history[1]["content"]
     app_documents.remove_document(holder, "uploads/harbour.md")
-    marked = app.on_mark_stale(as_gradio_6(history), answers)
+    marked = app_chat.on_mark_stale(as_gradio_6(history), answers)
     text = marked[1]["content"]
     assert isinstance(text, str) and text.startswith(reply)  # the answer as it was, unchanged
     assert "'type': 'text'" not in text and "[{" not in text
     assert "rag-stale" in text and "no longer in the index" in text
-    assert app.on_mark_stale(marked, answers) == marked  # marked once
+    assert app_chat.on_mark_stale(marked, answers) == marked  # marked once
 
 
 def like(history: list, answers: list, position: int, liked: object) -> tuple:
-    return app.on_feedback(history, answers, gr.LikeData(None, {"index": position, "value": "", "liked": liked}))
+    return app_chat.on_feedback(history, answers, gr.LikeData(None, {"index": position, "value": "", "liked": liked}))
 
 
 def test_a_thumb_taken_back_is_a_retraction_and_rag_eval_reads_the_latest(index: Index, monkeypatch) -> None:
@@ -77,7 +77,7 @@ def test_a_thumb_taken_back_is_a_retraction_and_rag_eval_reads_the_latest(index:
     assert load_questions(path) == []
     status, last, undo, reason = like(history, answers, 1, "Like")
     assert [(q.question, q.answer) for q in load_questions(path)] == [(CHIP_QUESTION, GOLD)]
-    status, last, undo, reason = app.on_undo_feedback(answers, last)  # Undo: also a retraction
+    status, last, undo, reason = app_chat.on_undo_feedback(answers, last)  # Undo: also a retraction
     assert "taken back" in status and last is None and load_questions(path) == []
     path.unlink()
 
@@ -88,9 +88,11 @@ def test_a_thumbs_down_takes_a_reason_and_a_comment(index: Index, monkeypatch) -
     path.unlink(missing_ok=True)
     status, last, undo, reason_box = like(history, answers, 1, False)
     assert reason_box["visible"] and last == {"number": 1, "rating": "down"}
-    status, *_ = app.on_feedback_reason(answers, last, None, "  ")
+    status, *_ = app_chat.on_feedback_reason(answers, last, None, "  ")
     assert "Choose what was wrong" in status
-    status, box, comment = app.on_feedback_reason(answers, last, "wrong source", "It quotes Reuters, not the fund.")
+    status, box, comment = app_chat.on_feedback_reason(
+        answers, last, "wrong source", "It quotes Reuters, not the fund."
+    )
     assert "wrong source" in status and not box["visible"] and comment["value"] == ""
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert lines[-1]["rating"] == "down" and lines[-1]["reason"] == "wrong source"
@@ -126,7 +128,7 @@ def test_a_question_not_in_english_says_so(index: Index, monkeypatch) -> None:
     _, answers = ask(monkeypatch, index, SPANISH)
     assert answers[0]["abstained"] and answers[0]["reason"].startswith(not_english_reason(SPANISH))
     assert answers[0]["reason"].startswith("rag matches English questions; this looks like Spanish:")
-    assert app.ask_api(SPANISH)["reason"] == answers[0]["reason"]  # the API says the same
+    assert app_api.ask_api(SPANISH)["reason"] == answers[0]["reason"]  # the API says the same
 
 
 def test_the_words_answering_the_question_are_marked_inside_the_quote(index: Index, monkeypatch) -> None:
@@ -167,59 +169,59 @@ def test_nearest_passages_are_distinct_and_never_score_nothing(index: Index, mon
 
 
 def test_empty_and_too_long_questions_get_a_hint_and_lose_nothing(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
-    box, history, answers, *_, status = app.on_ask("   ", [], [])
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
+    box, history, answers, *_, status = app_chat.on_ask("   ", [], [])
     assert box == {"__type__": "update"} and history == [] and "Type a question first" in status
     long = "How much money does the fund raise? " * 140
-    box, history, answers, *_, status = app.on_ask(long, [], [])
+    box, history, answers, *_, status = app_chat.on_ask(long, [], [])
     assert box == {"__type__": "update"} and history == [] and answers == []  # the box keeps it
     assert f"{len(long.strip()):,} characters" in status and "2,000" in status
 
 
 def test_a_kept_conversation_is_rebuilt_and_a_bad_one_changes_nothing(index: Index, monkeypatch) -> None:
     history, answers = ask(monkeypatch, index, CHIP_QUESTION, "When was it set up?", OFF_TOPIC)
-    kept = app.saved_answers(answers)
+    kept = app_chat.saved_answers(answers)
     assert all(a["candidates"] == [] for a in json.loads(kept) if not a["abstained"])
-    shown, restored, viewer, export, _, _, status = app.on_restore("1712\n" + kept)
+    shown, restored, viewer, export, _, _, status = app_chat.on_restore("1712\n" + kept)
     assert [m["content"] for m in shown] == [m["content"] for m in history] and status == ""
     assert [a["question"] for a in restored] == [CHIP_QUESTION, "When was it set up?", OFF_TOPIC]
     assert viewer["visible"] and export["visible"]
     for bad in ("1712\nnot json", '1712\n{"a": 1}', '1712\n[{"question": 3}]', ""):
-        *unchanged, status = app.on_restore(bad)
+        *unchanged, status = app_chat.on_restore(bad)
         assert all(u == {"__type__": "update"} for u in unchanged) and "could not be read" in status, bad
 
 
 def test_edit_and_retry_the_last_question(index: Index, monkeypatch) -> None:
     history, answers = ask(monkeypatch, index, CHIP_QUESTION, OFF_TOPIC)
-    box, shown, kept, status = app.on_edit_last(answers)
+    box, shown, kept, status = app_chat.on_edit_last(answers)
     assert box == OFF_TOPIC and [a["question"] for a in kept] == [CHIP_QUESTION] and len(shown) == 3
-    _, shown, again, *_ = app.on_retry_last(history, answers, None, None, 1, 0.0)  # k 1, threshold 0
+    _, shown, again, *_ = app_chat.on_retry_last(history, answers, None, None, 1, 0.0)  # k 1, threshold 0
     assert [a["question"] for a in again] == [CHIP_QUESTION, OFF_TOPIC] and len(shown) == 6
     assert len(again[-1]["citations"]) == 1 and again[-1]["threshold"] == 0.0  # the settings applied
-    assert "no question" in app.on_edit_last([])[-1] and "no question" in app.on_retry_last([], [])[-1]
+    assert "no question" in app_chat.on_edit_last([])[-1] and "no question" in app_chat.on_retry_last([], [])[-1]
 
 
 def test_settings_and_saved_document_sets(index: Index, monkeypatch) -> None:
-    monkeypatch.setattr(app, "STATE", app_documents.IndexHolder(index))
-    k, threshold, sets = app.on_load_settings(None)
+    monkeypatch.setattr(app_documents, "STATE", app_documents.IndexHolder(index))
+    k, threshold, sets = app_chat.on_load_settings(None)
     assert k["value"] == index.config.answer.k and threshold["value"] == index.config.answer.threshold
-    _, _, said = app.on_save_set({}, "Nameless", [], [])
+    _, _, said = app_chat.on_save_set({}, "Nameless", [], [])
     assert "Choose documents or sources" in said
-    saved, choices, said = app.on_save_set({}, " Chip  news ", ["seed-article.md"], [])
+    saved, choices, said = app_chat.on_save_set({}, " Chip  news ", ["seed-article.md"], [])
     assert "Saved" in said
     assert saved["sets"] == {"Chip news": {"documents": ["seed-article.md"], "sources": []}}
     assert choices["choices"] == ["Chip news"]
-    documents, sources = app.on_choose_set(saved, "Chip news")
+    documents, sources = app_chat.on_choose_set(saved, "Chip news")
     assert documents["value"] == ["seed-article.md"] and sources["value"] == []
-    saved = app.on_keep_settings(saved, 5, 0.4)
-    k, threshold, sets = app.on_load_settings(saved)
+    saved = app_chat.on_keep_settings(saved, 5, 0.4)
+    k, threshold, sets = app_chat.on_load_settings(saved)
     assert k["value"] == 5 and threshold["value"] == 0.4 and sets["choices"] == ["Chip news"]
 
 
 def test_one_sentence_is_singular_and_lookup_scores_agree(index: Index) -> None:
     document = index.document("seed-article.md")
     assert "1 sentence<" in app_render.document_header_html(document, 1) + "<"
-    view = app_render.lookup_view(index, GOLD)
+    view = app_render_lookup.lookup_view(index, GOLD)
     assert f"score {view.rows[0][4]}" in view.details[0]  # the table's score and the detail's are one
 
 
@@ -244,14 +246,14 @@ def test_a_pdf_citation_opens_its_page_as_printed_and_nothing_outside_the_corpus
     with pytest.raises(ValueError, match="has 1 page, not a page 2"):
         page_image(blank, 2, "x")
 
-    monkeypatch.setattr(app, "STATE", holder)
-    _, _, answers, *_ = app.on_ask(CHIP_QUESTION, [], [])
+    monkeypatch.setattr(app_documents, "STATE", holder)
+    _, _, answers, *_ = app_chat.on_ask(CHIP_QUESTION, [], [])
     cited = answers[0]["citations"][0]
-    assert app.on_page_image(cited)[0]["visible"] is False  # not a PDF: no page image
-    assert app.on_page_image(None)[0]["visible"] is False
+    assert app_chat.on_page_image(cited)[0]["visible"] is False  # not a PDF: no page image
+    assert app_chat.on_page_image(None)[0]["visible"] is False
     outside = tmp_path / "outside.pdf"
     outside.write_bytes(blank.read_bytes())
     (Path(holder.index.corpus) / "link.pdf").symlink_to(outside)
     for doc_id in ("link.pdf", "../outside.pdf"):  # a link out of the corpus, a path out of it
-        image, original = app.on_page_image({**cited, "doc_id": doc_id, "page": 1})
+        image, original = app_chat.on_page_image({**cited, "doc_id": doc_id, "page": 1})
         assert image["visible"] is False and original["visible"] is False, doc_id
