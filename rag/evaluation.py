@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from rag.errors import RagError
-from rag.lexical import fold
 from rag.pipeline import Index
+from rag.words import fold
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RAG = ROOT / "rag"
 ORDER = [
     "types", "errors", "progress", "answer_model", "config", "ingest", "corpus", "sentences", "chunking",
-    "model_export", "embedding", "dense", "lexical", "language", "boilerplate", "index", "retrieval", "answer",
+    "model_export", "embedding", "dense", "words", "lexical", "language", "boilerplate", "index", "retrieval", "answer",
     "conversation", "claims", "answer_spans", "lookup", "filters", "queries", "pipeline", "cluster", "export",
     "feedback", "evaluation", "workspace", "app_render", "app_pages", "app_access", "app_documents", "app_assets",
     "app", "user_config", "completion", "cli", "__main__",
@@ -27,7 +27,7 @@ ORDER = [
 INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}
 HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_export"),
          "onnxruntime": ("embedding", "model_export"),
-         "faiss": "dense", "bm25s": None, "Stemmer": "lexical", "gradio": "app",
+         "faiss": "dense", "bm25s": None, "Stemmer": "words", "gradio": "app",
          "ray": "cluster"}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace", "rag.language",
           "rag.answer_spans"}  # fmt: skip
