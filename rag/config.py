@@ -10,6 +10,14 @@ from rag.answer_model import FITTED
 Encoder = Literal["onnx-int8", "torch-fp32"]
 
 
+def _fitted_number(name: str) -> float:
+    """One number of the fitted answer model (FITTED mixes numbers and tables of weights)."""
+    value = FITTED[name]
+    if not isinstance(value, int | float):
+        raise TypeError(f"the fitted answer model's {name!r} is {value!r}, not a number")
+    return float(value)
+
+
 @dataclass(frozen=True, slots=True)
 class EmbeddingConfig:
     """Which model encodes sentences, and how.
@@ -71,7 +79,7 @@ class AnswerConfig:
     ``relative_cutoff``: further citations must score at least this fraction of the best.
     """
 
-    threshold: float = round(FITTED["threshold"], 2)
+    threshold: float = round(_fitted_number("threshold"), 2)
     k: int = 3
     relative_cutoff: float = 0.85
     # The score scale ``threshold`` is on: 3 since scores are the fitted answer model's chance (2:

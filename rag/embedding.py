@@ -324,7 +324,7 @@ class OnnxEmbedder:
             found.append(_word_vectors(encoding.word_ids, encoding.offsets, hidden[0], pooled[0]))
         return found
 
-    def _hidden_states(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
+    def _hidden_states(self, ids: Sequence[Sequence[int] | np.ndarray], lengths: np.ndarray) -> np.ndarray:
         width = int(lengths.max())
         mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
@@ -333,7 +333,7 @@ class OnnxEmbedder:
         feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
         return self._session.run(None, {name: feed[name] for name in self._input_names})[0]
 
-    def _encode_batch(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
+    def _encode_batch(self, ids: Sequence[Sequence[int] | np.ndarray], lengths: np.ndarray) -> np.ndarray:
         mask = (np.arange(int(lengths.max())) < lengths[:, None]).astype(np.int64)
         return _pool(self._hidden_states(ids, lengths), mask, self._pooling)
 

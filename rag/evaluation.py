@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -108,7 +108,7 @@ def _from_squad(data: dict[str, Any]) -> list[LabelledQuestion]:
     return questions
 
 
-def _bad_squad(what: str) -> Any:
+def _bad_squad(what: str) -> NoReturn:
     raise RagError(f"not in SQuAD format: {what} is not as SQuAD writes it")
 
 

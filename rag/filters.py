@@ -100,8 +100,9 @@ def date_range(text: str, what: str = "date") -> tuple[dt.date, dt.date]:
     try:
         if not found:
             raise ValueError
-        year, month, day = (int(g) if g else None for g in found.groups())
-        if day is not None:
+        year = int(found.group(1))
+        month, day = (int(g) if g else None for g in found.groups()[1:])
+        if month is not None and day is not None:
             first = last = dt.date(year, month, day)
         elif month is not None:
             first = dt.date(year, month, 1)

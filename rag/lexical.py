@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -428,7 +429,7 @@ def _term_postings(term_ids: np.ndarray, lengths: np.ndarray, terms: int) -> tup
 
 
 def _is_count(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value >= 0)
 
 
 def _is_number(value: object) -> bool:
@@ -481,7 +482,7 @@ def _check_postings(
         raise ValueError(f"rows must lie in 0..{len(lengths) - 1}")
 
 
-def _read_json(path: Path) -> object:
+def _read_json(path: Path) -> Any:  # unchecked JSON: LexicalIndex() and load() check what it holds
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as error:  # also UnicodeDecodeError
