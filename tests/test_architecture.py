@@ -24,7 +24,7 @@ ORDER = [
     "app", "user_config", "completion", "cli", "__main__",
 ]  # fmt: skip
 # The modules of a package stage in their own order: each imports only those before it.
-INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}
+INSIDE = {"index": ["manifest", "files", "metadata", "segment", "open", "update"]}
 HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_export"),
          "onnxruntime": ("embedding", "model_export"),
          "faiss": "dense", "bm25s": None, "Stemmer": "words", "gradio": "app",

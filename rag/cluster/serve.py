@@ -34,8 +34,9 @@ from rag.config import Config
 from rag.dense import DensePart, DenseSegments, VectorSegments
 from rag.errors import IndexMismatchError, RagError
 from rag.filters import document_masks
-from rag.index.manifest import Manifest, SegmentEntry, read_manifest, rebuild_hint, verify_files
+from rag.index.manifest import Manifest, SegmentEntry
 from rag.index.metadata import MetadataSegments
+from rag.index.open import Generation, open_index
 from rag.index.segment import PASSAGE_VECTORS, open_metadata, open_search_files
 from rag.lexical import LexicalPart, LexicalSegments, idf
 from rag.pipeline import Index
@@ -614,32 +615,31 @@ def load_sharded(index_dir: str | Path, ray: Any, shards: int, *, embedder: Any 
         embedder: Use this embedder instead of loading the index's own.
     """
     index_dir = Path(index_dir).resolve()
-    manifest = read_manifest(index_dir)
-    generation = verify_files(index_dir, manifest, full=False)
-    if embedder is not None and embedder.name != manifest.encoder:
-        raise IndexMismatchError(
-            f"the index at {index_dir} was built with encoder {manifest.encoder}, not {embedder.name}; "
-            f"{rebuild_hint(index_dir)}"
-        )
-    segments, config = manifest.segments, Config.from_dict(manifest.settings)
+
+    def read(opened: Generation) -> ShardedIndex:
+        return _serve_sharded(opened, ray, shards, embedder)
+
+    return open_index(index_dir, read, encoder=None if embedder is None else embedder.name, verify=False)
+
+
+def _serve_sharded(opened: Generation, ray: Any, shards: int, embedder: Any) -> ShardedIndex:
+    """The opened generation served from ``shards`` actors, the driver holding its metadata and vectors."""
+    index_dir, manifest, generation = opened.index_dir, opened.manifest, opened.path
+    segments = manifest.segments
+    config = Config.from_dict(manifest.settings)
     groups = group_segments(segments, shards)
-    store, sentence_vectors = open_metadata(index_dir, generation, segments)
-    try:
-        selection = _start_shards(ray, index_dir, generation, segments, groups, config)
-        passage_arrays = [
-            np.load(generation / s.name / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False) for s in segments
-        ]
-    except BaseException:
-        store.close()
-        raise
+    selection = _start_shards(ray, index_dir, generation, segments, groups, config)
+    passage_arrays = [
+        np.load(generation / s.name / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False) for s in segments
+    ]
     retrieval = config.retrieval
     plain = SearchIndexes(
         dense=None,  # type: ignore[arg-type]  # set below, with the shards
-        sentence_vectors=VectorSegments(sentence_vectors, [s.first_row for s in segments]),
+        sentence_vectors=VectorSegments(opened.sentence_vectors, [s.first_row for s in segments]),
         passage_vectors=VectorSegments(passage_arrays, [s.first_passage for s in segments]),
         sentence_lexical=None,  # type: ignore[arg-type]
         passage_lexical=None,  # type: ignore[arg-type]
-        store=store,
+        store=opened.metadata,
     )
     dim = manifest.dimension
     indexes = _search_indexes(plain, selection, dim, retrieval.bm25_k1, retrieval.bm25_b)
