@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -127,7 +128,7 @@ class Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Config:
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Rebuild a Config from ``to_dict`` output; unknown keys are ignored, missing ones default."""
         groups = {}
         for group in fields(cls):

@@ -68,6 +68,15 @@ def as_unit_rows(vectors: np.ndarray, *, copy: bool = True) -> np.ndarray:
     return array
 
 
+class DenseSearch(Protocol):
+    """What a search asks of the dense vectors: :class:`DenseSegments`, or the cluster's shards."""
+
+    @property
+    def count(self) -> int: ...
+
+    def search(self, query: np.ndarray, k: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class Rows(Protocol):
     """Vectors a build reads a slice or a set of rows at a time: an array, or a :class:`RowFile` on disk."""
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -254,6 +254,17 @@ class LexicalPart:
                 raise ValueError(f"live must be a numpy bool array, not {getattr(self.live, 'dtype', type(self.live))}")
             if self.live.shape != (self.index.count,):
                 raise ValueError(f"live must hold one bool per row ({self.index.count}), not shape {self.live.shape}")
+
+
+class LexicalSearch(Protocol):
+    """What a search asks of BM25: :class:`LexicalSegments`, or the cluster's shards."""
+
+    @property
+    def count(self) -> int: ...
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]: ...
+
+    def search(self, tokens: Sequence[str], k: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class LexicalSegments:

@@ -90,7 +90,7 @@ def build_index(
     return _load_built(index_dir, embedder, report)
 
 
-def _load_built(index_dir: Path, embedder: Embedder, report: BuildReport) -> Index:
+def _load_built(index_dir: Path, embedder: Embedder | None, report: BuildReport) -> Index:
     # Sizes only: this build hashed the files it wrote and verified the segments it kept.
     index = load_index(index_dir, embedder=embedder, verify=False)
     index.build_report = report

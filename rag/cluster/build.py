@@ -13,6 +13,7 @@ index keeps answering.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import sqlite3
@@ -329,7 +330,7 @@ class _RayBuild:
             summary, parsed[number] = task.remote(str(self.corpus), [str(p) for p in batches[number]], self.config)
             return summary
 
-        summaries = self._gather([lambda n=n: submit(n) for n in range(len(batches))], "reading")
+        summaries = self._gather([functools.partial(submit, n) for n in range(len(batches))], "reading")
         return summaries, [parsed[n] for n in range(len(batches))]
 
     def _write(
@@ -353,7 +354,7 @@ class _RayBuild:
             dates = {d: added_before[d] for d in ids if d in added_before}
             target = folder / f"seg-{uuid.uuid4().hex[:12]}"
             arguments = (str(target), (row, passage), dates, self.config, self.embedder, *(parsed[n] for n in group))
-            submits.append(lambda arguments=arguments: task.remote(*arguments))
+            submits.append(functools.partial(task.remote, *arguments))
             sentences, passages = sum(summaries[n].sentences for n in group), sum(summaries[n].passages for n in group)
             expected.append((target, row, sentences, passages))
             row, passage = row + sentences, passage + passages

@@ -432,7 +432,7 @@ class Selection:
         self._local.tokens = tuple(tokens)
 
     def search_dense(self, vector: np.ndarray, k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
-        tokens = getattr(self._local, "tokens", None)
+        tokens: tuple[str, ...] = getattr(self._local, "tokens", ())  # set by prepared(), per thread
         requests = [(kind, tokens, count, with_ties) for kind, count, with_ties in self.lexical] if tokens else []
         frequencies = self.frequencies(tokens) if requests else {}
         found = self._call("search", vector, k, ties, requests, self.totals, frequencies)
@@ -664,7 +664,7 @@ def _start_shards(
 
     nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
     retrieval = config.retrieval
-    actors = []
+    actors: list[Any] = []  # Ray actor handles
     for group in groups:
         chosen = [segments[n] for n in group]
         place = NodeAffinitySchedulingStrategy(nodes[len(actors) % len(nodes)], soft=False) if nodes else "SPREAD"
