@@ -272,7 +272,7 @@ def run(data: Path, documents: int, per_document: int, article_words: int, keep:
         time.sleep(rag_ingest.RACY_SECONDS + 0.5)
 
         began = time.perf_counter()
-        embedder = rag_pipeline._embedder_for(Config())  # what build_index loads with the default config
+        embedder = rag_pipeline.embedder_for(Config())  # what build_index loads with the default config
         embedder_load = time.perf_counter() - began
         warm = work / "warm"
         warm.mkdir()

@@ -42,7 +42,7 @@ _FLAT_IP_HEAD = struct.Struct("<4siqqq?iQ")
 _LISTS_HEAD = struct.Struct("<4sQQ4sQ")
 
 
-def _faiss():  # untyped: faiss has no type stubs
+def load_faiss():  # untyped: faiss has no type stubs
     import faiss
 
     faiss.omp_set_num_threads(1)  # one query at a time: a second thread only adds noise here
@@ -280,7 +280,7 @@ class DenseIndex:
 
     @property
     def kind(self) -> str:
-        return "ivf" if isinstance(self._index, _faiss().IndexIVF) else "flat"
+        return "ivf" if isinstance(self._index, load_faiss().IndexIVF) else "flat"
 
     @classmethod
     def build(
@@ -295,7 +295,7 @@ class DenseIndex:
                 while the corpus has not grown or shrunk by more than half, which spares the
                 k-means training (most of an update's time on a large corpus).
         """
-        faiss = _faiss()
+        faiss = load_faiss()
         if len(vectors.shape) != 2:
             raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
         count, dim = vectors.shape
@@ -335,7 +335,7 @@ class DenseIndex:
                 for start in range(0, count, _ADD_SLICE):
                     out.write(as_unit_rows(vectors[start : start + _ADD_SLICE]).tobytes())
             return "flat", None
-        faiss = _faiss()
+        faiss = load_faiss()
         index = _ivf(faiss, vectors, _reusable(centroids, count, dim))
         quantizer = faiss.downcast_index(index.quantizer)
         empty = faiss.serialize_index(index).tobytes()
@@ -360,7 +360,7 @@ class DenseIndex:
         """The IVF cells' centres, for a later build to reuse; None for an exact index."""
         if self.kind != "ivf":
             return None
-        quantizer = _faiss().downcast_index(self._index.quantizer)
+        quantizer = load_faiss().downcast_index(self._index.quantizer)
         return quantizer.reconstruct_n(0, quantizer.ntotal)
 
     def search(self, query: np.ndarray, k: int, *, live: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -389,7 +389,7 @@ class DenseIndex:
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
     def _without(self, live: np.ndarray):  # untyped: faiss search parameters
-        faiss = _faiss()
+        faiss = load_faiss()
         bits = np.packbits(np.asarray(live, dtype=bool), bitorder="little")
         selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))
         if self.kind == "ivf":
@@ -400,11 +400,11 @@ class DenseIndex:
         return params
 
     def save(self, path: Path) -> None:
-        _faiss().write_index(self._index, str(path))
+        load_faiss().write_index(self._index, str(path))
 
     @classmethod
     def load(cls, path: Path) -> DenseIndex:
-        faiss = _faiss()
+        faiss = load_faiss()
         index = faiss.read_index(str(path), getattr(faiss, _LOAD_FLAGS, 0))
         if isinstance(index, faiss.IndexIVF):
             index.nprobe = IVF_NPROBE

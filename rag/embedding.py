@@ -29,10 +29,10 @@ from rag.errors import ModelError
 from rag.model_export import (
     EXPORT_MANIFEST,
     TOKENIZER_FILE,
-    _first_line,
-    _load_sentence_transformer,
-    _model_label,
     default_model_path,
+    first_line,
+    load_sentence_transformer,
+    model_label,
     prepare_export,
 )
 from rag.model_export import default_cache_dir as default_cache_dir  # re-exported: where it was before the split
@@ -237,7 +237,7 @@ class OnnxEmbedder:
             self._tokenizer = _load_tokenizer(export_dir / TOKENIZER_FILE, self.max_tokens)
         except Exception as exc:  # any failure here means the same thing to the user
             raise ModelError(
-                f"the cached encoder in {export_dir} cannot be loaded ({_first_line(exc)}); "
+                f"the cached encoder in {export_dir} cannot be loaded ({first_line(exc)}); "
                 "delete that folder to export it again"
             ) from exc
         self.batch_size = batch_size
@@ -347,11 +347,11 @@ class SentenceTransformerEmbedder:
         Raises:
             ModelError: the model cannot be loaded.
         """
-        self._model = _load_sentence_transformer(model)
+        self._model = load_sentence_transformer(model)
         import torch  # importable: sentence-transformers has just loaded it
 
         torch.set_num_threads(threads)
-        self.name = f"st-fp32:{_model_label(model)}"
+        self.name = f"st-fp32:{model_label(model)}"
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self.batch_size = batch_size

@@ -109,7 +109,7 @@ def default_cache_dir() -> Path:
 def export_ready(source: str, *, cache_dir: Path | None = None) -> bool:
     """Whether the int8 ONNX export of ``source`` is already cached (else ``prepare_export`` makes it, 10-20 s)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return (root / f"{_slug(_model_label(source))}-{_cache_key(source)}" / EXPORT_MANIFEST).is_file()
+    return (root / f"{_slug(model_label(source))}-{_cache_key(source)}" / EXPORT_MANIFEST).is_file()
 
 
 def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir: Path | None = None) -> Path:
@@ -131,7 +131,7 @@ def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir
         ModelError: the model cannot be loaded or exported.
     """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    label = _model_label(source)
+    label = model_label(source)
     target = root / f"{_slug(label)}-{_cache_key(source)}"
     if export_ready(source, cache_dir=root):
         return target
@@ -141,7 +141,7 @@ def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
     except OSError as exc:
-        raise ModelError(f"cannot write the encoder cache in {root} ({_first_line(exc)}); set RAG_CACHE_DIR") from exc
+        raise ModelError(f"cannot write the encoder cache in {root} ({first_line(exc)}); set RAG_CACHE_DIR") from exc
     try:
         _export_int8(source, label, staging, open_export)
         staging.chmod(0o755)  # mkdtemp makes it private; a shared RAG_CACHE_DIR needs it readable
@@ -156,7 +156,7 @@ def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir
     return target
 
 
-def _first_line(exc: BaseException, limit: int = 160) -> str:
+def first_line(exc: BaseException, limit: int = 160) -> str:
     """A one-line reason for an error message; library errors often span many lines."""
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else ""
@@ -164,7 +164,7 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _model_label(source: str) -> str:
+def model_label(source: str) -> str:
     path = Path(source).expanduser()
     if not path.is_dir():
         return source
@@ -214,7 +214,7 @@ def _offline() -> bool:
 # --- export (the only part of rag that imports sentence-transformers) -----------------
 
 
-def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
+def load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
     _check_local_path(source)
     try:
         from sentence_transformers import SentenceTransformer
@@ -231,7 +231,7 @@ def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
             if _offline()
             else "configure a local sentence-transformers folder or a valid hub name"
         )
-        raise ModelError(f"cannot load embedding model {source!r} ({_first_line(exc)}); {hint}") from exc
+        raise ModelError(f"cannot load embedding model {source!r} ({first_line(exc)}); {hint}") from exc
 
 
 @contextmanager
@@ -254,7 +254,7 @@ def _no_loading_bars() -> Iterator[None]:
 
 def _export_int8(source: str, label: str, folder: Path, open_export: Callable[[Path], Any]) -> None:
     """Exports, quantises and checks the model into ``folder``, writing the manifest last."""
-    st_model = _load_sentence_transformer(source, attn_implementation="eager")
+    st_model = load_sentence_transformer(source, attn_implementation="eager")
     spec = _model_spec(st_model, source)
     fp32_path = folder / "model_fp32.onnx"
     input_names = _export_fp32(st_model, fp32_path)

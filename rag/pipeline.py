@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["BuildReport", "Index", "build_index", "load_index"]
 
 
-def _embedder_for(config: Config) -> Embedder:
+def embedder_for(config: Config) -> Embedder:
     from rag.embedding import load_embedder  # the model's libraries load only when a model is needed
 
     settings = config.embedding
@@ -85,12 +85,12 @@ def build_index(
     config = config or Config()
     corpus, index_dir = Path(corpus), Path(index_dir)
     with write_lock(index_dir):
-        embedder = embedder or _embedder_for(config)
+        embedder = embedder or embedder_for(config)
         report = update_index(corpus, index_dir, config, embedder, progress, started)
-    return _load_built(index_dir, embedder, report)
+    return load_built(index_dir, embedder, report)
 
 
-def _load_built(index_dir: Path, embedder: Embedder | None, report: BuildReport) -> Index:
+def load_built(index_dir: Path, embedder: Embedder | None, report: BuildReport) -> Index:
     # Sizes only: this build hashed the files it wrote and verified the segments it kept.
     index = load_index(index_dir, embedder=embedder, verify=False)
     index.build_report = report
@@ -170,7 +170,7 @@ class Index:
         """The encoder the index was built with, loaded on first use."""
         with self._lock:
             if self._embedder is None:
-                embedder = _embedder_for(self.config)
+                embedder = embedder_for(self.config)
                 if embedder.name != self._manifest.encoder:
                     raise IndexMismatchError(
                         f"the index at {self.path} was built with encoder {self._manifest.encoder}, "
@@ -337,7 +337,7 @@ class Index:
                     moves.copy_in(Path(source), target)
 
             report = self._change_corpus(corpus, moves, change, started)
-        return _load_built(self.path, self.embedder, report)
+        return load_built(self.path, self.embedder, report)
 
     def remove(self, doc_ids: Sequence[str]) -> Index:
         """Take documents out of the corpus and the index; returns the updated index.
@@ -361,7 +361,7 @@ class Index:
                         moves.set_aside(source)
 
             report = self._change_corpus(corpus, moves, change, started)
-        return _load_built(self.path, self.embedder, report)
+        return load_built(self.path, self.embedder, report)
 
     def _change_corpus(
         self, corpus: Path, moves: CorpusMoves, change: Callable[[], None], started: float

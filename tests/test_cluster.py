@@ -370,7 +370,7 @@ def test_serve_starts_the_app_on_a_sharded_index(on_ray: Any, single: Any, monke
 
     served: list[Any] = []
     monkeypatch.setattr(rag.app, "launch", lambda index, **options: served.append(index))
-    monkeypatch.setattr(rag.pipeline, "_embedder_for", lambda config: FakeEmbedder())  # the index's own encoder
+    monkeypatch.setattr(rag.pipeline, "embedder_for", lambda config: FakeEmbedder())  # the index's own encoder
     assert main(["serve", "--index", str(on_ray.path), "--ray", "auto", "--shards", "2"]) == 0
     try:
         assert len(served[0].shards.actors) == 2

@@ -72,7 +72,7 @@ def test_a_file_dated_before_1970_is_found_by_date(tea_corpus: Path, tmp_path: P
 def test_rag_index_and_add_with_a_far_future_file_on_the_command_line(
     tea_corpus: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    monkeypatch.setattr("rag.pipeline._embedder_for", lambda config: FakeEmbedder())
+    monkeypatch.setattr("rag.pipeline.embedder_for", lambda config: FakeEmbedder())
     dated(tea_corpus / "future.txt", NOTE, YEAR_2300)
     assert main(["index", str(tea_corpus), "--index", str(tmp_path / "index")]) == 0
     other = dated(tmp_path / "later.txt", TEA.replace("tea", "rice"), YEAR_2300)

@@ -36,7 +36,7 @@ class Slow(FakeEmbedder):
         time.sleep(60)
         return super().encode(texts, **options)
 
-rag.pipeline._embedder_for = lambda config: Slow()
+rag.pipeline.embedder_for = lambda config: Slow()
 from rag.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -192,7 +192,7 @@ def test_a_ray_build_stopped_by_a_signal_cancels_its_tasks(tmp_path: Path) -> No
     into the generation folder the driver removes."""
     from types import SimpleNamespace
 
-    from rag.cluster.build import _RayBuild
+    from rag.cluster.build import RayBuild
     from rag.config import Config
 
     cancelled: list[str] = []
@@ -205,7 +205,7 @@ def test_a_ray_build_stopped_by_a_signal_cancels_its_tasks(tmp_path: Path) -> No
         cancel=lambda ref, force: cancelled.append(ref),
         exceptions=SimpleNamespace(RayError=type("RayError", (Exception,), {})),
     )
-    build = _RayBuild(ray, tmp_path, tmp_path / "index", Config(), None, None, 2, 1)
+    build = RayBuild(ray, tmp_path, tmp_path / "index", Config(), None, None, 2, 1)
     with pytest.raises(KeyboardInterrupt):
         build._gather([lambda n=n: f"task-{n}" for n in range(3)], "reading")
     assert sorted(cancelled) == ["task-0", "task-1"]  # the two running (2 workers); the third never started

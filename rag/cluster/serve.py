@@ -113,7 +113,7 @@ class CorpusWideBM25(LexicalSegments):
         return self._frequencies[term]  # counted over every shard, not only this one's postings
 
 
-def _live_totals(parts: Sequence[LexicalPart]) -> tuple[int, int]:
+def live_totals(parts: Sequence[LexicalPart]) -> tuple[int, int]:
     count = length = 0
     for part in parts:
         live = part.live
@@ -122,7 +122,7 @@ def _live_totals(parts: Sequence[LexicalPart]) -> tuple[int, int]:
     return count, length
 
 
-def _live_frequencies(part: LexicalPart) -> np.ndarray:
+def live_frequencies(part: LexicalPart) -> np.ndarray:
     """How many live rows of the part hold each term of its vocabulary, in vocabulary order."""
     index = part.index
     if part.live is None:
@@ -131,7 +131,7 @@ def _live_frequencies(part: LexicalPart) -> np.ndarray:
     return held[index._indptr[1:]] - held[index._indptr[:-1]]
 
 
-def _frequency(view: LexicalSegments, term: str) -> int:
+def frequency(view: LexicalSegments, term: str) -> int:
     return sum(len(rows) for _, rows, _, _ in view._live_postings(term))
 
 
@@ -208,21 +208,21 @@ class Shard:
     def totals(self, selection: str | None = None) -> Totals:
         """This shard's live rows and token lengths (of the selection)."""
         parts = self._selection(selection).parts
-        sentences, sentence_length = _live_totals(parts["sentences"])
-        passages, passage_length = _live_totals(parts["passages"])
+        sentences, sentence_length = live_totals(parts["sentences"])
+        passages, passage_length = live_totals(parts["passages"])
         return Totals(sentences, sentence_length, passages, passage_length)
 
     def frequencies(self, selection: str | None, terms: Sequence[str]) -> tuple[list[int], list[int]]:
         """How many live sentences and passages of this shard (in the selection) hold each term."""
         plain = self._selection(selection).plain
-        return [_frequency(plain["sentences"], t) for t in terms], [_frequency(plain["passages"], t) for t in terms]
+        return [frequency(plain["sentences"], t) for t in terms], [frequency(plain["passages"], t) for t in terms]
 
     def vocabulary(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Every term of this shard with its live sentence and passage document frequencies."""
         found: dict[str, list[int]] = {}
         for column, kind in enumerate(("sentences", "passages")):
             for part in self._selection(None).parts[kind]:
-                for term, count in zip(part.index._columns, _live_frequencies(part).tolist(), strict=True):
+                for term, count in zip(part.index._columns, live_frequencies(part).tolist(), strict=True):
                     found.setdefault(term, [0, 0])[column] += count
         counts = np.array(list(found.values()), dtype=np.int64).reshape(-1, 2)
         return list(found), counts[:, 0], counts[:, 1]
