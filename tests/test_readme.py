@@ -53,6 +53,7 @@ PRINTED = {
 
 
 @pytest.mark.parametrize("number", range(len(_blocks("python"))))
+@pytest.mark.usefixtures("packaged_model")
 def test_python_block_runs(in_a_fresh_folder: Path, number: int, capsys) -> None:
     block = _blocks("python")[number]
     expected = [line for key, lines in PRINTED.items() if key in block for line in lines]
@@ -63,6 +64,7 @@ def test_python_block_runs(in_a_fresh_folder: Path, number: int, capsys) -> None
         assert line in out, f"README python block {number} should print {line!r}; it printed:\n{out}"
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_command_blocks_run(in_a_fresh_folder: Path, capsys) -> None:
     for block in _blocks("sh"):
         for line in block.splitlines():

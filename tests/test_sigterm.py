@@ -154,6 +154,7 @@ def test_stopping_the_app_waits_for_the_change_under_way_and_refuses_later_ones(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("packaged_model")
 def test_the_app_stopped_by_sigterm_exits_143_in_one_line(tmp_path: Path) -> None:
     from tests.test_ui_access import free_port
 
