@@ -41,6 +41,7 @@ from rag import pipeline as rag_pipeline  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.dense import DenseIndex  # noqa: E402
 from rag.index import files as rag_files  # noqa: E402
+from rag.index import open as rag_open  # noqa: E402
 from rag.index import segment as rag_segment  # noqa: E402
 from rag.index import update as rag_update  # noqa: E402
 from rag.index.metadata import MetadataStore  # noqa: E402
@@ -92,7 +93,7 @@ STAGES: list[tuple[object, str, str]] = [
     (rag_update, "split_documents", "parse (rest)"),
     (rag_update, "previous_index", "open previous index (manifest, mmap)"),
     (rag_update, "verify_files", "verify index files (previous + new)"),
-    (rag_pipeline, "verify_files", "verify index files (previous + new)"),
+    (rag_open, "verify_files", "verify index files (previous + new)"),
     (MetadataStore, "document_index", "SQLite read of previous index"),
     (MetadataStore, "rows_for_contents", "SQLite read of previous index"),
     (MetadataStore, "rows_by_text", "SQLite read of previous index"),
