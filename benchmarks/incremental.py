@@ -41,6 +41,7 @@ from rag import pipeline as rag_pipeline  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.dense import DenseIndex  # noqa: E402
 from rag.index import files as rag_files  # noqa: E402
+from rag.index import open as rag_open  # noqa: E402
 from rag.index import segment as rag_segment  # noqa: E402
 from rag.index import update as rag_update  # noqa: E402
 from rag.index.metadata import MetadataStore  # noqa: E402
@@ -92,7 +93,7 @@ STAGES: list[tuple[object, str, str]] = [
     (rag_update, "split_documents", "parse (rest)"),
     (rag_update, "previous_index", "open previous index (manifest, mmap)"),
     (rag_update, "verify_files", "verify index files (previous + new)"),
-    (rag_pipeline, "verify_files", "verify index files (previous + new)"),
+    (rag_open, "verify_files", "verify index files (previous + new)"),
     (MetadataStore, "document_index", "SQLite read of previous index"),
     (MetadataStore, "rows_for_contents", "SQLite read of previous index"),
     (MetadataStore, "rows_by_text", "SQLite read of previous index"),
@@ -272,7 +273,7 @@ def run(data: Path, documents: int, per_document: int, article_words: int, keep:
         time.sleep(rag_ingest.RACY_SECONDS + 0.5)
 
         began = time.perf_counter()
-        embedder = rag_pipeline._embedder_for(Config())  # what build_index loads with the default config
+        embedder = rag_pipeline.embedder_for(Config())  # what build_index loads with the default config
         embedder_load = time.perf_counter() - began
         warm = work / "warm"
         warm.mkdir()

@@ -45,7 +45,7 @@ def peak_kb():
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 sys.path.insert(0, {root!r})
 from rag import build_index
-from rag.pipeline import _embedder_for
+from rag.pipeline import embedder_for
 from rag.config import Config
 encoder = {encoder!r}
 if encoder == "fake":
@@ -54,7 +54,7 @@ if encoder == "fake":
     embedder = FakeEmbedder()
     embedder.dim = {dim!r}
 else:
-    embedder = _embedder_for(Config())
+    embedder = embedder_for(Config())
     embedder.encode(["warm up the encoder once"])
 before = peak_kb()
 index = build_index({corpus!r}, {index!r}, embedder=embedder)

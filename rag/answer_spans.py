@@ -12,7 +12,7 @@ import re
 from typing import Literal
 
 from rag.claims import name_runs, quantities, words
-from rag.lexical import fold
+from rag.words import fold
 
 AnswerType = Literal["amount", "date", "name"]
 # What a question asks for, by its question words (one question may ask for several: "How big is

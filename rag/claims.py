@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from rag.lexical import STOPWORDS, fold, tokenize
 from rag.sentences import sentence_spans
 from rag.types import ChangeKind, Difference, DifferenceKind
+from rag.words import STOPWORDS, fold, tokenize
 
 # Words with their spans: dotted acronyms ("U.S."), words with inner apostrophes or
 # hyphens ("Li's", "state-backed"), numbers with separators ("1,000.5"), and the signs

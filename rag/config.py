@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from rag.answer_model import FITTED
 
 Encoder = Literal["onnx-int8", "torch-fp32"]
+
+
+def _fitted_number(name: str) -> float:
+    """One number of the fitted answer model (FITTED mixes numbers and tables of weights)."""
+    value = FITTED[name]
+    if not isinstance(value, int | float):
+        raise TypeError(f"the fitted answer model's {name!r} is {value!r}, not a number")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +80,7 @@ class AnswerConfig:
     ``relative_cutoff``: further citations must score at least this fraction of the best.
     """
 
-    threshold: float = round(FITTED["threshold"], 2)
+    threshold: float = round(_fitted_number("threshold"), 2)
     k: int = 3
     relative_cutoff: float = 0.85
     # The score scale ``threshold`` is on: 3 since scores are the fitted answer model's chance (2:
@@ -119,7 +128,7 @@ class Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Config:
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Rebuild a Config from ``to_dict`` output; unknown keys are ignored, missing ones default."""
         groups = {}
         for group in fields(cls):

@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from rag.answer import Candidate, SpanReader, text_key
-from rag.lexical import STOPWORDS, tokenize
 from rag.types import Answer, Citation
+from rag.words import STOPWORDS, tokenize
 
 WH_WORDS = frozenset("what which who whom whose when where why how".split())
 AUXILIARIES = frozenset(

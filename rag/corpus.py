@@ -199,9 +199,9 @@ class CorpusMoves:
                 _link_without_replacing(destination, moved.name, path.name, source)
                 os.unlink(moved.name, dir_fd=source)
         folders = [*self._made_folders, *([self._removed_folder] if self._removed_folder else [])]
-        for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
-            with contextlib.suppress(OSError), self._two_folders(folder.parent, folder.parent) as (parent, _):
-                os.rmdir(folder.name, dir_fd=parent)  # only when empty again
+        for made in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
+            with contextlib.suppress(OSError), self._two_folders(made.parent, made.parent) as (parent, _):
+                os.rmdir(made.name, dir_fd=parent)  # only when empty again
 
 
 def _remove_unfinished_copies(folder: int) -> None:

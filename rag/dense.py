@@ -9,6 +9,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -41,7 +42,7 @@ _FLAT_IP_HEAD = struct.Struct("<4siqqq?iQ")
 _LISTS_HEAD = struct.Struct("<4sQQ4sQ")
 
 
-def _faiss():  # untyped: faiss has no type stubs
+def load_faiss():  # untyped: faiss has no type stubs
     import faiss
 
     faiss.omp_set_num_threads(1)  # one query at a time: a second thread only adds noise here
@@ -67,7 +68,27 @@ def as_unit_rows(vectors: np.ndarray, *, copy: bool = True) -> np.ndarray:
     return array
 
 
-def save_mean_vectors(path: Path, vectors: np.ndarray, groups: Sequence[int] | np.ndarray, count: int) -> None:
+class DenseSearch(Protocol):
+    """What a search asks of the dense vectors: :class:`DenseSegments`, or the cluster's shards."""
+
+    @property
+    def count(self) -> int: ...
+
+    def search(self, query: np.ndarray, k: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class Rows(Protocol):
+    """Vectors a build reads a slice or a set of rows at a time: an array, or a :class:`RowFile` on disk."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: slice | np.ndarray, /) -> np.ndarray: ...
+
+
+def save_mean_vectors(path: Path, vectors: Rows, groups: Sequence[int] | np.ndarray, count: int) -> None:
     """Save as ``.npy`` the unit mean vector of each of ``count`` groups of rows (a passage's sentences).
 
     Row ``i`` of ``vectors`` belongs to group ``groups[i]``. When the groups never decrease (each
@@ -75,7 +96,7 @@ def save_mean_vectors(path: Path, vectors: np.ndarray, groups: Sequence[int] | n
     one ``np.save(path, as_unit_rows(sums))`` writes, without the whole array in memory.
     """
     groups = np.asarray(groups, dtype=np.int64)
-    dim = np.shape(vectors)[1]
+    dim = vectors.shape[1]
     if len(groups) and np.any(groups[1:] < groups[:-1]):
         sums = np.zeros((count, dim), dtype=np.float32)
         np.add.at(sums, groups, vectors[: len(groups)])
@@ -126,11 +147,11 @@ class RowFile:
         count, dim = self.shape
         if isinstance(key, slice) and key.indices(count)[2] == 1:
             start, stop, _ = key.indices(count)
-            rows = max(stop - start, 0)
-            if not rows:
+            length = max(stop - start, 0)
+            if not length:
                 return np.empty((0, dim), dtype=np.float32)
             offset = self._offset + start * dim * 4
-            return np.fromfile(self.path, dtype=np.float32, count=rows * dim, offset=offset).reshape(rows, dim)
+            return np.fromfile(self.path, dtype=np.float32, count=length * dim, offset=offset).reshape(length, dim)
         wanted = np.arange(count)[key] if isinstance(key, slice) else np.asarray(key, dtype=np.int64).reshape(-1)
         if len(wanted) and (wanted.min() < -count or wanted.max() >= count):
             raise IndexError(f"a row outside the file's {count} rows")
@@ -147,7 +168,7 @@ class RowFile:
                 block = np.empty((len(chosen), dim), dtype=np.float32)
                 for first, stop in _runs(positions):
                     offset = self._offset + int(positions[first]) * row_bytes
-                    if os.preadv(file.fileno(), [block[first:stop]], offset) != (stop - first) * row_bytes:
+                    if os.preadv(file.fileno(), [block[first:stop].data], offset) != (stop - first) * row_bytes:
                         raise ValueError(f"{self.path.name} is shorter than its header says")
                 rows[chosen] = block
         return rows
@@ -211,7 +232,7 @@ def _reusable(centroids: np.ndarray | None, count: int, dim: int) -> np.ndarray 
     return centroids if wanted / 2 <= len(centroids) <= wanted * 2 else None
 
 
-def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # untyped: faiss objects
+def _ivf(faiss, array: Rows, centroids: np.ndarray | None):  # untyped: faiss objects
     """An empty IVF index over ``array``'s space: trained on a sample, or on given cells."""
     count, dim = array.shape
     quantizer = faiss.IndexFlatIP(dim)
@@ -229,7 +250,7 @@ def _ivf(faiss, array: np.ndarray, centroids: np.ndarray | None):  # untyped: fa
     return index  # faiss's wrapper keeps the quantizer alive as long as the index
 
 
-def _write_cells(out, vectors: np.ndarray, cells: np.ndarray, nlist: int, code_size: int) -> None:  # untyped: a file
+def _write_cells(out, vectors: Rows, cells: np.ndarray, nlist: int, code_size: int) -> None:  # untyped: a file
     """The inverted lists FAISS writes after adding ``vectors`` assigned to ``cells``, rows in order within a cell."""
     order = np.argsort(cells, kind="stable")
     sizes = np.bincount(cells, minlength=nlist).astype(np.uint64)
@@ -259,7 +280,7 @@ class DenseIndex:
 
     @property
     def kind(self) -> str:
-        return "ivf" if isinstance(self._index, _faiss().IndexIVF) else "flat"
+        return "ivf" if isinstance(self._index, load_faiss().IndexIVF) else "flat"
 
     @classmethod
     def build(
@@ -274,10 +295,10 @@ class DenseIndex:
                 while the corpus has not grown or shrunk by more than half, which spares the
                 k-means training (most of an update's time on a large corpus).
         """
-        faiss = _faiss()
-        if np.ndim(vectors) != 2:
-            raise ValueError(f"expected a 2-d array of vectors, got shape {np.shape(vectors)}")
-        count, dim = np.shape(vectors)
+        faiss = load_faiss()
+        if len(vectors.shape) != 2:
+            raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
+        count, dim = vectors.shape
         if count <= (EXACT_LIMIT if exact_limit is None else exact_limit):
             index = faiss.IndexFlatIP(dim)
             # Room for every row at once (shrinking keeps the capacity): adding slices would
@@ -294,7 +315,7 @@ class DenseIndex:
 
     @classmethod
     def write(
-        cls, vectors: np.ndarray, path: Path, *, exact_limit: int | None = None, centroids: np.ndarray | None = None
+        cls, vectors: Rows, path: Path, *, exact_limit: int | None = None, centroids: np.ndarray | None = None
     ) -> tuple[str, np.ndarray | None]:
         """Write to ``path`` the file that ``build(vectors, ...).save(path)`` writes, without building it in memory.
 
@@ -305,16 +326,16 @@ class DenseIndex:
         Returns:
             The index kind ("flat" or "ivf") and, for IVF, its cells' centres.
         """
-        if np.ndim(vectors) != 2:
-            raise ValueError(f"expected a 2-d array of vectors, got shape {np.shape(vectors)}")
-        count, dim = np.shape(vectors)
+        if len(vectors.shape) != 2:
+            raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
+        count, dim = vectors.shape
         if count <= (EXACT_LIMIT if exact_limit is None else exact_limit):
             with open(path, "wb") as out:
                 out.write(_FLAT_IP_HEAD.pack(b"IxFI", dim, count, 1 << 20, 1 << 20, True, 0, count * dim))
                 for start in range(0, count, _ADD_SLICE):
                     out.write(as_unit_rows(vectors[start : start + _ADD_SLICE]).tobytes())
             return "flat", None
-        faiss = _faiss()
+        faiss = load_faiss()
         index = _ivf(faiss, vectors, _reusable(centroids, count, dim))
         quantizer = faiss.downcast_index(index.quantizer)
         empty = faiss.serialize_index(index).tobytes()
@@ -339,7 +360,7 @@ class DenseIndex:
         """The IVF cells' centres, for a later build to reuse; None for an exact index."""
         if self.kind != "ivf":
             return None
-        quantizer = _faiss().downcast_index(self._index.quantizer)
+        quantizer = load_faiss().downcast_index(self._index.quantizer)
         return quantizer.reconstruct_n(0, quantizer.ntotal)
 
     def search(self, query: np.ndarray, k: int, *, live: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -368,7 +389,7 @@ class DenseIndex:
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
     def _without(self, live: np.ndarray):  # untyped: faiss search parameters
-        faiss = _faiss()
+        faiss = load_faiss()
         bits = np.packbits(np.asarray(live, dtype=bool), bitorder="little")
         selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))
         if self.kind == "ivf":
@@ -379,11 +400,11 @@ class DenseIndex:
         return params
 
     def save(self, path: Path) -> None:
-        _faiss().write_index(self._index, str(path))
+        load_faiss().write_index(self._index, str(path))
 
     @classmethod
     def load(cls, path: Path) -> DenseIndex:
-        faiss = _faiss()
+        faiss = load_faiss()
         index = faiss.read_index(str(path), getattr(faiss, _LOAD_FLAGS, 0))
         if isinstance(index, faiss.IndexIVF):
             index.nprobe = IVF_NPROBE
@@ -432,14 +453,17 @@ class DenseSegments:
         """
         found = [_search_with_ties(p.index, query, k, p.live) if ties else p.index.search(query, k, live=p.live)
                  for p in self.parts]  # fmt: skip
-        rows = np.concatenate([r + p.first_row for (r, _), p in zip(found, self.parts, strict=True)] or [[]])
-        scores = np.concatenate([s for _, s in found] or [[]]).astype(np.float32)
+        rows = np.concatenate([r + p.first_row for (r, _), p in zip(found, self.parts, strict=True)] or [_NO_ROWS])
+        scores = np.concatenate([s for _, s in found] or [_NO_ROWS]).astype(np.float32)
         order = np.lexsort((rows, -scores))
         rows, scores = rows[order].astype(np.int64), scores[order]
         if k <= 0 or len(rows) <= k:
             return rows[: max(k, 0)], scores[: max(k, 0)]
         end = k if not ties else int(np.searchsorted(-scores, -scores[k - 1], side="right"))
         return rows[:end], scores[:end]
+
+
+_NO_ROWS = np.empty(0, dtype=np.int64)  # what an index of no segments finds
 
 
 def _search_with_ties(

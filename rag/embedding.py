@@ -29,10 +29,10 @@ from rag.errors import ModelError
 from rag.model_export import (
     EXPORT_MANIFEST,
     TOKENIZER_FILE,
-    _first_line,
-    _load_sentence_transformer,
-    _model_label,
     default_model_path,
+    first_line,
+    load_sentence_transformer,
+    model_label,
     prepare_export,
 )
 from rag.model_export import default_cache_dir as default_cache_dir  # re-exported: where it was before the split
@@ -237,7 +237,7 @@ class OnnxEmbedder:
             self._tokenizer = _load_tokenizer(export_dir / TOKENIZER_FILE, self.max_tokens)
         except Exception as exc:  # any failure here means the same thing to the user
             raise ModelError(
-                f"the cached encoder in {export_dir} cannot be loaded ({_first_line(exc)}); "
+                f"the cached encoder in {export_dir} cannot be loaded ({first_line(exc)}); "
                 "delete that folder to export it again"
             ) from exc
         self.batch_size = batch_size
@@ -324,7 +324,7 @@ class OnnxEmbedder:
             found.append(_word_vectors(encoding.word_ids, encoding.offsets, hidden[0], pooled[0]))
         return found
 
-    def _hidden_states(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
+    def _hidden_states(self, ids: Sequence[Sequence[int] | np.ndarray], lengths: np.ndarray) -> np.ndarray:
         width = int(lengths.max())
         mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
@@ -333,7 +333,7 @@ class OnnxEmbedder:
         feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
         return self._session.run(None, {name: feed[name] for name in self._input_names})[0]
 
-    def _encode_batch(self, ids: list[list[int]], lengths: np.ndarray) -> np.ndarray:
+    def _encode_batch(self, ids: Sequence[Sequence[int] | np.ndarray], lengths: np.ndarray) -> np.ndarray:
         mask = (np.arange(int(lengths.max())) < lengths[:, None]).astype(np.int64)
         return _pool(self._hidden_states(ids, lengths), mask, self._pooling)
 
@@ -347,11 +347,11 @@ class SentenceTransformerEmbedder:
         Raises:
             ModelError: the model cannot be loaded.
         """
-        self._model = _load_sentence_transformer(model)
+        self._model = load_sentence_transformer(model)
         import torch  # importable: sentence-transformers has just loaded it
 
         torch.set_num_threads(threads)
-        self.name = f"st-fp32:{_model_label(model)}"
+        self.name = f"st-fp32:{model_label(model)}"
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self.batch_size = batch_size

@@ -7,13 +7,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from rag.errors import RagError
-from rag.lexical import fold
 from rag.pipeline import Index
+from rag.words import fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ def _from_squad(data: dict[str, Any]) -> list[LabelledQuestion]:
     return questions
 
 
-def _bad_squad(what: str) -> Any:
+def _bad_squad(what: str) -> NoReturn:
     raise RagError(f"not in SQuAD format: {what} is not as SQuAD writes it")
 
 

@@ -100,8 +100,9 @@ def date_range(text: str, what: str = "date") -> tuple[dt.date, dt.date]:
     try:
         if not found:
             raise ValueError
-        year, month, day = (int(g) if g else None for g in found.groups())
-        if day is not None:
+        year = int(found.group(1))
+        month, day = (int(g) if g else None for g in found.groups()[1:])
+        if month is not None and day is not None:
             first = last = dt.date(year, month, day)
         elif month is not None:
             first = dt.date(year, month, 1)
@@ -226,12 +227,17 @@ def restrict(indexes: SearchIndexes, doc_ids: Iterable[str]) -> SearchIndexes:
     for part, (sentences, passages) in zip(store.parts, document_masks(store, doc_ids), strict=True):
         sentence_masks[part.first_row] = sentences
         passage_masks[part.first_passage] = passages
-    sentence_lexical, passage_lexical = indexes.sentence_lexical, indexes.passage_lexical
+    dense, sentence_lexical, passage_lexical = indexes.dense, indexes.sentence_lexical, indexes.passage_lexical
+    # Segments held in this process; a cluster masks its shards' rows itself (rag.cluster.serve).
+    if not (
+        isinstance(dense, DenseSegments)
+        and isinstance(sentence_lexical, LexicalSegments)
+        and isinstance(passage_lexical, LexicalSegments)
+    ):
+        raise TypeError("restrict() masks the segments of an index held in this process")
     return replace(
         indexes,
-        dense=DenseSegments(
-            [DensePart(p.index, p.first_row, sentence_masks[p.first_row]) for p in indexes.dense.parts]
-        ),
+        dense=DenseSegments([DensePart(p.index, p.first_row, sentence_masks[p.first_row]) for p in dense.parts]),
         sentence_lexical=LexicalSegments(
             [LexicalPart(p.index, p.first_row, sentence_masks[p.first_row]) for p in sentence_lexical.parts],
             k1=sentence_lexical.k1,

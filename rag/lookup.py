@@ -41,9 +41,9 @@ from rag.claims import (
     text_stems,
     words,
 )
-from rag.lexical import fold
 from rag.sentences import sentence_spans
 from rag.types import Citation, Difference, Match
+from rag.words import fold
 
 _WORD = re.compile(r"[^\W_]+")
 

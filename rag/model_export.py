@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -38,6 +38,19 @@ EXPORT_MANIFEST = "encoder.json"
 ONNX_FILE = "model_int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 
+
+class Quantization(TypedDict):
+    """How the int8 encoder is made; saved in the export's manifest and hashed into its name."""
+
+    preset: str
+    method: str
+    weight_type: str
+    per_channel: bool
+    reduce_range: bool
+    op_types: list[str]
+    fp32_nodes: str  # a regex on node names
+
+
 # optimum's "avx512_vnni" preset, the one sentence-transformers ships int8 files with:
 # int8 symmetric per-channel weights, uint8 dynamic activations, full 8-bit range
 # (reduce_range is only needed on x86 CPUs without VNNI). Only MatMuls with constant
@@ -45,7 +58,7 @@ TOKENIZER_FILE = "tokenizer.json"
 # the first layer's FFN down-projection, whose inputs carry BERT's largest activation
 # outliers. Measured on the SQuAD sentences: mean cosine to fp32 0.9934 -> 0.9949, worst
 # 0.973 -> 0.986, question top-1 agreement 93.7% -> 96.2%, for 7% less throughput.
-QUANTIZATION = {
+QUANTIZATION: Quantization = {
     "preset": "avx512_vnni",
     "method": "onnxruntime.quantization.quantize_dynamic",
     "weight_type": "QInt8",
@@ -96,7 +109,7 @@ def default_cache_dir() -> Path:
 def export_ready(source: str, *, cache_dir: Path | None = None) -> bool:
     """Whether the int8 ONNX export of ``source`` is already cached (else ``prepare_export`` makes it, 10-20 s)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return (root / f"{_slug(_model_label(source))}-{_cache_key(source)}" / EXPORT_MANIFEST).is_file()
+    return (root / f"{_slug(model_label(source))}-{_cache_key(source)}" / EXPORT_MANIFEST).is_file()
 
 
 def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir: Path | None = None) -> Path:
@@ -118,7 +131,7 @@ def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir
         ModelError: the model cannot be loaded or exported.
     """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    label = _model_label(source)
+    label = model_label(source)
     target = root / f"{_slug(label)}-{_cache_key(source)}"
     if export_ready(source, cache_dir=root):
         return target
@@ -128,7 +141,7 @@ def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
     except OSError as exc:
-        raise ModelError(f"cannot write the encoder cache in {root} ({_first_line(exc)}); set RAG_CACHE_DIR") from exc
+        raise ModelError(f"cannot write the encoder cache in {root} ({first_line(exc)}); set RAG_CACHE_DIR") from exc
     try:
         _export_int8(source, label, staging, open_export)
         staging.chmod(0o755)  # mkdtemp makes it private; a shared RAG_CACHE_DIR needs it readable
@@ -143,7 +156,7 @@ def prepare_export(source: str, open_export: Callable[[Path], Any], *, cache_dir
     return target
 
 
-def _first_line(exc: BaseException, limit: int = 160) -> str:
+def first_line(exc: BaseException, limit: int = 160) -> str:
     """A one-line reason for an error message; library errors often span many lines."""
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else ""
@@ -151,7 +164,7 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _model_label(source: str) -> str:
+def model_label(source: str) -> str:
     path = Path(source).expanduser()
     if not path.is_dir():
         return source
@@ -201,7 +214,7 @@ def _offline() -> bool:
 # --- export (the only part of rag that imports sentence-transformers) -----------------
 
 
-def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
+def load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
     _check_local_path(source)
     try:
         from sentence_transformers import SentenceTransformer
@@ -218,7 +231,7 @@ def _load_sentence_transformer(source: str, **model_kwargs: Any) -> Any:
             if _offline()
             else "configure a local sentence-transformers folder or a valid hub name"
         )
-        raise ModelError(f"cannot load embedding model {source!r} ({_first_line(exc)}); {hint}") from exc
+        raise ModelError(f"cannot load embedding model {source!r} ({first_line(exc)}); {hint}") from exc
 
 
 @contextmanager
@@ -241,7 +254,7 @@ def _no_loading_bars() -> Iterator[None]:
 
 def _export_int8(source: str, label: str, folder: Path, open_export: Callable[[Path], Any]) -> None:
     """Exports, quantises and checks the model into ``folder``, writing the manifest last."""
-    st_model = _load_sentence_transformer(source, attn_implementation="eager")
+    st_model = load_sentence_transformer(source, attn_implementation="eager")
     spec = _model_spec(st_model, source)
     fp32_path = folder / "model_fp32.onnx"
     input_names = _export_fp32(st_model, fp32_path)

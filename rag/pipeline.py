@@ -9,20 +9,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from rag.config import Config
 from rag.corpus import CorpusMoves, corpus_targets
-from rag.dense import DensePart, DenseSegments, VectorSegments
+from rag.dense import DenseSegments, VectorSegments
 from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, RagError
 from rag.filters import Where
 from rag.index.files import write_lock
-from rag.index.manifest import Manifest, live_generation, read_manifest, rebuild_hint, verify_files
-from rag.index.metadata import MetadataSegments
-from rag.index.segment import open_metadata, open_search_files
+from rag.index.manifest import Manifest, live_generation, rebuild_hint
+from rag.index.open import Generation, open_index, open_segments
 from rag.index.update import BuildReport, update_index
 from rag.ingest import doc_id_for, scan_corpus, unchanged_since
-from rag.lexical import LexicalPart, LexicalSegments
+from rag.lexical import LexicalSegments
 from rag.queries import Queries
 from rag.retrieval import SearchIndexes
 from rag.types import Answer, Citation, Document, Match, Passage, Sentence
@@ -31,12 +28,9 @@ if TYPE_CHECKING:
     from rag.embedding import Embedder
 
 __all__ = ["BuildReport", "Index", "build_index", "load_index"]
-# A build that commits while an index is being loaded deletes the generation being opened;
-# loading then starts again from the new manifest, a few times at most.
-LOAD_ATTEMPTS = 5
 
 
-def _embedder_for(config: Config) -> Embedder:
+def embedder_for(config: Config) -> Embedder:
     from rag.embedding import load_embedder  # the model's libraries load only when a model is needed
 
     settings = config.embedding
@@ -91,12 +85,12 @@ def build_index(
     config = config or Config()
     corpus, index_dir = Path(corpus), Path(index_dir)
     with write_lock(index_dir):
-        embedder = embedder or _embedder_for(config)
+        embedder = embedder or embedder_for(config)
         report = update_index(corpus, index_dir, config, embedder, progress, started)
-    return _load_built(index_dir, embedder, report)
+    return load_built(index_dir, embedder, report)
 
 
-def _load_built(index_dir: Path, embedder: Embedder, report: BuildReport) -> Index:
+def load_built(index_dir: Path, embedder: Embedder | None, report: BuildReport) -> Index:
     # Sizes only: this build hashed the files it wrote and verified the segments it kept.
     index = load_index(index_dir, embedder=embedder, verify=False)
     index.build_report = report
@@ -131,66 +125,24 @@ def load_index(
 
         return load_on_cluster(index_dir, ray, shards, embedder)
     index_dir = Path(index_dir)
-    attempts = LOAD_ATTEMPTS
-    while True:
-        manifest = read_manifest(index_dir)
-        try:
-            return _open_index(index_dir, manifest, embedder, verify)
-        except IndexMismatchError:
-            # Between reading the manifest and opening the generation it names, a build may
-            # have committed and deleted that generation: then open the new one. When the
-            # generation is still live, it is damaged, and that error stands.
-            attempts -= 1
-            if attempts == 0 or live_generation(index_dir) == manifest.generation:
-                raise
+
+    def read(generation: Generation) -> Index:
+        return Index(index_dir, generation.manifest, _search_indexes(generation), embedder)
+
+    return open_index(index_dir, read, encoder=None if embedder is None else embedder.name, verify=verify)
 
 
-def _open_index(index_dir: Path, manifest: Manifest, embedder: Embedder | None, verify: bool | None) -> Index:
-    """The index of the generation ``manifest`` names (IndexMismatchError when it cannot be read)."""
-    generation = verify_files(index_dir, manifest, full=verify)
-    if embedder is not None and embedder.name != manifest.encoder:
-        raise IndexMismatchError(
-            f"the index at {index_dir} was built with encoder {manifest.encoder}, not {embedder.name}; "
-            f"{rebuild_hint(index_dir)}"
-        )
-    try:
-        metadata, sentence_vectors = open_metadata(index_dir, generation, manifest.segments)
-    except (OSError, ValueError, RuntimeError) as error:  # e.g. deleted meanwhile by a newer build
-        raise IndexMismatchError(
-            f"the index at {index_dir} cannot be read ({error}); {rebuild_hint(index_dir)}"
-        ) from None
-    try:
-        indexes = _search_indexes(generation, manifest, metadata, sentence_vectors)
-    except (OSError, ValueError, RuntimeError) as error:
-        metadata.close()
-        raise IndexMismatchError(
-            f"the index at {index_dir} cannot be read ({error}); {rebuild_hint(index_dir)}"
-        ) from None
-    except BaseException:
-        metadata.close()
-        raise
-    return Index(index_dir, manifest, indexes, embedder)
-
-
-def _search_indexes(
-    generation: Path, manifest: Manifest, metadata: MetadataSegments, sentence_vectors: list[np.ndarray]
-) -> SearchIndexes:
+def _search_indexes(generation: Generation) -> SearchIndexes:
     """Every segment's search structures, read as one index in which removed documents are invisible."""
-    dense, passage_arrays, sentence_lexical, passage_lexical = [], [], [], []
-    for number, segment in enumerate(manifest.segments):
-        files = open_search_files(generation, number, segment, metadata, sentence_vectors[number])
-        dense.append(DensePart(files.dense, segment.first_row, files.live_sentences))
-        passage_arrays.append(files.passage_vectors)
-        sentence_lexical.append(LexicalPart(files.sentence_lexical, segment.first_row, files.live_sentences))
-        passage_lexical.append(LexicalPart(files.passage_lexical, segment.first_passage, files.live_passages))
+    manifest, parts = generation.manifest, open_segments(generation)
     retrieval = Config.from_dict(manifest.settings).retrieval
     return SearchIndexes(
-        dense=DenseSegments(dense),
-        sentence_vectors=VectorSegments(sentence_vectors, [s.first_row for s in manifest.segments]),
-        passage_vectors=VectorSegments(passage_arrays, [s.first_passage for s in manifest.segments]),
-        sentence_lexical=LexicalSegments(sentence_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
-        passage_lexical=LexicalSegments(passage_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
-        store=metadata,
+        dense=DenseSegments(parts.dense),
+        sentence_vectors=VectorSegments(generation.sentence_vectors, [s.first_row for s in manifest.segments]),
+        passage_vectors=VectorSegments(parts.passage_vectors, [s.first_passage for s in manifest.segments]),
+        sentence_lexical=LexicalSegments(parts.sentence_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
+        passage_lexical=LexicalSegments(parts.passage_lexical, k1=retrieval.bm25_k1, b=retrieval.bm25_b),
+        store=generation.metadata,
     )
 
 
@@ -218,7 +170,7 @@ class Index:
         """The encoder the index was built with, loaded on first use."""
         with self._lock:
             if self._embedder is None:
-                embedder = _embedder_for(self.config)
+                embedder = embedder_for(self.config)
                 if embedder.name != self._manifest.encoder:
                     raise IndexMismatchError(
                         f"the index at {self.path} was built with encoder {self._manifest.encoder}, "
@@ -385,7 +337,7 @@ class Index:
                     moves.copy_in(Path(source), target)
 
             report = self._change_corpus(corpus, moves, change, started)
-        return _load_built(self.path, self.embedder, report)
+        return load_built(self.path, self.embedder, report)
 
     def remove(self, doc_ids: Sequence[str]) -> Index:
         """Take documents out of the corpus and the index; returns the updated index.
@@ -409,7 +361,7 @@ class Index:
                         moves.set_aside(source)
 
             report = self._change_corpus(corpus, moves, change, started)
-        return _load_built(self.path, self.embedder, report)
+        return load_built(self.path, self.embedder, report)
 
     def _change_corpus(
         self, corpus: Path, moves: CorpusMoves, change: Callable[[], None], started: float

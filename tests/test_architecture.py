@@ -18,17 +18,17 @@ ROOT = Path(__file__).resolve().parent.parent
 RAG = ROOT / "rag"
 ORDER = [
     "types", "errors", "progress", "answer_model", "config", "ingest", "corpus", "sentences", "chunking",
-    "model_export", "embedding", "dense", "lexical", "language", "boilerplate", "index", "retrieval", "answer",
+    "model_export", "embedding", "dense", "words", "lexical", "language", "boilerplate", "index", "retrieval", "answer",
     "conversation", "claims", "answer_spans", "lookup", "filters", "queries", "pipeline", "cluster", "export",
     "feedback", "evaluation", "workspace", "app_render", "app_render_lookup", "app_pages", "app_access",
     "app_documents", "app_assets", "app_handlers", "app_chat", "app_api", "app_layout", "app", "user_config",
     "completion", "cli", "__main__",
 ]  # fmt: skip
 # The modules of a package stage in their own order: each imports only those before it.
-INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}
+INSIDE = {"index": ["manifest", "files", "metadata", "segment", "open", "update"]}
 HEAVY = {"sentence_transformers": "model_export", "torch": ("embedding", "model_export"),
          "onnxruntime": ("embedding", "model_export"),
-         "faiss": "dense", "bm25s": None, "Stemmer": "lexical",
+         "faiss": "dense", "bm25s": None, "Stemmer": "words",
          "gradio": ("app", "app_handlers", "app_chat", "app_api", "app_layout"),
          "ray": "cluster"}  # fmt: skip
 PUBLIC = {"rag", "rag.errors", "rag.evaluation", "rag.export", "rag.feedback", "rag.workspace", "rag.language",

@@ -20,6 +20,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_index_prints_a_summary(capsys, seed_corpus: Path, tmp_path: Path) -> None:
     code, out, err = run(capsys, "index", str(seed_corpus), "--index", str(tmp_path / "idx"))
     assert code == 0, err
@@ -27,6 +28,7 @@ def test_index_prints_a_summary(capsys, seed_corpus: Path, tmp_path: Path) -> No
     assert (tmp_path / "idx" / "manifest.json").is_file()
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_index_json(capsys, seed_corpus: Path, tmp_path: Path) -> None:
     code, out, _ = run(capsys, "index", str(seed_corpus), "--index", str(tmp_path / "idx"), "--json")
     report = json.loads(out)
@@ -145,6 +147,7 @@ def test_user_errors_are_one_line_without_traceback(capsys, real_index, tmp_path
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_empty_corpus_is_an_error(capsys, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     code, _, err = run(capsys, "index", str(tmp_path / "empty"), "--index", str(tmp_path / "idx"))
@@ -167,6 +170,7 @@ def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(capsys, port: str)
     assert "error: argument --port: the port must be" in err and "Traceback" not in err
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_ask_without_an_index_builds_the_default_corpus_first(capsys, seed_corpus: Path, monkeypatch) -> None:
     monkeypatch.chdir(seed_corpus.parent)
     monkeypatch.delenv("RAG_INDEX", raising=False)
@@ -191,6 +195,7 @@ def test_citations_in_json_hold_the_offsets_contract(capsys, real_index) -> None
         assert_offsets(document.text, [Span])
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_add_and_remove_commands(capsys, seed_corpus: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -251,6 +256,7 @@ def test_chat_shows_what_was_searched_and_survives_a_bad_question(capsys, monkey
     assert err.count("rag: error:") == 1 and "Traceback" not in err
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_ask_and_lookup_search_only_the_chosen_documents(capsys, seed_corpus: Path, tmp_path: Path) -> None:
     from rag import build_index
 

@@ -79,6 +79,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed_corpus: Path) 
     return folder
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_a_settings_file_gives_corpus_index_k_and_threshold(capsys, workdir: Path) -> None:
     (workdir / "rag.toml").write_text('corpus = "docs"\nindex = "idx"\nk = 1\nthreshold = 0.35\n', encoding="utf-8")
     code, out, err = run(capsys, "index", "-q")
@@ -118,6 +119,7 @@ def test_a_bad_settings_file_is_one_line(capsys, workdir: Path, content: str, me
     assert code == 1 and out == "" and err.startswith("rag: error: ") and err.count("\n") == 1 and message in err
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_the_first_build_says_it_prepares_the_encoder_unless_quiet(capsys, monkeypatch, tmp_path: Path) -> None:
     import rag.model_export
 
@@ -130,6 +132,7 @@ def test_the_first_build_says_it_prepares_the_encoder_unless_quiet(capsys, monke
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_a_redirected_build_writes_a_line_per_phase_and_no_bar_frames(capsys, seed_corpus: Path, tmp_path) -> None:
     code, _, err = run(capsys, "index", str(seed_corpus), "--index", str(tmp_path / "idx"))
     assert code == 0

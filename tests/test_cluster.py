@@ -370,7 +370,7 @@ def test_serve_starts_the_app_on_a_sharded_index(on_ray: Any, single: Any, monke
 
     served: list[Any] = []
     monkeypatch.setattr(rag.app, "launch", lambda index, **options: served.append(index))
-    monkeypatch.setattr(rag.pipeline, "_embedder_for", lambda config: FakeEmbedder())  # the index's own encoder
+    monkeypatch.setattr(rag.pipeline, "embedder_for", lambda config: FakeEmbedder())  # the index's own encoder
     assert main(["serve", "--index", str(on_ray.path), "--ray", "auto", "--shards", "2"]) == 0
     try:
         assert len(served[0].shards.actors) == 2
@@ -396,5 +396,32 @@ def test_documents_added_to_a_sharded_index_are_served_sharded(cluster: Any, tmp
         updated = updated.remove(["new.md"])
         assert "new.md" not in {d["doc_id"] for d in updated.documents()}
         updated.close()
+    finally:
+        sharded.close()
+
+
+def test_a_sharded_load_racing_a_build_gets_the_new_index(cluster: Any, tea_corpus: Path, tmp_path: Path) -> None:
+    """The sharded loader retries as load_index does (rag/index/open.py): a build that commits while
+    it opens the index deletes the generation it read, and it opens the new one."""
+    from rag.index.metadata import MetadataStore
+
+    index_dir = tmp_path / "index"
+    old = build_index(tea_corpus, index_dir, embedder=FakeEmbedder()).manifest["generation"]
+    open_store, rebuilt = MetadataStore.open, []
+
+    def rebuilt_first(cls: type, *args: Any, **kwargs: Any) -> Any:
+        if not rebuilt:
+            rebuilt.append(True)
+            (tea_corpus / "late.md").write_text("# Late\n\nThe late report was filed on Friday.\n")
+            build_index(tea_corpus, index_dir, embedder=FakeEmbedder())
+        return open_store(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(MetadataStore, "open", classmethod(rebuilt_first))
+        sharded = load_index(index_dir, embedder=FakeEmbedder(), ray=True, shards=1)
+    try:
+        assert rebuilt and sharded.manifest["generation"] != old
+        answer = sharded.ask("When was the late report filed?")
+        assert answer.citations and answer.citations[0].doc_id == "late.md"
     finally:
         sharded.close()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rag.cluster.build import group_batches, join_parsed, split_batches
-from rag.cluster.serve import CorpusWideBM25, Totals, _frequency, _live_frequencies, _live_totals, merge_ranked
+from rag.cluster.serve import CorpusWideBM25, Totals, frequency, live_frequencies, live_totals, merge_ranked
 from rag.dense import DenseIndex, DensePart, DenseSegments
 from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments
 
@@ -41,14 +41,14 @@ def test_shards_score_bm25_exactly_as_one_view(seed: int) -> None:
     parts = _parts(_segments(rng, rng.integers(1, 60, size=5)), rng)
     whole = LexicalSegments(parts, k1=1.2, b=0.75)
     groups = [parts[:2], parts[2:3], parts[3:]]
-    count = sum(_live_totals(g)[0] for g in groups)
-    length = sum(_live_totals(g)[1] for g in groups)
+    count = sum(live_totals(g)[0] for g in groups)
+    length = sum(live_totals(g)[1] for g in groups)
     views = [CorpusWideBM25(g, k1=1.2, b=0.75, count=count, total_length=length) for g in groups]
     plain = [LexicalSegments(g, k1=1.2, b=0.75) for g in groups]
     for _ in range(20):
         tokens = list(rng.choice(WORDS, size=rng.integers(1, 5)))
-        frequencies = {t: sum(_frequency(p, t) for p in plain) for t in tokens}
-        assert frequencies == {t: _frequency(whole, t) for t in tokens}
+        frequencies = {t: sum(frequency(p, t) for p in plain) for t in tokens}
+        assert frequencies == {t: frequency(whole, t) for t in tokens}
         for k in (1, 3, 20, 500):
             for ties in (False, True):
                 expected = whole.search(tokens, k, ties=ties)
@@ -59,7 +59,7 @@ def test_shards_score_bm25_exactly_as_one_view(seed: int) -> None:
 def test_live_frequencies_count_only_live_rows() -> None:
     rows = [["a", "b"], ["a"], ["b", "c"], ["a", "c"]]
     part = LexicalPart(LexicalIndex.build(rows), 0, np.array([True, False, True, True]))
-    by_term = dict(zip(part.index._columns, _live_frequencies(part).tolist(), strict=True))
+    by_term = dict(zip(part.index._columns, live_frequencies(part).tolist(), strict=True))
     assert by_term == {"a": 2, "b": 2, "c": 2}
 
 

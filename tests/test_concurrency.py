@@ -19,6 +19,7 @@ import pytest
 
 import rag.dense
 import rag.index.manifest
+import rag.index.open
 import rag.lexical
 import rag.pipeline
 from rag import Index, build_index, load_index
@@ -191,7 +192,7 @@ def classmethod_before(hook: Callable[[], None], owner: type, name: str) -> clas
 # Where load_index can be interrupted: after reading the manifest, and before opening each
 # file, a build commits a new generation and deletes the one being loaded.
 RACE_POINTS: dict[str, Callable[[Callable[[], None]], tuple[Any, str, Any]]] = {
-    "before-verify": lambda hook: (rag.pipeline, "verify_files", before(hook, rag.index.manifest.verify_files)),
+    "before-verify": lambda hook: (rag.index.open, "verify_files", before(hook, rag.index.manifest.verify_files)),
     "before-faiss": lambda hook: (rag.dense.DenseIndex, "load", classmethod_before(hook, rag.dense.DenseIndex, "load")),
     "before-vectors": lambda hook: (np, "load", before(hook, np.load)),
     "before-bm25": lambda hook: (

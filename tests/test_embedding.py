@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def export_dir(cache_dir: Path) -> Path:
+def export_dir(cache_dir: Path, packaged_model: str) -> Path:
     return prepare_encoder(cache_dir=cache_dir)
 
 
@@ -50,12 +50,12 @@ def onnx_embedder(export_dir: Path) -> OnnxEmbedder:
 
 
 @pytest.fixture(scope="session")
-def torch_embedder() -> Embedder:
+def torch_embedder(packaged_model: str) -> Embedder:
     return load_embedder(encoder="torch-fp32")
 
 
 @pytest.fixture(params=ENCODERS)
-def any_embedder(request: pytest.FixtureRequest) -> Embedder:
+def any_embedder(request: pytest.FixtureRequest, packaged_model: str) -> Embedder:
     return request.getfixturevalue("onnx_embedder" if request.param == "onnx-int8" else "torch_embedder")
 
 
@@ -96,6 +96,7 @@ def test_progress_bar_on_request(onnx_embedder: Embedder, capsys: pytest.Capture
     assert "Embedding" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_an_unwritable_cache_is_a_model_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -188,6 +189,7 @@ def test_the_export_is_reused(export_dir: Path, cache_dir: Path, monkeypatch: py
     assert onnx_file.stat().st_mtime_ns == before
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_a_crashed_export_leaves_no_partial_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def crash(source: str, label: str, folder: Path, open_export: object) -> None:
         (folder / model_export.ONNX_FILE).write_bytes(b"half a model")
@@ -199,6 +201,7 @@ def test_a_crashed_export_leaves_no_partial_files(tmp_path: Path, monkeypatch: p
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_loading_the_cached_export_imports_neither_torch_nor_sentence_transformers(cache_dir: Path) -> None:
     script = (
         "import sys; from pathlib import Path; from rag.embedding import load_embedder\n"
@@ -259,6 +262,7 @@ def test_the_fake_embedder_fits_the_protocol() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("packaged_model")
 def test_two_workers_give_the_same_vectors_as_one() -> None:
     from rag.embedding import load_embedder
 

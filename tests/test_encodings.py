@@ -143,6 +143,7 @@ def test_an_index_written_before_the_encoding_was_kept_still_reads(tmp_path: Pat
     store.close()
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_rag_info_counts_the_encodings(tmp_path: Path, capsys) -> None:
     corpus = _legacy_corpus(tmp_path / "corpus")
     assert main(["index", str(corpus), "--index", str(tmp_path / "index")]) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import rag.index.update
-from rag import build_index, load_index
+from rag import Index, build_index, load_index
 from rag.cli import main
 from rag.ingest import load_documents, unchanged_since
 from tests.fakes import FakeEmbedder
@@ -28,17 +28,9 @@ def dated(path: Path, text: str, mtime_ns: int) -> Path:
     return path
 
 
-@pytest.fixture()
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    (folder / "tea.txt").write_text(TEA, encoding="utf-8")
-    return folder
-
-
-def test_a_file_dated_after_2262_is_indexed_and_then_kept_unread(corpus: Path, tmp_path: Path, monkeypatch) -> None:
-    dated(corpus / "future.txt", NOTE, YEAR_2300)
-    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+def test_a_file_dated_after_2262_is_indexed_and_then_kept_unread(tea_corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    dated(tea_corpus / "future.txt", NOTE, YEAR_2300)
+    index = build_index(tea_corpus, tmp_path / "index", embedder=FakeEmbedder())
     assert index.document("future.txt").text.strip() == NOTE.strip()
     read: list[str] = []
     real = rag.index.update.load_documents
@@ -47,16 +39,16 @@ def test_a_file_dated_after_2262_is_indexed_and_then_kept_unread(corpus: Path, t
         "load_documents",
         lambda root, paths, **kw: read.extend(p.name for p in paths) or real(root, paths, **kw),
     )
-    again = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    again = build_index(tea_corpus, tmp_path / "index", embedder=FakeEmbedder())
     assert read == [] and again.build_report.updated == ()
 
 
-def test_adding_a_file_dated_after_2262(corpus: Path, tmp_path: Path) -> None:
-    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+def test_adding_a_file_dated_after_2262(fake_index: Index, tea_corpus: Path, tmp_path: Path) -> None:
+    index = fake_index
     future = dated(tmp_path / "future.txt", NOTE, YEAR_2300)
     updated = index.add_files([future])
     assert updated.build_report.added == ("future.txt",)
-    assert os.stat(corpus / "future.txt").st_mtime_ns == YEAR_2300
+    assert os.stat(tea_corpus / "future.txt").st_mtime_ns == YEAR_2300
 
 
 def test_the_stored_version_of_a_far_future_file_still_matches_it(tmp_path: Path) -> None:
@@ -68,9 +60,9 @@ def test_the_stored_version_of_a_far_future_file_still_matches_it(tmp_path: Path
     assert not unchanged_since(path, version, root=tmp_path)
 
 
-def test_a_file_dated_before_1970_is_found_by_date(corpus: Path, tmp_path: Path) -> None:
-    dated(corpus / "old.txt", NOTE, YEAR_1931)
-    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+def test_a_file_dated_before_1970_is_found_by_date(tea_corpus: Path, tmp_path: Path) -> None:
+    dated(tea_corpus / "old.txt", NOTE, YEAR_1931)
+    index = build_index(tea_corpus, tmp_path / "index", embedder=FakeEmbedder())
     answer = index.ask("What is the harbour note?", where={"until": "1931"})
     assert {c.doc_id for c in (*answer.citations, *answer.candidates)} == {"old.txt"}
     answer = index.ask("What is the harbour note?", where={"since": "1931-05-01", "until": "1931-05-01"})
@@ -78,11 +70,11 @@ def test_a_file_dated_before_1970_is_found_by_date(corpus: Path, tmp_path: Path)
 
 
 def test_rag_index_and_add_with_a_far_future_file_on_the_command_line(
-    corpus: Path, tmp_path: Path, capsys, monkeypatch
+    tea_corpus: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    monkeypatch.setattr("rag.pipeline._embedder_for", lambda config: FakeEmbedder())
-    dated(corpus / "future.txt", NOTE, YEAR_2300)
-    assert main(["index", str(corpus), "--index", str(tmp_path / "index")]) == 0
+    monkeypatch.setattr("rag.pipeline.embedder_for", lambda config: FakeEmbedder())
+    dated(tea_corpus / "future.txt", NOTE, YEAR_2300)
+    assert main(["index", str(tea_corpus), "--index", str(tmp_path / "index")]) == 0
     other = dated(tmp_path / "later.txt", TEA.replace("tea", "rice"), YEAR_2300)
     assert main(["add", str(other), "--index", str(tmp_path / "index")]) == 0
     assert "Traceback" not in capsys.readouterr().err

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("curl") is None,
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+def app(tmp_path_factory: pytest.TempPathFactory, packaged_model: str) -> Iterator[tuple[int, Path]]:
     """``python ui.py`` over the seed corpus on a free port, without a password; its port and index."""
     root = tmp_path_factory.mktemp("http-api")
     shutil.copytree(ROOT / "corpus", root / "corpus")

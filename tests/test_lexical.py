@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import rag.lexical
-from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments, TokenRows, coverage, fold, idf, tokenize
+from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments, TokenRows, coverage, idf
+from rag.words import fold, tokenize
 
 
 def test_fold_handles_case_accents_quotes_and_dashes() -> None:
@@ -366,7 +367,7 @@ def test_coverage_is_idf_weighted_share() -> None:
 
 
 def test_a_name_counts_once_and_is_present_when_a_part_is_mentioned_capitalised() -> None:
-    from rag.lexical import capitalised_tokens, name_groups
+    from rag.words import capitalised_tokens, name_groups
 
     question = "Which companies did Li Qiang visit?"
     names = name_groups(question)

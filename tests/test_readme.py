@@ -183,7 +183,7 @@ def _run(block: Block, capsys) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.model  # the examples build and ask with the packaged model (the `model` tier of issue 23)
+@pytest.mark.usefixtures("packaged_model")  # the examples build and ask with the packaged model (the `model` tier)
 @pytest.mark.parametrize("page", [page for page in PAGES if runnable(page)])
 def test_page_examples_run(page: str, in_a_fresh_folder: Path, capsys) -> None:
     for block in runnable(page):

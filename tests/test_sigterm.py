@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 
 import rag.index.update
-from rag import build_index, load_index
+from rag import Index, build_index, load_index
 from rag.errors import RagError
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
-TEA = "The tea harvest in Yunnan began early this year. Farmers picked leaves in March.\n"
 RICE = "Rice farmers in Hunan planted a new variety. The yield rose by a tenth.\n"
 
 # The rag command, with an encoder that marks when it starts and then takes its time, so the
@@ -37,7 +36,7 @@ class Slow(FakeEmbedder):
         time.sleep(60)
         return super().encode(texts, **options)
 
-rag.pipeline._embedder_for = lambda config: Slow()
+rag.pipeline.embedder_for = lambda config: Slow()
 from rag.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -45,14 +44,6 @@ sys.exit(main(sys.argv[2:]))
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture()
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    (folder / "tea.txt").write_text(TEA, encoding="utf-8")
-    return folder
 
 
 def terminated_while_encoding(tmp_path: Path, arguments: list[str]) -> subprocess.CompletedProcess:
@@ -71,12 +62,12 @@ def terminated_while_encoding(tmp_path: Path, arguments: list[str]) -> subproces
     return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
-def test_rag_index_stopped_by_sigterm_cleans_up_and_exits_143(corpus: Path, tmp_path: Path) -> None:
+def test_rag_index_stopped_by_sigterm_cleans_up_and_exits_143(tea_corpus: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    build_index(corpus, index_dir, embedder=FakeEmbedder())
-    (corpus / "rice.txt").write_text(RICE, encoding="utf-8")
+    build_index(tea_corpus, index_dir, embedder=FakeEmbedder())
+    (tea_corpus / "rice.txt").write_text(RICE, encoding="utf-8")
     before = snapshot(index_dir)
-    result = terminated_while_encoding(tmp_path, ["index", str(corpus), "--index", str(index_dir)])
+    result = terminated_while_encoding(tmp_path, ["index", str(tea_corpus), "--index", str(index_dir)])
     assert result.returncode == 143, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "rag: terminated (SIGTERM)"  # after the progress bar
@@ -85,23 +76,25 @@ def test_rag_index_stopped_by_sigterm_cleans_up_and_exits_143(corpus: Path, tmp_
     assert [d["doc_id"] for d in load_index(index_dir, embedder=FakeEmbedder()).documents()] == ["tea.txt"]
 
 
-def test_rag_add_stopped_by_sigterm_puts_the_corpus_back(corpus: Path, tmp_path: Path) -> None:
+def test_rag_add_stopped_by_sigterm_puts_the_corpus_back(tea_corpus: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    build_index(corpus, index_dir, embedder=FakeEmbedder())
+    build_index(tea_corpus, index_dir, embedder=FakeEmbedder())
     new = tmp_path / "rice.txt"
     new.write_text(RICE, encoding="utf-8")
-    corpus_before, index_before = snapshot(corpus), snapshot(index_dir)
+    corpus_before, index_before = snapshot(tea_corpus), snapshot(index_dir)
     result = terminated_while_encoding(tmp_path, ["add", str(new), "--index", str(index_dir)])
     assert result.returncode == 143, result.stderr
     assert result.stderr.splitlines() == ["rag: terminated (SIGTERM)"]
-    assert snapshot(corpus) == corpus_before, "the copied file is taken out again"
+    assert snapshot(tea_corpus) == corpus_before, "the copied file is taken out again"
     assert snapshot(index_dir) == index_before
     assert new.read_text(encoding="utf-8") == RICE
 
 
-def test_stopped_after_the_commit_an_add_keeps_its_file(corpus: Path, tmp_path: Path, monkeypatch) -> None:
+def test_stopped_after_the_commit_an_add_keeps_its_file(
+    fake_index: Index, tea_corpus: Path, tmp_path: Path, monkeypatch
+) -> None:
     """Past the commit point the index holds the new document, so its file must stay in the corpus."""
-    index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    index = fake_index
     new = tmp_path / "rice.txt"
     new.write_text(RICE, encoding="utf-8")
 
@@ -117,7 +110,7 @@ def test_stopped_after_the_commit_an_add_keeps_its_file(corpus: Path, tmp_path: 
     monkeypatch.undo()
     live = load_index(tmp_path / "index", embedder=FakeEmbedder())
     assert sorted(d["doc_id"] for d in live.documents()) == ["rice.txt", "tea.txt"]
-    assert (corpus / "rice.txt").read_text(encoding="utf-8") == RICE
+    assert (tea_corpus / "rice.txt").read_text(encoding="utf-8") == RICE
 
 
 def test_sigterm_outside_a_command_keeps_its_usual_meaning() -> None:
@@ -161,6 +154,7 @@ def test_stopping_the_app_waits_for_the_change_under_way_and_refuses_later_ones(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("packaged_model")
 def test_the_app_stopped_by_sigterm_exits_143_in_one_line(tmp_path: Path) -> None:
     from tests.test_ui_access import free_port
 
@@ -199,7 +193,7 @@ def test_a_ray_build_stopped_by_a_signal_cancels_its_tasks(tmp_path: Path) -> No
     into the generation folder the driver removes."""
     from types import SimpleNamespace
 
-    from rag.cluster.build import _RayBuild
+    from rag.cluster.build import RayBuild
     from rag.config import Config
 
     cancelled: list[str] = []
@@ -212,7 +206,7 @@ def test_a_ray_build_stopped_by_a_signal_cancels_its_tasks(tmp_path: Path) -> No
         cancel=lambda ref, force: cancelled.append(ref),
         exceptions=SimpleNamespace(RayError=type("RayError", (Exception,), {})),
     )
-    build = _RayBuild(ray, tmp_path, tmp_path / "index", Config(), None, None, 2, 1)
+    build = RayBuild(ray, tmp_path, tmp_path / "index", Config(), None, None, 2, 1)
     with pytest.raises(KeyboardInterrupt):
         build._gather([lambda n=n: f"task-{n}" for n in range(3)], "reading")
     assert sorted(cancelled) == ["task-0", "task-1"]  # the two running (2 workers); the third never started

@@ -31,7 +31,7 @@ def index_dir(tmp_path: Path, monkeypatch) -> Path:
         (corpus / name).write_text(text, encoding="utf-8")
         os.utime(corpus / name, (an_hour_ago, an_hour_ago))
     build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
-    monkeypatch.setattr("rag.pipeline._embedder_for", lambda config: FakeEmbedder())
+    monkeypatch.setattr("rag.pipeline.embedder_for", lambda config: FakeEmbedder())
     return tmp_path / "index"
 
 

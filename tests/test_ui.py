@@ -694,7 +694,7 @@ def stop_app(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def served(tmp_path_factory: pytest.TempPathFactory, packaged_model: str) -> Iterator[tuple[str, Path]]:
     process, url, corpus = start_app(tmp_path_factory.mktemp("ui-app"))
     yield url, corpus
     stop_app(process)

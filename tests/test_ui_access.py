@@ -66,6 +66,7 @@ def test_the_password_comes_from_a_file_or_the_environment(tmp_path: Path, monke
         app_access.auth_value(None, str(tmp_path / "missing"))
 
 
+@pytest.mark.usefixtures("packaged_model")
 def test_main_reads_the_password_from_the_environment(monkeypatch, capsys, tmp_path: Path) -> None:
     argv = ["--host", "0.0.0.0", "--corpus", str(tmp_path / "no-corpus"), "--index", str(tmp_path / "no-index")]
     monkeypatch.delenv(app_access.AUTH_VARIABLE, raising=False)
@@ -109,7 +110,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def served_port(tmp_path_factory: pytest.TempPathFactory, packaged_model: str) -> Iterator[int]:
     """``python ui.py --allowed-hosts rag.example.org`` on a free loopback port, its password in $RAG_AUTH."""
     root = tmp_path_factory.mktemp("ui-access")
     (root / "corpus").mkdir()

@@ -40,7 +40,7 @@ SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "hei
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def app(tmp_path_factory: pytest.TempPathFactory, packaged_model: str) -> Iterator[tuple[str, Path]]:
     """The app's address and its folder (corpus/ and index/ inside it)."""
     process, url, corpus = start_app(tmp_path_factory.mktemp("ui-browser"))
     yield url, corpus.parent

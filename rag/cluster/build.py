@@ -13,6 +13,7 @@ index keeps answering.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import sqlite3
@@ -52,7 +53,7 @@ from rag.index.update import (
     previous_index,
 )
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus
-from rag.pipeline import Index, _embedder_for, _load_built
+from rag.pipeline import Index, embedder_for, load_built
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def _worker_model(config: Config) -> Any:
     cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
     key = (repr(config.embedding), cpus)
     if key not in _MODELS:
-        _MODELS[key] = _embedder_for(replace(config, embedding=replace(config.embedding, threads=cpus, workers=1)))
+        _MODELS[key] = embedder_for(replace(config, embedding=replace(config.embedding, threads=cpus, workers=1)))
     return _MODELS[key]
 
 
@@ -241,7 +242,7 @@ def build_on_ray(
         previous = previous_index(index_dir, encoder.name, config)
         before = live_generation(index_dir)
         try:
-            build = _RayBuild(ray, corpus, index_dir, config, embedder, encoder, workers, cpus_per_worker)
+            build = RayBuild(ray, corpus, index_dir, config, embedder, encoder, workers, cpus_per_worker)
             report = build.run(paths, skipped, previous, batches or workers, started)
         except (OSError, sqlite3.Error) as error:  # a read-only folder, a full disk (as a single-process build)
             state = ""
@@ -252,11 +253,11 @@ def build_on_ray(
         finally:
             if previous is not None:
                 previous.metadata.close()
-    return _load_built(index_dir, embedder, report)  # without one, the model loads at the first question
+    return load_built(index_dir, embedder, report)  # without one, the model loads at the first question
 
 
 @dataclass(frozen=True, slots=True)
-class _RayBuild:
+class RayBuild:
     ray: Any
     corpus: Path
     index_dir: Path
@@ -329,7 +330,7 @@ class _RayBuild:
             summary, parsed[number] = task.remote(str(self.corpus), [str(p) for p in batches[number]], self.config)
             return summary
 
-        summaries = self._gather([lambda n=n: submit(n) for n in range(len(batches))], "reading")
+        summaries = self._gather([functools.partial(submit, n) for n in range(len(batches))], "reading")
         return summaries, [parsed[n] for n in range(len(batches))]
 
     def _write(
@@ -353,7 +354,7 @@ class _RayBuild:
             dates = {d: added_before[d] for d in ids if d in added_before}
             target = folder / f"seg-{uuid.uuid4().hex[:12]}"
             arguments = (str(target), (row, passage), dates, self.config, self.embedder, *(parsed[n] for n in group))
-            submits.append(lambda arguments=arguments: task.remote(*arguments))
+            submits.append(functools.partial(task.remote, *arguments))
             sentences, passages = sum(summaries[n].sentences for n in group), sum(summaries[n].passages for n in group)
             expected.append((target, row, sentences, passages))
             row, passage = row + sentences, passage + passages

@@ -34,8 +34,9 @@ from rag.config import Config
 from rag.dense import DensePart, DenseSegments, VectorSegments
 from rag.errors import IndexMismatchError, RagError
 from rag.filters import document_masks
-from rag.index.manifest import Manifest, SegmentEntry, read_manifest, rebuild_hint, verify_files
+from rag.index.manifest import Manifest, SegmentEntry
 from rag.index.metadata import MetadataSegments
+from rag.index.open import Generation, open_index
 from rag.index.segment import PASSAGE_VECTORS, open_metadata, open_search_files
 from rag.lexical import LexicalPart, LexicalSegments, idf
 from rag.pipeline import Index
@@ -112,7 +113,7 @@ class CorpusWideBM25(LexicalSegments):
         return self._frequencies[term]  # counted over every shard, not only this one's postings
 
 
-def _live_totals(parts: Sequence[LexicalPart]) -> tuple[int, int]:
+def live_totals(parts: Sequence[LexicalPart]) -> tuple[int, int]:
     count = length = 0
     for part in parts:
         live = part.live
@@ -121,7 +122,7 @@ def _live_totals(parts: Sequence[LexicalPart]) -> tuple[int, int]:
     return count, length
 
 
-def _live_frequencies(part: LexicalPart) -> np.ndarray:
+def live_frequencies(part: LexicalPart) -> np.ndarray:
     """How many live rows of the part hold each term of its vocabulary, in vocabulary order."""
     index = part.index
     if part.live is None:
@@ -130,7 +131,7 @@ def _live_frequencies(part: LexicalPart) -> np.ndarray:
     return held[index._indptr[1:]] - held[index._indptr[:-1]]
 
 
-def _frequency(view: LexicalSegments, term: str) -> int:
+def frequency(view: LexicalSegments, term: str) -> int:
     return sum(len(rows) for _, rows, _, _ in view._live_postings(term))
 
 
@@ -207,21 +208,21 @@ class Shard:
     def totals(self, selection: str | None = None) -> Totals:
         """This shard's live rows and token lengths (of the selection)."""
         parts = self._selection(selection).parts
-        sentences, sentence_length = _live_totals(parts["sentences"])
-        passages, passage_length = _live_totals(parts["passages"])
+        sentences, sentence_length = live_totals(parts["sentences"])
+        passages, passage_length = live_totals(parts["passages"])
         return Totals(sentences, sentence_length, passages, passage_length)
 
     def frequencies(self, selection: str | None, terms: Sequence[str]) -> tuple[list[int], list[int]]:
         """How many live sentences and passages of this shard (in the selection) hold each term."""
         plain = self._selection(selection).plain
-        return [_frequency(plain["sentences"], t) for t in terms], [_frequency(plain["passages"], t) for t in terms]
+        return [frequency(plain["sentences"], t) for t in terms], [frequency(plain["passages"], t) for t in terms]
 
     def vocabulary(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Every term of this shard with its live sentence and passage document frequencies."""
         found: dict[str, list[int]] = {}
         for column, kind in enumerate(("sentences", "passages")):
             for part in self._selection(None).parts[kind]:
-                for term, count in zip(part.index._columns, _live_frequencies(part).tolist(), strict=True):
+                for term, count in zip(part.index._columns, live_frequencies(part).tolist(), strict=True):
                     found.setdefault(term, [0, 0])[column] += count
         counts = np.array(list(found.values()), dtype=np.int64).reshape(-1, 2)
         return list(found), counts[:, 0], counts[:, 1]
@@ -431,7 +432,7 @@ class Selection:
         self._local.tokens = tuple(tokens)
 
     def search_dense(self, vector: np.ndarray, k: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
-        tokens = getattr(self._local, "tokens", None)
+        tokens: tuple[str, ...] = getattr(self._local, "tokens", ())  # set by prepared(), per thread
         requests = [(kind, tokens, count, with_ties) for kind, count, with_ties in self.lexical] if tokens else []
         frequencies = self.frequencies(tokens) if requests else {}
         found = self._call("search", vector, k, ties, requests, self.totals, frequencies)
@@ -614,32 +615,31 @@ def load_sharded(index_dir: str | Path, ray: Any, shards: int, *, embedder: Any 
         embedder: Use this embedder instead of loading the index's own.
     """
     index_dir = Path(index_dir).resolve()
-    manifest = read_manifest(index_dir)
-    generation = verify_files(index_dir, manifest, full=False)
-    if embedder is not None and embedder.name != manifest.encoder:
-        raise IndexMismatchError(
-            f"the index at {index_dir} was built with encoder {manifest.encoder}, not {embedder.name}; "
-            f"{rebuild_hint(index_dir)}"
-        )
-    segments, config = manifest.segments, Config.from_dict(manifest.settings)
+
+    def read(opened: Generation) -> ShardedIndex:
+        return _serve_sharded(opened, ray, shards, embedder)
+
+    return open_index(index_dir, read, encoder=None if embedder is None else embedder.name, verify=False)
+
+
+def _serve_sharded(opened: Generation, ray: Any, shards: int, embedder: Any) -> ShardedIndex:
+    """The opened generation served from ``shards`` actors, the driver holding its metadata and vectors."""
+    index_dir, manifest, generation = opened.index_dir, opened.manifest, opened.path
+    segments = manifest.segments
+    config = Config.from_dict(manifest.settings)
     groups = group_segments(segments, shards)
-    store, sentence_vectors = open_metadata(index_dir, generation, segments)
-    try:
-        selection = _start_shards(ray, index_dir, generation, segments, groups, config)
-        passage_arrays = [
-            np.load(generation / s.name / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False) for s in segments
-        ]
-    except BaseException:
-        store.close()
-        raise
+    selection = _start_shards(ray, index_dir, generation, segments, groups, config)
+    passage_arrays = [
+        np.load(generation / s.name / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False) for s in segments
+    ]
     retrieval = config.retrieval
     plain = SearchIndexes(
         dense=None,  # type: ignore[arg-type]  # set below, with the shards
-        sentence_vectors=VectorSegments(sentence_vectors, [s.first_row for s in segments]),
+        sentence_vectors=VectorSegments(opened.sentence_vectors, [s.first_row for s in segments]),
         passage_vectors=VectorSegments(passage_arrays, [s.first_passage for s in segments]),
         sentence_lexical=None,  # type: ignore[arg-type]
         passage_lexical=None,  # type: ignore[arg-type]
-        store=store,
+        store=opened.metadata,
     )
     dim = manifest.dimension
     indexes = _search_indexes(plain, selection, dim, retrieval.bm25_k1, retrieval.bm25_b)
@@ -664,7 +664,7 @@ def _start_shards(
 
     nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
     retrieval = config.retrieval
-    actors = []
+    actors: list[Any] = []  # Ray actor handles
     for group in groups:
         chosen = [segments[n] for n in group]
         place = NodeAffinitySchedulingStrategy(nodes[len(actors) % len(nodes)], soft=False) if nodes else "SPREAD"

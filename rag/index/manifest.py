@@ -37,6 +37,9 @@ SEGMENT_NAME = re.compile(r"seg-[a-z0-9]+")
 SEGMENT_DATABASE = "meta.sqlite"
 
 
+_ENTRY_KEYS = ("name", "first_row", "sentences", "first_passage", "passages", "removed", "dense_index")
+
+
 @dataclass(frozen=True, slots=True)
 class FileChecksum:
     """The size and sha256 of one file of a generation."""
@@ -94,16 +97,10 @@ class SegmentEntry:
         """The entry of a manifest's JSON (ValueError saying what is wrong with it)."""
         if not isinstance(entry, dict) or not SEGMENT_NAME.fullmatch(str(entry.get("name"))):
             raise ValueError(f"lists an invalid segment {entry!r:.80}")
-        removed = entry.get("removed")
-        return cls(
-            name=entry["name"],
-            first_row=entry.get("first_row"),
-            sentences=entry.get("sentences"),
-            first_passage=entry.get("first_passage"),
-            passages=entry.get("passages"),
-            removed=tuple(removed) if isinstance(removed, list) else removed,
-            dense_index=entry.get("dense_index"),
-        )
+        # The JSON's values are whatever the file holds (Any): __post_init__ checks each one.
+        fields: dict[str, Any] = {key: entry.get(key) for key in _ENTRY_KEYS}
+        removed = fields["removed"]
+        return cls(**{**fields, "removed": tuple(removed) if isinstance(removed, list) else removed})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +122,7 @@ class Manifest:
     counts: Mapping[str, int]
     skipped: tuple[Mapping[str, str], ...]
     build_seconds: float
-    dense_index: str
+    dense_index: str | None  # the largest segment's kind; None where that segment predates the field
     segments: tuple[SegmentEntry, ...]
     last_update: Mapping[str, int]
     format_version: int = FORMAT_VERSION

@@ -297,8 +297,10 @@ class MetadataStore:
         )
         if not rows:
             return None
-        row = rows[0]
-        return Document(*row[:7], pages=tuple(json.loads(row[7])), encoding=row[8], author=row[9])
+        doc_id, text, title, source, url, date, content_hash, pages, encoding, author = rows[0]
+        return Document(
+            doc_id, text, title, source, url, date, content_hash, tuple(json.loads(pages)), encoding, author
+        )
 
     def document_headers(self) -> list[DocumentHeader]:
         """Every document held here, without its text."""
@@ -314,10 +316,7 @@ class MetadataStore:
 
     def _headers(self, clause: str, parameters: Sequence[Any] = ()) -> list[DocumentHeader]:
         columns = f"doc_id, title, source, url, date, content_hash, sentence_count, added_at, pages, {self._added()}"
-        return [
-            DocumentHeader(*r[:8], pages=tuple(json.loads(r[8])), encoding=r[9], author=r[10])
-            for r in self._rows(f"SELECT {columns} FROM documents {clause}", parameters)
-        ]
+        return [_header(*row) for row in self._rows(f"SELECT {columns} FROM documents {clause}", parameters)]
 
     def _added(self) -> str:
         """The columns added after format 3 was defined (encoding, author), or '' for each in a segment
@@ -341,6 +340,16 @@ def _marks(values: Sequence[Any]) -> str:
 def _sentence_record(row: tuple) -> SentenceRecord:
     sentence = Sentence(doc_id=row[1], position=row[2], paragraph=row[3], start=row[4], end=row[5], text=row[6])
     return SentenceRecord(row=row[0], sentence=sentence, passage=row[7], tokens=tuple(row[8].split()))
+
+
+def _header(
+    doc_id: str, title: str, source: str, url: str, date: str, content_hash: str, sentences: int, added_at: str,
+    pages: str, encoding: str, author: str,
+) -> DocumentHeader:  # fmt: skip
+    """A DocumentHeader from its row in ``documents`` (``pages`` is a JSON list)."""
+    return DocumentHeader(
+        doc_id, title, source, url, date, content_hash, sentences, added_at, tuple(json.loads(pages)), encoding, author
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,12 +388,12 @@ class MetadataSegments:
         self._first_passages = np.asarray([p.first_passage for p in self.parts], dtype=np.int64)
         self._live: dict[str, LiveDocument] = {}
         for number, part in enumerate(self.parts):
-            for doc_id, *about in part.store.document_index():
+            for doc_id, content_hash, added_at, sentences, file in part.store.document_index():
                 if doc_id in part.removed:
                     continue
                 if doc_id in self._live:
                     raise IndexMismatchError(f"the index lists document {doc_id!r} twice (damaged?)")
-                self._live[doc_id] = LiveDocument(number, *about)
+                self._live[doc_id] = LiveDocument(number, content_hash, added_at, sentences, file)
 
     def close(self) -> None:
         for part in self.parts:

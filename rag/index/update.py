@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -52,6 +52,22 @@ MAX_SEGMENTS = 8
 # When more than this share of the kept segments' rows belong to removed documents,
 # everything is rewritten (removed rows cost memory and search time until then).
 MAX_REMOVED_SHARE = 0.25
+
+
+class LiveCounts(TypedDict):
+    """What the index holds once an update commits (the counts of a BuildReport)."""
+
+    documents: int
+    sentences: int
+    passages: int
+
+
+class Changes(TypedDict):
+    """The documents an update adds, updates and removes (as a BuildReport lists them)."""
+
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    removed: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,13 +194,14 @@ def fill_vectors(
     """
     segment, source = reusable_vectors(contents, previous)
     kept, missing = np.flatnonzero(source >= 0), np.flatnonzero(source < 0)
+    indexed = previous.vectors if previous else []  # without a previous index, nothing is kept
 
     def fill(out: RowWriter) -> None:
         for number in np.unique(segment[kept]).tolist():
             where = kept[segment[kept] == number]
             for start in range(0, len(where), _COPY_SLICE):
                 rows = where[start : start + _COPY_SLICE]
-                out[rows] = previous.vectors[number][source[rows]]
+                out[rows] = indexed[number][source[rows]]
         if len(missing):
             every = len(kept) == 0
             texts = contents.sentences.text_view(None if every else missing)
@@ -221,7 +238,7 @@ def reusable_vectors(contents: SegmentContents, previous: Previous | None) -> tu
     return segment, source
 
 
-def changes(previous: Previous | None, now: dict[str, tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+def changes(previous: Previous | None, now: dict[str, tuple[str, str]]) -> Changes:
     """Documents added, updated (text or file changed: a new title is an update) and removed."""
     before = {d: (live.content_hash, live.file.sha256) for d, live in previous.live.items()} if previous else {}
     return {
@@ -276,11 +293,12 @@ def new_segment(
 
 def live_counts(
     segments: Sequence[SegmentEntry], previous: Previous | None, contents: SegmentContents, plan: Plan
-) -> dict[str, int]:
+) -> LiveCounts:
     """Documents, sentences and passages the index holds once this update commits."""
     sentences, passages = len(contents.sentences), len(contents.passages)
+    parts = previous.metadata.parts if previous else ()  # without a previous index, plan.keep is empty
     for number, segment in zip(plan.keep, segments, strict=False):  # the kept segments come first
-        dead_sentences, dead_passages = previous.metadata.parts[number].store.rows_of_documents(segment.removed)
+        dead_sentences, dead_passages = parts[number].store.rows_of_documents(segment.removed)
         sentences += segment.sentences - len(dead_sentences)
         passages += segment.passages - len(dead_passages)
     return {"documents": len(plan.unchanged) + len(contents.documents), "sentences": sentences, "passages": passages}

@@ -214,9 +214,9 @@ def _import_everything() -> None:
     import Stemmer  # noqa: F401
 
     import rag.pipeline  # noqa: F401
-    from rag.dense import _faiss
+    from rag.dense import load_faiss
 
-    _faiss()
+    load_faiss()
 
 
 def build(corpus: Path, index_dir: Path, *, kill_at: str | None = None, sleep: float = 0.0) -> int:
