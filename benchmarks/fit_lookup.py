@@ -86,7 +86,7 @@ def main() -> int:
     order = list(range(len(rows)))
     random.Random(args.seed).shuffle(order)
     default = Config().lookup.paraphrase_threshold
-    print(f"{sum(r[0] for r in rows)} faithful paraphrases, {sum(not r[0] for r in rows)} non-paraphrases")
+    print(f"{sum(r[0] is True for r in rows)} faithful paraphrases, {sum(not r[0] for r in rows)} non-paraphrases")
     print("fold  fitted  held-out balanced accuracy (fitted / default)  faithful supported (fitted / default)")
     fitted = []
     for fold in range(args.folds):

@@ -112,6 +112,16 @@ def _unpossessive(word: Word) -> int:
     return word.end - 2 if word.text.endswith(("'s", "’s")) else word.end
 
 
+def keys_of(items: Iterable[Word]) -> set[str]:
+    """The folded words, a hyphenated one also by its parts: "al-Qaeda" names what "al Qaeda" does."""
+    keys = set()
+    for word in items:
+        keys.add(word.key)
+        if "-" in word.key:
+            keys.update(part for part in word.key.split("-") if part)
+    return keys
+
+
 def _present(word: Word, keys: set[str]) -> bool:
     parts = [word.key, *word.key.split("-")] if "-" in word.key else [word.key]
     return any(_alike(part, key) for part in parts for key in keys)
@@ -189,9 +199,9 @@ def name_differences(
     names: frozenset[str],
     corpus_terms: frozenset[str],
 ) -> list[Difference]:
-    source_keys = {w.key for w in source_words}
-    context_keys = source_keys | {w.key for w in context_words}
-    claim_keys = {w.key for w in claim_words}
+    source_keys = keys_of(source_words)
+    context_keys = source_keys | keys_of(context_words)
+    claim_keys = keys_of(claim_words)
     # An acronym and its expansion name the same thing ("ATSB", "Air Transportation Stabilization
     # Board"): an acronym written on one side is present when the other side spells it out.
     # An acronym that glosses the claim's own words ("Cognitive Events Listing (CTA)") vouches
@@ -295,7 +305,7 @@ def misattributed_names(
     elsewhere = names | known_names(source_words)
     sentences = [[w for w in source_words if a <= w.start < b] for a, b in spans]
     sentence_stems = [content_stems(ws) for ws in sentences]
-    claim_keys = {w.key for w in claim_words} | acronyms(claim_words)
+    claim_keys = keys_of(claim_words) | acronyms(claim_words)
     found = []
     for run in name_runs(claim_words, claim.text):
         people = [w for w in run if w.key not in _TITLES]
@@ -307,14 +317,14 @@ def misattributed_names(
         around = content_stems(
             [*before, *[w for w in claim_words[after:] if stem(w.key) and not _is_name(w)][:NAME_WINDOW]]
         )
-        holders = [n for n, ws in enumerate(sentences) if all(_present(w, {x.key for x in ws}) for w in people)]
+        holders = [n for n, ws in enumerate(sentences) if all(_present(w, keys_of(ws)) for w in people)]
         if not holders or not around:
             continue
         overlap = [len(around & stems) for stems in sentence_stems]
         best = max(range(len(sentences)), key=lambda n: overlap[n])
         if best in holders or overlap[best] <= max(overlap[n] for n in holders) or overlap[best] < 2:
             continue
-        keys = {w.key for w in sentences[best]}
+        keys = keys_of(sentences[best])
         missing = [
             r
             for r in name_runs(sentences[best], source.text)

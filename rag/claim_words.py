@@ -41,7 +41,7 @@ class Word:
 
 
 @lru_cache(maxsize=1024)
-def normalised(text: str, form: str = "NFKC") -> tuple[str, list[int] | None, list[int] | None]:
+def normalised(text: str, form: Literal["NFC", "NFKC"] = "NFKC") -> tuple[str, list[int] | None, list[int] | None]:
     """``text`` in normal ``form`` (NFKC to match words, NFC to match verbatim), with where
     each of its characters comes from.
 
@@ -91,7 +91,7 @@ def words(text: str) -> tuple[Word, ...]:
         start, end = original_span(starts, ends, m.start(), m.end())
         weak = _opens(text, start)
         parts = m.group(0).split("-")
-        if len(parts) > 1 and any(fold(p) in _UNITS or fold(p) in _SCALES or fold(p) in _CURRENCY for p in parts):
+        if len(parts) > 1 and _reads_as_numbers(parts):
             at = m.start()
             for n, part in enumerate(parts):
                 a, b = original_span(starts, ends, at, at + len(part))
@@ -100,6 +100,14 @@ def words(text: str) -> tuple[Word, ...]:
             continue
         found.append(Word(text[start:end], start, end, _key(m.group(0)), weak))
     return tuple(found)
+
+
+def _reads_as_numbers(parts: list[str]) -> bool:
+    """Whether a hyphenated word holds a number to read apart: a number word ("two-three-year") or
+    digits ("3-to-1", the "to-1" after "3"), but not a capitalised name ("Take-Two")."""
+    if any(p[:1].isupper() for p in parts[1:]):
+        return False
+    return any(p.isdigit() or fold(p) in _UNITS or fold(p) in _SCALES or fold(p) in _CURRENCY for p in parts)
 
 
 def _opens(text: str, at: int) -> bool:
@@ -201,6 +209,7 @@ class Quantity:
     bound: str  # ">", "<", "~" or ""
     start: int
     end: int
+    bound_start: int = -1  # where the words of its bound begin ("over" of "over $40 billion"), else -1
 
     @property
     def kind(self) -> DifferenceKind:
@@ -240,8 +249,8 @@ def _read_quantity(items: Sequence[Word], i: int) -> tuple[Quantity | None, int]
     total, current, seen, unit, j = 0.0, 0.0, False, "", i
     if _VERSION.match(word.key):  # "5.3.2": equal only to itself
         parts = [int(p) for p in word.key.split(".")]
-        value = float(sum(p * 1000.0**-n for n, p in enumerate(parts)))
-        return Quantity(value, "version", "", word.start, word.end), i + 1
+        version = float(sum(p * 1000.0**-n for n, p in enumerate(parts)))
+        return Quantity(version, "version", "", word.start, word.end), i + 1
     while j < len(items):
         w = items[j]
         digits = _DIGITS.match(w.key)
@@ -295,7 +304,8 @@ def _read_quantity(items: Sequence[Word], i: int) -> tuple[Quantity | None, int]
     bare = items[i].key
     if not unit and re.fullmatch(r"1\d{3}|20\d{2}", bare) and j - i == 1:
         unit = "year"
-    return Quantity(value, unit, _bound_before(items, first), start, end), j
+    bound, bound_start = _bound_before(items, first)
+    return Quantity(value, unit, bound, start, end, bound_start), j
 
 
 def _continues(current: float, total: float, value: float, previous: Word) -> bool:
@@ -310,12 +320,13 @@ def _scale_follows(items: Sequence[Word], j: int) -> bool:
     return j + 1 < len(items) and items[j + 1].key in _SCALES
 
 
-def _bound_before(items: Sequence[Word], i: int) -> str:
+def _bound_before(items: Sequence[Word], i: int) -> tuple[str, int]:
+    """The bound the words before item ``i`` set, and where they begin (-1 without one)."""
     for phrase, bound in _BOUNDS.items():
         n = len(phrase)
         if i >= n and tuple(w.key for w in items[i - n : i]) == phrase:
-            return bound
-    return ""
+            return bound, items[i - n].start
+    return "", -1
 
 
 def same_amount(claim: Quantity, source: Quantity) -> bool:
@@ -392,12 +403,26 @@ def number_differences(
         unitless = [s for s in spare if s.kind == q.kind and s.unit in ("", q.unit) and s.unit != "weekday"]
         if not pool:
             pool = same_unit or (unitless if not q.unit else [s for s in spare if s.kind == q.kind] or spare)
-        other = min(pool, key=lambda s: abs(_relative(claim, q.start) - _relative(source, s.start)), default=None)
+        other = min(pool, key=lambda s: _distance(claim, q, source, s), default=None)
         if other is not None:
             spare.remove(other)
-        theirs = (other.start, other.end) if other else (0, 0)
-        found.append(claim.difference(source, q.kind, (q.start, q.end), theirs))
+        mine, theirs = (q.start, q.end), (other.start, other.end) if other else (0, 0)
+        if other is not None and q.value == other.value and q.bound != other.bound:
+            # The same amount bounded the other way: the difference is in the bound ("below 50" / "above 50").
+            mine, theirs = (_with_bound(q), q.end), (_with_bound(other), other.end)
+        found.append(claim.difference(source, q.kind, mine, theirs))
     return found
+
+
+def _distance(claim: Side, mine: Quantity, source: Side, theirs: Quantity) -> float:
+    """How unlikely ``theirs`` is the amount ``mine`` replaced: apart in the sentence, and in orders of
+    magnitude ("a gain of 4.64 points at 1,735.34" for "gained 13.73 points ... at 1,700.34")."""
+    apart = abs(_relative(claim, mine.start) - _relative(source, theirs.start))
+    return apart + abs(math.log10(max(abs(mine.value), 1e-3)) - math.log10(max(abs(theirs.value), 1e-3)))
+
+
+def _with_bound(quantity: Quantity) -> int:
+    return quantity.bound_start if quantity.bound_start >= 0 else quantity.start
 
 
 def _relative(side: Side, at: int) -> float:

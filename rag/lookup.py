@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from rag.answer import Candidate, SpanReader
@@ -43,7 +43,7 @@ from rag.claims import (
 )
 from rag.lexical import fold
 from rag.sentences import sentence_spans
-from rag.types import Citation, Difference, Match
+from rag.types import Citation, Difference, Match, MatchKind
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -120,7 +120,11 @@ def match_sentence(
     """
     end = query_start + len(query)
     claim = Side(query, query_start)
-    for finder, kind in ((find_exact, "exact"), (find_near_exact, "near-exact")):
+    verbatim: tuple[tuple[Callable[[str, str], tuple[int, int] | None], MatchKind], ...] = (
+        (find_exact, "exact"),
+        (find_near_exact, "near-exact"),
+    )
+    for finder, kind in verbatim:
         for candidate in candidates:
             span = finder(query, candidate.citation.context)
             if span:
@@ -146,7 +150,7 @@ def match_sentence(
     return Match(query, query_start, end, "unsupported", score, None, nearest=aligned, reason=reason)
 
 
-def _verbatim(claim: Side, kind: str, found_in: Citation, span: tuple[int, int]) -> Match:
+def _verbatim(claim: Side, kind: MatchKind, found_in: Citation, span: tuple[int, int]) -> Match:
     """An exact or near-exact match, unless the source says the words under a negation or hedge."""
     citation = _narrow(found_in, *span)
     end = claim.offset + len(claim.text)
