@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.claim_words import Side, Word, content_stems, stem
+from rag.claim_words import Side, Word, stem, text_stems
 from rag.lexical import fold
 from rag.types import Difference
 
@@ -223,7 +223,8 @@ def _opposite_sides() -> dict[str, frozenset[tuple[int, int]]]:
     return {form: frozenset(found) for form, found in sides.items()}
 
 
-def _forms(key: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def _forms(key: str) -> frozenset[str]:
     """The stems a word may stand for, its comparative and superlative taken back ("larger" -> "large")."""
     forms = {stem(key), key}
     for ending in ("est", "er"):
@@ -234,7 +235,7 @@ def _forms(key: str) -> set[str]:
         forms.add(key[: key.rindex("i")] + "y")
     if key.startswith("mis") and len(key) >= 8:
         forms.add("wrongly")  # "misinterpreted" is "wrongly interpreted", against "correctly understood"
-    return {f for f in forms if f}
+    return frozenset(f for f in forms if f)
 
 
 def opposite_differences(
@@ -322,8 +323,8 @@ def rank_differences(
 def negation_differences(
     claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
-    claim_stems = content_stems(claim_words) | {w.key for w in claim_words}
-    source_stems = content_stems(source_words) | {w.key for w in source_words}
+    claim_stems = set(text_stems(claim.text)) | {w.key for w in claim_words}
+    source_stems = set(text_stems(source.text)) | {w.key for w in source_words}
     # Only negations of what both texts talk about (what is negated, or what it is said of):
     # a claim may leave out a negated clause. A word negated by its prefix ("unaccelerated")
     # counts as a negation when the other text holds the word itself.
@@ -430,7 +431,7 @@ def hedge_differences(
 ) -> list[Difference]:
     if hedges(claim.text, claim_words) or {w.key for w in claim_words} & _DOUBTS:
         return []  # the claim reports the words as the source does, or with its own doubt
-    claim_stems = content_stems(claim_words)
+    claim_stems = text_stems(claim.text)
     found = []
     claim_keys = {w.key for w in claim_words}
     for cue in hedges(source.text, source_words):

@@ -224,7 +224,16 @@ def number_word(word: Word) -> float | None:
 
 def quantities(text: str, items: Sequence[Word] | None = None) -> list[Quantity]:
     """The amounts of ``text``: "$40 billion", "forty billion dollars", "8", "eight", "2019", "40%"."""
-    items = words(text) if items is None else items
+    return list(_quantities(text)) if items is None else _read_quantities(items)
+
+
+@lru_cache(maxsize=4096)
+def _quantities(text: str) -> tuple[Quantity, ...]:
+    """The amounts of ``text`` (cached: a claim is compared with several sources, a passage with many claims)."""
+    return tuple(_read_quantities(words(text)))
+
+
+def _read_quantities(items: Sequence[Word]) -> list[Quantity]:
     found: list[Quantity] = []
     i = 0
     while i < len(items):
@@ -379,7 +388,7 @@ class Side:
 def number_differences(
     claim: Side, source: Side, claim_words: Sequence[Word], source_words: Sequence[Word]
 ) -> list[Difference]:
-    said, stated = quantities(claim.text, claim_words), quantities(source.text, source_words)
+    said, stated = quantities(claim.text), quantities(source.text)
     # Each source amount answers one claim amount; a claim may still repeat an amount, but
     # "in 2012 and 2012" for "in 2011 and 2012" leaves a source year without its counterpart.
     spare, unmatched, repeats = list(stated), [], []
