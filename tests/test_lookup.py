@@ -26,6 +26,15 @@ def test_find_exact_and_near_exact_spans() -> None:
     assert TEXT[span[0] : span[1]] == "innovation serves as the soul"
 
 
+def test_near_exact_finds_words_folded_however_the_text_writes_them() -> None:
+    # The folded-text check that rules candidates out first must fold as the words are folded:
+    # accents written decomposed, a full-width letter (NFKC), "ß" folded to "ss".
+    text = "Yesterday THE STRASSE by Mo\u0308ngke's \uff21rchive closed, they said."
+    span = find_near_exact("the Straße by Möngke's Archive closed", text)
+    assert span is not None and text[span[0] : span[1]] == "THE STRASSE by Mo\u0308ngke's \uff21rchive closed"
+    assert find_near_exact("the Straße by Möngke's Archive opened", text) is None
+
+
 def test_exact_match_cites_the_very_span() -> None:
     query = "innovation serves as the soul"
     match = match_sentence(query, 0, [_candidate()], paraphrase_threshold=0.5)
