@@ -7,7 +7,7 @@ right when the sentence holds a gold answer (SQuAD), overlaps an answering sente
 lies in an evidence passage (INSCIT). Unanswerable questions and off-topic ones (WikiQA and
 INSCIT questions asked of the SQuAD index) have no right sentence. INSCIT follow-ups carry the
 conversation: the document the previous turn's best sentence came from, and the rewrite of the
-follow-up (rag.conversation.resolve_followup) asked beside it.
+follow-up (rag.followups.resolve_followup) asked beside it.
 
 Then, seeded and cross-validated by document (no document's questions are both fitted and
 judged in one fold):
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
 from rag import build_index  # noqa: E402
 from rag.answer_model import FEATURES, FITTED  # noqa: E402
-from rag.conversation import Turn, resolve_followup  # noqa: E402
+from rag.followups import Turn, resolve_followup  # noqa: E402
 from rag.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"

@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rag.config import AnswerConfig
+from rag.focus import describe_missing
 from rag.index.metadata import DocumentHeader, SentenceRecord
 from rag.language import not_english_reason
 from rag.lexical import fold
-from rag.retrieval import describe_missing
 from rag.types import Answer, Citation, Hit, Passage, Source, page_number
 
 # Reads document text: (doc_id, start, end) -> document.text[start:end].

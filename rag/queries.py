@@ -17,26 +17,15 @@ import numpy as np
 from rag.answer import Candidate, decide, fold_syndicated, make_candidate, merge_adjacent
 from rag.answer_model import FITTED
 from rag.boilerplate import alone_on_line, is_boilerplate, looks_like_label
+from rag.compose import demote_cited, merge_parts, prefer_reasons
 from rag.config import Config
-from rag.conversation import (
-    CONTINUES,
-    Turn,
-    asks_for_more,
-    asks_reason,
-    asks_what_next,
-    demote_cited,
-    merge_parts,
-    overview_topic,
-    prefer_reasons,
-    resolve_followup,
-    split_parts,
-    turns_from,
-)
 from rag.errors import DocumentNotFoundError, QueryError
 from rag.filters import Where, restrict, select_documents
+from rag.followups import CONTINUES, Turn, asks_for_more, asks_what_next, resolve_followup, turns_from
 from rag.index.metadata import DocumentHeader
 from rag.lexical import LexicalSegments, coverage, idf, tokenize
 from rag.lookup import match_sentence
+from rag.question_kinds import asks_reason, overview_topic, split_parts
 from rag.retrieval import SearchIndexes, prepare_query, rank_question, search
 from rag.sentences import sentence_spans
 from rag.types import Answer, Hit, Match, Sentence

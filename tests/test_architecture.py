@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RAG = ROOT / "rag"
 ORDER = [
     "types", "errors", "progress", "answer_model", "config", "ingest", "corpus", "sentences", "chunking",
-    "model_export", "embedding", "dense", "lexical", "language", "boilerplate", "index", "retrieval", "answer",
-    "conversation", "claims", "answer_spans", "lookup", "filters", "queries", "pipeline", "cluster", "export",
-    "feedback", "evaluation", "workspace", "app_render", "app_pages", "app_access", "app_documents", "app_assets",
-    "app", "user_config", "completion", "cli", "__main__",
+    "model_export", "embedding", "dense", "lexical", "language", "boilerplate", "index", "focus", "retrieval", "answer",
+    "followups", "question_kinds", "compose", "claims", "answer_spans", "lookup", "filters", "queries", "pipeline",
+    "cluster", "export", "feedback", "evaluation", "workspace", "app_render", "app_pages", "app_access",
+    "app_documents", "app_assets", "app", "user_config", "completion", "cli", "__main__",
 ]  # fmt: skip
 # The modules of a package stage in their own order: each imports only those before it.
 INSIDE = {"index": ["manifest", "files", "metadata", "segment", "update"]}

@@ -11,19 +11,10 @@ import pytest
 from rag import Answer, Citation, build_index
 from rag.answer import Candidate
 from rag.boilerplate import alone_on_line, is_boilerplate
-from rag.conversation import (
-    Turn,
-    asks_reason,
-    asks_what_next,
-    gives_reason,
-    merge_parts,
-    overview_topic,
-    prefer_reasons,
-    resolve_followup,
-    split_parts,
-    turns_from,
-)
+from rag.compose import merge_parts, prefer_reasons
 from rag.errors import QueryError
+from rag.followups import Turn, asks_what_next, resolve_followup, turns_from
+from rag.question_kinds import asks_reason, gives_reason, overview_topic, split_parts
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations
 

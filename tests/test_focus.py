@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.lexical import tokenize
-from rag.retrieval import (
+from rag.focus import (
     describe_missing,
     focus_coverage,
     holds_answer_type,
     question_focus,
 )
+from rag.lexical import tokenize
 from tests.fakes import FakeEmbedder
 
 
