@@ -200,8 +200,34 @@ def holds_answer_type(answer_type: AnswerType | None, sentence: str, question: s
     if answer_type is None:
         return None
     if answer_type in ("date", "number"):
-        return bool(_values(answer_type, sentence) - _values(answer_type, question))
+        # "surpassing previous funds initiated in 2014 and 2019" dates other funds than the one
+        # asked about; unless the question asks about those others itself ("the earlier funds").
+        held = _values(answer_type, sentence) if _OTHERS.search(question) else _own_values(answer_type, sentence)
+        return bool(held - _values(answer_type, question))
     return bool(_capitalised_after_first(sentence) - _stems(question))
+
+
+# Words that make a phrase about other instances of a thing than the one asked about
+# ("previous funds", "other companies", "the former owner"), and what ends such a phrase.
+_OTHERS = re.compile(r"\b(?:previous|earlier|prior|former|other|older|past|preceding)\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,;:()\u2013\u2014]|\s(?:but|while|whereas|although)\s", re.IGNORECASE)
+_OTHERS_REACH = 8  # words between the marker and the value: "previous funds initiated in 2014 and 2019"
+
+
+@lru_cache(maxsize=1 << 15)
+def _own_values(kind: str, text: str) -> frozenset[str]:
+    """The dates or numbers of ``text`` but those in a phrase about other instances: a value the
+    same clause puts, within a few words, after "previous", "earlier", "other"... belongs to those."""
+    pattern = _DATE if kind == "date" else NUMBER
+    own = set()
+    for match in pattern.finditer(text):
+        before = text[: match.start()]
+        ends = list(_CLAUSE_END.finditer(before))
+        clause = before[ends[-1].end() :] if ends else before
+        clause = " ".join(clause.split()[-_OTHERS_REACH:])
+        if not _OTHERS.search(clause):
+            own.add(fold(match.group(0)))
+    return frozenset(own)
 
 
 # Cached by text, as ``capitalised_tokens`` is: the same sentences are read for many questions.
@@ -299,3 +325,29 @@ def describe_missing(
         else:
             parts.append(f"the best sentence does not mention {_listing(lacking, 'or')}")
     return "; ".join(parts)
+
+
+def known_share(focus: Focus, idf: dict[str, float], rarest: float) -> float:
+    """The IDF-weighted share of the question's terms that some searched sentence holds at all.
+
+    A term is unknown when every one of its stems has ``rarest``, the IDF of a word in no sentence
+    (a multi-word name is known when any part is). A question about something the documents never
+    name is off their topic however well its common words match; 1.0 when it names nothing.
+    """
+    total = known = 0.0
+    for term in focus.terms:
+        held = [idf.get(s, rarest) < rarest - 1e-9 for s in term.stems]
+        total += term.weight
+        known += term.weight if (any(held) if term.is_multi_word_name else all(held)) else 0.0
+    return known / total if total > 0 else 1.0
+
+
+def matched_weight(focus: Focus, covered: Sequence[str], rarest: float) -> float:
+    """The IDF mass of the question's terms a sentence covers, in units of ``rarest`` (at most 1).
+
+    The coverage share says how much of the question a sentence holds; this says how telling what
+    it holds is: a match on two rare names weighs more than one on "year" and "first".
+    """
+    held = set(covered)
+    mass = sum(term.weight for term in focus.terms if term.label in held)
+    return min(1.0, mass / rarest) if rarest > 0 else 0.0
