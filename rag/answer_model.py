@@ -34,9 +34,6 @@ FEATURES = (
     "title",  # IDF-weighted share of the question's terms in the title of the sentence's document
     "lead",  # the sentence opens its document (news and encyclopaedias state the gist first)
     "length",  # the sentence's length in tokens, over 40 (at most 1): a fragment seldom answers
-    "known",  # IDF-weighted share of the question's terms that some sentence holds at all
-    "matched",  # IDF mass of the question's terms the sentence covers, over the largest IDF (at most 1)
-    "dense_gap",  # how far the sentence's cosine rises over the median of the best 12 by retrieval
 )
 
 # Written by `python benchmarks/fit_ask.py --write` (see its output for the cross-validated figures):
@@ -51,7 +48,6 @@ FITTED = {
         "dense": 1.2734, "dense_passage": 3.2335, "lexical": 2.2433, "lexical_passage": 0.6018,
         "phrase": 0.6100, "number": 0.0733, "coverage": 0.9546, "type_met": -0.1329,
         "type_missed": -0.9530, "title": 1.4586, "lead": 0.4814, "length": -0.3322,
-        "known": 0.0, "matched": 0.0, "dense_gap": 0.0,
     },
     "calibration": [0.5048, 0.2320],
     "threshold": 0.1923,

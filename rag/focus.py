@@ -325,29 +325,3 @@ def describe_missing(
         else:
             parts.append(f"the best sentence does not mention {_listing(lacking, 'or')}")
     return "; ".join(parts)
-
-
-def known_share(focus: Focus, idf: dict[str, float], rarest: float) -> float:
-    """The IDF-weighted share of the question's terms that some searched sentence holds at all.
-
-    A term is unknown when every one of its stems has ``rarest``, the IDF of a word in no sentence
-    (a multi-word name is known when any part is). A question about something the documents never
-    name is off their topic however well its common words match; 1.0 when it names nothing.
-    """
-    total = known = 0.0
-    for term in focus.terms:
-        held = [idf.get(s, rarest) < rarest - 1e-9 for s in term.stems]
-        total += term.weight
-        known += term.weight if (any(held) if term.is_multi_word_name else all(held)) else 0.0
-    return known / total if total > 0 else 1.0
-
-
-def matched_weight(focus: Focus, covered: Sequence[str], rarest: float) -> float:
-    """The IDF mass of the question's terms a sentence covers, in units of ``rarest`` (at most 1).
-
-    The coverage share says how much of the question a sentence holds; this says how telling what
-    it holds is: a match on two rare names weighs more than one on "year" and "first".
-    """
-    held = set(covered)
-    mass = sum(term.weight for term in focus.terms if term.label in held)
-    return min(1.0, mass / rarest) if rarest > 0 else 0.0

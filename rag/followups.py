@@ -436,7 +436,12 @@ def resolve_references(question: str, turns: Sequence[Turn]) -> str:
         elif lower in _DEMONSTRATIVE and i + 1 < len(tokens) and _content(tokens[i + 1]):
             head = _single_noun(tokens, i + 1)
             fuller = _expand_phrase(head, turns) if head is not None else None
-            if fuller is not None and fuller.lower() != head.text.lower() and not fuller.lower().startswith("the "):
+            if (
+                head is not None
+                and fuller is not None
+                and fuller.lower() != head.text.lower()
+                and not fuller.lower().startswith("the ")
+            ):
                 edits.append((word.start, head.end, f"the {fuller}"))
             continue
         if target and target.lower() != lower:

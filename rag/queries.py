@@ -104,6 +104,7 @@ class Queries:
                 allowed = set(select_documents(chosen, self._indexes.store))
                 headers = [h for h in headers if h.doc_id in allowed]
                 turns = [t for t in turns if all(d in allowed for d in t.documents)]
+            doc_id: str | None
             if topic:
                 doc_id, confidence = self._best_document(topic, headers, self._indexes_for(chosen))
                 why = f"the document best matching {topic!r} ({{title}}) scored {confidence:.2f}"
@@ -206,7 +207,7 @@ class Queries:
             # too, and used only when its evidence beats the question's own by the fitted margin
             # (benchmarks/fit_ask.py, on real conversations: most follow-ups name their topic).
             alternative = self._question_candidates(rewritten, k, previous, chosen)
-            if _evidence(alternative) > _evidence(candidates) + FITTED["rewrite_margin"]:
+            if _evidence(alternative) > _evidence(candidates) + float(FITTED["rewrite_margin"]):
                 candidates, searched = alternative, rewritten
         with self._lock:
             if searched != question and asks_for_more(question):

@@ -36,18 +36,9 @@ import numpy as np
 from rag.answer_model import probability, ranking
 from rag.config import RetrievalConfig
 from rag.dense import DenseSegments, VectorSegments
-from rag.focus import (
-    NUMBER,
-    Focus,
-    Vocabulary,
-    focus_coverage,
-    known_share,
-    matched_weight,
-    question_focus,
-    vocabulary,
-)
+from rag.focus import NUMBER, Focus, Vocabulary, focus_coverage, question_focus, vocabulary
 from rag.index.metadata import MetadataSegments, SentenceRecord
-from rag.lexical import LexicalSegments, capitalised_tokens, coverage, idf, name_groups, tokenize
+from rag.lexical import LexicalSegments, capitalised_tokens, coverage, name_groups, tokenize
 from rag.types import Hit
 
 WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5, "phrase": 0.25}
@@ -236,7 +227,8 @@ class _LazyVocabularies:
     """Each passage's vocabulary, made the first time a sentence of the passage is weighed."""
 
     def __init__(self, tokens: dict[int, list[str]]) -> None:
-        self._tokens, self._made = tokens, {}
+        self._tokens = tokens
+        self._made: dict[int, Vocabulary] = {}
 
     def get(self, passage: int) -> Vocabulary:
         if passage not in self._made:
@@ -272,12 +264,7 @@ def rank_question(
     """
     if not hits:
         return []
-    # The pool's typical cosine, over the best RERANKED by retrieval whatever ``limit`` asks: a
-    # sentence standing out of it is found, not just near (off-topic questions find a flat pool).
-    pool_dense = float(np.median([h.scores.get("dense", 0.0) for h in list(hits)[:RERANKED]]))
     hits = list(hits)[: max(limit or 0, RERANKED)]  # best first by the retrieval score
-    rarest = float(idf(0, indexes.sentence_lexical.count))
-    known = known_share(query.focus, query.idf, rarest)
     passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
     previous = frozenset(previous_documents)
     titles = {
@@ -298,9 +285,6 @@ def rank_question(
             "title": titles.get(record.sentence.doc_id, 0.0),
             "lead": 1.0 if record.sentence.position == 0 else 0.0,
             "length": min(1.0, len(record.tokens) / LENGTH_SCALE),
-            "known": known,
-            "matched": matched_weight(query.focus, found.covered, rarest),
-            "dense_gap": max(0.0, hit.scores.get("dense", 0.0) - pool_dense),
             "combined": hit.score,
         }
         signals["score"] = probability(signals)
