@@ -11,8 +11,9 @@ follow-up (rag.followups.resolve_followup) asked beside it.
 
 Then, seeded and cross-validated by document (no document's questions are both fitted and
 judged in one fold):
-- a logistic model over ``FEATURES`` (L2-regularised, Newton's method) whose probability ranks a
-  question's candidates and whose best probability is its confidence;
+- a logistic model over ``FEATURES`` (L2-regularised, Newton's method; the penalty chosen from
+  ``L2_GRID`` by out-of-fold log-loss) whose probability ranks a question's candidates and whose
+  best probability is its confidence;
 - the threshold on that confidence: the one that abstains best on unanswerable and off-topic
   questions while answering at least 95% of SQuAD's answerable questions and, as far as that
   allows, abstaining on at least 97% of off-topic ones;
@@ -47,7 +48,10 @@ from rag.followups import Turn, resolve_followup  # noqa: E402
 from rag.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"
-L2 = 1.0  # on the summed log-loss of some 100,000 candidates: enough to keep Newton's steps finite
+# The L2 penalties tried (on the summed log-loss of some 100,000 candidates); ``choose_l2`` keeps
+# the one with the smallest out-of-fold log-loss.
+L2_GRID = (0.1, 1.0, 10.0, 100.0)
+L2 = 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,14 +218,37 @@ def _top(candidates: list[dict]) -> dict | None:
     return max(candidates, key=lambda c: c["r"], default=None)
 
 
-def out_of_fold(questions: list[dict], folds: int, seed: int) -> None:
+def out_of_fold(questions: list[dict], folds: int, seed: int, l2: float = L2) -> None:
     groups = sorted({q["group"] for q in questions})
     random.Random(seed).shuffle(groups)
     fold_of = {g: i % folds for i, g in enumerate(groups)}
     for fold in range(folds):
         train = [c for q in questions if fold_of[q["group"]] != fold for c in q["candidates"]]
-        w = fit(_matrix(train), np.array([c["y"] for c in train]))
+        w = fit(_matrix(train), np.array([c["y"] for c in train]), l2)
         score_all([q for q in questions if fold_of[q["group"]] == fold], w)
+
+
+def choose_l2(questions: list[dict], folds: int, seed: int) -> float:
+    """The penalty of ``L2_GRID`` whose out-of-fold log-loss over every candidate is the smallest
+    (ties: the larger penalty); prints each one's loss and Hit@1 beside it."""
+    best, best_loss = L2_GRID[0], float("inf")
+    for l2 in L2_GRID:
+        out_of_fold(questions, folds, seed, l2)
+        pairs = [(c["z"], c["y"]) for q in questions for c in q["candidates"]]
+        z, y = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+        loss = float(np.mean(np.logaddexp(0.0, z) - y * z))
+        hits = {
+            name: np.mean([(max(q["candidates"], key=lambda c: c["z"], default={"y": 0}))["y"] for q in chosen])
+            for name in ("squad", "wikiqa")
+            if (chosen := [q for q in questions if q["set"] == name and q["kind"] == "answerable"])
+        }
+        print(
+            f"  L2 {l2:>6}: out-of-fold log-loss {loss:.5f}; Hit@1 "
+            + ", ".join(f"{k} {v:.3f}" for k, v in hits.items())
+        )
+        if loss <= best_loss + 1e-9:
+            best, best_loss = l2, loss
+    return best
 
 
 def choose_threshold(questions: list[dict]) -> float:
@@ -431,7 +458,9 @@ def main() -> int:
     score_all(questions, None)
     old_values = choose_threshold(questions), 0.0, choose_margin(questions)
     old = figures(questions, *old_values)
-    out_of_fold(questions, args.folds, args.seed)
+    l2 = choose_l2(questions, args.folds, args.seed)
+    print(f"  chosen L2 {l2}")
+    out_of_fold(questions, args.folds, args.seed, l2)
     CALIBRATION[:] = calibrate(questions)
     for q in questions:
         rank(q, 0.0)
@@ -443,7 +472,7 @@ def main() -> int:
     for key in new:
         print(f"  {key:46}{old[key]:>16.3f}{new[key]:>22.3f}")
     everything = [c for q in questions for c in q["candidates"]]
-    w = fit(_matrix(everything), np.array([c["y"] for c in everything]))
+    w = fit(_matrix(everything), np.array([c["y"] for c in everything]), l2)
     score_all(questions, w)  # with the out-of-fold calibration: in-sample logits would flatter it
     threshold, conversation, margin = (
         choose_threshold(questions),

@@ -43,14 +43,14 @@ FEATURES = (
 # margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
 # fmt: off
 FITTED = {
-    "bias": -6.9819,
+    "bias": -6.9374,
     "weights": {
-        "dense": 1.2734, "dense_passage": 3.2335, "lexical": 2.2433, "lexical_passage": 0.6018,
-        "phrase": 0.6100, "number": 0.0733, "coverage": 0.9546, "type_met": -0.1329,
-        "type_missed": -0.9530, "title": 1.4586, "lead": 0.4814, "length": -0.3322,
+        "dense": 1.6646, "dense_passage": 2.6796, "lexical": 1.9540, "lexical_passage": 0.6710,
+        "phrase": 0.5731, "number": 0.0456, "coverage": 1.2176, "type_met": -0.1022,
+        "type_missed": -0.9070, "title": 1.3152, "lead": 0.4785, "length": -0.2794,
     },
-    "calibration": [0.5048, 0.2320],
-    "threshold": 0.1923,
+    "calibration": [0.5338, 0.2820],
+    "threshold": 0.1874,
     "conversation": 0.50,
     "rewrite_margin": 0.08,
 }

@@ -10,7 +10,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -207,7 +207,7 @@ class Queries:
             # too, and used only when its evidence beats the question's own by the fitted margin
             # (benchmarks/fit_ask.py, on real conversations: most follow-ups name their topic).
             alternative = self._question_candidates(rewritten, k, previous, chosen)
-            if _evidence(alternative) > _evidence(candidates) + float(FITTED["rewrite_margin"]):
+            if _evidence(alternative) > _evidence(candidates) + cast(float, FITTED["rewrite_margin"]):
                 candidates, searched = alternative, rewritten
         with self._lock:
             if searched != question and asks_for_more(question):
