@@ -333,3 +333,13 @@ def test_a_question_in_another_language_abstains_saying_so(fake_index) -> None:
     answer = fake_index.ask("¿Cuánto dinero quiere recaudar el nuevo fondo de chips?")
     assert answer.abstained and answer.reason.startswith("rag matches English questions; this looks like Spanish")
     assert_citations(fake_index, answer.candidates)
+
+
+def test_seed_multipart_when_is_not_met_by_the_dates_of_other_funds(real_index) -> None:
+    # Issue 22: the "when" part was called answered by "previous funds initiated in 2014 and 2019".
+    answer = real_index.ask("How big is the fund and when was it set up?")
+    size, when = answer.parts
+    assert not answer.abstained and not size.abstained and "$40 billion" in size.citations[0].text
+    assert when.abstained and "a date for “when”" in when.reason and "part 2" in answer.reason
+    assert not any(label.startswith("a date") for c in answer.citations for label in c.covered)
+    assert_citations(real_index, answer.citations)
