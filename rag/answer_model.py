@@ -43,14 +43,14 @@ FEATURES = (
 # margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
 # fmt: off
 FITTED = {
-    "bias": -6.9374,
+    "bias": -7.1186,
     "weights": {
-        "dense": 1.6646, "dense_passage": 2.6796, "lexical": 1.9540, "lexical_passage": 0.6710,
-        "phrase": 0.5731, "number": 0.0456, "coverage": 1.2176, "type_met": -0.1022,
-        "type_missed": -0.9070, "title": 1.3152, "lead": 0.4785, "length": -0.2794,
+        "dense": 1.4203, "dense_passage": 3.2963, "lexical": 2.2055, "lexical_passage": 0.4906,
+        "phrase": 0.5718, "number": 0.0594, "coverage": 1.1393, "type_met": -0.0946,
+        "type_missed": -0.9796, "title": 1.3437, "lead": 0.5020, "length": -0.3124,
     },
-    "calibration": [0.5338, 0.2820],
-    "threshold": 0.1874,
+    "calibration": [0.5093, 0.2365],
+    "threshold": 0.1902,
     "conversation": 0.50,
     "rewrite_margin": 0.08,
 }
