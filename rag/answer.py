@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rag.config import AnswerConfig
+from rag.focus import describe_missing
 from rag.index.metadata import DocumentHeader, SentenceRecord
 from rag.language import not_english_reason
-from rag.retrieval import describe_missing
 from rag.types import Answer, Citation, Hit, Passage, Source, page_number
 from rag.words import fold
 
@@ -39,6 +39,10 @@ def text_key(text: str) -> str:
     return _SPACE.sub(" ", fold(text)).strip()
 
 
+def _no_reader(doc_id: str, start: int, end: int) -> str:
+    raise ValueError(f"a quote reaching outside its sentence ({doc_id} {start}:{end}) needs a reader")
+
+
 def make_candidate(
     hit: Hit,
     record: SentenceRecord,
@@ -56,6 +60,7 @@ def make_candidate(
     """
     sentence = record.sentence
     opening = antecedent.sentence if antecedent is not None and read is not None else sentence
+    read = read if read is not None else _no_reader  # only a quote with its antecedent reads past its sentence
     citation = Citation(
         text=sentence.text if opening is sentence else read(sentence.doc_id, opening.start, sentence.end),
         doc_id=sentence.doc_id,

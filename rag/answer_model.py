@@ -43,14 +43,14 @@ FEATURES = (
 # margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
 # fmt: off
 FITTED = {
-    "bias": -6.9819,
+    "bias": -7.1186,
     "weights": {
-        "dense": 1.2734, "dense_passage": 3.2335, "lexical": 2.2433, "lexical_passage": 0.6018,
-        "phrase": 0.6100, "number": 0.0733, "coverage": 0.9546, "type_met": -0.1329,
-        "type_missed": -0.9530, "title": 1.4586, "lead": 0.4814, "length": -0.3322,
+        "dense": 1.4203, "dense_passage": 3.2963, "lexical": 2.2055, "lexical_passage": 0.4906,
+        "phrase": 0.5718, "number": 0.0594, "coverage": 1.1393, "type_met": -0.0946,
+        "type_missed": -0.9796, "title": 1.3437, "lead": 0.5020, "length": -0.3124,
     },
-    "calibration": [0.5048, 0.2320],
-    "threshold": 0.1923,
+    "calibration": [0.5093, 0.2365],
+    "threshold": 0.1902,
     "conversation": 0.50,
     "rewrite_margin": 0.08,
 }

@@ -10,33 +10,22 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from rag.answer import Candidate, decide, fold_syndicated, make_candidate, merge_adjacent
 from rag.answer_model import FITTED
 from rag.boilerplate import alone_on_line, is_boilerplate, looks_like_label
+from rag.compose import demote_cited, merge_parts, prefer_reasons
 from rag.config import Config
-from rag.conversation import (
-    CONTINUES,
-    Turn,
-    asks_for_more,
-    asks_reason,
-    asks_what_next,
-    demote_cited,
-    merge_parts,
-    overview_topic,
-    prefer_reasons,
-    resolve_followup,
-    split_parts,
-    turns_from,
-)
 from rag.errors import DocumentNotFoundError, QueryError
 from rag.filters import Where, restrict, select_documents
+from rag.followups import CONTINUES, Turn, asks_for_more, asks_what_next, resolve_followup, turns_from
 from rag.index.metadata import DocumentHeader
 from rag.lexical import LexicalSegments, coverage, idf
 from rag.lookup import match_sentence
+from rag.question_kinds import asks_reason, overview_topic, split_parts
 from rag.retrieval import SearchIndexes, prepare_query, rank_question, search
 from rag.sentences import sentence_spans
 from rag.types import Answer, Hit, Match, Sentence
@@ -116,6 +105,7 @@ class Queries:
                 allowed = set(select_documents(chosen, self._indexes.store))
                 headers = [h for h in headers if h.doc_id in allowed]
                 turns = [t for t in turns if all(d in allowed for d in t.documents)]
+            doc_id: str | None
             if topic:
                 doc_id, confidence = self._best_document(topic, headers, self._indexes_for(chosen))
                 why = f"the document best matching {topic!r} ({{title}}) scored {confidence:.2f}"
@@ -218,7 +208,7 @@ class Queries:
             # too, and used only when its evidence beats the question's own by the fitted margin
             # (benchmarks/fit_ask.py, on real conversations: most follow-ups name their topic).
             alternative = self._question_candidates(rewritten, k, previous, chosen)
-            if _evidence(alternative) > _evidence(candidates) + FITTED["rewrite_margin"]:
+            if _evidence(alternative) > _evidence(candidates) + cast(float, FITTED["rewrite_margin"]):
                 candidates, searched = alternative, rewritten
         with self._lock:
             if searched != question and asks_for_more(question):

@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RAG = ROOT / "rag"
 ORDER = [
     "types", "errors", "progress", "answer_model", "config", "ingest", "corpus", "sentences", "chunking",
-    "model_export", "embedding", "dense", "words", "lexical", "language", "boilerplate", "index", "retrieval", "answer",
-    "conversation", "claim_words", "claim_names", "claim_opposites",
-    "claims", "answer_spans", "lookup", "filters", "queries", "pipeline", "cluster", "export",
+    "model_export", "embedding", "dense", "words", "lexical", "language", "boilerplate", "index", "focus", "retrieval",
+    "answer", "followups", "question_kinds", "compose", "claim_words", "claim_names", "claim_opposites", "claims",
+    "answer_spans", "lookup", "filters", "queries", "pipeline", "cluster", "export",
     "feedback", "evaluation", "workspace", "app_render", "app_render_lookup", "app_pages", "app_access",
     "app_documents", "app_assets", "app_handlers", "app_chat", "app_api", "app_layout", "app", "user_config",
     "completion", "cli", "__main__",

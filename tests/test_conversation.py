@@ -11,19 +11,10 @@ import pytest
 from rag import Answer, Citation, build_index
 from rag.answer import Candidate
 from rag.boilerplate import alone_on_line, is_boilerplate
-from rag.conversation import (
-    Turn,
-    asks_reason,
-    asks_what_next,
-    gives_reason,
-    merge_parts,
-    overview_topic,
-    prefer_reasons,
-    resolve_followup,
-    split_parts,
-    turns_from,
-)
+from rag.compose import merge_parts, prefer_reasons
 from rag.errors import QueryError
+from rag.followups import Turn, asks_what_next, resolve_followup, turns_from
+from rag.question_kinds import asks_reason, gives_reason, overview_topic, split_parts
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations
 
@@ -342,3 +333,13 @@ def test_a_question_in_another_language_abstains_saying_so(fake_index) -> None:
     answer = fake_index.ask("¿Cuánto dinero quiere recaudar el nuevo fondo de chips?")
     assert answer.abstained and answer.reason.startswith("rag matches English questions; this looks like Spanish")
     assert_citations(fake_index, answer.candidates)
+
+
+def test_seed_multipart_when_is_not_met_by_the_dates_of_other_funds(real_index) -> None:
+    # Issue 22: the "when" part was called answered by "previous funds initiated in 2014 and 2019".
+    answer = real_index.ask("How big is the fund and when was it set up?")
+    size, when = answer.parts
+    assert not answer.abstained and not size.abstained and "$40 billion" in size.citations[0].text
+    assert when.abstained and "a date for “when”" in when.reason and "part 2" in answer.reason
+    assert not any(label.startswith("a date") for c in answer.citations for label in c.covered)
+    assert_citations(real_index, answer.citations)

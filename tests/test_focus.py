@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.retrieval import (
+from rag.focus import (
     describe_missing,
     focus_coverage,
     holds_answer_type,
@@ -84,6 +84,21 @@ def test_the_questions_own_numbers_do_not_answer_it() -> None:
     assert holds_answer_type("organisation", "The fund aims at $40 billion, according to Reuters.", question)
     assert holds_answer_type("organisation", "The fund aims at $40 billion.", question) is False
     assert [t.label for t in _focus(question).terms] == ["agency", "reported", "fund's", "target"]
+
+
+def test_a_date_of_other_instances_is_not_an_answer_to_when() -> None:
+    # Issue 22: "when was it set up?" was said to be answered by the dates of the earlier funds.
+    sentence = (
+        "This initiative, spearheaded by the China Integrated Circuit Industry Investment Fund, represents the "
+        "largest of its kind, surpassing previous funds initiated in 2014 and 2019."
+    )
+    assert holds_answer_type("date", sentence, "When was the new fund set up?") is False
+    found = _coverage("When was the new fund set up?", sentence)
+    assert found.type_found is False and "a date for “when”" in found.missing
+    # Asked about the earlier funds, those dates answer; a date of the thing itself still counts.
+    assert holds_answer_type("date", sentence, "What year did the earlier semiconductor funds begin?")
+    assert holds_answer_type("date", "The fund, unlike previous ones, was set up in 2024.", "When was it set up?")
+    assert holds_answer_type("number", "Other funds raised $20 billion; this one raised $40 billion.", "How much?")
 
 
 def test_another_form_of_a_word_counts() -> None:

@@ -1,4 +1,4 @@
-"""Questions the way people ask them: follow-ups, several questions in one, overviews, why and how.
+"""Follow-up questions: what their referring words and ellipses stand for, from the conversation so far.
 
 Pure text work on the question and the conversation so far; the pipeline does the searching.
 
@@ -8,22 +8,15 @@ Pure text work on the question and the conversation so far; the pipeline does th
   "Why?") reuses the previous question's frame. The previous turn's words are never simply
   added: a follow-up usually needs other evidence than the turn before, and only what it
   refers to is carried over. A question with nothing to resolve is returned unchanged.
-- ``split_parts``: "Which companies did he visit, and what did he say?" is two questions;
-  "Huawei and BYD" is one noun phrase, not two questions.
-- ``overview_topic``: "What is this article about?", "Summarise the chip fund article".
-- ``asks_reason`` and ``gives_reason``: why and how questions, and sentences that state a
-  cause or a manner.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from rag.answer import Candidate, SpanReader, text_key
-from rag.types import Answer, Citation
 from rag.words import STOPWORDS, tokenize
 
 WH_WORDS = frozenset("what which who whom whose when where why how".split())
@@ -55,7 +48,7 @@ _TOKEN = re.compile(
     r"(?:Mr|Mrs|Ms|Dr|Rev|St|Sr|Jr|Prof|Gen|Gov|Sen|Rep|Lt|Col|Capt|Sgt|Mt)\.|[^\W_]+(?:['\u2019.&-][^\W_]+)*|[^\w\s]"
 )
 _YEAR = re.compile(r"^(?:1[0-9]|20)\d\d$")
-_QUANTITY_HOW = frozenset("much many long old far large big tall often fast high heavy deep wide".split())
+QUANTITY_HOW = frozenset("much many long old far large big tall often fast high heavy deep wide".split())
 
 
 # --- the conversation so far --------------------------------------------------------------
@@ -443,7 +436,12 @@ def resolve_references(question: str, turns: Sequence[Turn]) -> str:
         elif lower in _DEMONSTRATIVE and i + 1 < len(tokens) and _content(tokens[i + 1]):
             head = _single_noun(tokens, i + 1)
             fuller = _expand_phrase(head, turns) if head is not None else None
-            if fuller is not None and fuller.lower() != head.text.lower() and not fuller.lower().startswith("the "):
+            if (
+                head is not None
+                and fuller is not None
+                and fuller.lower() != head.text.lower()
+                and not fuller.lower().startswith("the ")
+            ):
                 edits.append((word.start, head.end, f"the {fuller}"))
             continue
         if target and target.lower() != lower:
@@ -475,7 +473,7 @@ def _apply(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
 # --- elliptical follow-ups ---------------------------------------------------------------------
 
 _LEAD_IN = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+|^\s*and\s+(?:also\s+)?|^\s*also\s+", re.IGNORECASE)
-_FRAGMENT_END = re.compile(r"[\s?.!]+$")
+FRAGMENT_END = re.compile(r"[\s?.!]+$")
 
 
 def _frame(question: str) -> tuple[str, str]:
@@ -486,7 +484,7 @@ def _frame(question: str) -> tuple[str, str]:
     end = 1
     if tokens[0].lower in ("which", "what", "whose") and len(tokens) > 1 and _content(tokens[1]):
         end = 2
-    elif tokens[0].lower == "how" and len(tokens) > 1 and tokens[1].lower in _QUANTITY_HOW:
+    elif tokens[0].lower == "how" and len(tokens) > 1 and tokens[1].lower in QUANTITY_HOW:
         end = 3 if len(tokens) > 2 and _content(tokens[2]) else 2
     return question[: tokens[end - 1].end], question[tokens[end - 1].end :].strip()
 
@@ -497,7 +495,7 @@ def resolve_ellipsis(question: str, turns: Sequence[Turn]) -> str | None:
         return None
     previous = turns[-1].question
     lead = _LEAD_IN.match(question)
-    fragment = _FRAGMENT_END.sub("", question[lead.end() :] if lead else question).strip()
+    fragment = FRAGMENT_END.sub("", question[lead.end() :] if lead else question).strip()
     tokens = words(fragment)
     if not tokens:
         return None
@@ -553,7 +551,7 @@ def _substitute(previous: str, fragment: str) -> str | None:
         # "What does the church say about war?" "And conscription?": the object is replaced.
         return _apply(previous, [(old_words[-1].start, old_words[-1].end, fragment)])
     if tokens[0].lower in PREPOSITIONS:  # "And in Africa?": the previous question, narrowed
-        return f"{_FRAGMENT_END.sub('', previous)} {fragment}?"
+        return f"{FRAGMENT_END.sub('', previous)} {fragment}?"
     # A fragment that replaces nothing of the previous question names its own topic ("And what
     # about Huawei?"): glued onto the previous question it would read as nonsense, so it is
     # searched as asked.
@@ -577,236 +575,3 @@ def resolve_followup(question: str, turns: Sequence[Turn]) -> str:
     if resolved == stripped:
         return question
     return resolved[:1].upper() + resolved[1:]
-
-
-# --- several questions in one --------------------------------------------------------------------
-
-# A new question starts after "and" / a comma / a semicolon when a wh-word (or an auxiliary
-# after a comma) opens it: "..., and what did he say", "... and when was it set up".
-_PART_BREAK = re.compile(
-    r"\s*(?:\?\s+(?=[A-Z])|;\s*(?:and\s+)?|,\s*(?:and|but)\s+(?=(?:also\s+)?(?:what|which|who|whom|whose|when|where|why|how|"
-    r"is|are|was|were|do|does|did|has|have|can|could|will|would)\b)|\s+(?:and|but)\s+(?=(?:also\s+)?(?:what|which|who|"
-    r"whom|whose|when|where|why|how)\b))",
-    re.IGNORECASE,
-)
-
-
-def split_parts(question: str) -> list[str]:
-    """The separate questions of a question that asks several things; one part when it asks one.
-
-    Splits only where a new question opens (a wh-word after "and", an auxiliary after ", and",
-    a new sentence after "?"), so "Which companies, Huawei and BYD, ..." stays whole.
-    """
-    parts, start = [], 0
-    for match in _PART_BREAK.finditer(question):
-        parts.append(question[start : match.start()] + ("?" if match.group(0).lstrip().startswith("?") else ""))
-        start = match.end()
-    parts.append(question[start:])
-    parts = [_FRAGMENT_END.sub("", p).strip() for p in parts]
-    parts = [p for p in parts if words(p)]
-    if len(parts) < 2:
-        return [question]
-    out = []
-    for part in parts:
-        part = re.sub(r"^(?:also)\s+", "", part, flags=re.IGNORECASE)
-        out.append(part[:1].upper() + part[1:] + "?")
-    return out
-
-
-# --- overview, why and how ------------------------------------------------------------------------
-
-_OVERVIEW = re.compile(
-    r"^\s*(?:(?:so|and|ok|okay),?\s+)?(?:"
-    r"what(?:'s|\s+is|\s+are)\s+(?P<a>.+?)\s+(?:all\s+)?about"
-    r"|what\s+(?:does|do)\s+(?P<b>.+?)\s+(?:say|cover|discuss|tell\s+(?:me|us))"
-    r"|(?:please\s+)?(?:summari[sz]e|sum\s+up|give\s+(?:me\s+)?(?:a|an)\s+(?:summary|overview|gist)\s+of|overview\s+of"
-    r"|(?:what\s+is|what's)\s+(?:the\s+)?(?:gist|summary|main\s+point)s?\s+of)\s+(?P<c>.+?)"
-    r"|(?:give\s+me\s+)?(?:a|an|the)\s+(?:summary|overview|gist)(?:\s+of\s+(?P<d>.+?))?"
-    r"|tl;?dr(?:\s+of\s+(?P<e>.+?))?"
-    r")\s*[?.!]*\s*$",
-    re.IGNORECASE,
-)
-# What a question about "this article" or "the documents" calls the text it asks about.
-_DOCUMENT_WORDS = frozenset(
-    "article articles document documents doc docs text texts story stories piece report reports paper papers "
-    "page pages file files source sources corpus collection news post it this these them they".split()
-)
-
-
-def overview_topic(question: str) -> str | None:
-    """For a question asking what a document is about, the words naming which document
-    ("" for "this article"); None when the question asks something else."""
-    match = _OVERVIEW.match(question)
-    if match is None:
-        return None
-    subject = next((g for g in match.groups() if g), "")
-    subject_words = [w for w in words(subject) if w.is_word]
-    if match.group("a") or match.group("b"):
-        # "What is the fund about?" asks about a thing; only a document word makes it an overview.
-        if not any(w.lower in _DOCUMENT_WORDS - {"it", "this", "these", "them", "they"} for w in subject_words):
-            if not (len(subject_words) == 1 and subject_words[0].lower in ("it", "this")):
-                return None
-    topic = [w.text for w in subject_words if w.lower not in _DOCUMENT_WORDS and w.lower not in STOPWORDS]
-    return " ".join(topic)
-
-
-_REASON_QUESTION = re.compile(
-    r"^\s*(?:and\s+|so\s+|but\s+)?(?:why\b|how\s+come\b|for\s+what\s+reason|what\s+(?:is|was|are|were)\s+the\s+"
-    r"(?:reason|cause|purpose|motive)s?)",
-    re.IGNORECASE,
-)
-_MANNER_QUESTION = re.compile(
-    r"^\s*(?:and\s+|so\s+|but\s+)?how\s+(?!" + "|".join(sorted(_QUANTITY_HOW)) + r"\b)(?:\w+)", re.IGNORECASE
-)
-# Words and phrases with which a sentence states a cause or a purpose, or a manner.
-CAUSE_MARKERS = re.compile(
-    r"\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|as\s+a\s+consequence|in\s+response|responding\s+to"
-    r"|in\s+order\s+to|so\s+that|so\s+as\s+to|the\s+reason|reasons?\s+for|therefore|consequently|hence|thus"
-    r"|amid|from\s+the\s+fact\s+that|is\s+why|explains?\s+why|respond(?:s|ed|ing)?\s+(?:to|by)|caused\s+by|result(?:s|ed)?\s+(?:of|from|in)|led\s+to|leads\s+to|driven\s+by|aim(?:s|ed|ing)?\s+to"
-    r"|to\s+ensure|to\s+help|since\s+(?:it|they|he|she|the|this|these|its|their)\b)",
-    re.IGNORECASE,
-)
-MANNER_MARKERS = re.compile(
-    r"\b(?:by\s+(?:\w+\s+)?\w+ing|by\s+means\s+of|with\s+the\s+help\s+of|in\s+response)\b",
-    re.IGNORECASE,
-)
-
-
-def asks_reason(question: str) -> Literal["why", "how"] | None:
-    """ "why" for a question asking for a cause or purpose, "how" for one asking for a manner."""
-    if _REASON_QUESTION.match(question):
-        return "why"
-    if _MANNER_QUESTION.match(question):
-        return "how"
-    return None
-
-
-def gives_reason(sentence: str, kind: Literal["why", "how"], question: str = "") -> bool:
-    """Whether a sentence states a cause (for why) or a manner or means (for how).
-
-    A marker made of the question's own words ("by exchanging" for "... by gauge bosons
-    exchange?") repeats the question rather than answering it, and does not count.
-    """
-    asked = set(tokenize(question))
-    for match in (CAUSE_MARKERS if kind == "why" else MANNER_MARKERS).finditer(sentence):
-        own = tokenize(match.group(0))
-        if not own or not set(own) <= asked:
-            return True
-    return False
-
-
-# --- ranking and merging ----------------------------------------------------------------------
-
-# Reads the sentence after a candidate's last one in its paragraph: (text, start, end) or None.
-NextSentence = Callable[[Candidate], "tuple[str, int, int] | None"]
-
-
-def prefer_reasons(
-    question: str,
-    kind: Literal["why", "how"],
-    candidates: Sequence[Candidate],
-    threshold: float,
-    next_sentence: NextSentence,
-    read: SpanReader,
-) -> tuple[list[Candidate], list[Candidate]]:
-    """For a why or how question, the on-topic sentences that give a cause or manner, first.
-
-    A candidate is on topic when it scores at or above the threshold and holds at least half
-    the question-term coverage of the best candidate. One that states the topic and is
-    followed in its paragraph by a sentence giving the reason ("X is pushing for Y. Amid
-    sanctions, ...") is quoted together with that sentence. When some candidate gives a
-    reason, the sentences that outscore it without giving one (they restate the question,
-    "X's push for Y is not new") are left out: they do not answer why. Otherwise the order
-    is kept.
-    """
-    if not candidates:
-        return [], []
-    best_lexical = max(c.citation.scores.get("lexical", 0.0) for c in candidates)
-    reasons: list[Candidate] = []
-    others: list[Candidate] = []
-    for candidate in candidates:
-        c = candidate.citation
-        on_topic = c.score >= threshold and c.scores.get("lexical", 0.0) >= best_lexical / 2
-        if on_topic and gives_reason(c.text, kind, question):
-            reasons.append(candidate)
-            continue
-        following = next_sentence(candidate) if on_topic else None
-        if following is not None and gives_reason(following[0], kind, question):
-            reasons.append(_extend(candidate, following, read))
-            continue
-        others.append(candidate)
-    if not reasons:
-        return list(candidates), list(candidates)
-    top = reasons[0].citation.score
-    return reasons + others, reasons + [o for o in others if o.citation.score <= top]
-
-
-def _extend(candidate: Candidate, following: tuple[str, int, int], read: SpanReader) -> Candidate:
-    """The candidate quoted together with the sentence after it."""
-    c = candidate.citation
-    _, _, end = following
-    context_end = max(c.context_end, end)
-    citation = replace(
-        c,
-        text=read(c.doc_id, c.start, end),
-        end=end,
-        context=read(c.doc_id, c.context_start, context_end),
-        scores={**c.scores, "reason_follows": 1.0},
-        also_in=(),
-    )
-    return Candidate(citation, candidate.paragraph, candidate.first, candidate.last + 1)
-
-
-def demote_cited(candidates: Sequence[Candidate], turns: Sequence[Turn]) -> list[Candidate]:
-    """The previous turn's cited sentences moved last: "Who else?" asks for another answer."""
-    if not turns:
-        return list(candidates)
-    cited = {text_key(t) for t in turns[-1].cited}
-    fresh = [c for c in candidates if text_key(c.citation.text) not in cited]
-    return fresh + [c for c in candidates if text_key(c.citation.text) in cited]
-
-
-def merge_parts(question: str, parts: Sequence[Answer], k: int, threshold: float) -> Answer:
-    """One answer to a question of several parts: each part's citations, best first in turn, no repeats.
-
-    An unanswered part is named in the reason; the answer abstains only when no part is answered.
-    """
-    citations = _interleave([p.citations for p in parts], max(k, len(parts)))
-    candidates = _interleave([p.candidates for p in parts], max(k, len(parts)) * 2)
-    answered = [p for p in parts if not p.abstained]
-    missing = [f"part {n} ({p.question!r}): {p.reason}" for n, p in enumerate(parts, start=1) if p.abstained]
-    searched = " | ".join(p.searched_for for p in parts)
-    if not answered:
-        reason = "no part is answered: " + "; ".join(missing)
-        confidence = max(p.confidence for p in parts)
-        return Answer(question, True, reason, confidence, threshold, (), candidates, searched, tuple(parts))
-    confidence = min(p.confidence for p in answered)
-    reason = f"{len(parts)} parts, each answered separately; weakest answered part scored {confidence:.2f}"
-    if missing:
-        reason += "; not answered: " + "; ".join(missing)
-    return Answer(question, False, reason, confidence, threshold, citations, candidates, searched, tuple(parts))
-
-
-def _interleave(lists: Sequence[Sequence[Citation]], limit: int) -> tuple[Citation, ...]:
-    """The first of each list, then the second of each..., skipping spans already taken."""
-    taken: list[Citation] = []
-    for rank in range(max((len(items) for items in lists), default=0)):
-        for items in lists:
-            if rank >= len(items):
-                continue
-            new = items[rank]
-            overlapping = [i for i, t in enumerate(taken) if _overlaps(new, t)]
-            if not overlapping and len(taken) < limit:
-                taken.append(new)
-            elif len(overlapping) == 1 and _contains(new, taken[overlapping[0]]):
-                # "X is the court. It has nine members." answers more than "X is the court.": keep the longer.
-                taken[overlapping[0]] = new
-    return tuple(taken)
-
-
-def _contains(outer: Citation, inner: Citation) -> bool:
-    return outer.doc_id == inner.doc_id and outer.start <= inner.start and inner.end <= outer.end
-
-
-def _overlaps(a: Citation, b: Citation) -> bool:
-    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
