@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import DEFAULT_DATA, load_squad, machine, write_corpus  # noqa: E402
 from rag import build_index  # noqa: E402
-from rag import queries as queries_module  # noqa: E402
+from rag.answer import queries as queries_module  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 SEED = ROOT / "corpus" / "seed-article.md"

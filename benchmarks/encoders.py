@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag import embedding  # noqa: E402
-from rag.embedding import ENCODERS, Embedder, load_embedder, prepare_encoder  # noqa: E402
+from rag.encoder import embedding  # noqa: E402
+from rag.encoder.embedding import ENCODERS, Embedder, load_embedder, prepare_encoder  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad1-train-subset.json"
 
@@ -134,7 +134,7 @@ def _feeds(embedder: embedding.OnnxEmbedder, texts: list[str]) -> list[dict[str,
 def cold_start_s(encoder: str, cache_dir: Path | None, runs: int) -> float:
     """Median wall time of a fresh interpreter that imports, loads and encodes one sentence."""
     script = (
-        "from pathlib import Path\nfrom rag.embedding import load_embedder\n"
+        "from pathlib import Path\nfrom rag.encoder.embedding import load_embedder\n"
         f"cache = {str(cache_dir) if cache_dir else None!r}\n"
         f"load_embedder(encoder={encoder!r}, cache_dir=Path(cache) if cache else None)"
         ".encode(['The treaty was signed in Paris.'])\n"

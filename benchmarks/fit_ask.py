@@ -7,7 +7,7 @@ right when the sentence holds a gold answer (SQuAD), overlaps an answering sente
 lies in an evidence passage (INSCIT). Unanswerable questions and off-topic ones (WikiQA and
 INSCIT questions asked of the SQuAD index) have no right sentence. INSCIT follow-ups carry the
 conversation: the document the previous turn's best sentence came from, and the rewrite of the
-follow-up (rag.followups.resolve_followup) asked beside it.
+follow-up (rag.question.followups.resolve_followup) asked beside it.
 
 Then, seeded and cross-validated by document (no document's questions are both fitted and
 judged in one fold):
@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
 from rag import build_index  # noqa: E402
 from rag.answer_model import FEATURES, FITTED  # noqa: E402
-from rag.followups import Turn, resolve_followup  # noqa: E402
-from rag.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
+from rag.question.followups import Turn, resolve_followup  # noqa: E402
+from rag.search.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"
 # The L2 penalties tried (on the summed log-loss of some 100,000 candidates); ``choose_l2`` keeps
@@ -359,7 +359,7 @@ def figures(questions: list[dict], threshold: float, conversation: float, margin
 
 def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, float]]:
     """Hit@1 when only the best N candidates by the retrieval score are scored by the model (the
-    retrieval score recomputed from the signals, as rag.retrieval.score_sentences weighs them)."""
+    retrieval score recomputed from the signals, as rag.search.retrieval.score_sentences weighs them)."""
     names = ("dense", "dense_passage", "lexical", "lexical_passage", "phrase")
     at = [FEATURES.index(n) for n in names]
     weights = np.array([WEIGHTS[n] for n in names]) / sum(WEIGHTS.values())

@@ -39,14 +39,14 @@ from rag import build_index  # noqa: E402
 from rag import ingest as rag_ingest  # noqa: E402
 from rag import pipeline as rag_pipeline  # noqa: E402
 from rag.config import Config  # noqa: E402
-from rag.dense import DenseIndex  # noqa: E402
 from rag.index import files as rag_files  # noqa: E402
 from rag.index import open as rag_open  # noqa: E402
 from rag.index import segment as rag_segment  # noqa: E402
 from rag.index import update as rag_update  # noqa: E402
+from rag.index.dense import DenseIndex  # noqa: E402
+from rag.index.lexical import LexicalIndex, TokenRows  # noqa: E402
 from rag.index.metadata import MetadataStore  # noqa: E402
 from rag.ingest import documents as rag_documents  # noqa: E402
-from rag.lexical import LexicalIndex, TokenRows  # noqa: E402
 
 METHOD = """\
 Corpus: --documents documents of --sentences-per-document real SQuAD sentences (--data): each

@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from throughput import benchmark_parser, data_missing, emit, machine, machine_line, squad_articles  # noqa: E402
 
 from rag import build_index  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
+from rag.encoder.embedding import load_embedder  # noqa: E402
 from rag.ingest import load_corpus  # noqa: E402
-from rag.sentences import split_sentences  # noqa: E402
+from rag.text.sentences import split_sentences  # noqa: E402
 
 FORMATS = ("txt", "md", "html", "pdf", "docx")
 

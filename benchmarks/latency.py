@@ -43,13 +43,13 @@ from throughput import (  # noqa: E402
 )
 
 from rag import build_index, load_index  # noqa: E402
-from rag import queries as rag_queries  # noqa: E402
-from rag import retrieval as rag_retrieval  # noqa: E402
-from rag.dense import DenseIndex  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
+from rag.answer import queries as rag_queries  # noqa: E402
+from rag.encoder.embedding import load_embedder  # noqa: E402
+from rag.index.dense import DenseIndex  # noqa: E402
+from rag.index.lexical import LexicalSegments  # noqa: E402
 from rag.index.metadata import MetadataStore  # noqa: E402
-from rag.lexical import LexicalSegments  # noqa: E402
-from rag.sentences import split_sentences  # noqa: E402
+from rag.search import retrieval as rag_retrieval  # noqa: E402
+from rag.text.sentences import split_sentences  # noqa: E402
 
 METHOD = """\
 Corpora: encoding 1M sentences with the real model takes over an hour here, so the corpora

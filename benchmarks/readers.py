@@ -29,7 +29,7 @@ from reader_pages import MORE_PAGES  # noqa: E402
 
 from rag.ingest import read_document  # noqa: E402
 from rag.ingest.documents import _READERS  # noqa: E402
-from rag.sentences import split_sentences  # noqa: E402
+from rag.text.sentences import split_sentences  # noqa: E402
 
 METHOD = """\
 Thirteen pages written to look like real ones (here and in reader_pages.py: news in HTML5

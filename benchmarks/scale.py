@@ -32,7 +32,7 @@ from throughput import (  # noqa: E402
 from rag import build_index, load_index  # noqa: E402
 from rag.cluster.build import build_on_ray  # noqa: E402
 from rag.config import Config  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
+from rag.encoder.embedding import load_embedder  # noqa: E402
 
 METHOD = """\
 The corpus is benchmarks/throughput.py's: the SQuAD contexts of --data, article copies with
@@ -138,7 +138,7 @@ def measure_fan_out(ray: Any, corpus: Path, work: Path, questions: list[str]) ->
 
 def _time_shard_calls(sharded: Any, path: Path) -> dict[str, list[float]]:
     """Time each call to the shards, and the same call made on copies of the shards in this process, serially."""
-    from rag.cluster.serve import Shard
+    from rag.cluster.shard import Shard
     from rag.index.manifest import read_manifest
 
     manifest = read_manifest(path)

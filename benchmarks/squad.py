@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from rag import Config, build_index  # noqa: E402
 from rag.config import EmbeddingConfig  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
+from rag.encoder.embedding import load_embedder  # noqa: E402
 from rag.evaluation import auroc, ranking_quality  # noqa: E402
-from rag.words import tokenize  # noqa: E402
+from rag.text.words import tokenize  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad1-train-subset.json"
 SEED_QUESTIONS = ROOT / "tests" / "data" / "seed-questions.jsonl"

@@ -28,14 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 from rag import build_index  # noqa: E402
 from rag import pipeline as rag_pipeline  # noqa: E402
-from rag.dense import DenseIndex  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
+from rag.encoder.embedding import load_embedder  # noqa: E402
 from rag.index import segment as rag_segment  # noqa: E402
 from rag.index import update as rag_update  # noqa: E402
+from rag.index.dense import DenseIndex  # noqa: E402
+from rag.index.lexical import LexicalIndex, TokenRows  # noqa: E402
 from rag.index.metadata import MetadataStore  # noqa: E402
 from rag.ingest import load_corpus  # noqa: E402
-from rag.lexical import LexicalIndex, TokenRows  # noqa: E402
-from rag.sentences import split_sentences  # noqa: E402
+from rag.text.sentences import split_sentences  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad1-train-subset.json"
 

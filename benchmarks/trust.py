@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.squad import DEFAULT_DATA, load_squad, machine  # noqa: E402
 from rag import Config, build_index  # noqa: E402
 from rag.config import EmbeddingConfig  # noqa: E402
-from rag.sentences import split_paragraphs, split_sentences  # noqa: E402
+from rag.text.sentences import split_paragraphs, split_sentences  # noqa: E402
 
 HUMAN_CLAIMS = ROOT / "benchmarks" / "data" / "lookup-claims.jsonl"
 SUPPORTED = ("exact", "near-exact", "paraphrase")

@@ -42,7 +42,7 @@ from squad import DEFAULT_DATA, CachingEmbedder, load_squad, machine, write_corp
 
 from rag import Config, build_index  # noqa: E402
 from rag.config import EmbeddingConfig  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
+from rag.encoder.embedding import load_embedder  # noqa: E402
 from rag.evaluation import auroc  # noqa: E402
 
 SEED_ARTICLE = ROOT / "corpus" / "seed-article.md"

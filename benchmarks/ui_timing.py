@@ -8,7 +8,7 @@ answers and until the page shows the question box in Chromium, then ask the ques
 the browser (Enter -> the reply rendered) and through gradio_client. The checkouts
 alternate round by round, so that machine noise falls on both alike. Medians are printed.
 
-Then, for each checkout that has ``rag.app_pages``, the time to render a cited PDF page as
+Then, for each checkout that has ``rag.app.pages``, the time to render a cited PDF page as
 printed with its quote highlighted (a two-page PDF printed by Chromium): the first render in a
 fresh process (loading PDFium) and the median of the next ten.
 """
@@ -108,7 +108,7 @@ PDF_SENTENCE = (
 )
 RENDER = """
 import sys, time
-from rag.app_pages import page_image, _KEPT
+from rag.app.pages import page_image, _KEPT
 times = []
 for _ in range(11):
     _KEPT.clear()
@@ -176,7 +176,7 @@ def main() -> int:
         )
     print(f"({args.rounds} rounds; asks: {len(QUESTIONS)} questions per round; medians)")
     for root, render in renders.items():
-        said = "no rag/app_pages.py" if render is None else f"first {render[0]:.3f} s, then median {render[1]:.3f} s"
+        said = "no rag/app/pages.py" if render is None else f"first {render[0]:.3f} s, then median {render[1]:.3f} s"
         print(f"{str(root):<24} PDF page as printed: {said}")
     return 0
 

@@ -1,6 +1,6 @@
 """rag: answers made only of sentences quoted from your documents, each with its citation.
 
-The public names below load on first use, so that importing one stage (``rag.sentences``)
+The public names below load on first use, so that importing one stage (``rag.text.sentences``)
 or running a light command does not pay for the whole pipeline's imports.
 """
 
@@ -22,7 +22,7 @@ _EXPORTS = {
     "Match": "rag.types",
     "RagError": "rag.errors",
     "SUPPORTED_SUFFIXES": "rag.ingest",
-    "Where": "rag.filters",
+    "Where": "rag.search.filters",
     "build_index": "rag.pipeline",
     "load_index": "rag.pipeline",
 }
@@ -47,9 +47,9 @@ __all__ = [
 if TYPE_CHECKING:
     from rag.config import Config
     from rag.errors import RagError
-    from rag.filters import Where
     from rag.ingest import SUPPORTED_SUFFIXES
     from rag.pipeline import BuildReport, Index, build_index, load_index
+    from rag.search.filters import Where
     from rag.types import Answer, Citation, Difference, Document, Match
 
 

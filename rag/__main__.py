@@ -1,6 +1,6 @@
 """``python -m rag``: the `rag` command."""
 
-from rag.cli import main
+from rag.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,6 +1,6 @@
 """How likely a sentence is to answer a question: a logistic model over the signals rag computes.
 
-Every candidate sentence of a question carries the retrieval signals (``rag.retrieval``: dense
+Every candidate sentence of a question carries the retrieval signals (``rag.search.retrieval``: dense
 and BM25-style coverage at sentence and passage level, adjacent word pairs, a number for a
 "how many") and what it holds of the question's focus (the IDF-weighted share of its terms,
 whether it holds the kind of answer asked). The model turns them into the probability that the

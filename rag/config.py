@@ -102,7 +102,7 @@ class LookupConfig:
     Calibrated on sentences of each SQuAD article looked up in an index without that
     article (benchmarks/squad.py): none of 907 scored above 0.31 (99th percentile 0.23),
     while the seed paraphrase "China wants to be a world leader in technology" scores 0.51.
-    Lowered from 0.45 to 0.40 once lookup compared claim and source (rag.claims): a changed
+    Lowered from 0.45 to 0.40 once lookup compared claim and source (rag.answer.claims): a changed
     name, number or polarity no longer rides on the score, and on benchmarks/trust.py 0.40
     finds more human-written paraphrases (0.88 against 0.82) with no more false support.
     """

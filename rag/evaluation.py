@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.pipeline import Index
-from rag.words import fold
+from rag.text.words import fold
 
 
 @dataclass(frozen=True, slots=True)

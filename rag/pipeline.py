@@ -9,29 +9,29 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.answer.queries import Queries
 from rag.config import Config
 from rag.corpus import CorpusMoves, corpus_targets
-from rag.dense import DenseSegments, VectorSegments
 from rag.errors import CorpusError, DocumentNotFoundError, IndexMismatchError, RagError
-from rag.filters import Where
+from rag.index.dense import DenseSegments, VectorSegments
 from rag.index.files import write_lock
+from rag.index.lexical import LexicalSegments
 from rag.index.manifest import Manifest, live_generation, rebuild_hint
 from rag.index.open import Generation, open_index, open_segments
 from rag.index.update import BuildReport, update_index
 from rag.ingest import doc_id_for, scan_corpus, unchanged_since
-from rag.lexical import LexicalSegments
-from rag.queries import Queries
-from rag.retrieval import SearchIndexes
+from rag.search.filters import Where
+from rag.search.retrieval import SearchIndexes
 from rag.types import Answer, Citation, Document, Match, Passage, Sentence
 
 if TYPE_CHECKING:
-    from rag.embedding import Embedder
+    from rag.encoder.embedding import Embedder
 
 __all__ = ["BuildReport", "Index", "build_index", "load_index"]
 
 
 def embedder_for(config: Config) -> Embedder:
-    from rag.embedding import load_embedder  # the model's libraries load only when a model is needed
+    from rag.encoder.embedding import load_embedder  # the model's libraries load only when a model is needed
 
     settings = config.embedding
     return load_embedder(
@@ -200,7 +200,7 @@ class Index:
                 "the fund") and ellipses ("And in 2019?") are resolved from them; a
                 self-contained question is answered exactly as without history.
             where: Search only some documents, e.g. ``{"folder": ["news"], "since": "2024-01"}``
-                (see ``rag.filters.Where``): the answer is the one an index of those documents
+                (see ``rag.search.filters.Where``): the answer is the one an index of those documents
                 alone would give.
 
         Raises:

@@ -36,7 +36,7 @@ def encoder_needs_export(config: Config) -> bool:
     settings = config.embedding
     if settings.encoder != "onnx-int8" or (not settings.model and os.environ.get("RAG_ENCODER_DIR")):
         return False
-    from rag.model_export import default_model_path, export_ready
+    from rag.encoder.export_onnx import default_model_path, export_ready
 
     try:
         return not export_ready(settings.model or default_model_path())

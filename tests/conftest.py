@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-import rag.chunking
-import rag.sentences
+import rag.text.chunking
+import rag.text.sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,8 +38,8 @@ def _checked(produce, text_of):
 def _install_span_checks() -> None:
     from tests.helpers import assert_citations
 
-    rag.sentences.split_sentences = _checked(rag.sentences.split_sentences, lambda text, *a, **k: text)
-    rag.chunking.chunk_passages = _checked(rag.chunking.chunk_passages, lambda text, *a, **k: text)
+    rag.text.sentences.split_sentences = _checked(rag.text.sentences.split_sentences, lambda text, *a, **k: text)
+    rag.text.chunking.chunk_passages = _checked(rag.text.chunking.chunk_passages, lambda text, *a, **k: text)
     from rag import pipeline  # imported after the wrapping, so it binds the checked stages
 
     index = pipeline.Index

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from rag.answer import Candidate, decide, fold_syndicated, merge_adjacent, text_key
+from rag.answer.select import Candidate, decide, fold_syndicated, merge_adjacent, text_key
 from rag.config import AnswerConfig
 from rag.types import Citation
 from tests.helpers import assert_offsets
@@ -107,7 +107,7 @@ def _read_referring(doc_id: str, start: int, end: int) -> str:
 
 
 def _referring_candidate(position: int, score: float, *, with_antecedent: bool) -> Candidate:
-    from rag.answer import make_candidate
+    from rag.answer.select import make_candidate
     from rag.index.metadata import DocumentHeader
     from rag.types import Hit, Passage
 

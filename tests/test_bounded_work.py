@@ -15,7 +15,7 @@ from rag.errors import IngestError
 from rag.ingest import documents, read_document, worker
 from rag.ingest.html import _read_html
 from rag.ingest.markdown import _read_markdown
-from rag.sentences import MAX_SENTENCE_CHARS, sentence_spans, split_sentences
+from rag.text.sentences import MAX_SENTENCE_CHARS, sentence_spans, split_sentences
 from tests.helpers import assert_offsets
 
 FACTORS = (1, 2, 4, 8)

@@ -1,7 +1,7 @@
 """Passages: windows of sentences inside one paragraph, within the model's window."""
 
-from rag.chunking import chunk_passages, estimate_tokens
-from rag.sentences import split_sentences
+from rag.text.chunking import chunk_passages, estimate_tokens
+from rag.text.sentences import split_sentences
 from tests.helpers import assert_offsets
 
 TEXT = (

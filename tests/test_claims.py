@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from rag.claims import Side, compare, quantities, quoted_out_of_context, words
+from rag.answer.claims import Side, compare, quantities, quoted_out_of_context, words
 
 FUND = "In response, China is launching a new state-backed fund aiming to raise over $40 billion for chips."
 VISITS = "Li's visits to Huawei and BYD send a clear message about the government's commitment to technology."

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from rag.cli.main import main
 from tests.helpers import assert_offsets
 
 GOLD = "In response, China is launching a new state-backed investment fund aiming to raise over $40 billion"

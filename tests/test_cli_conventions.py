@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli
-from rag.cli import main
+from rag.cli import main as cli
+from rag.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,10 +121,12 @@ def test_a_bad_settings_file_is_one_line(capsys, workdir: Path, content: str, me
 
 @pytest.mark.usefixtures("packaged_model")
 def test_the_first_build_says_it_prepares_the_encoder_unless_quiet(capsys, monkeypatch, tmp_path: Path) -> None:
-    import rag.model_export
+    import rag.encoder.export_onnx
 
-    assert rag.model_export.export_ready(rag.model_export.default_model_path(), cache_dir=tmp_path) is False
-    monkeypatch.setattr(rag.model_export, "export_ready", lambda source, cache_dir=None: False)
+    assert (
+        rag.encoder.export_onnx.export_ready(rag.encoder.export_onnx.default_model_path(), cache_dir=tmp_path) is False
+    )
+    monkeypatch.setattr(rag.encoder.export_onnx, "export_ready", lambda source, cache_dir=None: False)
     args = cli._parser().parse_args(["index", "corpus"])
     cli._announce_encoder(args, cli.Config())
     assert capsys.readouterr().err == "rag: preparing the encoder once (about 20 s)\n"

@@ -21,7 +21,12 @@ SEED = ROOT / "corpus" / "seed-article.md"
 
 def rag(*argv: str | bytes, stdin: bytes = b"", cwd: Path = ROOT) -> subprocess.CompletedProcess[bytes]:
     """Run ``rag`` in a fresh interpreter (arguments may be bytes, as a shell passes them)."""
-    command = [sys.executable.encode(), b"-m", b"rag.cli", *(a if isinstance(a, bytes) else a.encode() for a in argv)]
+    command = [
+        sys.executable.encode(),
+        b"-m",
+        b"rag.cli.main",
+        *(a if isinstance(a, bytes) else a.encode() for a in argv),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_INDEX": ""}
     return subprocess.run(command, input=stdin, capture_output=True, cwd=cwd, env=env, timeout=300, check=False)
 
@@ -106,7 +111,7 @@ def test_eval_with_a_number_for_an_answer_is_one_line(tmp_path: Path, fake_index
 def test_a_closed_output_pipe_ends_quietly(fake_index: Path) -> None:
     reader, writer = os.pipe()
     os.close(reader)  # like `| head -c1` after its byte: every write fails with EPIPE
-    command = [sys.executable, "-m", "rag.cli", "info", "--json", "--index", str(fake_index)]
+    command = [sys.executable, "-m", "rag.cli.main", "info", "--json", "--index", str(fake_index)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     completed = subprocess.run(command, stdout=writer, stderr=subprocess.PIPE, env=env, timeout=120, check=False)
     os.close(writer)

@@ -27,7 +27,7 @@ ray = pytest.importorskip("ray", reason='the ray extra is not installed: pip ins
 
 import tests.fakes  # noqa: E402
 from rag import build_index, load_index  # noqa: E402
-from rag.cli import main  # noqa: E402
+from rag.cli.main import main  # noqa: E402
 from rag.errors import QueryError, RagError  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 from tests.tools.indexer import THINGS, make_corpus, town  # noqa: E402
@@ -366,10 +366,10 @@ def test_cli_builds_and_answers_on_ray_with_the_real_model(
 
 
 def test_serve_starts_the_app_on_a_sharded_index(on_ray: Any, single: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rag.app
+    import rag.app.server
 
     served: list[Any] = []
-    monkeypatch.setattr(rag.app, "launch", lambda index, **options: served.append(index))
+    monkeypatch.setattr(rag.app.server, "launch", lambda index, **options: served.append(index))
     monkeypatch.setattr(rag.pipeline, "embedder_for", lambda config: FakeEmbedder())  # the index's own encoder
     assert main(["serve", "--index", str(on_ray.path), "--ray", "auto", "--shards", "2"]) == 0
     try:

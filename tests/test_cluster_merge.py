@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from rag.cluster.build import group_batches, join_parsed, split_batches
-from rag.cluster.serve import CorpusWideBM25, Totals, frequency, live_frequencies, live_totals, merge_ranked
-from rag.dense import DenseIndex, DensePart, DenseSegments
-from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments
+from rag.cluster.shard import CorpusWideBM25, Totals, frequency, live_frequencies, live_totals, merge_ranked
+from rag.index.dense import DenseIndex, DensePart, DenseSegments
+from rag.index.lexical import LexicalIndex, LexicalPart, LexicalSegments
 
 WORDS = [f"w{n}" for n in range(40)]
 

@@ -30,7 +30,7 @@ def test_building_asking_and_looking_up_never_import_ray(tmp_path: Path) -> None
         import sys
         import rag
         from rag import build_index, load_index
-        from rag.cli import main
+        from rag.cli.main import main
         from tests.fakes import FakeEmbedder
 
         index = build_index({str(ROOT / "corpus")!r}, "index", embedder=FakeEmbedder())
@@ -60,7 +60,7 @@ def test_asking_for_ray_without_the_extra_is_one_line_naming_the_extra(tmp_path:
         f"""
         import sys
         sys.modules["ray"] = None  # as if the extra were not installed: `import ray` fails
-        from rag.cli import main
+        from rag.cli.main import main
         sys.exit(main({arguments!r}))
         """,
         tmp_path,
@@ -76,7 +76,7 @@ def test_shards_without_a_cluster_is_one_line(tmp_path: Path) -> None:
     completed = _run(
         """
         import sys
-        from rag.cli import main
+        from rag.cli.main import main
         sys.exit(main(["ask", "What is the fund?", "--index", "index", "--shards", "2"]))
         """,
         tmp_path,
@@ -92,7 +92,7 @@ def test_serving_on_ray_without_the_extra_is_one_line(tmp_path: Path) -> None:
         """
         import sys
         sys.modules["ray"] = None
-        from rag.cli import main
+        from rag.cli.main import main
         sys.exit(main(["serve", "--index", "index", "--ray", "10.0.0.1:6379", "--shards", "2"]))
         """,
         tmp_path,
@@ -106,7 +106,7 @@ def test_a_shard_count_below_one_is_refused_before_any_cluster_is_joined(tmp_pat
         """
         import sys
         sys.modules["ray"] = None  # joining a cluster would fail differently: the count is checked first
-        from rag.cli import main
+        from rag.cli.main import main
         sys.exit(main(["ask", "What is the fund?", "--index", "index", "--ray", "10.0.0.1:6379", "--shards", "0"]))
         """,
         tmp_path,
@@ -123,7 +123,7 @@ def test_a_cluster_address_no_one_answers_on_is_one_line_at_once(tmp_path: Path)
     completed = _run(
         f"""
         import sys
-        from rag.cli import main
+        from rag.cli.main import main
         sys.exit(main(["ask", "What is the fund?", "--index", "index", "--ray", "127.0.0.1:{port}"]))
         """,
         tmp_path,

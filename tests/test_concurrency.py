@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import rag.dense
+import rag.index.dense
+import rag.index.lexical
 import rag.index.manifest
 import rag.index.open
-import rag.lexical
 import rag.pipeline
 from rag import Index, build_index, load_index
 from rag.errors import IndexLockedError, IndexMismatchError
@@ -193,10 +193,14 @@ def classmethod_before(hook: Callable[[], None], owner: type, name: str) -> clas
 # file, a build commits a new generation and deletes the one being loaded.
 RACE_POINTS: dict[str, Callable[[Callable[[], None]], tuple[Any, str, Any]]] = {
     "before-verify": lambda hook: (rag.index.open, "verify_files", before(hook, rag.index.manifest.verify_files)),
-    "before-faiss": lambda hook: (rag.dense.DenseIndex, "load", classmethod_before(hook, rag.dense.DenseIndex, "load")),
+    "before-faiss": lambda hook: (
+        rag.index.dense.DenseIndex,
+        "load",
+        classmethod_before(hook, rag.index.dense.DenseIndex, "load"),
+    ),
     "before-vectors": lambda hook: (np, "load", before(hook, np.load)),
     "before-bm25": lambda hook: (
-        rag.lexical.LexicalIndex, "load", classmethod_before(hook, rag.lexical.LexicalIndex, "load"),
+        rag.index.lexical.LexicalIndex, "load", classmethod_before(hook, rag.index.lexical.LexicalIndex, "load"),
     ),
     "before-sqlite": lambda hook: (MetadataStore, "open", classmethod_before(hook, MetadataStore, "open")),
 }  # fmt: skip

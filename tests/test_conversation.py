@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from rag import Answer, Citation, build_index
-from rag.answer import Candidate
-from rag.boilerplate import alone_on_line, is_boilerplate
-from rag.compose import merge_parts, prefer_reasons
+from rag.answer.compose import merge_parts, prefer_reasons
+from rag.answer.select import Candidate
 from rag.errors import QueryError
-from rag.followups import Turn, asks_what_next, resolve_followup, turns_from
-from rag.question_kinds import asks_reason, gives_reason, overview_topic, split_parts
+from rag.question.followups import Turn, asks_what_next, resolve_followup, turns_from
+from rag.question.kinds import asks_reason, gives_reason, overview_topic, split_parts
+from rag.text.boilerplate import alone_on_line, is_boilerplate
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_citations
 

@@ -267,7 +267,7 @@ def test_add_files_copies_times_and_mode_of_the_file_given(corpus, tmp_path) -> 
 
 
 def test_an_upload_that_is_a_link_is_refused(tmp_path, outside) -> None:
-    from rag.app_documents import stage_uploads
+    from rag.app.documents import stage_uploads
 
     upload = tmp_path / "upload.txt"
     upload.symlink_to(outside / "tea.txt")

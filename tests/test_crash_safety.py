@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import rag.dense
+import rag.index.dense
 import rag.index.files
+import rag.index.lexical
 import rag.index.manifest
-import rag.lexical
 from rag import build_index, load_index
 from rag.errors import IndexMismatchError, IndexNotFoundError, IndexWriteError
 from rag.index.manifest import MANIFEST
@@ -286,8 +286,8 @@ def sqlite_disk_full(store: MetadataStore) -> None:
 
 def disk_full(step: str, monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> None:
     """Make ``step`` of the next build fail as on a full disk."""
-    dense = rag.dense.DenseIndex  # writes the FAISS file itself, a slice at a time
-    lexical, rows = rag.lexical.LexicalIndex, rag.dense.RowWriter
+    dense = rag.index.dense.DenseIndex  # writes the FAISS file itself, a slice at a time
+    lexical, rows = rag.index.lexical.LexicalIndex, rag.index.dense.RowWriter
     sentence_rows = lambda out, *_: out.path.name == "sentence_vectors.npy"  # noqa: E731
     patches: dict[str, tuple[Any, str, Any]] = {
         "sqlite-commit": (MetadataStore, "commit", sqlite_disk_full),

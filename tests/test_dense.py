@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rag.dense import DenseIndex, RowFile, RowWriter, as_unit_rows, save_mean_vectors
+from rag.index.dense import DenseIndex, RowFile, RowWriter, as_unit_rows, save_mean_vectors
 
 
 def _vectors(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:

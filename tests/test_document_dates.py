@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.filters import document_date
+from rag.search.filters import document_date
 from rag.types import NO_TIME
 from tests.fakes import FakeEmbedder
 

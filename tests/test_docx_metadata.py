@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from rag import build_index
-from rag.app_render import document_header_html
+from rag.app.render import document_header_html
 from rag.ingest import read_document
 from tests.fakes import FakeEmbedder
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from rag import embedding, model_export
-from rag.embedding import ENCODERS, Embedder, OnnxEmbedder, default_model_path, load_embedder, prepare_encoder
+from rag.encoder import embedding
+from rag.encoder import export_onnx as model_export
+from rag.encoder.embedding import ENCODERS, Embedder, OnnxEmbedder, default_model_path, load_embedder, prepare_encoder
 from rag.errors import ModelError
 from tests.fakes import FakeEmbedder
 
@@ -204,7 +205,7 @@ def test_a_crashed_export_leaves_no_partial_files(tmp_path: Path, monkeypatch: p
 @pytest.mark.usefixtures("packaged_model")
 def test_loading_the_cached_export_imports_neither_torch_nor_sentence_transformers(cache_dir: Path) -> None:
     script = (
-        "import sys; from pathlib import Path; from rag.embedding import load_embedder\n"
+        "import sys; from pathlib import Path; from rag.encoder.embedding import load_embedder\n"
         f"load_embedder(cache_dir=Path({str(cache_dir)!r})).encode(['a question'])\n"
         "heavy = sorted({'torch', 'sentence_transformers', 'transformers'} & set(sys.modules))\n"
         "assert not heavy, heavy\n"
@@ -219,7 +220,7 @@ def test_importing_rag_leaves_the_environment_alone() -> None:
     # passed to the model loader, never written into os.environ.
     script = (
         "import os; before = dict(os.environ)\n"
-        "import rag, rag.embedding, rag.model_export, rag.pipeline\n"
+        "import rag, rag.encoder.embedding, rag.encoder.export_onnx, rag.pipeline\n"
         "assert dict(os.environ) == before, sorted(set(os.environ.items()) ^ set(before.items()))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"} | {"PYTHONPATH": str(ROOT)}
@@ -264,7 +265,7 @@ def test_the_fake_embedder_fits_the_protocol() -> None:
 @pytest.mark.slow
 @pytest.mark.usefixtures("packaged_model")
 def test_two_workers_give_the_same_vectors_as_one() -> None:
-    from rag.embedding import load_embedder
+    from rag.encoder.embedding import load_embedder
 
     texts = [f"Sentence number {i} about chips, funds and {'innovation ' * (i % 7)}policy." for i in range(300)]
     one = load_embedder(None, "onnx-int8", workers=1, batch_size=16).encode(texts)
@@ -288,7 +289,7 @@ def test_words_are_read_with_their_spans_and_the_texts_own_vector(any_embedder: 
 def test_encoding_into_rows_gives_the_vectors_of_one_encode_call(onnx_embedder: Embedder, tmp_path: Path) -> None:
     # A build writes its vectors straight into the segment's file: the same batches as encode(),
     # so the same vectors exactly, whichever rows they are written to.
-    from rag.dense import RowFile, RowWriter
+    from rag.index.dense import RowFile, RowWriter
 
     texts = [f"Sentence {i} is about {'chips ' * (i % 9)}and funds." for i in range(300)]
     whole = onnx_embedder.encode(texts)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.app_render import document_header_html, document_rows
-from rag.cli import main
+from rag.app.render import document_header_html, document_rows
+from rag.cli.main import main
 from rag.ingest import IN_PROCESS_MAX_BYTES, read_document
-from rag.sentences import split_sentences
+from rag.text.sentences import split_sentences
 from tests.fakes import FakeEmbedder
 from tests.helpers import assert_offsets
 from tests.test_ingest import make_pdf

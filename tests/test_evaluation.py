@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from rag.cli.main import main
 from rag.errors import RagError
 from rag.evaluation import LabelledQuestion, auroc, evaluate, load_questions, ranking_quality
 

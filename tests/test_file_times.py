@@ -10,7 +10,7 @@ import pytest
 
 import rag.index.update
 from rag import Index, build_index, load_index
-from rag.cli import main
+from rag.cli.main import main
 from rag.ingest import load_documents, unchanged_since
 from tests.fakes import FakeEmbedder
 

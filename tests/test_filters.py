@@ -12,7 +12,7 @@ import pytest
 
 from rag import Index, Where, build_index
 from rag.errors import QueryError
-from rag.filters import date_range, document_date
+from rag.search.filters import date_range, document_date
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.focus import (
+from rag.question.focus import (
     describe_missing,
     focus_coverage,
     holds_answer_type,
     question_focus,
 )
-from rag.words import tokenize
+from rag.text.words import tokenize
 from tests.fakes import FakeEmbedder
 
 

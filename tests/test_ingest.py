@@ -32,7 +32,7 @@ from rag.ingest import (
     scan_corpus,
     worker,
 )
-from rag.sentences import MAX_SENTENCE_CHARS, split_sentences
+from rag.text.sentences import MAX_SENTENCE_CHARS, split_sentences
 from rag.types import Document, FileVersion
 
 TESTS = Path(__file__).parent

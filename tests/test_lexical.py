@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rag.lexical
-from rag.lexical import LexicalIndex, LexicalPart, LexicalSegments, TokenRows, coverage, idf
-from rag.words import fold, tokenize
+import rag.index.lexical
+from rag.index.lexical import LexicalIndex, LexicalPart, LexicalSegments, TokenRows, coverage, idf
+from rag.text.words import fold, tokenize
 
 
 def test_fold_handles_case_accents_quotes_and_dashes() -> None:
@@ -353,7 +353,7 @@ def test_a_damaged_folder_raises_value_or_os_error(tmp_path: Path, damage: Calla
 
 
 def test_the_engine_needs_no_bm25_library_and_no_pickle() -> None:
-    tree = ast.parse(Path(rag.lexical.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(rag.index.lexical.__file__).read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not {name.split(".")[0] for name in imported} & {"bm25s", "pickle", "scipy"}
@@ -367,7 +367,7 @@ def test_coverage_is_idf_weighted_share() -> None:
 
 
 def test_a_name_counts_once_and_is_present_when_a_part_is_mentioned_capitalised() -> None:
-    from rag.words import capitalised_tokens, name_groups
+    from rag.text.words import capitalised_tokens, name_groups
 
     question = "Which companies did Li Qiang visit?"
     names = name_groups(question)

@@ -11,8 +11,8 @@ import urllib.parse
 
 import pytest
 
-from rag import app_access
-from rag.app_access import LOGIN_FREE_FAILURES, LoginLimiter, client_key
+from rag.app import access as app_access
+from rag.app.access import LOGIN_FREE_FAILURES, LoginLimiter, client_key
 from tests.test_ui_access import served_port  # noqa: F401 - the running app, its password ann:s3cret
 
 
@@ -146,7 +146,7 @@ def test_an_ipv6_host_counts_as_its_whole_64_network() -> None:
 
 
 def test_refusals_are_logged_once_per_wait(limiter: LoginLimiter, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="rag.app_access")
+    caplog.set_level(logging.WARNING, logger="rag.app.access")
     for _ in range(CHECKED_IN_A_ROW + 50):
         login(limiter, "203.0.113.9")
     refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused logins from 203.0.113.9")]

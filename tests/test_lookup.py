@@ -2,8 +2,8 @@
 
 import unicodedata
 
-from rag.answer import Candidate
-from rag.lookup import find_exact, find_near_exact, match_sentence
+from rag.answer.lookup import find_exact, find_near_exact, match_sentence
+from rag.answer.select import Candidate
 from rag.types import Citation
 from tests.helpers import assert_offsets
 

@@ -2,17 +2,17 @@
 
 import pytest
 
-import rag.chunking
 import rag.index.segment
 import rag.pipeline
-import rag.sentences
+import rag.text.chunking
+import rag.text.sentences
 from rag.types import Sentence
 
 
 def test_every_span_producing_stage_is_checked() -> None:
     for produce in (
-        rag.sentences.split_sentences,
-        rag.chunking.chunk_passages,
+        rag.text.sentences.split_sentences,
+        rag.text.chunking.chunk_passages,
         rag.index.segment.split_sentences,
         rag.index.segment.chunk_passages,
         rag.pipeline.Index.ask,

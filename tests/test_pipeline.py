@@ -344,9 +344,9 @@ def test_an_update_keeps_an_ivf_segment_and_a_rewrite_reuses_its_cells(
 ) -> None:
     import numpy as np
 
-    import rag.dense
+    import rag.index.dense
 
-    monkeypatch.setattr(rag.dense, "EXACT_LIMIT", 10)
+    monkeypatch.setattr(rag.index.dense, "EXACT_LIMIT", 10)
     first = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
     assert first.info()["dense_index"] == "ivf"
     cells = np.load(segment_folder(first) / "ivf_centroids.npy")

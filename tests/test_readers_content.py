@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.ingest import read_document
-from rag.sentences import split_sentences
+from rag.text.sentences import split_sentences
 from tests.helpers import assert_offsets
 
 BODY = "<p>The fund will raise $40 billion for chips.</p><p>It is the third such fund since 2014.</p>"

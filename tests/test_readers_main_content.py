@@ -11,7 +11,7 @@ import pytest
 
 from rag.ingest import documents, main_content, read_document
 from rag.ingest.html import _read_html
-from rag.sentences import split_sentences
+from rag.text.sentences import split_sentences
 from tests.helpers import assert_offsets
 
 ARTICLE = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.ingest import read_document
-from rag.sentences import split_sentences
+from rag.text.sentences import split_sentences
 from tests.helpers import assert_offsets
 
 

@@ -2,7 +2,7 @@
 
 The rules a page follows (so that a writer knows which blocks are run):
 - A ```python block is run with exec, in a namespace of its own (a reader copies one block at a
-  time). A ```sh block holds `rag` commands, each line run through `rag.cli.main` and expected to
+  time). A ```sh block holds `rag` commands, each line run through `rag.cli.main.main` and expected to
   exit with status 0. ```bash and ```text blocks are shown, not run: set-up, test and benchmark
   commands, curl calls (tests/test_http_api.py runs docs/http-api.md's against a live app) and
   expected output.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from rag.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

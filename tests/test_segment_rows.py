@@ -8,10 +8,10 @@ import pickle
 import numpy as np
 import pytest
 
-from rag.chunking import chunk_passages
 from rag.config import Config
 from rag.index.segment import SpanRows, split_documents
-from rag.sentences import split_sentences
+from rag.text.chunking import chunk_passages
+from rag.text.sentences import split_sentences
 from rag.types import Document, FileVersion, Passage, Sentence
 
 TEXTS = {

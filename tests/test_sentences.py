@@ -1,4 +1,4 @@
-"""Tests for rag.sentences: paragraph and sentence spans with exact offsets."""
+"""Tests for rag.text.sentences: paragraph and sentence spans with exact offsets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.sentences import sentence_spans, split_paragraphs, split_sentences
+from rag.text.sentences import sentence_spans, split_paragraphs, split_sentences
 from rag.types import Sentence
 from tests.helpers import assert_offsets
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.embedding import exported_encoder_dir, prepare_encoder
+from rag.encoder.embedding import exported_encoder_dir, prepare_encoder
 from rag.errors import ModelError
 
 ROOT = Path(__file__).resolve().parent.parent

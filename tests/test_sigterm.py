@@ -37,7 +37,7 @@ class Slow(FakeEmbedder):
         return super().encode(texts, **options)
 
 rag.pipeline.embedder_for = lambda config: Slow()
-from rag.cli import main
+from rag.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -115,7 +115,7 @@ def test_stopped_after_the_commit_an_add_keeps_its_file(
 
 def test_sigterm_outside_a_command_keeps_its_usual_meaning() -> None:
     """The handler is rag's only while a command runs: afterwards SIGTERM is as it was."""
-    from rag.cli import main
+    from rag.cli.main import main
 
     before = signal.getsignal(signal.SIGTERM)
     assert main(["info", "--index", "/nonexistent-rag-index"]) == 1
@@ -126,7 +126,7 @@ def test_sigterm_outside_a_command_keeps_its_usual_meaning() -> None:
 
 
 def test_stopping_the_app_waits_for_the_change_under_way_and_refuses_later_ones() -> None:
-    from rag.app_documents import IndexHolder
+    from rag.app.documents import IndexHolder
 
     holder = IndexHolder(object())  # type: ignore[arg-type]  # the changes below do not read it
     changing, finish = threading.Event(), threading.Event()

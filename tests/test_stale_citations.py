@@ -13,7 +13,7 @@ import pytest
 
 import rag.ingest.files
 from rag import build_index
-from rag.cli import main
+from rag.cli.main import main
 from tests.fakes import FakeEmbedder
 
 ALPHA = "The harbour of Rivertown reopened in May. The repairs cost 40 million dollars.\n"

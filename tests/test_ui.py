@@ -26,18 +26,15 @@ from pathlib import Path
 
 import pytest
 
-from rag import (
-    Index,
-    app,
-    app_access,
-    app_api,
-    app_chat,
-    app_documents,
-    app_handlers,
-    app_render,
-    app_render_lookup,
-    build_index,
-)
+from rag import Index, build_index
+from rag.app import access as app_access
+from rag.app import api as app_api
+from rag.app import chat as app_chat
+from rag.app import documents as app_documents
+from rag.app import handlers as app_handlers
+from rag.app import render as app_render
+from rag.app import render_lookup as app_render_lookup
+from rag.app import server as app
 from rag.errors import IngestError, QueryError, RagError
 from rag.ingest import container_reason, read_document
 from tests.fakes import FakeEmbedder
@@ -624,7 +621,7 @@ def test_python_ui_py_and_rag_serve_take_the_same_options(tmp_path: Path) -> Non
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     ui_help = subprocess.run([sys.executable, "ui.py", "--help"], cwd=ROOT, env=env, capture_output=True, text=True)
     serve_help = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "serve", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "rag.cli.main", "serve", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert ui_help.returncode == 0 == serve_help.returncode, ui_help.stderr + serve_help.stderr
     options = [

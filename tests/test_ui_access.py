@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import app, app_access, app_documents, build_index
+from rag import build_index
+from rag.app import access as app_access
+from rag.app import documents as app_documents
+from rag.app import server as app
 from tests.fakes import FakeEmbedder
 from tests.test_ui import stop_app
 

@@ -11,7 +11,12 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from rag import Index, app_api, app_chat, app_documents, app_render, app_render_lookup
+from rag import Index
+from rag.app import api as app_api
+from rag.app import chat as app_chat
+from rag.app import documents as app_documents
+from rag.app import render as app_render
+from rag.app import render_lookup as app_render_lookup
 from rag.evaluation import load_questions
 from rag.export import answer_from_dict
 from tests import test_ui
@@ -115,7 +120,7 @@ def test_a_feedback_file_that_cannot_be_written_is_named_inline_with_the_reason(
 
 
 def test_a_question_not_in_english_says_so(index: Index, monkeypatch) -> None:
-    from rag.language import detect_language, not_english_reason
+    from rag.text.language import detect_language, not_english_reason
 
     assert detect_language(SPANISH) == "Spanish"
     assert (
@@ -132,7 +137,7 @@ def test_a_question_not_in_english_says_so(index: Index, monkeypatch) -> None:
 
 
 def test_the_words_answering_the_question_are_marked_inside_the_quote(index: Index, monkeypatch) -> None:
-    from rag.answer_spans import answer_spans
+    from rag.answer.spans import answer_spans
 
     spans = answer_spans(CHIP_QUESTION, GOLD)
     assert [GOLD[a:b] for a, b in spans] == ["$40 billion"]
@@ -234,7 +239,7 @@ def test_a_pdf_citation_opens_its_page_as_printed_and_nothing_outside_the_corpus
     holder: app_documents.IndexHolder, tmp_path: Path, monkeypatch
 ) -> None:
     pypdf = pytest.importorskip("pypdf")
-    from rag.app_pages import page_image
+    from rag.app.pages import page_image
 
     writer = pypdf.PdfWriter()  # a one-page PDF with no text: the page renders, the quote is not found on it
     writer.add_blank_page(width=300, height=400)

@@ -12,8 +12,10 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from rag import Index, app_api, app_documents
-from rag.answer_spans import answer_spans
+from rag import Index
+from rag.answer.spans import answer_spans
+from rag.app import api as app_api
+from rag.app import documents as app_documents
 from tests import test_ui
 from tests.test_ui import CHIP_QUESTION, GOLD
 

@@ -51,7 +51,7 @@ TEMPLATES = (
     "Dock workers in {city} went on strike over pay for {d} days.",
     "This week the port of {city} reported {n} ship arrivals.",
 )
-# Sentences that refer back to the one before them (scored with it, see rag.retrieval).
+# Sentences that refer back to the one before them (scored with it, see rag.search.retrieval).
 FOLLOW_UPS = (
     "It was the largest figure since {year}.",
     "They expect exports to grow by {n}% next year.",

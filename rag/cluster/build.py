@@ -28,7 +28,7 @@ import numpy as np
 
 from rag.cluster.connect import connect
 from rag.config import Config
-from rag.embedding import encode_into
+from rag.encoder.embedding import encode_into
 from rag.errors import CorpusError, IndexWriteError, RagError
 from rag.index.files import commit_generation, new_generation, write_lock
 from rag.index.manifest import SegmentEntry, live_generation

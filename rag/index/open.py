@@ -14,12 +14,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from rag.dense import DensePart
 from rag.errors import IndexMismatchError
+from rag.index.dense import DensePart
+from rag.index.lexical import LexicalPart
 from rag.index.manifest import Manifest, live_generation, read_manifest, rebuild_hint, verify_files
 from rag.index.metadata import MetadataSegments
 from rag.index.segment import open_metadata, open_search_files
-from rag.lexical import LexicalPart
 
 # Loads that find the generation they read deleted by a newer build before they give up: one
 # retry suffices unless builds commit back to back (tests/test_concurrency.py races them).

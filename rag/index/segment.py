@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import chunk_passages
 from rag.config import Config
-from rag.dense import DenseIndex, RowFile, RowWriter, save_mean_vectors
+from rag.index.dense import DenseIndex, RowFile, RowWriter, save_mean_vectors
+from rag.index.lexical import LexicalIndex, TokenRows
 from rag.index.manifest import SEGMENT_DATABASE, SegmentEntry
 from rag.index.metadata import MetadataPart, MetadataSegments, MetadataStore
 from rag.ingest import Skipped
-from rag.lexical import LexicalIndex, TokenRows
-from rag.sentences import split_sentences
+from rag.text.chunking import chunk_passages
+from rag.text.sentences import split_sentences
 from rag.types import Document, FileVersion, Passage, Sentence
 
 DATABASE = SEGMENT_DATABASE  # documents, sentences and passages (rag.index.metadata)
@@ -34,7 +34,7 @@ SENTENCE_VECTORS = "sentence_vectors.npy"
 PASSAGE_VECTORS = "passage_vectors.npy"
 SENTENCE_DENSE = "sentences.faiss"
 IVF_CENTROIDS = "ivf_centroids.npy"  # only when the segment's vector index is IVF
-SENTENCE_BM25 = "bm25-sentences"  # a folder (rag.lexical names the files inside)
+SENTENCE_BM25 = "bm25-sentences"  # a folder (rag.index.lexical names the files inside)
 PASSAGE_BM25 = "bm25-passages"
 SEGMENT_FILES = (
     DATABASE,

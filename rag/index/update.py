@@ -25,9 +25,9 @@ import numpy as np
 
 from rag import __version__
 from rag.config import Config
-from rag.dense import RowFile, RowWriter
-from rag.embedding import encode_into
+from rag.encoder.embedding import encode_into
 from rag.errors import CorpusError, IndexMismatchError, IndexWriteError, RagError
+from rag.index.dense import RowFile, RowWriter
 from rag.index.files import commit_generation, link_segment, new_generation
 from rag.index.manifest import FileChecksum, Manifest, SegmentEntry, live_generation, read_manifest, verify_files
 from rag.index.metadata import LiveDocument, MetadataSegments
@@ -43,7 +43,7 @@ from rag.index.segment import (
 from rag.ingest import Skipped, doc_id_for, load_documents, scan_corpus, unchanged_since
 
 if TYPE_CHECKING:
-    from rag.embedding import Embedder
+    from rag.encoder.embedding import Embedder
 
 logger = logging.getLogger(__name__)
 

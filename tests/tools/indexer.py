@@ -184,18 +184,18 @@ def _is_vector_writer(writer: Any, *args: Any) -> bool:
 
 def arm(step: str, embedder: SlowFakeEmbedder, index_dir: Path) -> None:
     """Arrange for this process to SIGKILL itself at ``step`` of the build."""
-    import rag.dense
+    import rag.index.dense
+    import rag.index.lexical
     import rag.index.manifest
     import rag.index.metadata
-    import rag.lexical
 
     steps: dict[str, Callable[[], None]] = {
         "embedding": lambda: setattr(embedder, "after_batch", lambda number: _die() if number == 1 else None),
         "sqlite-commit": lambda: _kill_on_call(rag.index.metadata.MetadataStore, "commit"),
-        "bm25-save": lambda: _kill_on_call(rag.lexical.LexicalIndex, "save", call=2),
-        "faiss-write": lambda: _kill_on_call(rag.dense.DenseIndex, "write", before=False),
+        "bm25-save": lambda: _kill_on_call(rag.index.lexical.LexicalIndex, "save", call=2),
+        "faiss-write": lambda: _kill_on_call(rag.index.dense.DenseIndex, "write", before=False),
         # The sentence vectors are written as they are encoded; this strikes once the file is whole.
-        "npy-save": lambda: _kill_on_call(rag.dense.RowWriter, "__exit__", before=False, when=_is_vector_writer),
+        "npy-save": lambda: _kill_on_call(rag.index.dense.RowWriter, "__exit__", before=False, when=_is_vector_writer),
         "fsync": lambda: _kill_on_call(os, "fsync", call=3),
         "generation-rename": lambda: _kill_on_replace(_is_generation, before=True),
         "generation-renamed": lambda: _kill_on_replace(_is_generation, before=False),
@@ -214,7 +214,7 @@ def _import_everything() -> None:
     import Stemmer  # noqa: F401
 
     import rag.pipeline  # noqa: F401
-    from rag.dense import load_faiss
+    from rag.index.dense import load_faiss
 
     load_faiss()
 

@@ -1,0 +1,1 @@
+"""From candidates to a cited answer or an abstention, and citation lookup (the claim comparison)."""

@@ -1,0 +1,1 @@
+"""The rag command: its subcommands, its settings file and shell completion."""

@@ -1,0 +1,1 @@
+"""The sentence encoder: exported once to ONNX, then encoding with onnxruntime."""

@@ -1,0 +1,1 @@
+"""What a question asks: its focus terms, its kind and parts, and follow-ups rewritten with the conversation."""

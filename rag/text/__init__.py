@@ -1,0 +1,1 @@
+"""The language every stage reads: sentences, chunks, words, boilerplate lines, languages."""
