@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, os.environ.get("RAG_ENCODINGS_CHECKOUT", str(ROOT)))
 
 from rag.errors import IngestError  # noqa: E402
-from rag.ingest.decode import _decode_text_and_encoding  # noqa: E402
+from rag.ingest.decode import decode_text_and_encoding  # noqa: E402
 
 CHINESE_SIMPLIFIED = [
     "中国宣布设立新的投资基金。",
@@ -96,7 +96,7 @@ SETS: list[tuple[str, list[str]]] = [
 def read_as(data: bytes) -> tuple[str, str]:
     """The text and codec rag reads ``data`` (a .txt file's bytes) in; ("", reason) when it refuses it."""
     try:
-        return _decode_text_and_encoding(data, Path("short.txt"))
+        return decode_text_and_encoding(data, Path("short.txt"))
     except IngestError as err:
         return "", str(err)
 

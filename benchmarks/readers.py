@@ -28,7 +28,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 from reader_pages import MORE_PAGES  # noqa: E402
 
 from rag.ingest import read_document  # noqa: E402
-from rag.ingest.documents import _READERS  # noqa: E402
+from rag.ingest.documents import READERS  # noqa: E402
 from rag.text.sentences import split_sentences  # noqa: E402
 
 METHOD = """\
@@ -211,7 +211,7 @@ def measure(folder: Path, *, with_trafilatura: bool) -> list[dict[str, Any]]:
         path = folder / name
         path.write_text(content, encoding="utf-8")
         document = read_document(path, name)  # as indexing reads it (HTML in a parser process)
-        _, milliseconds = _timed(lambda path=path: _READERS[path.suffix](path.read_bytes(), path))
+        _, milliseconds = _timed(lambda path=path: READERS[path.suffix](path.read_bytes(), path))
         row = {
             "page": name,
             "main_words": sum(len(_words(s)) for s in main),

@@ -13,8 +13,8 @@ import pytest
 
 from rag.errors import IngestError
 from rag.ingest import documents, read_document, worker
-from rag.ingest.html import _read_html
-from rag.ingest.markdown import _read_markdown
+from rag.ingest.html import read_html
+from rag.ingest.markdown import read_markdown
 from rag.text.sentences import MAX_SENTENCE_CHARS, sentence_spans, split_sentences
 from tests.helpers import assert_offsets
 
@@ -65,11 +65,11 @@ def assert_linear(make: Callable[[int], bytes], read: Callable[[bytes], object],
 
 
 def markdown(data: bytes) -> object:
-    return _read_markdown(data, Path("x.md"))
+    return read_markdown(data, Path("x.md"))
 
 
 def html(data: bytes) -> object:
-    return _read_html(data, Path("x.html"))
+    return read_html(data, Path("x.html"))
 
 
 MARKDOWN_CASES = {
@@ -106,12 +106,12 @@ def test_html_reading_is_linear(case: str) -> None:
 
 def test_hidden_elements_still_hide_what_they_hold() -> None:
     page = b"<p>shown</p><svg><g><text>hidden</g></x></text></svg><p>also shown</p><template><b>no</b></template>"
-    assert _read_html(page, Path("x.html")).text == "shown\n\nalso shown"
+    assert read_html(page, Path("x.html")).text == "shown\n\nalso shown"
 
 
 def test_markdown_keeps_its_edge_space_rules() -> None:
     data = "  # Title  \n\n  indented line\t \nlast   words \u00a0 here\n".encode()
-    text = _read_markdown(data, Path("x.md")).text
+    text = read_markdown(data, Path("x.md")).text
     assert text == "Title\n\nindented line\nlast words \u00a0 here"
 
 
@@ -123,7 +123,7 @@ def test_big_markup_files_are_read_in_the_parser_process(tmp_path: Path, monkeyp
     path = tmp_path / "big.md"
     path.write_text(body, encoding="utf-8")
     assert path.stat().st_size > worker.IN_PROCESS_MAX_BYTES
-    in_process = documents._READERS[".md"](path.read_bytes(), path)
+    in_process = documents.READERS[".md"](path.read_bytes(), path)
     commands = []
     call = worker.ParserPool.call
     monkeypatch.setattr(

@@ -246,7 +246,7 @@ def test_unexpected_errors_become_skips(tmp_path: Path, monkeypatch: pytest.Monk
     def explode(data: bytes, path: Path) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setitem(documents._READERS, ".txt", explode)
+    monkeypatch.setitem(documents.READERS, ".txt", explode)
     assert outcomes(tmp_path) == {"a.txt": "unexpected error while reading (KeyError)"}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.ingest import documents, main_content, read_document
-from rag.ingest.html import _read_html
+from rag.ingest.html import read_html
 from rag.text.sentences import split_sentences
 from tests.helpers import assert_offsets
 
@@ -73,20 +73,20 @@ def test_a_pages_unmarked_teasers_are_dropped(tmp_path: Path) -> None:
 
 def test_html_is_read_in_the_parser_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[str] = []
-    real = documents._read_markup_in_child
+    real = documents.read_markup_in_child
 
     def spy(data: bytes, path: Path):
         sent.append(path.name)
         return real(data, path)
 
-    monkeypatch.setattr(documents, "_read_markup_in_child", spy)
+    monkeypatch.setattr(documents, "read_markup_in_child", spy)
     _read(tmp_path, "news.html", NEWS)
     assert sent == ["news.html"]
 
 
 def _own_rules_text() -> str:
     """What our own furniture rules keep of DOCS: nothing but the page whole (see DOCS)."""
-    return _read_html(DOCS.encode(), Path("docs.html")).text
+    return read_html(DOCS.encode(), Path("docs.html")).text
 
 
 def test_when_trafilatura_fails_our_rules_read_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,5 +124,5 @@ def test_when_trafilatura_keeps_a_fragment_our_rules_read_the_page(monkeypatch: 
 
     # One teaser of a page: under a fifth of what our rules keep, so it is taken for a wrong pick.
     monkeypatch.setattr(trafilatura, "extract", lambda *args, **kwargs: TEASERS[0])
-    text = _read_html(NEWS.encode(), Path("news.html")).text
+    text = read_html(NEWS.encode(), Path("news.html")).text
     assert all(sentence in text for sentence in STORY)

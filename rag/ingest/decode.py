@@ -38,7 +38,7 @@ _MAGIC_NUMBERS: tuple[tuple[bytes, str], ...] = (
 )
 # C0 controls other than tab, newline, carriage return and form feed; DEL; C1 controls.
 _CONTROL_RUNS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]+")
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
+SURROGATES = re.compile(r"[\ud800-\udfff]")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
 # Declared charsets left to the cp1252 fallback (as browsers do for latin-1), or not real charsets.
 _UNDECLARABLE = {"utf-8", "iso8859-1", "ascii", "cp1252", "idna", "punycode", "undefined"}
@@ -82,14 +82,14 @@ def _decode_invalid_as_legacy(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_LEGACY_ERRORS, _decode_invalid_as_legacy)
 
 
-def _decode_text_and_encoding(data: bytes, path: Path) -> tuple[str, str]:
+def decode_text_and_encoding(data: bytes, path: Path) -> tuple[str, str]:
     """The text of a text-format file, line endings normalised to "\\n", and the codec it was read in.
 
     Refuses binary and empty files. The codec is Python's name for it ("utf-8", "gb18030",
     "koi8-r"), "cp1252", or "utf-8+cp1252" for UTF-8 with stray Windows bytes.
     """
     decoded, encoding = _decode_bytes(data, path)
-    text = _normalise_newlines(decoded)
+    text = normalise_newlines(decoded)
     if not text.strip():
         raise IngestError("empty file")
     return text, encoding
@@ -238,5 +238,5 @@ def _declared_charset(data: bytes) -> str | None:
     return None if name in _UNDECLARABLE else name
 
 
-def _normalise_newlines(text: str) -> str:
-    return _SURROGATES.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
+def normalise_newlines(text: str) -> str:
+    return SURROGATES.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))

@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rag.errors import IngestError
-from rag.ingest.files import _FORMAT_NAMES, Skipped, _read_bytes, _read_file, _unsupported, doc_id_for, scan_corpus
-from rag.ingest.html import _read_html
-from rag.ingest.markdown import _read_markdown
-from rag.ingest.metadata import _Extracted, _one_line, _safe_url, _title_from_name
-from rag.ingest.office import _read_docx, _read_pdf, container_reason
-from rag.ingest.text import _read_plain
-from rag.ingest.worker import IN_PROCESS_MAX_BYTES, _read_markup_in_child, parser_pool
+from rag.ingest.files import FORMAT_NAMES, Skipped, doc_id_for, read_bytes, read_file, scan_corpus, unsupported_reason
+from rag.ingest.html import read_html
+from rag.ingest.markdown import read_markdown
+from rag.ingest.metadata import Extracted, as_one_line, safe_url, title_from_name
+from rag.ingest.office import container_reason, read_docx, read_pdf
+from rag.ingest.text import read_plain
+from rag.ingest.worker import IN_PROCESS_MAX_BYTES, parser_pool, read_markup_in_child
 from rag.progress import progress as show_progress
 from rag.types import Document, FileVersion
 
@@ -24,14 +24,14 @@ logger = logging.getLogger(__name__)
 _MARKUP_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 _HTML_SUFFIXES = (".html", ".htm")
 
-_READERS: dict[str, Callable[[bytes, Path], _Extracted]] = {
-    ".txt": _read_plain,
-    ".md": _read_markdown,
-    ".markdown": _read_markdown,
-    ".html": _read_html,
-    ".htm": _read_html,
-    ".pdf": _read_pdf,
-    ".docx": _read_docx,
+READERS: dict[str, Callable[[bytes, Path], Extracted]] = {
+    ".txt": read_plain,
+    ".md": read_markdown,
+    ".markdown": read_markdown,
+    ".html": read_html,
+    ".htm": read_html,
+    ".pdf": read_pdf,
+    ".docx": read_docx,
 }
 
 
@@ -93,10 +93,10 @@ def load_documents(
 def _load_one(root: Path, path: Path) -> tuple[Document, FileVersion] | Skipped:
     doc_id = doc_id_for(root, path)
     try:
-        data, version = _read_file(path, root=root)  # opened inside the corpus, never through a link
+        data, version = read_file(path, root=root)  # opened inside the corpus, never through a link
         return read_document(path, doc_id, data), version
     except IngestError as err:
-        return Skipped(doc_id, _one_line(str(err)))
+        return Skipped(doc_id, as_one_line(str(err)))
     except Exception as err:  # one bad file must not stop the whole corpus
         logger.exception("unexpected error while reading %s", doc_id)
         return Skipped(doc_id, f"unexpected error while reading ({type(err).__name__})")
@@ -117,23 +117,23 @@ def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Documen
         IngestError: The file cannot be read as a document; the message says why.
     """
     suffix = path.suffix.lower()
-    reader = _READERS.get(suffix)
+    reader = READERS.get(suffix)
     if reader is None:
-        raise IngestError(_unsupported(suffix))
-    data = _read_bytes(path) if data is None else data
+        raise IngestError(unsupported_reason(suffix))
+    data = read_bytes(path) if data is None else data
     # HTML goes to a parser process whatever its size: trafilatura (lxml) runs there, under its limits.
     if suffix in _HTML_SUFFIXES or (suffix in _MARKUP_SUFFIXES and len(data) > IN_PROCESS_MAX_BYTES):
-        extracted = _read_markup_in_child(data, path)
+        extracted = read_markup_in_child(data, path)
     else:
         extracted = reader(data, path)
     if not extracted.text.strip():
-        raise IngestError(f"no text after extracting {_FORMAT_NAMES[suffix]}")
+        raise IngestError(f"no text after extracting {FORMAT_NAMES[suffix]}")
     return Document(
         doc_id=doc_id,
         text=extracted.text,
-        title=extracted.title or _title_from_name(path),
+        title=extracted.title or title_from_name(path),
         source=extracted.source,
-        url=_safe_url(extracted.url),
+        url=safe_url(extracted.url),
         date=extracted.date,
         content_hash=content_hash(extracted.text),
         pages=extracted.pages,
@@ -154,13 +154,13 @@ def document_reason(path: Path, *, name: str = "", data: bytes | None = None) ->
     """
     named = Path(name or path.name)
     suffix = named.suffix.lower()
-    if suffix not in _READERS:
-        return _unsupported(suffix)
+    if suffix not in READERS:
+        return unsupported_reason(suffix)
     try:
-        data = _read_bytes(path) if data is None else data
+        data = read_bytes(path) if data is None else data
         if suffix in (".pdf", ".docx"):
             return container_reason(data, suffix)
         read_document(named, named.name, data)
     except IngestError as error:
-        return _one_line(str(error))
+        return as_one_line(str(error))
     return ""

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Literal
 
 from rag.errors import CorpusError, IngestError
-from rag.ingest.decode import _SURROGATES
+from rag.ingest.decode import SURROGATES
 from rag.types import NO_TIME, FileVersion
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 50_000_000
-_FORMAT_NAMES = {
+FORMAT_NAMES = {
     ".txt": "plain text",
     ".md": "Markdown",
     ".markdown": "Markdown",
@@ -61,7 +61,7 @@ def doc_id_for(root: Path, path: Path) -> str:
 
 def shown_path(doc_id: str) -> str:
     """``doc_id`` as text that can be stored and printed: bytes of a name that are not UTF-8 as ``\\xNN``."""
-    if not _SURROGATES.search(doc_id):
+    if not SURROGATES.search(doc_id):
         return doc_id
     return os.fsencode(doc_id).decode("utf-8", "backslashreplace")
 
@@ -92,7 +92,7 @@ def scan_corpus(root: Path) -> tuple[list[Path], list[Skipped]]:
         for path in entries:
             kind, reason = _classify(path, real_root)
             doc_id = doc_id_for(root, path)
-            if kind != "skip" and _SURROGATES.search(doc_id):  # os.fsdecode's stand-ins for undecodable bytes
+            if kind != "skip" and SURROGATES.search(doc_id):  # os.fsdecode's stand-ins for undecodable bytes
                 kind, reason = "skip", "its name is not valid UTF-8 (rename it to index it)"
             if kind == "folder":
                 folders.append(path)
@@ -108,7 +108,7 @@ def scan_corpus(root: Path) -> tuple[list[Path], list[Skipped]]:
 def file_sha256(path: Path, *, root: Path) -> str:
     """The sha256 of the corpus file's bytes as indexing reads them; "" when it cannot be read (reading it says why)."""
     try:
-        return _read_file(path, root=root)[1].sha256
+        return read_file(path, root=root)[1].sha256
     except IngestError:
         return ""
 
@@ -194,7 +194,7 @@ def _classify(path: Path, real_root: Path) -> tuple[Literal["file", "folder", "s
         return "skip", f"not a regular file ({_file_kind(mode)})"
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        return "skip", _unsupported(suffix)
+        return "skip", unsupported_reason(suffix)
     return "file", ""
 
 
@@ -222,7 +222,7 @@ def _file_kind(mode: int) -> str:
     return "special file"
 
 
-def _unsupported(suffix: str) -> str:
+def unsupported_reason(suffix: str) -> str:
     if not suffix:
         return "unsupported file type (no extension)"
     if not suffix.isprintable():  # a reason is one printable line, whatever the file is named
@@ -233,13 +233,13 @@ def _unsupported(suffix: str) -> str:
 # --- reading bytes -----------------------------------------------------------------------
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
     """The bytes of a regular file, refusing FIFOs, devices, empty and oversized files."""
-    return _read_file(path)[0]
+    return read_file(path)[0]
 
 
-def _read_file(path: Path, *, root: Path | None = None) -> tuple[bytes, FileVersion]:
-    """The bytes of a regular file and what it was when read (refusing what ``_read_bytes`` refuses).
+def read_file(path: Path, *, root: Path | None = None) -> tuple[bytes, FileVersion]:
+    """The bytes of a regular file and what it was when read (refusing what ``read_bytes`` refuses).
 
     With ``root``, ``path`` is a file of the corpus at ``root`` and is read only if the file
     opened lies inside it (``open_in_corpus``): a link swapped in after the scan is refused.

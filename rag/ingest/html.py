@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import IngestError
-from rag.ingest.decode import _decode_text_and_encoding
+from rag.ingest.decode import decode_text_and_encoding
 from rag.ingest.main_content import main_blocks
-from rag.ingest.metadata import _clean_field, _Extracted, _one_line, _safe_url, _trailing_source
+from rag.ingest.metadata import Extracted, as_one_line, clean_field, safe_url, trailing_source
 
 _HIDDEN_TAGS = {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "canvas"}
 _VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source"}
@@ -130,7 +130,7 @@ class _VisibleText(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title" and self._title_parts is not None:
-            self.title = _clean_field("".join(self._title_parts))
+            self.title = clean_field("".join(self._title_parts))
             self._title_parts = None
         if self._hidden:
             self._close_hidden(tag)
@@ -140,7 +140,7 @@ class _VisibleText(HTMLParser):
         if tag in _MAIN_TAGS and self._main_depth:
             self._main_depth -= 1
         if tag == "h1" and self._h1_parts is not None:
-            self.first_h1 = _clean_field("".join(self._h1_parts))
+            self.first_h1 = clean_field("".join(self._h1_parts))
             self._h1_parts = None
 
     def handle_data(self, data: str) -> None:
@@ -188,17 +188,17 @@ def _hides(values: dict[str, str]) -> bool:
     return "hidden" in values or bool(_HIDDEN_STYLE.search(values.get("style", "")))
 
 
-def _read_html(data: bytes, path: Path) -> _Extracted:
-    decoded, encoding = _decode_text_and_encoding(data, path)
+def read_html(data: bytes, path: Path) -> Extracted:
+    decoded, encoding = decode_text_and_encoding(data, path)
     markup = _defuse_unclosed_markup(decoded)
     parser = _parsed(markup, drop_furniture=False)
     whole = parser.text()
     text = _main_text(markup) or whole
-    return _Extracted(
+    return Extracted(
         text=text,
         title=parser.title or parser.first_h1,
-        source=_meta_field(parser, "source") or _trailing_source(text),
-        url=next(filter(_safe_url, (_clean_field(parser.canonical), _meta_field(parser, "url"))), ""),
+        source=_meta_field(parser, "source") or trailing_source(text),
+        url=next(filter(safe_url, (clean_field(parser.canonical), _meta_field(parser, "url"))), ""),
         date=_meta_field(parser, "date"),
         encoding=encoding,
     )
@@ -227,7 +227,7 @@ def _parsed(markup: str, *, drop_furniture: bool, by_names: bool = True) -> _Vis
         parser.close()
         parser.text()  # flushes the last block
     except (AssertionError, ValueError) as err:  # html.parser's reaction to some broken markup
-        raise IngestError(f"HTML could not be parsed ({_one_line(str(err))})") from err
+        raise IngestError(f"HTML could not be parsed ({as_one_line(str(err))})") from err
     return parser
 
 
@@ -250,5 +250,5 @@ def _defuse_unclosed_markup(text: str) -> str:
 def _meta_field(parser: _VisibleText, field: str) -> str:
     for key in _META_FIELDS[field]:
         if parser.meta.get(key, "").strip():
-            return _clean_field(parser.meta[key])
+            return clean_field(parser.meta[key])
     return ""

@@ -16,15 +16,15 @@ from typing import Literal
 
 from markdown_it import MarkdownIt
 
-from rag.ingest.decode import _decode_text_and_encoding
-from rag.ingest.metadata import _clean_field, _Extracted, _split_front_matter, _with_fields
+from rag.ingest.decode import decode_text_and_encoding
+from rag.ingest.metadata import Extracted, clean_field, split_front_matter, with_fields
 
 
-def _read_markdown(data: bytes, path: Path) -> _Extracted:
-    text, encoding = _decode_text_and_encoding(data, path)
-    fields, body = _split_front_matter(text)
+def read_markdown(data: bytes, path: Path) -> Extracted:
+    text, encoding = decode_text_and_encoding(data, path)
+    fields, body = split_front_matter(text)
     markdown = _drop_html_blocks(body)
-    extracted = _with_fields(_markdown_to_text(markdown), fields, title=_markdown_title(markdown))
+    extracted = with_fields(_markdown_to_text(markdown), fields, title=_markdown_title(markdown))
     return replace(extracted, encoding=encoding)
 
 
@@ -218,5 +218,5 @@ def _markdown_title(markdown: str) -> str:
     for line in markdown.split("\n"):
         heading = _heading(line)
         if heading and heading[0] == 1 and heading[1]:
-            return _clean_field(_markdown_inline(heading[1]))
+            return clean_field(_markdown_inline(heading[1]))
     return ""

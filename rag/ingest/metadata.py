@@ -12,7 +12,7 @@ _MAX_FRONT_MATTER_LINES = 60
 
 
 @dataclass(frozen=True, slots=True)
-class _Extracted:
+class Extracted:
     """What a format reader found in one file, before it becomes a Document."""
 
     text: str
@@ -33,7 +33,7 @@ _SOURCE_LABEL_LINE = re.compile(_SOURCE_LABEL, re.I)
 _SOURCE_ONE_LINE = re.compile(rf"{_SOURCE_LABEL}\s*({_DOMAIN})", re.I)
 
 
-def _split_front_matter(text: str) -> tuple[dict[str, str], str]:
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     """The ``key: value`` fields of a leading ``---`` block, and the text after it.
 
     Text without a well-formed block (closing line, only ``key: value`` lines) comes back whole.
@@ -68,7 +68,7 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _trailing_source(text: str) -> str:
+def trailing_source(text: str) -> str:
     """A bare domain on the last line, after a "Reference(s):" or "Source:" label, else ""."""
     lines = [line.strip() for line in text[-2000:].split("\n") if line.strip()]
     if not lines:
@@ -81,22 +81,22 @@ def _trailing_source(text: str) -> str:
     return ""
 
 
-def _with_fields(text: str, fields: dict[str, str], title: str = "") -> _Extracted:
+def with_fields(text: str, fields: dict[str, str], title: str = "") -> Extracted:
     """An extraction whose metadata comes from front matter, falling back to ``title`` and the text."""
-    return _Extracted(
+    return Extracted(
         text=text,
-        title=_clean_field(fields.get("title", "")) or title,
-        source=_clean_field(fields.get("source", "")) or _trailing_source(text),
-        url=_clean_field(fields.get("url", "")),
-        date=_clean_field(fields.get("date", "")),
+        title=clean_field(fields.get("title", "")) or title,
+        source=clean_field(fields.get("source", "")) or trailing_source(text),
+        url=clean_field(fields.get("url", "")),
+        date=clean_field(fields.get("date", "")),
     )
 
 
-def _clean_field(value: str) -> str:
+def clean_field(value: str) -> str:
     return " ".join(value.split())[:_MAX_FIELD_CHARS]
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """``url`` when it is an http(s) address; anything else (javascript:, file:) is dropped."""
     try:
         parts = urlsplit(url)
@@ -105,11 +105,11 @@ def _safe_url(url: str) -> str:
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
 
 
-def _title_from_name(path: Path) -> str:
+def title_from_name(path: Path) -> str:
     """A title made from the file name: "seed-article.txt" -> "Seed article"."""
     words = " ".join(re.split(r"[-_\s]+", path.stem)).strip()
     return words[:1].upper() + words[1:] if words else path.name
 
 
-def _one_line(text: str) -> str:
+def as_one_line(text: str) -> str:
     return " ".join(text.split()) or "unknown error"

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import IngestError
-from rag.ingest.decode import _normalise_newlines
-from rag.ingest.metadata import _clean_field, _Extracted, _one_line
-from rag.ingest.worker import _extract_in_child, _ParseProblem
+from rag.ingest.decode import normalise_newlines
+from rag.ingest.metadata import Extracted, as_one_line, clean_field
+from rag.ingest.worker import ParseProblem, extract_in_child
 
 if TYPE_CHECKING:
     from docx.table import Table
@@ -51,10 +51,10 @@ def _check_pdf_header(data: bytes) -> None:
         raise IngestError("not a PDF file (no %PDF- header)")
 
 
-def _read_pdf(data: bytes, path: Path) -> _Extracted:
+def read_pdf(data: bytes, path: Path) -> Extracted:
     _check_pdf_header(data)
-    raw_pages, title, _ = _extract_in_child("pdf", data)
-    pages = [_normalise_newlines(page).strip() for page in raw_pages]
+    raw_pages, title, _ = extract_in_child("pdf", data)
+    pages = [normalise_newlines(page).strip() for page in raw_pages]
     if not any(pages):
         raise IngestError("PDF has no text layer (scanned?)")
     starts = []
@@ -62,22 +62,22 @@ def _read_pdf(data: bytes, path: Path) -> _Extracted:
     for page in pages:
         starts.append(offset)
         offset += len(page) + len(_PAGE_BREAK)
-    return _Extracted(text=_PAGE_BREAK.join(pages), title=_clean_field(title), pages=tuple(starts))
+    return Extracted(text=_PAGE_BREAK.join(pages), title=clean_field(title), pages=tuple(starts))
 
 
 def _extract_pdf(data: bytes) -> tuple[list[str], str, str]:
     try:
         import pypdf  # imported here: only the worker process parses PDFs
     except ImportError as err:
-        raise _ParseProblem("reading PDFs needs the pypdf package (pip install pypdf)") from err
+        raise ParseProblem("reading PDFs needs the pypdf package (pip install pypdf)") from err
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     warnings.simplefilter("ignore")
     reader = pypdf.PdfReader(io.BytesIO(data))
     if reader.is_encrypted and not _decrypt(reader):
-        raise _ParseProblem("PDF is encrypted (password required)")
+        raise ParseProblem("PDF is encrypted (password required)")
     if len(reader.pages) == 0:
-        raise _ParseProblem("PDF has no pages")
+        raise ParseProblem("PDF has no pages")
     return _page_texts(reader), _pdf_title(reader), ""
 
 
@@ -102,7 +102,7 @@ def _decrypt(reader: PdfReader) -> bool:
     try:
         return bool(reader.decrypt(""))
     except Exception as err:  # e.g. AES without the cryptography package
-        raise _ParseProblem(f"PDF is encrypted and cannot be decrypted ({_one_line(str(err))})") from err
+        raise ParseProblem(f"PDF is encrypted and cannot be decrypted ({as_one_line(str(err))})") from err
 
 
 def _pdf_title(reader: PdfReader) -> str:
@@ -115,7 +115,7 @@ def _pdf_title(reader: PdfReader) -> str:
 def _pdf_error_reason(err: Exception) -> str:
     from pypdf.errors import PyPdfError
 
-    detail = _one_line(str(err))[:200]
+    detail = as_one_line(str(err))[:200]
     if isinstance(err, PyPdfError):
         return f"PDF is damaged or truncated ({detail})"
     return f"PDF could not be parsed ({type(err).__name__}: {detail})"
@@ -124,11 +124,11 @@ def _pdf_error_reason(err: Exception) -> str:
 # --- DOCX --------------------------------------------------------------------------------
 
 
-def _read_docx(data: bytes, path: Path) -> _Extracted:
+def read_docx(data: bytes, path: Path) -> Extracted:
     _check_docx_archive(data)
-    blocks, title, author = _extract_in_child("docx", data)
-    text = _PAGE_BREAK.join(filter(None, (_normalise_newlines(block).strip() for block in blocks)))
-    return _Extracted(text=text, title=_clean_field(title), author=_clean_field(author))
+    blocks, title, author = extract_in_child("docx", data)
+    text = _PAGE_BREAK.join(filter(None, (normalise_newlines(block).strip() for block in blocks)))
+    return Extracted(text=text, title=clean_field(title), author=clean_field(author))
 
 
 def _check_docx_archive(data: bytes) -> None:
@@ -160,7 +160,7 @@ def _extract_docx(data: bytes) -> tuple[list[str], str, str]:
     try:
         import docx  # imported here: only the worker process parses DOCX files
     except ImportError as err:
-        raise _ParseProblem("reading DOCX files needs the python-docx package (pip install python-docx)") from err
+        raise ParseProblem("reading DOCX files needs the python-docx package (pip install python-docx)") from err
     from docx.table import Table as DocxTable
 
     warnings.simplefilter("ignore")
@@ -199,5 +199,5 @@ def _docx_table_text(table: Table) -> str:
 
 
 def _docx_error_reason(err: Exception) -> str:
-    detail = _one_line(str(err))[:200]
+    detail = as_one_line(str(err))[:200]
     return f"DOCX could not be parsed ({type(err).__name__}: {detail})"

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rag.ingest.decode import _decode_text_and_encoding
-from rag.ingest.metadata import _clean_field, _Extracted, _split_front_matter, _with_fields
+from rag.ingest.decode import decode_text_and_encoding
+from rag.ingest.metadata import Extracted, clean_field, split_front_matter, with_fields
 
 
-def _read_plain(data: bytes, path: Path) -> _Extracted:
-    text, encoding = _decode_text_and_encoding(data, path)
-    fields, body = _split_front_matter(text)
-    return replace(_with_fields(body, fields, title=plain_headline(body)), encoding=encoding)
+def read_plain(data: bytes, path: Path) -> Extracted:
+    text, encoding = decode_text_and_encoding(data, path)
+    fields, body = split_front_matter(text)
+    return replace(with_fields(body, fields, title=plain_headline(body)), encoding=encoding)
 
 
 _HEADLINE_MAX_CHARS = 120
@@ -27,4 +27,4 @@ def plain_headline(text: str) -> str:
     first = " ".join(lines[0].split())
     if not first or len(first) > _HEADLINE_MAX_CHARS or first[-1] in ".,;:!?" or not any(c.isalpha() for c in first):
         return ""
-    return _clean_field(first)
+    return clean_field(first)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import IO
 
 from rag.errors import IngestError
-from rag.ingest.files import _FORMAT_NAMES
-from rag.ingest.metadata import _Extracted, _one_line
+from rag.ingest.files import FORMAT_NAMES
+from rag.ingest.metadata import Extracted, as_one_line
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _REPLY_HEAD = struct.Struct(">I")  # outcome length
 _CLOSE_SECONDS = 2.0
 
 
-class _ParseProblem(Exception):
+class ParseProblem(Exception):
     """A file that cannot be used, raised inside the worker process with the reason to report."""
 
 
@@ -195,7 +195,7 @@ def _call_parser(header: dict[str, str], data: bytes, label: str, timeout: float
         return pool.call(header, data, label, timeout)
 
 
-def _extract_in_child(kind: str, data: bytes) -> tuple[list[str], str, str]:
+def extract_in_child(kind: str, data: bytes) -> tuple[list[str], str, str]:
     """Text parts, title and author of a ``kind`` file ("pdf", "docx"), parsed in a child process
     under time and memory limits, so that a hostile file can neither hang nor exhaust the caller.
 
@@ -207,14 +207,14 @@ def _extract_in_child(kind: str, data: bytes) -> tuple[list[str], str, str]:
     return _parse_worker_outcome(label, outcome, exit_code)
 
 
-def _read_markup_in_child(data: bytes, path: Path) -> _Extracted:
+def read_markup_in_child(data: bytes, path: Path) -> Extracted:
     """A large text, Markdown or HTML file read by its reader in the parser process, under its limits.
 
     The time limit grows with the file, since these readers are linear and a big legitimate file
     takes a while; what cannot pass is a parser that goes quadratic or swells in memory.
     """
     suffix = path.suffix.lower()
-    label = _FORMAT_NAMES[suffix]
+    label = FORMAT_NAMES[suffix]
     timeout = round(PARSER_TIMEOUT_SECONDS + MARKUP_SECONDS_PER_MB * len(data) / 1e6, 1)
     outcome, exit_code = _call_parser({"kind": "markup", "suffix": suffix}, data, label, timeout)
     _raise_reported(outcome)
@@ -222,7 +222,7 @@ def _read_markup_in_child(data: bytes, path: Path) -> _Extracted:
     names = ("text", "title", "source", "url", "date", "encoding")
     if not isinstance(fields, dict) or not all(isinstance(fields.get(n), str) for n in names):
         raise IngestError(f"{label} parser crashed (exit code {exit_code})")
-    return _Extracted(**{n: fields[n] for n in names})
+    return Extracted(**{n: fields[n] for n in names})
 
 
 def _worker_environment() -> dict[str, str]:
@@ -341,7 +341,7 @@ def _serve_one(header: dict[str, str], data: bytes) -> dict[str, object]:
         return {"parts": parts, "title": title, "author": author}
     except MemoryError:
         return _out_of_memory(label)
-    except _ParseProblem as err:
+    except ParseProblem as err:
         return {"error": str(err)}
     except Exception as err:  # parsers raise many kinds on malformed input; report, never crash
         reason = office._pdf_error_reason(err) if kind == "pdf" else office._docx_error_reason(err)
@@ -355,18 +355,18 @@ def _out_of_memory(label: str) -> dict[str, object]:
 
 def _markup_worker(data: bytes, suffix: str) -> dict[str, object]:
     """The outcome of reading a text, Markdown or HTML file in the parser process."""
-    from rag.ingest.documents import _READERS  # imported here: documents imports this module
+    from rag.ingest.documents import READERS  # imported here: documents imports this module
 
-    label = _FORMAT_NAMES.get(suffix, suffix)
+    label = FORMAT_NAMES.get(suffix, suffix)
     try:
-        extracted = _READERS[suffix](data, Path(f"document{suffix}"))
+        extracted = READERS[suffix](data, Path(f"document{suffix}"))
         # Lone surrogates cannot cross as UTF-8 JSON; the readers already replace them.
         fields = ("text", "title", "source", "url", "date", "encoding")
         return {"extracted": {n: getattr(extracted, n) for n in fields}}
     except MemoryError:
         return _out_of_memory(label)
     except IngestError as err:
-        return {"error": _one_line(str(err))}
+        return {"error": as_one_line(str(err))}
 
 
 def _limit_memory(budget: int) -> None:
