@@ -20,7 +20,7 @@ from rag.answer.select import Candidate, decide, fold_syndicated, make_candidate
 from rag.answer_model import FITTED
 from rag.config import Config
 from rag.errors import DocumentNotFoundError, QueryError
-from rag.index.lexical import LexicalSegments, coverage, idf
+from rag.index.lexical import LexicalSearch, coverage, idf
 from rag.index.metadata import DocumentHeader
 from rag.question.followups import CONTINUES, Turn, asks_for_more, asks_what_next, resolve_followup, turns_from
 from rag.question.kinds import asks_reason, overview_topic, split_parts
@@ -358,7 +358,7 @@ class Queries:
         return document.text[start:end]
 
 
-def _unknown_terms(lexical: LexicalSegments) -> Callable[[str], bool]:
+def _unknown_terms(lexical: LexicalSearch) -> Callable[[str], bool]:
     """Whether no searched sentence holds any word of a question's term (its IDF is the largest there is)."""
     rarest = float(idf(0, lexical.count))
 

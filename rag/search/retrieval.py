@@ -35,8 +35,8 @@ import numpy as np
 
 from rag.answer_model import probability, ranking
 from rag.config import RetrievalConfig
-from rag.index.dense import DenseSegments, VectorSegments
-from rag.index.lexical import LexicalSegments, coverage
+from rag.index.dense import DenseSearch, VectorSegments
+from rag.index.lexical import LexicalSearch, coverage
 from rag.index.metadata import MetadataSegments, SentenceRecord
 from rag.question.focus import NUMBER, Focus, Vocabulary, focus_coverage, question_focus, vocabulary
 from rag.text.words import capitalised_tokens, name_groups, tokenize
@@ -73,15 +73,15 @@ class Query:
 class SearchIndexes:
     """The structures a search reads, over every segment: vectors, BM25 and metadata."""
 
-    dense: DenseSegments
+    dense: DenseSearch  # DenseSegments here, the shards' merged search on a cluster
     sentence_vectors: VectorSegments
     passage_vectors: VectorSegments
-    sentence_lexical: LexicalSegments
-    passage_lexical: LexicalSegments
+    sentence_lexical: LexicalSearch  # LexicalSegments here, corpus-wide BM25 over shards on a cluster
+    passage_lexical: LexicalSearch
     store: MetadataSegments
 
 
-def prepare_query(text: str, vector: np.ndarray, lexical: LexicalSegments) -> Query:
+def prepare_query(text: str, vector: np.ndarray, lexical: LexicalSearch) -> Query:
     tokens = tuple(tokenize(text))
     idf = lexical.idf(tokens)
     return Query(
