@@ -23,7 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, os.environ.get("RAG_ENCODINGS_CHECKOUT", str(ROOT)))
 
 from rag.errors import IngestError  # noqa: E402
-from rag.ingest.decode import decode_text_and_encoding  # noqa: E402
+
+try:
+    from rag.ingest.decode import decode_text_and_encoding
+except ImportError:  # a baseline checkout from before issue 23 dropped the underscore
+    from rag.ingest.decode import _decode_text_and_encoding as decode_text_and_encoding  # type: ignore[attr-defined]
 
 CHINESE_SIMPLIFIED = [
     "中国宣布设立新的投资基金。",

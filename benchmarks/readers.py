@@ -28,8 +28,19 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 from reader_pages import MORE_PAGES  # noqa: E402
 
 from rag.ingest import read_document  # noqa: E402
-from rag.ingest.documents import READERS  # noqa: E402
-from rag.text.sentences import split_sentences  # noqa: E402
+
+# A baseline checkout may predate the format registry and the rag/text package (issue 23).
+try:
+    from rag.ingest.formats import reader_for
+except ImportError:
+    from rag.ingest import documents as old_documents
+
+    reader_for = getattr(old_documents, "READERS", None) or old_documents._READERS  # type: ignore[attr-defined]
+    reader_for = reader_for.__getitem__
+try:
+    from rag.text.sentences import split_sentences
+except ImportError:
+    from rag.sentences import split_sentences  # type: ignore[no-redef]
 
 METHOD = """\
 Thirteen pages written to look like real ones (here and in reader_pages.py: news in HTML5
@@ -211,7 +222,7 @@ def measure(folder: Path, *, with_trafilatura: bool) -> list[dict[str, Any]]:
         path = folder / name
         path.write_text(content, encoding="utf-8")
         document = read_document(path, name)  # as indexing reads it (HTML in a parser process)
-        _, milliseconds = _timed(lambda path=path: READERS[path.suffix](path.read_bytes(), path))
+        _, milliseconds = _timed(lambda path=path: reader_for(path.suffix)(path.read_bytes(), path))
         row = {
             "page": name,
             "main_words": sum(len(_words(s)) for s in main),

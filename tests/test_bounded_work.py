@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import IngestError
-from rag.ingest import documents, read_document, worker
+from rag.ingest import read_document, worker
+from rag.ingest.formats import reader_for
 from rag.ingest.html import read_html
 from rag.ingest.markdown import read_markdown
 from rag.text.sentences import MAX_SENTENCE_CHARS, sentence_spans, split_sentences
@@ -123,7 +124,7 @@ def test_big_markup_files_are_read_in_the_parser_process(tmp_path: Path, monkeyp
     path = tmp_path / "big.md"
     path.write_text(body, encoding="utf-8")
     assert path.stat().st_size > worker.IN_PROCESS_MAX_BYTES
-    in_process = documents.READERS[".md"](path.read_bytes(), path)
+    in_process = reader_for(".md")(path.read_bytes(), path)
     commands = []
     call = worker.ParserPool.call
     monkeypatch.setattr(

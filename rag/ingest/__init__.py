@@ -2,6 +2,7 @@
 
 One module per job, in the order a file moves through them:
 
+- ``formats``: the registry of the formats rag reads (suffix, name, reader, where it is parsed);
 - ``files``: which files of the corpus are read, their bytes and version, and why one is skipped;
 - ``decode``: bytes -> text (byte-order marks, UTF-8, declared and detected legacy encodings, binary sniffing);
 - ``legacy``: which legacy codepage reads a non-Western text most plausibly (short texts included);
@@ -22,7 +23,6 @@ from rag.ingest.documents import content_hash, document_reason, load_corpus, loa
 from rag.ingest.files import (
     MAX_FILE_BYTES,
     RACY_SECONDS,
-    SUPPORTED_SUFFIXES,
     Skipped,
     doc_id_for,
     file_sha256,
@@ -30,6 +30,7 @@ from rag.ingest.files import (
     shown_path,
     unchanged_since,
 )
+from rag.ingest.formats import FORMATS, SUPPORTED_SUFFIXES, Format
 from rag.ingest.office import (
     DOCX_MAX_MEMBERS,
     DOCX_MAX_RATIO,
@@ -42,6 +43,8 @@ from rag.ingest.worker import IN_PROCESS_MAX_BYTES, MARKUP_SECONDS_PER_MB, PARSE
 
 __all__ = [
     "DOCX_MAX_MEMBERS",
+    "FORMATS",
+    "Format",
     "DOCX_MAX_RATIO",
     "DOCX_MAX_UNCOMPRESSED_BYTES",
     "DOCX_RATIO_MIN_BYTES",

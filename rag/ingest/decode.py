@@ -9,11 +9,11 @@ import unicodedata
 from pathlib import Path
 
 from rag.errors import IngestError
+from rag.ingest.formats import format_name
 from rag.ingest.legacy import most_plausible, plausibility
 
 logger = logging.getLogger(__name__)
 
-_HTML_SUFFIXES = (".html", ".htm")
 _MAX_CONTROL_SHARE = 0.01
 
 _BOMS: tuple[tuple[bytes, str, str], ...] = (
@@ -108,7 +108,7 @@ def _decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
         return _require_text(data.decode("utf-8"), binary), "utf-8"
     except UnicodeDecodeError:
         pass
-    declared = _declared_charset(data) if suffix in _HTML_SUFFIXES else None
+    declared = _declared_charset(data) if format_name(suffix) == "HTML" else None
     if declared:
         try:
             return _require_text(data.decode(declared), binary), declared

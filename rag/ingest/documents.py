@@ -4,35 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rag.errors import IngestError
-from rag.ingest.files import FORMAT_NAMES, Skipped, doc_id_for, read_bytes, read_file, scan_corpus, unsupported_reason
-from rag.ingest.html import read_html
-from rag.ingest.markdown import read_markdown
-from rag.ingest.metadata import Extracted, as_one_line, safe_url, title_from_name
-from rag.ingest.office import container_reason, read_docx, read_pdf
-from rag.ingest.text import read_plain
+from rag.ingest.files import Skipped, doc_id_for, read_bytes, read_file, scan_corpus, unsupported_reason
+from rag.ingest.formats import FORMATS, reader_for
+from rag.ingest.metadata import as_one_line, safe_url, title_from_name
+from rag.ingest.office import container_reason
 from rag.ingest.worker import IN_PROCESS_MAX_BYTES, parser_pool, read_markup_in_child
 from rag.progress import progress as show_progress
 from rag.types import Document, FileVersion
 
 logger = logging.getLogger(__name__)
-
-_MARKUP_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-_HTML_SUFFIXES = (".html", ".htm")
-
-READERS: dict[str, Callable[[bytes, Path], Extracted]] = {
-    ".txt": read_plain,
-    ".md": read_markdown,
-    ".markdown": read_markdown,
-    ".html": read_html,
-    ".htm": read_html,
-    ".pdf": read_pdf,
-    ".docx": read_docx,
-}
 
 
 def content_hash(text: str) -> str:
@@ -117,17 +102,17 @@ def read_document(path: Path, doc_id: str, data: bytes | None = None) -> Documen
         IngestError: The file cannot be read as a document; the message says why.
     """
     suffix = path.suffix.lower()
-    reader = READERS.get(suffix)
-    if reader is None:
+    known = FORMATS.get(suffix)
+    if known is None:
         raise IngestError(unsupported_reason(suffix))
     data = read_bytes(path) if data is None else data
     # HTML goes to a parser process whatever its size: trafilatura (lxml) runs there, under its limits.
-    if suffix in _HTML_SUFFIXES or (suffix in _MARKUP_SUFFIXES and len(data) > IN_PROCESS_MAX_BYTES):
+    if known.parsed == "worker" or (known.parsed == "large" and len(data) > IN_PROCESS_MAX_BYTES):
         extracted = read_markup_in_child(data, path)
     else:
-        extracted = reader(data, path)
+        extracted = reader_for(suffix)(data, path)  # PDF and DOCX readers hand their parsing to the worker
     if not extracted.text.strip():
-        raise IngestError(f"no text after extracting {FORMAT_NAMES[suffix]}")
+        raise IngestError(f"no text after extracting {known.name}")
     return Document(
         doc_id=doc_id,
         text=extracted.text,
@@ -154,11 +139,12 @@ def document_reason(path: Path, *, name: str = "", data: bytes | None = None) ->
     """
     named = Path(name or path.name)
     suffix = named.suffix.lower()
-    if suffix not in READERS:
+    known = FORMATS.get(suffix)
+    if known is None:
         return unsupported_reason(suffix)
     try:
         data = read_bytes(path) if data is None else data
-        if suffix in (".pdf", ".docx"):
+        if known.parsed == "container":
             return container_reason(data, suffix)
         read_document(named, named.name, data)
     except IngestError as error:

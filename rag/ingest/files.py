@@ -14,19 +14,10 @@ from typing import Literal
 
 from rag.errors import CorpusError, IngestError
 from rag.ingest.decode import SURROGATES
+from rag.ingest.formats import SUPPORTED_SUFFIXES
 from rag.types import NO_TIME, FileVersion
 
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 50_000_000
-FORMAT_NAMES = {
-    ".txt": "plain text",
-    ".md": "Markdown",
-    ".markdown": "Markdown",
-    ".html": "HTML",
-    ".htm": "HTML",
-    ".pdf": "PDF",
-    ".docx": "DOCX",
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from rag.errors import IngestError
-from rag.ingest.files import FORMAT_NAMES
+from rag.ingest.formats import format_name, reader_for
 from rag.ingest.metadata import Extracted, as_one_line
 
 logger = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def read_markup_in_child(data: bytes, path: Path) -> Extracted:
     takes a while; what cannot pass is a parser that goes quadratic or swells in memory.
     """
     suffix = path.suffix.lower()
-    label = FORMAT_NAMES[suffix]
+    label = format_name(suffix)
     timeout = round(PARSER_TIMEOUT_SECONDS + MARKUP_SECONDS_PER_MB * len(data) / 1e6, 1)
     outcome, exit_code = _call_parser({"kind": "markup", "suffix": suffix}, data, label, timeout)
     _raise_reported(outcome)
@@ -355,11 +355,9 @@ def _out_of_memory(label: str) -> dict[str, object]:
 
 def _markup_worker(data: bytes, suffix: str) -> dict[str, object]:
     """The outcome of reading a text, Markdown or HTML file in the parser process."""
-    from rag.ingest.documents import READERS  # imported here: documents imports this module
-
-    label = FORMAT_NAMES.get(suffix, suffix)
+    label = format_name(suffix)
     try:
-        extracted = READERS[suffix](data, Path(f"document{suffix}"))
+        extracted = reader_for(suffix)(data, Path(f"document{suffix}"))
         # Lone surrogates cannot cross as UTF-8 JSON; the readers already replace them.
         fields = ("text", "title", "source", "url", "date", "encoding")
         return {"extracted": {n: getattr(extracted, n) for n in fields}}
