@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from rag.answer.claim_words import DAYS, MONTHS, WEEKDAYS, Side, Word, content_stems, number_word, stem, words
+from rag.answer.claim_words import DAYS, MONTHS, WEEKDAYS, Side, content_stems, number_word, stem, words
 from rag.text.sentences import sentence_spans
-from rag.text.words import STOPWORDS
+from rag.text.words import STOPWORDS, Word
 from rag.types import Difference
 
 # --- names ----------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answer.claim_words import Side, Word, stem, text_stems
-from rag.text.words import fold
+from rag.answer.claim_words import Side, stem, text_stems
+from rag.text.words import Word, fold
 from rag.types import Difference
 
 _NEGATIONS = frozenset(

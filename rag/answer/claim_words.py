@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from rag.text.words import fold, tokenize
+from rag.text.words import Word, fold, tokenize
 from rag.types import ChangeKind, Difference, DifferenceKind
 
 # Words with their spans: dotted acronyms ("U.S."), words with inner apostrophes or
@@ -25,19 +25,6 @@ from rag.types import ChangeKind, Difference, DifferenceKind
 _WORD = re.compile(
     r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)*(?:st|nd|rd|th|['\u2019]?s)?|[^\W_]+(?:['\u2019\-][^\W_]+)*|[$€£¥%]"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    text: str
-    start: int
-    end: int
-    key: str  # folded, without a possessive "'s" or acronym dots
-    weak: bool  # capitalised only because it opens the sentence or a quotation
-
-    @property
-    def capitalised(self) -> bool:
-        return self.text[:1].isupper()
 
 
 @lru_cache(maxsize=1024)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rag.text.words import STOPWORDS, tokenize
+from rag.text.words import STOPWORDS, Word, tokenize
 
 WH_WORDS = frozenset("what which who whom whose when where why how".split())
 AUXILIARIES = frozenset(
@@ -126,25 +126,6 @@ def asks_what_next(question: str) -> bool:
 
 
 # --- words --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    text: str
-    start: int
-    end: int
-
-    @property
-    def lower(self) -> str:
-        return self.text.lower().replace("\u2019", "'")
-
-    @property
-    def capitalised(self) -> bool:
-        return self.text[:1].isupper()
-
-    @property
-    def is_word(self) -> bool:
-        return self.text[:1].isalnum()
 
 
 def words(text: str) -> list[Word]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 # Quotes, apostrophes and dashes of every kind fold to their ASCII forms, so that
@@ -17,6 +18,34 @@ _FOLD_TABLE = str.maketrans(
         "\u2212": "-", "\u00a0": " ", "\u2026": "...",
     }
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A word of a text with its span: what follow-ups and the claim comparison both read.
+
+    The claim comparison also fills ``key`` (folded, without a possessive "'s" or acronym dots)
+    and ``weak`` (capitalised only because it opens a sentence or a quotation).
+    """
+
+    text: str
+    start: int
+    end: int
+    key: str = ""
+    weak: bool = False
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower().replace("\u2019", "'")
+
+    @property
+    def capitalised(self) -> bool:
+        return self.text[:1].isupper()
+
+    @property
+    def is_word(self) -> bool:
+        return self.text[:1].isalnum()
+
 
 # Dotted acronyms ("U.S.") are one token; otherwise runs of letters and digits.
 _TOKEN = re.compile(r"(?:[a-z0-9]\.){2,}|[a-z0-9]+")
