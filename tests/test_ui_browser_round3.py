@@ -272,6 +272,9 @@ def test_preview_of_a_marker_on_hover_and_keyboard_focus(sized) -> None:
     assert box["x"] >= 0 and box["x"] + box["width"] <= SIZES[size]["width"] + 1
     shot(page, f"35-preview-{size}.png", full_page=False)
     assert marker.get_attribute("aria-describedby") == "rag-preview"
+    # It holds a button, which a tooltip may not: a non-modal dialog, named for screen readers.
+    assert preview.get_attribute("role") == "dialog" and preview.get_attribute("aria-label") == "Citation preview"
+    assert preview.locator("button").count() == 1
     page.mouse.move(0, 0)
     page.locator("#rag-question textarea").focus()  # focus elsewhere: the card goes
     preview.wait_for(state="hidden", timeout=WAIT_MS)

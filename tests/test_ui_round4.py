@@ -92,3 +92,15 @@ def test_the_where_endpoints_take_a_filter_as_the_python_api_does(index: Index, 
         app_api.lookup_where_api(GOLD, ["news"])  # type: ignore[arg-type]
     with pytest.raises(gr.Error, match="YYYY"):
         app_api.ask_where_api(CHIP_QUESTION, {"until": "last week"})
+
+
+def test_a_sentence_opening_word_is_not_marked_as_the_name_asked() -> None:
+    """ "Amid" opens the sentence: its capital says nothing about a name, so "who" marks only Huawei;
+    an opening word is a name where the passage writes it capitalised mid-sentence."""
+    text = "Amid rising tensions, Huawei said it would invest."
+    assert marked("Who said it would invest?", text) == ["Huawei"]
+    opening = "Huawei said it would invest."
+    passage = "Analysts said Huawei had grown. Huawei said it would invest."
+    assert [opening[a:b] for a, b in answer_spans("Who said it would invest?", opening, passage)] == ["Huawei"]
+    lower = "Many said it would invest."
+    assert marked("Who said it would invest?", lower) == []

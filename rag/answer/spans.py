@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from rag.answer.claim_names import known_names
 from rag.answer.claims import name_runs, quantities, words
 from rag.text.words import fold
 
@@ -29,7 +30,7 @@ def answer_types(question: str) -> list[AnswerType]:
     return [kind for kind, pattern in _TYPES if pattern.search(question)]
 
 
-def answer_spans(question: str, text: str) -> list[tuple[int, int]]:
+def answer_spans(question: str, text: str, context: str = "") -> list[tuple[int, int]]:
     """The spans of ``text`` (a quoted sentence) holding what ``question`` asks for, in order, not overlapping.
 
     Amounts are the numbers, money and percentages that are not dates; dates are years, months and
@@ -37,7 +38,10 @@ def answer_spans(question: str, text: str) -> list[tuple[int, int]]:
     marks "China Integrated Circuit Industry Investment Fund"). What the question already gives is
     not its answer, so nothing it holds is marked: no span whose words are all in the question ("2019"
     for "What did the fund do after 2019?"), and no name run holding a name the question gives
-    ("Premier Li" and "Li's" for "Which companies did Li Qiang visit?").
+    ("Premier Li" and "Li's" for "Which companies did Li Qiang visit?"). A word capitalised only
+    because it opens the sentence ("Amid rising tensions, ...") is a name only where ``context`` (the
+    quote's passage; the quote itself when not given) capitalises it mid-sentence and never writes it
+    in lower case.
     """
     asked = {_bare(w.text) for w in words(question)}
     given = _given_names(question)
@@ -49,7 +53,10 @@ def answer_spans(question: str, text: str) -> list[tuple[int, int]]:
             if wanted in kinds and quantity.unit not in ("ordinal", "version"):
                 spans.append((quantity.start, quantity.end))
     if "name" in kinds:
+        names = known_names(words(context or text))
         for run in name_runs(words(text), text):
+            if all(w.weak for w in run) and not all(w.key in names for w in run):
+                continue  # a sentence's opening word, not shown to be a name
             if not any(_bare(w.text) in given for w in run):
                 spans.append((run[0].start, run[-1].end))
     return [span for span in _joined(sorted(spans), text) if not _all_asked(text[span[0] : span[1]], asked)]

@@ -118,11 +118,11 @@ def _coverage_markdown(citation: Citation) -> str:
     return f"  \n*{separator.join(parts)}*" if parts else ""
 
 
-def quote_markdown(question: str, text: str) -> str:
+def quote_markdown(question: str, text: str, context: str = "") -> str:
     """A quoted sentence for the chat, the words answering the question's type in <strong class="rag-answer">
     (``rag.answer.spans``: offsets into the quote, nothing generated); every piece made inert."""
     pieces, at = [], 0
-    for start, end in answer_spans(question, text):
+    for start, end in answer_spans(question, text, context):
         pieces.append(markdown_text(text[at:start]))
         pieces.append(f'<strong class="rag-answer">{markdown_text(text[start:end])}</strong>')
         at = end
@@ -198,7 +198,8 @@ def answer_markdown(answer: Answer, number: int | None = None) -> str:
         return f"{searched}**The documents do not answer this question.**\n\nReason: {reason}."
     lines = [searched.strip()] if searched else []
     lines += [
-        f"{cite_marker(number, n, citation)} \u201c{quote_markdown(answer.searched_for, citation.text)}\u201d "
+        f"{cite_marker(number, n, citation)} "
+        f"\u201c{quote_markdown(answer.searched_for, citation.text, citation.context)}\u201d "
         f"\u2014 {_title_line(citation)}" + _coverage_markdown(citation)
         for n, citation in enumerate(answer.citations, start=1)
     ]

@@ -93,7 +93,9 @@
   // HTML), shown on hover and on focus (a keyboard's Tab, a tap), beside the marker; Escape hides it.
   // It ends with a button that opens the citation in its document (what a tap needs: no hover there).
   const tip = document.createElement('div');
-  tip.id = 'rag-preview'; tip.setAttribute('role', 'tooltip'); tip.hidden = true; document.body.append(tip);
+  tip.id = 'rag-preview'; tip.hidden = true;
+  // Not a tooltip: it holds a button, and a tooltip may hold nothing to act on; a non-modal dialog may.
+  tip.setAttribute('role', 'dialog'); tip.setAttribute('aria-label', 'Citation preview'); document.body.append(tip);
   let anchor = null;
   const part = (tag, className, text) => { const e = document.createElement(tag); e.className = className;
     e.textContent = text || ''; return e; };
