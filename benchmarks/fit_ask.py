@@ -34,6 +34,7 @@ import random
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +44,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
 from rag import build_index  # noqa: E402
-from rag.answer_model import FEATURES, FITTED  # noqa: E402
+from rag.answer.queries import _conversation_documents  # noqa: E402
+from rag.answer_model import CONVERSATION, FEATURES, FITTED  # noqa: E402
 from rag.question.followups import Turn, resolve_followup  # noqa: E402
-from rag.search.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
+from rag.search.retrieval import NUMBER_BONUS, WEIGHTS, cited_records, conversation_signals  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"
 # The L2 penalties tried (on the summed log-loss of some 100,000 candidates); ``choose_l2`` keeps
@@ -72,19 +74,48 @@ def _index(work: Path, name: str, documents: dict[str, str]):
     return build_index(corpus, work / f"index-{name}")
 
 
-def _candidates(index, question: str, previous: tuple[str, ...], limit: int) -> list[dict]:
+def _candidates(index, question: str, previous: tuple, limit: int, conversation: int = 0) -> list[dict]:
+    """The question's candidates as rag ranks them, with the best ``conversation`` sentences of the
+    conversation's documents beside its own; ``previous`` is (the documents the conversation cited,
+    the spans it quoted), each candidate's ties to them (``CONVERSATION``) in ``conv``."""
+    documents, spans = previous or ((), ())
     queries = index._queries  # a benchmark may look inside; the product does not
     vector = queries.embedder.encode([question])[0]
     found = queries._candidates(
-        question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=previous,
-        content_only=True,
+        question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=documents,
+        previous_spans=spans, from_conversation=conversation, content_only=True,
     )  # fmt: skip
+    indexes = queries._indexes
+    # A quote is the sentence itself, after the sentence it refers back to when it does.
+    records = [cited_records(indexes, [(c.citation.doc_id, c.citation.start, c.citation.end)])[-1] for c in found]
+    ties = conversation_signals(records, indexes, documents, cited_records(indexes, spans))
     return [
         {"doc": c.citation.doc_id, "start": c.citation.start, "end": c.citation.end, "text": c.citation.text,
-         "x": [c.citation.scores.get(f, 0.0) for f in FEATURES], "prev": c.citation.doc_id in previous,
-         "old": float(c.citation.scores["combined"]) * float(c.citation.scores["coverage"])}
-        for c in found
+         "x": [c.citation.scores.get(f, 0.0) for f in FEATURES], "conv": [t.get(n, 0.0) for n in CONVERSATION],
+         "old": float(c.citation.scores["combined"]) * float(c.citation.scores["coverage"]),
+         "score": float(c.citation.score)}
+        for c, t in zip(found, ties, strict=True)
     ]  # fmt: skip
+
+
+# How many of the conversation's documents' best sentences may join a follow-up's candidates
+# (``FITTED["conversation_candidates"]``): ``choose_conversation`` picks one of these.
+CONVERSATION_GRID = (0, 2, 4, 6, 8, 12)
+
+
+def _with_conversation(index, question: str, previous: tuple, limit: int, right) -> tuple[list, list]:
+    """A follow-up's own candidates (its pool asked alone, the conversation's documents marked
+    ``prev``) and, apart, those the conversation's documents add, each marked with the least
+    count of ``CONVERSATION_GRID`` that brings it (``from``), so that every count can be judged."""
+    own = _labelled(_candidates(index, question, previous, limit), right)
+    seen = {(c["doc"], c["start"], c["end"]) for c in own}
+    extra = []
+    for count in CONVERSATION_GRID[1:] if previous[0] else ():
+        for c in _candidates(index, question, previous, limit, count):
+            if (c["doc"], c["start"], c["end"]) not in seen:
+                seen.add((c["doc"], c["start"], c["end"]))
+                extra.append({**c, "from": count})
+    return own, _labelled(extra, right)
 
 
 def _labelled(candidates: list[dict], right) -> list[dict]:
@@ -121,21 +152,35 @@ def collect(data_dir: Path, work: Path, limit: int) -> list[dict]:
         cands = _labelled(_candidates(index, q["q"], (), limit), lambda c, g=golds: _overlaps(c, g))
         kind = "answerable" if q["answerable"] else "unanswerable"
         questions.append({"set": "wikiqa", "group": f"wikiqa:{q['doc']}", "kind": kind, "candidates": cands})
+    return questions + collect_inscit(data_dir, work, limit)
+
+
+def collect_inscit(data_dir: Path, work: Path, limit: int) -> list[dict]:
+    """INSCIT's turns, each follow-up with the conversation as rag would hold it: the documents of
+    the most recent turn whose answer (rag's, with the model as now) cited one, and the rewrite of
+    the follow-up (rag.question.followups.resolve_followup) asked beside it."""
+    questions: list[dict] = []
+    inscit_docs, conversations = inscit_data(data_dir)
     index = _index(work, "inscit", inscit_docs)
     for conversation in conversations:
         turns: list[Turn] = []
         for number, turn in enumerate(conversation["turns"]):
-            previous = turns[-1].documents if turns else ()
+            previous = _conversation_documents(turns, None)  # (documents, spans)
             right = lambda c, g=turn["golds"]: _overlaps(c, g)  # noqa: E731
-            cands = _labelled(_candidates(index, turn["q"], previous, limit), right)
+            cands, extra = _with_conversation(index, turn["q"], previous, limit, right)
             item = {"set": "inscit", "group": f"inscit:{conversation['id']}", "candidates": cands,
-                    "kind": "first" if number == 0 else "follow-up", "answerable": turn["answerable"],
-                    "has_gold": bool(turn["golds"])}  # fmt: skip
+                    "conversation": extra, "kind": "first" if number == 0 else "follow-up",
+                    "answerable": turn["answerable"], "has_gold": bool(turn["golds"])}  # fmt: skip
             rewritten = resolve_followup(turn["q"], turns)
             if rewritten != turn["q"]:
-                item["rewrite"] = _labelled(_candidates(index, rewritten, previous, limit), right)
+                item["rewrite"], item["rewrite_conversation"] = _with_conversation(
+                    index, rewritten, previous, limit, right
+                )
             questions.append(item)
-            best = max(cands, key=lambda c: c["old"], default=None)  # what the previous turn cited
+            # What rag cites for this turn: its best candidate, with the conversation's sentences as
+            # the model now counts them; nothing when it abstains.
+            cited = _candidates(index, turn["q"], previous, limit, int(FITTED["conversation_candidates"]))
+            best = cited[0] if cited and cited[0]["score"] >= float(FITTED["threshold"]) else None
             turns.append(Turn(turn["q"], (best["text"],) if best else (), (best["doc"],) if best else (),
                               spans=((best["doc"], best["start"], best["end"]),) if best else ()))  # fmt: skip
     return questions
@@ -183,21 +228,31 @@ def score_all(questions: list[dict], w: np.ndarray | None, conversation: float =
     its confidence ``p`` and its ranking ``r`` (with a previous answer's document counted up by
     ``conversation``)."""
     for q in questions:
-        for key in ("candidates", "rewrite"):
+        for key in LISTS:
             for c in q.get(key) or []:
                 c["z"] = float(w[0] + np.dot(c["x"], w[1:])) if w is not None else None
         rank(q, conversation)
 
 
-def rank(q: dict, conversation: float) -> None:
+# A question's candidate lists: its own, those the conversation's documents add, and the same two of
+# a follow-up's rewrite.
+LISTS = ("candidates", "conversation", "rewrite", "rewrite_conversation")
+
+
+def rank(q: dict, conversation: float | Sequence[float]) -> None:
+    """Each candidate's confidence ``p`` and ranking ``r``: its ties to the conversation (``conv``) weighed
+    by ``conversation`` (one weight per name of ``CONVERSATION``; a number weighs only the first)."""
     a, b = CALIBRATION
-    for key in ("candidates", "rewrite"):
+    weights = np.zeros(len(CONVERSATION))
+    weights[: np.size(conversation)] = conversation
+    zero = [0.0] * len(CONVERSATION)
+    for key in LISTS:
         for c in q.get(key) or []:
             if c["z"] is None:
                 c["p"] = c["r"] = c["old"]
             else:
                 c["p"] = float(_sigmoid(a * c["z"] + b))
-                c["r"] = float(_sigmoid(a * (c["z"] + (conversation if c["prev"] else 0.0)) + b))
+                c["r"] = float(_sigmoid(a * (c["z"] + float(np.dot(weights, c.get("conv") or zero))) + b))
 
 
 def calibrate(questions: list[dict]) -> list[float]:
@@ -289,46 +344,130 @@ def _confidences(questions: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def _follow_up_hits(questions: list[dict], margin: float | None) -> int:
-    """INSCIT follow-ups whose chosen top sentence is right; ``margin`` None: no rewrite is used."""
+def _pool(q: dict, key: str, count: int) -> list[dict]:
+    """A question's candidates (``key``: its own or its rewrite's) with the best ``count`` sentences of
+    the conversation's documents beside them, as rag searches with ``conversation_candidates`` = count."""
+    extra = q.get("conversation" if key == "candidates" else f"{key}_conversation") or []
+    return (q.get(key) or []) + [c for c in extra if c["from"] <= count]
+
+
+def _follow_up_hits(questions: list[dict], margin: float | None, count: int = 0) -> int:
+    """INSCIT follow-ups whose chosen top sentence is right, with ``count`` sentences of the
+    conversation's documents among the candidates; ``margin`` None: no rewrite is used."""
     hits = 0
     for q in questions:
         if q["set"] != "inscit" or q["kind"] != "follow-up" or not q["has_gold"]:
             continue
-        own, rw = _top(q["candidates"]), _top(q.get("rewrite") or [])
+        own, rw = _top(_pool(q, "candidates", count)), _top(_pool(q, "rewrite", count))
         use = rw if margin is not None and rw and (own is None or rw["p"] > own["p"] + margin) else own
         hits += (use or {"y": 0})["y"]
     return hits
 
 
-def choose_conversation(questions: list[dict]) -> float:
-    """The weight, for ranking, of a sentence of the previous answer's document: the one that finds
-    the most evidence on INSCIT follow-ups (ties: the smaller)."""
-    best, best_hits = 0.0, -1
-    for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
-        for q in questions:
-            rank(q, weight)
-        hits = _follow_up_hits(questions, None)
-        if hits > best_hits:
-            best, best_hits = float(weight), hits
+# The weights tried for each of ``CONVERSATION`` (log-odds added for ranking; see choose_conversation):
+# a tie may count for or against (a sentence the conversation already quoted seldom answers what
+# follows it).
+CONVERSATION_WEIGHTS = tuple(np.round(np.arange(-3.0, 3.001, 0.25), 2))
+
+
+def _follow_up_arrays(questions: list[dict]) -> list[tuple]:
+    """Each INSCIT follow-up with evidence, for the search over weights: the logits, the ties to the
+    conversation, the labels and the least ``conversation_candidates`` that brings each candidate."""
+    out = []
     for q in questions:
-        rank(q, best)
+        if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]:
+            pool = _pool(q, "candidates", max(CONVERSATION_GRID))
+            if pool:
+                ties = [c.get("conv") or [0.0] * len(CONVERSATION) for c in pool]
+                out.append((
+                    np.array([c["z"] for c in pool]), np.array(ties),
+                    np.array([c["y"] for c in pool]), np.array([c.get("from", 0) for c in pool]),
+                ))  # fmt: skip
+    return out
+
+
+def _conversation_hits(arrays: list[tuple], weights: Sequence[float], count: int) -> int:
+    hits = 0
+    for z, ties, y, source in arrays:
+        ranked = np.where(source <= count, z + ties @ np.asarray(weights), -np.inf)
+        hits += int(y[int(np.argmax(ranked))])
+    return hits
+
+
+def _ascend(arrays: list[tuple], count: int) -> list[float]:
+    """Each weight in turn set to its best value of ``CONVERSATION_WEIGHTS``, the others held (ties:
+    the value nearest 0), until none moves."""
+    weights = [0.0] * len(CONVERSATION)
+    for _ in range(6):
+        moved = False
+        for i in range(len(weights)):
+            scored = {}
+            for value in CONVERSATION_WEIGHTS:
+                trial = [*weights[:i], float(value), *weights[i + 1 :]]
+                scored[float(value)] = (_conversation_hits(arrays, trial, count), -abs(value))
+            value = max(scored, key=lambda v: scored[v])
+            if scored[value] > scored.get(weights[i], (-1, 0.0)):
+                weights[i], moved = value, True
+        if not moved:
+            break
+    return weights
+
+
+def _best_conversation(arrays: list[tuple]) -> tuple[tuple[float, ...], int]:
+    """The weights (``_ascend``) and the count of ``CONVERSATION_GRID`` that find the most evidence
+    (ties: the smaller count), ranking only: the confidence is unchanged."""
+    best, best_hits = ((0.0,) * len(CONVERSATION), 0), -1
+    for count in CONVERSATION_GRID:
+        weights = _ascend(arrays, count)
+        hits = _conversation_hits(arrays, weights, count)
+        if hits > best_hits:
+            best, best_hits = (tuple(weights), count), hits
     return best
 
 
-def choose_margin(questions: list[dict]) -> float:
+def choose_conversation(questions: list[dict]) -> tuple[tuple[float, ...], int]:
+    """The weights, for ranking, of a sentence's ties to the conversation (``CONVERSATION``: its
+    document was cited, its passage was quoted, its passage resembles a quoted one), and how many of
+    the cited documents' best sentences join a follow-up's candidates: those that find the most
+    evidence on INSCIT follow-ups. Ranks every question by them."""
+    best = _best_conversation(_follow_up_arrays(questions))
+    for q in questions:
+        rank(q, best[0])
+    return best
+
+
+def conversation_out_of_fold(questions: list[dict], folds: int, seed: int) -> float:
+    """INSCIT follow-ups' Hit@1 with the conversation's weights and count chosen on the other dialogues
+    (seeded folds by dialogue): what ``choose_conversation``'s in-sample figure would be on new ones."""
+    follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
+    groups = sorted({q["group"] for q in follow_ups})
+    random.Random(seed).shuffle(groups)
+    fold_of = {g: i % folds for i, g in enumerate(groups)}
+    hits = 0
+    for fold in range(folds):
+        weights, count = _best_conversation(_follow_up_arrays([q for q in follow_ups if fold_of[q["group"]] != fold]))
+        held = [q for q in follow_ups if fold_of[q["group"]] == fold]
+        for q in held:
+            rank(q, weights)
+        hits += _follow_up_hits(held, None, count)
+    return hits / len(follow_ups)
+
+
+def choose_margin(questions: list[dict], count: int = 0) -> float:
     """The margin by which a rewrite's confidence must beat the question's own to be used: the one
     that finds the most evidence on INSCIT follow-ups, from 0 (a rewrite is used whenever its
     evidence is the stronger) up; ties go to the smaller."""
     best, best_hits = 0.0, -1
     for margin in np.round(np.arange(0.0, 1.0001, 0.01), 2):
-        hits = _follow_up_hits(questions, float(margin))
+        hits = _follow_up_hits(questions, float(margin), count)
         if hits > best_hits:
             best, best_hits = float(margin), hits
     return best
 
 
-def figures(questions: list[dict], threshold: float, conversation: float, margin: float) -> dict:
+def figures(
+    questions: list[dict], threshold: float, conversation: tuple[tuple[float, ...], int], margin: float
+) -> dict:
     out: dict = {}
     for name in ("squad", "wikiqa"):
         mine = [q for q in questions if q["set"] == name]
@@ -343,12 +482,12 @@ def figures(questions: list[dict], threshold: float, conversation: float, margin
     inscit = [q for q in questions if q["set"] == "inscit" and q["has_gold"]]
     follow_ups = sum(q["kind"] == "follow-up" for q in inscit)
     out["inscit first"] = np.mean([(_top(q["candidates"]) or {"y": 0})["y"] for q in inscit if q["kind"] == "first"])
-    out["inscit follow-up with history"] = _follow_up_hits(questions, margin) / follow_ups
+    out["inscit follow-up with history"] = _follow_up_hits(questions, margin, conversation[1]) / follow_ups
     for q in questions:
         rank(q, 0.0)
     out["inscit follow-up alone"] = _follow_up_hits(questions, None) / follow_ups
     for q in questions:
-        rank(q, conversation)
+        rank(q, conversation[0])
     conf = _confidences(questions)
     for key, values in sorted(conf.items()):
         rate = float(np.mean(values >= threshold))
@@ -413,15 +552,16 @@ def product_confidences(data_dir: Path, work: Path) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def fitted_values(w: np.ndarray, threshold: float, conversation: float, margin: float) -> dict:
+def fitted_values(w: np.ndarray, threshold: float, conversation: tuple[tuple[float, ...], int], margin: float) -> dict:
     return {
         "bias": float(w[0]), "weights": dict(zip(FEATURES, map(float, w[1:]), strict=True)),
-        "calibration": list(CALIBRATION), "threshold": threshold, "conversation": conversation,
-        "rewrite_margin": margin,
+        "calibration": list(CALIBRATION), "threshold": threshold,
+        **dict(zip(CONVERSATION, conversation[0], strict=True)),
+        "conversation_candidates": conversation[1], "rewrite_margin": margin,
     }  # fmt: skip
 
 
-def write_model(w: np.ndarray, threshold: float, conversation: float, margin: float) -> None:
+def write_model(w: np.ndarray, threshold: float, conversation: tuple[tuple[float, ...], int], margin: float) -> None:
     a, b = CALIBRATION
     pairs = [f'"{name}": {value:.4f},' for name, value in zip(FEATURES, w[1:], strict=True)]
     weights = "".join(f"\n        {' '.join(pairs[i : i + 4])}" for i in range(0, len(pairs), 4))
@@ -431,7 +571,8 @@ def write_model(w: np.ndarray, threshold: float, conversation: float, margin: fl
         f'    "weights": {{{weights}\n    }},\n'
         f'    "calibration": [{a:.4f}, {b:.4f}],\n'
         f'    "threshold": {threshold:.4f},\n'
-        f'    "conversation": {conversation:.2f},\n'
+        + "".join(f'    "{name}": {value:.2f},\n' for name, value in zip(CONVERSATION, conversation[0], strict=True))
+        + f'    "conversation_candidates": {conversation[1]},\n'
         f'    "rewrite_margin": {margin:.2f},\n'
         "}\n"
     )
@@ -448,18 +589,26 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--candidates", type=int, default=30)
     parser.add_argument("--recollect", action="store_true", help="ask every question again (else reuse --work's)")
+    parser.add_argument(
+        "--recollect-inscit", action="store_true", help="ask INSCIT's conversations again, reuse the other sets'"
+    )
     parser.add_argument("--write", action="store_true", help="write the fitted values into rag/answer_model.py")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     cache = args.work / f"questions-{args.candidates}.json"
     if cache.exists() and not args.recollect:
         questions = json.loads(cache.read_text(encoding="utf-8"))
+        if args.recollect_inscit:
+            questions = [q for q in questions if q["set"] != "inscit"] + collect_inscit(
+                args.data_dir, args.work, args.candidates
+            )
+            cache.write_text(json.dumps(questions), encoding="utf-8")
     else:
         questions = collect(args.data_dir, args.work, args.candidates)
         cache.write_text(json.dumps(questions), encoding="utf-8")
     print(f"{len(questions)} questions, {sum(len(q['candidates']) for q in questions)} candidates")
     score_all(questions, None)
-    old_values = choose_threshold(questions), 0.0, choose_margin(questions)
+    old_values = choose_threshold(questions), ((0.0,) * len(CONVERSATION), 0), choose_margin(questions)
     old = figures(questions, *old_values)
     l2 = choose_l2(questions, args.folds, args.seed)
     print(f"  chosen L2 {l2}")
@@ -467,24 +616,33 @@ def main() -> int:
     CALIBRATION[:] = calibrate(questions)
     for q in questions:
         rank(q, 0.0)
-    oof_values = choose_threshold(questions), choose_conversation(questions), choose_margin(questions)
+    conversation = choose_conversation(questions)
+    oof_values = choose_threshold(questions), conversation, choose_margin(questions, conversation[1])
     new = figures(questions, *oof_values)
     print(f"\n{'':48}{'hand-set score':>16}{'fitted (out of fold)':>22}")
-    for label, a, b in zip(("threshold", "conversation weight", "rewrite margin"), old_values, oof_values, strict=True):
+    for label, a, b in (
+        ("threshold", old_values[0], oof_values[0]),
+        *((f"{name} weight", old_values[1][0][i], oof_values[1][0][i]) for i, name in enumerate(CONVERSATION)),
+        ("conversation candidates", old_values[1][1], oof_values[1][1]),
+        ("rewrite margin", old_values[2], oof_values[2]),
+    ):
         print(f"  {label:46}{a:>16.3f}{b:>22.3f}")
     for key in new:
         print(f"  {key:46}{old[key]:>16.3f}{new[key]:>22.3f}")
+    print(
+        f"  {'inscit follow-up, conversation chosen out of fold':46}{'':>16}"
+        f"{conversation_out_of_fold(questions, args.folds, args.seed):>22.3f}"
+    )
+    for q in questions:
+        rank(q, conversation[0])
     everything = [c for q in questions for c in q["candidates"]]
     w = fit(_matrix(everything), np.array([c["y"] for c in everything]), l2)
     score_all(questions, w)  # with the out-of-fold calibration: in-sample logits would flatter it
-    threshold, conversation, margin = (
-        choose_threshold(questions),
-        choose_conversation(questions),
-        choose_margin(questions),
-    )
+    threshold, conversation = choose_threshold(questions), choose_conversation(questions)
+    margin = choose_margin(questions, conversation[1])
     print(
-        f"\nfitted on everything: threshold {threshold:.3f}, conversation {conversation:.2f}, "
-        f"rewrite margin {margin:.2f}"
+        f"\nfitted on everything: threshold {threshold:.3f}, conversation {conversation[0]}, "
+        f"conversation candidates {conversation[1]}, rewrite margin {margin:.2f}"
     )
     print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}")
     print(f"  bias {w[0]:+.3f}, " + ", ".join(f"{n} {v:+.3f}" for n, v in zip(FEATURES, w[1:], strict=True)))

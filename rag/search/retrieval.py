@@ -217,6 +217,83 @@ def search(
     return hits, records, before
 
 
+# A follow-up's pool also holds the best sentences of the documents the conversation cited (see
+# ``conversation_search``); this many of their rows are read and scored, the nearest to the question by
+# dense cosine when the documents hold more. INSCIT's articles hold under 100 sentences; a user's
+# document may hold thousands, and scoring a row costs about 25 microseconds (``benchmarks/real.py``).
+CONVERSATION_SCAN = 150
+
+
+def conversation_search(
+    query: Query, indexes: SearchIndexes, doc_ids: Sequence[str]
+) -> tuple[list[Hit], dict[int, SentenceRecord], dict[int, SentenceRecord]]:
+    """The sentences of the conversation's documents ``doc_ids`` scored for ``query``, as ``search`` returns them.
+
+    Asked alone, a follow-up ("What about his early life?") often does not retrieve the article the
+    conversation is about, and then no weight for that article can lift its sentences: they are not
+    among the candidates. Reading the article's rows directly puts them there; the answer model and
+    the conversation weight decide (``rank_question``'s ``extra``).
+    """
+    rows: list[int] = []
+    for doc_id in dict.fromkeys(doc_ids):
+        _, by_text = indexes.store.rows_by_text(doc_id)
+        rows += sorted(by_text.values())
+    if not rows:
+        return [], {}, {}
+    wanted = np.asarray(rows, dtype=np.int64)
+    if len(wanted) > CONVERSATION_SCAN:  # the nearest by meaning; the words are scored next
+        dense = indexes.sentence_vectors[wanted].astype(np.float64) @ query.vector.astype(np.float64)
+        wanted = wanted[np.argsort(-dense, kind="stable")[:CONVERSATION_SCAN]]
+    records = indexes.store.sentences(wanted.tolist())
+    before = antecedents(list(records.values()), indexes)
+    return score_sentences(query, list(records.values()), indexes, before), records, before
+
+
+def cited_records(indexes: SearchIndexes, spans: Sequence[tuple[str, int, int]]) -> list[SentenceRecord]:
+    """The sentences an earlier answer quoted: those of each (doc_id, start, end) span that lie in it
+    (a quote may join adjacent sentences). Spans of documents no longer indexed give none."""
+    rows: list[int] = []
+    for doc_id, start, end in spans:
+        _, by_text = indexes.store.rows_by_text(doc_id)
+        rows += [
+            by_text[s.text]
+            for s in indexes.store.sentences_of(doc_id)
+            if start <= s.start and s.end <= end and s.text in by_text
+        ]
+    found = indexes.store.sentences(rows)
+    return [found[r] for r in dict.fromkeys(rows) if r in found]
+
+
+def conversation_signals(
+    records: Sequence[SentenceRecord],
+    indexes: SearchIndexes,
+    documents: Collection[str],
+    cited: Sequence[SentenceRecord],
+) -> list[dict[str, float]]:
+    """What ties each sentence to the conversation so far, for ranking only (``rag.answer_model.ranking``):
+    its document is one the conversation cited (``conversation``); it lies in the passage of a sentence
+    the conversation quoted (``conversation_passage``); it is one of those sentences (``conversation_quoted``:
+    a follow-up seldom asks for what it was just told); the cosine of its passage to the nearest quoted
+    one's (``conversation_similar``)."""
+    if not documents and not cited:
+        return [{} for _ in records]
+    near = np.zeros(len(records))
+    if cited:
+        mine = indexes.passage_vectors[np.fromiter((r.passage for r in records), dtype=np.int64, count=len(records))]
+        theirs = indexes.passage_vectors[np.fromiter((r.passage for r in cited), dtype=np.int64, count=len(cited))]
+        near = np.clip((mine.astype(np.float64) @ theirs.astype(np.float64).T).max(axis=1), 0.0, 1.0)
+    passages, quoted = {r.passage for r in cited}, {r.row for r in cited}
+    return [
+        {
+            "conversation": 1.0 if record.sentence.doc_id in documents else 0.0,
+            "conversation_passage": 1.0 if record.passage in passages else 0.0,
+            "conversation_quoted": 1.0 if record.row in quoted else 0.0,
+            "conversation_similar": float(similar),
+        }
+        for record, similar in zip(records, near.tolist(), strict=True)
+    ]
+
+
 def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[str, tuple[str, ...]]:
     """The text and tokens a quote of ``record`` holds: with its antecedent when it refers back."""
     if antecedent is None:
@@ -253,19 +330,25 @@ def rank_question(
     indexes: SearchIndexes,
     previous_documents: Collection[str] = (),
     limit: int | None = None,
+    extra: Sequence[Hit] = (),
+    cited: Sequence[SentenceRecord] = (),
 ) -> list[Hit]:
     """Each hit scored by the fitted answer model (``rag.answer_model``); best first.
 
     The model reads the retrieval signals beside what the sentence holds of the question's focus
     (``focus_coverage``: the share of its terms, the kind of answer asked) and whether its
-    document is one the previous answer cited (``previous_documents``). Each hit records the
+    document is one the conversation cited (``previous_documents``), lies near a sentence it quoted
+    (``cited``), or resembles one (``conversation_signals``). Each hit records the
     terms it covers and misses; ``scores["score"]`` is the probability without the conversation
     (the hit's score, its confidence; the order counts the conversation), ``scores["combined"]``
-    the retrieval score it was found with.
+    the retrieval score it was found with. ``extra`` hits (the best sentences of the conversation's
+    documents, ``conversation_search``) are scored beside the best hits whatever their retrieval score.
     """
-    if not hits:
+    if not hits and not extra:
         return []
     hits = list(hits)[: max(limit or 0, RERANKED)]  # best first by the retrieval score
+    pooled = {h.row for h in hits}
+    hits += [h for h in extra if h.row not in pooled]
     passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
     previous = frozenset(previous_documents)
     titles = {
@@ -273,7 +356,8 @@ def rank_question(
         for doc_id, header in indexes.store.headers_for({records[h.row].sentence.doc_id for h in hits}).items()
     }
     scored = []
-    for hit in hits:
+    conversation = conversation_signals([records[h.row] for h in hits], indexes, previous, cited)
+    for hit, together in zip(hits, conversation, strict=True):
         record = records[hit.row]
         text, tokens = _quoted(record, before.get(hit.row))
         found = focus_coverage(query.focus, query.text, text, tokens, passages.get(record.passage))
@@ -291,7 +375,7 @@ def rank_question(
         signals["score"] = probability(signals)
         if "lexical_own" in signals:  # judged on its own words beside the sentence it refers back to
             signals["score_alone"] = probability({**signals, "lexical": signals["lexical_own"]})
-        rank = ranking(signals, record.sentence.doc_id in previous)
+        rank = ranking(signals, together)
         scored.append(Hit(hit.row, rank, signals, covered=found.covered, missing=found.missing))
     ranked = _ranked(scored, list(records.values()))[:limit]
     return [replace(h, score=h.scores["score"]) for h in ranked]
