@@ -34,7 +34,6 @@ import random
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +44,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
 from rag import build_index  # noqa: E402
 from rag.answer.queries import _conversation_documents  # noqa: E402
-from rag.answer_model import CONVERSATION, FEATURES, FITTED  # noqa: E402
+from rag.answer_model import FEATURES, FITTED  # noqa: E402
 from rag.question.followups import Turn, resolve_followup  # noqa: E402
-from rag.search.retrieval import NUMBER_BONUS, WEIGHTS, cited_records, conversation_signals  # noqa: E402
+from rag.search.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"
 # The L2 penalties tried (on the summed log-loss of some 100,000 candidates); ``choose_l2`` keeps
@@ -74,27 +73,21 @@ def _index(work: Path, name: str, documents: dict[str, str]):
     return build_index(corpus, work / f"index-{name}")
 
 
-def _candidates(index, question: str, previous: tuple, limit: int, conversation: int = 0) -> list[dict]:
+def _candidates(index, question: str, previous: tuple[str, ...], limit: int, conversation: int = 0) -> list[dict]:
     """The question's candidates as rag ranks them, with the best ``conversation`` sentences of the
-    conversation's documents beside its own; ``previous`` is (the documents the conversation cited,
-    the spans it quoted), each candidate's ties to them (``CONVERSATION``) in ``conv``."""
-    documents, spans = previous or ((), ())
+    ``previous`` documents (those the conversation cited) beside its own."""
     queries = index._queries  # a benchmark may look inside; the product does not
     vector = queries.embedder.encode([question])[0]
     found = queries._candidates(
-        question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=documents,
-        previous_spans=spans, from_conversation=conversation, content_only=True,
+        question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=previous,
+        from_conversation=conversation, content_only=True,
     )  # fmt: skip
-    indexes = queries._indexes
-    # A quote is the sentence itself, after the sentence it refers back to when it does.
-    records = [cited_records(indexes, [(c.citation.doc_id, c.citation.start, c.citation.end)])[-1] for c in found]
-    ties = conversation_signals(records, indexes, documents, cited_records(indexes, spans))
     return [
         {"doc": c.citation.doc_id, "start": c.citation.start, "end": c.citation.end, "text": c.citation.text,
-         "x": [c.citation.scores.get(f, 0.0) for f in FEATURES], "conv": [t.get(n, 0.0) for n in CONVERSATION],
+         "x": [c.citation.scores.get(f, 0.0) for f in FEATURES], "prev": c.citation.doc_id in previous,
          "old": float(c.citation.scores["combined"]) * float(c.citation.scores["coverage"]),
          "score": float(c.citation.score)}
-        for c, t in zip(found, ties, strict=True)
+        for c in found
     ]  # fmt: skip
 
 
@@ -103,14 +96,14 @@ def _candidates(index, question: str, previous: tuple, limit: int, conversation:
 CONVERSATION_GRID = (0, 2, 4, 6, 8, 12)
 
 
-def _with_conversation(index, question: str, previous: tuple, limit: int, right) -> tuple[list, list]:
+def _with_conversation(index, question: str, previous: tuple[str, ...], limit: int, right) -> tuple[list, list]:
     """A follow-up's own candidates (its pool asked alone, the conversation's documents marked
     ``prev``) and, apart, those the conversation's documents add, each marked with the least
     count of ``CONVERSATION_GRID`` that brings it (``from``), so that every count can be judged."""
     own = _labelled(_candidates(index, question, previous, limit), right)
     seen = {(c["doc"], c["start"], c["end"]) for c in own}
     extra = []
-    for count in CONVERSATION_GRID[1:] if previous[0] else ():
+    for count in CONVERSATION_GRID[1:] if previous else ():
         for c in _candidates(index, question, previous, limit, count):
             if (c["doc"], c["start"], c["end"]) not in seen:
                 seen.add((c["doc"], c["start"], c["end"]))
@@ -164,13 +157,16 @@ def collect_inscit(data_dir: Path, work: Path, limit: int) -> list[dict]:
     index = _index(work, "inscit", inscit_docs)
     for conversation in conversations:
         turns: list[Turn] = []
+        gold_before: set[str] = set()  # the documents of the latest turn with evidence, for the ceiling
         for number, turn in enumerate(conversation["turns"]):
-            previous = _conversation_documents(turns, None)  # (documents, spans)
+            previous = _conversation_documents(turns, None)
             right = lambda c, g=turn["golds"]: _overlaps(c, g)  # noqa: E731
             cands, extra = _with_conversation(index, turn["q"], previous, limit, right)
             item = {"set": "inscit", "group": f"inscit:{conversation['id']}", "candidates": cands,
                     "conversation": extra, "kind": "first" if number == 0 else "follow-up",
-                    "answerable": turn["answerable"], "has_gold": bool(turn["golds"])}  # fmt: skip
+                    "answerable": turn["answerable"], "has_gold": bool(turn["golds"]),
+                    "gold_before": sorted(gold_before)}  # fmt: skip
+            gold_before = {d for d, _, _ in turn["golds"]} or gold_before
             rewritten = resolve_followup(turn["q"], turns)
             if rewritten != turn["q"]:
                 item["rewrite"], item["rewrite_conversation"] = _with_conversation(
@@ -239,20 +235,15 @@ def score_all(questions: list[dict], w: np.ndarray | None, conversation: float =
 LISTS = ("candidates", "conversation", "rewrite", "rewrite_conversation")
 
 
-def rank(q: dict, conversation: float | Sequence[float]) -> None:
-    """Each candidate's confidence ``p`` and ranking ``r``: its ties to the conversation (``conv``) weighed
-    by ``conversation`` (one weight per name of ``CONVERSATION``; a number weighs only the first)."""
+def rank(q: dict, conversation: float) -> None:
     a, b = CALIBRATION
-    weights = np.zeros(len(CONVERSATION))
-    weights[: np.size(conversation)] = conversation
-    zero = [0.0] * len(CONVERSATION)
     for key in LISTS:
         for c in q.get(key) or []:
             if c["z"] is None:
                 c["p"] = c["r"] = c["old"]
             else:
                 c["p"] = float(_sigmoid(a * c["z"] + b))
-                c["r"] = float(_sigmoid(a * (c["z"] + float(np.dot(weights, c.get("conv") or zero))) + b))
+                c["r"] = float(_sigmoid(a * (c["z"] + (conversation if c["prev"] else 0.0)) + b))
 
 
 def calibrate(questions: list[dict]) -> list[float]:
@@ -364,93 +355,56 @@ def _follow_up_hits(questions: list[dict], margin: float | None, count: int = 0)
     return hits
 
 
-# The weights tried for each of ``CONVERSATION`` (log-odds added for ranking; see choose_conversation):
-# a tie may count for or against (a sentence the conversation already quoted seldom answers what
-# follows it).
-CONVERSATION_WEIGHTS = tuple(np.round(np.arange(-3.0, 3.001, 0.25), 2))
-
-
-def _follow_up_arrays(questions: list[dict]) -> list[tuple]:
-    """Each INSCIT follow-up with evidence, for the search over weights: the logits, the ties to the
-    conversation, the labels and the least ``conversation_candidates`` that brings each candidate."""
-    out = []
-    for q in questions:
-        if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]:
-            pool = _pool(q, "candidates", max(CONVERSATION_GRID))
-            if pool:
-                ties = [c.get("conv") or [0.0] * len(CONVERSATION) for c in pool]
-                out.append((
-                    np.array([c["z"] for c in pool]), np.array(ties),
-                    np.array([c["y"] for c in pool]), np.array([c.get("from", 0) for c in pool]),
-                ))  # fmt: skip
-    return out
-
-
-def _conversation_hits(arrays: list[tuple], weights: Sequence[float], count: int) -> int:
-    hits = 0
-    for z, ties, y, source in arrays:
-        ranked = np.where(source <= count, z + ties @ np.asarray(weights), -np.inf)
-        hits += int(y[int(np.argmax(ranked))])
-    return hits
-
-
-def _ascend(arrays: list[tuple], count: int) -> list[float]:
-    """Each weight in turn set to its best value of ``CONVERSATION_WEIGHTS``, the others held (ties:
-    the value nearest 0), until none moves."""
-    weights = [0.0] * len(CONVERSATION)
-    for _ in range(6):
-        moved = False
-        for i in range(len(weights)):
-            scored = {}
-            for value in CONVERSATION_WEIGHTS:
-                trial = [*weights[:i], float(value), *weights[i + 1 :]]
-                scored[float(value)] = (_conversation_hits(arrays, trial, count), -abs(value))
-            value = max(scored, key=lambda v: scored[v])
-            if scored[value] > scored.get(weights[i], (-1, 0.0)):
-                weights[i], moved = value, True
-        if not moved:
-            break
-    return weights
-
-
-def _best_conversation(arrays: list[tuple]) -> tuple[tuple[float, ...], int]:
-    """The weights (``_ascend``) and the count of ``CONVERSATION_GRID`` that find the most evidence
-    (ties: the smaller count), ranking only: the confidence is unchanged."""
-    best, best_hits = ((0.0,) * len(CONVERSATION), 0), -1
-    for count in CONVERSATION_GRID:
-        weights = _ascend(arrays, count)
-        hits = _conversation_hits(arrays, weights, count)
-        if hits > best_hits:
-            best, best_hits = (tuple(weights), count), hits
-    return best
-
-
-def choose_conversation(questions: list[dict]) -> tuple[tuple[float, ...], int]:
-    """The weights, for ranking, of a sentence's ties to the conversation (``CONVERSATION``: its
-    document was cited, its passage was quoted, its passage resembles a quoted one), and how many of
-    the cited documents' best sentences join a follow-up's candidates: those that find the most
-    evidence on INSCIT follow-ups. Ranks every question by them."""
-    best = _best_conversation(_follow_up_arrays(questions))
+def choose_conversation(questions: list[dict]) -> tuple[float, int]:
+    """The weight, for ranking, of a sentence of a document the conversation cited, and how many of
+    those documents' best sentences join a follow-up's candidates (of ``CONVERSATION_GRID``): the pair
+    that finds the most evidence on INSCIT follow-ups (ties: the smaller count, then the smaller weight).
+    Ranks every question by the weight."""
+    best, best_hits = (0.0, 0), -1
+    for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
+        for q in questions:
+            rank(q, weight)
+        for count in CONVERSATION_GRID:
+            hits = _follow_up_hits(questions, None, count)
+            if hits > best_hits or (hits == best_hits and count < best[1]):
+                best, best_hits = (float(weight), count), hits
     for q in questions:
         rank(q, best[0])
     return best
 
 
 def conversation_out_of_fold(questions: list[dict], folds: int, seed: int) -> float:
-    """INSCIT follow-ups' Hit@1 with the conversation's weights and count chosen on the other dialogues
-    (seeded folds by dialogue): what ``choose_conversation``'s in-sample figure would be on new ones."""
+    """INSCIT follow-ups' Hit@1 with the weight and count chosen on the other dialogues (seeded folds
+    by dialogue): what ``choose_conversation``'s in-sample figure would be on new conversations."""
     follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
     groups = sorted({q["group"] for q in follow_ups})
     random.Random(seed).shuffle(groups)
     fold_of = {g: i % folds for i, g in enumerate(groups)}
     hits = 0
     for fold in range(folds):
-        weights, count = _best_conversation(_follow_up_arrays([q for q in follow_ups if fold_of[q["group"]] != fold]))
+        weight, count = choose_conversation([q for q in follow_ups if fold_of[q["group"]] != fold])
         held = [q for q in follow_ups if fold_of[q["group"]] == fold]
         for q in held:
-            rank(q, weights)
+            rank(q, weight)
         hits += _follow_up_hits(held, None, count)
     return hits / len(follow_ups)
+
+
+def gold_document_ceiling(questions: list[dict]) -> tuple[float, float]:
+    """INSCIT follow-ups' Hit@1 when the document weight is given to the document of the previous
+    turn's gold evidence instead of the one rag cited (an oracle no product has), at its best weight,
+    and that weight: how much any weight on the conversation's document could find."""
+    follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
+    best, best_weight = -1, 0.0
+    for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
+        hits = 0
+        for q in follow_ups:
+            pool = _pool(q, "candidates", max(CONVERSATION_GRID))
+            top = max(pool, key=lambda c: c["z"] + (weight if c["doc"] in q["gold_before"] else 0.0), default=None)
+            hits += (top or {"y": 0})["y"]
+        if hits > best:
+            best, best_weight = hits, float(weight)
+    return best / len(follow_ups), best_weight
 
 
 def choose_margin(questions: list[dict], count: int = 0) -> float:
@@ -465,9 +419,7 @@ def choose_margin(questions: list[dict], count: int = 0) -> float:
     return best
 
 
-def figures(
-    questions: list[dict], threshold: float, conversation: tuple[tuple[float, ...], int], margin: float
-) -> dict:
+def figures(questions: list[dict], threshold: float, conversation: tuple[float, int], margin: float) -> dict:
     out: dict = {}
     for name in ("squad", "wikiqa"):
         mine = [q for q in questions if q["set"] == name]
@@ -552,16 +504,16 @@ def product_confidences(data_dir: Path, work: Path) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def fitted_values(w: np.ndarray, threshold: float, conversation: tuple[tuple[float, ...], int], margin: float) -> dict:
+def fitted_values(w: np.ndarray, threshold: float, conversation: tuple[float, int], margin: float) -> dict:
     return {
         "bias": float(w[0]), "weights": dict(zip(FEATURES, map(float, w[1:]), strict=True)),
         "calibration": list(CALIBRATION), "threshold": threshold,
-        **dict(zip(CONVERSATION, conversation[0], strict=True)),
+        "conversation": conversation[0],
         "conversation_candidates": conversation[1], "rewrite_margin": margin,
     }  # fmt: skip
 
 
-def write_model(w: np.ndarray, threshold: float, conversation: tuple[tuple[float, ...], int], margin: float) -> None:
+def write_model(w: np.ndarray, threshold: float, conversation: tuple[float, int], margin: float) -> None:
     a, b = CALIBRATION
     pairs = [f'"{name}": {value:.4f},' for name, value in zip(FEATURES, w[1:], strict=True)]
     weights = "".join(f"\n        {' '.join(pairs[i : i + 4])}" for i in range(0, len(pairs), 4))
@@ -571,8 +523,8 @@ def write_model(w: np.ndarray, threshold: float, conversation: tuple[tuple[float
         f'    "weights": {{{weights}\n    }},\n'
         f'    "calibration": [{a:.4f}, {b:.4f}],\n'
         f'    "threshold": {threshold:.4f},\n'
-        + "".join(f'    "{name}": {value:.2f},\n' for name, value in zip(CONVERSATION, conversation[0], strict=True))
-        + f'    "conversation_candidates": {conversation[1]},\n'
+        f'    "conversation": {conversation[0]:.2f},\n'
+        f'    "conversation_candidates": {conversation[1]},\n'
         f'    "rewrite_margin": {margin:.2f},\n'
         "}\n"
     )
@@ -608,7 +560,7 @@ def main() -> int:
         cache.write_text(json.dumps(questions), encoding="utf-8")
     print(f"{len(questions)} questions, {sum(len(q['candidates']) for q in questions)} candidates")
     score_all(questions, None)
-    old_values = choose_threshold(questions), ((0.0,) * len(CONVERSATION), 0), choose_margin(questions)
+    old_values = choose_threshold(questions), (0.0, 0), choose_margin(questions)
     old = figures(questions, *old_values)
     l2 = choose_l2(questions, args.folds, args.seed)
     print(f"  chosen L2 {l2}")
@@ -622,7 +574,7 @@ def main() -> int:
     print(f"\n{'':48}{'hand-set score':>16}{'fitted (out of fold)':>22}")
     for label, a, b in (
         ("threshold", old_values[0], oof_values[0]),
-        *((f"{name} weight", old_values[1][0][i], oof_values[1][0][i]) for i, name in enumerate(CONVERSATION)),
+        ("conversation weight", old_values[1][0], oof_values[1][0]),
         ("conversation candidates", old_values[1][1], oof_values[1][1]),
         ("rewrite margin", old_values[2], oof_values[2]),
     ):
@@ -632,6 +584,11 @@ def main() -> int:
     print(
         f"  {'inscit follow-up, conversation chosen out of fold':46}{'':>16}"
         f"{conversation_out_of_fold(questions, args.folds, args.seed):>22.3f}"
+    )
+    ceiling, ceiling_weight = gold_document_ceiling(questions)
+    print(
+        f"  {'inscit follow-up, weight on the gold document':46}{'':>16}{ceiling:>22.3f}"
+        f"  (the previous turn's gold document at weight {ceiling_weight:.2f}: an oracle)"
     )
     for q in questions:
         rank(q, conversation[0])

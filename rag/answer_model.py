@@ -39,9 +39,9 @@ FEATURES = (
 # Written by `python benchmarks/fit_ask.py --write` (see its output for the cross-validated figures):
 # the model's bias and weights; the calibration (a, b) of its log-odds z into the chance that the
 # best sentence answers, sigmoid(a * z + b); the threshold on that chance below which rag abstains; the
-# weight added, for ranking only, to a sentence of a document the previous answer cited; how many of
-# those documents' best sentences (by the retrieval score) join a follow-up's candidates; and the
-# margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
+# weight added, for ranking only, to a sentence of a document the conversation's latest answer cited;
+# how many of those documents' best sentences (by the retrieval score) join a follow-up's candidates;
+# and the margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
 # fmt: off
 FITTED = {
     "bias": -7.1186,
@@ -53,9 +53,6 @@ FITTED = {
     "calibration": [0.5093, 0.2365],
     "threshold": 0.1902,
     "conversation": 0.50,
-    "conversation_passage": 0.00,
-    "conversation_quoted": 0.00,
-    "conversation_similar": 0.00,
     "conversation_candidates": 6,
     "rewrite_margin": 0.08,
 }
@@ -77,17 +74,10 @@ def probability(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float
     return _calibrated(logit(signals, fitted), fitted)
 
 
-# What ties a sentence to the conversation (``rag.search.retrieval._conversation_signals``); each is
-# weighed by the FITTED value of the same name, for ranking only.
-CONVERSATION = ("conversation", "conversation_passage", "conversation_quoted", "conversation_similar")
-
-
-def ranking(signals: Mapping[str, float], conversation: Mapping[str, float], fitted: Mapping = FITTED) -> float:
-    """What orders a question's candidates: the probability, moved by how the sentence ties to the
-    conversation (``CONVERSATION``: its document was cited, its passage or the sentence itself was
-    quoted, its passage resembles a quoted one), each by its fitted weight."""
-    lift = sum(fitted[name] * float(conversation.get(name, 0.0)) for name in CONVERSATION)
-    return _calibrated(logit(signals, fitted) + lift, fitted)
+def ranking(signals: Mapping[str, float], previous_document: bool, fitted: Mapping = FITTED) -> float:
+    """What orders a question's candidates: the probability, a sentence of a document the
+    conversation's latest answer cited counted up by the fitted conversation weight."""
+    return _calibrated(logit(signals, fitted) + (fitted["conversation"] if previous_document else 0.0), fitted)
 
 
 def _calibrated(z: float, fitted: Mapping) -> float:

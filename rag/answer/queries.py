@@ -27,7 +27,6 @@ from rag.question.kinds import asks_reason, overview_topic, split_parts
 from rag.search.filters import Where, restrict, select_documents
 from rag.search.retrieval import (
     SearchIndexes,
-    cited_records,
     conversation_search,
     prepare_query,
     rank_question,
@@ -47,7 +46,6 @@ LOOKUP_CANDIDATES = 5
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # A follow-up refers to the last few turns; older ones are not read (a client may send many).
 MAX_HISTORY_TURNS = 20
-Span = tuple[str, int, int]  # (doc_id, start, end) of a quote
 FILTERS_KEPT = 8  # the masked search structures of this many recent filters are kept for reuse
 
 
@@ -207,15 +205,15 @@ class Queries:
             answer = self._what_next(question, turns[-1], k, threshold)
             if answer is not None:
                 return answer
-        previous, spans = _conversation_documents(turns, self._allowed(chosen))
+        previous = _conversation_documents(turns, self._allowed(chosen))
         searched = question
-        candidates = self._question_candidates(question, k, (previous, spans), chosen)
+        candidates = self._question_candidates(question, k, previous, chosen)
         rewritten = resolve_followup(question, turns)
         if rewritten != question:
             # A follow-up's rewrite ("Who leads it?" -> "Who leads the new chip fund?") is searched
             # too, and used only when its evidence beats the question's own by the fitted margin
             # (benchmarks/fit_ask.py, on real conversations: most follow-ups name their topic).
-            alternative = self._question_candidates(rewritten, k, (previous, spans), chosen)
+            alternative = self._question_candidates(rewritten, k, previous, chosen)
             if _evidence(alternative) > _evidence(candidates) + cast(float, FITTED["rewrite_margin"]):
                 candidates, searched = alternative, rewritten
         with self._lock:
@@ -240,12 +238,9 @@ class Queries:
             answer = replace(answer, reason=f"{empty}; {answer.reason}")
         return answer if searched == question else replace(answer, searched_for=searched)
 
-    def _question_candidates(
-        self, text: str, k: int, conversation: tuple[Sequence[str], Sequence[Span]], chosen: Where | None
-    ) -> list[Candidate]:
-        """The candidate sentences for a question, ranked by the answer model; in a conversation (the
-        documents it cited and the spans it quoted), with the best sentences of those documents beside
-        them (``conversation_search``)."""
+    def _question_candidates(self, text: str, k: int, previous: Sequence[str], chosen: Where | None) -> list[Candidate]:
+        """The candidate sentences for a question, ranked by the answer model; in a conversation, with
+        the best sentences of the documents it cited (``previous``) beside them (``conversation_search``)."""
         vector = self.embedder.encode([text])[0]
         with self._lock:
             return self._candidates(
@@ -254,8 +249,7 @@ class Queries:
                 limit=max(k, 10),
                 with_antecedents=True,
                 question=True,
-                previous_documents=conversation[0],
-                previous_spans=conversation[1],
+                previous_documents=previous,
                 from_conversation=cast(int, FITTED["conversation_candidates"]),
                 content_only=True,
                 indexes=self._indexes_for(chosen),
@@ -323,15 +317,13 @@ class Queries:
         with_antecedents: bool = False,
         question: bool = False,
         previous_documents: Sequence[str] = (),
-        previous_spans: Sequence[Span] = (),
         from_conversation: int = 0,
         content_only: bool = False,
         indexes: SearchIndexes | None = None,
     ) -> list[Candidate]:
         """The candidates for ``text``; a question's are ranked by the answer model, the sentences of
-        ``previous_documents`` (those the conversation cited) and those near ``previous_spans`` (the
-        quotes it gave) counted up, and the best ``from_conversation`` sentences of those documents
-        scored beside the question's own hits."""
+        ``previous_documents`` (those the conversation cited) counted up, and the best
+        ``from_conversation`` of them scored beside the question's own hits."""
         indexes = indexes or self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records, antecedents = search(query, indexes, self.config.retrieval)
@@ -343,9 +335,8 @@ class Queries:
             hits = [h for h in hits if not self._is_furniture(records[h.row].sentence)]
             extra = [h for h in extra if not self._is_furniture(records[h.row].sentence)]
         if question:  # a question is answered only as far as a sentence holds what it asks
-            cited = cited_records(indexes, previous_spans) if previous_spans else []
             hits = rank_question(
-                query, hits, records, antecedents, indexes, previous_documents, limit, extra[:from_conversation], cited
+                query, hits, records, antecedents, indexes, previous_documents, limit, extra[:from_conversation]
             )
         hits = hits[:limit]
         chosen = [records[h.row] for h in hits]
@@ -404,16 +395,14 @@ def _unknown_terms(lexical: LexicalSearch) -> Callable[[str], bool]:
     return unknown
 
 
-def _conversation_documents(
-    turns: Sequence[Turn], allowed: frozenset[str] | None
-) -> tuple[tuple[str, ...], tuple[Span, ...]]:
-    """What the conversation is about: the documents the most recent answer that cited any cited (an
-    abstention cites none, and does not change the topic), and its quotes, within the filter's documents."""
+def _conversation_documents(turns: Sequence[Turn], allowed: frozenset[str] | None) -> tuple[str, ...]:
+    """The documents the conversation is about: those the most recent answer that cited any cited (an
+    abstention cites none, and does not change the topic), within the filter's documents."""
     for turn in reversed(turns):
         documents = tuple(d for d in dict.fromkeys(turn.documents) if allowed is None or d in allowed)
         if documents:
-            return documents, tuple(s for s in turn.spans if s[0] in documents)
-    return (), ()
+            return documents
+    return ()
 
 
 def _evidence(candidates: Sequence[Candidate]) -> float:

@@ -249,51 +249,6 @@ def conversation_search(
     return score_sentences(query, list(records.values()), indexes, before), records, before
 
 
-def cited_records(indexes: SearchIndexes, spans: Sequence[tuple[str, int, int]]) -> list[SentenceRecord]:
-    """The sentences an earlier answer quoted: those of each (doc_id, start, end) span that lie in it
-    (a quote may join adjacent sentences). Spans of documents no longer indexed give none."""
-    rows: list[int] = []
-    for doc_id, start, end in spans:
-        _, by_text = indexes.store.rows_by_text(doc_id)
-        rows += [
-            by_text[s.text]
-            for s in indexes.store.sentences_of(doc_id)
-            if start <= s.start and s.end <= end and s.text in by_text
-        ]
-    found = indexes.store.sentences(rows)
-    return [found[r] for r in dict.fromkeys(rows) if r in found]
-
-
-def conversation_signals(
-    records: Sequence[SentenceRecord],
-    indexes: SearchIndexes,
-    documents: Collection[str],
-    cited: Sequence[SentenceRecord],
-) -> list[dict[str, float]]:
-    """What ties each sentence to the conversation so far, for ranking only (``rag.answer_model.ranking``):
-    its document is one the conversation cited (``conversation``); it lies in the passage of a sentence
-    the conversation quoted (``conversation_passage``); it is one of those sentences (``conversation_quoted``:
-    a follow-up seldom asks for what it was just told); the cosine of its passage to the nearest quoted
-    one's (``conversation_similar``)."""
-    if not documents and not cited:
-        return [{} for _ in records]
-    near = np.zeros(len(records))
-    if cited:
-        mine = indexes.passage_vectors[np.fromiter((r.passage for r in records), dtype=np.int64, count=len(records))]
-        theirs = indexes.passage_vectors[np.fromiter((r.passage for r in cited), dtype=np.int64, count=len(cited))]
-        near = np.clip((mine.astype(np.float64) @ theirs.astype(np.float64).T).max(axis=1), 0.0, 1.0)
-    passages, quoted = {r.passage for r in cited}, {r.row for r in cited}
-    return [
-        {
-            "conversation": 1.0 if record.sentence.doc_id in documents else 0.0,
-            "conversation_passage": 1.0 if record.passage in passages else 0.0,
-            "conversation_quoted": 1.0 if record.row in quoted else 0.0,
-            "conversation_similar": float(similar),
-        }
-        for record, similar in zip(records, near.tolist(), strict=True)
-    ]
-
-
 def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[str, tuple[str, ...]]:
     """The text and tokens a quote of ``record`` holds: with its antecedent when it refers back."""
     if antecedent is None:
@@ -331,14 +286,12 @@ def rank_question(
     previous_documents: Collection[str] = (),
     limit: int | None = None,
     extra: Sequence[Hit] = (),
-    cited: Sequence[SentenceRecord] = (),
 ) -> list[Hit]:
     """Each hit scored by the fitted answer model (``rag.answer_model``); best first.
 
     The model reads the retrieval signals beside what the sentence holds of the question's focus
     (``focus_coverage``: the share of its terms, the kind of answer asked) and whether its
-    document is one the conversation cited (``previous_documents``), lies near a sentence it quoted
-    (``cited``), or resembles one (``conversation_signals``). Each hit records the
+    document is one the conversation cited (``previous_documents``). Each hit records the
     terms it covers and misses; ``scores["score"]`` is the probability without the conversation
     (the hit's score, its confidence; the order counts the conversation), ``scores["combined"]``
     the retrieval score it was found with. ``extra`` hits (the best sentences of the conversation's
@@ -356,8 +309,7 @@ def rank_question(
         for doc_id, header in indexes.store.headers_for({records[h.row].sentence.doc_id for h in hits}).items()
     }
     scored = []
-    conversation = conversation_signals([records[h.row] for h in hits], indexes, previous, cited)
-    for hit, together in zip(hits, conversation, strict=True):
+    for hit in hits:
         record = records[hit.row]
         text, tokens = _quoted(record, before.get(hit.row))
         found = focus_coverage(query.focus, query.text, text, tokens, passages.get(record.passage))
@@ -375,7 +327,7 @@ def rank_question(
         signals["score"] = probability(signals)
         if "lexical_own" in signals:  # judged on its own words beside the sentence it refers back to
             signals["score_alone"] = probability({**signals, "lexical": signals["lexical_own"]})
-        rank = ranking(signals, together)
+        rank = ranking(signals, record.sentence.doc_id in previous)
         scored.append(Hit(hit.row, rank, signals, covered=found.covered, missing=found.missing))
     ranked = _ranked(scored, list(records.values()))[:limit]
     return [replace(h, score=h.scores["score"]) for h in ranked]
