@@ -46,7 +46,7 @@ from rag import build_index  # noqa: E402
 from rag.answer.queries import _conversation_documents  # noqa: E402
 from rag.answer_model import FEATURES, FITTED  # noqa: E402
 from rag.question.followups import Turn, resolve_followup  # noqa: E402
-from rag.search.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
+from rag.search.retrieval import NUMBER_BONUS, RERANKED, WEIGHTS  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"
 # The L2 penalties tried (on the summed log-loss of some 100,000 candidates); ``choose_l2`` keeps
@@ -448,19 +448,25 @@ def figures(questions: list[dict], threshold: float, conversation: tuple[float, 
     return {k: float(v) for k, v in out.items()}
 
 
+def _retrieval(c: dict) -> float:
+    """A candidate's retrieval score, recomputed from its signals as score_sentences weighs them."""
+    names = ("dense", "dense_passage", "lexical", "lexical_passage", "phrase")
+    weights = np.array([WEIGHTS[n] for n in names]) / sum(WEIGHTS.values())
+    signals = np.maximum(np.array([c["x"][FEATURES.index(n)] for n in names]), 0.0)
+    return float(np.dot(signals, weights)) + NUMBER_BONUS * c["x"][FEATURES.index("number")]
+
+
+def follow_ups_reached(questions: list[dict], size: int = RERANKED) -> tuple[int, int]:
+    """INSCIT follow-ups with evidence whose own candidates (asked alone) hold an evidence sentence among
+    the ``size`` best by the retrieval score, the pool the answer model reranks; and their number."""
+    follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
+    reached = sum(any(c["y"] for c in sorted(q["candidates"], key=lambda c: -_retrieval(c))[:size]) for q in follow_ups)
+    return reached, len(follow_ups)
+
+
 def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, float]]:
     """Hit@1 when only the best N candidates by the retrieval score are scored by the model (the
     retrieval score recomputed from the signals, as rag.search.retrieval.score_sentences weighs them)."""
-    names = ("dense", "dense_passage", "lexical", "lexical_passage", "phrase")
-    at = [FEATURES.index(n) for n in names]
-    weights = np.array([WEIGHTS[n] for n in names]) / sum(WEIGHTS.values())
-
-    def retrieval(c: dict) -> float:
-        return (
-            float(np.dot(np.maximum(np.array(c["x"])[at], 0.0), weights))
-            + NUMBER_BONUS * c["x"][FEATURES.index("number")]
-        )
-
     out = {}
     for size in (5, 8, 12, 20, 30):
         out[size] = {}
@@ -472,7 +478,7 @@ def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, floa
             ]
             hits = []
             for q in chosen:
-                pool = sorted(q["candidates"], key=lambda c: -retrieval(c))[:size]
+                pool = sorted(q["candidates"], key=lambda c: -_retrieval(c))[:size]
                 hits.append(max(pool, key=lambda c: w[0] + np.dot(c["x"], w[1:]), default={"y": 0})["y"])
             out[size][name] = float(np.mean(hits))
     return out
@@ -590,6 +596,8 @@ def main() -> int:
         f"  {'inscit follow-up, weight on the gold document':46}{'':>16}{ceiling:>22.3f}"
         f"  (the previous turn's gold document at weight {ceiling_weight:.2f}: an oracle)"
     )
+    reached, follow_ups = follow_ups_reached(questions)
+    print(f"  INSCIT follow-ups with evidence among the {RERANKED} reranked, asked alone: {reached} of {follow_ups}")
     for q in questions:
         rank(q, conversation[0])
     everything = [c for q in questions for c in q["candidates"]]

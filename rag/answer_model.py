@@ -53,7 +53,7 @@ FITTED = {
     "calibration": [0.5093, 0.2365],
     "threshold": 0.1902,
     "conversation": 0.50,
-    "conversation_candidates": 6,
+    "conversation_candidates": 0,
     "rewrite_margin": 0.08,
 }
 # fmt: on
