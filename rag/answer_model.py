@@ -54,7 +54,7 @@ FITTED = {
     "threshold": 0.1902,
     "conversation": 0.50,
     "conversation_candidates": 0,
-    "rewrite_margin": 0.08,
+    "rewrite_margin": 0.02,
 }
 # fmt: on
 
