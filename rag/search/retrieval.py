@@ -217,10 +217,12 @@ def search(
     return hits, records, before
 
 
-# A follow-up's pool also holds the best sentences of the documents the conversation cited (see
-# ``conversation_search``); this many of their rows are read and scored, the nearest to the question by
-# dense cosine when the documents hold more. INSCIT's articles hold under 100 sentences; a user's
-# document may hold thousands, and scoring a row costs about 25 microseconds (``benchmarks/real.py``).
+# A follow-up's pool may also hold the best sentences of the documents the conversation cited (see
+# ``conversation_search``; FITTED["conversation_candidates"] says how many); this many of their rows
+# are read and scored, the nearest to the question by dense cosine when the documents hold more.
+# INSCIT's articles hold under 100 sentences; a user's document may hold thousands. Reading and
+# scoring 100 rows took about 8 ms on the SQuAD index of benchmarks/fit_ask.py (one core, unloaded),
+# about as long as encoding the question.
 CONVERSATION_SCAN = 150
 
 
