@@ -43,9 +43,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
 from rag import build_index  # noqa: E402
+from rag.answer.queries import _conversation_documents  # noqa: E402
 from rag.answer_model import FEATURES, FITTED  # noqa: E402
 from rag.question.followups import Turn, resolve_followup  # noqa: E402
-from rag.search.retrieval import NUMBER_BONUS, WEIGHTS  # noqa: E402
+from rag.search.retrieval import NUMBER_BONUS, RERANKED, WEIGHTS  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"
 # The L2 penalties tried (on the summed log-loss of some 100,000 candidates); ``choose_l2`` keeps
@@ -72,19 +73,42 @@ def _index(work: Path, name: str, documents: dict[str, str]):
     return build_index(corpus, work / f"index-{name}")
 
 
-def _candidates(index, question: str, previous: tuple[str, ...], limit: int) -> list[dict]:
+def _candidates(index, question: str, previous: tuple[str, ...], limit: int, conversation: int = 0) -> list[dict]:
+    """The question's candidates as rag ranks them, with the best ``conversation`` sentences of the
+    ``previous`` documents (those the conversation cited) beside its own."""
     queries = index._queries  # a benchmark may look inside; the product does not
     vector = queries.embedder.encode([question])[0]
     found = queries._candidates(
         question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=previous,
-        content_only=True,
+        from_conversation=conversation, content_only=True,
     )  # fmt: skip
     return [
         {"doc": c.citation.doc_id, "start": c.citation.start, "end": c.citation.end, "text": c.citation.text,
          "x": [c.citation.scores.get(f, 0.0) for f in FEATURES], "prev": c.citation.doc_id in previous,
-         "old": float(c.citation.scores["combined"]) * float(c.citation.scores["coverage"])}
+         "old": float(c.citation.scores["combined"]) * float(c.citation.scores["coverage"]),
+         "score": float(c.citation.score)}
         for c in found
     ]  # fmt: skip
+
+
+# How many of the conversation's documents' best sentences may join a follow-up's candidates
+# (``FITTED["conversation_candidates"]``): ``choose_conversation`` picks one of these.
+CONVERSATION_GRID = (0, 2, 4, 6, 8, 12)
+
+
+def _with_conversation(index, question: str, previous: tuple[str, ...], limit: int, right) -> tuple[list, list]:
+    """A follow-up's own candidates (its pool asked alone, the conversation's documents marked
+    ``prev``) and, apart, those the conversation's documents add, each marked with the least
+    count of ``CONVERSATION_GRID`` that brings it (``from``), so that every count can be judged."""
+    own = _labelled(_candidates(index, question, previous, limit), right)
+    seen = {(c["doc"], c["start"], c["end"]) for c in own}
+    extra = []
+    for count in CONVERSATION_GRID[1:] if previous else ():
+        for c in _candidates(index, question, previous, limit, count):
+            if (c["doc"], c["start"], c["end"]) not in seen:
+                seen.add((c["doc"], c["start"], c["end"]))
+                extra.append({**c, "from": count})
+    return own, _labelled(extra, right)
 
 
 def _labelled(candidates: list[dict], right) -> list[dict]:
@@ -121,21 +145,38 @@ def collect(data_dir: Path, work: Path, limit: int) -> list[dict]:
         cands = _labelled(_candidates(index, q["q"], (), limit), lambda c, g=golds: _overlaps(c, g))
         kind = "answerable" if q["answerable"] else "unanswerable"
         questions.append({"set": "wikiqa", "group": f"wikiqa:{q['doc']}", "kind": kind, "candidates": cands})
+    return questions + collect_inscit(data_dir, work, limit)
+
+
+def collect_inscit(data_dir: Path, work: Path, limit: int) -> list[dict]:
+    """INSCIT's turns, each follow-up with the conversation as rag would hold it: the documents of
+    the most recent turn whose answer (rag's, with the model as now) cited one, and the rewrite of
+    the follow-up (rag.question.followups.resolve_followup) asked beside it."""
+    questions: list[dict] = []
+    inscit_docs, conversations = inscit_data(data_dir)
     index = _index(work, "inscit", inscit_docs)
     for conversation in conversations:
         turns: list[Turn] = []
+        gold_before: set[str] = set()  # the documents of the latest turn with evidence, for the ceiling
         for number, turn in enumerate(conversation["turns"]):
-            previous = turns[-1].documents if turns else ()
+            previous = _conversation_documents(turns, None)
             right = lambda c, g=turn["golds"]: _overlaps(c, g)  # noqa: E731
-            cands = _labelled(_candidates(index, turn["q"], previous, limit), right)
+            cands, extra = _with_conversation(index, turn["q"], previous, limit, right)
             item = {"set": "inscit", "group": f"inscit:{conversation['id']}", "candidates": cands,
-                    "kind": "first" if number == 0 else "follow-up", "answerable": turn["answerable"],
-                    "has_gold": bool(turn["golds"])}  # fmt: skip
+                    "conversation": extra, "kind": "first" if number == 0 else "follow-up",
+                    "answerable": turn["answerable"], "has_gold": bool(turn["golds"]),
+                    "gold_before": sorted(gold_before)}  # fmt: skip
+            gold_before = {d for d, _, _ in turn["golds"]} or gold_before
             rewritten = resolve_followup(turn["q"], turns)
             if rewritten != turn["q"]:
-                item["rewrite"] = _labelled(_candidates(index, rewritten, previous, limit), right)
+                item["rewrite"], item["rewrite_conversation"] = _with_conversation(
+                    index, rewritten, previous, limit, right
+                )
             questions.append(item)
-            best = max(cands, key=lambda c: c["old"], default=None)  # what the previous turn cited
+            # What rag cites for this turn: its best candidate, with the conversation's sentences as
+            # the model now counts them; nothing when it abstains.
+            cited = _candidates(index, turn["q"], previous, limit, int(FITTED["conversation_candidates"]))
+            best = cited[0] if cited and cited[0]["score"] >= float(FITTED["threshold"]) else None
             turns.append(Turn(turn["q"], (best["text"],) if best else (), (best["doc"],) if best else (),
                               spans=((best["doc"], best["start"], best["end"]),) if best else ()))  # fmt: skip
     return questions
@@ -183,15 +224,20 @@ def score_all(questions: list[dict], w: np.ndarray | None, conversation: float =
     its confidence ``p`` and its ranking ``r`` (with a previous answer's document counted up by
     ``conversation``)."""
     for q in questions:
-        for key in ("candidates", "rewrite"):
+        for key in LISTS:
             for c in q.get(key) or []:
                 c["z"] = float(w[0] + np.dot(c["x"], w[1:])) if w is not None else None
         rank(q, conversation)
 
 
+# A question's candidate lists: its own, those the conversation's documents add, and the same two of
+# a follow-up's rewrite.
+LISTS = ("candidates", "conversation", "rewrite", "rewrite_conversation")
+
+
 def rank(q: dict, conversation: float) -> None:
     a, b = CALIBRATION
-    for key in ("candidates", "rewrite"):
+    for key in LISTS:
         for c in q.get(key) or []:
             if c["z"] is None:
                 c["p"] = c["r"] = c["old"]
@@ -289,46 +335,91 @@ def _confidences(questions: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def _follow_up_hits(questions: list[dict], margin: float | None) -> int:
-    """INSCIT follow-ups whose chosen top sentence is right; ``margin`` None: no rewrite is used."""
+def _pool(q: dict, key: str, count: int) -> list[dict]:
+    """A question's candidates (``key``: its own or its rewrite's) with the best ``count`` sentences of
+    the conversation's documents beside them, as rag searches with ``conversation_candidates`` = count."""
+    extra = q.get("conversation" if key == "candidates" else f"{key}_conversation") or []
+    return (q.get(key) or []) + [c for c in extra if c["from"] <= count]
+
+
+def _follow_up_hits(questions: list[dict], margin: float | None, count: int = 0) -> int:
+    """INSCIT follow-ups whose chosen top sentence is right, with ``count`` sentences of the
+    conversation's documents among the candidates; ``margin`` None: no rewrite is used."""
     hits = 0
     for q in questions:
         if q["set"] != "inscit" or q["kind"] != "follow-up" or not q["has_gold"]:
             continue
-        own, rw = _top(q["candidates"]), _top(q.get("rewrite") or [])
+        own, rw = _top(_pool(q, "candidates", count)), _top(_pool(q, "rewrite", count))
         use = rw if margin is not None and rw and (own is None or rw["p"] > own["p"] + margin) else own
         hits += (use or {"y": 0})["y"]
     return hits
 
 
-def choose_conversation(questions: list[dict]) -> float:
-    """The weight, for ranking, of a sentence of the previous answer's document: the one that finds
-    the most evidence on INSCIT follow-ups (ties: the smaller)."""
-    best, best_hits = 0.0, -1
+def choose_conversation(questions: list[dict]) -> tuple[float, int]:
+    """The weight, for ranking, of a sentence of a document the conversation cited, and how many of
+    those documents' best sentences join a follow-up's candidates (of ``CONVERSATION_GRID``): the pair
+    that finds the most evidence on INSCIT follow-ups (ties: the smaller count, then the smaller weight).
+    Ranks every question by the weight."""
+    best, best_hits = (0.0, 0), -1
     for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
         for q in questions:
             rank(q, weight)
-        hits = _follow_up_hits(questions, None)
-        if hits > best_hits:
-            best, best_hits = float(weight), hits
+        for count in CONVERSATION_GRID:
+            hits = _follow_up_hits(questions, None, count)
+            if hits > best_hits or (hits == best_hits and count < best[1]):
+                best, best_hits = (float(weight), count), hits
     for q in questions:
-        rank(q, best)
+        rank(q, best[0])
     return best
 
 
-def choose_margin(questions: list[dict]) -> float:
+def conversation_out_of_fold(questions: list[dict], folds: int, seed: int) -> float:
+    """INSCIT follow-ups' Hit@1 with the weight and count chosen on the other dialogues (seeded folds
+    by dialogue): what ``choose_conversation``'s in-sample figure would be on new conversations."""
+    follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
+    groups = sorted({q["group"] for q in follow_ups})
+    random.Random(seed).shuffle(groups)
+    fold_of = {g: i % folds for i, g in enumerate(groups)}
+    hits = 0
+    for fold in range(folds):
+        weight, count = choose_conversation([q for q in follow_ups if fold_of[q["group"]] != fold])
+        held = [q for q in follow_ups if fold_of[q["group"]] == fold]
+        for q in held:
+            rank(q, weight)
+        hits += _follow_up_hits(held, None, count)
+    return hits / len(follow_ups)
+
+
+def gold_document_ceiling(questions: list[dict]) -> tuple[float, float]:
+    """INSCIT follow-ups' Hit@1 when the document weight is given to the document of the previous
+    turn's gold evidence instead of the one rag cited (an oracle no product has), at its best weight,
+    and that weight: how much any weight on the conversation's document could find."""
+    follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
+    best, best_weight = -1, 0.0
+    for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
+        hits = 0
+        for q in follow_ups:
+            pool = _pool(q, "candidates", max(CONVERSATION_GRID))
+            top = max(pool, key=lambda c: c["z"] + (weight if c["doc"] in q["gold_before"] else 0.0), default=None)
+            hits += (top or {"y": 0})["y"]
+        if hits > best:
+            best, best_weight = hits, float(weight)
+    return best / len(follow_ups), best_weight
+
+
+def choose_margin(questions: list[dict], count: int = 0) -> float:
     """The margin by which a rewrite's confidence must beat the question's own to be used: the one
     that finds the most evidence on INSCIT follow-ups, from 0 (a rewrite is used whenever its
     evidence is the stronger) up; ties go to the smaller."""
     best, best_hits = 0.0, -1
     for margin in np.round(np.arange(0.0, 1.0001, 0.01), 2):
-        hits = _follow_up_hits(questions, float(margin))
+        hits = _follow_up_hits(questions, float(margin), count)
         if hits > best_hits:
             best, best_hits = float(margin), hits
     return best
 
 
-def figures(questions: list[dict], threshold: float, conversation: float, margin: float) -> dict:
+def figures(questions: list[dict], threshold: float, conversation: tuple[float, int], margin: float) -> dict:
     out: dict = {}
     for name in ("squad", "wikiqa"):
         mine = [q for q in questions if q["set"] == name]
@@ -343,12 +434,12 @@ def figures(questions: list[dict], threshold: float, conversation: float, margin
     inscit = [q for q in questions if q["set"] == "inscit" and q["has_gold"]]
     follow_ups = sum(q["kind"] == "follow-up" for q in inscit)
     out["inscit first"] = np.mean([(_top(q["candidates"]) or {"y": 0})["y"] for q in inscit if q["kind"] == "first"])
-    out["inscit follow-up with history"] = _follow_up_hits(questions, margin) / follow_ups
+    out["inscit follow-up with history"] = _follow_up_hits(questions, margin, conversation[1]) / follow_ups
     for q in questions:
         rank(q, 0.0)
     out["inscit follow-up alone"] = _follow_up_hits(questions, None) / follow_ups
     for q in questions:
-        rank(q, conversation)
+        rank(q, conversation[0])
     conf = _confidences(questions)
     for key, values in sorted(conf.items()):
         rate = float(np.mean(values >= threshold))
@@ -357,19 +448,25 @@ def figures(questions: list[dict], threshold: float, conversation: float, margin
     return {k: float(v) for k, v in out.items()}
 
 
+def _retrieval(c: dict) -> float:
+    """A candidate's retrieval score, recomputed from its signals as score_sentences weighs them."""
+    names = ("dense", "dense_passage", "lexical", "lexical_passage", "phrase")
+    weights = np.array([WEIGHTS[n] for n in names]) / sum(WEIGHTS.values())
+    signals = np.maximum(np.array([c["x"][FEATURES.index(n)] for n in names]), 0.0)
+    return float(np.dot(signals, weights)) + NUMBER_BONUS * c["x"][FEATURES.index("number")]
+
+
+def follow_ups_reached(questions: list[dict], size: int = RERANKED) -> tuple[int, int]:
+    """INSCIT follow-ups with evidence whose own candidates (asked alone) hold an evidence sentence among
+    the ``size`` best by the retrieval score, the pool the answer model reranks; and their number."""
+    follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
+    reached = sum(any(c["y"] for c in sorted(q["candidates"], key=lambda c: -_retrieval(c))[:size]) for q in follow_ups)
+    return reached, len(follow_ups)
+
+
 def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, float]]:
     """Hit@1 when only the best N candidates by the retrieval score are scored by the model (the
     retrieval score recomputed from the signals, as rag.search.retrieval.score_sentences weighs them)."""
-    names = ("dense", "dense_passage", "lexical", "lexical_passage", "phrase")
-    at = [FEATURES.index(n) for n in names]
-    weights = np.array([WEIGHTS[n] for n in names]) / sum(WEIGHTS.values())
-
-    def retrieval(c: dict) -> float:
-        return (
-            float(np.dot(np.maximum(np.array(c["x"])[at], 0.0), weights))
-            + NUMBER_BONUS * c["x"][FEATURES.index("number")]
-        )
-
     out = {}
     for size in (5, 8, 12, 20, 30):
         out[size] = {}
@@ -381,7 +478,7 @@ def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, floa
             ]
             hits = []
             for q in chosen:
-                pool = sorted(q["candidates"], key=lambda c: -retrieval(c))[:size]
+                pool = sorted(q["candidates"], key=lambda c: -_retrieval(c))[:size]
                 hits.append(max(pool, key=lambda c: w[0] + np.dot(c["x"], w[1:]), default={"y": 0})["y"])
             out[size][name] = float(np.mean(hits))
     return out
@@ -413,15 +510,16 @@ def product_confidences(data_dir: Path, work: Path) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def fitted_values(w: np.ndarray, threshold: float, conversation: float, margin: float) -> dict:
+def fitted_values(w: np.ndarray, threshold: float, conversation: tuple[float, int], margin: float) -> dict:
     return {
         "bias": float(w[0]), "weights": dict(zip(FEATURES, map(float, w[1:]), strict=True)),
-        "calibration": list(CALIBRATION), "threshold": threshold, "conversation": conversation,
-        "rewrite_margin": margin,
+        "calibration": list(CALIBRATION), "threshold": threshold,
+        "conversation": conversation[0],
+        "conversation_candidates": conversation[1], "rewrite_margin": margin,
     }  # fmt: skip
 
 
-def write_model(w: np.ndarray, threshold: float, conversation: float, margin: float) -> None:
+def write_model(w: np.ndarray, threshold: float, conversation: tuple[float, int], margin: float) -> None:
     a, b = CALIBRATION
     pairs = [f'"{name}": {value:.4f},' for name, value in zip(FEATURES, w[1:], strict=True)]
     weights = "".join(f"\n        {' '.join(pairs[i : i + 4])}" for i in range(0, len(pairs), 4))
@@ -431,7 +529,8 @@ def write_model(w: np.ndarray, threshold: float, conversation: float, margin: fl
         f'    "weights": {{{weights}\n    }},\n'
         f'    "calibration": [{a:.4f}, {b:.4f}],\n'
         f'    "threshold": {threshold:.4f},\n'
-        f'    "conversation": {conversation:.2f},\n'
+        f'    "conversation": {conversation[0]:.2f},\n'
+        f'    "conversation_candidates": {conversation[1]},\n'
         f'    "rewrite_margin": {margin:.2f},\n'
         "}\n"
     )
@@ -448,18 +547,26 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--candidates", type=int, default=30)
     parser.add_argument("--recollect", action="store_true", help="ask every question again (else reuse --work's)")
+    parser.add_argument(
+        "--recollect-inscit", action="store_true", help="ask INSCIT's conversations again, reuse the other sets'"
+    )
     parser.add_argument("--write", action="store_true", help="write the fitted values into rag/answer_model.py")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     cache = args.work / f"questions-{args.candidates}.json"
     if cache.exists() and not args.recollect:
         questions = json.loads(cache.read_text(encoding="utf-8"))
+        if args.recollect_inscit:
+            questions = [q for q in questions if q["set"] != "inscit"] + collect_inscit(
+                args.data_dir, args.work, args.candidates
+            )
+            cache.write_text(json.dumps(questions), encoding="utf-8")
     else:
         questions = collect(args.data_dir, args.work, args.candidates)
         cache.write_text(json.dumps(questions), encoding="utf-8")
     print(f"{len(questions)} questions, {sum(len(q['candidates']) for q in questions)} candidates")
     score_all(questions, None)
-    old_values = choose_threshold(questions), 0.0, choose_margin(questions)
+    old_values = choose_threshold(questions), (0.0, 0), choose_margin(questions)
     old = figures(questions, *old_values)
     l2 = choose_l2(questions, args.folds, args.seed)
     print(f"  chosen L2 {l2}")
@@ -467,24 +574,40 @@ def main() -> int:
     CALIBRATION[:] = calibrate(questions)
     for q in questions:
         rank(q, 0.0)
-    oof_values = choose_threshold(questions), choose_conversation(questions), choose_margin(questions)
+    conversation = choose_conversation(questions)
+    oof_values = choose_threshold(questions), conversation, choose_margin(questions, conversation[1])
     new = figures(questions, *oof_values)
     print(f"\n{'':48}{'hand-set score':>16}{'fitted (out of fold)':>22}")
-    for label, a, b in zip(("threshold", "conversation weight", "rewrite margin"), old_values, oof_values, strict=True):
+    for label, a, b in (
+        ("threshold", old_values[0], oof_values[0]),
+        ("conversation weight", old_values[1][0], oof_values[1][0]),
+        ("conversation candidates", old_values[1][1], oof_values[1][1]),
+        ("rewrite margin", old_values[2], oof_values[2]),
+    ):
         print(f"  {label:46}{a:>16.3f}{b:>22.3f}")
     for key in new:
         print(f"  {key:46}{old[key]:>16.3f}{new[key]:>22.3f}")
+    print(
+        f"  {'inscit follow-up, conversation chosen out of fold':46}{'':>16}"
+        f"{conversation_out_of_fold(questions, args.folds, args.seed):>22.3f}"
+    )
+    ceiling, ceiling_weight = gold_document_ceiling(questions)
+    print(
+        f"  {'inscit follow-up, weight on the gold document':46}{'':>16}{ceiling:>22.3f}"
+        f"  (the previous turn's gold document at weight {ceiling_weight:.2f}: an oracle)"
+    )
+    reached, follow_ups = follow_ups_reached(questions)
+    print(f"  INSCIT follow-ups with evidence among the {RERANKED} reranked, asked alone: {reached} of {follow_ups}")
+    for q in questions:
+        rank(q, conversation[0])
     everything = [c for q in questions for c in q["candidates"]]
     w = fit(_matrix(everything), np.array([c["y"] for c in everything]), l2)
     score_all(questions, w)  # with the out-of-fold calibration: in-sample logits would flatter it
-    threshold, conversation, margin = (
-        choose_threshold(questions),
-        choose_conversation(questions),
-        choose_margin(questions),
-    )
+    threshold, conversation = choose_threshold(questions), choose_conversation(questions)
+    margin = choose_margin(questions, conversation[1])
     print(
-        f"\nfitted on everything: threshold {threshold:.3f}, conversation {conversation:.2f}, "
-        f"rewrite margin {margin:.2f}"
+        f"\nfitted on everything: threshold {threshold:.3f}, conversation {conversation[0]}, "
+        f"conversation candidates {conversation[1]}, rewrite margin {margin:.2f}"
     )
     print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}")
     print(f"  bias {w[0]:+.3f}, " + ", ".join(f"{n} {v:+.3f}" for n, v in zip(FEATURES, w[1:], strict=True)))

@@ -39,8 +39,9 @@ FEATURES = (
 # Written by `python benchmarks/fit_ask.py --write` (see its output for the cross-validated figures):
 # the model's bias and weights; the calibration (a, b) of its log-odds z into the chance that the
 # best sentence answers, sigmoid(a * z + b); the threshold on that chance below which rag abstains; the
-# weight added, for ranking only, to a sentence of a document the previous answer cited; and the
-# margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
+# weight added, for ranking only, to a sentence of a document the conversation's latest answer cited;
+# how many of those documents' best sentences (by the retrieval score) join a follow-up's candidates;
+# and the margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
 # fmt: off
 FITTED = {
     "bias": -7.1186,
@@ -52,7 +53,8 @@ FITTED = {
     "calibration": [0.5093, 0.2365],
     "threshold": 0.1902,
     "conversation": 0.50,
-    "rewrite_margin": 0.08,
+    "conversation_candidates": 0,
+    "rewrite_margin": 0.02,
 }
 # fmt: on
 
@@ -74,7 +76,7 @@ def probability(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float
 
 def ranking(signals: Mapping[str, float], previous_document: bool, fitted: Mapping = FITTED) -> float:
     """What orders a question's candidates: the probability, a sentence of a document the
-    conversation's previous answer cited counted up by the fitted conversation weight."""
+    conversation's latest answer cited counted up by the fitted conversation weight."""
     return _calibrated(logit(signals, fitted) + (fitted["conversation"] if previous_document else 0.0), fitted)
 
 

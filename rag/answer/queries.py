@@ -25,7 +25,13 @@ from rag.index.metadata import DocumentHeader
 from rag.question.followups import CONTINUES, Turn, asks_for_more, asks_what_next, resolve_followup, turns_from
 from rag.question.kinds import asks_reason, overview_topic, split_parts
 from rag.search.filters import Where, restrict, select_documents
-from rag.search.retrieval import SearchIndexes, prepare_query, rank_question, search
+from rag.search.retrieval import (
+    SearchIndexes,
+    conversation_search,
+    prepare_query,
+    rank_question,
+    search,
+)
 from rag.text.boilerplate import alone_on_line, is_boilerplate, looks_like_label
 from rag.text.sentences import sentence_spans
 from rag.text.words import tokenize
@@ -199,7 +205,7 @@ class Queries:
             answer = self._what_next(question, turns[-1], k, threshold)
             if answer is not None:
                 return answer
-        previous = turns[-1].documents if turns else ()
+        previous = _conversation_documents(turns, self._allowed(chosen))
         searched = question
         candidates = self._question_candidates(question, k, previous, chosen)
         rewritten = resolve_followup(question, turns)
@@ -233,7 +239,8 @@ class Queries:
         return answer if searched == question else replace(answer, searched_for=searched)
 
     def _question_candidates(self, text: str, k: int, previous: Sequence[str], chosen: Where | None) -> list[Candidate]:
-        """The candidate sentences for a question, ranked by the answer model."""
+        """The candidate sentences for a question, ranked by the answer model; in a conversation, with
+        the best sentences of the documents it cited (``previous``) beside them (``conversation_search``)."""
         vector = self.embedder.encode([text])[0]
         with self._lock:
             return self._candidates(
@@ -243,9 +250,17 @@ class Queries:
                 with_antecedents=True,
                 question=True,
                 previous_documents=previous,
+                from_conversation=cast(int, FITTED["conversation_candidates"]),
                 content_only=True,
                 indexes=self._indexes_for(chosen),
             )
+
+    def _allowed(self, chosen: Where | None) -> frozenset[str] | None:
+        """The documents a filter lets a question be answered from (None: every one)."""
+        if chosen is None:
+            return None
+        with self._lock:
+            return frozenset(select_documents(chosen, self._indexes.store))
 
     def lookup(
         self, text: str, *, threshold: float | None = None, where: Where | dict[str, Any] | None = None
@@ -302,16 +317,27 @@ class Queries:
         with_antecedents: bool = False,
         question: bool = False,
         previous_documents: Sequence[str] = (),
+        from_conversation: int = 0,
         content_only: bool = False,
         indexes: SearchIndexes | None = None,
     ) -> list[Candidate]:
+        """The candidates for ``text``; a question's are ranked by the answer model, the sentences of
+        ``previous_documents`` (those the conversation cited) counted up, and the best
+        ``from_conversation`` of them scored beside the question's own hits."""
         indexes = indexes or self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records, antecedents = search(query, indexes, self.config.retrieval)
+        extra: list[Hit] = []
+        if question and previous_documents and from_conversation > 0:
+            extra, more, more_antecedents = conversation_search(query, indexes, previous_documents)
+            records, antecedents = {**more, **records}, {**more_antecedents, **antecedents}
         if content_only:  # page furniture ("Reference(s):", "Share") is never cited or shown
             hits = [h for h in hits if not self._is_furniture(records[h.row].sentence)]
+            extra = [h for h in extra if not self._is_furniture(records[h.row].sentence)]
         if question:  # a question is answered only as far as a sentence holds what it asks
-            hits = rank_question(query, hits, records, antecedents, indexes, previous_documents, limit)
+            hits = rank_question(
+                query, hits, records, antecedents, indexes, previous_documents, limit, extra[:from_conversation]
+            )
         hits = hits[:limit]
         chosen = [records[h.row] for h in hits]
         passages = indexes.store.passages(r.passage for r in chosen)
@@ -367,6 +393,16 @@ def _unknown_terms(lexical: LexicalSearch) -> Callable[[str], bool]:
         return bool(stems) and all(value >= rarest - 1e-9 for value in lexical.idf(stems).values())
 
     return unknown
+
+
+def _conversation_documents(turns: Sequence[Turn], allowed: frozenset[str] | None) -> tuple[str, ...]:
+    """The documents the conversation is about: those the most recent answer that cited any cited (an
+    abstention cites none, and does not change the topic), within the filter's documents."""
+    for turn in reversed(turns):
+        documents = tuple(d for d in dict.fromkeys(turn.documents) if allowed is None or d in allowed)
+        if documents:
+            return documents
+    return ()
 
 
 def _evidence(candidates: Sequence[Candidate]) -> float:
