@@ -204,6 +204,30 @@ def test_a_claim_naming_whom_a_better_scored_source_names_is_about_that_source()
     assert [(d.kind, d.claim_text) for d in swapped.differences] == [("name", "Iran")]
 
 
+def test_a_name_a_pronoun_of_the_source_refers_to_is_no_detail_added() -> None:
+    text = (
+        "An unrelated paragraph names Senator Smith.\n\nGovernor Taylor met the board on Monday. "
+        "The meeting ran long. His aides said the plan would go ahead."
+    )
+    start = text.index("His aides")
+    citation = Citation(text=text[start:], doc_id="t.md", title="T", source="", start=start, end=len(text),
+                        score=0.8, context=text[start:], context_start=start)  # fmt: skip
+    candidate = Candidate(citation, 1, 2, 2)
+
+    def read(doc_id: str, a: int, b: int) -> str:
+        return text[a:b]
+
+    def looked_up(claim: str) -> tuple[str, str]:
+        terms = frozenset({"taylor", "smith"})
+        match = match_sentence(claim, 0, [candidate], paraphrase_threshold=0.4, corpus_terms=terms, read=read)
+        return match.kind, match.verdict
+
+    # Taylor is named in the sentences before the passage, in the same paragraph: "His" is Taylor.
+    assert looked_up("Taylor's aides said the plan would go ahead.") == ("paraphrase", "")
+    # Smith is named only in another paragraph: the claim adds a detail the source does not state.
+    assert looked_up("Smith's aides said the plan would go ahead.") == ("altered", "adds a detail")
+
+
 # --- end to end, the real packaged model on the seed article ---------------------------------
 
 

@@ -232,7 +232,45 @@ def _align(
         better = [n for n in range(len(units)) if n not in near and units[n].score > chosen[0].score]
         agreeing = [c for c in map(compared, better) if not c[2]]
         chosen = max(agreeing, key=lambda c: c[0].score, default=chosen)
-    return chosen
+    return _named_before(claim, chosen, names, corpus_terms, read)
+
+
+# How far before its passage a source's paragraph is read for whom its pronouns name (characters:
+# a few sentences; a passage holds up to four, rag.config.ChunkingConfig).
+PRECEDING_CHARS = 600
+
+
+def _named_before(
+    claim: Side,
+    chosen: tuple[Citation, float, tuple[Difference, ...]],
+    names: frozenset[str],
+    corpus_terms: frozenset[str],
+    read: SpanReader | None,
+) -> tuple[Citation, float, tuple[Difference, ...]]:
+    """``chosen`` compared again with the sentences of its paragraph before its passage, when the
+    claim adds a name: "Taylor's aides said" for "His aides said" names whom "His" refers to when
+    Taylor is named just before, even in the passage before (coreference, not a detail added)."""
+    unit, coverage, differences = chosen
+    if (
+        read is None
+        or unit.context_start == 0
+        or not any(d.kind == "name" and d.change == "added" for d in differences)
+    ):
+        return chosen
+    start = max(0, unit.context_start - PRECEDING_CHARS)
+    before = read(unit.doc_id, start, unit.context_start)
+    paragraph = before.rfind("\n\n")
+    if paragraph >= 0:
+        before, start = before[paragraph + 2 :], start + paragraph + 2
+    elif start > 0:  # a sentence cut off at the window's edge: from the next one on
+        first = next(iter(sentence_spans(before)), None)
+        cut = first[1] if first else len(before)
+        before, start = before[cut:], start + cut
+    if not before.strip():
+        return chosen
+    context = Side(before + unit.context, start)
+    again = tuple(compare(claim, Side(unit.text, unit.start), context, names, corpus_terms))
+    return (unit, coverage, again) if len(again) < len(differences) else chosen
 
 
 def _states_all(claim: str, text: str) -> bool:
