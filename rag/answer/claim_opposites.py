@@ -250,11 +250,6 @@ def opposite_differences(
     sides = _opposite_sides()
     claim_forms = {f for w in claim_words for f in _forms(w.key)}
     source_forms = {f for w in source_words for f in _forms(w.key)}
-    # Where the source states each sense, its hyphenated words also by their parts ("biggest-ever").
-    source_sides: dict[tuple[int, int], list[Word]] = {}
-    for w in source_words:
-        for group_side in {g for part in {w.key, *w.key.split("-")} for f in _forms(part) for g in sides.get(f, ())}:
-            source_sides.setdefault(group_side, []).append(w)
     # The source's words of some sense that the claim does not use.
     said_by_source: dict[tuple[int, int], Word] = {}
     for word in source_words:
@@ -274,12 +269,24 @@ def opposite_differences(
                 for f in forms
                 for g, side in sides.get(f, ())
                 if (g, 1 - side) in said_by_source
-                and not _restated(claim, word, source, said_by_source[(g, 1 - side)], source_sides.get((g, side), []))
+                and not _restated(
+                    claim, word, source, said_by_source[(g, 1 - side)], _senses(source_words).get((g, side), [])
+                )
             ),
             None,
         )
         if other is not None:
             found.append(claim.difference(source, "opposite", (word.start, word.end), (other.start, other.end)))
+    return found
+
+
+def _senses(items: Sequence[Word]) -> dict[tuple[int, int], list[Word]]:
+    """Where a text states each sense, its hyphenated words also by their parts ("biggest-ever")."""
+    sides = _opposite_sides()
+    found: dict[tuple[int, int], list[Word]] = {}
+    for w in items:
+        for group_side in {g for part in {w.key, *w.key.split("-")} for f in _forms(part) for g in sides.get(f, ())}:
+            found.setdefault(group_side, []).append(w)
     return found
 
 
