@@ -24,8 +24,11 @@ any commit can be compared. The figures are computed here, from the spans each r
   direct answer with evidence) abstained on, as a user meets them (follow-ups with history).
 - MRPC (human paraphrase judgements): an index of every pair's second sentence; each first
   sentence is looked up. A faithful paraphrase (label 1, the same numbers and the same names
-  on both sides, see ``faithful``) must be supported (exact / near-exact / paraphrase) by its
-  own pair; AUROC of the lookup score, paraphrase vs not; lookup p50.
+  on both sides, see ``faithful``: number words count, and a name may open a sentence) must
+  be supported (exact / near-exact / paraphrase) by its own pair; AUROC of the lookup score,
+  paraphrase vs not; lookup p50. The figure under the definition before this release (digits
+  only, each text's first word skipped, ``faithful_before``) is printed beside it for one
+  release, so that the change of yardstick shows.
 
 Ask and lookup latencies are the median over the run's own calls (a checkout's runs are
 sequential, so the columns are comparable as ratios, not as absolute figures); SQuAD also
@@ -47,7 +50,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -148,12 +152,116 @@ def inscit_data(data_dir: Path) -> tuple[dict[str, str], list[dict]]:
 
 _NUMBER = re.compile(r"\d[\d,.]*")
 _NAME = re.compile(r"\b[A-Z][\w'-]*")
+# Numbers written in words, read as digits where the word is one number ("three" is "3",
+# "twenty-five" is "25"); a scale word stays a word ("one million" and "1 million" both read
+# "1", "million"). Written here, apart from rag's own number reader: the yardstick must not be
+# the thing measured.
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen".split()
+    )
+} | {word: str(10 * n) for n, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+_NUMBER_WORDS |= {"dozen": "12", "half": "0.5"}
+# Ordinals from "third" on, as the digits they stand for ("fifth" and "5th" are "5"); "first" and
+# "second" are left out: as often a sequence or a time ("at first", "a second") as a number.
+_NUMBER_WORDS |= {
+    word: str(value)
+    for value, word in enumerate(
+        "third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth fifteenth "
+        "sixteenth seventeenth eighteenth nineteenth twentieth".split(),
+        3,
+    )
+}
+_SCALE_WORDS = frozenset("hundred thousand million billion trillion".split())
+_SCALE_ABBREVIATIONS = {"bn": "billion", "mn": "million", "mln": "million", "tn": "trillion"}
+# Words read as numbers: digits, number words (hyphenated ones too), scale words.
+_NUMERIC = re.compile(r"\d[\d,.]*|[A-Za-z]+(?:-[A-Za-z]+)*")
+# A word opens a sentence or a quotation (its capital then says nothing about a name) at the
+# text's start, after a sentence's end, or right after an opening quote or bracket (one that
+# follows a space: a closing quote, '2004," Bush said', follows the words it closes).
+_OPENING = re.compile(r"(?:^|[.!?]\s+|(?:^|\s)[\"“‘(]|(?:^|\s)``\s*)$")
 
 
-def faithful(first: str, second: str) -> bool:
-    """The same numbers and the same names on both sides (the README's "faithful paraphrase"):
-    numbers as digit strings (commas and a trailing point dropped), names as capitalised words
-    other than each sentence's first word."""
+def numbers_in(text: str) -> set[str]:
+    """The numbers of ``text``: digit strings (commas and a trailing point dropped) and number words as digits."""
+    found = set()
+    for m in _NUMERIC.finditer(text):
+        token = m.group(0)
+        if token[0].isdigit():
+            found.add(token.replace(",", "").rstrip("."))
+            continue
+        parts = token.lower().split("-")
+        if all(p in _NUMBER_WORDS for p in parts):  # "twenty-five" is 25, "one" is 1
+            found.add(str(sum(float(_NUMBER_WORDS[p]) for p in parts)).removesuffix(".0"))
+        elif len(parts) == 1 and parts[0].removesuffix("s") in _SCALE_WORDS:
+            found.add(parts[0].removesuffix("s"))
+        elif parts[0] in _SCALE_ABBREVIATIONS and m.start() and text[m.start() - 1].isdigit():
+            found.add(_SCALE_ABBREVIATIONS[parts[0]])  # "$36.9bn" is "$36.9 billion"
+    return found
+
+
+def word_usage(texts: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Each word (lower-cased) -> in how many of ``texts`` it is capitalised mid-sentence, and in lower case."""
+    capitalised: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    for text in texts:
+        capitalised.update(w.lower() for w in _mid_sentence_names(text))
+        lower.update(set(re.findall(r"\b[a-z][\w'-]*", text)))
+    return {w: (capitalised[w], lower[w]) for w in capitalised.keys() | lower.keys()}
+
+
+def _name_by_usage(word: str, usage: dict[str, tuple[int, int]]) -> bool:
+    """Whether a capitalised word that opens a sentence is a name, by how the data set writes it:
+    capitalised mid-sentence at least as often as in lower case ("Moose" the police chief, in as
+    many texts as "a moose"; not "Police", 49 texts capitalised to 160 in lower case), or never
+    written at all but there."""
+    capitalised, lower = usage.get(word.lower().split("-")[0], (0, 0))
+    return capitalised >= lower
+
+
+def names_in(text: str, known: set[str], usage: dict[str, tuple[int, int]]) -> set[str]:
+    """The names of ``text``: its capitalised words, in lower case (possessive "'s" dropped; the
+    pronoun "I" and number words aside). One that opens a sentence or a quotation is a name when ``known``
+    (the words the pair capitalises mid-sentence) holds it, or by its ``usage``."""
+    found = set()
+    for m in _NAME.finditer(text):
+        word = re.sub(r"['’]s$", "", m.group(0))
+        if word == "I" or numbers_in(word):
+            continue  # a pronoun; a number ("Twenty-seven") is compared as a number
+        # A hyphenated word by its first part: "Low-income" is not a name, "Mascia-Frye" is.
+        if _OPENING.search(text[: m.start()]) and word not in known and not _name_by_usage(word, usage):
+            continue
+        found.add(word.lower())  # "MALAYSIA" names what "Malaysia" does
+    return found
+
+
+def _mid_sentence_names(text: str) -> set[str]:
+    """The capitalised words of ``text`` that do not open a sentence or a quotation."""
+    return {re.sub(r"['’]s$", "", m.group(0)) for m in _NAME.finditer(text) if not _OPENING.search(text[: m.start()])}
+
+
+def faithful(first: str, second: str, usage: dict[str, tuple[int, int]] | None = None) -> bool:
+    """The same numbers and the same names on both sides (the README's "faithful paraphrase").
+
+    Numbers are digit strings, number words and ordinals from "third" on, read as digits ("three
+    others" is not "four others"; "three" is "3"). Names are capitalised words; one opening a
+    sentence or a quotation is a name when the pair capitalises it mid-sentence, or when the data
+    set (``usage``, see ``word_usage``; by default the pair alone) never writes it in lower case or
+    capitalises it mid-sentence more often: "Taylor's aides" / "His aides" name someone on one
+    side only. Independent of rag's own readers of numbers and names: the yardstick must not be
+    the thing measured.
+    """
+    usage = word_usage((first, second)) if usage is None else usage
+    known = _mid_sentence_names(first) | _mid_sentence_names(second)
+    same_numbers = numbers_in(first) == numbers_in(second)
+    return same_numbers and names_in(first, known, usage) == names_in(second, known, usage)
+
+
+def faithful_before(first: str, second: str) -> bool:
+    """The definition before this release, kept for one release so that the change shows:
+    numbers as digit strings only, names as capitalised words other than each text's first word."""
 
     def numbers(text: str) -> set[str]:
         return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
@@ -172,13 +280,15 @@ def mrpc_data(data_dir: Path) -> tuple[dict[str, str], list[dict]]:
     with (data_dir / "mrpc-train.tsv").open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
     documents, claims = {}, []
+    usage = word_usage(text for row in rows for text in row[3:5])
     for block in range(0, len(rows), 100):
         name, text = f"mrpc-{block // 100:03d}.txt", ""
         for label, _, _, first, second in rows[block : block + 100]:
             second = " ".join(second.split())
             text += "\n\n" if text else ""
             claims.append({"q": " ".join(first.split()), "doc": name, "golds": [(len(text), len(text) + len(second))],
-                           "label": int(label), "faithful": label == "1" and faithful(first, second)})  # fmt: skip
+                           "label": int(label), "faithful": label == "1" and faithful(first, second, usage),
+                           "faithful before": label == "1" and faithful_before(first, second)})  # fmt: skip
             text += second
         documents[name] = text + "\n"
     return documents, claims
@@ -403,28 +513,36 @@ def inscit_figures(plan: dict, run: dict, problems: list[str]) -> dict:
 
 
 def mrpc_figures(plan: dict, run: dict, problems: list[str]) -> dict:
-    supported, own, accused, scores = [], [], [], {0: [], 1: []}
+    scores: dict[int, list[float]] = {0: [], 1: []}
     for claim, record in zip(plan["items"], run["claims"], strict=True):
-        score = min(record["scores"]) if record["scores"] else 0.0
-        scores[claim["label"]].append(score)
-        if claim["faithful"]:
-            ok = all(k in SUPPORTED for k in record["kinds"])
-            supported.append(ok)
-            own.append(
-                ok
-                and any(
-                    c and _overlaps([*c, ""], [(claim["doc"], *g) for g in claim["golds"]]) for c in record["cited"]
-                )
-            )
-            accused.append("altered" in record["kinds"])
+        scores[claim["label"]].append(min(record["scores"]) if record["scores"] else 0.0)
+    now = _faithful_figures(plan, run, "faithful")
+    before = _faithful_figures(plan, run, "faithful before")
     return {
-        "faithful paraphrases supported": _rate(supported),
-        "... citing their own pair": _rate(own),
-        "faithful called altered": _rate(accused),
+        "faithful paraphrases supported": now["supported"],
+        "... citing their own pair": now["own"],
+        "faithful called altered": now["altered"],
+        "faithful pairs": now["pairs"],
+        "faithful (digits only, first words skipped, as before) supported": before["supported"],
+        "... called altered": before["altered"],
+        "... pairs": before["pairs"],
         "AUROC paraphrase vs not": auroc(scores[1], scores[0]),
         "lookup p50 ms": statistics.median(r["ms"] for r in run["claims"]),
-        "faithful pairs": len(supported),
     }
+
+
+def _faithful_figures(plan: dict, run: dict, key: str) -> dict:
+    """Supported, citing their own pair, and called altered, over the pairs ``key`` marks faithful."""
+    supported, own, accused = [], [], []
+    for claim, record in zip(plan["items"], run["claims"], strict=True):
+        if not claim.get(key):
+            continue
+        ok = all(k in SUPPORTED for k in record["kinds"])
+        supported.append(ok)
+        golds = [(claim["doc"], *g) for g in claim["golds"]]
+        own.append(ok and any(c and _overlaps([*c, ""], golds) for c in record["cited"]))
+        accused.append("altered" in record["kinds"])
+    return {"supported": _rate(supported), "own": _rate(own), "altered": _rate(accused), "pairs": len(supported)}
 
 
 FIGURES = {"squad": squad_figures, "wikiqa": wikiqa_figures, "inscit": inscit_figures, "mrpc": mrpc_figures}
@@ -483,12 +601,13 @@ def main() -> int:
 def print_table(results: dict, sets: list[str], sizes: dict[str, int]) -> None:
     labels = list(results)
     width = max(34, *(len(label) + 2 for label in labels))
-    print(f"{'':44}" + "".join(f"{label[-width:]:>{width}}" for label in labels))
+    named = max(42, *(len(f) for name in sets for f in results[labels[0]][name]))
+    print(f"{'':{named + 2}}" + "".join(f"{label[-width:]:>{width}}" for label in labels))
     for name in sets:
         print(f"\n{name} ({sizes[name]} items)")
         for figure in results[labels[0]][name]:
             cells = "".join(f"{_cell(results[label][name].get(figure)):>{width}}" for label in labels)
-            print(f"  {figure:42}{cells}")
+            print(f"  {figure:{named}}{cells}")
     for label in labels:
         for problem in results[label].get("span problems", []):
             print(f"SPAN PROBLEM ({label}): {problem}")

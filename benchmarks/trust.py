@@ -13,7 +13,10 @@ no evidence that ...", "It is unclear whether ..."). Then looks up, per category
   sentences, trivially changed ones (case, punctuation, spacing, quotes), numbers written
   in words, adjacent sentences merged into one, and human-written paraphrases.
 
-Prints the supported / altered / unsupported rate of each category and lookup latency.
+Prints the supported / altered / unsupported rate of each category and lookup latency. A
+generated altered claim that lookup supports by citing another sentence, which holds every word
+of the claim (a swapped name may make the words of another sentence of the corpus), is true of
+what it cites: it is counted apart, on a line under its table, not as false support.
 With --baseline DIR (a checkout of the code before this change, e.g. /work/main) the same
 claims are looked up, in the same run and index, by that code in a subprocess: its
 verdicts and latency are printed side by side. The ask-side section of
@@ -373,8 +376,29 @@ def verdict(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index
     """supported / altered / unsupported for the claim as a whole (its worst sentence)."""
     kinds = outcome["kinds"]
     if all(k in SUPPORTED for k in kinds):
-        return "supported" if _cites_gold(claim, outcome, human_gold, index) else "supported elsewhere"
+        if _cites_gold(claim, outcome, human_gold, index):
+            return "supported"
+        generated = claim.category in ALTERED_CATEGORIES and not claim.category.startswith("human")
+        return "true elsewhere" if generated and _true_of_cited(claim, outcome, index) else "supported elsewhere"
     return "altered" if "altered" in kinds else "unsupported"
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9]+")
+_FUNCTION_WORDS = frozenset("a an the of to for in on at by and or these those this that its it is are was".split())
+
+
+def _true_of_cited(claim: Claim, outcome: dict, index) -> bool:
+    """Whether a generated altered claim is true of the other sentence lookup cites: that sentence
+    holds every word of the claim but function words (a name swap may give the words of another
+    sentence of the corpus: "Refer to Qualys API Guide for these configurations." is what "Refer to
+    the Qualys API Guide for the following configurations" says). Read with plain words, apart
+    from lookup's own comparison; such a claim is no false support, and is counted on its own."""
+    wanted = {w.lower() for w in _PLAIN_WORD.findall(claim.text)} - _FUNCTION_WORDS
+    for doc, start, end in [c for c in outcome["cited"] if c]:
+        held = {w.lower() for w in _PLAIN_WORD.findall(index.document(doc).text[start:end])}
+        if wanted and wanted <= held:
+            return True
+    return False
 
 
 def _cites_gold(claim: Claim, outcome: dict, human_gold: dict[str, list[str]], index) -> bool:
@@ -406,6 +430,7 @@ def summarise(claims: list[Claim], outcomes: list[dict], human_gold, index) -> d
             "found": c["supported"] / n if n else 0.0,
             "altered": c["altered"] / n if n else 0.0,
             "unsupported": c["unsupported"] / n if n else 0.0,
+            "true elsewhere": c["true elsewhere"],
         }
     latencies = [o["ms"] for o in outcomes]
     return {"rows": rows, "lookup_ms_p50": statistics.median(latencies), "lookup_ms_p95": _p95(latencies)}
@@ -505,6 +530,11 @@ def print_lookup(result: dict) -> None:
     print(f"\naltered claims (supported = false support){'':4}{header}")
     for category in ALTERED_CATEGORIES:
         print(_row(category, columns, "supported"))
+    for name, part in columns:
+        true = {c: part["rows"][c].get("true elsewhere", 0) for c in ALTERED_CATEGORIES}
+        if any(true.values()):
+            listed = ", ".join(f"{c} {n}" for c, n in true.items() if n)
+            print(f"  ({name}: supported citing another sentence the claim is true of, not counted above: {listed})")
     print(f"\nfaithful claims (found = supported, citing the source){header.replace('supported', '    found')}")
     for category in FAITHFUL_CATEGORIES:
         print(_row(category, columns, "found"))

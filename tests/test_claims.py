@@ -364,3 +364,47 @@ def test_a_word_begun_with_mis_says_wrongly() -> None:
         ("opposite", "correctly", "misinterpreted")
     ]
     assert differences("Early writers wrongly understood this motion as caused by the applied force.", source) == []
+
+
+# --- round 4: faithful MRPC pairs still called altered (the README's definition), by cause -----
+
+
+def test_a_dollar_amount_written_dollar_us_is_that_amount() -> None:
+    source = "Goldman offered the shares to investors at $13.15 each."
+    assert differences("Goldman is trying to sell the shares to investors at $US13.15 each.", source) == []
+    assert differences("Goldman sold the shares to investors at $US13.25 each.", source) == [
+        ("number", "$US13.25", "$13.15")
+    ]
+
+
+def test_a_bare_1_is_the_sources_one() -> None:
+    source = "Severe obesity rose by a factor of five, from one in 2,000 to one in 400."
+    assert differences("Severe obesity rose by a factor of five, from about 1 in 2,000 to one in 400.", source) == []
+    # Without a "one" in the source, the claim's "1" is an amount it adds.
+    assert differences("Obesity rose from 1 in 2,000.", "Obesity rose from 2,000.") == [("number", "1", "")]
+
+
+def test_no_that_answers_a_question_negates_nothing() -> None:
+    source = "I want to know whether or not the help that is available is being delivered."
+    claim = "No, what I want to know is whether or not the help that is available is being delivered."
+    assert differences(claim, source) == []
+    delivered = "The help that is available is being delivered."
+    assert differences("No help that is available is being delivered.", delivered) == [("negation", "No", "")]
+
+
+def test_a_claim_that_weighs_the_odds_keeps_the_sources_doubt() -> None:
+    source = "Economists said those concerns raised the odds that the Fed might reduce rates at its next meeting."
+    assert differences("Economists said that raised the odds of a rate cut at the Fed's next meeting.", source) == []
+    assert differences("Economists said the Fed will reduce rates at its next meeting.", source) == [
+        ("hedge", "", "might")
+    ]
+
+
+def test_a_sense_restated_where_the_claim_says_it_is_no_opposite() -> None:
+    # "biggest-ever" restates "largest"; the source's "slightly" is said of something else.
+    source = "Stocks rose slightly on Friday, as traders regrouped after the biggest-ever power outage."
+    assert differences("Spreads tightened on Friday as traders regrouped after the largest power outage.", source) == []
+    # Without the restatement, "largest" against "slightly" is still an opposite.
+    assert differences("Stocks rose the largest amount on Friday.", "Stocks rose slightly on Friday.") == [
+        ("opposite", "largest", "slightly")
+    ]

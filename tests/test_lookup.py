@@ -168,6 +168,66 @@ def test_an_altered_match_says_whether_it_says_something_else_or_adds_a_detail()
     assert match_sentence("The fund will raise 40 billion.", 0, [candidate], paraphrase_threshold=0.5).verdict == ""
 
 
+def _sentence(text: str, doc_id: str, score: float) -> Candidate:
+    citation = Citation(text=text, doc_id=doc_id, title=doc_id, source="", start=0, end=len(text), score=score,
+                        context=text, context_start=0)  # fmt: skip
+    return Candidate(citation, 0, 0, 0)
+
+
+def test_a_source_stating_every_amount_of_the_claim_is_aligned_though_it_shares_fewer_words() -> None:
+    own = _sentence("The Nasdaq composite held on to the slimmest of gains, up 4.64 at 1,735.34.", "a.md", 0.66)
+    other = _sentence("The Nasdaq Composite Index gained 13.73 points to finish at 1,700.34.", "b.md", 0.53)
+    claim = "However, the Nasdaq composite index managed to eke out a gain of 4.64 points at 1,735.34."
+    match = match_sentence(claim, 0, [own, other], paraphrase_threshold=0.4)
+    assert (match.kind, match.citation.doc_id) == ("paraphrase", "a.md"), match.reason
+    # A claim changing an amount is still altered against the sentence it was taken from.
+    changed = match_sentence(claim.replace("4.64", "4.94"), 0, [own, other], paraphrase_threshold=0.4)
+    assert changed.kind == "altered"
+    assert [(d.claim_text, d.source_text) for d in changed.differences][:1] in (
+        [("4.94", "4.64")], [("4.94", "13.73")]
+    )  # fmt: skip
+
+
+def test_a_claim_naming_whom_a_better_scored_source_names_is_about_that_source() -> None:
+    own = _sentence('"In return we expect North Korea to give up nuclear weapons."', "a.md", 0.55)
+    other = _sentence(
+        "The contact between the delegations ended a drought between two nations at odds over the nuclear "
+        "weapons program, which both sides were required to end in exchange for aid.", "b.md", 0.42,
+    )  # fmt: skip
+    claim = "In exchange, North Korea would be required to end its nuclear weapons program."
+    match = match_sentence(claim, 0, [own, other], paraphrase_threshold=0.4)
+    assert (match.kind, match.citation.doc_id) == ("paraphrase", "a.md"), match.reason
+    # A name the better-scored source does not hold either (a name of the corpus): still altered.
+    iran = claim.replace("North Korea", "Iran")
+    swapped = match_sentence(iran, 0, [own, other], paraphrase_threshold=0.4, corpus_terms=frozenset({"iran"}))
+    assert swapped.kind == "altered", swapped.reason
+    assert [(d.kind, d.claim_text) for d in swapped.differences] == [("name", "Iran")]
+
+
+def test_a_name_a_pronoun_of_the_source_refers_to_is_no_detail_added() -> None:
+    text = (
+        "An unrelated paragraph names Senator Smith.\n\nGovernor Taylor met the board on Monday. "
+        "The meeting ran long. His aides said the plan would go ahead."
+    )
+    start = text.index("His aides")
+    citation = Citation(text=text[start:], doc_id="t.md", title="T", source="", start=start, end=len(text),
+                        score=0.8, context=text[start:], context_start=start)  # fmt: skip
+    candidate = Candidate(citation, 1, 2, 2)
+
+    def read(doc_id: str, a: int, b: int) -> str:
+        return text[a:b]
+
+    def looked_up(claim: str) -> tuple[str, str]:
+        terms = frozenset({"taylor", "smith"})
+        match = match_sentence(claim, 0, [candidate], paraphrase_threshold=0.4, corpus_terms=terms, read=read)
+        return match.kind, match.verdict
+
+    # Taylor is named in the sentences before the passage, in the same paragraph: "His" is Taylor.
+    assert looked_up("Taylor's aides said the plan would go ahead.") == ("paraphrase", "")
+    # Smith is named only in another paragraph: the claim adds a detail the source does not state.
+    assert looked_up("Smith's aides said the plan would go ahead.") == ("altered", "adds a detail")
+
+
 # --- end to end, the real packaged model on the seed article ---------------------------------
 
 

@@ -21,9 +21,9 @@ from rag.types import ChangeKind, Difference, DifferenceKind
 
 # Words with their spans: dotted acronyms ("U.S."), words with inner apostrophes or
 # hyphens ("Li's", "state-backed"), numbers with separators ("1,000.5"), and the signs
-# that belong to amounts.
+# that belong to amounts ("$US13.15", as wire copy writes US dollars, is "$13.15").
 _WORD = re.compile(
-    r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)*(?:st|nd|rd|th|['\u2019]?s)?|[^\W_]+(?:['\u2019\-][^\W_]+)*|[$€£¥%]"
+    r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)*(?:st|nd|rd|th|['\u2019]?s)?|\$US(?=\d)|[^\W_]+(?:['\u2019\-][^\W_]+)*|[$€£¥%]"
 )
 
 
@@ -158,7 +158,7 @@ _ORDINALS = {
 _SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9, "mn": 1e6}
 _SCALES |= {word + "s": value for word, value in _SCALES.items() if len(word) > 2}  # "1.1 millions"
 _CURRENCY = {
-    "$": "usd", "dollar": "usd", "dollars": "usd", "usd": "usd", "us$": "usd",
+    "$": "usd", "dollar": "usd", "dollars": "usd", "usd": "usd", "us$": "usd", "$us": "usd",
     "€": "eur", "euro": "eur", "euros": "eur", "eur": "eur",
     "£": "gbp", "pound": "gbp", "pounds": "gbp", "gbp": "gbp", "sterling": "gbp",
     "¥": "cny", "yuan": "cny", "renminbi": "cny", "rmb": "cny", "cny": "cny", "yen": "jpy",
@@ -240,7 +240,7 @@ def _read_quantity(items: Sequence[Word], i: int) -> tuple[Quantity | None, int]
         return Quantity(float(_ORDINALS[word.key]), "ordinal", "", word.start, word.end), i + 1
     first = i
     currency = ""
-    if word.key in ("$", "€", "£", "¥") and i + 1 < len(items) and items[i + 1].start == word.end:
+    if word.key in ("$", "$us", "€", "£", "¥") and i + 1 < len(items) and items[i + 1].start == word.end:
         currency, i = _CURRENCY[word.key], i + 1
     total, current, seen, unit, j = 0.0, 0.0, False, "", i
     if _VERSION.match(word.key):  # "5.3.2": equal only to itself
@@ -390,6 +390,13 @@ def number_differences(
     unmatched += [q for q in repeats if any(s.kind == q.kind for s in spare)]
     # A weekday differs only from another weekday: "Wednesday" may be what the source calls "today".
     unmatched = [q for q in unmatched if q.unit != "weekday" or any(s.unit == "weekday" for s in spare)]
+    # A bare "1" is what the source writes "one" ("1 in 2,000" / "one in 2,000"), a word not read
+    # as an amount on its own: "one" is as often a pronoun ("one of them").
+    ones = sum(w.key == "one" for w in source_words) - sum(w.key == "one" for w in claim_words)
+    for q in [q for q in unmatched if q.value == 1 and not q.unit and q.bound in ("", "~")]:
+        if ones > 0:
+            unmatched.remove(q)
+            ones -= 1
     unmatched.sort(key=lambda q: q.start)
     found = []
     for q in unmatched:
