@@ -36,7 +36,7 @@ import numpy as np
 from rag.answer_model import probability, ranking
 from rag.config import RetrievalConfig
 from rag.index.dense import DenseSearch, VectorSegments
-from rag.index.lexical import LexicalSearch, coverage
+from rag.index.lexical import LexicalSearch, Weighing, coverage
 from rag.index.metadata import MetadataSegments, SentenceRecord
 from rag.question.focus import NUMBER, Focus, Vocabulary, focus_coverage, question_focus, vocabulary
 from rag.text.words import capitalised_tokens, name_groups, tokenize
@@ -104,7 +104,8 @@ def phrase_overlap(query_bigrams: frozenset[tuple[str, str]], tokens: Sequence[s
     """The share of the question's adjacent term pairs that are adjacent in the sentence too."""
     if not query_bigrams:
         return 0.0
-    return len(query_bigrams & bigrams(tokens)) / len(query_bigrams)
+    # The sentence's pairs are only looked up, never collected into a set of their own.
+    return len(query_bigrams.intersection(zip(tokens, tokens[1:], strict=False))) / len(query_bigrams)
 
 
 def candidate_rows(query: Query, indexes: SearchIndexes, config: RetrievalConfig) -> list[int]:
@@ -143,14 +144,19 @@ def antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> di
     }
 
 
-def _lexical(query: Query, record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[float, float]:
+def _lexical(
+    query: Query, weighing: Weighing, record: SentenceRecord, antecedent: SentenceRecord | None
+) -> tuple[float, float]:
     """Term coverage of the sentence on its own, and read with its antecedent when it refers back."""
-    own = coverage(query.idf, record.tokens, query.names, capitalised_tokens(record.sentence.text))
+    # The capitalised words are read only when the question names someone (a multi-word name).
+    mentions = capitalised_tokens(record.sentence.text) if weighing.groups else frozenset[str]()
+    own = weighing.share(record.tokens, mentions)
     if antecedent is None:
         return own, own
     tokens = (*antecedent.tokens, *record.tokens)
-    mentions = capitalised_tokens(f"{antecedent.sentence.text} {record.sentence.text}")
-    return own, max(own, coverage(query.idf, tokens, query.names, mentions))
+    if weighing.groups:
+        mentions = capitalised_tokens(f"{antecedent.sentence.text} {record.sentence.text}")
+    return own, max(own, weighing.share(tokens, mentions))
 
 
 def score_sentences(
@@ -171,23 +177,30 @@ def score_sentences(
     # In float64: a matrix product may round two identical rows differently (by where they
     # fall in the kernel's blocks), and a syndicated copy must score exactly as its original.
     query_vector = query.vector.astype(np.float64)
-    dense = indexes.sentence_vectors[rows].astype(np.float64) @ query_vector
-    dense_passage = indexes.passage_vectors[passages].astype(np.float64) @ query_vector
+    dense = (indexes.sentence_vectors[rows].astype(np.float64) @ query_vector).tolist()
+    dense_passage = (indexes.passage_vectors[passages].astype(np.float64) @ query_vector).tolist()
     passage_tokens = indexes.store.passage_tokens(passages.tolist())
     before = antecedents(records, indexes) if before is None else before
-    total_weight = sum(WEIGHTS.values())
+    # The question's terms are weighed once, and each passage measured once however many of
+    # its sentences are candidates: the same sums as per sentence, so the same scores.
+    weighing = Weighing.of(query.idf, query.names)
+    passage_weighing = Weighing.of(query.idf)
+    passage_shares = {p: passage_weighing.share(tokens) for p, tokens in passage_tokens.items()}
+    weights = tuple(WEIGHTS.values())
+    total_weight = sum(weights)
     hits = []
     for i, record in enumerate(records):
-        own_lexical, lexical = _lexical(query, record, before.get(record.row))
-        signals = {
-            "dense": float(dense[i]),
-            "dense_passage": float(dense_passage[i]),
-            "lexical": lexical,
-            "lexical_passage": coverage(query.idf, passage_tokens[record.passage]),
-            "phrase": phrase_overlap(query.bigrams, record.tokens),
-        }
+        own_lexical, lexical = _lexical(query, weighing, record, before.get(record.row))
+        values = (
+            dense[i],
+            dense_passage[i],
+            lexical,
+            passage_shares[record.passage],
+            phrase_overlap(query.bigrams, record.tokens),
+        )
+        signals = dict(zip(WEIGHTS, values, strict=True))
         bonus = _number_bonus(query, record)
-        score = sum(WEIGHTS[name] * max(value, 0.0) for name, value in signals.items()) / total_weight + bonus
+        score = sum([w * max(v, 0.0) for w, v in zip(weights, values, strict=True)]) / total_weight + bonus
         scores = {**signals, "number_bonus": bonus, "score": score}
         if lexical > own_lexical:
             # What the sentence scores without the words it borrows from the one before it,
@@ -199,8 +212,8 @@ def score_sentences(
 
 
 def _ranked(hits: list[Hit], records: Sequence[SentenceRecord]) -> list[Hit]:
-    # Ties go by document and position, not by row: rows depend on the order documents
-    # were added in, and an updated index must rank as a fresh build of its corpus does.
+    # Ties go by document and position, not by row: rows depend on the order documents were
+    # added in, and an updated index must rank as a fresh build of its corpus does.
     # Scores are compared to 9 decimals, so that rounding noise never outranks that order.
     where = {r.row: (r.sentence.doc_id, r.sentence.position) for r in records}
     return sorted(hits, key=lambda h: (-round(h.score, 9), where[h.row]))
@@ -227,7 +240,7 @@ def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[
 class _LazyVocabularies:
     """Each passage's vocabulary, made the first time a sentence of the passage is weighed."""
 
-    def __init__(self, tokens: dict[int, list[str]]) -> None:
+    def __init__(self, tokens: dict[int, tuple[str, ...]]) -> None:
         self._tokens = tokens
         self._made: dict[int, Vocabulary] = {}
 
