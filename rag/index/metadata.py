@@ -8,6 +8,7 @@ which removed documents are invisible. Answer code receives typed records
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import sys
@@ -41,6 +42,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 CACHED_SENTENCES = 16_384
 CACHED_PASSAGES = 4_096
 CACHED_DOCUMENTS = 8  # whole texts: a quote reaching past its sentence reads its document
+CACHED_DOCUMENT_CHARS = 1_000_000  # a longer one is read each time rather than held
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -366,23 +368,27 @@ class MetadataStore:
 
     def document(self, doc_id: str) -> Document | None:
         """The document ``doc_id`` with its text; None when this store does not hold it."""
-        return self._kept(self._documents, [doc_id], self._read_document).get(doc_id)
+        if self._immutable:
+            kept, _ = self._documents.found([doc_id])
+            if doc_id in kept:
+                return kept[doc_id]
+        document = self._read_document(doc_id)
+        if self._immutable and (document is None or len(document.text) <= CACHED_DOCUMENT_CHARS):
+            self._documents.keep({doc_id: document})
+        return document
 
-    def _read_document(self, wanted: list[str]) -> dict[str, Document | None]:
-        (doc_id,) = wanted
+    def _read_document(self, doc_id: str) -> Document | None:
         rows = self._rows(
             f"SELECT doc_id, text, title, source, url, date, content_hash, pages, {self._added()} "
             "FROM documents WHERE doc_id = ?",
             (doc_id,),
         )
         if not rows:
-            return {doc_id: None}
+            return None
         doc_id, text, title, source, url, date, content_hash, pages, encoding, author = rows[0]
-        return {
-            doc_id: Document(
-                doc_id, text, title, source, url, date, content_hash, tuple(json.loads(pages)), encoding, author
-            )
-        }
+        return Document(
+            doc_id, text, title, source, url, date, content_hash, tuple(json.loads(pages)), encoding, author
+        )
 
     def document_headers(self) -> list[DocumentHeader]:
         """Every document held here, without its text."""
@@ -466,8 +472,8 @@ class MetadataSegments:
 
     def __init__(self, parts: Sequence[MetadataPart]) -> None:
         self.parts = tuple(sorted(parts, key=lambda p: p.first_row))
-        self._first_rows = np.asarray([p.first_row for p in self.parts], dtype=np.int64)
-        self._first_passages = np.asarray([p.first_passage for p in self.parts], dtype=np.int64)
+        self._first_rows = [p.first_row for p in self.parts]
+        self._first_passages = [p.first_passage for p in self.parts]
         self._live: dict[str, LiveDocument] = {}
         for number, part in enumerate(self.parts):
             for doc_id, content_hash, added_at, sentences, file in part.store.document_index():
@@ -508,11 +514,11 @@ class MetadataSegments:
         live = self._live.get(doc_id)
         return (-1, {}) if live is None else (live.segment, self.parts[live.segment].store.rows_by_text(doc_id))
 
-    def _by_part(self, values: Iterable[int], firsts: np.ndarray) -> dict[int, list[int]]:
-        values = sorted({int(v) for v in values})
-        parts = np.searchsorted(firsts, np.asarray(values, dtype=np.int64), side="right") - 1
+    def _by_part(self, values: Iterable[int], firsts: list[int]) -> dict[int, list[int]]:
+        # bisect, not numpy: a question reads a few dozen rows, too few for an array to pay.
         grouped: dict[int, list[int]] = {}
-        for value, number in zip(values, parts.tolist(), strict=True):
+        for value in sorted({int(v) for v in values}):
+            number = bisect.bisect_right(firsts, value) - 1
             if number >= 0:
                 grouped.setdefault(number, []).append(value)
         return grouped
