@@ -185,23 +185,22 @@ def score_sentences(
     # its sentences are candidates: the same sums as per sentence, so the same scores.
     weighing = Weighing.of(query.idf, query.names)
     passage_weighing = Weighing.of(query.idf)
-    passage_shares = {p: passage_weighing.share(tokens) for p, tokens in passage_tokens.items()}
-    weights = tuple(WEIGHTS.values())
-    total_weight = sum(weights)
+    passage_shares = {p: passage_weighing.share(_vocabulary(tokens).tokens) for p, tokens in passage_tokens.items()}
+    total_weight = sum(WEIGHTS.values())
     hits = []
     for i, record in enumerate(records):
         own_lexical, lexical = _lexical(query, weighing, record, before.get(record.row))
-        values = (
-            dense[i],
-            dense_passage[i],
-            lexical,
-            passage_shares[record.passage],
-            phrase_overlap(query.bigrams, record.tokens),
-        )
-        signals = dict(zip(WEIGHTS, values, strict=True))
+        scores = {
+            "dense": dense[i],
+            "dense_passage": dense_passage[i],
+            "lexical": lexical,
+            "lexical_passage": passage_shares[record.passage],
+            "phrase": phrase_overlap(query.bigrams, record.tokens),
+        }
         bonus = _number_bonus(query, record)
-        score = sum([w * max(v, 0.0) for w, v in zip(weights, values, strict=True)]) / total_weight + bonus
-        scores = {**signals, "number_bonus": bonus, "score": score}
+        score = sum([WEIGHTS[name] * max(value, 0.0) for name, value in scores.items()]) / total_weight + bonus
+        scores["number_bonus"] = bonus
+        scores["score"] = score
         if lexical > own_lexical:
             # What the sentence scores without the words it borrows from the one before it,
             # for judging it as a second quote beside that one.
@@ -252,7 +251,7 @@ class _LazyVocabularies:
 
 # By the tokens (the store hands out the same tuple for a passage or sentence it has read before):
 # sorting a passage's words was half of weighing a candidate's focus (benchmarks/latency.py).
-_vocabulary = lru_cache(maxsize=1 << 11)(vocabulary)
+_vocabulary = lru_cache(maxsize=1 << 12)(vocabulary)
 
 
 @lru_cache(maxsize=1 << 12)
