@@ -25,7 +25,12 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The code measured: the first folder of PYTHONPATH when it is set (another checkout, such as a
+# baseline worktree: PYTHONPATH=/work/base-0e0d440 python benchmarks/latency.py), else this one.
+CODE = Path(os.environ["PYTHONPATH"].split(os.pathsep)[0]) if os.environ.get("PYTHONPATH") else ROOT
+sys.path.insert(0, str(CODE))
+import rag  # noqa: E402, F401  (imported from CODE before throughput puts this checkout first on the path)
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from throughput import (  # noqa: E402
@@ -638,6 +643,7 @@ def main() -> int:
     profile_size = parse_size(args.profile_size) if args.profile_size else (max(numeric) if numeric else sizes[-1])
     if not args.json:
         print(machine_line(machine()), flush=True)
+        print(f"code measured: {CODE}", flush=True)
     result = run(sizes, args.data, args.keep, profile_size)
     return emit(result, args.json, print_report)
 
