@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import json
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,11 +37,12 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 # by row, passage or document: the sentences of a question's candidates come back for the
 # questions after it, and reading them again was a third of an ask's time besides encoding the
 # question (`python benchmarks/latency.py --sizes squad`). An update opens new stores; an old
-# store's records stay true of the segment it reads. Bounded, oldest out first: about 8 MB.
-CACHED_SENTENCES = 16_384
-CACHED_PASSAGES = 4_096
-CACHED_DOCUMENTS = 8  # whole texts: a quote reaching past its sentence reads its document
-CACHED_DOCUMENT_CHARS = 1_000_000  # a longer one is read each time rather than held
+# store's records stay true of the segment it reads. Bounded, oldest out first: a sentence
+# record takes about 1.6 kB, a passage's tokens 3 kB (SQuAD), so at most about 12 MB in all.
+CACHED_SENTENCES = 4_096
+CACHED_PASSAGES = 1_024
+CACHED_DOCUMENTS = 4  # whole texts: a quote reaching past its sentence reads its document
+CACHED_DOCUMENT_CHARS = 500_000  # a longer one is read each time rather than held
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -339,7 +339,7 @@ class MetadataStore:
         marks = _marks(wanted)
         result: dict[int, list[str]] = {p: [] for p in wanted}
         for passage, tokens in self._rows(f"SELECT passage, tokens FROM sentences WHERE passage IN ({marks})", wanted):
-            result[passage].extend(map(sys.intern, tokens.split()))
+            result[passage].extend(tokens.split())
         return {passage: tuple(tokens) for passage, tokens in result.items()}
 
     def rows_of_passages(self, passages: Iterable[int]) -> list[int]:
@@ -426,8 +426,7 @@ def _marks(values: Sequence[Any]) -> str:
 
 def _sentence_record(row: tuple) -> SentenceRecord:
     sentence = Sentence(doc_id=row[1], position=row[2], paragraph=row[3], start=row[4], end=row[5], text=row[6])
-    # Tokens are interned: a kept record then holds a pointer per token, not a string.
-    return SentenceRecord(row=row[0], sentence=sentence, passage=row[7], tokens=tuple(map(sys.intern, row[8].split())))
+    return SentenceRecord(row=row[0], sentence=sentence, passage=row[7], tokens=tuple(row[8].split()))
 
 
 def _header(

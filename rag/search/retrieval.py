@@ -251,7 +251,8 @@ class _LazyVocabularies:
 
 # By the tokens (the store hands out the same tuple for a passage or sentence it has read before):
 # sorting a passage's words was half of weighing a candidate's focus (benchmarks/latency.py).
-_vocabulary = lru_cache(maxsize=1 << 12)(vocabulary)
+# A passage's vocabulary takes about 6 kB: at most about 12 MB.
+_vocabulary = lru_cache(maxsize=1 << 11)(vocabulary)
 
 
 @lru_cache(maxsize=1 << 12)
