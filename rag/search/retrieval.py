@@ -144,12 +144,13 @@ def antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> di
     }
 
 
-def _lexical(
-    query: Query, weighing: Weighing, record: SentenceRecord, antecedent: SentenceRecord | None
-) -> tuple[float, float]:
+_NO_MENTIONS: frozenset[str] = frozenset()
+
+
+def _lexical(weighing: Weighing, record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[float, float]:
     """Term coverage of the sentence on its own, and read with its antecedent when it refers back."""
     # The capitalised words are read only when the question names someone (a multi-word name).
-    mentions = capitalised_tokens(record.sentence.text) if weighing.groups else frozenset[str]()
+    mentions = capitalised_tokens(record.sentence.text) if weighing.groups else _NO_MENTIONS
     own = weighing.share(record.tokens, mentions)
     if antecedent is None:
         return own, own
@@ -189,7 +190,7 @@ def score_sentences(
     total_weight = sum(WEIGHTS.values())
     hits = []
     for i, record in enumerate(records):
-        own_lexical, lexical = _lexical(query, weighing, record, before.get(record.row))
+        own_lexical, lexical = _lexical(weighing, record, before.get(record.row))
         scores = {
             "dense": dense[i],
             "dense_passage": dense_passage[i],
@@ -211,8 +212,8 @@ def score_sentences(
 
 
 def _ranked(hits: list[Hit], records: Sequence[SentenceRecord]) -> list[Hit]:
-    # Ties go by document and position, not by row: rows depend on the order documents were
-    # added in, and an updated index must rank as a fresh build of its corpus does.
+    # Ties go by document and position, not by row: rows depend on the order documents
+    # were added in, and an updated index must rank as a fresh build of its corpus does.
     # Scores are compared to 9 decimals, so that rounding noise never outranks that order.
     where = {r.row: (r.sentence.doc_id, r.sentence.position) for r in records}
     return sorted(hits, key=lambda h: (-round(h.score, 9), where[h.row]))
