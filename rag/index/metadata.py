@@ -101,6 +101,10 @@ class _Kept(Generic[_Key, _Value]):
             while len(self._values) > self._size:
                 del self._values[next(iter(self._values))]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
 
 _ABSENT: Any = object()
 
@@ -197,6 +201,13 @@ class MetadataStore:
         store._index_dir = index_dir
         store._immutable = True
         return store
+
+    def forget(self) -> None:
+        """Drop what was kept of earlier reads (``benchmarks/latency.py`` measures an ask without them)."""
+        for kept in (self._sentences, self._passage_tokens, self._passage_rows, self._passages):
+            kept.clear()
+        self._headers_kept.clear()
+        self._documents.clear()
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
         """Every row of a query (read at once, so that damage shows here, as IndexMismatchError)."""
@@ -485,6 +496,11 @@ class MetadataSegments:
     def close(self) -> None:
         for part in self.parts:
             part.store.close()
+
+    def forget(self) -> None:
+        """Drop what every segment's store kept of earlier reads (see ``MetadataStore.forget``)."""
+        for part in self.parts:
+            part.store.forget()
 
     def live_documents(self) -> dict[str, LiveDocument]:
         """Every live document by doc_id."""
