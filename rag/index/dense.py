@@ -497,6 +497,11 @@ class VectorSegments:
         if isinstance(rows, slice):
             rows = np.arange(*rows.indices(len(self)))
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(self._arrays) == 1 and len(rows):  # one segment (most indexes): no grouping by segment
+            local = rows - self._first[0]
+            if local.min() < 0 or local.max() >= len(self._arrays[0]):
+                raise IndexError("a row outside every segment")
+            return np.asarray(self._arrays[0][local], dtype=np.float32)
         part = np.searchsorted(self._first, rows, side="right") - 1
         if len(rows) and (part.min() < 0 or np.any(rows >= self._ends[np.maximum(part, 0)])):
             raise IndexError("a row outside every segment")

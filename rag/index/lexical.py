@@ -8,7 +8,7 @@ import logging
 import math
 from array import array as packed
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -524,18 +524,51 @@ def coverage(
     a person in full once ("Premier Li Qiang") and then in part ("Li"), while "united" in
     lower case is no mention of the "United Methodist Church".
     """
-    present = set(tokens)
-    total = found = 0.0
-    named: set[str] = set()
-    for group in names:
-        parts = [t for t in group if t in query_idf]
-        if parts:
-            weight = max(query_idf[t] for t in parts)
-            total += weight
-            found += weight if any(t in name_mentions for t in parts) else 0.0
-            named.update(parts)
-    for term, weight in query_idf.items():
-        if term not in named:
-            total += weight
-            found += weight if term in present else 0.0
-    return found / total if total > 0 else 0.0
+    return Weighing.of(query_idf, names).share(tokens, name_mentions)
+
+
+@dataclass(frozen=True, slots=True)
+class Weighing:
+    """A query's terms weighed once for :func:`coverage`, then applied to each of many texts.
+
+    A question's candidates are each measured against the same terms (``benchmarks/latency.py``:
+    the names and weights were worked out again for every one). The sums run in the same order
+    as ever, so a share is the same float whichever way it is computed.
+    """
+
+    groups: tuple[tuple[float, tuple[str, ...]], ...]  # each multi-word name: its weight and its parts
+    terms: tuple[tuple[str, float], ...]  # the other terms and their weights, in the query's order
+    total: float
+
+    @classmethod
+    def of(cls, query_idf: dict[str, float], names: Sequence[tuple[str, ...]] = ()) -> Weighing:
+        total = 0.0
+        groups = []
+        named: set[str] = set()
+        for group in names:
+            parts = tuple(t for t in group if t in query_idf)
+            if parts:
+                weight = max(query_idf[t] for t in parts)
+                total += weight
+                groups.append((weight, parts))
+                named.update(parts)
+        terms = []
+        for term, weight in query_idf.items():
+            if term not in named:
+                total += weight
+                terms.append((term, weight))
+        return cls(tuple(groups), tuple(terms), total)
+
+    def share(self, tokens: Collection[str], name_mentions: Collection[str] = frozenset()) -> float:
+        """The weighed share of the terms in ``tokens``, a name counted where ``name_mentions`` holds a part."""
+        if not self.total > 0:
+            return 0.0
+        present = tokens if isinstance(tokens, set | frozenset) else set(tokens)
+        found = 0.0
+        for weight, parts in self.groups:
+            if any(t in name_mentions for t in parts):
+                found += weight
+        for term, weight in self.terms:
+            if term in present:
+                found += weight
+        return found / self.total

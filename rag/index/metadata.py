@@ -8,12 +8,14 @@ which removed documents are invisible. Answer code receives typed records
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -30,6 +32,17 @@ from rag.types import Document, FileVersion, Passage, Sentence
 # sidecar files, and an open connection keeps working after a later build deletes the
 # generation. The busy timeout matters should anyone open the file without immutable.
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
+
+# A committed segment never changes (above), so what a read-only store has read once it keeps,
+# by row, passage or document: the sentences of a question's candidates come back for the
+# questions after it, and reading them again was a third of an ask's time besides encoding the
+# question (`python benchmarks/latency.py --sizes squad`). An update opens new stores; an old
+# store's records stay true of the segment it reads. Bounded, oldest out first: a sentence
+# record takes about 1.6 kB, a passage's tokens 3 kB (SQuAD), so at most about 12 MB in all.
+CACHED_SENTENCES = 4_096
+CACHED_PASSAGES = 1_024
+CACHED_DOCUMENTS = 4  # whole texts: a quote reaching past its sentence reads its document
+CACHED_DOCUMENT_CHARS = 500_000  # a longer one is read each time rather than held
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -55,6 +68,45 @@ CREATE INDEX sentences_by_passage ON sentences (passage);
 """
 
 _SENTENCE_COLUMNS = 'row, doc_id, position, paragraph, start, "end", text, passage, tokens'
+
+
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+class _Kept(Generic[_Key, _Value]):
+    """At most ``size`` values by key, the oldest dropped first; safe to share between threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: dict[_Key, _Value] = {}
+        self._lock = threading.Lock()
+
+    def found(self, keys: Iterable[_Key]) -> tuple[dict[_Key, _Value], list[_Key]]:
+        """The values held of ``keys``, and the keys not held (in the order given)."""
+        found: dict[_Key, _Value] = {}
+        missing: list[_Key] = []
+        with self._lock:
+            for key in keys:
+                value = self._values.get(key, _ABSENT)
+                if value is _ABSENT:
+                    missing.append(key)
+                else:
+                    found[key] = value
+        return found, missing
+
+    def keep(self, values: dict[_Key, _Value]) -> None:
+        with self._lock:
+            self._values.update(values)
+            while len(self._values) > self._size:
+                del self._values[next(iter(self._values))]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+_ABSENT: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +164,14 @@ class MetadataStore:
         self._index_dir: Path | None = None
         self._writable = False
         self._added_columns: str | None = None
+        # Filled only by a store opened read-only (``open``): one being written may still change.
+        self._sentences: _Kept[int, SentenceRecord] = _Kept(CACHED_SENTENCES)
+        self._passage_tokens: _Kept[int, tuple[str, ...]] = _Kept(CACHED_PASSAGES)
+        self._passage_rows: _Kept[int, tuple[int, ...]] = _Kept(CACHED_PASSAGES)
+        self._passages: _Kept[int, Passage] = _Kept(CACHED_PASSAGES)
+        self._headers_kept: _Kept[str, DocumentHeader] = _Kept(CACHED_PASSAGES)
+        self._documents: _Kept[str, Document | None] = _Kept(CACHED_DOCUMENTS)
+        self._immutable = False
 
     @classmethod
     def create(cls, path: Path) -> MetadataStore:
@@ -139,7 +199,15 @@ class MetadataStore:
             ) from None
         store = cls(connection, path)
         store._index_dir = index_dir
+        store._immutable = True
         return store
+
+    def forget(self) -> None:
+        """Drop what was kept of earlier reads (``benchmarks/latency.py`` measures an ask without them)."""
+        for kept in (self._sentences, self._passage_tokens, self._passage_rows, self._passages):
+            kept.clear()
+        self._headers_kept.clear()
+        self._documents.clear()
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
         """Every row of a query (read at once, so that damage shows here, as IndexMismatchError)."""
@@ -195,13 +263,28 @@ class MetadataStore:
         self._db.commit()
 
     def sentences(self, rows: Iterable[int]) -> dict[int, SentenceRecord]:
-        """The stored sentences with the given rows (missing rows are left out)."""
-        wanted = sorted({int(r) for r in rows})
-        if not wanted:
-            return {}
+        """The stored sentences with the given rows, by row in ascending order (missing rows are left out)."""
+        return self._kept(self._sentences, sorted({int(r) for r in rows}), self._read_sentences)
+
+    def _read_sentences(self, wanted: list[int]) -> dict[int, SentenceRecord]:
         marks = _marks(wanted)
         found = self._rows(f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE row IN ({marks})", wanted)
         return {r[0]: _sentence_record(r) for r in found}
+
+    def _kept(
+        self, kept: _Kept[_Key, _Value], keys: list[_Key], read: Callable[[list[_Key]], dict[_Key, _Value]]
+    ) -> dict[_Key, _Value]:
+        """``read(keys)`` in the order of ``keys``; read-only, only the keys not read before are read."""
+        if not keys:
+            return {}
+        if not self._immutable:
+            return read(keys)
+        found, missing = kept.found(keys)
+        if missing:
+            fresh = read(missing)
+            kept.keep(fresh)
+            found.update(fresh)
+        return {key: found[key] for key in keys if key in found}
 
     def rows_for_contents(self, content_hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Content hash -> the sentence rows, in order, of a document with that text (those held here)."""
@@ -259,29 +342,34 @@ class MetadataStore:
         )
         return [Passage(*r) for r in found]
 
-    def passage_tokens(self, passages: Iterable[int]) -> dict[int, list[str]]:
-        """All tokens of each passage (the union of its sentences' tokens)."""
-        wanted = sorted({int(p) for p in passages})
-        if not wanted:
-            return {}
+    def passage_tokens(self, passages: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        """All tokens of each passage (the union of its sentences' tokens), by passage in ascending order."""
+        return self._kept(self._passage_tokens, sorted({int(p) for p in passages}), self._read_passage_tokens)
+
+    def _read_passage_tokens(self, wanted: list[int]) -> dict[int, tuple[str, ...]]:
         marks = _marks(wanted)
         result: dict[int, list[str]] = {p: [] for p in wanted}
         for passage, tokens in self._rows(f"SELECT passage, tokens FROM sentences WHERE passage IN ({marks})", wanted):
             result[passage].extend(tokens.split())
-        return result
+        return {passage: tuple(tokens) for passage, tokens in result.items()}
 
     def rows_of_passages(self, passages: Iterable[int]) -> list[int]:
         """The sentence rows of the given passages, in row order."""
-        wanted = sorted({int(p) for p in passages})
-        if not wanted:
-            return []
+        found = self._kept(self._passage_rows, sorted({int(p) for p in passages}), self._read_passage_rows)
+        return sorted(row for rows in found.values() for row in rows)
+
+    def _read_passage_rows(self, wanted: list[int]) -> dict[int, tuple[int, ...]]:
         marks = _marks(wanted)
-        return [r[0] for r in self._rows(f"SELECT row FROM sentences WHERE passage IN ({marks}) ORDER BY row", wanted)]
+        result: dict[int, list[int]] = {p: [] for p in wanted}
+        for passage, row in self._rows(f"SELECT passage, row FROM sentences WHERE passage IN ({marks})", wanted):
+            result[passage].append(row)
+        return {passage: tuple(rows) for passage, rows in result.items()}
 
     def passages(self, rows: Iterable[int]) -> dict[int, Passage]:
-        wanted = sorted({int(r) for r in rows})
-        if not wanted:
-            return {}
+        """The stored passages with the given rows, by row in ascending order (missing rows are left out)."""
+        return self._kept(self._passages, sorted({int(r) for r in rows}), self._read_passages)
+
+    def _read_passages(self, wanted: list[int]) -> dict[int, Passage]:
         marks = _marks(wanted)
         found = self._rows(
             f'SELECT row, doc_id, position, first, last, start, "end", text FROM passages WHERE row IN ({marks})',
@@ -290,6 +378,17 @@ class MetadataStore:
         return {r[0]: Passage(*r[1:]) for r in found}
 
     def document(self, doc_id: str) -> Document | None:
+        """The document ``doc_id`` with its text; None when this store does not hold it."""
+        if self._immutable:
+            kept, _ = self._documents.found([doc_id])
+            if doc_id in kept:
+                return kept[doc_id]
+        document = self._read_document(doc_id)
+        if self._immutable and (document is None or len(document.text) <= CACHED_DOCUMENT_CHARS):
+            self._documents.keep({doc_id: document})
+        return document
+
+    def _read_document(self, doc_id: str) -> Document | None:
         rows = self._rows(
             f"SELECT doc_id, text, title, source, url, date, content_hash, pages, {self._added()} "
             "FROM documents WHERE doc_id = ?",
@@ -307,12 +406,11 @@ class MetadataStore:
         return self._headers("ORDER BY doc_id")
 
     def headers_for(self, doc_ids: Iterable[str]) -> dict[str, DocumentHeader]:
-        """The headers of the given documents, by id (missing ones are left out)."""
-        wanted = sorted(set(doc_ids))
-        if not wanted:
-            return {}
-        marks = _marks(wanted)
-        return {h.doc_id: h for h in self._headers(f"WHERE doc_id IN ({marks})", wanted)}
+        """The headers of the given documents, by id in sorted order (missing ones are left out)."""
+        return self._kept(self._headers_kept, sorted(set(doc_ids)), self._read_headers)
+
+    def _read_headers(self, wanted: list[str]) -> dict[str, DocumentHeader]:
+        return {h.doc_id: h for h in self._headers(f"WHERE doc_id IN ({_marks(wanted)})", wanted)}
 
     def _headers(self, clause: str, parameters: Sequence[Any] = ()) -> list[DocumentHeader]:
         columns = f"doc_id, title, source, url, date, content_hash, sentence_count, added_at, pages, {self._added()}"
@@ -384,8 +482,8 @@ class MetadataSegments:
 
     def __init__(self, parts: Sequence[MetadataPart]) -> None:
         self.parts = tuple(sorted(parts, key=lambda p: p.first_row))
-        self._first_rows = np.asarray([p.first_row for p in self.parts], dtype=np.int64)
-        self._first_passages = np.asarray([p.first_passage for p in self.parts], dtype=np.int64)
+        self._first_rows = [p.first_row for p in self.parts]
+        self._first_passages = [p.first_passage for p in self.parts]
         self._live: dict[str, LiveDocument] = {}
         for number, part in enumerate(self.parts):
             for doc_id, content_hash, added_at, sentences, file in part.store.document_index():
@@ -398,6 +496,11 @@ class MetadataSegments:
     def close(self) -> None:
         for part in self.parts:
             part.store.close()
+
+    def forget(self) -> None:
+        """Drop what every segment's store kept of earlier reads (see ``MetadataStore.forget``)."""
+        for part in self.parts:
+            part.store.forget()
 
     def live_documents(self) -> dict[str, LiveDocument]:
         """Every live document by doc_id."""
@@ -426,11 +529,11 @@ class MetadataSegments:
         live = self._live.get(doc_id)
         return (-1, {}) if live is None else (live.segment, self.parts[live.segment].store.rows_by_text(doc_id))
 
-    def _by_part(self, values: Iterable[int], firsts: np.ndarray) -> dict[int, list[int]]:
-        values = sorted({int(v) for v in values})
-        parts = np.searchsorted(firsts, np.asarray(values, dtype=np.int64), side="right") - 1
+    def _by_part(self, values: Iterable[int], firsts: list[int]) -> dict[int, list[int]]:
+        # bisect, not numpy: a question reads a few dozen rows, too few for an array to pay.
         grouped: dict[int, list[int]] = {}
-        for value, number in zip(values, parts.tolist(), strict=True):
+        for value in sorted({int(v) for v in values}):
+            number = bisect.bisect_right(firsts, value) - 1
             if number >= 0:
                 grouped.setdefault(number, []).append(value)
         return grouped
@@ -448,9 +551,9 @@ class MetadataSegments:
             found.update(self.parts[number].store.passages(wanted))
         return found
 
-    def passage_tokens(self, passages: Iterable[int]) -> dict[int, list[str]]:
+    def passage_tokens(self, passages: Iterable[int]) -> dict[int, tuple[str, ...]]:
         """All tokens of each passage (the union of its sentences' tokens)."""
-        found: dict[int, list[str]] = {}
+        found: dict[int, tuple[str, ...]] = {}
         for number, wanted in self._by_part(passages, self._first_passages).items():
             found.update(self.parts[number].store.passage_tokens(wanted))
         return found

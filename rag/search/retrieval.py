@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -36,7 +36,7 @@ import numpy as np
 from rag.answer_model import probability, ranking
 from rag.config import RetrievalConfig
 from rag.index.dense import DenseSearch, VectorSegments
-from rag.index.lexical import LexicalSearch, coverage
+from rag.index.lexical import LexicalSearch, Weighing, coverage
 from rag.index.metadata import MetadataSegments, SentenceRecord
 from rag.question.focus import NUMBER, Focus, Vocabulary, focus_coverage, question_focus, vocabulary
 from rag.text.words import capitalised_tokens, name_groups, tokenize
@@ -104,7 +104,8 @@ def phrase_overlap(query_bigrams: frozenset[tuple[str, str]], tokens: Sequence[s
     """The share of the question's adjacent term pairs that are adjacent in the sentence too."""
     if not query_bigrams:
         return 0.0
-    return len(query_bigrams & bigrams(tokens)) / len(query_bigrams)
+    # The sentence's pairs are only looked up, never collected into a set of their own.
+    return len(query_bigrams.intersection(zip(tokens, tokens[1:], strict=False))) / len(query_bigrams)
 
 
 def candidate_rows(query: Query, indexes: SearchIndexes, config: RetrievalConfig) -> list[int]:
@@ -143,14 +144,20 @@ def antecedents(records: Sequence[SentenceRecord], indexes: SearchIndexes) -> di
     }
 
 
-def _lexical(query: Query, record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[float, float]:
+_NO_MENTIONS: frozenset[str] = frozenset()
+
+
+def _lexical(weighing: Weighing, record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[float, float]:
     """Term coverage of the sentence on its own, and read with its antecedent when it refers back."""
-    own = coverage(query.idf, record.tokens, query.names, capitalised_tokens(record.sentence.text))
+    # The capitalised words are read only when the question names someone (a multi-word name).
+    mentions = capitalised_tokens(record.sentence.text) if weighing.groups else _NO_MENTIONS
+    own = weighing.share(record.tokens, mentions)
     if antecedent is None:
         return own, own
     tokens = (*antecedent.tokens, *record.tokens)
-    mentions = capitalised_tokens(f"{antecedent.sentence.text} {record.sentence.text}")
-    return own, max(own, coverage(query.idf, tokens, query.names, mentions))
+    if weighing.groups:
+        mentions = capitalised_tokens(f"{antecedent.sentence.text} {record.sentence.text}")
+    return own, max(own, weighing.share(tokens, mentions))
 
 
 def score_sentences(
@@ -171,24 +178,30 @@ def score_sentences(
     # In float64: a matrix product may round two identical rows differently (by where they
     # fall in the kernel's blocks), and a syndicated copy must score exactly as its original.
     query_vector = query.vector.astype(np.float64)
-    dense = indexes.sentence_vectors[rows].astype(np.float64) @ query_vector
-    dense_passage = indexes.passage_vectors[passages].astype(np.float64) @ query_vector
+    dense = (indexes.sentence_vectors[rows].astype(np.float64) @ query_vector).tolist()
+    dense_passage = (indexes.passage_vectors[passages].astype(np.float64) @ query_vector).tolist()
     passage_tokens = indexes.store.passage_tokens(passages.tolist())
     before = antecedents(records, indexes) if before is None else before
+    # The question's terms are weighed once, and each passage measured once however many of
+    # its sentences are candidates: the same sums as per sentence, so the same scores.
+    weighing = Weighing.of(query.idf, query.names)
+    passage_weighing = Weighing.of(query.idf)
+    passage_shares = {p: passage_weighing.share(_vocabulary(tokens).tokens) for p, tokens in passage_tokens.items()}
     total_weight = sum(WEIGHTS.values())
     hits = []
     for i, record in enumerate(records):
-        own_lexical, lexical = _lexical(query, record, before.get(record.row))
-        signals = {
-            "dense": float(dense[i]),
-            "dense_passage": float(dense_passage[i]),
+        own_lexical, lexical = _lexical(weighing, record, before.get(record.row))
+        scores = {
+            "dense": dense[i],
+            "dense_passage": dense_passage[i],
             "lexical": lexical,
-            "lexical_passage": coverage(query.idf, passage_tokens[record.passage]),
+            "lexical_passage": passage_shares[record.passage],
             "phrase": phrase_overlap(query.bigrams, record.tokens),
         }
         bonus = _number_bonus(query, record)
-        score = sum(WEIGHTS[name] * max(value, 0.0) for name, value in signals.items()) / total_weight + bonus
-        scores = {**signals, "number_bonus": bonus, "score": score}
+        score = sum([WEIGHTS[name] * max(value, 0.0) for name, value in scores.items()]) / total_weight + bonus
+        scores["number_bonus"] = bonus
+        scores["score"] = score
         if lexical > own_lexical:
             # What the sentence scores without the words it borrows from the one before it,
             # for judging it as a second quote beside that one.
@@ -261,14 +274,25 @@ def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[
 class _LazyVocabularies:
     """Each passage's vocabulary, made the first time a sentence of the passage is weighed."""
 
-    def __init__(self, tokens: dict[int, list[str]]) -> None:
+    def __init__(self, tokens: dict[int, tuple[str, ...]]) -> None:
         self._tokens = tokens
         self._made: dict[int, Vocabulary] = {}
 
     def get(self, passage: int) -> Vocabulary:
         if passage not in self._made:
-            self._made[passage] = vocabulary(self._tokens.get(passage, ()))
+            self._made[passage] = _vocabulary(self._tokens.get(passage, ()))
         return self._made[passage]
+
+
+# By the tokens (the store hands out the same tuple for a passage or sentence it has read before):
+# sorting a passage's words was half of weighing a candidate's focus (benchmarks/latency.py).
+# A passage's vocabulary takes about 6 kB: at most about 12 MB.
+_vocabulary = lru_cache(maxsize=1 << 11)(vocabulary)
+
+
+@lru_cache(maxsize=1 << 12)
+def _title_tokens(title: str) -> tuple[str, ...]:
+    return tuple(tokenize(title))
 
 
 # Sentence length enters the answer model as tokens over this many (capped at 1).
@@ -307,14 +331,14 @@ def rank_question(
     passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
     previous = frozenset(previous_documents)
     titles = {
-        doc_id: coverage(query.idf, tokenize(header.title))
+        doc_id: coverage(query.idf, _title_tokens(header.title))
         for doc_id, header in indexes.store.headers_for({records[h.row].sentence.doc_id for h in hits}).items()
     }
     scored = []
     for hit in hits:
         record = records[hit.row]
         text, tokens = _quoted(record, before.get(hit.row))
-        found = focus_coverage(query.focus, query.text, text, tokens, passages.get(record.passage))
+        found = focus_coverage(query.focus, query.text, text, _vocabulary(tokens), passages.get(record.passage))
         signals = {
             **hit.scores,
             "number": 1.0 if hit.scores.get("number_bonus", 0.0) > 0 else 0.0,
@@ -332,4 +356,4 @@ def rank_question(
         rank = ranking(signals, record.sentence.doc_id in previous)
         scored.append(Hit(hit.row, rank, signals, covered=found.covered, missing=found.missing))
     ranked = _ranked(scored, list(records.values()))[:limit]
-    return [replace(h, score=h.scores["score"]) for h in ranked]
+    return [Hit(h.row, h.scores["score"], h.scores, h.covered, h.missing) for h in ranked]

@@ -40,6 +40,7 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+@lru_cache(maxsize=1 << 15)  # by text, as is_boilerplate: every question checks each of its candidates
 def looks_like_label(text: str) -> bool:
     """Short and unpunctuated: furniture when it also stands alone on its line."""
     return word_count(text) <= MAX_LABEL_WORDS and not _ENDS_AS_SENTENCE.search(text)
