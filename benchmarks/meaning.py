@@ -113,10 +113,13 @@ def with_meaning(questions: list[dict], cosines, t: float | None, graded: bool) 
     base = len(BASE_FEATURES)
     for q, per in zip(questions, cosines, strict=True):
         for c, row in zip(q["candidates"], per, strict=True):
+            if t is None:
+                c["x"] = c["x"][:base]
+                continue
             total = sum(w for w, _, _ in row)
             credit = [max(0.0, (cos - t) / (1 - t)) if graded else float(cos >= t) for _, held, cos in row if not held]
             gain = sum(w * k for (w, held, _), k in zip([r for r in row if not r[1]], credit, strict=True))
-            c["x"] = c["x"][:base] + ([gain / total if total > 0 else 0.0] if t is not None else [])
+            c["x"] = c["x"][:base] + [gain / total if total > 0 else 0.0]
         for c in q.get("rewrite") or []:
             c["x"] = c["x"][:base] + ([0.0] if t is not None else [])
     fit_ask.FEATURES = (*BASE_FEATURES, "meaning") if t is not None else BASE_FEATURES
