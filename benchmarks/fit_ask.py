@@ -17,11 +17,16 @@ judged in one fold):
 - the threshold on that confidence: the one that abstains best on unanswerable and off-topic
   questions while answering at least 95% of SQuAD's answerable questions and, as far as that
   allows, abstaining on at least 97% of off-topic ones;
-- the margin by which a follow-up's rewrite must beat the question as asked to be used.
+- the margin by which a follow-up's rewrite must beat the question as asked to be used;
+- three numbers of the pipeline, by the same out-of-fold Hit@1 as the penalty: the tokens a
+  sentence's length is counted against (``LENGTH_SCALE``), how far after "previous", "other"... a
+  date or number still belongs to those others (``OTHERS_REACH``), and how many candidates the
+  model re-scores (``RERANKED``, the fewest that rank as well as all of them).
 
 Prints the out-of-fold figures beside those of the hand-set score it replaces (the retrieval
 score times the focus coverage), then the model fitted on everything. With --write, those values
-replace ``FITTED`` in rag/answer_model.py.
+replace ``FITTED`` in rag/answer_model.py, and the three numbers their lines in rag/search/retrieval.py
+and rag/question/focus.py.
 
     python benchmarks/fit_ask.py [--data-dir DIR] [--folds 5] [--seed 0] [--work DIR] [--write]
 """
@@ -45,14 +50,27 @@ from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa
 from rag import build_index  # noqa: E402
 from rag.answer.queries import _conversation_documents  # noqa: E402
 from rag.answer_model import FEATURES, FITTED  # noqa: E402
+from rag.question import focus  # noqa: E402
+from rag.question.focus import OTHERS_REACH, holds_answer_type, question_focus  # noqa: E402
 from rag.question.followups import Turn, resolve_followup  # noqa: E402
-from rag.search.retrieval import NUMBER_BONUS, RERANKED, WEIGHTS  # noqa: E402
+from rag.search import retrieval  # noqa: E402
+from rag.search.retrieval import LENGTH_SCALE, NUMBER_BONUS, RERANKED, WEIGHTS  # noqa: E402
+from rag.text.words import tokenize  # noqa: E402
 
 MODEL_FILE = ROOT / "rag" / "answer_model.py"
+RETRIEVAL_FILE = ROOT / "rag" / "search" / "retrieval.py"
+FOCUS_FILE = ROOT / "rag" / "question" / "focus.py"
 # The L2 penalties tried (on the summed log-loss of some 100,000 candidates); ``choose_l2`` keeps
 # the one that ranks best out of fold.
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 L2 = 1.0
+# The other numbers this script chooses, each by the same out-of-fold criterion as the penalty:
+# the tokens a sentence's length is counted against (``LENGTH_SCALE``), how many words after
+# "previous", "other"... a date or number still belongs to those others (``OTHERS_REACH``), and how
+# many of the best candidates by the retrieval score the model re-scores (``RERANKED``).
+LENGTH_GRID = (10, 20, 30, 40, 60, 80)
+REACH_GRID = (0, 2, 4, 6, 8, 12, 20)
+POOL_GRID = (5, 8, 12, 20, 30)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,13 +100,16 @@ def _candidates(index, question: str, previous: tuple[str, ...], limit: int, con
         question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=previous,
         from_conversation=conversation, content_only=True,
     )  # fmt: skip
-    return [
+    candidates = [
         {"doc": c.citation.doc_id, "start": c.citation.start, "end": c.citation.end, "text": c.citation.text,
          "x": [c.citation.scores.get(f, 0.0) for f in FEATURES], "prev": c.citation.doc_id in previous,
          "old": float(c.citation.scores["combined"]) * float(c.citation.scores["coverage"]),
          "score": float(c.citation.score)}
         for c in found
     ]  # fmt: skip
+    for c in candidates:
+        _sentence_tokens(c)  # with the LENGTH_SCALE it was collected with
+    return candidates
 
 
 # How many of the conversation's documents' best sentences may join a follow-up's candidates
@@ -131,21 +152,26 @@ def collect(data_dir: Path, work: Path, limit: int) -> list[dict]:
             lambda c, q=q: c["doc"] == q["doc"] and any(c["start"] <= s and e <= c["end"] for s, e in q["golds"]),
         )
         kind = "answerable" if q["answerable"] else "unanswerable"
-        questions.append({"set": "squad", "group": f"squad:{q['doc']}", "kind": kind, "candidates": cands})
+        questions.append({"set": "squad", "group": f"squad:{q['doc']}", "kind": kind, "q": q["q"], "candidates": cands})
     for q in wiki:  # off-topic for the SQuAD index
-        questions.append({"set": "offtopic", "group": f"wikiqa:{q['doc']}", "kind": "offtopic",
+        questions.append({"set": "offtopic", "group": f"wikiqa:{q['doc']}", "kind": "offtopic", "q": q["q"],
                           "candidates": _labelled(_candidates(index, q["q"], (), limit), lambda c: False)})  # fmt: skip
     for conversation in conversations:
-        questions.append({"set": "offtopic", "group": f"inscit:{conversation['id']}", "kind": "offtopic",
-                          "candidates": _labelled(_candidates(index, conversation["turns"][0]["q"], (), limit),
-                                                  lambda c: False)})  # fmt: skip
+        first = conversation["turns"][0]["q"]
+        questions.append({"set": "offtopic", "group": f"inscit:{conversation['id']}", "kind": "offtopic", "q": first,
+                          "candidates": _labelled(_candidates(index, first, (), limit), lambda c: False)})  # fmt: skip
     index = _index(work, "wikiqa", wiki_docs)
     for q in wiki:
         golds = [(q["doc"], s, e) for s, e in q["golds"]]
         cands = _labelled(_candidates(index, q["q"], (), limit), lambda c, g=golds: _overlaps(c, g))
         kind = "answerable" if q["answerable"] else "unanswerable"
-        questions.append({"set": "wikiqa", "group": f"wikiqa:{q['doc']}", "kind": kind, "candidates": cands})
-    return questions + collect_inscit(data_dir, work, limit)
+        questions.append(
+            {"set": "wikiqa", "group": f"wikiqa:{q['doc']}", "kind": kind, "q": q["q"], "candidates": cands}
+        )
+    questions += collect_inscit(data_dir, work, limit)
+    for q in questions:
+        q["reach"] = OTHERS_REACH  # what its answer-type features were collected with
+    return questions
 
 
 def collect_inscit(data_dir: Path, work: Path, limit: int) -> list[dict]:
@@ -162,7 +188,7 @@ def collect_inscit(data_dir: Path, work: Path, limit: int) -> list[dict]:
             previous = _conversation_documents(turns, None)
             right = lambda c, g=turn["golds"]: _overlaps(c, g)  # noqa: E731
             cands, extra = _with_conversation(index, turn["q"], previous, limit, right)
-            item = {"set": "inscit", "group": f"inscit:{conversation['id']}", "candidates": cands,
+            item = {"set": "inscit", "group": f"inscit:{conversation['id']}", "candidates": cands, "q": turn["q"],
                     "conversation": extra, "kind": "first" if number == 0 else "follow-up",
                     "answerable": turn["answerable"], "has_gold": bool(turn["golds"]),
                     "gold_before": sorted(gold_before)}  # fmt: skip
@@ -179,6 +205,8 @@ def collect_inscit(data_dir: Path, work: Path, limit: int) -> list[dict]:
             best = cited[0] if cited and cited[0]["score"] >= float(FITTED["threshold"]) else None
             turns.append(Turn(turn["q"], (best["text"],) if best else (), (best["doc"],) if best else (),
                               spans=((best["doc"], best["start"], best["end"]),) if best else ()))  # fmt: skip
+    for q in questions:
+        q["reach"] = OTHERS_REACH  # what its answer-type features were collected with
     return questions
 
 
@@ -298,6 +326,79 @@ def choose_l2(questions: list[dict], folds: int, seed: int) -> float:
         if mean >= best_hits - 1e-9:
             best, best_hits = l2, mean
     return best
+
+
+def oof_hits(questions: list[dict], folds: int, seed: int, l2: float) -> dict[str, float]:
+    """Out-of-fold Hit@1 of SQuAD, WikiQA and INSCIT first turns (``choose_l2``'s criterion)."""
+    out_of_fold(questions, folds, seed, l2)
+    return {
+        name: float(np.mean([max(q["candidates"], key=lambda c: c["z"], default={"y": 0})["y"] for q in chosen]))
+        for name, kind in (("squad", "answerable"), ("wikiqa", "answerable"), ("inscit", "first"))
+        if (chosen := [q for q in questions if q["set"] == name and q["kind"] == kind and q.get("has_gold", True)])
+    }
+
+
+def _choose(name: str, grid, current, apply, questions: list[dict], folds: int, seed: int, l2: float):
+    """The value of ``grid`` (set by ``apply``) with the best mean out-of-fold Hit@1 over the three sets,
+    each weighing the same; a value must beat ``current`` (the one in use) to replace it. Leaves it applied."""
+    results = {}
+    for value in grid:
+        apply(questions, value)
+        hits = oof_hits(questions, folds, seed, l2)
+        results[value] = float(np.mean(list(hits.values())))
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in hits.items())
+        print(f"  {name} {value:>4}: out-of-fold Hit@1 {shown} (mean {results[value]:.4f})")
+    best = max(grid, key=lambda v: (round(results[v], 9), v == current))
+    apply(questions, best)
+    return best
+
+
+def _sentence_tokens(c: dict) -> int:
+    """The tokens of a candidate's sentence, what its length feature counts: read back from the feature
+    (collected with ``LENGTH_SCALE``) where it is below 1, else counted in the quote (which may hold the
+    sentence before, see rag.search.retrieval._quoted: an overcount only scales past it can see)."""
+    if "n" not in c:
+        share = c["x"][FEATURES.index("length")]
+        c["n"] = round(share * LENGTH_SCALE) if share < 1.0 else max(LENGTH_SCALE, len(tokenize(c["text"])))
+    return c["n"]
+
+
+def set_length_scale(questions: list[dict], scale: int) -> None:
+    """Each candidate's ``length`` feature as rag.search.retrieval computes it with ``LENGTH_SCALE = scale``."""
+    at = FEATURES.index("length")
+    for q in questions:
+        for key in ("candidates", "rewrite"):
+            for c in q.get(key) or []:
+                c["x"][at] = min(1.0, _sentence_tokens(c) / scale)
+
+
+def set_others_reach(questions: list[dict], reach: int) -> None:
+    """Each candidate's answer-type features (and the coverage they weigh in) as they would be with
+    ``OTHERS_REACH = reach``: the change from the value the candidates were collected with, read on the
+    candidate's sentence. A question's rewrite keeps its own (the rewrite's text is not kept)."""
+    met, missed, share = FEATURES.index("type_met"), FEATURES.index("type_missed"), FEATURES.index("coverage")
+    for q in questions:
+        asked = question_focus(q["q"], dict.fromkeys(tokenize(q["q"]), 1.0))
+        if asked.answer_type not in ("date", "number"):
+            continue
+        for c in q["candidates"]:
+            if "x0" not in c:
+                c["x0"] = list(c["x"][:])
+            was = bool(holds_answer_type(asked.answer_type, c["text"], q["q"], q.get("reach", OTHERS_REACH)))
+            now = bool(holds_answer_type(asked.answer_type, c["text"], q["q"], reach))
+            c["x"][met], c["x"][missed] = (
+                (c["x0"][met], c["x0"][missed]) if now == was else (float(now), float(not now))
+            )
+            # The answer type weighs in the coverage as one more term of mean weight.
+            c["x"][share] = c["x0"][share] + (float(now) - float(was)) / (len(asked.terms) + 1)
+
+
+def choose_pool(questions: list[dict]) -> int:
+    """The fewest candidates, by the retrieval score, that the model must re-score to rank as well out of
+    fold as with all of them (mean Hit@1 of the three sets; from the candidates' ``z``)."""
+    hits = pool_hits(questions, lambda c: c["z"])
+    best = max(float(np.mean(list(h.values()))) for h in hits.values())
+    return min(size for size, h in hits.items() if float(np.mean(list(h.values()))) >= best - 1e-9)
 
 
 def choose_threshold(questions: list[dict]) -> float:
@@ -465,10 +566,15 @@ def follow_ups_reached(questions: list[dict], size: int = RERANKED) -> tuple[int
 
 
 def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, float]]:
-    """Hit@1 when only the best N candidates by the retrieval score are scored by the model (the
+    """Hit@1 when only the best N candidates by the retrieval score are scored by the model ``w``."""
+    return pool_hits(questions, lambda c: w[0] + np.dot(c["x"], w[1:]))
+
+
+def pool_hits(questions: list[dict], score) -> dict[int, dict[str, float]]:
+    """Hit@1 when only the best N candidates by the retrieval score are ranked by ``score`` (the
     retrieval score recomputed from the signals, as rag.search.retrieval.score_sentences weighs them)."""
     out = {}
-    for size in (5, 8, 12, 20, 30):
+    for size in POOL_GRID:
         out[size] = {}
         for name in ("squad", "wikiqa", "inscit"):
             chosen = [
@@ -479,7 +585,7 @@ def pool_sizes(questions: list[dict], w: np.ndarray) -> dict[int, dict[str, floa
             hits = []
             for q in chosen:
                 pool = sorted(q["candidates"], key=lambda c: -_retrieval(c))[:size]
-                hits.append(max(pool, key=lambda c: w[0] + np.dot(c["x"], w[1:]), default={"y": 0})["y"])
+                hits.append(max(pool, key=score, default={"y": 0})["y"])
             out[size][name] = float(np.mean(hits))
     return out
 
@@ -539,6 +645,22 @@ def write_model(w: np.ndarray, threshold: float, conversation: tuple[float, int]
     MODEL_FILE.write_text(text, encoding="utf-8")
 
 
+def write_constants(length: int, reach: int, pool: int) -> None:
+    """The chosen ``LENGTH_SCALE`` and ``RERANKED`` into rag/search/retrieval.py, ``OTHERS_REACH`` into
+    rag/question/focus.py (each line's value only; the question asked of the product is then the one fitted)."""
+    for path, pattern, value in (
+        (RETRIEVAL_FILE, r"^LENGTH_SCALE = \d+", f"LENGTH_SCALE = {length}"),
+        (RETRIEVAL_FILE, r"^RERANKED = \d+", f"RERANKED = {pool}"),
+        (FOCUS_FILE, r"^OTHERS_REACH = \d+", f"OTHERS_REACH = {reach}"),
+    ):
+        text, count = re.subn(pattern, value, path.read_text(encoding="utf-8"), count=1, flags=re.M)
+        if count != 1:
+            raise SystemExit(f"{path.relative_to(ROOT)}: no line matching {pattern}")
+        path.write_text(text, encoding="utf-8")
+    # And in this process, where the threshold is chosen on rag's own answers next.
+    retrieval.LENGTH_SCALE, retrieval.RERANKED, focus.OTHERS_REACH = length, pool, reach
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
@@ -568,9 +690,21 @@ def main() -> int:
     score_all(questions, None)
     old_values = choose_threshold(questions), (0.0, 0), choose_margin(questions)
     old = figures(questions, *old_values)
+    if any("q" not in q for q in questions):
+        print("the questions kept in --work predate the question texts this script reads: run with --recollect")
+        return 1
     l2 = choose_l2(questions, args.folds, args.seed)
     print(f"  chosen L2 {l2}")
+    length = _choose("length scale", LENGTH_GRID, LENGTH_SCALE, set_length_scale, questions, args.folds, args.seed, l2)
+    reach = _choose("others reach", REACH_GRID, OTHERS_REACH, set_others_reach, questions, args.folds, args.seed, l2)
+    print(f"  chosen length scale {length}, others reach {reach}")
     out_of_fold(questions, args.folds, args.seed, l2)
+    pool = choose_pool(questions)
+    for size, hits in pool_hits(questions, lambda c: c["z"]).items():
+        print(
+            f"  out-of-fold Hit@1 re-scoring the best {size:>2}: " + ", ".join(f"{k} {v:.3f}" for k, v in hits.items())
+        )
+    print(f"  chosen pool {pool} (RERANKED)")
     CALIBRATION[:] = calibrate(questions)
     for q in questions:
         rank(q, 0.0)
@@ -614,6 +748,7 @@ def main() -> int:
     for size, hits in pool_sizes(questions, w).items():
         print(f"  Hit@1 scoring the best {size:>2} by retrieval: " + ", ".join(f"{k} {v:.3f}" for k, v in hits.items()))
     if args.write:
+        write_constants(length, reach, pool)
         write_model(w, threshold, conversation, margin)
         # The threshold again, on the confidences rag itself now gives (the fit's are its best
         # candidate's; the pipeline's paths move some), chosen by the same rule.

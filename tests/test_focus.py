@@ -8,6 +8,7 @@ import pytest
 
 from rag import build_index
 from rag.question.focus import (
+    OTHERS_REACH,
     describe_missing,
     focus_coverage,
     holds_answer_type,
@@ -99,6 +100,15 @@ def test_a_date_of_other_instances_is_not_an_answer_to_when() -> None:
     assert holds_answer_type("date", sentence, "What year did the earlier semiconductor funds begin?")
     assert holds_answer_type("date", "The fund, unlike previous ones, was set up in 2024.", "When was it set up?")
     assert holds_answer_type("number", "Other funds raised $20 billion; this one raised $40 billion.", "How much?")
+
+
+def test_how_far_a_value_belongs_to_other_instances_is_a_parameter() -> None:
+    # benchmarks/fit_ask.py chooses OTHERS_REACH by trying each value through this parameter.
+    sentence = "The new fund surpasses previous funds initiated in 2014 and 2019."
+    assert holds_answer_type("date", sentence, "When was the new fund set up?", reach=OTHERS_REACH) is False
+    # "initiated in" is all a reach of 2 reads before 2014: the marker is out of its sight.
+    assert holds_answer_type("date", sentence, "When was the new fund set up?", reach=2) is True
+    assert holds_answer_type("date", sentence, "When was the new fund set up?", reach=0) is True
 
 
 def test_another_form_of_a_word_counts() -> None:
