@@ -408,3 +408,24 @@ def test_a_sense_restated_where_the_claim_says_it_is_no_opposite() -> None:
     assert differences("Stocks rose the largest amount on Friday.", "Stocks rose slightly on Friday.") == [
         ("opposite", "largest", "slightly")
     ]
+
+
+def test_a_name_swapped_at_the_opening_of_the_sentence_is_a_replacement() -> None:
+    """ "Oklahoma" opens the claim where the source opens with "Texas" (a name the corpus knows): the
+    claim's first word is capitalised only as an opening, yet it stands in a name's place with the
+    same words after it, so it replaced the name. When neither word is known as a name, the claim's
+    counts as one only if the corpus never uses it; a word the source itself holds ("Members" for
+    "members") is not read as a name by its place alone."""
+    source = "Texas has the largest number of members, with about 1 million."
+    known = frozenset({"texas"})
+    claim = "Oklahoma has the largest number of members, with about 1 million."
+    assert differences(claim, source, names=known) == [("name", "Oklahoma", "Texas")]
+    # Neither opening word known as a name and the claim's used by the corpus: nothing says either is one.
+    assert differences(claim, source, corpus_terms=frozenset({"oklahoma"})) == []
+    assert differences(claim, source) == [("name", "Oklahoma", "Texas")]  # a word the corpus never uses
+    assert differences("Members has the largest number of members.", source, names=known) == []
+    # The passage names Oklahoma too: still a name put in another's place, not one it holds there.
+    passage = Side("The highest membership rates are in Oklahoma and Iowa. " + source, 100 - 55)
+    both = known | {"oklahoma"}
+    found = compare(Side(claim, 7), Side(source, 100), passage, names=both)
+    assert [(d.kind, d.claim_text, d.source_text) for d in found] == [("name", "Oklahoma", "Texas")]

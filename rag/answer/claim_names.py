@@ -228,11 +228,26 @@ def name_differences(
     runs = [kept for r in runs if (kept := [w for w in r if w.key not in _TITLES])]
     # Names of the source sentence the claim leaves out entirely ("BYD").
     missing_runs = [r for r in runs if not any(_present(w, claim_keys) for w in r)]
+    # Every capitalised run of the source the claim leaves out, for a name put in one's place.
+    frame_runs = [r for r in whole_runs if not any(_present(w, claim_keys) for w in r)]
     found = []
     for run in _trimmed(name_runs(claim_words, claim.text), elsewhere):
-        # A sentence's capitalised first word is a name only when known as one ("However" is not).
-        if _run_present(run, context_keys) or not _strong(run, elsewhere):
+        # A name the passage holds is no change, and a sentence's capitalised first word is a name only
+        # when known as one ("However" is not): unless it stands where the source has a name the claim
+        # leaves out, between the same words ("Oklahoma has the largest" for "Texas has the largest").
+        # Either side may be a sentence's opening word; one of the two must be known as a name, or the
+        # claim's word be one the corpus never uses.
+        in_place = _in_place_of(run, claim_words, source_words, frame_runs)
+        if in_place is not None and not (
+            _strong(run, elsewhere) or _strong(in_place, elsewhere) or stem(run[0].key) not in corpus_terms
+        ):
+            in_place = None
+        if in_place is None and (_run_present(run, context_keys) or not _strong(run, elsewhere)):
             continue
+        if in_place is not None:
+            if in_place in missing_runs:
+                missing_runs.remove(in_place)
+            missing_runs.insert(0, in_place)  # the name it stands for is the one it replaced
         # Or in part, where the claim's name shares a word with the source's: "Zhejiang" of
         # "Zhejiang Province" when the claim says "Guangdong Province".
         run_keys = {w.key for w in run}
@@ -283,6 +298,35 @@ def name_differences(
             theirs = (other[0].start, _unpossessive(other[-1])) if other else (0, 0)
             found.append(claim.difference(source, "name", (word.start, _unpossessive(word)), theirs))
     return found
+
+
+def _in_place_of(
+    run: Sequence[Word], claim_words: Sequence[Word], source_words: Sequence[Word], missing_runs: list[list[Word]]
+) -> list[Word] | None:
+    """The source name, left out of the claim, that the claim's name ``run`` stands in place of: the
+    words right before and right after are the same on both sides (or both open the sentence).
+
+    "Oklahoma has the largest number of members" for "Texas has the largest number of members" puts
+    one name in another's place, though the passage names Oklahoma too and the claim's first word
+    is capitalised only as an opening. Only an unchanged frame counts, so a reworded sentence
+    that names someone else is judged as before.
+    """
+    at = next((n for n, w in enumerate(claim_words) if w is run[0]), None)
+    if at is None:
+        return None
+    before = claim_words[at - 1].key if at else None
+    after = claim_words[at + len(run)].key if at + len(run) < len(claim_words) else None
+    if after is None:
+        return None
+    for source_run in missing_runs:
+        there = next((n for n, w in enumerate(source_words) if w is source_run[0]), None)
+        if there is None:
+            continue
+        source_before = source_words[there - 1].key if there else None
+        end = there + len(source_run)
+        if source_before == before and end < len(source_words) and source_words[end].key == after:
+            return source_run
+    return None
 
 
 # Content words either side of a claim's name that say which source sentence it is about.
