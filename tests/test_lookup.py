@@ -180,9 +180,13 @@ def test_a_source_stating_every_amount_of_the_claim_is_aligned_though_it_shares_
     claim = "However, the Nasdaq composite index managed to eke out a gain of 4.64 points at 1,735.34."
     match = match_sentence(claim, 0, [own, other], paraphrase_threshold=0.4)
     assert (match.kind, match.citation.doc_id) == ("paraphrase", "a.md"), match.reason
+    assert_offsets(own.citation.text, [match.citation])  # each document here is its one sentence
     # A claim changing an amount is still altered against the sentence it was taken from.
     changed = match_sentence(claim.replace("4.64", "4.94"), 0, [own, other], paraphrase_threshold=0.4)
     assert changed.kind == "altered"
+    assert changed.citation is not None
+    cited = {"a.md": own, "b.md": other}[changed.citation.doc_id].citation.text
+    assert_offsets(cited, [changed.citation])
     assert [(d.claim_text, d.source_text) for d in changed.differences][:1] in (
         [("4.94", "4.64")], [("4.94", "13.73")]
     )  # fmt: skip
@@ -197,6 +201,7 @@ def test_a_claim_naming_whom_a_better_scored_source_names_is_about_that_source()
     claim = "In exchange, North Korea would be required to end its nuclear weapons program."
     match = match_sentence(claim, 0, [own, other], paraphrase_threshold=0.4)
     assert (match.kind, match.citation.doc_id) == ("paraphrase", "a.md"), match.reason
+    assert_offsets(own.citation.text, [match.citation])
     # A name the better-scored source does not hold either (a name of the corpus): still altered.
     iran = claim.replace("North Korea", "Iran")
     swapped = match_sentence(iran, 0, [own, other], paraphrase_threshold=0.4, corpus_terms=frozenset({"iran"}))
@@ -220,6 +225,7 @@ def test_a_name_a_pronoun_of_the_source_refers_to_is_no_detail_added() -> None:
     def looked_up(claim: str) -> tuple[str, str]:
         terms = frozenset({"taylor", "smith"})
         match = match_sentence(claim, 0, [candidate], paraphrase_threshold=0.4, corpus_terms=terms, read=read)
+        assert_offsets(text, [match.citation])
         return match.kind, match.verdict
 
     # Taylor is named in the sentences before the passage, in the same paragraph: "His" is Taylor.
