@@ -110,3 +110,28 @@ def test_the_only_evidence_is_cited_again(tmp_path: Path, moves_on) -> None:
     assert not again.abstained and _span(again.candidates[0]) == _span(first.candidates[0])
     assert again.confidence == index.ask("Which tax was raised in 1820?", threshold=0.0).confidence
     assert_citations(index, (*first.citations, *again.citations, *again.candidates))
+
+
+def test_history_never_turns_an_answer_into_an_abstention(tmp_path: Path, monkeypatch) -> None:
+    from rag import answer_model
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "harbour.md").write_text("The harbour tax on salt was raised in 1820.\n", encoding="utf-8")
+    (folder / "ledger.md").write_text(
+        "The ledger of the old mill lists every sack of flour.\n\nThe miller kept the ledger until his death.\n",
+        encoding="utf-8",
+    )
+    index = build_index(folder, tmp_path / "index", embedder=FakeEmbedder())
+    first = index.ask("Who kept the ledger of the mill?", threshold=0.0)
+    assert {c.doc_id for c in first.citations} == {"ledger.md"}
+    question = "When was the harbour tax on salt raised?"
+    alone = index.ask(question, k=5)
+    assert not alone.abstained and alone.candidates[0].doc_id == "harbour.md"
+    # A conversation weight large enough to put the ledger's weak sentences above the answer.
+    monkeypatch.setitem(answer_model.FITTED, "conversation", 20.0)
+    followed = index.ask(question, k=5, history=[first])
+    assert not followed.abstained and followed.candidates[0].doc_id == "harbour.md"
+    assert followed.confidence == alone.confidence
+    assert followed.candidates[1].doc_id == "ledger.md"  # the rest keep the conversation's order
+    assert_citations(index, (*followed.citations, *followed.candidates))

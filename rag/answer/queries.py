@@ -209,13 +209,15 @@ class Queries:
         previous = _conversation_documents(turns, self._allowed(chosen))
         cited = _cited_spans(turns, question)
         searched = question
-        candidates = self._question_candidates(question, k, previous, chosen, cited)
+        candidates = _answering_first(self._question_candidates(question, k, previous, chosen, cited), turns, threshold)
         rewritten = resolve_followup(question, turns)
         if rewritten != question:
             # A follow-up's rewrite ("Who leads it?" -> "Who leads the new chip fund?") is searched
             # too, and used only when its evidence beats the question's own by the fitted margin
             # (benchmarks/fit_ask.py, on real conversations: most follow-ups name their topic).
-            alternative = self._question_candidates(rewritten, k, previous, chosen, cited)
+            alternative = _answering_first(
+                self._question_candidates(rewritten, k, previous, chosen, cited), turns, threshold
+            )
             if _evidence(alternative) > _evidence(candidates) + cast(float, FITTED["rewrite_margin"]):
                 candidates, searched = alternative, rewritten
         with self._lock:
@@ -411,6 +413,21 @@ def _conversation_documents(turns: Sequence[Turn], allowed: frozenset[str] | Non
         if documents:
             return documents
     return ()
+
+
+def _answering_first(candidates: list[Candidate], turns: Sequence[Turn], threshold: float) -> list[Candidate]:
+    """The best candidate that reaches the threshold first, when the conversation's ranking weights put
+    one that does not above it: history chooses among the sentences that answer, it never turns an
+    answer into an abstention (as it never lifts an unanswerable question over the threshold).
+
+    Without history the order is the confidence's, and this changes nothing. On INSCIT's public half
+    (benchmarks/real.py) the weight on sentences cited before had raised answerable turns abstained
+    on from 8.2% to 9.8%.
+    """
+    if not turns or not candidates or candidates[0].citation.score >= threshold:
+        return candidates
+    answering = next((c for c in candidates if c.citation.score >= threshold), None)
+    return candidates if answering is None else [answering, *(c for c in candidates if c is not answering)]
 
 
 def _cited_spans(turns: Sequence[Turn], question: str) -> dict[str, list[tuple[int, int, int]]]:
