@@ -94,17 +94,15 @@ def _index(work: Path, name: str, documents: dict[str, str]):
     return build_index(corpus, work / f"index-{name}")
 
 
-def _candidates(
-    index, question: str, previous: tuple[str, ...], limit: int, conversation: int = 0, cited=None
-) -> list[dict]:
-    """The question's candidates as rag ranks them, with the best ``conversation`` sentences of the
-    ``previous`` documents (those the conversation cited) beside its own; each marked with how many
-    answers back the conversation cited it (``ago``, from ``cited``: rag.answer.queries._cited_spans)."""
+def _candidates(index, question: str, previous: tuple[str, ...], limit: int, cited=None) -> list[dict]:
+    """The question's candidates as rag ranks them, each marked with whether its document is one of
+    ``previous`` (those the conversation's latest answer cited) and how many answers back the
+    conversation cited it (``ago``, from ``cited``: rag.answer.queries._cited_spans)."""
     queries = index._queries  # a benchmark may look inside; the product does not
     vector = queries.embedder.encode([question])[0]
     found = queries._candidates(
         question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=previous,
-        from_conversation=conversation, cited=cited, content_only=True,
+        cited=cited, content_only=True,
     )  # fmt: skip
     candidates = [
         {"doc": c.citation.doc_id, "start": c.citation.start, "end": c.citation.end, "text": c.citation.text,
@@ -119,32 +117,10 @@ def _candidates(
     return candidates
 
 
-# How many of the conversation's documents' best sentences may join a follow-up's candidates
-# (``FITTED["conversation_candidates"]``): ``choose_conversation`` picks one of these.
-CONVERSATION_GRID = (0, 2, 4, 6, 8, 12)
-
-
 def _own_sentence(queries, candidate):
     """The candidate's own sentence (its last: a quote may hold the sentence it refers back to)."""
     sentences = queries._indexes.store.sentences_of(candidate.citation.doc_id)
     return next(s for s in sentences if s.position == candidate.last)
-
-
-def _with_conversation(
-    index, question: str, previous: tuple[str, ...], limit: int, right, cited=None
-) -> tuple[list, list]:
-    """A follow-up's own candidates (its pool asked alone, the conversation's documents marked
-    ``prev``) and, apart, those the conversation's documents add, each marked with the least
-    count of ``CONVERSATION_GRID`` that brings it (``from``), so that every count can be judged."""
-    own = _labelled(_candidates(index, question, previous, limit, 0, cited), right)
-    seen = {(c["doc"], c["start"], c["end"]) for c in own}
-    extra = []
-    for count in CONVERSATION_GRID[1:] if previous else ():
-        for c in _candidates(index, question, previous, limit, count, cited):
-            if (c["doc"], c["start"], c["end"]) not in seen:
-                seen.add((c["doc"], c["start"], c["end"]))
-                extra.append({**c, "from": count})
-    return own, _labelled(extra, right)
 
 
 def _labelled(candidates: list[dict], right) -> list[dict]:
@@ -204,17 +180,15 @@ def collect_inscit(data_dir: Path, work: Path, limit: int) -> list[dict]:
             turns = turns_from(answers)
             previous, cited = _conversation_documents(turns, None), _cited_spans(turns, turn["q"])
             right = lambda c, g=turn["golds"]: _overlaps(c, g)  # noqa: E731
-            cands, extra = _with_conversation(index, turn["q"], previous, limit, right, cited)
+            cands = _labelled(_candidates(index, turn["q"], previous, limit, cited), right)
             item = {"set": "inscit", "group": f"inscit:{conversation['id']}", "candidates": cands, "q": turn["q"],
-                    "conversation": extra, "kind": "first" if number == 0 else "follow-up",
+                    "kind": "first" if number == 0 else "follow-up",
                     "answerable": turn["answerable"], "has_gold": bool(turn["golds"]),
                     "gold_before": sorted(gold_before)}  # fmt: skip
             gold_before = {d for d, _, _ in turn["golds"]} or gold_before
             rewritten = resolve_followup(turn["q"], turns)
             if rewritten != turn["q"]:
-                item["rewrite"], item["rewrite_conversation"] = _with_conversation(
-                    index, rewritten, previous, limit, right, cited
-                )
+                item["rewrite"] = _labelled(_candidates(index, rewritten, previous, limit, cited), right)
             questions.append(item)
             answers.append(index.ask(turn["q"], history=list(answers)))  # what rag cites for this turn
     for q in questions:
@@ -270,9 +244,8 @@ def score_all(questions: list[dict], w: np.ndarray | None, conversation: float =
         rank(q, conversation)
 
 
-# A question's candidate lists: its own, those the conversation's documents add, and the same two of
-# a follow-up's rewrite.
-LISTS = ("candidates", "conversation", "rewrite", "rewrite_conversation")
+# A question's candidate lists: its own and a follow-up's rewrite's.
+LISTS = ("candidates", "rewrite")
 
 
 def rank(q: dict, conversation: float, cited: tuple[float, float] = (0.0, 1.0)) -> None:
@@ -454,21 +427,13 @@ def _confidences(questions: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def _pool(q: dict, key: str, count: int) -> list[dict]:
-    """A question's candidates (``key``: its own or its rewrite's) with the best ``count`` sentences of
-    the conversation's documents beside them, as rag searches with ``conversation_candidates`` = count."""
-    extra = q.get("conversation" if key == "candidates" else f"{key}_conversation") or []
-    return (q.get(key) or []) + [c for c in extra if c["from"] <= count]
-
-
-def _follow_up_hits(questions: list[dict], margin: float | None, count: int = 0) -> int:
-    """INSCIT follow-ups whose chosen top sentence is right, with ``count`` sentences of the
-    conversation's documents among the candidates; ``margin`` None: no rewrite is used."""
+def _follow_up_hits(questions: list[dict], margin: float | None) -> int:
+    """INSCIT follow-ups whose chosen top sentence is right; ``margin`` None: no rewrite is used."""
     hits = 0
     for q in questions:
         if q["set"] != "inscit" or q["kind"] != "follow-up" or not q["has_gold"]:
             continue
-        own, rw = _top(_pool(q, "candidates", count)), _top(_pool(q, "rewrite", count))
+        own, rw = _top(q["candidates"]), _top(q.get("rewrite") or [])
         use = rw if margin is not None and rw and (own is None or rw["p"] > own["p"] + margin) else own
         hits += (use or {"y": 0})["y"]
     return hits
@@ -480,30 +445,28 @@ CITED_GRID = (0.0, -0.5, -1.0, -2.0, -4.0, -8.0)
 DECAY_GRID = (1.0, 0.5, 0.0)
 
 
-def choose_conversation(questions: list[dict]) -> tuple[float, int, float, float]:
-    """The weight, for ranking, of a sentence of a document the conversation cited; how many of those
-    documents' best sentences join a follow-up's candidates (of ``CONVERSATION_GRID``); and the weight
-    of a sentence an earlier answer cited with its decay per answer back (``CITED_GRID``,
-    ``DECAY_GRID``): those that find the most evidence on INSCIT follow-ups (ties: the smaller count,
-    then the weights tried first, the smaller). Ranks every question by them."""
+def choose_conversation(questions: list[dict]) -> tuple[float, float, float]:
+    """The weight, for ranking, of a sentence of a document the conversation cited, and the weight of
+    a sentence an earlier answer cited with its decay per answer back (``CITED_GRID``,
+    ``DECAY_GRID``): those that find the most evidence on INSCIT follow-ups (ties: the weights tried
+    first, the smaller). Ranks every question by them."""
     follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up"]
-    best, best_hits = (0.0, 0, 0.0, 1.0), -1
+    best, best_hits = (0.0, 0.0, 1.0), -1
     for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
         for cited in CITED_GRID:
             for decay in DECAY_GRID if cited else DECAY_GRID[:1]:
                 for q in follow_ups:  # only a follow-up has a conversation to count
                     rank(q, weight, (cited, decay))
-                for count in CONVERSATION_GRID:
-                    hits = _follow_up_hits(follow_ups, None, count)
-                    if hits > best_hits or (hits == best_hits and count < best[1]):
-                        best, best_hits = (float(weight), count, cited, decay), hits
+                hits = _follow_up_hits(follow_ups, None)
+                if hits > best_hits:
+                    best, best_hits = (float(weight), cited, decay), hits
     for q in questions:
-        rank(q, best[0], best[2:])
+        rank(q, best[0], best[1:])
     return best
 
 
 def conversation_out_of_fold(questions: list[dict], folds: int, seed: int) -> float:
-    """INSCIT follow-ups' Hit@1 with the weight and count chosen on the other dialogues (seeded folds
+    """INSCIT follow-ups' Hit@1 with the conversation's weights chosen on the other dialogues (seeded folds
     by dialogue): what ``choose_conversation``'s in-sample figure would be on new conversations."""
     follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
     groups = sorted({q["group"] for q in follow_ups})
@@ -511,11 +474,11 @@ def conversation_out_of_fold(questions: list[dict], folds: int, seed: int) -> fl
     fold_of = {g: i % folds for i, g in enumerate(groups)}
     hits = 0
     for fold in range(folds):
-        weight, count, *cited = choose_conversation([q for q in follow_ups if fold_of[q["group"]] != fold])
+        weight, *cited = choose_conversation([q for q in follow_ups if fold_of[q["group"]] != fold])
         held = [q for q in follow_ups if fold_of[q["group"]] == fold]
         for q in held:
             rank(q, weight, (cited[0], cited[1]))
-        hits += _follow_up_hits(held, None, count)
+        hits += _follow_up_hits(held, None)
     return hits / len(follow_ups)
 
 
@@ -528,21 +491,22 @@ def gold_document_ceiling(questions: list[dict]) -> tuple[float, float]:
     for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
         hits = 0
         for q in follow_ups:
-            pool = _pool(q, "candidates", max(CONVERSATION_GRID))
-            top = max(pool, key=lambda c: c["z"] + (weight if c["doc"] in q["gold_before"] else 0.0), default=None)
+            top = max(
+                q["candidates"], key=lambda c: c["z"] + (weight if c["doc"] in q["gold_before"] else 0.0), default=None
+            )
             hits += (top or {"y": 0})["y"]
         if hits > best:
             best, best_weight = hits, float(weight)
     return best / len(follow_ups), best_weight
 
 
-def choose_margin(questions: list[dict], count: int = 0) -> float:
+def choose_margin(questions: list[dict]) -> float:
     """The margin by which a rewrite's confidence must beat the question's own to be used: the one
     that finds the most evidence on INSCIT follow-ups, from 0 (a rewrite is used whenever its
     evidence is the stronger) up; ties go to the smaller."""
     best, best_hits = 0.0, -1
     for margin in np.round(np.arange(0.0, 1.0001, 0.01), 2):
-        hits = _follow_up_hits(questions, float(margin), count)
+        hits = _follow_up_hits(questions, float(margin))
         if hits > best_hits:
             best, best_hits = float(margin), hits
     return best
@@ -563,12 +527,12 @@ def figures(questions: list[dict], threshold: float, conversation: tuple, margin
     inscit = [q for q in questions if q["set"] == "inscit" and q["has_gold"]]
     follow_ups = sum(q["kind"] == "follow-up" for q in inscit)
     out["inscit first"] = np.mean([(_top(q["candidates"]) or {"y": 0})["y"] for q in inscit if q["kind"] == "first"])
-    out["inscit follow-up with history"] = _follow_up_hits(questions, margin, conversation[1]) / follow_ups
+    out["inscit follow-up with history"] = _follow_up_hits(questions, margin) / follow_ups
     for q in questions:
         rank(q, 0.0)
     out["inscit follow-up alone"] = _follow_up_hits(questions, None) / follow_ups
     for q in questions:
-        rank(q, conversation[0], conversation[2:])
+        rank(q, conversation[0], conversation[1:])
     conf = _confidences(questions)
     for key, values in sorted(conf.items()):
         rate = float(np.mean(values >= threshold))
@@ -648,8 +612,8 @@ def fitted_values(w: np.ndarray, threshold: float, conversation: tuple, margin: 
     return {
         "bias": float(w[0]), "weights": dict(zip(FEATURES, map(float, w[1:]), strict=True)),
         "calibration": list(CALIBRATION), "threshold": threshold,
-        "conversation": conversation[0], "cited": conversation[2], "cited_decay": conversation[3],
-        "conversation_candidates": conversation[1], "rewrite_margin": margin,
+        "conversation": conversation[0], "cited": conversation[1], "cited_decay": conversation[2],
+        "rewrite_margin": margin,
     }  # fmt: skip
 
 
@@ -664,9 +628,8 @@ def write_model(w: np.ndarray, threshold: float, conversation: tuple, margin: fl
         f'    "calibration": [{a:.4f}, {b:.4f}],\n'
         f'    "threshold": {threshold:.4f},\n'
         f'    "conversation": {conversation[0]:.2f},\n'
-        f'    "cited": {conversation[2]:.2f},\n'
-        f'    "cited_decay": {conversation[3]:.2f},\n'
-        f'    "conversation_candidates": {conversation[1]},\n'
+        f'    "cited": {conversation[1]:.2f},\n'
+        f'    "cited_decay": {conversation[2]:.2f},\n'
         f'    "rewrite_margin": {margin:.2f},\n'
         "}\n"
     )
@@ -718,7 +681,7 @@ def main() -> int:
         cache.write_text(json.dumps(questions), encoding="utf-8")
     print(f"{len(questions)} questions, {sum(len(q['candidates']) for q in questions)} candidates")
     score_all(questions, None)
-    old_values = choose_threshold(questions), (0.0, 0, 0.0, 1.0), choose_margin(questions)
+    old_values = choose_threshold(questions), (0.0, 0.0, 1.0), choose_margin(questions)
     old = figures(questions, *old_values)
     if any("q" not in q for q in questions):
         print("the questions kept in --work predate the question texts this script reads: run with --recollect")
@@ -739,15 +702,14 @@ def main() -> int:
     for q in questions:
         rank(q, 0.0)
     conversation = choose_conversation(questions)
-    oof_values = choose_threshold(questions), conversation, choose_margin(questions, conversation[1])
+    oof_values = choose_threshold(questions), conversation, choose_margin(questions)
     new = figures(questions, *oof_values)
     print(f"\n{'':48}{'hand-set score':>16}{'fitted (out of fold)':>22}")
     for label, a, b in (
         ("threshold", old_values[0], oof_values[0]),
         ("conversation weight", old_values[1][0], oof_values[1][0]),
-        ("conversation candidates", old_values[1][1], oof_values[1][1]),
-        ("cited weight", old_values[1][2], oof_values[1][2]),
-        ("cited decay", old_values[1][3], oof_values[1][3]),
+        ("cited weight", old_values[1][1], oof_values[1][1]),
+        ("cited decay", old_values[1][2], oof_values[1][2]),
         ("rewrite margin", old_values[2], oof_values[2]),
     ):
         print(f"  {label:46}{a:>16.3f}{b:>22.3f}")
@@ -765,15 +727,15 @@ def main() -> int:
     reached, follow_ups = follow_ups_reached(questions)
     print(f"  INSCIT follow-ups with evidence among the {RERANKED} reranked, asked alone: {reached} of {follow_ups}")
     for q in questions:
-        rank(q, conversation[0], conversation[2:])
+        rank(q, conversation[0], conversation[1:])
     everything = [c for q in questions for c in q["candidates"]]
     w = fit(_matrix(everything), np.array([c["y"] for c in everything]), l2)
     score_all(questions, w)  # with the out-of-fold calibration: in-sample logits would flatter it
     threshold, conversation = choose_threshold(questions), choose_conversation(questions)
-    margin = choose_margin(questions, conversation[1])
+    margin = choose_margin(questions)
     print(
         f"\nfitted on everything: threshold {threshold:.3f}, conversation {conversation[0]}, "
-        f"conversation candidates {conversation[1]}, cited {conversation[2]} (decay {conversation[3]}), "
+        f"cited {conversation[1]} (decay {conversation[2]}), "
         f"rewrite margin {margin:.2f}"
     )
     print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}")

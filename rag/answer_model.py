@@ -43,9 +43,8 @@ FEATURES = (
 # best sentence answers, sigmoid(a * z + b); the threshold on that chance below which rag abstains; the
 # weight added, for ranking only, to a sentence of a document the conversation's latest answer cited;
 # the weight added, for ranking only, to a sentence an earlier answer cited (in full for the latest
-# answer, times the decay for each answer further back); how many of the cited documents' best
-# sentences (by the retrieval score) join a follow-up's candidates;
-# and the margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
+# answer, times the decay for each answer further back); and the margin by which a follow-up's
+# rewrite must beat the question as asked to be searched instead.
 # fmt: off
 FITTED = {
     "bias": -7.1186,
@@ -59,7 +58,6 @@ FITTED = {
     "conversation": 0.50,
     "cited": -1.00,
     "cited_decay": 1.00,
-    "conversation_candidates": 0,
     "rewrite_margin": 0.02,
 }
 # fmt: on

@@ -28,7 +28,6 @@ from rag.search.filters import Where, restrict, select_documents
 from rag.search.retrieval import (
     CitedSpans,
     SearchIndexes,
-    conversation_search,
     prepare_query,
     rank_question,
     search,
@@ -245,9 +244,9 @@ class Queries:
     def _question_candidates(
         self, text: str, k: int, previous: Sequence[str], chosen: Where | None, cited: CitedSpans | None = None
     ) -> list[Candidate]:
-        """The candidate sentences for a question, ranked by the answer model; in a conversation, with
-        the best sentences of the documents it cited (``previous``) beside them (``conversation_search``)
-        and the sentences its earlier answers cited (``cited``) ranked down."""
+        """The candidate sentences for a question, ranked by the answer model; in a conversation, those
+        of the documents it cited (``previous``) ranked up and those its earlier answers cited
+        (``cited``) ranked down."""
         vector = self.embedder.encode([text])[0]
         with self._lock:
             return self._candidates(
@@ -257,7 +256,6 @@ class Queries:
                 with_antecedents=True,
                 question=True,
                 previous_documents=previous,
-                from_conversation=cast(int, FITTED["conversation_candidates"]),
                 cited=cited,
                 content_only=True,
                 indexes=self._indexes_for(chosen),
@@ -325,29 +323,20 @@ class Queries:
         with_antecedents: bool = False,
         question: bool = False,
         previous_documents: Sequence[str] = (),
-        from_conversation: int = 0,
         cited: CitedSpans | None = None,
         content_only: bool = False,
         indexes: SearchIndexes | None = None,
     ) -> list[Candidate]:
         """The candidates for ``text``; a question's are ranked by the answer model, the sentences of
-        ``previous_documents`` (those the conversation cited) counted up, the sentences an earlier
-        answer cited (``cited``) counted down, and the best ``from_conversation`` of the documents'
-        sentences scored beside the question's own hits."""
+        ``previous_documents`` (those the conversation cited) counted up and the sentences an earlier
+        answer cited (``cited``) counted down."""
         indexes = indexes or self._indexes
         query = prepare_query(text, vector, indexes.sentence_lexical)
         hits, records, antecedents = search(query, indexes, self.config.retrieval)
-        extra: list[Hit] = []
-        if question and previous_documents and from_conversation > 0:
-            extra, more, more_antecedents = conversation_search(query, indexes, previous_documents)
-            records, antecedents = {**more, **records}, {**more_antecedents, **antecedents}
         if content_only:  # page furniture ("Reference(s):", "Share") is never cited or shown
             hits = [h for h in hits if not self._is_furniture(records[h.row].sentence)]
-            extra = [h for h in extra if not self._is_furniture(records[h.row].sentence)]
         if question:  # a question is answered only as far as a sentence holds what it asks
-            hits = rank_question(
-                query, hits, records, antecedents, indexes, previous_documents, limit, extra[:from_conversation], cited
-            )
+            hits = rank_question(query, hits, records, antecedents, indexes, previous_documents, limit, cited)
         hits = hits[:limit]
         chosen = [records[h.row] for h in hits]
         passages = indexes.store.passages(r.passage for r in chosen)

@@ -230,40 +230,6 @@ def search(
     return hits, records, before
 
 
-# A follow-up's pool may also hold the best sentences of the documents the conversation cited (see
-# ``conversation_search``; FITTED["conversation_candidates"] says how many); this many of their rows
-# are read and scored, the nearest to the question by dense cosine when the documents hold more.
-# INSCIT's articles hold under 100 sentences; a user's document may hold thousands. Reading and
-# scoring 100 rows took about 8 ms on the SQuAD index of benchmarks/fit_ask.py (one core, unloaded),
-# about as long as encoding the question.
-CONVERSATION_SCAN = 150
-
-
-def conversation_search(
-    query: Query, indexes: SearchIndexes, doc_ids: Sequence[str]
-) -> tuple[list[Hit], dict[int, SentenceRecord], dict[int, SentenceRecord]]:
-    """The sentences of the conversation's documents ``doc_ids`` scored for ``query``, as ``search`` returns them.
-
-    Asked alone, a follow-up ("What about his early life?") often does not retrieve the article the
-    conversation is about, and then no weight for that article can lift its sentences: they are not
-    among the candidates. Reading the article's rows directly puts them there; the answer model and
-    the conversation weight decide (``rank_question``'s ``extra``).
-    """
-    rows: list[int] = []
-    for doc_id in dict.fromkeys(doc_ids):
-        _, by_text = indexes.store.rows_by_text(doc_id)
-        rows += sorted(by_text.values())
-    if not rows:
-        return [], {}, {}
-    wanted = np.asarray(rows, dtype=np.int64)
-    if len(wanted) > CONVERSATION_SCAN:  # the nearest by meaning; the words are scored next
-        dense = indexes.sentence_vectors[wanted].astype(np.float64) @ query.vector.astype(np.float64)
-        wanted = wanted[np.argsort(-dense, kind="stable")[:CONVERSATION_SCAN]]
-    records = indexes.store.sentences(wanted.tolist())
-    before = antecedents(list(records.values()), indexes)
-    return score_sentences(query, list(records.values()), indexes, before), records, before
-
-
 def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[str, tuple[str, ...]]:
     """The text and tokens a quote of ``record`` holds: with its antecedent when it refers back."""
     if antecedent is None:
@@ -317,7 +283,6 @@ def rank_question(
     indexes: SearchIndexes,
     previous_documents: Collection[str] = (),
     limit: int | None = None,
-    extra: Sequence[Hit] = (),
     cited: CitedSpans | None = None,
 ) -> list[Hit]:
     """Each hit scored by the fitted answer model (``rag.answer_model``); best first.
@@ -328,14 +293,11 @@ def rank_question(
     cited the sentence itself (``cited``: the order counts it down). Each hit records the
     terms it covers and misses; ``scores["score"]`` is the probability without the conversation
     (the hit's score, its confidence; the order counts the conversation), ``scores["combined"]``
-    the retrieval score it was found with. ``extra`` hits (the best sentences of the conversation's
-    documents, ``conversation_search``) are scored beside the best hits whatever their retrieval score.
+    the retrieval score it was found with.
     """
-    if not hits and not extra:
+    if not hits:
         return []
     hits = list(hits)[: max(limit or 0, RERANKED)]  # best first by the retrieval score
-    pooled = {h.row for h in hits}
-    hits += [h for h in extra if h.row not in pooled]
     passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
     previous = frozenset(previous_documents)
     titles = {
