@@ -56,7 +56,7 @@ FITTED = {
     "calibration": [0.5093, 0.2365],
     "threshold": 0.1902,
     "conversation": 0.50,
-    "cited": -1.00,
+    "cited": -4.00,
     "cited_decay": 1.00,
     "rewrite_margin": 0.02,
 }
