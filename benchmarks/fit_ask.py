@@ -6,8 +6,9 @@ signals of up to ``--candidates`` candidate sentences of each, labelled by the g
 right when the sentence holds a gold answer (SQuAD), overlaps an answering sentence (WikiQA) or
 lies in an evidence passage (INSCIT). Unanswerable questions and off-topic ones (WikiQA and
 INSCIT questions asked of the SQuAD index) have no right sentence. INSCIT follow-ups carry the
-conversation: the document the previous turn's best sentence came from, and the rewrite of the
-follow-up (rag.question.followups.resolve_followup) asked beside it.
+conversation as rag's own earlier answers hold it: the documents the latest answer cited, how many
+answers back each candidate sentence was cited (if it was), and the rewrite of the follow-up
+(rag.question.followups.resolve_followup) asked beside it.
 
 Then, seeded and cross-validated by document (no document's questions are both fitted and
 judged in one fold):
@@ -17,7 +18,9 @@ judged in one fold):
 - the threshold on that confidence: the one that abstains best on unanswerable and off-topic
   questions while answering at least 95% of SQuAD's answerable questions and, as far as that
   allows, abstaining on at least 97% of off-topic ones;
-- the margin by which a follow-up's rewrite must beat the question as asked to be used;
+- for follow-ups, the ranking weights of a sentence of the previous answer's document and of a
+  sentence an earlier answer already cited (with its decay per answer back), and the margin by which
+  a follow-up's rewrite must beat the question as asked to be used;
 - three numbers of the pipeline, by the same out-of-fold Hit@1 as the penalty: the tokens a
   sentence's length is counted against (``LENGTH_SCALE``), how far after "previous", "other"... a
   date or number still belongs to those others (``OTHERS_REACH``), and how many candidates the
@@ -48,11 +51,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
 from rag import build_index  # noqa: E402
-from rag.answer.queries import _conversation_documents  # noqa: E402
+from rag.answer.queries import _cited_spans, _conversation_documents  # noqa: E402
 from rag.answer_model import FEATURES, FITTED  # noqa: E402
 from rag.question import focus  # noqa: E402
 from rag.question.focus import OTHERS_REACH, holds_answer_type, question_focus  # noqa: E402
-from rag.question.followups import Turn, resolve_followup  # noqa: E402
+from rag.question.followups import resolve_followup, turns_from  # noqa: E402
 from rag.search import retrieval  # noqa: E402
 from rag.search.retrieval import LENGTH_SCALE, NUMBER_BONUS, RERANKED, WEIGHTS  # noqa: E402
 from rag.text.words import tokenize  # noqa: E402
@@ -91,18 +94,20 @@ def _index(work: Path, name: str, documents: dict[str, str]):
     return build_index(corpus, work / f"index-{name}")
 
 
-def _candidates(index, question: str, previous: tuple[str, ...], limit: int, conversation: int = 0) -> list[dict]:
-    """The question's candidates as rag ranks them, with the best ``conversation`` sentences of the
-    ``previous`` documents (those the conversation cited) beside its own."""
+def _candidates(index, question: str, previous: tuple[str, ...], limit: int, cited=None) -> list[dict]:
+    """The question's candidates as rag ranks them, each marked with whether its document is one of
+    ``previous`` (those the conversation's latest answer cited) and how many answers back the
+    conversation cited it (``ago``, from ``cited``: rag.answer.queries._cited_spans)."""
     queries = index._queries  # a benchmark may look inside; the product does not
     vector = queries.embedder.encode([question])[0]
     found = queries._candidates(
         question, vector, limit=limit, with_antecedents=True, question=True, previous_documents=previous,
-        from_conversation=conversation, content_only=True,
+        cited=cited, content_only=True,
     )  # fmt: skip
     candidates = [
         {"doc": c.citation.doc_id, "start": c.citation.start, "end": c.citation.end, "text": c.citation.text,
          "x": [c.citation.scores.get(f, 0.0) for f in FEATURES], "prev": c.citation.doc_id in previous,
+         "ago": retrieval.cited_ago(_own_sentence(queries, c), cited) if cited else None,
          "old": float(c.citation.scores["combined"]) * float(c.citation.scores["coverage"]),
          "score": float(c.citation.score)}
         for c in found
@@ -112,24 +117,10 @@ def _candidates(index, question: str, previous: tuple[str, ...], limit: int, con
     return candidates
 
 
-# How many of the conversation's documents' best sentences may join a follow-up's candidates
-# (``FITTED["conversation_candidates"]``): ``choose_conversation`` picks one of these.
-CONVERSATION_GRID = (0, 2, 4, 6, 8, 12)
-
-
-def _with_conversation(index, question: str, previous: tuple[str, ...], limit: int, right) -> tuple[list, list]:
-    """A follow-up's own candidates (its pool asked alone, the conversation's documents marked
-    ``prev``) and, apart, those the conversation's documents add, each marked with the least
-    count of ``CONVERSATION_GRID`` that brings it (``from``), so that every count can be judged."""
-    own = _labelled(_candidates(index, question, previous, limit), right)
-    seen = {(c["doc"], c["start"], c["end"]) for c in own}
-    extra = []
-    for count in CONVERSATION_GRID[1:] if previous else ():
-        for c in _candidates(index, question, previous, limit, count):
-            if (c["doc"], c["start"], c["end"]) not in seen:
-                seen.add((c["doc"], c["start"], c["end"]))
-                extra.append({**c, "from": count})
-    return own, _labelled(extra, right)
+def _own_sentence(queries, candidate):
+    """The candidate's own sentence (its last: a quote may hold the sentence it refers back to)."""
+    sentences = queries._indexes.store.sentences_of(candidate.citation.doc_id)
+    return next(s for s in sentences if s.position == candidate.last)
 
 
 def _labelled(candidates: list[dict], right) -> list[dict]:
@@ -175,36 +166,31 @@ def collect(data_dir: Path, work: Path, limit: int) -> list[dict]:
 
 
 def collect_inscit(data_dir: Path, work: Path, limit: int) -> list[dict]:
-    """INSCIT's turns, each follow-up with the conversation as rag would hold it: the documents of
-    the most recent turn whose answer (rag's, with the model as now) cited one, and the rewrite of
-    the follow-up (rag.question.followups.resolve_followup) asked beside it."""
+    """INSCIT's turns, each follow-up with the conversation as rag holds it: rag's own earlier answers
+    (with the model as now, as benchmarks/real.py asks them), hence the documents of the most recent
+    answer that cited one, the sentences each answer cited, and the rewrite of the follow-up
+    (rag.question.followups.resolve_followup) asked beside it."""
     questions: list[dict] = []
     inscit_docs, conversations = inscit_data(data_dir)
     index = _index(work, "inscit", inscit_docs)
     for conversation in conversations:
-        turns: list[Turn] = []
+        answers: list = []
         gold_before: set[str] = set()  # the documents of the latest turn with evidence, for the ceiling
         for number, turn in enumerate(conversation["turns"]):
-            previous = _conversation_documents(turns, None)
+            turns = turns_from(answers)
+            previous, cited = _conversation_documents(turns, None), _cited_spans(turns, turn["q"])
             right = lambda c, g=turn["golds"]: _overlaps(c, g)  # noqa: E731
-            cands, extra = _with_conversation(index, turn["q"], previous, limit, right)
+            cands = _labelled(_candidates(index, turn["q"], previous, limit, cited), right)
             item = {"set": "inscit", "group": f"inscit:{conversation['id']}", "candidates": cands, "q": turn["q"],
-                    "conversation": extra, "kind": "first" if number == 0 else "follow-up",
+                    "kind": "first" if number == 0 else "follow-up",
                     "answerable": turn["answerable"], "has_gold": bool(turn["golds"]),
                     "gold_before": sorted(gold_before)}  # fmt: skip
             gold_before = {d for d, _, _ in turn["golds"]} or gold_before
             rewritten = resolve_followup(turn["q"], turns)
             if rewritten != turn["q"]:
-                item["rewrite"], item["rewrite_conversation"] = _with_conversation(
-                    index, rewritten, previous, limit, right
-                )
+                item["rewrite"] = _labelled(_candidates(index, rewritten, previous, limit, cited), right)
             questions.append(item)
-            # What rag cites for this turn: its best candidate, with the conversation's sentences as
-            # the model now counts them; nothing when it abstains.
-            cited = _candidates(index, turn["q"], previous, limit, int(FITTED["conversation_candidates"]))
-            best = cited[0] if cited and cited[0]["score"] >= float(FITTED["threshold"]) else None
-            turns.append(Turn(turn["q"], (best["text"],) if best else (), (best["doc"],) if best else (),
-                              spans=((best["doc"], best["start"], best["end"]),) if best else ()))  # fmt: skip
+            answers.append(index.ask(turn["q"], history=list(answers)))  # what rag cites for this turn
     for q in questions:
         q["reach"] = OTHERS_REACH  # what its answer-type features were collected with
     return questions
@@ -258,20 +244,25 @@ def score_all(questions: list[dict], w: np.ndarray | None, conversation: float =
         rank(q, conversation)
 
 
-# A question's candidate lists: its own, those the conversation's documents add, and the same two of
-# a follow-up's rewrite.
-LISTS = ("candidates", "conversation", "rewrite", "rewrite_conversation")
+# A question's candidate lists: its own and a follow-up's rewrite's.
+LISTS = ("candidates", "rewrite")
 
 
-def rank(q: dict, conversation: float) -> None:
+def rank(q: dict, conversation: float, cited: tuple[float, float] = (0.0, 1.0)) -> None:
+    """Each candidate's confidence ``p`` and ranking ``r``: a sentence of the previous answer's document
+    counted up by ``conversation``, one an earlier answer cited ``ago`` answers back by
+    ``cited[0] * cited[1] ** (ago - 1)``, as rag.answer_model.ranking counts them."""
     a, b = CALIBRATION
+    weight, decay = cited
     for key in LISTS:
         for c in q.get(key) or []:
             if c["z"] is None:
                 c["p"] = c["r"] = c["old"]
             else:
                 c["p"] = float(_sigmoid(a * c["z"] + b))
-                c["r"] = float(_sigmoid(a * (c["z"] + (conversation if c["prev"] else 0.0)) + b))
+                z = c["z"] + (conversation if c["prev"] else 0.0)
+                z += weight * decay ** (c["ago"] - 1) if c.get("ago") else 0.0
+                c["r"] = float(_sigmoid(a * z + b))
 
 
 def calibrate(questions: list[dict]) -> list[float]:
@@ -436,46 +427,46 @@ def _confidences(questions: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def _pool(q: dict, key: str, count: int) -> list[dict]:
-    """A question's candidates (``key``: its own or its rewrite's) with the best ``count`` sentences of
-    the conversation's documents beside them, as rag searches with ``conversation_candidates`` = count."""
-    extra = q.get("conversation" if key == "candidates" else f"{key}_conversation") or []
-    return (q.get(key) or []) + [c for c in extra if c["from"] <= count]
-
-
-def _follow_up_hits(questions: list[dict], margin: float | None, count: int = 0) -> int:
-    """INSCIT follow-ups whose chosen top sentence is right, with ``count`` sentences of the
-    conversation's documents among the candidates; ``margin`` None: no rewrite is used."""
+def _follow_up_hits(questions: list[dict], margin: float | None) -> int:
+    """INSCIT follow-ups whose chosen top sentence is right; ``margin`` None: no rewrite is used."""
     hits = 0
     for q in questions:
         if q["set"] != "inscit" or q["kind"] != "follow-up" or not q["has_gold"]:
             continue
-        own, rw = _top(_pool(q, "candidates", count)), _top(_pool(q, "rewrite", count))
+        own, rw = _top(q["candidates"]), _top(q.get("rewrite") or [])
         use = rw if margin is not None and rw and (own is None or rw["p"] > own["p"] + margin) else own
         hits += (use or {"y": 0})["y"]
     return hits
 
 
-def choose_conversation(questions: list[dict]) -> tuple[float, int]:
-    """The weight, for ranking, of a sentence of a document the conversation cited, and how many of
-    those documents' best sentences join a follow-up's candidates (of ``CONVERSATION_GRID``): the pair
-    that finds the most evidence on INSCIT follow-ups (ties: the smaller count, then the smaller weight).
-    Ranks every question by the weight."""
-    best, best_hits = (0.0, 0), -1
+# The weights tried for a sentence an earlier answer of the conversation cited (``FITTED["cited"]``),
+# and their decay for each answer further back (``FITTED["cited_decay"]``; 0: the latest answer only).
+CITED_GRID = (0.0, -0.5, -1.0, -2.0, -4.0, -8.0)
+DECAY_GRID = (1.0, 0.5, 0.0)
+
+
+def choose_conversation(questions: list[dict]) -> tuple[float, float, float]:
+    """The weight, for ranking, of a sentence of a document the conversation cited, and the weight of
+    a sentence an earlier answer cited with its decay per answer back (``CITED_GRID``,
+    ``DECAY_GRID``): those that find the most evidence on INSCIT follow-ups (ties: the weights tried
+    first, the smaller). Ranks every question by them."""
+    follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up"]
+    best, best_hits = (0.0, 0.0, 1.0), -1
     for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
-        for q in questions:
-            rank(q, weight)
-        for count in CONVERSATION_GRID:
-            hits = _follow_up_hits(questions, None, count)
-            if hits > best_hits or (hits == best_hits and count < best[1]):
-                best, best_hits = (float(weight), count), hits
+        for cited in CITED_GRID:
+            for decay in DECAY_GRID if cited else DECAY_GRID[:1]:
+                for q in follow_ups:  # only a follow-up has a conversation to count
+                    rank(q, weight, (cited, decay))
+                hits = _follow_up_hits(follow_ups, None)
+                if hits > best_hits:
+                    best, best_hits = (float(weight), cited, decay), hits
     for q in questions:
-        rank(q, best[0])
+        rank(q, best[0], best[1:])
     return best
 
 
 def conversation_out_of_fold(questions: list[dict], folds: int, seed: int) -> float:
-    """INSCIT follow-ups' Hit@1 with the weight and count chosen on the other dialogues (seeded folds
+    """INSCIT follow-ups' Hit@1 with the conversation's weights chosen on the other dialogues (seeded folds
     by dialogue): what ``choose_conversation``'s in-sample figure would be on new conversations."""
     follow_ups = [q for q in questions if q["set"] == "inscit" and q["kind"] == "follow-up" and q["has_gold"]]
     groups = sorted({q["group"] for q in follow_ups})
@@ -483,11 +474,11 @@ def conversation_out_of_fold(questions: list[dict], folds: int, seed: int) -> fl
     fold_of = {g: i % folds for i, g in enumerate(groups)}
     hits = 0
     for fold in range(folds):
-        weight, count = choose_conversation([q for q in follow_ups if fold_of[q["group"]] != fold])
+        weight, *cited = choose_conversation([q for q in follow_ups if fold_of[q["group"]] != fold])
         held = [q for q in follow_ups if fold_of[q["group"]] == fold]
         for q in held:
-            rank(q, weight)
-        hits += _follow_up_hits(held, None, count)
+            rank(q, weight, (cited[0], cited[1]))
+        hits += _follow_up_hits(held, None)
     return hits / len(follow_ups)
 
 
@@ -500,27 +491,28 @@ def gold_document_ceiling(questions: list[dict]) -> tuple[float, float]:
     for weight in np.round(np.arange(0.0, 4.001, 0.25), 2):
         hits = 0
         for q in follow_ups:
-            pool = _pool(q, "candidates", max(CONVERSATION_GRID))
-            top = max(pool, key=lambda c: c["z"] + (weight if c["doc"] in q["gold_before"] else 0.0), default=None)
+            top = max(
+                q["candidates"], key=lambda c: c["z"] + (weight if c["doc"] in q["gold_before"] else 0.0), default=None
+            )
             hits += (top or {"y": 0})["y"]
         if hits > best:
             best, best_weight = hits, float(weight)
     return best / len(follow_ups), best_weight
 
 
-def choose_margin(questions: list[dict], count: int = 0) -> float:
+def choose_margin(questions: list[dict]) -> float:
     """The margin by which a rewrite's confidence must beat the question's own to be used: the one
     that finds the most evidence on INSCIT follow-ups, from 0 (a rewrite is used whenever its
     evidence is the stronger) up; ties go to the smaller."""
     best, best_hits = 0.0, -1
     for margin in np.round(np.arange(0.0, 1.0001, 0.01), 2):
-        hits = _follow_up_hits(questions, float(margin), count)
+        hits = _follow_up_hits(questions, float(margin))
         if hits > best_hits:
             best, best_hits = float(margin), hits
     return best
 
 
-def figures(questions: list[dict], threshold: float, conversation: tuple[float, int], margin: float) -> dict:
+def figures(questions: list[dict], threshold: float, conversation: tuple, margin: float) -> dict:
     out: dict = {}
     for name in ("squad", "wikiqa"):
         mine = [q for q in questions if q["set"] == name]
@@ -535,12 +527,12 @@ def figures(questions: list[dict], threshold: float, conversation: tuple[float, 
     inscit = [q for q in questions if q["set"] == "inscit" and q["has_gold"]]
     follow_ups = sum(q["kind"] == "follow-up" for q in inscit)
     out["inscit first"] = np.mean([(_top(q["candidates"]) or {"y": 0})["y"] for q in inscit if q["kind"] == "first"])
-    out["inscit follow-up with history"] = _follow_up_hits(questions, margin, conversation[1]) / follow_ups
+    out["inscit follow-up with history"] = _follow_up_hits(questions, margin) / follow_ups
     for q in questions:
         rank(q, 0.0)
     out["inscit follow-up alone"] = _follow_up_hits(questions, None) / follow_ups
     for q in questions:
-        rank(q, conversation[0])
+        rank(q, conversation[0], conversation[1:])
     conf = _confidences(questions)
     for key, values in sorted(conf.items()):
         rate = float(np.mean(values >= threshold))
@@ -616,16 +608,16 @@ def product_confidences(data_dir: Path, work: Path) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def fitted_values(w: np.ndarray, threshold: float, conversation: tuple[float, int], margin: float) -> dict:
+def fitted_values(w: np.ndarray, threshold: float, conversation: tuple, margin: float) -> dict:
     return {
         "bias": float(w[0]), "weights": dict(zip(FEATURES, map(float, w[1:]), strict=True)),
         "calibration": list(CALIBRATION), "threshold": threshold,
-        "conversation": conversation[0],
-        "conversation_candidates": conversation[1], "rewrite_margin": margin,
+        "conversation": conversation[0], "cited": conversation[1], "cited_decay": conversation[2],
+        "rewrite_margin": margin,
     }  # fmt: skip
 
 
-def write_model(w: np.ndarray, threshold: float, conversation: tuple[float, int], margin: float) -> None:
+def write_model(w: np.ndarray, threshold: float, conversation: tuple, margin: float) -> None:
     a, b = CALIBRATION
     pairs = [f'"{name}": {value:.4f},' for name, value in zip(FEATURES, w[1:], strict=True)]
     weights = "".join(f"\n        {' '.join(pairs[i : i + 4])}" for i in range(0, len(pairs), 4))
@@ -636,7 +628,8 @@ def write_model(w: np.ndarray, threshold: float, conversation: tuple[float, int]
         f'    "calibration": [{a:.4f}, {b:.4f}],\n'
         f'    "threshold": {threshold:.4f},\n'
         f'    "conversation": {conversation[0]:.2f},\n'
-        f'    "conversation_candidates": {conversation[1]},\n'
+        f'    "cited": {conversation[1]:.2f},\n'
+        f'    "cited_decay": {conversation[2]:.2f},\n'
         f'    "rewrite_margin": {margin:.2f},\n'
         "}\n"
     )
@@ -688,7 +681,7 @@ def main() -> int:
         cache.write_text(json.dumps(questions), encoding="utf-8")
     print(f"{len(questions)} questions, {sum(len(q['candidates']) for q in questions)} candidates")
     score_all(questions, None)
-    old_values = choose_threshold(questions), (0.0, 0), choose_margin(questions)
+    old_values = choose_threshold(questions), (0.0, 0.0, 1.0), choose_margin(questions)
     old = figures(questions, *old_values)
     if any("q" not in q for q in questions):
         print("the questions kept in --work predate the question texts this script reads: run with --recollect")
@@ -709,13 +702,14 @@ def main() -> int:
     for q in questions:
         rank(q, 0.0)
     conversation = choose_conversation(questions)
-    oof_values = choose_threshold(questions), conversation, choose_margin(questions, conversation[1])
+    oof_values = choose_threshold(questions), conversation, choose_margin(questions)
     new = figures(questions, *oof_values)
     print(f"\n{'':48}{'hand-set score':>16}{'fitted (out of fold)':>22}")
     for label, a, b in (
         ("threshold", old_values[0], oof_values[0]),
         ("conversation weight", old_values[1][0], oof_values[1][0]),
-        ("conversation candidates", old_values[1][1], oof_values[1][1]),
+        ("cited weight", old_values[1][1], oof_values[1][1]),
+        ("cited decay", old_values[1][2], oof_values[1][2]),
         ("rewrite margin", old_values[2], oof_values[2]),
     ):
         print(f"  {label:46}{a:>16.3f}{b:>22.3f}")
@@ -733,15 +727,16 @@ def main() -> int:
     reached, follow_ups = follow_ups_reached(questions)
     print(f"  INSCIT follow-ups with evidence among the {RERANKED} reranked, asked alone: {reached} of {follow_ups}")
     for q in questions:
-        rank(q, conversation[0])
+        rank(q, conversation[0], conversation[1:])
     everything = [c for q in questions for c in q["candidates"]]
     w = fit(_matrix(everything), np.array([c["y"] for c in everything]), l2)
     score_all(questions, w)  # with the out-of-fold calibration: in-sample logits would flatter it
     threshold, conversation = choose_threshold(questions), choose_conversation(questions)
-    margin = choose_margin(questions, conversation[1])
+    margin = choose_margin(questions)
     print(
         f"\nfitted on everything: threshold {threshold:.3f}, conversation {conversation[0]}, "
-        f"conversation candidates {conversation[1]}, rewrite margin {margin:.2f}"
+        f"cited {conversation[1]} (decay {conversation[2]}), "
+        f"rewrite margin {margin:.2f}"
     )
     print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}")
     print(f"  bias {w[0]:+.3f}, " + ", ".join(f"{n} {v:+.3f}" for n, v in zip(FEATURES, w[1:], strict=True)))

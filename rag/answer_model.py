@@ -6,8 +6,10 @@ and BM25-style coverage at sentence and passage level, adjacent word pairs, a nu
 whether it holds the kind of answer asked). The model turns them into the probability that the
 sentence answers; it ranks the candidates, and the best one's probability is the answer's
 confidence, compared with the threshold. In a conversation, a sentence of a document the
-previous answer cited ranks higher by a fitted weight; its confidence stays its own, so history
-never lifts an unanswerable question over the threshold.
+previous answer cited ranks higher by a fitted weight, and a sentence an earlier answer already
+cited ranks lower by another (a conversation moves on: a follow-up seldom asks again for what it
+was given); its confidence stays its own, so history never lifts an unanswerable question over
+the threshold, and a sentence cited before is still reachable when it is the best there is.
 
 The weights are not set by hand: ``benchmarks/fit_ask.py`` fits them, seeded and
 cross-validated by document, on the public halves of real question sets (SQuAD 2.0 with its
@@ -40,8 +42,9 @@ FEATURES = (
 # the model's bias and weights; the calibration (a, b) of its log-odds z into the chance that the
 # best sentence answers, sigmoid(a * z + b); the threshold on that chance below which rag abstains; the
 # weight added, for ranking only, to a sentence of a document the conversation's latest answer cited;
-# how many of those documents' best sentences (by the retrieval score) join a follow-up's candidates;
-# and the margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
+# the weight added, for ranking only, to a sentence an earlier answer cited (in full for the latest
+# answer, times the decay for each answer further back); and the margin by which a follow-up's
+# rewrite must beat the question as asked to be searched instead.
 # fmt: off
 FITTED = {
     "bias": -7.1186,
@@ -53,7 +56,8 @@ FITTED = {
     "calibration": [0.5093, 0.2365],
     "threshold": 0.1902,
     "conversation": 0.50,
-    "conversation_candidates": 0,
+    "cited": -4.00,
+    "cited_decay": 1.00,
     "rewrite_margin": 0.02,
 }
 # fmt: on
@@ -74,10 +78,17 @@ def probability(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float
     return _calibrated(logit(signals, fitted), fitted)
 
 
-def ranking(signals: Mapping[str, float], previous_document: bool, fitted: Mapping = FITTED) -> float:
+def ranking(
+    signals: Mapping[str, float], previous_document: bool, fitted: Mapping = FITTED, cited_ago: int | None = None
+) -> float:
     """What orders a question's candidates: the probability, a sentence of a document the
-    conversation's latest answer cited counted up by the fitted conversation weight."""
-    return _calibrated(logit(signals, fitted) + (fitted["conversation"] if previous_document else 0.0), fitted)
+    conversation's latest answer cited counted up by the fitted conversation weight, and a sentence
+    an earlier answer cited ``cited_ago`` answers back (1: the latest) by the fitted ``cited`` weight,
+    decayed by ``cited_decay`` for each answer further back (benchmarks/fit_ask.py, INSCIT follow-ups)."""
+    z = logit(signals, fitted) + (fitted["conversation"] if previous_document else 0.0)
+    if cited_ago is not None:
+        z += fitted["cited"] * fitted["cited_decay"] ** (cited_ago - 1)
+    return _calibrated(z, fitted)
 
 
 def _calibrated(z: float, fitted: Mapping) -> float:

@@ -10,6 +10,7 @@ import pytest
 
 from rag import Answer, Citation, build_index
 from rag.answer.compose import merge_parts, prefer_reasons
+from rag.answer.queries import _conversation_documents
 from rag.answer.select import Candidate
 from rag.errors import QueryError
 from rag.question.followups import Turn, asks_what_next, resolve_followup, turns_from
@@ -113,6 +114,16 @@ def test_what_happened_next_is_recognised() -> None:
         assert asks_what_next(question), question
     for question in ("What happened in 1983?", "What did he do?", "What happened?", CHIP):
         assert not asks_what_next(question), question
+
+
+def test_the_documents_of_the_latest_answer_that_cited_any() -> None:
+    cited = Turn("Who was Ada Lovelace?", ("Ada Lovelace was an English mathematician.",), ("lovelace.md",))
+    abstained = Turn("What did she eat?")  # an abstention cites nothing and keeps the topic
+    assert _conversation_documents([cited, abstained], None) == ("lovelace.md",)
+    assert _conversation_documents([cited, abstained], frozenset({"almanac.md"})) == ()
+    both = Turn("And the almanac?", ("x", "y", "z"), ("almanac.md", "lovelace.md", "almanac.md"))
+    assert _conversation_documents([cited, both], None) == ("almanac.md", "lovelace.md")
+    assert _conversation_documents([], None) == ()
 
 
 def test_history_is_answers_or_their_json() -> None:

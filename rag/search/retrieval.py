@@ -27,7 +27,7 @@ repeats the question's names but lacks the asked fact is the commonest false ans
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -40,7 +40,7 @@ from rag.index.lexical import LexicalSearch, Weighing, coverage
 from rag.index.metadata import MetadataSegments, SentenceRecord
 from rag.question.focus import NUMBER, Focus, Vocabulary, focus_coverage, question_focus, vocabulary
 from rag.text.words import capitalised_tokens, name_groups, tokenize
-from rag.types import Hit
+from rag.types import Hit, Sentence
 
 WEIGHTS = {"dense": 1.0, "dense_passage": 0.5, "lexical": 1.0, "lexical_passage": 0.5, "phrase": 0.25}
 NUMBER_BONUS = 0.03
@@ -230,40 +230,6 @@ def search(
     return hits, records, before
 
 
-# A follow-up's pool may also hold the best sentences of the documents the conversation cited (see
-# ``conversation_search``; FITTED["conversation_candidates"] says how many); this many of their rows
-# are read and scored, the nearest to the question by dense cosine when the documents hold more.
-# INSCIT's articles hold under 100 sentences; a user's document may hold thousands. Reading and
-# scoring 100 rows took about 8 ms on the SQuAD index of benchmarks/fit_ask.py (one core, unloaded),
-# about as long as encoding the question.
-CONVERSATION_SCAN = 150
-
-
-def conversation_search(
-    query: Query, indexes: SearchIndexes, doc_ids: Sequence[str]
-) -> tuple[list[Hit], dict[int, SentenceRecord], dict[int, SentenceRecord]]:
-    """The sentences of the conversation's documents ``doc_ids`` scored for ``query``, as ``search`` returns them.
-
-    Asked alone, a follow-up ("What about his early life?") often does not retrieve the article the
-    conversation is about, and then no weight for that article can lift its sentences: they are not
-    among the candidates. Reading the article's rows directly puts them there; the answer model and
-    the conversation weight decide (``rank_question``'s ``extra``).
-    """
-    rows: list[int] = []
-    for doc_id in dict.fromkeys(doc_ids):
-        _, by_text = indexes.store.rows_by_text(doc_id)
-        rows += sorted(by_text.values())
-    if not rows:
-        return [], {}, {}
-    wanted = np.asarray(rows, dtype=np.int64)
-    if len(wanted) > CONVERSATION_SCAN:  # the nearest by meaning; the words are scored next
-        dense = indexes.sentence_vectors[wanted].astype(np.float64) @ query.vector.astype(np.float64)
-        wanted = wanted[np.argsort(-dense, kind="stable")[:CONVERSATION_SCAN]]
-    records = indexes.store.sentences(wanted.tolist())
-    before = antecedents(list(records.values()), indexes)
-    return score_sentences(query, list(records.values()), indexes, before), records, before
-
-
 def _quoted(record: SentenceRecord, antecedent: SentenceRecord | None) -> tuple[str, tuple[str, ...]]:
     """The text and tokens a quote of ``record`` holds: with its antecedent when it refers back."""
     if antecedent is None:
@@ -304,6 +270,10 @@ LENGTH_SCALE = 40
 # re-scoring all 30 (8, 12, 20 and 30 ranked the same on the public halves; 5 lost INSCIT first turns).
 RERANKED = 8
 
+# What the conversation's earlier answers cited, by document: (start, end, answers ago) of each
+# citation, 1 for the latest answer (``rank_question`` ranks those sentences by FITTED["cited"]).
+CitedSpans = Mapping[str, Sequence[tuple[int, int, int]]]
+
 
 def rank_question(
     query: Query,
@@ -313,23 +283,21 @@ def rank_question(
     indexes: SearchIndexes,
     previous_documents: Collection[str] = (),
     limit: int | None = None,
-    extra: Sequence[Hit] = (),
+    cited: CitedSpans | None = None,
 ) -> list[Hit]:
     """Each hit scored by the fitted answer model (``rag.answer_model``); best first.
 
     The model reads the retrieval signals beside what the sentence holds of the question's focus
-    (``focus_coverage``: the share of its terms, the kind of answer asked) and whether its
-    document is one the conversation cited (``previous_documents``). Each hit records the
+    (``focus_coverage``: the share of its terms, the kind of answer asked), whether its
+    document is one the conversation cited (``previous_documents``) and whether an earlier answer
+    cited the sentence itself (``cited``: the order counts it down). Each hit records the
     terms it covers and misses; ``scores["score"]`` is the probability without the conversation
     (the hit's score, its confidence; the order counts the conversation), ``scores["combined"]``
-    the retrieval score it was found with. ``extra`` hits (the best sentences of the conversation's
-    documents, ``conversation_search``) are scored beside the best hits whatever their retrieval score.
+    the retrieval score it was found with.
     """
-    if not hits and not extra:
+    if not hits:
         return []
     hits = list(hits)[: max(limit or 0, RERANKED)]  # best first by the retrieval score
-    pooled = {h.row for h in hits}
-    hits += [h for h in extra if h.row not in pooled]
     passages = _LazyVocabularies(indexes.store.passage_tokens(sorted({records[h.row].passage for h in hits})))
     previous = frozenset(previous_documents)
     titles = {
@@ -355,7 +323,18 @@ def rank_question(
         signals["score"] = probability(signals)
         if "lexical_own" in signals:  # judged on its own words beside the sentence it refers back to
             signals["score_alone"] = probability({**signals, "lexical": signals["lexical_own"]})
-        rank = ranking(signals, record.sentence.doc_id in previous)
+        rank = ranking(signals, record.sentence.doc_id in previous, cited_ago=cited_ago(record.sentence, cited))
         scored.append(Hit(hit.row, rank, signals, covered=found.covered, missing=found.missing))
     ranked = _ranked(scored, list(records.values()))[:limit]
     return [Hit(h.row, h.scores["score"], h.scores, h.covered, h.missing) for h in ranked]
+
+
+def cited_ago(sentence: Sentence, cited: CitedSpans | None) -> int | None:
+    """How many answers back the conversation last cited ``sentence`` (1: the latest), or None.
+
+    The sentence's own span is compared, not its quote: a sentence quoted with the cited one
+    before it ("It ...") was not itself cited.
+    """
+    spans = cited.get(sentence.doc_id, ()) if cited else ()
+    agos = [ago for start, end, ago in spans if start < sentence.end and sentence.start < end]
+    return min(agos) if agos else None
