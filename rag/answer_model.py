@@ -41,7 +41,9 @@ FEATURES = (
 # best sentence answers, sigmoid(a * z + b); the threshold on that chance below which rag abstains; the
 # weight added, for ranking only, to a sentence of a document the conversation's latest answer cited;
 # how many of those documents' best sentences (by the retrieval score) join a follow-up's candidates;
-# and the margin by which a follow-up's rewrite must beat the question as asked to be searched instead.
+# the margin by which a follow-up's rewrite must beat the question as asked to be searched instead;
+# and the log-odds the best sentence's confidence loses when it states otherwise what the question
+# takes for granted (``conflict``, see ``probability``).
 # fmt: off
 FITTED = {
     "bias": -7.1186,
@@ -55,6 +57,7 @@ FITTED = {
     "conversation": 0.50,
     "conversation_candidates": 0,
     "rewrite_margin": 0.02,
+    "conflict": 0.00,
 }
 # fmt: on
 
@@ -70,8 +73,13 @@ def probability(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float
 
     The logistic model is fitted over every candidate of a question, so its own output is a share
     of candidates; the fitted calibration turns the log-odds into the chance for the best one.
+    A best sentence that states otherwise what the question takes for granted (``signals["conflict"]``,
+    ``rag.answer.claims.question_conflicts``: SQuAD 2.0's unanswerable questions are answerable ones
+    edited) loses the fitted ``conflict`` log-odds. It is not a weight of the model: it lowers the
+    confidence, never the ranking (as a weight it ranked worse out of fold, benchmarks/fit_ask.py).
     """
-    return _calibrated(logit(signals, fitted), fitted)
+    penalty = fitted.get("conflict", 0.0) * float(signals.get("conflict", 0.0))
+    return _calibrated(logit(signals, fitted) - penalty, fitted)
 
 
 def ranking(signals: Mapping[str, float], previous_document: bool, fitted: Mapping = FITTED) -> float:
