@@ -6,7 +6,9 @@ such edits between a claim and its source (rag.answer.claims.compare). This scri
 question as a claim (its words without the wh-phrase) against a question's best candidate sentence
 and counts, per kind of difference, how often one is found on answerable, unanswerable (in-topic) and
 off-topic questions; a signal worth a feature of the answer model fires more often on the
-unanswerable ones.
+unanswerable ones. The last row, ``ASK: question_conflicts``, is what ask reads of its best sentence
+(rag.answer.claims.question_conflicts: the kinds that separate, a year in its decade or century and
+opposites inside names left out).
 
 Reads the questions that ``benchmarks/fit_ask.py --work DIR`` kept (their texts and each candidate's
 quoted text); asks nothing again.
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.real import auroc  # noqa: E402
-from rag.answer.claims import Side, compare  # noqa: E402
+from rag.answer.claims import Side, compare, question_conflicts  # noqa: E402
 
 GROUPS = ("squad answerable", "squad unanswerable", "offtopic", "wikiqa answerable", "wikiqa unanswerable")
 
@@ -45,6 +47,8 @@ def signals(question: str, sentence: str) -> Counter:
         found[f"{d.kind} {d.change}"] += 1
         found[d.kind] += 1
         found["any"] += 1
+    if question_conflicts(question, sentence):
+        found["ASK: question_conflicts"] += 1
     return found
 
 
@@ -70,7 +74,7 @@ def main() -> int:
         fired[group].update(seen)
         counts[group] += 1
         per_question[group].append((q["q"], seen))
-    names = sorted({n for c in fired.values() for n in c}, key=lambda n: (" " in n, n))
+    names = sorted({n for c in fired.values() for n in c}, key=lambda n: (n.startswith("ASK"), " " in n, n))
     print(f"{'signal (share of questions)':28}" + "".join(f"{g:>21}" for g in GROUPS) + f"{'AUROC in-topic':>16}")
     for name in names:
         shares = [fired[g][name] / counts[g] for g in GROUPS]
