@@ -57,7 +57,7 @@ FITTED = {
     "conversation": 0.50,
     "conversation_candidates": 0,
     "rewrite_margin": 0.02,
-    "conflict": 0.00,
+    "conflict": 0.75,
 }
 # fmt: on
 
