@@ -75,6 +75,8 @@ def test_an_edited_question_conflicts_with_the_sentence_it_was_edited_from(
         # hold as many (benchmarks/conflict.py).
         ("Who did the council refuse?", "The council did not admit the envoy."),
         ("Who ruled Normandy in 1066?", "William ruled Normandy."),
+        # A yes-no question is answered "no" by a sentence that says otherwise.
+        ("Is the fund smaller than the previous ones?", "The fund is the largest of its kind."),
     ],
 )
 def test_no_conflict_where_the_sentence_may_answer(question: str, sentence: str) -> None:
@@ -130,7 +132,8 @@ def test_ask_lowers_a_contradicting_best_sentence_and_says_why(tmp_path: Path, m
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text(
-        "The weak force acts inside nuclei.\n\nStill, the nuclear force is stronger than gravity over short distances.\n",
+        "The weak force acts inside nuclei.\n\n"
+        "Still, the nuclear force is stronger than gravity over short distances.\n",
         encoding="utf-8",
     )
     index = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())

@@ -144,7 +144,9 @@ def question_conflicts(question: str, sentence: str) -> tuple[Difference, ...]:
     Spans are offsets into the two texts.
     """
     asks = _question_cues(question)
-    if not any(asks):  # most questions: nothing of theirs can be contradicted this way
+    if not any(asks) or _YES_NO.match(question):
+        # Most questions hold nothing that can be contradicted this way; and a sentence that says
+        # otherwise than a yes-no question ("Is the fund smaller ...?") answers it: no.
         return ()
     amounts, opposable, ranked, negating = asks
     claim, source = Side(question, 0), Side(sentence, 0)
@@ -168,6 +170,11 @@ def question_conflicts(question: str, sentence: str) -> tuple[Difference, ...]:
     return tuple(_one_per_claim_span(sorted(kept, key=lambda d: (d.claim_start, d.source_start))))
 
 
+# A question opening with a verb asks whether, not what: "Is the fund smaller than the previous ones?".
+_YES_NO = re.compile(
+    r"\s*(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|shall|should|may|might|must)\b",
+    re.IGNORECASE,
+)
 # A year, a decade or century in figures ("1880s", "1700's"), or a century by its ordinal ("17th").
 _YEAR = re.compile(r"(?:around |about |c\. )?(\d{3,4})")
 _DECADE = re.compile(r"(\d{3,4})['\u2019]?s")
