@@ -279,7 +279,7 @@ def rank(q: dict, conversation: float) -> None:
         if top is not None and top["z"] is not None and top.get("conflict"):
             # The best sentence contradicts the question: its confidence, not its place, drops (as in
             # rag.search.retrieval.rank_question).
-            top["p"] = float(_sigmoid(a * (top["z"] - CONFLICT[0]) + b))
+            top["p"] = float(_sigmoid(a * (top["z"] - CONFLICT[0] * top["conflict"]) + b))
 
 
 def calibrate(questions: list[dict]) -> list[float]:
@@ -409,8 +409,9 @@ def fill_conflicts(questions: list[dict]) -> None:
     for q in questions:
         for key in LISTS:
             for c in q.get(key) or []:
-                if "conflict" not in c:
-                    c["conflict"] = 1.0 if question_conflicts(q["q"], c["text"]) else 0.0
+                if "conflict" not in c:  # weighed by the share of the question's terms, as rank_question does
+                    contradicts = bool(question_conflicts(q["q"], c["text"]))
+                    c["conflict"] = c["x"][FEATURES.index("lexical")] if contradicts else 0.0
 
 
 # The log-odds a best sentence that contradicts the question loses (``FITTED["conflict"]``), of which

@@ -43,7 +43,7 @@ FEATURES = (
 # how many of those documents' best sentences (by the retrieval score) join a follow-up's candidates;
 # the margin by which a follow-up's rewrite must beat the question as asked to be searched instead;
 # and the log-odds the best sentence's confidence loses when it states otherwise what the question
-# takes for granted (``conflict``, see ``probability``).
+# takes for granted, times the share of the question's terms it holds (``conflict``, see ``probability``).
 # fmt: off
 FITTED = {
     "bias": -7.1186,
@@ -73,10 +73,11 @@ def probability(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float
 
     The logistic model is fitted over every candidate of a question, so its own output is a share
     of candidates; the fitted calibration turns the log-odds into the chance for the best one.
-    A best sentence that states otherwise what the question takes for granted (``signals["conflict"]``,
-    ``rag.answer.claims.question_conflicts``: SQuAD 2.0's unanswerable questions are answerable ones
-    edited) loses the fitted ``conflict`` log-odds. It is not a weight of the model: it lowers the
-    confidence, never the ranking (as a weight it ranked worse out of fold, benchmarks/fit_ask.py).
+    A best sentence that states otherwise what the question takes for granted
+    (``rag.answer.claims.question_conflicts``: SQuAD 2.0's unanswerable questions are answerable ones
+    edited) loses the fitted ``conflict`` log-odds times ``signals["conflict"]``, the share of the
+    question's terms it holds. It is not a weight of the model: it lowers the confidence, never the
+    ranking (as a weight it ranked worse out of fold, benchmarks/fit_ask.py).
     """
     penalty = fitted.get("conflict", 0.0) * float(signals.get("conflict", 0.0))
     return _calibrated(logit(signals, fitted) - penalty, fitted)
