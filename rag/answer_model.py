@@ -53,11 +53,11 @@ FITTED = {
         "type_missed": -0.9796, "title": 1.3437, "lead": 0.5020, "length": -0.3124,
     },
     "calibration": [0.5093, 0.2365],
-    "threshold": 0.1902,
+    "threshold": 0.1885,
     "conversation": 0.50,
     "conversation_candidates": 0,
     "rewrite_margin": 0.02,
-    "conflict": 0.75,
+    "conflict": 2.00,
 }
 # fmt: on
 
