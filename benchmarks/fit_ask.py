@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.real import DEFAULT_DATA, auroc, inscit_data, squad_data, wikiqa_data  # noqa: E402
 from rag import build_index  # noqa: E402
+from rag.answer.claims import question_conflicts  # noqa: E402
 from rag.answer.queries import _cited_spans, _conversation_documents  # noqa: E402
 from rag.answer_model import FEATURES, FITTED  # noqa: E402
 from rag.question import focus  # noqa: E402
@@ -229,8 +230,10 @@ def _matrix(candidates: list[dict]) -> np.ndarray:
     return np.array([c["x"] for c in candidates], dtype=float).reshape(-1, len(FEATURES))
 
 
-# The calibration (a, b) in use: a candidate's confidence is sigmoid(a * logit + b), see ``calibrate``.
+# The calibration (a, b) in use: a candidate's confidence is sigmoid(a * logit + b), see ``calibrate``;
+# and the log-odds the best candidate loses when it contradicts the question (``choose_conflict``).
 CALIBRATION = [1.0, 0.0]
+CONFLICT = [0.0]
 
 
 def score_all(questions: list[dict], w: np.ndarray | None, conversation: float = 0.0) -> None:
@@ -263,6 +266,11 @@ def rank(q: dict, conversation: float, cited: tuple[float, float] = (0.0, 1.0)) 
                 z = c["z"] + (conversation if c["prev"] else 0.0)
                 z += weight * decay ** (c["ago"] - 1) if c.get("ago") else 0.0
                 c["r"] = float(_sigmoid(a * z + b))
+        top = _top(q.get(key) or [])
+        if top is not None and top["z"] is not None and top.get("conflict"):
+            # The best sentence contradicts the question: its confidence, not its place, drops (as in
+            # rag.search.retrieval.rank_question).
+            top["p"] = float(_sigmoid(a * (top["z"] - CONFLICT[0] * top["conflict"]) + b))
 
 
 def calibrate(questions: list[dict]) -> list[float]:
@@ -382,6 +390,52 @@ def set_others_reach(questions: list[dict], reach: int) -> None:
             )
             # The answer type weighs in the coverage as one more term of mean weight.
             c["x"][share] = c["x0"][share] + (float(now) - float(was)) / (len(asked.terms) + 1)
+
+
+def fill_conflicts(questions: list[dict]) -> None:
+    """Each candidate's ``conflict``: whether its quoted text states otherwise what the question takes for
+    granted (``question_conflicts``, as rag.search.retrieval.rank_question reads it of the best sentence;
+    here of every candidate, since which is best changes with the model). A rewrite's candidates are
+    read against the follow-up as asked (the rewrite's text is not kept)."""
+    for q in questions:
+        for key in LISTS:
+            for c in q.get(key) or []:
+                if "conflict" not in c:  # weighed by the share of the question's terms, as rank_question does
+                    contradicts = bool(question_conflicts(q["q"], c["text"]))
+                    c["conflict"] = c["x"][FEATURES.index("lexical")] if contradicts else 0.0
+
+
+# The log-odds a best sentence that contradicts the question loses (``FITTED["conflict"]``), of which
+# ``choose_conflict`` picks one.
+CONFLICT_GRID = tuple(float(v) for v in np.round(np.arange(0.0, 6.001, 0.25), 2))
+
+
+def choose_conflict(questions: list[dict]) -> float:
+    """The log-odds of ``CONFLICT_GRID`` a best sentence that contradicts the question loses: the one
+    with the highest sum of SQuAD's two AUROCs (answerable against in-topic unanswerable and against
+    off-topic questions, the issue's two targets weighing the same) among those that abstain on no fewer
+    off-topic questions, at the threshold that answers 95% of SQuAD's answerable ones, than none does
+    (ties: the smaller). Ranks every question with it."""
+
+    def judged(value: float) -> tuple[float, float]:
+        CONFLICT[0] = value
+        for q in questions:
+            rank(q, 0.0)
+        conf = _confidences(questions)
+        answerable, unanswerable, offtopic = conf["squad answerable"], conf["squad unanswerable"], conf["offtopic"]
+        threshold = float(np.quantile(answerable, 0.05))
+        aurocs = auroc(list(answerable), list(unanswerable)) + auroc(list(answerable), list(offtopic))
+        return aurocs, float(np.mean(offtopic < threshold))
+
+    floor = judged(0.0)[1]
+    results = {value: judged(value) for value in CONFLICT_GRID}
+    for value, (aurocs, abstained) in results.items():
+        print(f"  conflict {value:>4}: AUROC in-topic + off-topic {aurocs:.4f}, off-topic abstained {abstained:.3f}")
+    best = max((v for v in CONFLICT_GRID if results[v][1] >= floor - 1e-9), key=lambda v: (round(results[v][0], 9), -v))
+    CONFLICT[0] = best
+    for q in questions:
+        rank(q, 0.0)
+    return best
 
 
 def choose_pool(questions: list[dict]) -> int:
@@ -613,7 +667,7 @@ def fitted_values(w: np.ndarray, threshold: float, conversation: tuple, margin: 
         "bias": float(w[0]), "weights": dict(zip(FEATURES, map(float, w[1:]), strict=True)),
         "calibration": list(CALIBRATION), "threshold": threshold,
         "conversation": conversation[0], "cited": conversation[1], "cited_decay": conversation[2],
-        "rewrite_margin": margin,
+        "rewrite_margin": margin, "conflict": CONFLICT[0],
     }  # fmt: skip
 
 
@@ -631,6 +685,7 @@ def write_model(w: np.ndarray, threshold: float, conversation: tuple, margin: fl
         f'    "cited": {conversation[1]:.2f},\n'
         f'    "cited_decay": {conversation[2]:.2f},\n'
         f'    "rewrite_margin": {margin:.2f},\n'
+        f'    "conflict": {CONFLICT[0]:.2f},\n'
         "}\n"
     )
     text = MODEL_FILE.read_text(encoding="utf-8")
@@ -680,6 +735,7 @@ def main() -> int:
         questions = collect(args.data_dir, args.work, args.candidates)
         cache.write_text(json.dumps(questions), encoding="utf-8")
     print(f"{len(questions)} questions, {sum(len(q['candidates']) for q in questions)} candidates")
+    fill_conflicts(questions)
     score_all(questions, None)
     old_values = choose_threshold(questions), (0.0, 0.0, 1.0), choose_margin(questions)
     old = figures(questions, *old_values)
@@ -699,12 +755,17 @@ def main() -> int:
         )
     print(f"  chosen pool {pool} (RERANKED)")
     CALIBRATION[:] = calibrate(questions)
+    CONFLICT[0] = 0.0  # the figures without the conflict first, to show what it changes
     for q in questions:
         rank(q, 0.0)
     conversation = choose_conversation(questions)
+    plain = figures(questions, choose_threshold(questions), conversation, choose_margin(questions))
+    conflict = choose_conflict(questions)
+    print(f"  chosen conflict {conflict}")
+    conversation = choose_conversation(questions)
     oof_values = choose_threshold(questions), conversation, choose_margin(questions)
     new = figures(questions, *oof_values)
-    print(f"\n{'':48}{'hand-set score':>16}{'fitted (out of fold)':>22}")
+    print(f"\n{'':48}{'hand-set score':>16}{'no conflict (oof)':>20}{'fitted (out of fold)':>22}")
     for label, a, b in (
         ("threshold", old_values[0], oof_values[0]),
         ("conversation weight", old_values[1][0], oof_values[1][0]),
@@ -712,9 +773,9 @@ def main() -> int:
         ("cited decay", old_values[1][2], oof_values[1][2]),
         ("rewrite margin", old_values[2], oof_values[2]),
     ):
-        print(f"  {label:46}{a:>16.3f}{b:>22.3f}")
+        print(f"  {label:46}{a:>16.3f}{'':>20}{b:>22.3f}")
     for key in new:
-        print(f"  {key:46}{old[key]:>16.3f}{new[key]:>22.3f}")
+        print(f"  {key:46}{old[key]:>16.3f}{plain[key]:>20.3f}{new[key]:>22.3f}")
     print(
         f"  {'inscit follow-up, conversation chosen out of fold':46}{'':>16}"
         f"{conversation_out_of_fold(questions, args.folds, args.seed):>22.3f}"
@@ -738,7 +799,7 @@ def main() -> int:
         f"cited {conversation[1]} (decay {conversation[2]}), "
         f"rewrite margin {margin:.2f}"
     )
-    print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}")
+    print(f"  calibration a {CALIBRATION[0]:.3f}, b {CALIBRATION[1]:+.3f}; conflict {CONFLICT[0]:.2f}")
     print(f"  bias {w[0]:+.3f}, " + ", ".join(f"{n} {v:+.3f}" for n, v in zip(FEATURES, w[1:], strict=True)))
     for size, hits in pool_sizes(questions, w).items():
         print(f"  Hit@1 scoring the best {size:>2} by retrieval: " + ", ".join(f"{k} {v:.3f}" for k, v in hits.items()))

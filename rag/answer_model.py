@@ -43,8 +43,10 @@ FEATURES = (
 # best sentence answers, sigmoid(a * z + b); the threshold on that chance below which rag abstains; the
 # weight added, for ranking only, to a sentence of a document the conversation's latest answer cited;
 # the weight added, for ranking only, to a sentence an earlier answer cited (in full for the latest
-# answer, times the decay for each answer further back); and the margin by which a follow-up's
-# rewrite must beat the question as asked to be searched instead.
+# answer, times the decay for each answer further back); the margin by which a follow-up's
+# rewrite must beat the question as asked to be searched instead; and the log-odds the best sentence's
+# confidence loses when it states otherwise what the question takes for granted, times the share of
+# the question's terms it holds (``conflict``, see ``probability``).
 # fmt: off
 FITTED = {
     "bias": -7.1186,
@@ -54,11 +56,12 @@ FITTED = {
         "type_missed": -0.9796, "title": 1.3437, "lead": 0.5020, "length": -0.3124,
     },
     "calibration": [0.5093, 0.2365],
-    "threshold": 0.1902,
+    "threshold": 0.1885,
     "conversation": 0.50,
     "cited": -4.00,
     "cited_decay": 1.00,
     "rewrite_margin": 0.02,
+    "conflict": 2.00,
 }
 # fmt: on
 
@@ -74,8 +77,14 @@ def probability(signals: Mapping[str, float], fitted: Mapping = FITTED) -> float
 
     The logistic model is fitted over every candidate of a question, so its own output is a share
     of candidates; the fitted calibration turns the log-odds into the chance for the best one.
+    A best sentence that states otherwise what the question takes for granted
+    (``rag.answer.claims.question_conflicts``: SQuAD 2.0's unanswerable questions are answerable ones
+    edited) loses the fitted ``conflict`` log-odds times ``signals["conflict"]``, the share of the
+    question's terms it holds. It is not a weight of the model: it lowers the confidence, never the
+    ranking (as a weight it ranked worse out of fold, benchmarks/fit_ask.py).
     """
-    return _calibrated(logit(signals, fitted), fitted)
+    penalty = fitted.get("conflict", 0.0) * float(signals.get("conflict", 0.0))
+    return _calibrated(logit(signals, fitted) - penalty, fitted)
 
 
 def ranking(

@@ -205,7 +205,7 @@ _OPPOSITES = (
     ("legal lawful", "illegal unlawful"), ("guilty", "innocent"), ("war", "peace"), ("friend", "foe"),
     ("majority", "minority"), ("urban", "rural"), ("public", "secret"), ("formal", "informal"),
 )  # fmt: skip
-_NEGATIVE_PREFIXES = ("un", "non", "in", "im", "il", "ir", "dis")
+NEGATIVE_PREFIXES = ("un", "non", "in", "im", "il", "ir", "dis")
 # Words that begin like a negation of a word of five letters or more but are words of their own
 # ("the survey which uncovered the star only covered a narrow slice": found, not "not covered").
 _NOT_PREFIXED = frozenset(
@@ -242,6 +242,12 @@ def _forms(key: str) -> frozenset[str]:
     if key.startswith("mis") and len(key) >= 8:
         forms.add("wrongly")  # "misinterpreted" is "wrongly interpreted", against "correctly understood"
     return frozenset(f for f in forms if f)
+
+
+def has_opposable(items: Sequence[Word]) -> bool:
+    """Whether a word of ``items`` has an opposite ``opposite_differences`` reads ("larger", "rise")."""
+    sides = _opposite_sides()
+    return any(form in sides for w in items for form in _forms(w.key))
 
 
 def opposite_differences(
@@ -327,6 +333,12 @@ def _other_rank(place: tuple[int, int], other: tuple[int, int] | None) -> bool:
     if other is None or other[0] != place[0] or other[1] == place[1]:
         return False
     return 99 not in (place[1], other[1]) or 0 in (place[1], other[1])
+
+
+def has_rank(items: Sequence[Word]) -> bool:
+    """Whether a word of ``items`` is a place on a ranked scale ("first", "secondary", "last")."""
+    places = _rank_places()
+    return any(w.key in places for w in items)
 
 
 def rank_differences(
@@ -435,7 +447,7 @@ def _prefixed(items: Sequence[Word], other: set[str]) -> list[Cue]:
         key = word.key.replace("-", "")  # "non-binding" is "nonbinding"
         if stem(key) in _NOT_PREFIXED:
             continue
-        for prefix in _NEGATIVE_PREFIXES:
+        for prefix in NEGATIVE_PREFIXES:
             rest = key[len(prefix) :]
             if not key.startswith(prefix) or len(rest) < 5 or stem(key) in other:
                 continue

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from rag.answer.claims import question_conflicts
 from rag.answer.compose import demote_cited, merge_parts, prefer_reasons
 from rag.answer.lookup import match_sentence
 from rag.answer.select import Candidate, decide, fold_syndicated, make_candidate, merge_adjacent
@@ -230,8 +231,9 @@ class Queries:
                 )
             unknown = _unknown_terms(self._indexes_for(chosen).sentence_lexical)
             answer = decide(
-                question, citable, threshold=threshold, k=k, config=self.config.answer, read=self._read, unknown=unknown
-            )
+                question, citable, threshold=threshold, k=k, config=self.config.answer, read=self._read,
+                unknown=unknown, conflicts=question_conflicts,
+            )  # fmt: skip
             if citable is not shown:
                 answer = replace(answer, candidates=tuple(c.citation for c in fold_syndicated(shown)[:k]))
         if answer.abstained and not tokenize(searched):  # "Why?" with nothing it could be tied to
@@ -336,7 +338,17 @@ class Queries:
         if content_only:  # page furniture ("Reference(s):", "Share") is never cited or shown
             hits = [h for h in hits if not self._is_furniture(records[h.row].sentence)]
         if question:  # a question is answered only as far as a sentence holds what it asks
-            hits = rank_question(query, hits, records, antecedents, indexes, previous_documents, limit, cited)
+            hits = rank_question(
+                query,
+                hits,
+                records,
+                antecedents,
+                indexes,
+                previous_documents,
+                limit,
+                cited,
+                conflicts=question_conflicts,
+            )
         hits = hits[:limit]
         chosen = [records[h.row] for h in hits]
         passages = indexes.store.passages(r.passage for r in chosen)

@@ -12,7 +12,7 @@ from rag.index.metadata import DocumentHeader, SentenceRecord
 from rag.question.focus import describe_missing
 from rag.text.language import not_english_reason
 from rag.text.words import fold
-from rag.types import Answer, Citation, Hit, Passage, Source, page_number
+from rag.types import Answer, Citation, Difference, Hit, Passage, Source, page_number
 
 # Reads document text: (doc_id, start, end) -> document.text[start:end].
 SpanReader = Callable[[str, int, int], str]
@@ -181,6 +181,7 @@ def decide(
     config: AnswerConfig,
     read: SpanReader,
     unknown: Callable[[str], bool] | None = None,
+    conflicts: Callable[[str, str], Sequence[Difference]] | None = None,
 ) -> Answer:
     """Answer with the best cited sentences, or abstain when the best one is too weak.
 
@@ -192,6 +193,8 @@ def decide(
         config: Answer settings (the relative cut-off for further citations).
         read: Reads document text for merged quotes.
         unknown: Tells a question term that no searched document holds, for the reason.
+        conflicts: Where a sentence states otherwise what the question takes for granted
+            (``rag.answer.claims.question_conflicts``), named in the reason when it decides.
     """
     distinct = fold_syndicated(candidates)
     shown = tuple(c.citation for c in distinct[:k])
@@ -206,7 +209,28 @@ def decide(
             distinct[0].citation.covered, distinct[0].citation.missing, unknown
         )
         reason = f"{lacking}: {reason}" if lacking else reason
+        contradiction = _contradiction(question, distinct[0].citation, threshold, conflicts)
+        reason = f"{contradiction}; {reason}" if contradiction else reason
         return Answer(question, True, reason, confidence, threshold, (), shown)
     chosen = merge_adjacent(select_citations(distinct, threshold, config, k), read)
     reason = f"best sentence scored {confidence:.2f}, at or above the threshold {threshold:.2f}"
     return Answer(question, False, reason, confidence, threshold, tuple(c.citation for c in chosen), shown)
+
+
+def _contradiction(
+    question: str, best: Citation, threshold: float, conflicts: Callable[[str, str], Sequence[Difference]] | None
+) -> str:
+    """What the best sentence says against the question, when that alone puts it below the threshold
+    (it would score ``scores["score_agreeing"]`` without it); else ""."""
+    agreeing = best.scores.get("score_agreeing", 0.0)
+    if conflicts is None or not best.scores.get("conflict") or agreeing < threshold:
+        return ""
+    found = conflicts(question, best.text)
+    if not found:
+        return ""
+    first = found[0]
+    if first.source_text:
+        said = f"the best sentence says \u201c{first.source_text}\u201d, the question \u201c{first.claim_text}\u201d"
+    else:
+        said = f"the question says \u201c{first.claim_text}\u201d, which the best sentence does not"
+    return f"{said} (it would score {agreeing:.2f} agreeing with the question)"
