@@ -58,9 +58,9 @@ FITTED = {
     "calibration": [0.5093, 0.2365],
     "threshold": 0.1885,
     "conversation": 0.50,
-    "cited": -4.00,
+    "cited": -2.00,
     "cited_decay": 1.00,
-    "rewrite_margin": 0.02,
+    "rewrite_margin": 0.25,
     "conflict": 2.00,
 }
 # fmt: on
