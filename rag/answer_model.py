@@ -60,7 +60,7 @@ FITTED = {
     "conversation": 0.50,
     "cited": -2.00,
     "cited_decay": 1.00,
-    "rewrite_margin": 0.25,
+    "rewrite_margin": 0.00,
     "conflict": 2.00,
 }
 # fmt: on
