@@ -56,12 +56,12 @@ FITTED = {
         "type_missed": -0.9796, "title": 1.3437, "lead": 0.5020, "length": -0.3124,
     },
     "calibration": [0.5093, 0.2365],
-    "threshold": 0.1885,
+    "threshold": 0.1800,
     "conversation": 0.50,
     "cited": -2.00,
     "cited_decay": 1.00,
     "rewrite_margin": 0.00,
-    "conflict": 2.00,
+    "conflict": 3.50,
 }
 # fmt: on
 
