@@ -8,7 +8,7 @@ import pytest
 
 from rag import build_index
 from rag.answer.claims import question_conflicts
-from rag.answer.select import Candidate, decide
+from rag.answer.select import Candidate, below, decide
 from rag.answer_model import FITTED, probability
 from rag.config import AnswerConfig
 from rag.types import Citation
@@ -150,3 +150,18 @@ def test_ask_lowers_a_contradicting_best_sentence_and_says_why(tmp_path: Path, m
         assert document[candidate.start : candidate.end] == candidate.text
     agreeing = index.ask("What force is stronger than gravity over short distances?", threshold=0.0)
     assert "conflict" not in agreeing.candidates[0].scores
+
+
+@pytest.mark.parametrize(
+    ("score", "threshold", "written"),
+    [(0.12, 0.19, "0.12"), (0.1751, 0.18, "0.175"), (0.1799, 0.18, "0.1799"), (0.1849, 0.19, "0.18")],
+)
+def test_a_score_below_the_threshold_never_reads_as_the_threshold(score: float, threshold: float, written: str) -> None:
+    assert below(score, threshold) == written
+
+
+def test_the_abstention_writes_a_score_just_below_the_threshold_apart_from_it() -> None:
+    answer = _decide(_best(0.1751, 0.1751, conflict=0.0), threshold=0.18)
+    assert answer.abstained
+    assert "scored 0.175, below the threshold 0.18" in answer.reason
+    assert_offsets(TEXT, answer.candidates)

@@ -17,7 +17,7 @@ import numpy as np
 from rag.answer.claims import question_conflicts
 from rag.answer.compose import demote_cited, merge_parts, prefer_reasons
 from rag.answer.lookup import match_sentence
-from rag.answer.select import Candidate, decide, fold_syndicated, make_candidate, merge_adjacent
+from rag.answer.select import Candidate, below, decide, fold_syndicated, make_candidate, merge_adjacent
 from rag.answer_model import FITTED
 from rag.config import Config
 from rag.errors import DocumentNotFoundError, QueryError
@@ -134,7 +134,7 @@ class Queries:
         shown = tuple(c.citation for c in leads)
         if confidence < threshold or not leads:
             reason = (
-                f"no document matches {topic!r}: the best, {title!r}, scored {confidence:.2f}, "
+                f"no document matches {topic!r}: the best, {title!r}, scored {below(confidence, threshold)}, "
                 f"below the threshold {threshold:.2f}"
             )
             return Answer(question, True, reason, confidence, threshold, (), shown)

@@ -202,7 +202,7 @@ def decide(
         return Answer(question, True, "the index holds no sentence related to the question", 0.0, threshold, (), ())
     confidence = distinct[0].citation.score
     if confidence < threshold:
-        reason = f"the best sentence scored {confidence:.2f}, below the threshold {threshold:.2f}"
+        reason = f"the best sentence scored {below(confidence, threshold)}, below the threshold {threshold:.2f}"
         # A question in another language shares no words with English sources: saying so beats listing
         # its stop words as missing.
         lacking = not_english_reason(question) or describe_missing(
@@ -234,3 +234,12 @@ def _contradiction(
     else:
         said = f"the question says \u201c{first.claim_text}\u201d, which the best sentence does not"
     return f"{said} (it would score {agreeing:.2f} agreeing with the question)"
+
+
+def below(score: float, threshold: float) -> str:
+    """``score`` written with as many decimals as it takes (two to four) not to read as ``threshold``:
+    "scored 0.175, below the threshold 0.18", never "scored 0.18, below the threshold 0.18"."""
+    for decimals in (2, 3):
+        if f"{score:.{decimals}f}" != f"{threshold:.{decimals}f}" and round(score, decimals) < threshold:
+            return f"{score:.{decimals}f}"
+    return f"{score:.4f}"
