@@ -195,11 +195,24 @@ def test_a_shard_that_cannot_restart_fails_the_question_clearly(single: Any, on_
     sharded = load_index(on_ray.path, embedder=FakeEmbedder(), ray=True, shards=2)
     try:
         ray.kill(sharded.shards.actors[1], no_restart=True)
+        _wait_until_dead(sharded.shards.actors[1])  # the kill is asynchronous: an ask may still reach it
         with pytest.raises(RagError, match="could not answer .*no answer was given") as raised:
             sharded.ask(QUESTIONS[1])
         assert "\n" not in str(raised.value)
     finally:
         sharded.close()
+
+
+def _wait_until_dead(actor: Any, seconds: float = 60.0) -> None:
+    """Return once a call to the killed ``actor`` fails, as every call will from then on."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.node.remote(), timeout=10)
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the actor still answers {seconds:.0f} s after it was killed")
 
 
 class DyingEmbedder(FakeEmbedder):
